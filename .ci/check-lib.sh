@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Check a built liblbchannel shared object against the packaging contract:
+#   - it exports only lbc_* symbols (the version script worked),
+#   - it needs no Swift runtime library at run time (-static-stdlib worked),
+#   - its SONAME is liblbchannel.so.MAJOR.
+# Usage: .ci/check-lib.sh PATH/TO/liblbchannel.so [EXPECTED_SONAME]
+set -euo pipefail
+
+lib=${1:?usage: check-lib.sh LIBRARY [SONAME]}
+want_soname=${2:-liblbchannel.so.0}
+failed=0
+fail() { printf 'check-lib: FAIL: %s\n' "$*" >&2; failed=1; }
+ok() { printf 'check-lib: ok: %s\n' "$*"; }
+
+[ -f "$lib" ] || { fail "$lib does not exist"; exit 1; }
+
+# 1. Exported symbols.
+exported=$(nm -D --defined-only "$lib" | awk 'NF >= 3 { print $3 }' | sed 's/@.*//' | sort -u)
+count=$(printf '%s\n' "$exported" | grep -c . || true)
+bad=$(printf '%s\n' "$exported" | grep -v '^lbc_' | grep . || true)
+if [ "$count" -eq 0 ]; then
+    fail "no exported symbols at all"
+elif [ -n "$bad" ]; then
+    fail "exports symbols other than lbc_* ($(printf '%s\n' "$bad" | wc -l) of $count), e.g.:"
+    printf '%s\n' "$bad" | head -20 | sed 's/^/    /' >&2
+else
+    ok "exports $count symbols, all lbc_*"
+fi
+
+# 2. Run-time dependencies.
+deps=$(ldd "$lib")
+if printf '%s\n' "$deps" | grep -q 'not found'; then
+    fail "unresolved dependencies:"
+    printf '%s\n' "$deps" | grep 'not found' | sed 's/^/    /' >&2
+fi
+swiftdeps=$(printf '%s\n' "$deps" | grep -Ei 'libswift|libFoundation|libdispatch|libBlocksRuntime|libXCTest' || true)
+if [ -n "$swiftdeps" ]; then
+    fail "links the Swift runtime dynamically:"
+    printf '%s\n' "$swiftdeps" | sed 's/^/    /' >&2
+else
+    ok "no Swift runtime libraries in ldd: $(printf '%s\n' "$deps" | awk '{print $1}' | tr '\n' ' ')"
+fi
+
+# 3. SONAME.
+soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
+if [ "$soname" != "$want_soname" ]; then
+    fail "SONAME is '${soname:-<none>}', expected '$want_soname'"
+else
+    ok "SONAME $soname"
+fi
+
+exit "$failed"

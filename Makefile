@@ -1,0 +1,157 @@
+# lbchannel — build, install and test the C library (GNU make).
+#
+#   make                 release liblbchannel.so (static Swift runtime, only lbc_* exported)
+#   make test            everything: Swift unit tests, library checks, C tests, Python tests
+#   make demo            three local backends, one balanced channel, a per-backend table
+#   make install         PREFIX=/usr/local DESTDIR=  (lib, header, pkg-config file)
+#   make uninstall       remove what install put there
+#   make deps            install missing Debian/PyPI packages (used by test and demo)
+#   make clean           remove build products
+#
+# SCRATCH selects SwiftPM's build directory (default .build), e.g. to keep a
+# second build next to the default one: make test SCRATCH=.build-ci
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+.NOTPARALLEL:
+
+SWIFT   ?= swift
+PYTHON  ?= python3
+CC      ?= cc
+SCRATCH ?= .build
+
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# Run after a root install without DESTDIR to refresh the loader cache.
+LDCONFIG   ?= ldconfig
+
+# The version lives in one place: LBC_VERSION in the header.
+HEADER  := include/lbchannel.h
+VERSION := $(shell sed -n 's/^[#]define LBC_VERSION "\([0-9.]*\)".*/\1/p' $(HEADER))
+ifeq ($(VERSION),)
+$(error could not read LBC_VERSION from $(HEADER))
+endif
+MAJOR   := $(word 1,$(subst ., ,$(VERSION)))
+SONAME  := liblbchannel.so.$(MAJOR)
+REALNAME := liblbchannel.so.$(VERSION)
+
+SWIFT_FLAGS   := --scratch-path $(SCRATCH)
+RELEASE_FLAGS := -c release -Xswiftc -static-stdlib \
+                 -Xlinker --version-script=$(CURDIR)/Sources/LBChannel/lbchannel.map \
+                 -Xlinker -soname=$(SONAME)
+LIB := $(SCRATCH)/release/liblbchannel.so
+
+# make test: a private install prefix, C test binaries, and the C compiler flags.
+TEST_PREFIX := $(abspath $(SCRATCH))/test-prefix
+C_TEST_DIR  := $(SCRATCH)/c-tests
+C_WARN      := -Wall -Wextra -Werror -pthread
+TEST_PKG    := PKG_CONFIG_PATH=$(TEST_PREFIX)/lib/pkgconfig pkg-config
+TEST_LIB    := $(TEST_PREFIX)/lib/$(REALNAME)
+
+# The pkg-config file stays relocatable when the default layout is used.
+PC_LIBDIR     := $(if $(filter $(PREFIX)/lib,$(LIBDIR)),$${exec_prefix}/lib,$(LIBDIR))
+PC_INCLUDEDIR := $(if $(filter $(PREFIX)/include,$(INCLUDEDIR)),$${prefix}/include,$(INCLUDEDIR))
+
+.PHONY: all build deps install uninstall test swift-test check-lib test-install \
+        test-c test-python demo clean distclean version
+
+all: build
+
+build:
+	$(SWIFT) build $(SWIFT_FLAGS) $(RELEASE_FLAGS) --product lbchannel
+	@test -f $(LIB) || { echo "error: $(LIB) was not produced" >&2; exit 1; }
+	@echo "built $(LIB) ($(VERSION), SONAME $(SONAME))"
+
+deps:
+	PYTHON=$(PYTHON) .ci/deps.sh
+
+version:
+	@echo $(VERSION)
+
+# --- install -----------------------------------------------------------------
+
+install: build
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/$(REALNAME)
+	ln -sfn $(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sfn $(SONAME) $(DESTDIR)$(LIBDIR)/liblbchannel.so
+	install -m 0644 $(HEADER) $(DESTDIR)$(INCLUDEDIR)/lbchannel.h
+	sed -e 's|@PREFIX@|$(PREFIX)|g' \
+	    -e 's|@LIBDIR@|$(PC_LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(PC_INCLUDEDIR)|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' \
+	    pkgconfig/lbchannel.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/lbchannel.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/lbchannel.pc
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v $(LDCONFIG) >/dev/null; then \
+	    $(LDCONFIG) || true; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+	      $(DESTDIR)$(LIBDIR)/liblbchannel.so \
+	      $(DESTDIR)$(INCLUDEDIR)/lbchannel.h $(DESTDIR)$(PKGCONFIGDIR)/lbchannel.pc
+
+# --- test --------------------------------------------------------------------
+# Each step fails the whole run; the order matters, hence the sequential recipe.
+
+test:
+	$(MAKE) --no-print-directory deps
+	$(MAKE) --no-print-directory swift-test
+	$(MAKE) --no-print-directory build
+	$(MAKE) --no-print-directory test-install
+	$(MAKE) --no-print-directory check-lib
+	$(MAKE) --no-print-directory test-c
+	$(MAKE) --no-print-directory test-python
+	@echo "make test: all steps passed"
+
+# Unit tests of the Swift modules, debug build (never with -static-stdlib).
+swift-test:
+	$(SWIFT) test $(SWIFT_FLAGS)
+
+# Install the release library into a private prefix; the C and Python tests use
+# that installed copy, exactly as a user would.
+test-install:
+	rm -rf $(TEST_PREFIX)
+	$(MAKE) --no-print-directory install PREFIX=$(TEST_PREFIX) DESTDIR= LDCONFIG=true
+	test -L $(TEST_PREFIX)/lib/$(SONAME) && test -L $(TEST_PREFIX)/lib/liblbchannel.so
+	test "$$(readlink $(TEST_PREFIX)/lib/liblbchannel.so)" = $(SONAME)
+	test "$$(readlink $(TEST_PREFIX)/lib/$(SONAME))" = $(REALNAME)
+	test "$$($(TEST_PKG) --modversion lbchannel)" = $(VERSION)
+
+check-lib:
+	.ci/check-lib.sh $(TEST_LIB) $(SONAME)
+
+test-c:
+	mkdir -p $(C_TEST_DIR)
+	$(CC) $(C_WARN) -o $(C_TEST_DIR)/test_unary Tests/c/test_unary.c \
+	    $$($(TEST_PKG) --cflags --libs lbchannel) -Wl,-rpath,$(TEST_PREFIX)/lib
+	$(CC) $(C_WARN) -o $(C_TEST_DIR)/unary examples/unary.c \
+	    $$($(TEST_PKG) --cflags --libs lbchannel) -Wl,-rpath,$(TEST_PREFIX)/lib
+	ldd $(C_TEST_DIR)/test_unary | grep -q '$(TEST_PREFIX)/lib/$(SONAME)' \
+	    || { echo "test_unary does not load the installed copy:" >&2; ldd $(C_TEST_DIR)/test_unary >&2; exit 1; }
+	PYTHON=$(PYTHON) Tests/c/run.sh $(C_TEST_DIR)/unary
+	PYTHON=$(PYTHON) Tests/c/run.sh $(C_TEST_DIR)/test_unary
+
+test-python:
+	LBCHANNEL_LIBRARY=$(TEST_LIB) \
+	PYTHONPATH=$(CURDIR)/bindings/python$${PYTHONPATH:+:$$PYTHONPATH} \
+	    $(PYTHON) -m pytest -q Tests/python
+
+# --- demo --------------------------------------------------------------------
+
+demo:
+	$(MAKE) --no-print-directory deps
+	$(MAKE) --no-print-directory build
+	LBCHANNEL_LIBRARY=$(abspath $(LIB)) $(PYTHON) examples/demo.py
+
+# --- clean -------------------------------------------------------------------
+
+clean:
+	-$(SWIFT) package $(SWIFT_FLAGS) clean
+	rm -rf $(TEST_PREFIX) $(C_TEST_DIR) .pytest_cache Tests/python/.pytest_cache
+
+distclean: clean
+	rm -rf $(SCRATCH)

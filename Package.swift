@@ -1,0 +1,36 @@
+// swift-tools-version:6.0
+//
+// lbchannel: a client-side load-balanced gRPC channel exported as a C library.
+// The Makefile builds the release shared library (static Swift runtime, only lbc_*
+// exported); `swift test` runs the Swift unit tests.
+import PackageDescription
+
+let package = Package(
+    name: "lbchannel",
+    products: [
+        .library(name: "lbchannel", type: .dynamic, targets: ["LBChannel"]),
+    ],
+    targets: [
+        // System C libraries (Debian: libnghttp2-dev, libssl-dev, libc-ares-dev).
+        .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2",
+                       providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CAres", pkgConfig: "libcares",
+                       providers: [.apt(["libc-ares-dev"])]),
+        // Small C helpers: thread-local error text, epoll without packed structs.
+        .target(name: "CLBCShim"),
+        // I/O-free core: targets, framing, codecs, backoff, options, pickers.
+        .target(name: "LBCCore"),
+        // Event loop, sockets, HTTP/2 connections, the channel.
+        .target(name: "LBCTransport",
+                dependencies: ["LBCCore", "CLBCShim", "CNGHTTP2", "COpenSSL", "CAres"]),
+        // The C API (@_cdecl functions only).
+        .target(name: "LBChannel",
+                dependencies: ["LBCCore", "LBCTransport", "CLBCShim"],
+                exclude: ["lbchannel.map"]),
+        .testTarget(name: "LBCCoreTests", dependencies: ["LBCCore"]),
+        .testTarget(name: "LBCTransportTests", dependencies: ["LBCTransport", "LBCCore"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,45 @@
+/// Text parsing and range checks shared by the ``ChannelOptions`` setters.
+extension ChannelOptions {
+    static func integer(_ key: String, _ text: String) throws(OptionError) -> Int64 {
+        if let value = Int64(text) { return value }
+        let digits = text.utf8.drop { $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "+") }
+        if !digits.isEmpty, digits.allSatisfy(ASCII.isDigit) {
+            throw .invalid(key, "\(ASCII.quoted(text)) is out of range")
+        }
+        throw .invalid(key, "\(ASCII.quoted(text)) is not an integer")
+    }
+
+    static func number(_ key: String, _ text: String) throws(OptionError) -> Double {
+        guard let value = Double(text) else {
+            throw .invalid(key, "\(ASCII.quoted(text)) is not a number")
+        }
+        guard value.isFinite else {
+            throw .invalid(key, "\(ASCII.quoted(text)) is not a finite number")
+        }
+        return value
+    }
+
+    static func boolean(_ key: String, _ text: String) throws(OptionError) -> Bool {
+        switch ASCII.lowercased(text) {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default:
+            throw .invalid(key, "\(ASCII.quoted(text)) is not a boolean (1/0/true/false/yes/no/on/off)")
+        }
+    }
+
+    static func checkMessageSize(_ key: String, _ size: Int64) throws(OptionError) {
+        guard size >= 0, size <= Int64(Int32.max) else {
+            throw .invalid(key, "must be between 0 and \(Int32.max), got \(size)")
+        }
+    }
+
+    /// Non-empty, every byte in `lowest`...0x7E.
+    static func checkText(_ key: String, _ text: String, lowest: UInt8) throws(OptionError) {
+        if text.isEmpty { throw .invalid(key, "must not be empty") }
+        for (offset, byte) in text.utf8.enumerated() where byte < lowest || byte > 0x7E {
+            throw .invalid(key, "\(ASCII.quoted(text)) has byte \(ASCII.hexByte(byte)) at offset \(offset)"
+                + " (allowed: \(ASCII.hexByte(lowest))-0x7E)")
+        }
+    }
+}

@@ -1,0 +1,146 @@
+/// Every channel option with its default (include/lbchannel.h, `lbc_options_set`).
+///
+/// Setters validate first and change nothing on error, so a failed call leaves the
+/// options as they were.
+///
+/// ```swift
+/// var options = ChannelOptions()
+/// try options.set("lb_policy", "round_robin")
+/// try options.set("connect_timeout_ms", "5000")
+/// var backoff = options.backoff
+/// ```
+package struct ChannelOptions: Sendable, Equatable {
+    /// `lb_policy`.
+    package var lbPolicy: LBPolicy = .leastRequest
+    /// `connect_timeout_ms` (> 0).
+    package var connectTimeoutMs: Int64 = 20_000
+    /// `wait_for_ready`: wait for a usable endpoint until the deadline instead of failing
+    /// fast with UNAVAILABLE.
+    package var waitForReady = false
+    /// `max_send_message_size` in bytes (0 ... Int32.max).
+    package var maxSendMessageSize = Int(Int32.max)
+    /// `max_receive_message_size` in bytes (0 ... Int32.max).
+    package var maxReceiveMessageSize = 4 * 1024 * 1024
+    /// `backoff_initial_ms` (> 0, <= backoff_max_ms).
+    package var backoffInitialMs: Int64 = 1000
+    /// `backoff_multiplier` (>= 1.0).
+    package var backoffMultiplier = 1.6
+    /// `backoff_jitter` (0.0 ... 1.0).
+    package var backoffJitter = 0.2
+    /// `backoff_max_ms` (>= backoff_initial_ms).
+    package var backoffMaxMs: Int64 = 120_000
+    /// `authority`: the `:authority` header (and TLS host name); nil means each endpoint's
+    /// host:port.
+    package var authority: String? = nil
+    /// `user_agent`: a prefix of the user-agent header; nil for none.
+    package var userAgent: String? = nil
+
+    /// All defaults.
+    package init() {}
+
+    /// Every valid key of ``set(_:_:)``, in header order.
+    package static let keys: [String] = [
+        "lb_policy", "connect_timeout_ms", "wait_for_ready", "max_send_message_size",
+        "max_receive_message_size", "backoff_initial_ms", "backoff_multiplier", "backoff_jitter",
+        "backoff_max_ms", "authority", "user_agent",
+    ]
+
+    /// The connection backoff configured by the backoff_* fields.
+    package var backoff: ConnectionBackoff {
+        ConnectionBackoff(initialMs: backoffInitialMs, multiplier: backoffMultiplier,
+                          jitter: backoffJitter, maxMs: backoffMaxMs)
+    }
+
+    /// Sets one option from its text form. Keys are exactly those of ``keys``; durations
+    /// are milliseconds, sizes bytes, booleans 1/0/true/false/yes/no/on/off (any case).
+    /// On error `self` is unchanged.
+    package mutating func set(_ key: String, _ value: String) throws(OptionError) {
+        switch key {
+        case "lb_policy":
+            guard let policy = LBPolicy(name: value) else {
+                throw .invalid(key, "\(ASCII.quoted(value)) is not a policy"
+                    + " (least_request, round_robin, pick_first)")
+            }
+            lbPolicy = policy
+        case "connect_timeout_ms":
+            try setConnectTimeout(ms: try Self.integer(key, value))
+        case "wait_for_ready":
+            waitForReady = try Self.boolean(key, value)
+        case "max_send_message_size":
+            let size = try Self.integer(key, value)
+            try Self.checkMessageSize(key, size)
+            maxSendMessageSize = Int(size)
+        case "max_receive_message_size":
+            let size = try Self.integer(key, value)
+            try Self.checkMessageSize(key, size)
+            maxReceiveMessageSize = Int(size)
+        case "backoff_initial_ms":
+            let ms = try Self.integer(key, value)
+            try setBackoff(initialMs: ms, multiplier: backoffMultiplier, jitter: backoffJitter, maxMs: backoffMaxMs)
+        case "backoff_multiplier":
+            let multiplier = try Self.number(key, value)
+            try setBackoff(initialMs: backoffInitialMs, multiplier: multiplier, jitter: backoffJitter, maxMs: backoffMaxMs)
+        case "backoff_jitter":
+            let jitter = try Self.number(key, value)
+            try setBackoff(initialMs: backoffInitialMs, multiplier: backoffMultiplier, jitter: jitter, maxMs: backoffMaxMs)
+        case "backoff_max_ms":
+            let ms = try Self.integer(key, value)
+            try setBackoff(initialMs: backoffInitialMs, multiplier: backoffMultiplier, jitter: backoffJitter, maxMs: ms)
+        case "authority":
+            try setAuthority(value)
+        case "user_agent":
+            try setUserAgent(value)
+        default:
+            throw OptionError(kind: .unknownKey, message: "unknown option \(ASCII.quoted(key))"
+                + " (valid options: \(Self.keys.joined(separator: ", ")))")
+        }
+    }
+
+    /// Sets all four backoff fields after checking: initial > 0, multiplier >= 1.0,
+    /// jitter in 0.0...1.0, max >= initial.
+    package mutating func setBackoff(initialMs: Int64, multiplier: Double, jitter: Double, maxMs: Int64) throws(OptionError) {
+        guard initialMs > 0 else {
+            throw .invalid("backoff_initial_ms", "must be > 0, got \(initialMs)")
+        }
+        guard multiplier.isFinite, multiplier >= 1.0 else {
+            throw .invalid("backoff_multiplier", "must be >= 1.0, got \(multiplier)")
+        }
+        guard jitter.isFinite, jitter >= 0.0, jitter <= 1.0 else {
+            throw .invalid("backoff_jitter", "must be between 0.0 and 1.0, got \(jitter)")
+        }
+        guard maxMs >= initialMs else {
+            throw .invalid(maxMs == backoffMaxMs ? "backoff_initial_ms" : "backoff_max_ms",
+                           "backoff_max_ms (\(maxMs)) must be >= backoff_initial_ms (\(initialMs))")
+        }
+        backoffInitialMs = initialMs
+        backoffMultiplier = multiplier
+        backoffJitter = jitter
+        backoffMaxMs = maxMs
+    }
+
+    /// Sets `connect_timeout_ms` (> 0).
+    package mutating func setConnectTimeout(ms: Int64) throws(OptionError) {
+        guard ms > 0 else { throw .invalid("connect_timeout_ms", "must be > 0, got \(ms)") }
+        connectTimeoutMs = ms
+    }
+
+    /// Sets both message size limits (each 0 ... Int32.max bytes).
+    package mutating func setMaxMessageSizes(send: Int64, receive: Int64) throws(OptionError) {
+        try Self.checkMessageSize("max_send_message_size", send)
+        try Self.checkMessageSize("max_receive_message_size", receive)
+        maxSendMessageSize = Int(send)
+        maxReceiveMessageSize = Int(receive)
+    }
+
+    /// Sets `authority`: nil restores the default; otherwise 1+ bytes of 0x21...0x7E.
+    package mutating func setAuthority(_ value: String?) throws(OptionError) {
+        if let value { try Self.checkText("authority", value, lowest: 0x21) }
+        authority = value
+    }
+
+    /// Sets `user_agent`: nil removes it; otherwise 1+ bytes of 0x20...0x7E.
+    package mutating func setUserAgent(_ value: String?) throws(OptionError) {
+        if let value { try Self.checkText("user_agent", value, lowest: 0x20) }
+        userAgent = value
+    }
+}

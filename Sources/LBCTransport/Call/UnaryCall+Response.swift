@@ -1,0 +1,119 @@
+import LBCCore
+
+/// HTTP/2 error codes used here (RFC 9113 §7).
+package enum HTTP2ErrorCode {
+    package static let noError: UInt32 = 0
+    package static let protocolError: UInt32 = 1
+    package static let internalError: UInt32 = 2
+    package static let refusedStream: UInt32 = 7
+    package static let cancel: UInt32 = 8
+    package static let enhanceYourCalm: UInt32 = 11
+    package static let inadequateSecurity: UInt32 = 12
+}
+
+extension UnaryCall {
+    /// A response header (`trailer == false`) or trailer field arrived.
+    func receiveHeader(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, trailer: Bool) {
+        // Pseudo-headers and reserved names are consumed here, never exposed as metadata.
+        if name.first == UInt8(ascii: ":") {
+            if !trailer && name.elementsEqual(":status".utf8) {
+                httpStatus = Self.parseInt(value) ?? 0
+            }
+            return
+        }
+        if name.elementsEqual("grpc-status".utf8) {
+            if !trailer { trailersOnly = true }
+            grpcStatus = Self.parseInt(value).map { Int32(clamping: $0) } ?? Int32(StatusCode.unknown.rawValue)
+            return
+        }
+        if name.elementsEqual("grpc-message".utf8) {
+            grpcMessage = PercentEncoding.decode(value)
+            return
+        }
+        if name.elementsEqual("content-type".utf8) || name.elementsEqual("grpc-encoding".utf8)
+            || name.elementsEqual("grpc-accept-encoding".utf8) {
+            return
+        }
+        let key = String(decoding: name, as: UTF8.self)
+        let bytes: [UInt8]
+        if MetadataValidation.isBinaryKey(key) {
+            bytes = Base64.decode(value) ?? Array(value)
+        } else {
+            bytes = Array(value)
+        }
+        if trailer { trailers.append(key: key, value: bytes) } else { headers.append(key: key, value: bytes) }
+    }
+
+    /// A chunk of the response body arrived. Returns an error to reset the stream with.
+    func receiveData(_ chunk: UnsafeRawBufferPointer) -> (StatusCode, String)? {
+        if protocolError != nil { return nil }
+        deframer.append(chunk)
+        do {
+            while let message = try deframer.next() {
+                if response != nil {
+                    protocolError = (.internalError, "server sent more than one response message for a unary call")
+                    return protocolError
+                }
+                response = message
+            }
+        } catch {
+            switch error {
+            case .messageTooLarge(let size, let limit):
+                protocolError = (.resourceExhausted,
+                                 "received message larger than max (\(size) vs. \(limit))")
+            case .compressedWithoutEncoding:
+                protocolError = (.internalError, "received a compressed message but no compression was negotiated")
+            case .invalidFlag(let flag):
+                protocolError = (.internalError, "received a message with invalid flags \(flag)")
+            }
+            return protocolError
+        }
+        return nil
+    }
+
+    /// The final status once the stream closed with `errorCode`.
+    func outcome(streamErrorCode errorCode: UInt32) -> (StatusCode, String) {
+        if let err = protocolError { return err }
+        if let code = grpcStatus {
+            let status = StatusCode(rawValue: code) ?? .unknown
+            if trailersOnly && trailers.isEmpty {
+                // Trailers-only response: everything it carried is trailing metadata.
+                trailers = headers
+                headers = Metadata()
+            }
+            if status == .ok {
+                if deframer.hasPartialMessage {
+                    return (.internalError, "stream ended in the middle of a message")
+                }
+                if response == nil {
+                    return (.internalError, "server sent no response message for a unary call")
+                }
+            }
+            return (status, grpcMessage ?? "")
+        }
+        if errorCode != HTTP2ErrorCode.noError {
+            switch errorCode {
+            case HTTP2ErrorCode.cancel: return (.cancelled, "stream cancelled by the server (RST_STREAM CANCEL)")
+            case HTTP2ErrorCode.refusedStream: return (.unavailable, "stream refused by the server (REFUSED_STREAM)")
+            case HTTP2ErrorCode.enhanceYourCalm: return (.resourceExhausted, "server sent ENHANCE_YOUR_CALM")
+            case HTTP2ErrorCode.inadequateSecurity: return (.permissionDenied, "server sent INADEQUATE_SECURITY")
+            default: return (.internalError, "stream reset by the server with HTTP/2 error code \(errorCode)")
+            }
+        }
+        if httpStatus != 0 && httpStatus != 200 {
+            return (HTTPStatusMapping.statusCode(forHTTPStatus: httpStatus),
+                    "server answered HTTP status \(httpStatus) without a gRPC status")
+        }
+        return (.internalError, "server closed the stream without sending a gRPC status")
+    }
+
+    private static func parseInt(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        guard !bytes.isEmpty, bytes.count <= 9 else { return nil }
+        var v = 0
+        for b in bytes {
+            guard b >= 48 && b <= 57 else { return nil }
+            v = v * 10 + Int(b - 48)
+        }
+        return v
+    }
+}

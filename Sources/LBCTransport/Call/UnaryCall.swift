@@ -1,0 +1,92 @@
+import LBCCore
+
+/// One unary RPC: its request, its progress on the loop thread, and its result.
+///
+/// Created on the caller's thread, handed to `Channel.start(_:)`, finished on the loop
+/// thread; the caller reads the result after `waitForCompletion()` returns.
+package final class UnaryCall: @unchecked Sendable {
+    // MARK: request (immutable)
+    package let method: String
+    /// Length-prefixed request message.
+    package let requestFrame: [UInt8]
+    package let metadata: Metadata
+    /// Absolute deadline (monotonic ns), nil for none.
+    package let deadlineNs: Int64?
+    /// The timeout the caller asked for, for messages.
+    package let timeoutMs: Int64?
+    let maxReceiveMessageSize: Int
+
+    // MARK: loop-thread state
+    var sendOffset = 0
+    var streamID: Int32 = -1
+    weak var connection: HTTP2Connection?
+    var endpoint: Endpoint?
+    var deadlineTimer: TimerQueue.ID?
+    var attempts = 0
+    var finished = false
+    var httpStatus = 0
+    var responseHeadersSeen = false
+    var trailersOnly = false
+    var grpcStatus: Int32?
+    var grpcMessage: String?
+    var deframer: GRPCMessageDeframer
+    var protocolError: (StatusCode, String)?
+
+    // MARK: result (valid after completion)
+    package private(set) var status: StatusCode = .unknown
+    package private(set) var statusMessage = ""
+    package var response: [UInt8]?
+    package var headers = Metadata()
+    package var trailers = Metadata()
+    package var peer = ""
+
+    private let completion = Completion()
+
+    package init(method: String, request: UnsafeRawBufferPointer, metadata: Metadata,
+                 timeoutMs: Int64?, maxReceiveMessageSize: Int) {
+        self.method = method
+        var frame: [UInt8] = []
+        frame.reserveCapacity(request.count + 5)
+        GRPCFraming.appendFrame(request, to: &frame)
+        self.requestFrame = frame
+        self.metadata = metadata
+        self.timeoutMs = timeoutMs
+        if let t = timeoutMs {
+            let (ns, overflow) = t.multipliedReportingOverflow(by: 1_000_000)
+            let (deadline, overflow2) = EventLoop.now().addingReportingOverflow(overflow ? Int64.max : ns)
+            self.deadlineNs = (overflow || overflow2) ? nil : deadline
+        } else {
+            self.deadlineNs = nil
+        }
+        self.maxReceiveMessageSize = maxReceiveMessageSize
+        self.deframer = GRPCMessageDeframer(maxMessageSize: maxReceiveMessageSize)
+    }
+
+    /// Block the calling thread until the call has finished.
+    package func waitForCompletion() { completion.wait() }
+
+    /// Record the final status and wake the waiting thread. Loop thread, once.
+    func complete(_ status: StatusCode, _ message: String) {
+        self.status = status
+        self.statusMessage = message
+        if status != .ok { response = nil }
+        completion.signal()
+    }
+
+    /// Forget everything received so far (before a transparent retry).
+    func resetForRetry() {
+        sendOffset = 0
+        streamID = -1
+        connection = nil
+        httpStatus = 0
+        responseHeadersSeen = false
+        trailersOnly = false
+        grpcStatus = nil
+        grpcMessage = nil
+        protocolError = nil
+        response = nil
+        headers = Metadata()
+        trailers = Metadata()
+        deframer = GRPCMessageDeframer(maxMessageSize: maxReceiveMessageSize)
+    }
+}

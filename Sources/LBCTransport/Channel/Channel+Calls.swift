@@ -1,0 +1,98 @@
+import LBCCore
+
+extension Channel {
+    /// A call entered the loop: arm its deadline and dispatch it.
+    func admit(_ call: UnaryCall) {
+        if isShutDown {
+            call.finished = true
+            call.complete(.cancelled, "channel closed")
+            return
+        }
+        if let deadline = call.deadlineNs {
+            if deadline <= EventLoop.now() {
+                finish(call, .deadlineExceeded, deadlineMessage(call))
+                return
+            }
+            call.deadlineTimer = loop.schedule(at: deadline) { [weak self, weak call] in
+                guard let self, let call else { return }
+                self.deadlineExpired(call)
+            }
+        }
+        dispatch(call)
+    }
+
+    /// Put `call` on a READY endpoint, queue it, or fail it fast.
+    func dispatch(_ call: UnaryCall) {
+        let endpoints = self.endpoints
+        if let index = picker.pick(count: endpoints.count,
+                                   isReady: { endpoints[$0].isReady },
+                                   load: { endpoints[$0].inFlight }) {
+            let endpoint = endpoints[index]
+            call.attempts += 1
+            if let connection = endpoint.connection, connection.startStream(call) {
+                call.endpoint = endpoint
+                call.peer = endpoint.address.description
+                endpoint.inFlight += 1
+                endpoint.callsStarted += 1
+                return
+            }
+            finish(call, .unavailable, "could not open a stream to \(endpoint.address)")
+            return
+        }
+        if let reason = failFastReason() {
+            finish(call, .unavailable, reason)
+        } else {
+            waiting.append(call)
+        }
+    }
+
+    /// When the RPC must fail now with UNAVAILABLE: no READY endpoint and every
+    /// endpoint has failed since it was last ready (unless wait_for_ready).
+    func failFastReason() -> String? {
+        guard !options.waitForReady, !endpoints.isEmpty else { return nil }
+        for endpoint in endpoints where endpoint.isReady || !endpoint.machine.failingSinceReady {
+            return nil
+        }
+        let details = endpoints.map { "\($0.address): \($0.lastError ?? "not connected")" }
+        return "no endpoint is available (" + details.joined(separator: "; ") + ")"
+    }
+
+    /// Dispatch waiting calls again (an endpoint became ready or failed).
+    func retryWaiting() {
+        guard !waiting.isEmpty else { return }
+        let calls = waiting
+        waiting.removeAll()
+        for call in calls where !call.finished { dispatch(call) }
+    }
+
+    /// Finish `call` once: update counters, cancel its deadline, wake its caller.
+    func finish(_ call: UnaryCall, _ status: StatusCode, _ message: String) {
+        guard !call.finished else { return }
+        call.finished = true
+        if let t = call.deadlineTimer {
+            loop.cancelTimer(t)
+            call.deadlineTimer = nil
+        }
+        if let endpoint = call.endpoint {
+            endpoint.inFlight -= 1
+            if status != .ok { endpoint.callsFailed += 1 }
+        }
+        call.complete(status, message)
+    }
+
+    func deadlineExpired(_ call: UnaryCall) {
+        guard !call.finished else { return }
+        call.deadlineTimer = nil
+        if let connection = call.connection, call.streamID > 0 {
+            connection.resetStream(call.streamID)
+        } else if let i = waiting.firstIndex(where: { $0 === call }) {
+            waiting.remove(at: i)
+        }
+        finish(call, .deadlineExceeded, deadlineMessage(call))
+    }
+
+    private func deadlineMessage(_ call: UnaryCall) -> String {
+        let where_ = call.peer.isEmpty ? "while waiting for an endpoint" : "on \(call.peer)"
+        return "deadline exceeded after \(call.timeoutMs ?? 0) ms \(where_)"
+    }
+}

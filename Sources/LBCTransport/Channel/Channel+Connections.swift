@@ -1,0 +1,122 @@
+import LBCCore
+
+extension Channel: ConnectionDelegate {
+    /// Carry out what an endpoint's state machine asked for.
+    func apply(_ action: EndpointStateMachine.Action, to endpoint: Endpoint) {
+        guard !isShutDown else { return }
+        switch action {
+        case .none:
+            break
+        case .connect:
+            connect(endpoint)
+        case .scheduleRetry(let delayMs):
+            endpoint.retryTimer = loop.schedule(at: EventLoop.now() + delayMs * 1_000_000) { [weak self, weak endpoint] in
+                guard let self, let endpoint else { return }
+                endpoint.retryTimer = nil
+                self.apply(endpoint.machine.retryTimerFired(), to: endpoint)
+            }
+        }
+    }
+
+    private func connect(_ endpoint: Endpoint) {
+        let connection = HTTP2Connection(
+            address: endpoint.address, loop: loop,
+            authority: options.authority ?? endpoint.address.authority,
+            userAgent: (options.userAgent.map { $0 + " " } ?? "") + "lbchannel/\(LBChannelVersion.string)")
+        connection.delegate = self
+        endpoint.connection = connection
+        connection.start(connectTimeoutMs: options.connectTimeoutMs)
+    }
+
+    private func endpoint(of connection: HTTP2Connection) -> Endpoint? {
+        endpoints.first { $0.connection === connection || $0.draining.contains { $0 === connection } }
+    }
+
+    package func connectionReady(_ connection: HTTP2Connection) {
+        guard let endpoint = endpoint(of: connection), endpoint.connection === connection else { return }
+        endpoint.machine.connected()
+        endpoint.lastError = nil
+        retryWaiting()
+    }
+
+    package func connectionFailed(_ connection: HTTP2Connection, reason: String) {
+        guard let endpoint = endpoint(of: connection), endpoint.connection === connection else { return }
+        endpoint.connection = nil
+        endpoint.lastError = reason
+        endpoint.connectFailures += 1
+        apply(endpoint.machine.connectFailed(), to: endpoint)
+        failWaitingIfHopeless()
+    }
+
+    package func connectionLost(_ connection: HTTP2Connection, reason: String) {
+        guard let endpoint = endpoint(of: connection), endpoint.connection === connection else { return }
+        endpoint.connection = nil
+        endpoint.lastError = reason
+        apply(endpoint.machine.connectionLost(), to: endpoint)
+    }
+
+    package func connectionDraining(_ connection: HTTP2Connection) {
+        guard let endpoint = endpoint(of: connection), endpoint.connection === connection else { return }
+        endpoint.connection = nil
+        endpoint.draining.append(connection)
+        apply(endpoint.machine.goAway(), to: endpoint)
+    }
+
+    package func connectionClosed(_ connection: HTTP2Connection) {
+        for endpoint in endpoints {
+            endpoint.draining.removeAll { $0 === connection }
+            if endpoint.connection === connection {
+                // A connection that went from draining to closed is no longer usable.
+                endpoint.connection = nil
+            }
+        }
+    }
+
+    package func streamClosed(_ connection: HTTP2Connection, call: UnaryCall, errorCode: UInt32,
+                              failure: (StatusCode, String)?) {
+        guard !call.finished else { return }
+        // Transparent retry (gRFC A6): the server never processed a refused stream.
+        if failure == nil, errorCode == HTTP2ErrorCode.refusedStream, !call.responseHeadersSeen, call.attempts < 2 {
+            call.endpoint?.inFlight -= 1
+            call.endpoint = nil
+            call.resetForRetry()
+            dispatch(call)
+            return
+        }
+        let (status, message) = failure ?? call.outcome(streamErrorCode: errorCode)
+        finish(call, status, message)
+    }
+
+    /// Fail waiting calls when no endpoint can serve them any more.
+    private func failWaitingIfHopeless() {
+        guard !waiting.isEmpty, let reason = failFastReason() else { return }
+        let calls = waiting
+        waiting.removeAll()
+        for call in calls { finish(call, .unavailable, reason) }
+    }
+
+    /// Write what every connection has queued (once per loop iteration).
+    func flushConnections() {
+        for endpoint in endpoints {
+            endpoint.connection?.flush()
+            if !endpoint.draining.isEmpty {
+                for connection in endpoint.draining { connection.flush() }
+            }
+        }
+    }
+
+    /// Close everything on the loop thread (the final work item).
+    func shutDown() {
+        isShutDown = true
+        let calls = waiting
+        waiting.removeAll()
+        for call in calls { finish(call, .cancelled, "channel closed") }
+        for endpoint in endpoints {
+            if let t = endpoint.retryTimer { loop.cancelTimer(t) }
+            let connections = [endpoint.connection].compactMap { $0 } + endpoint.draining
+            endpoint.connection = nil
+            endpoint.draining.removeAll()
+            for connection in connections { connection.close(status: .cancelled, reason: "channel closed") }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import LBCCore
+
+extension Channel {
+    /// The stats JSON documented at lbc_channel_stats_json. Loop thread.
+    func renderStats() -> String {
+        var out = "{\"target\":\(JSON.quote(targetText)),\"policy\":\(JSON.quote(options.lbPolicy.name)),\"endpoints\":["
+        for (i, e) in endpoints.enumerated() {
+            if i > 0 { out += "," }
+            out += "{\"address\":\(JSON.quote(e.address.description))"
+            out += ",\"state\":\"\(e.isReady ? "READY" : (e.machine.state == .ready ? "CONNECTING" : e.machine.state.name))\""
+            out += ",\"in_flight\":\(e.inFlight),\"calls_started\":\(e.callsStarted)"
+            out += ",\"calls_failed\":\(e.callsFailed),\"connect_failures\":\(e.connectFailures)"
+            out += ",\"draining_connections\":\(e.draining.count)"
+            out += ",\"last_error\":\(e.lastError.map(JSON.quote) ?? "null")}"
+        }
+        out += "],\"waiting_calls\":\(waiting.count)}"
+        return out
+    }
+}
+
+/// Minimal JSON string quoting.
+enum JSON {
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 {
+                    let hex = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// The library version, shared by the C API and the user-agent.
+package enum LBChannelVersion {
+    package static let string = "0.1.0"
+    package static let number: Int32 = 0x000100
+}

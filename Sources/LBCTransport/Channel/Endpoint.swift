@@ -1,0 +1,28 @@
+import LBCCore
+
+/// One backend of a channel: its connection life cycle and counters. Loop thread only.
+package final class Endpoint {
+    package let address: EndpointAddress
+    var machine: EndpointStateMachine
+    /// The connection new RPCs go to (connecting or ready).
+    var connection: HTTP2Connection?
+    /// Connections that received GOAWAY and finish their streams.
+    var draining: [HTTP2Connection] = []
+    var retryTimer: TimerQueue.ID?
+    var lastError: String?
+
+    var inFlight = 0
+    var callsStarted = 0
+    var callsFailed = 0
+    var connectFailures = 0
+
+    init(address: EndpointAddress, backoff: ConnectionBackoff) {
+        self.address = address
+        self.machine = EndpointStateMachine(backoff: backoff)
+    }
+
+    /// READY with a connection that accepts streams.
+    var isReady: Bool {
+        machine.state == .ready && (connection?.hasCapacity ?? false)
+    }
+}

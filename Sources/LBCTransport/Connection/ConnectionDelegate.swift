@@ -1,0 +1,17 @@
+import LBCCore
+
+/// What a connection reports to its owner (the channel), always on the loop thread.
+package protocol ConnectionDelegate: AnyObject {
+    /// The server's SETTINGS arrived: the connection can carry RPCs.
+    func connectionReady(_ connection: HTTP2Connection)
+    /// The connection failed before it became ready.
+    func connectionFailed(_ connection: HTTP2Connection, reason: String)
+    /// A ready connection was lost; its streams were already finished.
+    func connectionLost(_ connection: HTTP2Connection, reason: String)
+    /// The server sent GOAWAY: no new streams; open ones may finish.
+    func connectionDraining(_ connection: HTTP2Connection)
+    /// A draining connection closed after its last stream ended.
+    func connectionClosed(_ connection: HTTP2Connection)
+    /// A stream ended (normally, by reset, or because the connection went away).
+    func streamClosed(_ connection: HTTP2Connection, call: UnaryCall, errorCode: UInt32, failure: (StatusCode, String)?)
+}

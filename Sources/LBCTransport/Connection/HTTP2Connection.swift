@@ -1,0 +1,320 @@
+import CLBCShim
+import CNGHTTP2
+import Glibc
+import LBCCore
+
+/// One HTTP/2 (h2c, prior knowledge) client connection to one endpoint: a
+/// non-blocking socket driven by the event loop and an nghttp2 session fed with
+/// `mem_recv` / drained with `mem_send`. Loop thread only.
+package final class HTTP2Connection: FileDescriptorHandler {
+    package enum State: Equatable {
+        case connecting     // TCP connect in progress
+        case handshaking    // TCP up, waiting for the server's SETTINGS
+        case ready
+        case draining       // GOAWAY received
+        case closed
+    }
+
+    package let address: EndpointAddress
+    package private(set) var state: State = .connecting
+    package weak var delegate: ConnectionDelegate?
+    /// Open streams by id; the connection owns their calls until they close.
+    var streams: [Int32: UnaryCall] = [:]
+
+    let loop: EventLoop
+    private let authority: [UInt8]
+    private let userAgent: [UInt8]
+    private var fd: Int32 = -1
+    var session: OpaquePointer?
+    private var outbound: [UInt8] = []
+    private var outboundStart = 0
+    private var watchingWrite = false
+    private var connectTimer: TimerQueue.ID?
+    /// Set while nghttp2 is calling back into us: teardown waits until it returns.
+    private var inNGHTTP2 = false
+    private var pendingFailure: String?
+
+    package init(address: EndpointAddress, loop: EventLoop, authority: String, userAgent: String) {
+        self.address = address
+        self.loop = loop
+        self.authority = Array(authority.utf8)
+        self.userAgent = Array(userAgent.utf8)
+    }
+
+    /// Number of streams that may still be opened before the server's limit.
+    package var hasCapacity: Bool { state == .ready }
+
+    // MARK: connecting
+
+    /// Start the TCP connection; failures are reported through the delegate.
+    package func start(connectTimeoutMs: Int64) {
+        do {
+            let (fd, connected) = try Socket.connect(to: address)
+            self.fd = fd
+            try loop.register(fd: fd, events: LBCSHIM_EPOLLOUT, handler: self)
+            watchingWrite = true
+            connectTimer = loop.schedule(at: EventLoop.now() + connectTimeoutMs * 1_000_000) { [weak self] in
+                guard let self, self.state == .connecting || self.state == .handshaking else { return }
+                self.fail("connect timeout after \(connectTimeoutMs) ms")
+            }
+            if connected { socketConnected() }
+        } catch {
+            // Report asynchronously so the owner sees one code path.
+            let reason = "\(address): \(error)"
+            loop.schedule(at: 0) { [weak self] in self?.fail(reason) }
+        }
+    }
+
+    private func socketConnected() {
+        state = .handshaking
+        var s: OpaquePointer?
+        let rv = nghttp2_session_client_new2(&s, NGHTTP2Callbacks.shared, Unmanaged.passUnretained(self).toOpaque(),
+                                             NGHTTP2Callbacks.sessionOptions)
+        guard rv == 0, let s else {
+            fail("nghttp2_session_client_new: \(String(cString: nghttp2_strerror(rv)))")
+            return
+        }
+        session = s
+        var settings = [
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: 4 << 20),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: 64 << 10),
+        ]
+        nghttp2_submit_settings(s, UInt8(NGHTTP2_FLAG_NONE.rawValue), &settings, settings.count)
+        nghttp2_session_set_local_window_size(s, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, 16 << 20)
+        setWatchWrite(false)
+        flush()
+    }
+
+    /// Called by the nghttp2 callbacks when the server's first SETTINGS frame arrives.
+    func receivedSettings() {
+        guard state == .handshaking else { return }
+        state = .ready
+        if let t = connectTimer { loop.cancelTimer(t); connectTimer = nil }
+        delegate?.connectionReady(self)
+    }
+
+    /// Called by the nghttp2 callbacks on GOAWAY.
+    func receivedGoAway() {
+        guard state == .ready || state == .handshaking else { return }
+        let wasReady = state == .ready
+        state = .draining
+        if wasReady { delegate?.connectionDraining(self) }
+        else { fail("server sent GOAWAY during the handshake") }
+    }
+
+    // MARK: events
+
+    package func handleEvents(_ events: UInt32) {
+        if state == .connecting {
+            let err = Socket.pendingError(fd)
+            if err != 0 {
+                fail("connect to \(address): \(String(cString: strerror(err)))")
+            } else if events & (LBCSHIM_EPOLLOUT | LBCSHIM_EPOLLERR | LBCSHIM_EPOLLHUP) != 0 {
+                socketConnected()
+            }
+            return
+        }
+        if events & (LBCSHIM_EPOLLIN | LBCSHIM_EPOLLERR | LBCSHIM_EPOLLHUP) != 0 {
+            readAvailable()
+        }
+        if state != .closed && events & LBCSHIM_EPOLLOUT != 0 {
+            writeOutbound()
+        }
+    }
+
+    private func readAvailable() {
+        let buffer = loop.readBuffer
+        while state != .closed {
+            let n: Int?
+            do {
+                n = try Syscall.nonBlocking("read") { read(fd, buffer.baseAddress, buffer.count) }
+            } catch {
+                fail("connection to \(address) lost: \(error)")
+                return
+            }
+            guard let count = n else { return }  // EAGAIN
+            if count == 0 {
+                fail(state == .draining && streams.isEmpty ? nil : "connection to \(address) closed by the server")
+                return
+            }
+            guard let s = session else { return }
+            inNGHTTP2 = true
+            let rv = nghttp2_session_mem_recv(s, buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), count)
+            inNGHTTP2 = false
+            if rv < 0 {
+                fail("HTTP/2 error from \(address): \(String(cString: nghttp2_strerror(Int32(rv))))")
+                return
+            }
+            if let reason = pendingFailure {
+                pendingFailure = nil
+                fail(reason)
+                return
+            }
+            if count < buffer.count { return }
+        }
+    }
+
+    // MARK: streams
+
+    /// Open a stream for `call`. Returns false when the connection cannot take it.
+    func startStream(_ call: UnaryCall) -> Bool {
+        guard state == .ready, let s = session else { return false }
+        var fields = HeaderBlock()
+        fields.add(":method", "POST")
+        fields.add(":scheme", "http")
+        fields.add(":path", call.method)
+        fields.add(":authority", authority)
+        fields.add("content-type", "application/grpc")
+        fields.add("te", "trailers")
+        fields.add("user-agent", userAgent)
+        if let deadline = call.deadlineNs {
+            let remaining = max(deadline - EventLoop.now(), 1)
+            fields.add("grpc-timeout", GRPCTimeout.encode(nanoseconds: remaining))
+        }
+        for entry in call.metadata.entries {
+            if MetadataValidation.isBinaryKey(entry.key) {
+                fields.add(entry.key, Base64.encode(entry.value))
+            } else {
+                fields.add(entry.key, entry.value)
+            }
+        }
+        var provider = nghttp2_data_provider()
+        provider.source.ptr = Unmanaged.passUnretained(call).toOpaque()
+        provider.read_callback = NGHTTP2Callbacks.readRequestBody
+        let id = fields.withNV { nva, count in
+            nghttp2_submit_request(s, nil, nva, count, &provider, nil)
+        }
+        guard id > 0 else { return false }
+        call.streamID = id
+        call.connection = self
+        streams[id] = call
+        return true
+    }
+
+    /// Reset a stream (deadline, cancellation, protocol error). The stream's close
+    /// callback still fires; the call is expected to be finished already.
+    func resetStream(_ id: Int32, errorCode: UInt32 = HTTP2ErrorCode.cancel) {
+        guard let s = session, state != .closed else { return }
+        nghttp2_submit_rst_stream(s, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, errorCode)
+    }
+
+    // MARK: writing
+
+    /// Serialize everything nghttp2 has queued and write it. Called once per loop iteration.
+    package func flush() {
+        guard let s = session, state != .closed, state != .connecting else { return }
+        if outboundStart < outbound.count { return }  // waiting for EPOLLOUT
+        while true {
+            var ptr: UnsafePointer<UInt8>?
+            inNGHTTP2 = true
+            let n = nghttp2_session_mem_send(s, &ptr)
+            inNGHTTP2 = false
+            if n < 0 {
+                fail("HTTP/2 error: \(String(cString: nghttp2_strerror(Int32(n))))")
+                return
+            }
+            if n == 0 { break }
+            if outbound.isEmpty {
+                let written: Int
+                do {
+                    written = try Syscall.nonBlocking("write") { write(fd, ptr, n) } ?? 0
+                } catch {
+                    fail("connection to \(address) lost: \(error)")
+                    return
+                }
+                if written < n {
+                    outbound.append(contentsOf: UnsafeBufferPointer(start: ptr! + written, count: n - written))
+                    outboundStart = 0
+                    setWatchWrite(true)
+                    break
+                }
+            } else {
+                outbound.append(contentsOf: UnsafeBufferPointer(start: ptr!, count: n))
+            }
+        }
+        if let reason = pendingFailure {
+            pendingFailure = nil
+            fail(reason)
+            return
+        }
+        if state == .draining && streams.isEmpty {
+            fail(nil)
+        } else if nghttp2_session_want_read(s) == 0 && nghttp2_session_want_write(s) == 0 && outbound.isEmpty {
+            fail(streams.isEmpty ? nil : "connection to \(address) closed by HTTP/2 session")
+        }
+    }
+
+    private func writeOutbound() {
+        while outboundStart < outbound.count {
+            let r: Int?
+            do {
+                r = try outbound.withUnsafeBytes { raw throws(SystemError) in
+                    try Syscall.nonBlocking("write") {
+                        write(fd, raw.baseAddress! + outboundStart, raw.count - outboundStart)
+                    }
+                }
+            } catch {
+                fail("connection to \(address) lost: \(error)")
+                return
+            }
+            guard let written = r else { return }  // still blocked
+            outboundStart += written
+        }
+        outbound.removeAll(keepingCapacity: true)
+        outboundStart = 0
+        setWatchWrite(false)
+        flush()
+    }
+
+    private func setWatchWrite(_ on: Bool) {
+        guard on != watchingWrite, fd >= 0 else { return }
+        watchingWrite = on
+        loop.modify(fd: fd, events: LBCSHIM_EPOLLIN | (on ? LBCSHIM_EPOLLOUT : 0))
+    }
+
+    // MARK: teardown
+
+    /// Close the connection. With a reason, open streams fail UNAVAILABLE and the
+    /// delegate hears of a failure or loss; without one it is a clean close.
+    package func fail(_ reason: String?) {
+        close(status: .unavailable, reason: reason)
+    }
+
+    /// Close the connection, finishing open streams with `status` and `reason`.
+    package func close(status: StatusCode, reason: String?) {
+        if state == .closed { return }
+        if inNGHTTP2 {
+            pendingFailure = reason ?? "connection closed"
+            return
+        }
+        let previous = state
+        state = .closed
+        if let t = connectTimer { loop.cancelTimer(t); connectTimer = nil }
+        if fd >= 0 {
+            loop.unregister(fd: fd)
+            Glibc.close(fd)
+            fd = -1
+        }
+        let open = streams
+        streams.removeAll()
+        if let s = session {
+            nghttp2_session_del(s)
+            session = nil
+        }
+        let message = reason ?? "connection closed"
+        for (_, call) in open {
+            delegate?.streamClosed(self, call: call, errorCode: HTTP2ErrorCode.noError, failure: (status, message))
+        }
+        switch previous {
+        case .connecting, .handshaking:
+            delegate?.connectionFailed(self, reason: message)
+        case .ready:
+            delegate?.connectionLost(self, reason: message)
+        case .draining:
+            delegate?.connectionClosed(self)
+        case .closed:
+            break
+        }
+    }
+}

@@ -1,0 +1,214 @@
+import CLBCShim
+import Glibc
+
+/// Something with a file descriptor registered in an event loop.
+package protocol FileDescriptorHandler: AnyObject {
+    /// Called on the loop thread with the epoll event bits.
+    func handleEvents(_ events: UInt32)
+}
+
+/// One thread running epoll: file descriptor events, timers, and work submitted
+/// from other threads through a queue that is drained once per iteration.
+///
+/// Everything except `submit`, `start` and `stopAndJoin` must be called on the loop thread.
+///
+/// ```swift
+/// let loop = try EventLoop(name: "lbchannel")
+/// try loop.start()
+/// loop.submit { print("on the loop thread") }
+/// loop.stopAndJoin()
+/// ```
+package final class EventLoop: @unchecked Sendable {
+    private let epfd: Int32
+    private let wakeFd: Int32
+    private static let wakeToken: UInt64 = .max
+
+    private let queueLock = Lock()
+    private var queue: [() -> Void] = []          // guarded by queueLock
+    private var wakePending = false                // guarded by queueLock
+    private var stopRequested = false              // guarded by queueLock
+
+    private var handlers: [Int32: FileDescriptorHandler] = [:]
+    private var timers = TimerQueue()
+    private var thread: pthread_t?
+    private let joinLock = Lock()
+    private var loopThreadID: pthread_t?
+
+    /// Scratch buffer for socket reads; loop thread only, consumed before each read returns.
+    package let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+
+    /// Called on the loop thread at the end of every iteration (flush point).
+    package var afterIteration: (() -> Void)?
+
+    package init() throws(SystemError) {
+        let ep = lbcshim_epoll_create()
+        if ep < 0 { throw SystemError("epoll_create1", errno: -ep) }
+        let ev = lbcshim_eventfd()
+        if ev < 0 {
+            close(ep)
+            throw SystemError("eventfd", errno: -ev)
+        }
+        epfd = ep
+        wakeFd = ev
+        let rc = lbcshim_epoll_ctl(epfd, LBCSHIM_EPOLL_CTL_ADD, wakeFd, LBCSHIM_EPOLLIN, EventLoop.wakeToken)
+        if rc < 0 {
+            close(ep)
+            close(ev)
+            throw SystemError("epoll_ctl", errno: -rc)
+        }
+    }
+
+    deinit {
+        readBuffer.deallocate()
+        close(wakeFd)
+        close(epfd)
+    }
+
+    /// Start the loop thread.
+    package func start() throws(SystemError) {
+        var tid = pthread_t()
+        let box = Unmanaged.passRetained(self).toOpaque()
+        let rc = pthread_create(&tid, nil, { arg in
+            let loop = Unmanaged<EventLoop>.fromOpaque(arg!).takeRetainedValue()
+            loop.run()
+            return nil
+        }, box)
+        if rc != 0 {
+            Unmanaged<EventLoop>.fromOpaque(box).release()
+            throw SystemError("pthread_create", errno: rc)
+        }
+        thread = tid
+    }
+
+    /// True when called on this loop's thread.
+    package var inLoopThread: Bool {
+        guard let id = loopThreadID else { return false }
+        return pthread_equal(id, pthread_self()) != 0
+    }
+
+    /// Run `work` on the loop thread soon. Any thread. Wakes the loop at most once per
+    /// batch. Returns false (and drops `work`) once the loop has been asked to stop.
+    @discardableResult
+    package func submit(_ work: @escaping () -> Void) -> Bool {
+        queueLock.lock()
+        if stopRequested {
+            queueLock.unlock()
+            return false
+        }
+        queue.append(work)
+        let needWake = !wakePending
+        wakePending = true
+        queueLock.unlock()
+        if needWake { wake() }
+        return true
+    }
+
+    /// Queue `work` as the last item the loop will ever run, then stop. Later
+    /// submissions are refused. Any thread; a second call is ignored.
+    package func submitFinal(_ work: @escaping () -> Void) {
+        queueLock.lock()
+        if stopRequested {
+            queueLock.unlock()
+            return
+        }
+        queue.append(work)
+        stopRequested = true
+        wakePending = true
+        queueLock.unlock()
+        wake()
+    }
+
+    /// Wait for the loop thread to exit (after `submitFinal`). Must not be called on the loop thread.
+    package func stopAndJoin() {
+        queueLock.withLock { stopRequested = true }
+        wake()
+        joinLock.lock()
+        if let t = thread, !inLoopThread {
+            pthread_join(t, nil)
+            thread = nil
+        }
+        joinLock.unlock()
+    }
+
+    private func wake() {
+        var one: UInt64 = 1
+        _ = withUnsafeBytes(of: &one) { write(wakeFd, $0.baseAddress, 8) }
+    }
+
+    // MARK: loop-thread API
+
+    /// Register `fd` for `events` (EPOLLIN/EPOLLOUT bits).
+    package func register(fd: Int32, events: UInt32, handler: FileDescriptorHandler) throws(SystemError) {
+        let rc = lbcshim_epoll_ctl(epfd, LBCSHIM_EPOLL_CTL_ADD, fd, events, UInt64(UInt32(bitPattern: fd)))
+        if rc < 0 { throw SystemError("epoll_ctl(ADD)", errno: -rc) }
+        handlers[fd] = handler
+    }
+
+    /// Change the events `fd` is watched for.
+    package func modify(fd: Int32, events: UInt32) {
+        _ = lbcshim_epoll_ctl(epfd, LBCSHIM_EPOLL_CTL_MOD, fd, events, UInt64(UInt32(bitPattern: fd)))
+    }
+
+    /// Stop watching `fd` (does not close it).
+    package func unregister(fd: Int32) {
+        _ = lbcshim_epoll_ctl(epfd, LBCSHIM_EPOLL_CTL_DEL, fd, 0, 0)
+        handlers[fd] = nil
+    }
+
+    /// Run `action` on the loop thread at `deadlineNs` (monotonic).
+    @discardableResult
+    package func schedule(at deadlineNs: Int64, _ action: @escaping () -> Void) -> TimerQueue.ID {
+        timers.schedule(at: deadlineNs, action)
+    }
+
+    /// Cancel a timer.
+    package func cancelTimer(_ id: TimerQueue.ID) {
+        timers.cancel(id)
+    }
+
+    /// Monotonic time in nanoseconds.
+    package static func now() -> Int64 { lbcshim_now_ns() }
+
+    // MARK: the loop
+
+    private func run() {
+        loopThreadID = pthread_self()
+        var events = [lbcshim_event](repeating: lbcshim_event(), count: 64)
+        while true {
+            var timeoutMs: Int32 = -1
+            if let deadline = timers.nextDeadline() {
+                let delta = deadline - EventLoop.now()
+                timeoutMs = delta <= 0 ? 0 : Int32(min((delta + 999_999) / 1_000_000, 60_000))
+            }
+            let n = events.withUnsafeMutableBufferPointer {
+                lbcshim_epoll_wait(epfd, $0.baseAddress, 64, timeoutMs)
+            }
+            if n > 0 {
+                for i in 0..<Int(n) {
+                    let ev = events[i]
+                    if ev.data == EventLoop.wakeToken {
+                        var buf: UInt64 = 0
+                        _ = withUnsafeMutableBytes(of: &buf) { read(wakeFd, $0.baseAddress, 8) }
+                    } else if let h = handlers[Int32(truncatingIfNeeded: ev.data)] {
+                        h.handleEvents(ev.events)
+                    }
+                }
+            }
+            // Drain submitted work.
+            queueLock.lock()
+            let work = queue
+            queue.removeAll(keepingCapacity: true)
+            wakePending = false
+            let stop = stopRequested
+            queueLock.unlock()
+            for w in work { w() }
+            // Fire due timers.
+            let now = EventLoop.now()
+            for action in timers.popDue(nowNs: now) { action() }
+            afterIteration?()
+            if stop { break }
+        }
+        afterIteration = nil
+        handlers.removeAll()
+    }
+}

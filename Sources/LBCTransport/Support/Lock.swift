@@ -1,0 +1,58 @@
+import Glibc
+
+/// A pthread mutex with a condition variable (no Foundation in the library).
+package final class Lock: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    package init() {
+        pthread_mutex_init(mutex, nil)
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        pthread_cond_init(cond, &attr)
+        pthread_condattr_destroy(&attr)
+    }
+
+    deinit {
+        pthread_cond_destroy(cond)
+        pthread_mutex_destroy(mutex)
+        cond.deallocate()
+        mutex.deallocate()
+    }
+
+    package func lock() { pthread_mutex_lock(mutex) }
+    package func unlock() { pthread_mutex_unlock(mutex) }
+
+    @inline(__always)
+    package func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
+    }
+
+    /// Wait on the condition; the lock must be held.
+    package func wait() { pthread_cond_wait(cond, mutex) }
+
+    /// Wake every waiter; call with or without the lock held.
+    package func broadcast() { pthread_cond_broadcast(cond) }
+}
+
+/// A one-shot event a thread can wait for.
+package final class Completion: @unchecked Sendable {
+    private let lock = Lock()
+    private var done = false
+
+    package init() {}
+
+    package func signal() {
+        lock.withLock { done = true }
+        lock.broadcast()
+    }
+
+    package func wait() {
+        lock.lock()
+        while !done { lock.wait() }
+        lock.unlock()
+    }
+}

@@ -1,0 +1,54 @@
+import CLBCShim
+import Glibc
+import LBCCore
+import LBCTransport
+
+@_cdecl("lbc_channel_open")
+public func lbc_channel_open(_ target: UnsafePointer<CChar>?, _ opts: UnsafeRawPointer?,
+                             _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
+    guard let target else { return fail(.invalidArgument, "lbc_channel_open: target is NULL") }
+    guard let out else { return fail(.invalidArgument, "lbc_channel_open: out is NULL") }
+    let text = String(cString: target)
+    let parsed: Target
+    do {
+        parsed = try Target.parse(text)
+    } catch {
+        return fail(.invalidTarget, error.message)
+    }
+    let options = opts.map { Handle.get($0, as: OptionsBox.self).options } ?? ChannelOptions()
+    do {
+        let channel = try Channel(target: parsed, targetText: text, options: options)
+        out.pointee = ChannelRegistry.register(channel)
+        return 0
+    } catch {
+        switch error {
+        case .unsupportedTarget(let message): return fail(.unsupported, message)
+        case .system: return fail(.resource, error.description)
+        }
+    }
+}
+
+@_cdecl("lbc_channel_close")
+public func lbc_channel_close(_ ch: UnsafeMutableRawPointer?) {
+    guard let ch, let channel = ChannelRegistry.remove(ch) else { return }
+    channel.close()
+    Handle.release(ch, as: Channel.self)
+}
+
+@_cdecl("lbc_channel_errmsg")
+public func lbc_channel_errmsg(_ ch: UnsafeRawPointer?) -> UnsafePointer<CChar> {
+    lbcshim_errmsg_for(ch)
+}
+
+@_cdecl("lbc_channel_stats_json")
+public func lbc_channel_stats_json(_ ch: UnsafeMutableRawPointer?,
+                                   _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    guard let ch else { return fail(.invalidArgument, "lbc_channel_stats_json: ch is NULL") }
+    guard let out else { return fail(.invalidArgument, "lbc_channel_stats_json: json_out is NULL", handle: ch) }
+    guard let channel = ChannelRegistry.lookup(ch), let json = channel.statsJSON() else {
+        return fail(.closed, "lbc_channel_stats_json: the channel is closed", handle: ch)
+    }
+    guard let copy = strdup(json) else { return fail(.resource, "out of memory", handle: ch) }
+    out.pointee = copy
+    return 0
+}

@@ -1,0 +1,117 @@
+import Glibc
+import LBCCore
+import LBCTransport
+
+/// Behind `lbc_options *`.
+final class OptionsBox {
+    var options = ChannelOptions()
+}
+
+/// Behind `lbc_metadata *`: the pairs, plus NUL-terminated C copies for lbc_metadata_get.
+final class MetadataBox {
+    private(set) var metadata = Metadata()
+    private var keys: [UnsafeMutablePointer<CChar>] = []
+    private var values: [UnsafeMutablePointer<UInt8>] = []
+
+    init() {}
+
+    init(_ metadata: Metadata) {
+        for e in metadata.entries { append(key: e.key, value: e.value) }
+    }
+
+    func append(key: String, value: [UInt8]) {
+        metadata.append(key: key, value: value)
+        keys.append(strdup(key))
+        let v = UnsafeMutablePointer<UInt8>.allocate(capacity: value.count + 1)
+        v.update(from: value, count: value.count)
+        v[value.count] = 0
+        values.append(v)
+    }
+
+    var count: Int { keys.count }
+
+    func entry(_ i: Int) -> (UnsafePointer<CChar>, UnsafePointer<UInt8>, Int) {
+        (UnsafePointer(keys[i]), UnsafePointer(values[i]), metadata.entries[i].value.count)
+    }
+
+    deinit {
+        keys.forEach { free($0) }
+        values.forEach { $0.deallocate() }
+    }
+}
+
+/// Behind `lbc_response *`: a finished RPC's result in C-friendly storage.
+final class ResponseBox {
+    let status: Int32
+    let message: UnsafeMutablePointer<CChar>
+    let peer: UnsafeMutablePointer<CChar>
+    let data: UnsafeMutablePointer<UInt8>?
+    let dataLength: Int
+    let headers: MetadataBox
+    let trailers: MetadataBox
+
+    init(_ call: UnaryCall) {
+        status = call.status.rawValue
+        message = strdup(call.statusMessage)
+        peer = strdup(call.peer)
+        if let bytes = call.response {
+            let p = UnsafeMutablePointer<UInt8>.allocate(capacity: max(bytes.count, 1))
+            p.update(from: bytes, count: bytes.count)
+            data = p
+            dataLength = bytes.count
+        } else {
+            data = nil
+            dataLength = 0
+        }
+        headers = MetadataBox(call.headers)
+        trailers = MetadataBox(call.trailers)
+    }
+
+    deinit {
+        free(message)
+        free(peer)
+        data?.deallocate()
+    }
+}
+
+/// Unmanaged conversions between handles and boxes.
+enum Handle {
+    static func make<T: AnyObject>(_ object: T) -> UnsafeMutableRawPointer {
+        Unmanaged.passRetained(object).toOpaque()
+    }
+
+    static func get<T: AnyObject>(_ pointer: UnsafeRawPointer, as: T.Type) -> T {
+        Unmanaged<T>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
+    static func release<T: AnyObject>(_ pointer: UnsafeRawPointer, as: T.Type) {
+        Unmanaged<T>.fromOpaque(pointer).release()
+    }
+}
+
+/// Live channel handles. A handle is valid from open until close; lookups of
+/// closed handles fail with LBC_ERR_CLOSED instead of touching freed memory.
+enum ChannelRegistry {
+    private static let lock = Lock()
+    nonisolated(unsafe) private static var live: Set<UnsafeRawPointer> = []
+
+    static func register(_ channel: Channel) -> UnsafeMutableRawPointer {
+        let handle = Handle.make(channel)
+        lock.withLock { _ = live.insert(UnsafeRawPointer(handle)) }
+        return handle
+    }
+
+    /// The channel behind a live handle (retained by the caller for the duration of use).
+    static func lookup(_ handle: UnsafeRawPointer) -> Channel? {
+        lock.withLock {
+            live.contains(handle) ? Handle.get(handle, as: Channel.self) : nil
+        }
+    }
+
+    /// Remove the handle; returns the channel if it was live (exactly once).
+    static func remove(_ handle: UnsafeRawPointer) -> Channel? {
+        lock.withLock {
+            live.remove(handle) != nil ? Handle.get(handle, as: Channel.self) : nil
+        }
+    }
+}

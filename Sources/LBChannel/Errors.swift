@@ -1,0 +1,91 @@
+import CLBCShim
+import Glibc
+import LBCTransport
+import LBCCore
+
+/// The C API's error codes (`lbc_error` in lbchannel.h).
+enum LBCError: Int32, CaseIterable {
+    case ok = 0
+    case invalidArgument = -1
+    case invalidTarget = -2
+    case unsupported = -3
+    case unknownOption = -4
+    case closed = -5
+    case resource = -6
+    case messageTooLarge = -7
+    case invalidMetadata = -8
+    case outOfRange = -9
+    case internalError = -10
+
+    /// Static C strings for lbc_strerror (never freed).
+    static let names: [Int32: UnsafePointer<CChar>] = {
+        var table: [Int32: UnsafePointer<CChar>] = [:]
+        for e in LBCError.allCases { table[e.rawValue] = UnsafePointer(lbcshim_strdup(e.text)!) }
+        return table
+    }()
+
+    var text: String {
+        switch self {
+        case .ok: return "success"
+        case .invalidArgument: return "invalid argument"
+        case .invalidTarget: return "invalid target"
+        case .unsupported: return "not supported"
+        case .unknownOption: return "unknown option"
+        case .closed: return "handle is closed"
+        case .resource: return "out of resources"
+        case .messageTooLarge: return "message too large"
+        case .invalidMetadata: return "invalid metadata"
+        case .outOfRange: return "index out of range"
+        case .internalError: return "internal error"
+        }
+    }
+}
+
+/// Record `message` as the calling thread's last error (on `handle`, if any) and return `code`.
+@inline(never)
+func fail(_ code: LBCError, _ message: String, handle: UnsafeRawPointer? = nil) -> Int32 {
+    message.withCString { lbcshim_set_errmsg_for(handle, $0) }
+    return code.rawValue
+}
+
+/// Static C strings for status names.
+enum StatusNames {
+    static let table: [UnsafePointer<CChar>] = StatusCode.allCases.map { UnsafePointer(lbcshim_strdup($0.name)!) }
+    static let unknown: UnsafePointer<CChar> = UnsafePointer(lbcshim_strdup("UNKNOWN_CODE")!)
+    static let unknownError: UnsafePointer<CChar> = UnsafePointer(lbcshim_strdup("unknown error")!)
+}
+
+@_cdecl("lbc_strerror")
+public func lbc_strerror(_ code: Int32) -> UnsafePointer<CChar> {
+    LBCError.names[code] ?? StatusNames.unknownError
+}
+
+@_cdecl("lbc_last_errmsg")
+public func lbc_last_errmsg() -> UnsafePointer<CChar> {
+    lbcshim_errmsg()
+}
+
+@_cdecl("lbc_status_name")
+public func lbc_status_name(_ status: Int32) -> UnsafePointer<CChar> {
+    guard status >= 0, Int(status) < StatusNames.table.count else { return StatusNames.unknown }
+    return StatusNames.table[Int(status)]
+}
+
+@_cdecl("lbc_free")
+public func lbc_free(_ ptr: UnsafeMutableRawPointer?) {
+    free(ptr)
+}
+
+@_cdecl("lbc_version")
+public func lbc_version() -> UnsafePointer<CChar> {
+    Version.cString
+}
+
+@_cdecl("lbc_version_num")
+public func lbc_version_num() -> Int32 {
+    LBChannelVersion.number
+}
+
+enum Version {
+    static let cString: UnsafePointer<CChar> = UnsafePointer(lbcshim_strdup(LBChannelVersion.string)!)
+}

@@ -1,0 +1,165 @@
+import XCTest
+@testable import LBCCore
+
+final class ChannelOptionsTests: XCTestCase {
+    private func setError(_ options: inout ChannelOptions, _ key: String, _ value: String,
+                          file: StaticString = #filePath, line: UInt = #line) -> OptionError? {
+        thrownError({ () throws(OptionError) in try options.set(key, value) }, file: file, line: line)
+    }
+
+    func testDefaultsMatchTheHeader() {
+        let options = ChannelOptions()
+        XCTAssertEqual(options.lbPolicy, .leastRequest)
+        XCTAssertEqual(options.connectTimeoutMs, 20_000)
+        XCTAssertFalse(options.waitForReady)
+        XCTAssertEqual(options.maxSendMessageSize, 2_147_483_647)
+        XCTAssertEqual(options.maxReceiveMessageSize, 4_194_304)
+        XCTAssertEqual(options.backoffInitialMs, 1000)
+        XCTAssertEqual(options.backoffMultiplier, 1.6)
+        XCTAssertEqual(options.backoffJitter, 0.2)
+        XCTAssertEqual(options.backoffMaxMs, 120_000)
+        XCTAssertNil(options.authority)
+        XCTAssertNil(options.userAgent)
+    }
+
+    func testSetEveryKey() throws {
+        var options = ChannelOptions()
+        try options.set("lb_policy", "round_robin")
+        try options.set("connect_timeout_ms", "5000")
+        try options.set("wait_for_ready", "true")
+        try options.set("max_send_message_size", "0")
+        try options.set("max_receive_message_size", "2147483647")
+        try options.set("backoff_max_ms", "60000")
+        try options.set("backoff_initial_ms", "200")
+        try options.set("backoff_multiplier", "2.5")
+        try options.set("backoff_jitter", "0")
+        try options.set("authority", "api.example.com:443")
+        try options.set("user_agent", "my app/1.0")
+        XCTAssertEqual(options.lbPolicy, .roundRobin)
+        XCTAssertEqual(options.connectTimeoutMs, 5000)
+        XCTAssertTrue(options.waitForReady)
+        XCTAssertEqual(options.maxSendMessageSize, 0)
+        XCTAssertEqual(options.maxReceiveMessageSize, Int(Int32.max))
+        XCTAssertEqual(options.backoffInitialMs, 200)
+        XCTAssertEqual(options.backoffMultiplier, 2.5)
+        XCTAssertEqual(options.backoffJitter, 0)
+        XCTAssertEqual(options.backoffMaxMs, 60_000)
+        XCTAssertEqual(options.authority, "api.example.com:443")
+        XCTAssertEqual(options.userAgent, "my app/1.0")
+    }
+
+    func testKeysListsEveryKeyThatSetAccepts() throws {
+        XCTAssertEqual(ChannelOptions.keys.count, 11)
+        for key in ChannelOptions.keys {
+            var options = ChannelOptions()
+            let error = setError(&options, key, "\u{1}not valid for any option\u{1}")
+            XCTAssertEqual(error?.kind, .invalidValue, key)
+        }
+    }
+
+    func testBooleanSpellings() throws {
+        var options = ChannelOptions()
+        for (text, expected) in [("1", true), ("0", false), ("TRUE", true), ("false", false), ("yes", true),
+                                 ("no", false), ("On", true), ("off", false)] {
+            try options.set("wait_for_ready", text)
+            XCTAssertEqual(options.waitForReady, expected, text)
+        }
+        XCTAssertEqual(setError(&options, "wait_for_ready", "maybe")?.kind, .invalidValue)
+        XCTAssertEqual(setError(&options, "wait_for_ready", "")?.kind, .invalidValue)
+    }
+
+    func testSetRejectsUnknownKey() {
+        var options = ChannelOptions()
+        let error = setError(&options, "foo", "1")
+        XCTAssertEqual(error?.kind, .unknownKey)
+        XCTAssertTrue(error?.message.hasPrefix(#"unknown option "foo""#) ?? false)
+        XCTAssertEqual(setError(&options, "LB_POLICY", "pick_first")?.kind, .unknownKey)
+        XCTAssertEqual(options, ChannelOptions())
+    }
+
+    func testSetRejectsNonInteger() {
+        var options = ChannelOptions()
+        XCTAssertEqual(setError(&options, "connect_timeout_ms", "abc")?.message,
+                       #"option "connect_timeout_ms": "abc" is not an integer"#)
+        XCTAssertEqual(setError(&options, "connect_timeout_ms", "1.5")?.kind, .invalidValue)
+        XCTAssertEqual(setError(&options, "connect_timeout_ms", " 5")?.kind, .invalidValue)
+        XCTAssertEqual(setError(&options, "connect_timeout_ms", "99999999999999999999")?.message,
+                       #"option "connect_timeout_ms": "99999999999999999999" is out of range"#)
+        XCTAssertEqual(options, ChannelOptions())
+    }
+
+    func testSetRejectsOutOfRangeValuesAndKeepsOptions() {
+        var options = ChannelOptions()
+        let cases: [(String, String)] = [
+            ("connect_timeout_ms", "0"), ("connect_timeout_ms", "-1"),
+            ("max_send_message_size", "-1"), ("max_send_message_size", "2147483648"),
+            ("max_receive_message_size", "4294967296"),
+            ("backoff_initial_ms", "0"), ("backoff_initial_ms", "120001"),
+            ("backoff_multiplier", "0.99"), ("backoff_multiplier", "nan"), ("backoff_multiplier", "inf"),
+            ("backoff_multiplier", "x"),
+            ("backoff_jitter", "-0.1"), ("backoff_jitter", "1.01"),
+            ("backoff_max_ms", "999"),
+            ("lb_policy", "peak_ewma"), ("lb_policy", "Round_Robin"),
+            ("authority", ""), ("authority", "a b"), ("authority", "caf\u{E9}"),
+            ("user_agent", ""), ("user_agent", "agent\n"),
+        ]
+        for (key, value) in cases {
+            let error = setError(&options, key, value)
+            XCTAssertEqual(error?.kind, .invalidValue, "\(key)=\(value)")
+            XCTAssertTrue(error?.message.hasPrefix("option \"") ?? false, error?.message ?? "")
+        }
+        XCTAssertEqual(options, ChannelOptions())
+    }
+
+    func testBackoffMaxMustNotBeBelowInitial() throws {
+        var options = ChannelOptions()
+        XCTAssertEqual(setError(&options, "backoff_max_ms", "500")?.message,
+                       #"option "backoff_max_ms": backoff_max_ms (500) must be >= backoff_initial_ms (1000)"#)
+        try options.set("backoff_max_ms", "1000")
+        XCTAssertEqual(options.backoffMaxMs, 1000)
+    }
+
+    func testTypedSettersValidateLikeSet() throws {
+        var options = ChannelOptions()
+        XCTAssertEqual(thrownError { () throws(OptionError) in
+            try options.setBackoff(initialMs: 100, multiplier: 1.5, jitter: 2, maxMs: 1000)
+        }?.message, "option \"backoff_jitter\": must be between 0.0 and 1.0, got 2.0")
+        XCTAssertEqual(thrownError { () throws(OptionError) in try options.setConnectTimeout(ms: 0) }?.kind,
+                       .invalidValue)
+        XCTAssertEqual(thrownError { () throws(OptionError) in
+            try options.setMaxMessageSizes(send: 10, receive: Int64(Int32.max) + 1)
+        }?.kind, .invalidValue)
+        XCTAssertEqual(options, ChannelOptions(), "failed typed setters change nothing")
+
+        try options.setBackoff(initialMs: 100, multiplier: 1.5, jitter: 0.5, maxMs: 1000)
+        try options.setConnectTimeout(ms: 1)
+        try options.setMaxMessageSizes(send: 10, receive: 20)
+        XCTAssertEqual(options.backoffInitialMs, 100)
+        XCTAssertEqual(options.backoffMaxMs, 1000)
+        XCTAssertEqual(options.connectTimeoutMs, 1)
+        XCTAssertEqual(options.maxSendMessageSize, 10)
+        XCTAssertEqual(options.maxReceiveMessageSize, 20)
+    }
+
+    func testSetAuthorityNilRestoresDefault() throws {
+        var options = ChannelOptions()
+        try options.setAuthority("example.com")
+        XCTAssertEqual(options.authority, "example.com")
+        try options.setAuthority(nil)
+        XCTAssertNil(options.authority)
+    }
+
+    func testBackoffIsBuiltFromOptions() throws {
+        var options = ChannelOptions()
+        try options.setBackoff(initialMs: 10, multiplier: 2, jitter: 0, maxMs: 30)
+        var backoff = options.backoff
+        XCTAssertEqual((0..<4).map { _ in backoff.nextDelayMs(random: { 1 }) }, [10, 20, 30, 30])
+    }
+
+    func testLBPolicyNames() {
+        XCTAssertEqual(LBPolicy.allCases.map(\.name), ["least_request", "round_robin", "pick_first"])
+        XCTAssertEqual(LBPolicy.allCases.map(\.rawValue), [0, 1, 2])
+        for policy in LBPolicy.allCases { XCTAssertEqual(LBPolicy(name: policy.name), policy) }
+        XCTAssertNil(LBPolicy(name: "random"))
+    }
+}

@@ -1,0 +1,775 @@
+/*
+ * test_unary.c — the C API of lbchannel, tested against real gRPC backends.
+ *
+ *   test_unary TARGET
+ *
+ * TARGET lists three running test backends (Tests/python/backend.py), e.g.
+ * "ipv4:127.0.0.2:50051,127.0.0.3:50051,127.0.0.4:50051"; Tests/c/run.sh starts
+ * them and passes the target. Prints one line per failed check and ends with
+ * "N passed, M failed"; exits 1 if anything failed.
+ *
+ * Build: cc -Wall -Wextra -Werror -pthread test_unary.c $(pkg-config --cflags --libs lbchannel)
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <lbchannel.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------------- */
+/* A tiny assertion framework                                                 */
+/* ------------------------------------------------------------------------- */
+
+static int g_passed, g_failed;
+static const char *g_test = "?";
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void check_(int ok, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void check_(int ok, const char *file, int line, const char *fmt, ...) {
+  pthread_mutex_lock(&g_lock);
+  if (ok) {
+    g_passed++;
+  } else {
+    va_list ap;
+    g_failed++;
+    fprintf(stdout, "FAIL %s (%s:%d): ", g_test, file, line);
+    va_start(ap, fmt);
+    vfprintf(stdout, fmt, ap);
+    va_end(ap);
+    fprintf(stdout, "\n");
+    fflush(stdout);
+  }
+  pthread_mutex_unlock(&g_lock);
+}
+
+/* CHECK(cond, "printf format", ...): record a pass or a failure with a message. */
+#define CHECK(cond, ...) check_(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
+/* CHECK_RC(expr, expected): an lbc_* call returns the expected code. */
+#define CHECK_RC(expr, expected)                                                        \
+  do {                                                                                  \
+    int rc_ = (expr);                                                                   \
+    int want_ = (expected);                                                             \
+    CHECK(rc_ == want_, "%s returned %d (%s), expected %d (%s); last_errmsg: \"%s\"",   \
+          #expr, rc_, lbc_strerror(rc_), want_, lbc_strerror(want_), lbc_last_errmsg()); \
+  } while (0)
+/* CHECK_STATUS(resp, expected): an RPC ended with the expected gRPC status. */
+#define CHECK_STATUS(resp, expected)                                                    \
+  do {                                                                                  \
+    int st_ = lbc_response_status(resp);                                                \
+    CHECK(st_ == (expected), "status %d %s (\"%s\"), expected %s", st_,                 \
+          lbc_status_name(st_), lbc_response_message(resp), lbc_status_name(expected)); \
+  } while (0)
+
+#define TEST(name) static void name(void)
+#define RUN(name)                  \
+  do {                             \
+    g_test = #name;                \
+    printf("- %s\n", #name);       \
+    fflush(stdout);                \
+    name();                        \
+  } while (0)
+
+/* ------------------------------------------------------------------------- */
+/* Helpers                                                                    */
+/* ------------------------------------------------------------------------- */
+
+static const char *g_target; /* three backends, from argv[1] */
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* A TCP port on 127.0.0.1 that nothing listens on (bound, then released). */
+static int unused_port(void) {
+  struct sockaddr_in sa;
+  socklen_t len = sizeof sa;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int port = 0;
+  if (fd < 0) return 0;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+      getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+    port = ntohs(sa.sin_port);
+  close(fd);
+  return port;
+}
+
+/* Open a channel on g_target with the given lb_policy (and optional extra option). */
+static lbc_channel *open_channel(const char *policy, const char *key, const char *value) {
+  lbc_options *opts = NULL;
+  lbc_channel *ch = NULL;
+  CHECK_RC(lbc_options_new(&opts), LBC_OK);
+  if (!opts) return NULL;
+  CHECK_RC(lbc_options_set(opts, "lb_policy", policy), LBC_OK);
+  if (key) CHECK_RC(lbc_options_set(opts, key, value), LBC_OK);
+  CHECK_RC(lbc_channel_open(g_target, opts, &ch), LBC_OK);
+  lbc_options_free(opts);
+  return ch;
+}
+
+static int count_substr(const char *haystack, const char *needle) {
+  int n = 0;
+  for (const char *p = haystack; (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
+  return n;
+}
+
+/* Wait until the stats report `want` READY endpoints (or timeout). Returns the count seen. */
+static int wait_ready(lbc_channel *ch, int want, double timeout_s) {
+  double end = now_s() + timeout_s;
+  int ready = 0;
+  for (;;) {
+    char *json = NULL;
+    if (lbc_channel_stats_json(ch, &json) == LBC_OK && json) {
+      ready = count_substr(json, "\"READY\"");
+      lbc_free(json);
+    }
+    if (ready >= want || now_s() > end) return ready;
+    sleep_ms(20);
+  }
+}
+
+/* Find `key` in md; returns its index or -1. */
+static long md_find(const lbc_metadata *md, const char *key, const uint8_t **value, size_t *len) {
+  size_t n = lbc_metadata_count(md);
+  for (size_t i = 0; i < n; i++) {
+    const char *k = NULL;
+    const uint8_t *v = NULL;
+    size_t vl = 0;
+    if (lbc_metadata_get(md, i, &k, &v, &vl) == LBC_OK && k && strcmp(k, key) == 0) {
+      if (value) *value = v;
+      if (len) *len = vl;
+      return (long)i;
+    }
+  }
+  return -1;
+}
+
+/* Unary call with a string request; returns the response (NULL on an API error). */
+static lbc_response *call(lbc_channel *ch, const char *method, const char *request,
+                          const lbc_metadata *md, int64_t timeout_ms) {
+  lbc_response *resp = NULL;
+  int rc = lbc_unary(ch, method, request, request ? strlen(request) : 0, md, timeout_ms, &resp);
+  CHECK(rc == LBC_OK && resp != NULL, "lbc_unary(%s) returned %d (%s): %s", method, rc,
+        lbc_strerror(rc), lbc_last_errmsg());
+  return rc == LBC_OK ? resp : NULL;
+}
+
+/* ------------------------------------------------------------------------- */
+/* API-only tests (no backend needed)                                         */
+/* ------------------------------------------------------------------------- */
+
+TEST(test_version) {
+  unsigned maj = 0, min = 0, pat = 0;
+  CHECK(lbc_version() != NULL && strcmp(lbc_version(), LBC_VERSION) == 0,
+        "lbc_version() \"%s\" != LBC_VERSION \"%s\"", lbc_version() ? lbc_version() : "(null)",
+        LBC_VERSION);
+  CHECK(lbc_version_num() == LBC_VERSION_NUM, "lbc_version_num() 0x%06x != LBC_VERSION_NUM 0x%06x",
+        lbc_version_num(), LBC_VERSION_NUM);
+  CHECK(sscanf(LBC_VERSION, "%u.%u.%u", &maj, &min, &pat) == 3, "LBC_VERSION is not x.y.z");
+  CHECK((int)((maj << 16) | (min << 8) | pat) == LBC_VERSION_NUM,
+        "LBC_VERSION \"%s\" and LBC_VERSION_NUM 0x%06x disagree", LBC_VERSION, LBC_VERSION_NUM);
+}
+
+TEST(test_strerror) {
+  static const int codes[] = {LBC_OK,
+                              LBC_ERR_INVALID_ARGUMENT,
+                              LBC_ERR_INVALID_TARGET,
+                              LBC_ERR_UNSUPPORTED,
+                              LBC_ERR_UNKNOWN_OPTION,
+                              LBC_ERR_CLOSED,
+                              LBC_ERR_RESOURCE,
+                              LBC_ERR_MESSAGE_TOO_LARGE,
+                              LBC_ERR_INVALID_METADATA,
+                              LBC_ERR_OUT_OF_RANGE,
+                              LBC_ERR_INTERNAL};
+  const size_t n = sizeof codes / sizeof codes[0];
+  const char *unknown = lbc_strerror(-12345);
+  CHECK(unknown != NULL && strcmp(unknown, "unknown error") == 0,
+        "lbc_strerror(-12345) = \"%s\", expected \"unknown error\"", unknown ? unknown : "(null)");
+  CHECK(lbc_strerror(1) != NULL && strcmp(lbc_strerror(1), "unknown error") == 0,
+        "lbc_strerror(1) should be \"unknown error\"");
+  for (size_t i = 0; i < n; i++) {
+    const char *s = lbc_strerror(codes[i]);
+    CHECK(s != NULL && s[0] != '\0', "lbc_strerror(%d) is empty", codes[i]);
+    if (!s) continue;
+    CHECK(strcmp(s, "unknown error") != 0, "lbc_strerror(%d) is \"unknown error\"", codes[i]);
+    for (size_t j = 0; j < i; j++) {
+      const char *t = lbc_strerror(codes[j]);
+      CHECK(t == NULL || strcmp(s, t) != 0, "lbc_strerror(%d) == lbc_strerror(%d) = \"%s\"",
+            codes[i], codes[j], s);
+    }
+  }
+}
+
+TEST(test_status_names) {
+  static const char *names[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
+                                "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+                                "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+                                "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
+                                "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+  for (int i = 0; i <= 16; i++) {
+    const char *s = lbc_status_name(i);
+    CHECK(s != NULL && strcmp(s, names[i]) == 0, "lbc_status_name(%d) = \"%s\", expected \"%s\"",
+          i, s ? s : "(null)", names[i]);
+  }
+  CHECK(lbc_status_name(17) != NULL && strcmp(lbc_status_name(17), "UNKNOWN_CODE") == 0,
+        "lbc_status_name(17) should be UNKNOWN_CODE");
+  CHECK(lbc_status_name(-1) != NULL && strcmp(lbc_status_name(-1), "UNKNOWN_CODE") == 0,
+        "lbc_status_name(-1) should be UNKNOWN_CODE");
+}
+
+TEST(test_options) {
+  lbc_options *opts = NULL;
+  static const char *good[][2] = {
+      {"lb_policy", "least_request"},     {"lb_policy", "round_robin"},
+      {"lb_policy", "pick_first"},        {"connect_timeout_ms", "5000"},
+      {"wait_for_ready", "true"},         {"wait_for_ready", "0"},
+      {"wait_for_ready", "1"},            {"wait_for_ready", "false"},
+      {"max_send_message_size", "0"},     {"max_send_message_size", "2147483647"},
+      {"max_receive_message_size", "8388608"},
+      {"backoff_initial_ms", "500"},      {"backoff_multiplier", "1.0"},
+      {"backoff_multiplier", "2.5"},      {"backoff_jitter", "0"},
+      {"backoff_jitter", "1.0"},          {"backoff_max_ms", "60000"},
+      {"authority", "svc.example:443"},   {"user_agent", "c-test/1.0"},
+  };
+  static const char *bad[][2] = {
+      {"lb_policy", "random"},
+      {"lb_policy", ""},
+      {"connect_timeout_ms", "0"},
+      {"connect_timeout_ms", "-5"},
+      {"connect_timeout_ms", "soon"},
+      {"wait_for_ready", "maybe"},
+      {"max_send_message_size", "-1"},
+      {"max_receive_message_size", "2147483648"},
+      {"backoff_initial_ms", "0"},
+      {"backoff_multiplier", "0.5"},
+      {"backoff_jitter", "1.5"},
+      {"backoff_jitter", "-0.1"},
+  };
+
+  CHECK_RC(lbc_options_new(NULL), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_options_new(&opts), LBC_OK);
+  CHECK(opts != NULL, "lbc_options_new gave NULL");
+  if (!opts) return;
+
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    int rc = lbc_options_set(opts, good[i][0], good[i][1]);
+    CHECK(rc == LBC_OK, "lbc_options_set(%s, \"%s\") = %d (%s): %s", good[i][0], good[i][1], rc,
+          lbc_strerror(rc), lbc_last_errmsg());
+  }
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    int rc = lbc_options_set(opts, bad[i][0], bad[i][1]);
+    CHECK(rc == LBC_ERR_INVALID_ARGUMENT, "lbc_options_set(%s, \"%s\") = %d (%s), expected %s",
+          bad[i][0], bad[i][1], rc, lbc_strerror(rc), lbc_strerror(LBC_ERR_INVALID_ARGUMENT));
+    CHECK(lbc_last_errmsg() != NULL && lbc_last_errmsg()[0] != '\0',
+          "no lbc_last_errmsg() after a bad value for %s", bad[i][0]);
+  }
+
+  /* backoff_max_ms must be >= backoff_initial_ms (set to 500 above). */
+  CHECK_RC(lbc_options_set(opts, "backoff_max_ms", "100"), LBC_ERR_INVALID_ARGUMENT);
+
+  CHECK_RC(lbc_options_set(opts, "no_such_option", "1"), LBC_ERR_UNKNOWN_OPTION);
+  CHECK(lbc_last_errmsg()[0] != '\0', "no lbc_last_errmsg() after an unknown option");
+  CHECK_RC(lbc_options_set(NULL, "lb_policy", "round_robin"), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_options_set(opts, NULL, "round_robin"), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_options_set(opts, "lb_policy", NULL), LBC_ERR_INVALID_ARGUMENT);
+
+  /* Typed setters. */
+  CHECK_RC(lbc_options_set_lb_policy(opts, LBC_LB_ROUND_ROBIN), LBC_OK);
+  CHECK_RC(lbc_options_set_lb_policy(opts, (lbc_lb_policy)42), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_options_set_lb_policy(NULL, LBC_LB_PICK_FIRST), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_options_set_connect_timeout_ms(opts, 1000), LBC_OK);
+  CHECK_RC(lbc_options_set_connect_timeout_ms(opts, 0), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_options_set_wait_for_ready(opts, 1), LBC_OK);
+  CHECK_RC(lbc_options_set_wait_for_ready(opts, 0), LBC_OK);
+  CHECK_RC(lbc_options_set_max_message_sizes(opts, 1024, 1 << 20), LBC_OK);
+  CHECK_RC(lbc_options_set_max_message_sizes(opts, -1, 1024), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_options_set_max_message_sizes(opts, 1024, (int64_t)1 << 40), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_options_set_backoff(opts, 1000, 1.6, 0.2, 120000), LBC_OK);
+  CHECK_RC(lbc_options_set_backoff(opts, 1000, 0.5, 0.2, 120000), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_options_set_backoff(opts, 1000, 1.6, 2.0, 120000), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_options_set_backoff(opts, 1000, 1.6, 0.2, 10), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_options_set_authority(opts, "svc.example:443"), LBC_OK);
+  CHECK_RC(lbc_options_set_authority(opts, NULL), LBC_OK);
+
+  lbc_options_free(opts);
+}
+
+TEST(test_metadata) {
+  lbc_metadata *md = NULL;
+  const char *key = (const char *)0x1;
+  const uint8_t *value = (const uint8_t *)0x1;
+  size_t len = 7;
+  static const uint8_t bin[] = {0x00, 0xff, 0x7f, 0x80};
+
+  CHECK_RC(lbc_metadata_new(NULL), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_metadata_new(&md), LBC_OK);
+  if (!md) return;
+  CHECK(lbc_metadata_count(md) == 0, "new metadata is not empty");
+  CHECK(lbc_metadata_count(NULL) == 0, "lbc_metadata_count(NULL) != 0");
+
+  CHECK_RC(lbc_metadata_add(md, "x-ascii", "hello", 5), LBC_OK);
+  CHECK_RC(lbc_metadata_add(md, "x-data-bin", bin, sizeof bin), LBC_OK);
+  CHECK_RC(lbc_metadata_add(md, "x-empty", NULL, 0), LBC_OK);
+  CHECK(lbc_metadata_count(md) == 3, "count %zu, expected 3", lbc_metadata_count(md));
+
+  CHECK_RC(lbc_metadata_get(md, 1, &key, &value, &len), LBC_OK);
+  CHECK(key && strcmp(key, "x-data-bin") == 0, "get(1) key \"%s\"", key ? key : "(null)");
+  CHECK(len == sizeof bin && value && memcmp(value, bin, sizeof bin) == 0,
+        "get(1) value does not round-trip (len %zu)", len);
+  CHECK_RC(lbc_metadata_get(md, 0, &key, &value, &len), LBC_OK);
+  CHECK(len == 5 && value && strcmp((const char *)value, "hello") == 0,
+        "ASCII value not NUL-terminated \"hello\"");
+
+  /* Out of range / NULL: error and out-parameters untouched. */
+  key = (const char *)0x1;
+  CHECK_RC(lbc_metadata_get(md, 3, &key, &value, &len), LBC_ERR_OUT_OF_RANGE);
+  CHECK(key == (const char *)0x1, "out-parameter changed on failure");
+  CHECK_RC(lbc_metadata_get(NULL, 0, &key, &value, &len), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_metadata_add(NULL, "x-a", "b", 1), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_metadata_add(md, NULL, "b", 1), LBC_ERR_INVALID_ARGUMENT);
+
+  /* Keys and values gRPC does not allow. */
+  CHECK_RC(lbc_metadata_add(md, "Bad Key", "v", 1), LBC_ERR_INVALID_METADATA);
+  CHECK(lbc_last_errmsg()[0] != '\0', "no lbc_last_errmsg() after an invalid key");
+  CHECK_RC(lbc_metadata_add(md, "", "v", 1), LBC_ERR_INVALID_METADATA);
+  CHECK_RC(lbc_metadata_add(md, "X-Upper", "v", 1), LBC_ERR_INVALID_METADATA);
+  CHECK_RC(lbc_metadata_add(md, "grpc-timeout", "1S", 2), LBC_ERR_INVALID_METADATA);
+  CHECK_RC(lbc_metadata_add(md, ":path", "/x", 2), LBC_ERR_INVALID_METADATA);
+  CHECK_RC(lbc_metadata_add(md, "content-type", "application/grpc", 16), LBC_ERR_INVALID_METADATA);
+  CHECK_RC(lbc_metadata_add(md, "te", "trailers", 8), LBC_ERR_INVALID_METADATA);
+  CHECK_RC(lbc_metadata_add(md, "x-ascii", "line\nbreak", 10), LBC_ERR_INVALID_METADATA);
+  CHECK_RC(lbc_metadata_add(md, "x-ascii", bin, sizeof bin), LBC_ERR_INVALID_METADATA);
+  CHECK(lbc_metadata_count(md) == 3, "a failed add changed the metadata (count %zu)",
+        lbc_metadata_count(md));
+
+  lbc_metadata_free(md);
+}
+
+TEST(test_null_destructors) {
+  /* Each must simply return. */
+  lbc_options_free(NULL);
+  lbc_metadata_free(NULL);
+  lbc_response_free(NULL);
+  lbc_channel_close(NULL);
+  lbc_free(NULL);
+  CHECK(1, "unreachable");
+  CHECK(lbc_response_status(NULL) == LBC_STATUS_INVALID_ARGUMENT,
+        "lbc_response_status(NULL) = %d", lbc_response_status(NULL));
+}
+
+TEST(test_bad_targets) {
+  static const char *invalid[] = {
+      "ipv4:",
+      "ipv4:300.1.1.1:80",
+      "ipv4:1.2.3:80",
+      "ipv4:127.0.0.1:notaport",
+      "ipv4:127.0.0.1:70000",
+      "ipv4:127.0.0.1:80,,",
+      "ipv6:[::1",
+      "ipv6:[zz::1]:80",
+      "ipv6:[::1]:99999",
+  };
+  static const char *unsupported[] = {"dns:///x:1", "dns://127.0.0.1:53/svc.test:50051",
+                                      "localhost:50051"};
+  lbc_channel *sentinel = (lbc_channel *)0x1;
+  lbc_channel *ch = sentinel;
+
+  for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
+    int rc = lbc_channel_open(invalid[i], NULL, &ch);
+    CHECK(rc == LBC_ERR_INVALID_TARGET, "open(\"%s\") = %d (%s), expected %s", invalid[i], rc,
+          lbc_strerror(rc), lbc_strerror(LBC_ERR_INVALID_TARGET));
+    CHECK(rc == LBC_OK || lbc_last_errmsg()[0] != '\0', "no message for target \"%s\"", invalid[i]);
+    if (rc == LBC_OK) {
+      lbc_channel_close(ch);
+      ch = sentinel;
+    }
+    CHECK(ch == sentinel, "out-parameter written on failure for \"%s\"", invalid[i]);
+  }
+  for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
+    int rc = lbc_channel_open(unsupported[i], NULL, &ch);
+    CHECK(rc == LBC_ERR_UNSUPPORTED, "open(\"%s\") = %d (%s), expected %s", unsupported[i], rc,
+          lbc_strerror(rc), lbc_strerror(LBC_ERR_UNSUPPORTED));
+    if (rc == LBC_OK) {
+      lbc_channel_close(ch);
+      ch = sentinel;
+    }
+  }
+  CHECK_RC(lbc_channel_open(NULL, NULL, &ch), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_channel_open("ipv4:127.0.0.1:1", NULL, NULL), LBC_ERR_INVALID_ARGUMENT);
+  CHECK(ch == sentinel, "out-parameter written on failure");
+}
+
+/* ------------------------------------------------------------------------- */
+/* Tests against the backends                                                 */
+/* ------------------------------------------------------------------------- */
+
+TEST(test_round_robin_spread) {
+  enum { CALLS = 300, MAXB = 8 };
+  char names[MAXB][64];
+  int counts[MAXB] = {0};
+  int distinct = 0, ok = 0, peers_ok = 0;
+  char *json = NULL;
+  lbc_channel *ch = open_channel("round_robin", NULL, NULL);
+  if (!ch) return;
+
+  int ready = wait_ready(ch, 3, 10.0);
+  CHECK(ready == 3, "only %d of 3 endpoints READY after 10 s", ready);
+
+  for (int i = 0; i < CALLS; i++) {
+    lbc_response *resp = call(ch, "/lbtest.Test/Whoami", NULL, NULL, 5000);
+    if (!resp) continue;
+    if (lbc_response_status(resp) == LBC_STATUS_OK) {
+      size_t len = 0;
+      const uint8_t *data = lbc_response_data(resp, &len);
+      const char *peer = lbc_response_peer(resp);
+      char name[64];
+      int j;
+      ok++;
+      if (peer && peer[0] != '\0' && strstr(g_target, peer) != NULL) peers_ok++;
+      if (len >= sizeof name) len = sizeof name - 1;
+      memcpy(name, data ? (const char *)data : "", len);
+      name[len] = '\0';
+      for (j = 0; j < distinct && strcmp(names[j], name) != 0; j++) {
+      }
+      if (j == distinct && distinct < MAXB) strcpy(names[distinct++], name);
+      if (j < MAXB) counts[j]++;
+    } else {
+      CHECK_STATUS(resp, LBC_STATUS_OK);
+    }
+    lbc_response_free(resp);
+  }
+  CHECK(ok == CALLS, "%d of %d Whoami calls OK", ok, CALLS);
+  CHECK(peers_ok == ok, "%d of %d responses had a peer address from the target", peers_ok, ok);
+  CHECK(distinct == 3, "responses came from %d distinct backends, expected 3", distinct);
+  for (int j = 0; j < distinct; j++) {
+    printf("    %-8s %d\n", names[j], counts[j]);
+    CHECK(counts[j] == CALLS / 3, "backend %s served %d calls, expected %d", names[j], counts[j],
+          CALLS / 3);
+  }
+
+  CHECK_RC(lbc_channel_stats_json(ch, &json), LBC_OK);
+  CHECK(json != NULL && strstr(json, "READY") != NULL, "stats JSON without READY: %s",
+        json ? json : "(null)");
+  CHECK(json == NULL || strstr(json, "round_robin") != NULL, "stats JSON without the policy: %s",
+        json ? json : "(null)");
+  lbc_free(json);
+  CHECK_RC(lbc_channel_stats_json(ch, NULL), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_channel_stats_json(NULL, &json), LBC_ERR_INVALID_ARGUMENT);
+  lbc_channel_close(ch);
+}
+
+TEST(test_other_policies) {
+  static const char *policies[] = {"least_request", "pick_first"};
+  for (size_t p = 0; p < 2; p++) {
+    lbc_channel *ch = open_channel(policies[p], NULL, NULL);
+    int ok = 0;
+    if (!ch) continue;
+    for (int i = 0; i < 30; i++) {
+      lbc_response *resp = call(ch, "/lbtest.Test/Whoami", NULL, NULL, 5000);
+      if (resp && lbc_response_status(resp) == LBC_STATUS_OK) ok++;
+      lbc_response_free(resp);
+    }
+    CHECK(ok == 30, "%s: %d of 30 calls OK", policies[p], ok);
+    lbc_channel_close(ch);
+  }
+}
+
+TEST(test_echo_metadata) {
+  static const uint8_t bin[] = {0x00, 0xff, 0x00, 0x41, 0xff};
+  lbc_metadata *md = NULL;
+  lbc_channel *ch = open_channel("round_robin", NULL, NULL);
+  const uint8_t *v = NULL;
+  size_t vl = 0;
+  if (!ch) return;
+  CHECK_RC(lbc_metadata_new(&md), LBC_OK);
+  CHECK_RC(lbc_metadata_add(md, "x-trace-id", "abc-123", 7), LBC_OK);
+  CHECK_RC(lbc_metadata_add(md, "x-blob-bin", bin, sizeof bin), LBC_OK);
+
+  lbc_response *resp = call(ch, "/lbtest.Test/Echo", "ping", md, 5000);
+  if (resp) {
+    size_t len = 0;
+    const uint8_t *data = lbc_response_data(resp, &len);
+    const lbc_metadata *hdrs = lbc_response_headers(resp);
+    const lbc_metadata *trls = lbc_response_trailers(resp);
+    CHECK_STATUS(resp, LBC_STATUS_OK);
+    CHECK(len == 4 && data && memcmp(data, "ping", 4) == 0, "Echo body wrong (len %zu)", len);
+    CHECK(hdrs != NULL && trls != NULL, "headers/trailers NULL");
+
+    CHECK(md_find(hdrs, "x-trace-id", &v, &vl) >= 0 && vl == 7 && memcmp(v, "abc-123", 7) == 0,
+          "x-trace-id not echoed in headers");
+    CHECK(md_find(hdrs, "x-blob-bin", &v, &vl) >= 0 && vl == sizeof bin &&
+              memcmp(v, bin, sizeof bin) == 0,
+          "x-blob-bin not echoed byte-exact in headers (len %zu)", vl);
+    CHECK(md_find(trls, "trailer-x-trace-id", &v, &vl) >= 0 && vl == 7 &&
+              memcmp(v, "abc-123", 7) == 0,
+          "trailer-x-trace-id missing in trailers");
+    CHECK(md_find(trls, "trailer-x-blob-bin", &v, &vl) >= 0 && vl == sizeof bin &&
+              memcmp(v, bin, sizeof bin) == 0,
+          "trailer-x-blob-bin not byte-exact in trailers (len %zu)", vl);
+    CHECK(md_find(trls, "x-backend", &v, &vl) >= 0 && vl > 0, "x-backend missing in trailers");
+    CHECK(md_find(trls, "grpc-status", NULL, NULL) < 0, "grpc-status left in trailers");
+    CHECK(md_find(trls, "grpc-message", NULL, NULL) < 0, "grpc-message left in trailers");
+    lbc_response_free(resp);
+  }
+  lbc_metadata_free(md);
+  lbc_channel_close(ch);
+}
+
+TEST(test_statuses) {
+  lbc_channel *ch = open_channel("round_robin", NULL, NULL);
+  lbc_response *resp;
+  if (!ch) return;
+
+  resp = call(ch, "/lbtest.Test/Fail", "5:no such thing", NULL, 5000);
+  if (resp) {
+    size_t len = 99;
+    CHECK_STATUS(resp, LBC_STATUS_NOT_FOUND);
+    CHECK(strcmp(lbc_response_message(resp), "no such thing") == 0, "message \"%s\"",
+          lbc_response_message(resp));
+    CHECK(lbc_response_data(resp, &len) == NULL && len == 0, "error response carries data");
+    CHECK(lbc_response_peer(resp)[0] != '\0', "no peer on an error status");
+    lbc_response_free(resp);
+  }
+
+  /* A status message that needs percent-encoding on the wire. */
+  resp = call(ch, "/lbtest.Test/Fail", "9:caf\xc3\xa9 100% \xe2\x9c\x93", NULL, 5000);
+  if (resp) {
+    CHECK_STATUS(resp, LBC_STATUS_FAILED_PRECONDITION);
+    CHECK(strcmp(lbc_response_message(resp), "caf\xc3\xa9 100% \xe2\x9c\x93") == 0,
+          "UTF-8 message \"%s\"", lbc_response_message(resp));
+    lbc_response_free(resp);
+  }
+
+  resp = call(ch, "/lbtest.Test/NoSuchMethod", "x", NULL, 5000);
+  if (resp) {
+    CHECK_STATUS(resp, LBC_STATUS_UNIMPLEMENTED);
+    lbc_response_free(resp);
+  }
+
+  double t0 = now_s();
+  resp = call(ch, "/lbtest.Test/Sleep", "2000", NULL, 200);
+  double dt = now_s() - t0;
+  if (resp) {
+    CHECK_STATUS(resp, LBC_STATUS_DEADLINE_EXCEEDED);
+    lbc_response_free(resp);
+  }
+  CHECK(dt < 1.0, "Sleep 2000 with a 200 ms deadline returned after %.3f s", dt);
+  CHECK(dt >= 0.15, "Sleep 2000 with a 200 ms deadline returned after only %.3f s", dt);
+
+  resp = call(ch, "/lbtest.Test/Sleep", "50", NULL, 5000);
+  if (resp) {
+    CHECK_STATUS(resp, LBC_STATUS_OK);
+    lbc_response_free(resp);
+  }
+
+  resp = call(ch, "/lbtest.Test/Size", "100000", NULL, 5000);
+  if (resp) {
+    size_t len = 0;
+    CHECK_STATUS(resp, LBC_STATUS_OK);
+    CHECK(lbc_response_data(resp, &len) != NULL && len == 100000, "Size 100000 gave %zu bytes",
+          len);
+    lbc_response_free(resp);
+  }
+
+  /* API misuse: error codes, no RPC. */
+  lbc_response *sentinel = (lbc_response *)0x1, *out = sentinel;
+  CHECK_RC(lbc_unary(ch, "/lbtest.Test/Whoami", NULL, 0, NULL, 1000, NULL),
+           LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_unary(ch, NULL, NULL, 0, NULL, 1000, &out), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_unary(ch, "lbtest.Test/Whoami", NULL, 0, NULL, 1000, &out),
+           LBC_ERR_INVALID_ARGUMENT);
+  CHECK(lbc_channel_errmsg(ch)[0] != '\0', "lbc_channel_errmsg empty after a failing call");
+  CHECK(strcmp(lbc_channel_errmsg(ch), lbc_last_errmsg()) == 0,
+        "lbc_channel_errmsg \"%s\" != lbc_last_errmsg \"%s\"", lbc_channel_errmsg(ch),
+        lbc_last_errmsg());
+  CHECK_RC(lbc_unary(NULL, "/lbtest.Test/Whoami", NULL, 0, NULL, 1000, &out),
+           LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_unary(ch, "/lbtest.Test/Echo", NULL, 10, NULL, 1000, &out),
+           LBC_ERR_INVALID_ARGUMENT);
+  CHECK(out == sentinel, "out-parameter written on failure");
+
+  lbc_channel_close(ch);
+}
+
+TEST(test_large_messages) {
+  const size_t big = 4u << 20; /* 4 MiB */
+  uint8_t *buf = malloc(big);
+  lbc_response *resp = NULL;
+  int rc;
+  lbc_channel *ch = open_channel("round_robin", "max_receive_message_size", "16777216");
+  if (!ch || !buf) {
+    free(buf);
+    lbc_channel_close(ch);
+    return;
+  }
+  for (size_t i = 0; i < big; i++) buf[i] = (uint8_t)(i * 7 + (i >> 13));
+
+  rc = lbc_unary(ch, "/lbtest.Test/Echo", buf, big, NULL, 20000, &resp);
+  CHECK(rc == LBC_OK, "4 MiB Echo: %d (%s) %s", rc, lbc_strerror(rc), lbc_last_errmsg());
+  if (rc == LBC_OK) {
+    size_t len = 0;
+    const uint8_t *data = lbc_response_data(resp, &len);
+    CHECK_STATUS(resp, LBC_STATUS_OK);
+    CHECK(len == big && data && memcmp(data, buf, big) == 0, "4 MiB Echo: %zu bytes back, %s",
+          len, data && len == big ? "content differs" : "wrong size");
+    lbc_response_free(resp);
+  }
+  lbc_channel_close(ch);
+
+  /* Above max_send_message_size: refused locally, no RPC. */
+  ch = open_channel("round_robin", "max_send_message_size", "1024");
+  if (ch) {
+    resp = NULL;
+    CHECK_RC(lbc_unary(ch, "/lbtest.Test/Echo", buf, 1025, NULL, 5000, &resp),
+             LBC_ERR_MESSAGE_TOO_LARGE);
+    CHECK(resp == NULL, "out-parameter written on failure");
+    resp = call(ch, "/lbtest.Test/Echo", "small", NULL, 5000);
+    if (resp) CHECK_STATUS(resp, LBC_STATUS_OK);
+    lbc_response_free(resp);
+    lbc_channel_close(ch);
+  }
+  free(buf);
+}
+
+TEST(test_close) {
+  lbc_response *resp = NULL;
+  char *json = NULL;
+  lbc_channel *ch = open_channel("round_robin", NULL, NULL);
+  if (!ch) return;
+  resp = call(ch, "/lbtest.Test/Whoami", NULL, NULL, 5000);
+  lbc_response_free(resp);
+  resp = NULL;
+
+  lbc_channel_close(ch);
+  /* Documented best effort: a closed handle is detected while its address is not reused. */
+  CHECK_RC(lbc_unary(ch, "/lbtest.Test/Whoami", NULL, 0, NULL, 1000, &resp), LBC_ERR_CLOSED);
+  CHECK(resp == NULL, "out-parameter written on a closed channel");
+  CHECK_RC(lbc_channel_stats_json(ch, &json), LBC_ERR_CLOSED);
+  lbc_channel_close(ch); /* twice: harmless */
+  CHECK(1, "unreachable");
+}
+
+TEST(test_unavailable) {
+  char target[128];
+  lbc_channel *ch = NULL;
+  lbc_options *opts = NULL;
+  int p1 = unused_port(), p2 = unused_port();
+  CHECK(p1 > 0 && p2 > 0, "could not find unused ports");
+  snprintf(target, sizeof target, "ipv4:127.0.0.1:%d,127.0.0.1:%d", p1, p2);
+  CHECK_RC(lbc_options_new(&opts), LBC_OK);
+  CHECK_RC(lbc_options_set(opts, "lb_policy", "round_robin"), LBC_OK);
+  CHECK_RC(lbc_channel_open(target, opts, &ch), LBC_OK);
+  lbc_options_free(opts);
+  if (!ch) return;
+
+  double t0 = now_s();
+  lbc_response *resp = call(ch, "/lbtest.Test/Whoami", NULL, NULL, 10000);
+  double dt = now_s() - t0;
+  if (resp) {
+    CHECK_STATUS(resp, LBC_STATUS_UNAVAILABLE);
+    CHECK(lbc_response_message(resp)[0] != '\0', "UNAVAILABLE without a message");
+    lbc_response_free(resp);
+  }
+  CHECK(dt < 2.0, "UNAVAILABLE took %.3f s (> 2 s)", dt);
+  lbc_channel_close(ch);
+}
+
+/* 8 threads x 200 calls on one channel. */
+enum { THREADS = 8, CALLS_PER_THREAD = 200 };
+struct worker {
+  lbc_channel *ch;
+  int ok, api_errors, bad_status;
+};
+
+static void *worker_main(void *arg) {
+  struct worker *w = arg;
+  for (int i = 0; i < CALLS_PER_THREAD; i++) {
+    lbc_response *resp = NULL;
+    char req[32];
+    int n = snprintf(req, sizeof req, "t%p-%d", (void *)w, i);
+    int rc = lbc_unary(w->ch, "/lbtest.Test/Echo", req, (size_t)n, NULL, 10000, &resp);
+    if (rc != LBC_OK) {
+      w->api_errors++;
+      continue;
+    }
+    size_t len = 0;
+    const uint8_t *data = lbc_response_data(resp, &len);
+    if (lbc_response_status(resp) == LBC_STATUS_OK && len == (size_t)n && memcmp(data, req, len) == 0)
+      w->ok++;
+    else
+      w->bad_status++;
+    lbc_response_free(resp);
+  }
+  return NULL;
+}
+
+TEST(test_threads) {
+  pthread_t tids[THREADS];
+  struct worker workers[THREADS];
+  int total = 0;
+  lbc_channel *ch = open_channel("least_request", NULL, NULL);
+  if (!ch) return;
+  for (int i = 0; i < THREADS; i++) {
+    workers[i] = (struct worker){ch, 0, 0, 0};
+    CHECK(pthread_create(&tids[i], NULL, worker_main, &workers[i]) == 0, "pthread_create");
+  }
+  for (int i = 0; i < THREADS; i++) {
+    pthread_join(tids[i], NULL);
+    CHECK(workers[i].api_errors == 0 && workers[i].bad_status == 0,
+          "thread %d: %d OK, %d API errors, %d bad responses", i, workers[i].ok,
+          workers[i].api_errors, workers[i].bad_status);
+    total += workers[i].ok;
+  }
+  CHECK(total == THREADS * CALLS_PER_THREAD, "%d of %d calls OK", total,
+        THREADS * CALLS_PER_THREAD);
+  lbc_channel_close(ch);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: %s TARGET   (three test backends, see Tests/c/run.sh)\n", argv[0]);
+    return 2;
+  }
+  g_target = argv[1];
+  printf("lbchannel %s (header %s), target %s\n", lbc_version(), LBC_VERSION, g_target);
+
+  RUN(test_version);
+  RUN(test_strerror);
+  RUN(test_status_names);
+  RUN(test_options);
+  RUN(test_metadata);
+  RUN(test_null_destructors);
+  RUN(test_bad_targets);
+  RUN(test_round_robin_spread);
+  RUN(test_other_policies);
+  RUN(test_echo_metadata);
+  RUN(test_statuses);
+  RUN(test_large_messages);
+  RUN(test_close);
+  RUN(test_unavailable);
+  RUN(test_threads);
+
+  printf("%d passed, %d failed\n", g_passed, g_failed);
+  return g_failed ? 1 : 0;
+}

@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""A real grpcio test backend for lbchannel's integration tests and ``make demo``.
+
+Usage::
+
+    python3 Tests/python/backend.py --listen 127.0.0.2:50051 --name b1 [--gen-dir DIR]
+    python3 Tests/python/backend.py --listen unix:/tmp/x.sock --name b1
+
+Prints exactly ``READY <listen>`` on stdout (flushed) once serving (with
+port 0, the port actually bound replaces the 0). SIGTERM or SIGINT: graceful
+``server.stop(grace=5)`` — GOAWAY, in-flight RPCs finish — then exit 0.
+
+Service ``lbtest.Test`` (bytes in, bytes out; no generated code needed):
+
+* ``Whoami``: responds with the backend's name (UTF-8).
+* ``Echo``: responds with the request; every request metadata pair whose key
+  starts with ``x-`` comes back as initial metadata (same key and value) and
+  as trailing metadata ``trailer-<key>``; plus trailing ``x-backend: <name>``.
+* ``Sleep``: request is ASCII milliseconds; sleeps (stops early if the RPC is
+  cancelled or its deadline passes); responds with the name.
+* ``Fail``: request is ``CODE:message``; aborts with that status code and
+  UTF-8 message (code 0 answers with the name).
+* ``Size``: request is ASCII N; responds with N bytes ``b"x" * N``.
+
+Service ``lbtest.Greeter`` (``Tests/python/protos/lbtest.proto``):
+``SayHello`` answers ``"Hello, <name> from <backend name>"``; a name of the form
+``"!CODE:message"`` aborts with that status instead. Served when the
+grpcio-tools generated modules ``lbtest_pb2``/``lbtest_pb2_grpc`` are importable
+(from ``--gen-dir`` or PYTHONPATH).
+"""
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from concurrent import futures
+
+import grpc
+
+MAX_MESSAGE = 64 * 1024 * 1024
+STATUS_BY_INT = {sc.value[0]: sc for sc in grpc.StatusCode}
+
+
+def _test_handlers(name):
+    name_bytes = name.encode("utf-8")
+
+    def whoami(request, context):
+        return name_bytes
+
+    def echo(request, context):
+        echoed = [(k, v) for k, v in context.invocation_metadata() if k.startswith("x-")]
+        if echoed:
+            context.send_initial_metadata(tuple(echoed))
+        trailing = [("trailer-" + k, v) for k, v in echoed]
+        trailing.append(("x-backend", name))
+        context.set_trailing_metadata(tuple(trailing))
+        return request
+
+    def sleep(request, context):
+        try:
+            ms = int(request.decode("ascii").strip() or "0")
+        except ValueError:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Sleep wants ASCII milliseconds")
+        end = time.monotonic() + ms / 1000.0
+        while context.is_active():
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(left, 0.05))
+        return name_bytes
+
+    def fail(request, context):
+        text = request.decode("utf-8")
+        code_text, _, message = text.partition(":")
+        try:
+            code = STATUS_BY_INT[int(code_text)]
+        except (KeyError, ValueError):
+            code = grpc.StatusCode.UNKNOWN
+            message = text
+        if code is grpc.StatusCode.OK:
+            return name_bytes
+        context.abort(code, message)
+
+    def size(request, context):
+        try:
+            n = int(request.decode("ascii").strip() or "0")
+        except ValueError:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Size wants an ASCII integer")
+        return b"x" * n
+
+    handlers = {
+        "Whoami": whoami,
+        "Echo": echo,
+        "Sleep": sleep,
+        "Fail": fail,
+        "Size": size,
+    }
+    return grpc.method_handlers_generic_handler(
+        "lbtest.Test",
+        {k: grpc.unary_unary_rpc_method_handler(v) for k, v in handlers.items()},
+    )
+
+
+def _add_greeter(server, name, gen_dir):
+    """Serve lbtest.Greeter if the generated code can be imported; return whether it is."""
+    if gen_dir:
+        sys.path.insert(0, os.path.abspath(gen_dir))
+    try:
+        import lbtest_pb2
+        import lbtest_pb2_grpc
+    except ImportError as exc:
+        if gen_dir:  # asked for it explicitly: that is an error
+            raise SystemExit("backend: cannot import generated code from %s: %s" % (gen_dir, exc))
+        return False
+
+    class Greeter(lbtest_pb2_grpc.GreeterServicer):
+        def SayHello(self, request, context):
+            if request.name.startswith("!"):
+                code_text, _, message = request.name[1:].partition(":")
+                context.abort(STATUS_BY_INT.get(int(code_text), grpc.StatusCode.UNKNOWN), message)
+            return lbtest_pb2.HelloReply(message="Hello, %s from %s" % (request.name, name))
+
+    lbtest_pb2_grpc.add_GreeterServicer_to_server(Greeter(), server)
+    return True
+
+
+def _watch_parent():
+    """Exit at once if the test run that started us dies (never leak backends).
+
+    Only when the environment variable LBTEST_PARENT_PID is set (the test
+    fixtures set it); ``make demo`` and manual runs are unaffected.
+    """
+    parent = os.environ.get("LBTEST_PARENT_PID")
+    if not parent:
+        return
+    parent = int(parent)
+
+    def watch():
+        while True:
+            if os.getppid() != parent:
+                os._exit(3)
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--listen", required=True, help="HOST:PORT, [V6]:PORT or unix:PATH")
+    parser.add_argument("--name", required=True, help="identity returned by Whoami")
+    parser.add_argument("--gen-dir", default=None, help="directory holding lbtest_pb2*.py")
+    parser.add_argument("--workers", type=int, default=16, help="handler thread pool size")
+    args = parser.parse_args(argv)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    _watch_parent()
+
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=args.workers),
+        options=[
+            ("grpc.max_send_message_length", MAX_MESSAGE),
+            ("grpc.max_receive_message_length", MAX_MESSAGE),
+            # A port must be owned by one backend only: tests kill a backend
+            # and restart it on the same address.
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    server.add_generic_rpc_handlers((_test_handlers(args.name),))
+    _add_greeter(server, args.name, args.gen_dir)
+    try:
+        port = server.add_insecure_port(args.listen)
+    except RuntimeError as exc:
+        print("backend: cannot listen on %s: %s" % (args.listen, exc), file=sys.stderr, flush=True)
+        return 2
+    if not args.listen.startswith("unix:") and port == 0:
+        print("backend: cannot listen on %s" % args.listen, file=sys.stderr, flush=True)
+        return 2
+    server.start()
+
+    listen = args.listen
+    if not listen.startswith("unix:") and listen.endswith(":0"):
+        listen = "%s:%d" % (listen[:-2], port)
+    print("READY %s" % listen, flush=True)
+
+    while not stop.wait(0.5):
+        pass
+    server.stop(grace=5).wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

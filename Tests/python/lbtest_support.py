@@ -1,0 +1,273 @@
+"""Helpers for lbchannel's Python integration tests: backend processes, ports, waits.
+
+Everything here has a timeout: a broken library or backend makes a test
+fail, never hang.
+"""
+
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parents[1]
+BACKEND = HERE / "backend.py"
+HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
+
+#: Every backend process started by this test run, for the final cleanup.
+_ALL = []
+_ALL_LOCK = threading.Lock()
+
+
+def free_port(hosts=HOSTS):
+    """A TCP port nobody listens on at any of ``hosts`` right now (bind-tested)."""
+    for _ in range(100):
+        first = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            first.bind((hosts[0], 0))
+            port = first.getsockname()[1]
+            others = []
+            try:
+                for host in hosts[1:]:
+                    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    others.append(s)
+                    s.bind((host, port))
+            except OSError:
+                continue
+            finally:
+                for s in others:
+                    s.close()
+            return port
+        finally:
+            first.close()
+    raise RuntimeError("no port free on all of %s" % (hosts,))
+
+
+class BackendError(RuntimeError):
+    """A backend did not come up."""
+
+
+class Backend:
+    """One ``backend.py`` process on ``host:port`` (or ``unix:path``) named ``name``."""
+
+    def __init__(self, listen, name, gen_dir=None):
+        self.listen = listen
+        self.name = name
+        self.gen_dir = gen_dir
+        self.proc = None
+        self._log = None
+
+    @property
+    def address(self):
+        """The address as lbchannel reports it (``host:port``, or the unix listen string)."""
+        return self.listen
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, timeout=20.0):
+        """Start the process and wait for its ``READY`` line."""
+        if self.running:
+            raise RuntimeError("backend %s already running" % self.name)
+        cmd = [sys.executable, str(BACKEND), "--listen", self.listen, "--name", self.name]
+        if self.gen_dir:
+            cmd += ["--gen-dir", str(self.gen_dir)]
+        env = dict(os.environ, LBTEST_PARENT_PID=str(os.getpid()), PYTHONUNBUFFERED="1")
+        self._log = tempfile.TemporaryFile(prefix="lbtest-backend-")
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            env=env,
+        )
+        with _ALL_LOCK:
+            _ALL.append(self)
+        line = self._read_line(timeout)
+        expected = "READY %s" % self.listen
+        if line != expected:
+            self.kill()
+            raise BackendError(
+                "backend %s on %s: expected %r, got %r; stderr:\n%s"
+                % (self.name, self.listen, expected, line, self.stderr())
+            )
+        return self
+
+    def _read_line(self, timeout):
+        deadline = time.monotonic() + timeout
+        buf = b""
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        try:
+            while b"\n" not in buf:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return "<timeout after %.0fs>" % timeout
+                if not sel.select(left):
+                    continue
+                chunk = os.read(self.proc.stdout.fileno(), 4096)
+                if not chunk:
+                    return "<exited with %s>" % self.proc.wait(timeout=5)
+                buf += chunk
+        finally:
+            sel.close()
+        return buf.split(b"\n", 1)[0].decode("utf-8", "replace")
+
+    def stderr(self):
+        """What the process wrote to stderr so far."""
+        if self._log is None:
+            return ""
+        self._log.seek(0)
+        return self._log.read().decode("utf-8", "replace")
+
+    def kill(self):
+        """SIGKILL and reap. Safe to call when not running."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # pragma: no cover
+                pass
+            if self.proc.stdout:
+                self.proc.stdout.close()
+
+    def terminate(self, timeout=10.0):
+        """SIGTERM (graceful stop) and wait; returns the exit code (None if it did not exit)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self):
+        """Terminate gracefully, kill if that takes too long."""
+        if self.running:
+            if self.terminate(timeout=7) is None:
+                self.kill()
+        self.kill()  # reap + close pipes
+
+    def restart(self, timeout=20.0):
+        """Start again on the same address (after kill/terminate)."""
+        self.stop()
+        return self.start(timeout)
+
+
+class BackendSet:
+    """Three backends ``b1``..``b3`` on 127.0.0.2..4, same port on each."""
+
+    def __init__(self, gen_dir, names=("b1", "b2", "b3"), hosts=HOSTS):
+        self.gen_dir = gen_dir
+        self.names = names
+        self.hosts = hosts
+        self.backends = []
+
+    def start(self, attempts=3):
+        last = None
+        for _ in range(attempts):
+            port = free_port(self.hosts)
+            self.backends = [
+                Backend("%s:%d" % (host, port), name, self.gen_dir) for host, name in zip(self.hosts, self.names)
+            ]
+            try:
+                for b in self.backends:
+                    b.start()
+                return self
+            except BackendError as exc:  # port taken in between: try another
+                last = exc
+                self.stop()
+        raise last
+
+    def stop(self):
+        for b in self.backends:
+            b.stop()
+
+    def __iter__(self):
+        return iter(self.backends)
+
+    def __getitem__(self, i):
+        return self.backends[i]
+
+    def __len__(self):
+        return len(self.backends)
+
+    @property
+    def target(self):
+        """``ipv4:a:p,b:p,c:p`` for lbchannel."""
+        return "ipv4:" + ",".join(b.address for b in self.backends)
+
+    @property
+    def grpc_target(self):
+        """The first backend's address, for a plain grpcio channel."""
+        return self.backends[0].address
+
+    def by_name(self, name):
+        for b in self.backends:
+            if b.name == name:
+                return b
+        raise KeyError(name)
+
+
+def stop_all():
+    """Kill every backend this run started (session teardown / atexit)."""
+    with _ALL_LOCK:
+        procs = list(_ALL)
+        _ALL.clear()
+    for b in procs:
+        try:
+            b.kill()
+        except Exception:
+            pass
+
+
+def wait_until(predicate, timeout, interval=0.05):
+    """Poll ``predicate()`` until truthy or ``timeout`` seconds pass; return its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+def wait_all_ready(channel, count, timeout=5.0):
+    """Wait until ``count`` endpoints of ``channel`` are READY; return whether they are."""
+    return wait_until(
+        lambda: sum(1 for e in channel.endpoints() if e.get("state") == "READY") >= count,
+        timeout,
+    )
+
+
+def run_with_timeout(fn, timeout, *args, **kwargs):
+    """Run ``fn`` on a daemon thread; return its result or raise its exception.
+
+    Raises TimeoutError if it does not finish in ``timeout`` seconds (the
+    thread is abandoned), so a hanging library call fails the test instead of
+    hanging the run.
+    """
+    box = {}
+
+    def target():
+        try:
+            box["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # re-raised in the caller
+            box["error"] = exc
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        raise TimeoutError("%s did not return within %.1fs" % (getattr(fn, "__name__", fn), timeout))
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")

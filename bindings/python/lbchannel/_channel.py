@@ -1,0 +1,357 @@
+"""The :class:`Channel`: a load-balanced gRPC channel owning an ``lbc_channel*``."""
+
+import ctypes
+import json
+import math
+import threading
+
+from . import _metadata, _native
+from ._errors import ClosedError, ErrorCode, _check
+from ._grpc_interface import (
+    ConnectivityWatcher,
+    StreamNotImplementedMultiCallable,
+    UnaryUnaryMultiCallable,
+)
+from ._status import HAVE_GRPC, Call, RpcError
+
+if HAVE_GRPC:
+    import grpc as _grpc
+
+    _ChannelBase = _grpc.Channel
+else:  # pragma: no cover
+    _ChannelBase = object
+
+__all__ = ["Channel"]
+
+_INT64_MAX = (1 << 63) - 1
+
+
+def _text(value, what):
+    """str/bytes/None → bytes/None for a ``const char *`` argument."""
+    if value is None:
+        return None  # NULL: the library reports LBC_ERR_INVALID_ARGUMENT
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    raise TypeError("%s must be str or bytes, not %s" % (what, type(value).__name__))
+
+
+def _option_text(value):
+    """The text form of an option value, as lbc_options_set() wants it."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return b"true" if value else b"false"
+    if isinstance(value, bytes):
+        return value
+    return str(value).encode("utf-8")
+
+
+def _request_bytes(request):
+    if request is None:
+        return b""
+    if isinstance(request, bytes):
+        return request
+    if isinstance(request, (bytearray, memoryview)):
+        return bytes(request)
+    raise TypeError("request must be bytes-like, not %s" % type(request).__name__)
+
+
+def _timeout_ms(timeout):
+    """Seconds (float, None = no deadline) → milliseconds for lbc_unary (< 0 = none)."""
+    if timeout is None:
+        return -1
+    timeout = float(timeout)
+    if math.isnan(timeout):
+        raise ValueError("timeout must be a number of seconds, not NaN")
+    if math.isinf(timeout):
+        return -1 if timeout > 0 else 0
+    if timeout <= 0:
+        return 0
+    return min(_INT64_MAX, int(math.ceil(timeout * 1000.0)))
+
+
+def _decode(raw):
+    return raw.decode("utf-8", "replace") if raw else ""
+
+
+class Channel(_ChannelBase):
+    """A client-side load-balanced gRPC channel.
+
+    One HTTP/2 connection per endpoint of ``target``; every RPC goes to an
+    endpoint picked by the channel's ``lb_policy``. Thread-safe: share one
+    channel between threads (blocking calls release the GIL).
+
+    Args:
+        target: ``"ipv4:ADDR:PORT[,ADDR:PORT...]"``, ``"ipv6:[ADDR]:PORT[,...]"``
+            or ``"unix:PATH"`` (see ``include/lbchannel.h``).
+        **options: channel options, each passed to ``lbc_options_set(key,
+            str(value))`` (bools as ``"true"``/``"false"``): ``lb_policy``,
+            ``connect_timeout_ms``, ``wait_for_ready``,
+            ``max_send_message_size``, ``max_receive_message_size``,
+            ``backoff_initial_ms``, ``backoff_multiplier``,
+            ``backoff_jitter``, ``backoff_max_ms``, ``authority``,
+            ``user_agent``.
+
+    Raises:
+        lbchannel.InvalidTargetError, lbchannel.UnsupportedError,
+        lbchannel.UnknownOptionError, lbchannel.InvalidArgumentError, ...
+
+    Example::
+
+        with lbchannel.Channel("ipv4:127.0.0.2:50051,127.0.0.3:50051",
+                               lb_policy="round_robin") as ch:
+            reply = ch.unary("/pkg.Service/Method", b"request", timeout=2.0)
+
+    The channel also implements ``grpc.Channel`` for unary methods, so
+    grpcio-generated stubs work on it unchanged.
+    """
+
+    def __init__(self, target, **options):
+        self._handle = None
+        self._lock = threading.Lock()
+        self._executor = None
+        self._watcher = None
+        self._target = target
+        opts = _native.lbc_options_p()
+        _check(_native.lbc_options_new(ctypes.byref(opts)), "lbc_options_new")
+        try:
+            for key, value in options.items():
+                _check(
+                    _native.lbc_options_set(opts, _text(key, "option key"), _option_text(value)),
+                    "lbc_options_set(%s)" % key,
+                )
+            handle = _native.lbc_channel_p()
+            _check(
+                _native.lbc_channel_open(_text(target, "target"), opts, ctypes.byref(handle)),
+                "lbc_channel_open",
+            )
+        finally:
+            _native.lbc_options_free(opts)
+        self._handle = handle
+
+    # -- lifetime -----------------------------------------------------------
+
+    @property
+    def target(self):
+        """The target the channel was opened with."""
+        return self._target
+
+    @property
+    def closed(self):
+        """True once :meth:`close` has been called."""
+        return self._handle is None
+
+    def _live_handle(self):
+        handle = self._handle
+        if handle is None:
+            raise ClosedError(ErrorCode.CLOSED, "the channel is closed")
+        return handle
+
+    def close(self):
+        """Close the channel. Idempotent; safe from any thread.
+
+        RPCs still in flight on other threads end with ``CANCELLED``; every
+        later use of this object raises :class:`lbchannel.ClosedError`.
+        """
+        with self._lock:
+            handle, self._handle = self._handle, None
+            executor, self._executor = self._executor, None
+            watcher, self._watcher = self._watcher, None
+        if handle is not None:
+            _native.lbc_channel_close(handle)
+        if watcher is not None:
+            watcher.stop()
+        if executor is not None:
+            executor.shutdown(wait=False)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        return False
+
+    def __del__(self):
+        # Fallback for channels nobody closed. During interpreter shutdown the
+        # module globals may already be gone; never raise from __del__.
+        try:
+            handle = self.__dict__.get("_handle")
+            if handle is not None:
+                self._handle = None
+                _native.lbc_channel_close(handle)
+        except Exception:
+            pass
+
+    def __repr__(self):
+        return "<lbchannel.Channel %r%s>" % (self._target, " closed" if self.closed else "")
+
+    # -- calls ----------------------------------------------------------------
+
+    def _invoke(self, method, request, timeout, metadata):
+        """Run one unary RPC; return the finished :class:`Call` (any status)."""
+        handle = self._live_handle()
+        method_b = _text(method, "method")
+        payload = _request_bytes(request)
+        timeout_ms = _timeout_ms(timeout)
+        md = _metadata.build(metadata)
+        resp = _native.lbc_response_p()
+        try:
+            rc = _native.lbc_unary(handle, method_b, payload, len(payload), md, timeout_ms, ctypes.byref(resp))
+            _check(rc, "lbc_unary")
+        finally:
+            if md is not None:
+                _native.lbc_metadata_free(md)
+        try:
+            status = _native.lbc_response_status(resp)
+            details = _decode(_native.lbc_response_message(resp))
+            length = ctypes.c_size_t(0)
+            data_p = _native.lbc_response_data(resp, ctypes.byref(length))
+            data = ctypes.string_at(data_p, length.value) if data_p and length.value else b""
+            initial = _metadata.read(_native.lbc_response_headers(resp))
+            trailing = _metadata.read(_native.lbc_response_trailers(resp))
+            peer = _decode(_native.lbc_response_peer(resp))
+        finally:
+            _native.lbc_response_free(resp)
+        return Call(status, details, initial, trailing, peer, data)
+
+    def unary_with_call(self, method, request, timeout=None, metadata=None):
+        """Run a unary RPC; return ``(response_bytes, call)``.
+
+        ``call`` is an :class:`lbchannel.Call` with ``code()``, ``details()``,
+        ``initial_metadata()``, ``trailing_metadata()`` and ``peer()``.
+        Arguments and errors as for :meth:`unary`.
+        """
+        call = self._invoke(method, request, timeout, metadata)
+        if call._status != 0:
+            raise RpcError.from_call(call)
+        return call._response, call
+
+    def unary(self, method, request, timeout=None, metadata=None):
+        """Run a unary RPC and return the response message bytes.
+
+        Args:
+            method: ``"/package.Service/Method"``.
+            request: the serialized request (bytes-like; ``b""`` is fine).
+            timeout: deadline in seconds from now (float); ``None`` for none.
+            metadata: a sequence of ``(key, value)`` pairs; values are str,
+                or bytes (required for keys ending in ``-bin``).
+
+        Raises:
+            lbchannel.RpcError: the RPC ended with a status other than OK
+                (``e.code()``, ``e.details()``, ``e.trailing_metadata()``).
+            lbchannel.ClosedError: the channel is closed.
+            lbchannel.Error: bad arguments (``InvalidArgumentError``,
+                ``InvalidMetadataError``, ``MessageTooLargeError``, ...).
+        """
+        return self.unary_with_call(method, request, timeout, metadata)[0]
+
+    # -- introspection ----------------------------------------------------------
+
+    def stats(self):
+        """A snapshot of the channel as a dict (``lbc_channel_stats_json``).
+
+        Keys: ``target``, ``policy`` and ``endpoints``, a list of dicts with
+        ``address``, ``state`` (IDLE, CONNECTING, READY, TRANSIENT_FAILURE),
+        ``in_flight``, ``calls_started``, ``calls_failed``,
+        ``connect_failures``.
+        """
+        handle = self._live_handle()
+        out = ctypes.c_void_p()
+        _check(_native.lbc_channel_stats_json(handle, ctypes.byref(out)), "lbc_channel_stats_json")
+        try:
+            text = ctypes.string_at(out.value).decode("utf-8") if out.value else "{}"
+        finally:
+            _native.lbc_free(out)
+        return json.loads(text)
+
+    def endpoints(self):
+        """The per-endpoint list of :meth:`stats` (``stats()["endpoints"]``)."""
+        return self.stats().get("endpoints", [])
+
+    # -- grpc.Channel interface ----------------------------------------------------
+
+    def _get_executor(self):
+        """The small thread pool running ``future()`` calls (created lazily)."""
+        import concurrent.futures
+
+        with self._lock:
+            if self._handle is None:
+                raise ClosedError(ErrorCode.CLOSED, "the channel is closed")
+            if self._executor is None:
+                self._executor = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=8, thread_name_prefix="lbchannel-future"
+                )
+            return self._executor
+
+    def unary_unary(
+        self,
+        method,
+        request_serializer=None,
+        response_deserializer=None,
+        _registered_method=False,
+        **kwargs,
+    ):
+        """``grpc.Channel.unary_unary``: a multi-callable for a unary method.
+
+        ``request_serializer``/``response_deserializer`` default to bytes in,
+        bytes out. The result supports ``__call__``, ``with_call`` and
+        ``future`` with grpcio's signatures.
+        """
+        return UnaryUnaryMultiCallable(self, method, request_serializer, response_deserializer)
+
+    def unary_stream(self, method, request_serializer=None, response_deserializer=None,
+                     _registered_method=False, **kwargs):
+        """``grpc.Channel.unary_stream``: not supported yet.
+
+        Creating the multi-callable works (so generated stubs of services
+        with streaming methods still construct); invoking it raises
+        :class:`NotImplementedError`.
+        """
+        return StreamNotImplementedMultiCallable(method, "unary_stream")
+
+    def stream_unary(self, method, request_serializer=None, response_deserializer=None,
+                     _registered_method=False, **kwargs):
+        """``grpc.Channel.stream_unary``: not supported yet (invoking raises NotImplementedError)."""
+        return StreamNotImplementedMultiCallable(method, "stream_unary")
+
+    def stream_stream(self, method, request_serializer=None, response_deserializer=None,
+                      _registered_method=False, **kwargs):
+        """``grpc.Channel.stream_stream``: not supported yet (invoking raises NotImplementedError)."""
+        return StreamNotImplementedMultiCallable(method, "stream_stream")
+
+    def _connectivity(self):
+        """The aggregate connectivity state name of the endpoints."""
+        if self._handle is None:
+            return "SHUTDOWN"
+        try:
+            states = {e.get("state") for e in self.endpoints()}
+        except ClosedError:
+            return "SHUTDOWN"
+        for state in ("READY", "CONNECTING", "TRANSIENT_FAILURE"):
+            if state in states:
+                return state
+        return "IDLE"
+
+    def subscribe(self, callback, try_to_connect=False):
+        """``grpc.Channel.subscribe``: call ``callback(state)`` on connectivity changes.
+
+        The state is a ``grpc.ChannelConnectivity`` (a name string without
+        grpcio), derived from the endpoints' states (READY if any endpoint is
+        READY, ...), polled every 100 ms on a helper thread. Makes
+        ``grpc.channel_ready_future(channel)`` work.
+        """
+        with self._lock:
+            if self._handle is None:
+                raise ClosedError(ErrorCode.CLOSED, "the channel is closed")
+            if self._watcher is None:
+                self._watcher = ConnectivityWatcher(self)
+            watcher = self._watcher
+        watcher.add(callback)
+
+    def unsubscribe(self, callback):
+        """``grpc.Channel.unsubscribe``: stop calling ``callback``."""
+        watcher = self._watcher
+        if watcher is not None:
+            watcher.remove(callback)

@@ -1,0 +1,172 @@
+"""Library error codes (``lbc_error``) and the exceptions that carry them.
+
+These are *API* errors — bad arguments, a closed channel, an unparsable
+target. The outcome of an RPC is never one of these: it is a gRPC status,
+raised as :class:`lbchannel.RpcError` (see ``_status.py``).
+
+Every return code of the C library goes through :func:`_check`.
+"""
+
+import enum
+
+from . import _native
+
+__all__ = [
+    "ErrorCode",
+    "Error",
+    "InvalidArgumentError",
+    "InvalidTargetError",
+    "UnsupportedError",
+    "UnknownOptionError",
+    "ClosedError",
+    "ResourceError",
+    "MessageTooLargeError",
+    "InvalidMetadataError",
+    "OutOfRangeError",
+    "InternalError",
+]
+
+
+class ErrorCode(enum.IntEnum):
+    """The C ``lbc_error`` enum: 0 is success, negative values are errors."""
+
+    OK = 0
+    #: A required pointer was NULL or a value was out of range.
+    INVALID_ARGUMENT = -1
+    #: The target string could not be parsed.
+    INVALID_TARGET = -2
+    #: Valid, but not supported by this version of the library.
+    UNSUPPORTED = -3
+    #: ``lbc_options_set()`` was given a key it does not know.
+    UNKNOWN_OPTION = -4
+    #: The handle was closed.
+    CLOSED = -5
+    #: Out of memory, threads or file descriptors.
+    RESOURCE = -6
+    #: A message is larger than the configured maximum send size.
+    MESSAGE_TOO_LARGE = -7
+    #: Metadata key or value not allowed by gRPC.
+    INVALID_METADATA = -8
+    #: Index out of range.
+    OUT_OF_RANGE = -9
+    #: A bug in lbchannel.
+    INTERNAL = -10
+
+
+class Error(Exception):
+    """An error returned by the lbchannel C library (not an RPC outcome).
+
+    Attributes:
+        code: the :class:`ErrorCode` (a plain ``int`` if the library returned
+            a code this binding does not know).
+        message: the library's detailed message (``lbc_last_errmsg()``), or
+            ``""``.
+        function: name of the C function that failed, or ``None``.
+    """
+
+    def __init__(self, code, message="", function=None):
+        try:
+            code = ErrorCode(code)
+        except ValueError:
+            pass
+        self.code = code
+        self.message = message
+        self.function = function
+        super().__init__(self._format())
+
+    def _format(self):
+        name = _strerror(self.code)
+        text = "%s: %s" % (name, self.message) if self.message else name
+        if self.function:
+            text = "%s: %s" % (self.function, text)
+        return text
+
+
+class InvalidArgumentError(Error, ValueError):
+    """``LBC_ERR_INVALID_ARGUMENT``: a NULL/None argument or an out-of-range value."""
+
+
+class InvalidTargetError(Error, ValueError):
+    """``LBC_ERR_INVALID_TARGET``: the target string could not be parsed."""
+
+
+class UnsupportedError(Error):
+    """``LBC_ERR_UNSUPPORTED``: valid, but not supported by this library version."""
+
+
+class UnknownOptionError(Error, ValueError):
+    """``LBC_ERR_UNKNOWN_OPTION``: an option key the library does not know."""
+
+
+class ClosedError(Error, ValueError):
+    """``LBC_ERR_CLOSED``: the channel was closed.
+
+    Also raised by the binding itself, without calling the library, when a
+    closed :class:`lbchannel.Channel` is used. Subclasses :class:`ValueError`,
+    like operations on a closed Python file.
+    """
+
+
+class ResourceError(Error):
+    """``LBC_ERR_RESOURCE``: out of memory, threads or file descriptors."""
+
+
+class MessageTooLargeError(Error, ValueError):
+    """``LBC_ERR_MESSAGE_TOO_LARGE``: the request exceeds ``max_send_message_size``."""
+
+
+class InvalidMetadataError(Error, ValueError):
+    """``LBC_ERR_INVALID_METADATA``: a metadata key or value gRPC does not allow."""
+
+
+class OutOfRangeError(Error, IndexError):
+    """``LBC_ERR_OUT_OF_RANGE``: an index out of range."""
+
+
+class InternalError(Error):
+    """``LBC_ERR_INTERNAL``: a bug in lbchannel; the message says more."""
+
+
+_BY_CODE = {
+    ErrorCode.INVALID_ARGUMENT: InvalidArgumentError,
+    ErrorCode.INVALID_TARGET: InvalidTargetError,
+    ErrorCode.UNSUPPORTED: UnsupportedError,
+    ErrorCode.UNKNOWN_OPTION: UnknownOptionError,
+    ErrorCode.CLOSED: ClosedError,
+    ErrorCode.RESOURCE: ResourceError,
+    ErrorCode.MESSAGE_TOO_LARGE: MessageTooLargeError,
+    ErrorCode.INVALID_METADATA: InvalidMetadataError,
+    ErrorCode.OUT_OF_RANGE: OutOfRangeError,
+    ErrorCode.INTERNAL: InternalError,
+}
+
+
+def _strerror(code):
+    """``lbc_strerror(code)`` as a str."""
+    raw = _native.lbc_strerror(int(code))
+    return raw.decode("utf-8", "replace") if raw else "unknown error"
+
+
+def _decode(raw):
+    """Decode a C string returned by the library (None → "")."""
+    return raw.decode("utf-8", "replace") if raw else ""
+
+
+def error_for(code, message="", function=None):
+    """Build (do not raise) the exception instance for an error code."""
+    cls = _BY_CODE.get(code, Error)
+    return cls(code, message, function)
+
+
+def _check(rc, function=None):
+    """Raise the matching :class:`Error` when ``rc`` is not ``LBC_OK``.
+
+    Must be called right after the C call that returned ``rc``, on the same
+    thread, with no other ``lbc_*`` call in between: the detailed message is
+    read from ``lbc_last_errmsg()``, which is per-thread and valid only until
+    the next call into the library.
+    """
+    if rc == 0:
+        return rc
+    message = _decode(_native.lbc_last_errmsg())
+    raise error_for(rc, message, function)

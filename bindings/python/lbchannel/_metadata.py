@@ -1,0 +1,92 @@
+"""Conversion between Python metadata and ``lbc_metadata`` lists.
+
+Python side, as in grpcio: a sequence of ``(key, value)`` pairs. Keys are
+str (or ASCII bytes). Values of keys ending in ``-bin`` are bytes (a str is
+UTF-8 encoded); other values are str (UTF-8 encoded, so anything outside
+printable ASCII reaches the library and is rejected there with
+:class:`lbchannel.InvalidMetadataError`) or bytes.
+
+Response metadata comes back as a tuple of ``(key, value)`` tuples with
+bytes values for ``-bin`` keys and str values otherwise.
+"""
+
+import ctypes
+
+from . import _native
+from ._errors import _check
+
+__all__ = ["build", "read"]
+
+
+def _key_bytes(key):
+    if isinstance(key, str):
+        return key.encode("utf-8")
+    if isinstance(key, (bytes, bytearray, memoryview)):
+        return bytes(key)
+    raise TypeError("metadata key must be str or bytes, not %s" % type(key).__name__)
+
+
+def _value_bytes(value):
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError("metadata value must be str or bytes, not %s" % type(value).__name__)
+
+
+def build(metadata):
+    """Create an ``lbc_metadata*`` holding ``metadata``.
+
+    Returns ``None`` (a NULL pointer) for ``None``/empty metadata. The caller
+    must release a non-None result with ``lbc_metadata_free``. Raises
+    :class:`TypeError` for malformed pairs and :class:`lbchannel.Error` when
+    the library refuses a key or value.
+    """
+    if not metadata:
+        return None
+    pairs = []
+    for item in metadata:
+        try:
+            key, value = item
+        except (TypeError, ValueError):
+            raise TypeError("metadata must be a sequence of (key, value) pairs, got %r" % (item,)) from None
+        pairs.append((_key_bytes(key), _value_bytes(value)))
+    md = _native.lbc_metadata_p()
+    _check(_native.lbc_metadata_new(ctypes.byref(md)), "lbc_metadata_new")
+    try:
+        for key, value in pairs:
+            _check(
+                _native.lbc_metadata_add(md, key, value, len(value)),
+                "lbc_metadata_add",
+            )
+    except BaseException:
+        _native.lbc_metadata_free(md)
+        raise
+    return md
+
+
+def read(md):
+    """Copy a borrowed ``const lbc_metadata*`` into a tuple of ``(key, value)``."""
+    if not md:
+        return ()
+    count = _native.lbc_metadata_count(md)
+    out = []
+    key = ctypes.c_char_p()
+    value = ctypes.POINTER(ctypes.c_ubyte)()
+    length = ctypes.c_size_t()
+    for i in range(count):
+        _check(
+            _native.lbc_metadata_get(md, i, ctypes.byref(key), ctypes.byref(value), ctypes.byref(length)),
+            "lbc_metadata_get",
+        )
+        k = (key.value or b"").decode("ascii", "replace")
+        raw = ctypes.string_at(value, length.value) if length.value else b""
+        if k.endswith("-bin"):
+            out.append((k, raw))
+        else:
+            try:
+                v = raw.decode("ascii")
+            except UnicodeDecodeError:
+                v = raw.decode("utf-8", "replace")
+            out.append((k, v))
+    return tuple(out)

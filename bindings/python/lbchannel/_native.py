@@ -1,0 +1,269 @@
+"""Loading of ``liblbchannel`` and the ctypes prototypes of its C API.
+
+This module binds exactly the functions declared in ``include/lbchannel.h``:
+one declaration per C function, its C prototype in a comment above it, and
+explicit ``argtypes`` and ``restype`` on every one (ctypes' default ``int``
+return type would truncate pointers on 64-bit platforms).
+
+The library is loaded with :class:`ctypes.CDLL`, which releases the GIL for
+the duration of every call, so a blocking ``lbc_unary`` on one Python thread
+does not stop the others.
+
+Search order (see :func:`load`):
+
+1. the path in the environment variable ``LBCHANNEL_LIBRARY`` — when it is
+   set, nothing else is tried, so a wrong override fails loudly instead of
+   silently picking up another copy of the library;
+2. a ``liblbchannel.so*`` file next to this package;
+3. ``ctypes.util.find_library("lbchannel")``;
+4. ``liblbchannel.so.0`` through the dynamic loader's search path.
+"""
+
+import ctypes
+import ctypes.util
+import glob
+import os
+from ctypes import (
+    POINTER,
+    Structure,
+    c_char_p,
+    c_double,
+    c_int,
+    c_int64,
+    c_size_t,
+    c_ubyte,
+    c_void_p,
+)
+
+__all__ = [
+    "lib",
+    "library_path",
+    "ENV_VAR",
+    "REQUIRED_VERSION_NUM",
+    "lbc_options_p",
+    "lbc_metadata_p",
+    "lbc_channel_p",
+    "lbc_response_p",
+]
+
+#: Environment variable naming the library file to load.
+ENV_VAR = "LBCHANNEL_LIBRARY"
+
+#: The C API version this binding was written against (LBC_VERSION_NUM, 0xMMmmpp).
+REQUIRED_VERSION_NUM = 0x000100
+
+
+# ---------------------------------------------------------------------------
+# Opaque handle types. Distinct Structure subclasses (rather than c_void_p)
+# make ctypes refuse to pass, say, a metadata pointer where a channel is due.
+# ---------------------------------------------------------------------------
+
+
+class lbc_options(Structure):
+    """Opaque ``struct lbc_options``."""
+
+
+class lbc_metadata(Structure):
+    """Opaque ``struct lbc_metadata``."""
+
+
+class lbc_channel(Structure):
+    """Opaque ``struct lbc_channel``."""
+
+
+class lbc_response(Structure):
+    """Opaque ``struct lbc_response``."""
+
+
+lbc_options_p = POINTER(lbc_options)
+lbc_metadata_p = POINTER(lbc_metadata)
+lbc_channel_p = POINTER(lbc_channel)
+lbc_response_p = POINTER(lbc_response)
+_c_ubyte_p = POINTER(c_ubyte)
+_c_char_p_p = POINTER(c_char_p)
+
+
+def _candidates():
+    """Yield ``(description, path_or_name)`` pairs in search order."""
+    override = os.environ.get(ENV_VAR)
+    if override:
+        yield ("$%s" % ENV_VAR, override)
+        return
+    here = os.path.dirname(os.path.abspath(__file__))
+    for path in sorted(glob.glob(os.path.join(here, "liblbchannel.so*"))):
+        yield ("next to the package", path)
+    found = ctypes.util.find_library("lbchannel")
+    if found:
+        yield ('ctypes.util.find_library("lbchannel")', found)
+    else:
+        yield ('ctypes.util.find_library("lbchannel")', None)
+    yield ("dynamic loader search path", "liblbchannel.so.0")
+
+
+def _check_version(cdll, where):
+    """Raise ImportError unless the loaded library speaks our C API version."""
+    try:
+        fn = cdll.lbc_version_num
+    except AttributeError:
+        raise ImportError(
+            "%s does not export lbc_version_num(); not an lbchannel library" % where
+        ) from None
+    fn.argtypes = []
+    fn.restype = c_int
+    num = fn()
+    major, minor = (num >> 16) & 0xFF, (num >> 8) & 0xFF
+    want_major, want_minor = (REQUIRED_VERSION_NUM >> 16) & 0xFF, (REQUIRED_VERSION_NUM >> 8) & 0xFF
+    # 0.x: every minor release may break the ABI, so the minor must match.
+    # >= 1.0: same major, and at least the minor we were written against.
+    if want_major == 0:
+        compatible = major == 0 and minor == want_minor
+    else:
+        compatible = major == want_major and minor >= want_minor
+    if not compatible:
+        raise ImportError(
+            "%s is lbchannel version 0x%06x (%d.%d.%d); this binding needs a library "
+            "compatible with 0x%06x (%d.%d.x)"
+            % (where, num, major, minor, num & 0xFF, REQUIRED_VERSION_NUM, want_major, want_minor)
+        )
+
+
+def load():
+    """Find, load and version-check ``liblbchannel``.
+
+    Returns a ``(ctypes.CDLL, path)`` pair. Raises :class:`ImportError`
+    listing every location tried (and why each failed) when no compatible
+    library can be loaded.
+    """
+    tried = []
+    for how, path in _candidates():
+        if path is None:
+            tried.append("%s: not found" % how)
+            continue
+        try:
+            cdll = ctypes.CDLL(path)
+        except OSError as exc:
+            tried.append("%s: %s (%s)" % (how, path, exc))
+            continue
+        _check_version(cdll, path)
+        return cdll, path
+    raise ImportError(
+        "could not load liblbchannel; tried:\n  "
+        + "\n  ".join(tried)
+        + "\nSet %s to the path of liblbchannel.so, or install the library "
+        "(make install) so the dynamic loader finds it." % ENV_VAR
+    )
+
+
+lib, library_path = load()
+
+
+def _fn(name, restype, argtypes):
+    """Declare one C function: set its restype/argtypes and return it."""
+    f = getattr(lib, name)
+    f.restype = restype
+    f.argtypes = argtypes
+    return f
+
+
+# --- Version ----------------------------------------------------------------
+
+# const char *lbc_version(void);
+lbc_version = _fn("lbc_version", c_char_p, [])
+# int lbc_version_num(void);
+lbc_version_num = _fn("lbc_version_num", c_int, [])
+
+# --- Errors -----------------------------------------------------------------
+
+# const char *lbc_strerror(int code);
+lbc_strerror = _fn("lbc_strerror", c_char_p, [c_int])
+# const char *lbc_last_errmsg(void);
+lbc_last_errmsg = _fn("lbc_last_errmsg", c_char_p, [])
+# void lbc_free(void *ptr);
+lbc_free = _fn("lbc_free", None, [c_void_p])
+
+# --- Status codes -------------------------------------------------------------
+
+# const char *lbc_status_name(int status);
+lbc_status_name = _fn("lbc_status_name", c_char_p, [c_int])
+
+# --- Options ------------------------------------------------------------------
+
+# int lbc_options_new(lbc_options **out);
+lbc_options_new = _fn("lbc_options_new", c_int, [POINTER(lbc_options_p)])
+# void lbc_options_free(lbc_options *opts);
+lbc_options_free = _fn("lbc_options_free", None, [lbc_options_p])
+# int lbc_options_set(lbc_options *opts, const char *key, const char *value);
+lbc_options_set = _fn("lbc_options_set", c_int, [lbc_options_p, c_char_p, c_char_p])
+# int lbc_options_set_lb_policy(lbc_options *opts, lbc_lb_policy policy);
+lbc_options_set_lb_policy = _fn("lbc_options_set_lb_policy", c_int, [lbc_options_p, c_int])
+# int lbc_options_set_connect_timeout_ms(lbc_options *opts, int64_t ms);
+lbc_options_set_connect_timeout_ms = _fn(
+    "lbc_options_set_connect_timeout_ms", c_int, [lbc_options_p, c_int64]
+)
+# int lbc_options_set_wait_for_ready(lbc_options *opts, int enabled);
+lbc_options_set_wait_for_ready = _fn("lbc_options_set_wait_for_ready", c_int, [lbc_options_p, c_int])
+# int lbc_options_set_max_message_sizes(lbc_options *opts, int64_t max_send, int64_t max_receive);
+lbc_options_set_max_message_sizes = _fn(
+    "lbc_options_set_max_message_sizes", c_int, [lbc_options_p, c_int64, c_int64]
+)
+# int lbc_options_set_backoff(lbc_options *opts, int64_t initial_ms, double multiplier,
+#                             double jitter, int64_t max_ms);
+lbc_options_set_backoff = _fn(
+    "lbc_options_set_backoff", c_int, [lbc_options_p, c_int64, c_double, c_double, c_int64]
+)
+# int lbc_options_set_authority(lbc_options *opts, const char *authority);
+lbc_options_set_authority = _fn("lbc_options_set_authority", c_int, [lbc_options_p, c_char_p])
+
+# --- Metadata -----------------------------------------------------------------
+
+# int lbc_metadata_new(lbc_metadata **out);
+lbc_metadata_new = _fn("lbc_metadata_new", c_int, [POINTER(lbc_metadata_p)])
+# void lbc_metadata_free(lbc_metadata *md);
+lbc_metadata_free = _fn("lbc_metadata_free", None, [lbc_metadata_p])
+# int lbc_metadata_add(lbc_metadata *md, const char *key, const void *value, size_t value_len);
+lbc_metadata_add = _fn("lbc_metadata_add", c_int, [lbc_metadata_p, c_char_p, c_char_p, c_size_t])
+# size_t lbc_metadata_count(const lbc_metadata *md);
+lbc_metadata_count = _fn("lbc_metadata_count", c_size_t, [lbc_metadata_p])
+# int lbc_metadata_get(const lbc_metadata *md, size_t index, const char **key,
+#                      const uint8_t **value, size_t *value_len);
+lbc_metadata_get = _fn(
+    "lbc_metadata_get",
+    c_int,
+    [lbc_metadata_p, c_size_t, _c_char_p_p, POINTER(_c_ubyte_p), POINTER(c_size_t)],
+)
+
+# --- Channel ------------------------------------------------------------------
+
+# int lbc_channel_open(const char *target, const lbc_options *opts, lbc_channel **out);
+lbc_channel_open = _fn("lbc_channel_open", c_int, [c_char_p, lbc_options_p, POINTER(lbc_channel_p)])
+# void lbc_channel_close(lbc_channel *ch);
+lbc_channel_close = _fn("lbc_channel_close", None, [lbc_channel_p])
+# const char *lbc_channel_errmsg(const lbc_channel *ch);
+lbc_channel_errmsg = _fn("lbc_channel_errmsg", c_char_p, [lbc_channel_p])
+# int lbc_channel_stats_json(lbc_channel *ch, char **json_out);
+# (json_out is declared as void** so the pointer can be handed back to lbc_free.)
+lbc_channel_stats_json = _fn("lbc_channel_stats_json", c_int, [lbc_channel_p, POINTER(c_void_p)])
+
+# --- Unary calls --------------------------------------------------------------
+
+# int lbc_unary(lbc_channel *ch, const char *method, const void *request, size_t request_len,
+#               const lbc_metadata *metadata, int64_t timeout_ms, lbc_response **out);
+lbc_unary = _fn(
+    "lbc_unary",
+    c_int,
+    [lbc_channel_p, c_char_p, c_char_p, c_size_t, lbc_metadata_p, c_int64, POINTER(lbc_response_p)],
+)
+# void lbc_response_free(lbc_response *resp);
+lbc_response_free = _fn("lbc_response_free", None, [lbc_response_p])
+# int lbc_response_status(const lbc_response *resp);
+lbc_response_status = _fn("lbc_response_status", c_int, [lbc_response_p])
+# const char *lbc_response_message(const lbc_response *resp);
+lbc_response_message = _fn("lbc_response_message", c_char_p, [lbc_response_p])
+# const uint8_t *lbc_response_data(const lbc_response *resp, size_t *len);
+lbc_response_data = _fn("lbc_response_data", _c_ubyte_p, [lbc_response_p, POINTER(c_size_t)])
+# const lbc_metadata *lbc_response_headers(const lbc_response *resp);
+lbc_response_headers = _fn("lbc_response_headers", lbc_metadata_p, [lbc_response_p])
+# const lbc_metadata *lbc_response_trailers(const lbc_response *resp);
+lbc_response_trailers = _fn("lbc_response_trailers", lbc_metadata_p, [lbc_response_p])
+# const char *lbc_response_peer(const lbc_response *resp);
+lbc_response_peer = _fn("lbc_response_peer", c_char_p, [lbc_response_p])

@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""lbchannel demo: one balanced channel, three real gRPC backends.
+
+    make demo                 # builds the library, then runs this script
+    LBCHANNEL_LIBRARY=.build/release/liblbchannel.so python3 examples/demo.py
+
+Starts three test backends (Tests/python/backend.py, grpcio) on 127.0.0.2,
+127.0.0.3 and 127.0.0.4, opens an lbchannel.Channel over them and shows, per
+backend, how many of the calls each one served:
+
+  1. round_robin: 300 sequential calls;
+  2. least_request (the default policy): 300 calls from 8 threads;
+  3. a backend is killed, calls keep going to the others; it comes back on the
+     same address and the channel reconnects to it (connection backoff);
+  4. DNS discovery: a new replica appears in DNS and gets traffic without a
+     restart (arrives with the next version; see dns_discovery_demo()).
+
+Every backend started here is stopped on exit, also on Ctrl-C.
+"""
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BACKEND = os.path.join(ROOT, "Tests", "python", "backend.py")
+CALLS = 300
+
+sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
+os.environ.setdefault("LBCHANNEL_LIBRARY", os.path.join(ROOT, ".build", "release", "liblbchannel.so"))
+
+import lbchannel  # noqa: E402  (after the path set-up above)
+
+
+# -- backends -------------------------------------------------------------------
+
+
+class Backend:
+    """One Tests/python/backend.py process."""
+
+    def __init__(self, name, host, port=0):
+        self.name, self.host, self.port = name, host, port
+        self.proc = None
+
+    @property
+    def address(self):
+        return "%s:%d" % (self.host, self.port)
+
+    def start(self, timeout=30.0):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-u", BACKEND, "--listen", "%s:%d" % (self.host, self.port),
+             "--name", self.name],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        ready = {}
+        reader = threading.Thread(target=lambda: ready.update(line=self.proc.stdout.readline()),
+                                  daemon=True)
+        reader.start()
+        reader.join(timeout)
+        line = ready.get("line", "")
+        if not line.startswith("READY "):
+            self.stop(kill=True)
+            raise RuntimeError("backend %s on %s did not start" % (self.name, self.host))
+        self.port = int(line.split()[1].rsplit(":", 1)[1])
+        return self
+
+    def stop(self, kill=False):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        if kill:
+            self.proc.kill()
+        else:
+            self.proc.terminate()  # SIGTERM: graceful (GOAWAY), in-flight RPCs finish
+        try:
+            self.proc.wait(timeout=8)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+BACKENDS = []
+
+
+def stop_all():
+    for b in BACKENDS:
+        b.stop()
+
+
+def on_signal(signum, _frame):
+    raise SystemExit(128 + signum)
+
+
+# -- output ------------------------------------------------------------------------
+
+
+def table(title, counts, failed=0, elapsed=None):
+    total = sum(counts.values()) + failed
+    line = "%s: %d calls" % (title, total)
+    if elapsed:
+        line += " in %.2f s (%.0f calls/s)" % (elapsed, total / elapsed)
+    print("\n" + line)
+    print("  %-8s %-20s %6s %7s" % ("backend", "address", "calls", "share"))
+    for b in BACKENDS:
+        n = counts.get(b.name, 0)
+        share = 100.0 * n / total if total else 0.0
+        print("  %-8s %-20s %6d %6.1f%%  %s" % (b.name, b.address, n, share, "#" * int(share / 2)))
+    if failed:
+        print("  %-8s %-20s %6d %6.1f%%" % ("failed", "", failed, 100.0 * failed / total))
+
+
+def endpoint_states(channel):
+    return ", ".join("%s %s" % (e["address"], e["state"]) for e in channel.endpoints())
+
+
+def wait_ready(channel, want, timeout):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if sum(e["state"] == "READY" for e in channel.endpoints()) >= want:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def run_calls(channel, n, threads=1):
+    """n Whoami calls over `threads` threads; returns (counts by backend name, failures, seconds)."""
+    counts = collections.Counter()
+    failures = collections.Counter()
+    lock = threading.Lock()
+
+    def worker(k):
+        for _ in range(k):
+            try:
+                name = channel.unary("/lbtest.Test/Whoami", b"", timeout=5.0).decode()
+                with lock:
+                    counts[name] += 1
+            except lbchannel.RpcError as e:
+                with lock:
+                    failures[str(e.code())] += 1
+
+    start = time.monotonic()
+    per = [n // threads + (1 if i < n % threads else 0) for i in range(threads)]
+    workers = [threading.Thread(target=worker, args=(k,)) for k in per]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return counts, failures, time.monotonic() - start
+
+
+def report_failures(failures):
+    for code, n in sorted(failures.items()):
+        print("  %d call(s) ended with %s" % (n, code))
+
+
+# -- the scenes --------------------------------------------------------------------------
+
+
+def round_robin_demo(target):
+    with lbchannel.Channel(target, lb_policy="round_robin") as ch:
+        wait_ready(ch, len(BACKENDS), 10)
+        counts, failures, dt = run_calls(ch, CALLS)
+        table("1. round_robin, sequential", counts, sum(failures.values()), dt)
+        report_failures(failures)
+
+
+def least_request_demo(target):
+    with lbchannel.Channel(target) as ch:  # least_request is the default policy
+        wait_ready(ch, len(BACKENDS), 10)
+        counts, failures, dt = run_calls(ch, CALLS, threads=8)
+        table("2. least_request, 8 threads", counts, sum(failures.values()), dt)
+        report_failures(failures)
+
+
+def failover_demo(target):
+    victim = BACKENDS[1]
+    with lbchannel.Channel(target, lb_policy="round_robin", backoff_initial_ms=500,
+                           backoff_max_ms=2000) as ch:
+        wait_ready(ch, len(BACKENDS), 10)
+        print("\n3. %s (%s) is killed (SIGKILL)" % (victim.name, victim.address))
+        victim.stop(kill=True)
+        time.sleep(0.2)
+        counts, failures, dt = run_calls(ch, CALLS)
+        table("   with %s down" % victim.name, counts, sum(failures.values()), dt)
+        report_failures(failures)
+        print("   endpoints: %s" % endpoint_states(ch))
+
+        print("\n   %s restarts on %s; the channel reconnects with backoff" % (victim.name, victim.address))
+        victim.start()
+        t0 = time.monotonic()
+        if wait_ready(ch, len(BACKENDS), 15):
+            print("   %s READY again after %.1f s" % (victim.name, time.monotonic() - t0))
+        else:
+            print("   %s not READY after 15 s: %s" % (victim.name, endpoint_states(ch)))
+        counts, failures, dt = run_calls(ch, CALLS)
+        table("   after the restart", counts, sum(failures.values()), dt)
+        report_failures(failures)
+
+
+def dns_discovery_demo():
+    """Scene 4: service discovery. Not in this version of lbchannel.
+
+    The next version resolves dns://DNS_IP:DNS_PORT/svc.test:PORT targets with
+    c-ares on a schedule. This scene will then start dnsmasq on 127.0.0.1 with a
+    hosts file naming b1 and b2 as svc.test, open the channel on
+    dns://127.0.0.1:PORT/svc.test:PORT, add b3 to the hosts file (SIGHUP to
+    dnsmasq), and show b3 getting traffic without reopening the channel; then
+    remove b1 and show it drained.
+    """
+    print("\n4. DNS discovery (dns:///svc:port, re-resolved on a schedule): next version")
+
+
+def main():
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print("lbchannel %s (%s)" % (lbchannel.version(), lbchannel.library_path))
+    try:
+        for i, host in enumerate(("127.0.0.2", "127.0.0.3", "127.0.0.4"), start=1):
+            BACKENDS.append(Backend("b%d" % i, host).start())
+        target = "ipv4:" + ",".join(b.address for b in BACKENDS)
+        print("backends: %s" % ", ".join("%s=%s" % (b.name, b.address) for b in BACKENDS))
+        print("target:   %s" % target)
+
+        round_robin_demo(target)
+        least_request_demo(target)
+        failover_demo(target)
+        dns_discovery_demo()
+    finally:
+        stop_all()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,312 @@
+/*
+ * lbchannel.h — a client-side load-balanced gRPC channel.
+ *
+ * One HTTP/2 connection per backend, a backend picked per RPC, reconnection with
+ * gRPC's connection backoff. Link with `pkg-config --cflags --libs lbchannel`.
+ *
+ * Conventions used throughout this header
+ * ---------------------------------------
+ * - Every function whose name does not end in _free/_close returns an `int`:
+ *   LBC_OK (0) on success or a negative `lbc_error` code. On failure no state
+ *   changes and out-parameters are left untouched. `lbc_strerror()` names the
+ *   code; `lbc_last_errmsg()` gives the detailed message of the most recent
+ *   failing call on the calling thread.
+ * - The outcome of an RPC is not an error code: `lbc_unary()` returns LBC_OK when
+ *   the RPC ran to *any* gRPC status (including UNAVAILABLE or DEADLINE_EXCEEDED)
+ *   and reports that status in the `lbc_response`.
+ * - Input pointers are borrowed for the duration of the call and copied if kept.
+ *   Objects created by the library (`lbc_*_new`, `lbc_channel_open`, responses)
+ *   are released with their own `_free`/`_close` function; strings and buffers
+ *   returned as `char **`/`void **` out-parameters are released with `lbc_free()`.
+ *   Destructors accept NULL.
+ * - THREAD SAFETY: a channel may be used from any number of threads at once.
+ *   Options, metadata and response objects are plain values: use each from one
+ *   thread at a time (read-only accessors may be called concurrently).
+ * - No global initialisation is needed.
+ */
+#ifndef LBCHANNEL_H
+#define LBCHANNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------- */
+/* Version                                                                    */
+/* ------------------------------------------------------------------------- */
+
+/** Version of this header, "MAJOR.MINOR.PATCH". */
+#define LBC_VERSION "0.1.0"
+/** Version of this header as 0xMMmmpp. */
+#define LBC_VERSION_NUM 0x000100
+
+/** Version string of the loaded library (static storage). Thread-safe. */
+const char *lbc_version(void);
+/** Version of the loaded library as 0xMMmmpp; compare with LBC_VERSION_NUM. */
+int lbc_version_num(void);
+
+/* ------------------------------------------------------------------------- */
+/* Errors (API misuse and local failures; not RPC outcomes)                   */
+/* ------------------------------------------------------------------------- */
+
+typedef enum lbc_error {
+  LBC_OK = 0,
+  /** A required pointer was NULL or a value was out of range. */
+  LBC_ERR_INVALID_ARGUMENT = -1,
+  /** The target string could not be parsed. */
+  LBC_ERR_INVALID_TARGET = -2,
+  /** The request is valid but not supported by this version of the library. */
+  LBC_ERR_UNSUPPORTED = -3,
+  /** lbc_options_set() was given a key it does not know. */
+  LBC_ERR_UNKNOWN_OPTION = -4,
+  /** The handle was closed (or never was a live handle). */
+  LBC_ERR_CLOSED = -5,
+  /** Out of memory or another resource (threads, file descriptors). */
+  LBC_ERR_RESOURCE = -6,
+  /** A message is larger than the configured maximum send size. */
+  LBC_ERR_MESSAGE_TOO_LARGE = -7,
+  /** Metadata key or value not allowed by gRPC. */
+  LBC_ERR_INVALID_METADATA = -8,
+  /** Index out of range. */
+  LBC_ERR_OUT_OF_RANGE = -9,
+  /** A bug in lbchannel; the message says more. */
+  LBC_ERR_INTERNAL = -10
+} lbc_error;
+
+/** Static, never NULL, English name of an `lbc_error` code ("unknown error" otherwise). */
+const char *lbc_strerror(int code);
+
+/**
+ * Detailed message of the most recent failing lbc_* call made by the calling
+ * thread ("" if none). Valid until the next lbc_* call on this thread.
+ */
+const char *lbc_last_errmsg(void);
+
+/** Release a buffer or string the library returned through an out-parameter. NULL is a no-op. */
+void lbc_free(void *ptr);
+
+/* ------------------------------------------------------------------------- */
+/* gRPC status codes (the outcome of an RPC)                                  */
+/* ------------------------------------------------------------------------- */
+
+typedef enum lbc_status_code {
+  LBC_STATUS_OK = 0,
+  LBC_STATUS_CANCELLED = 1,
+  LBC_STATUS_UNKNOWN = 2,
+  LBC_STATUS_INVALID_ARGUMENT = 3,
+  LBC_STATUS_DEADLINE_EXCEEDED = 4,
+  LBC_STATUS_NOT_FOUND = 5,
+  LBC_STATUS_ALREADY_EXISTS = 6,
+  LBC_STATUS_PERMISSION_DENIED = 7,
+  LBC_STATUS_RESOURCE_EXHAUSTED = 8,
+  LBC_STATUS_FAILED_PRECONDITION = 9,
+  LBC_STATUS_ABORTED = 10,
+  LBC_STATUS_OUT_OF_RANGE = 11,
+  LBC_STATUS_UNIMPLEMENTED = 12,
+  LBC_STATUS_INTERNAL = 13,
+  LBC_STATUS_UNAVAILABLE = 14,
+  LBC_STATUS_DATA_LOSS = 15,
+  LBC_STATUS_UNAUTHENTICATED = 16
+} lbc_status_code;
+
+/** Static name of a gRPC status code, e.g. "UNAVAILABLE"; "UNKNOWN_CODE" when out of range. */
+const char *lbc_status_name(int status);
+
+/* ------------------------------------------------------------------------- */
+/* Options                                                                    */
+/* ------------------------------------------------------------------------- */
+
+/** Options for lbc_channel_open(). Opaque; copied by lbc_channel_open(). */
+typedef struct lbc_options lbc_options;
+
+/** Load-balancing policies. */
+typedef enum lbc_lb_policy {
+  /** Power of two random choices, fewer outstanding RPCs wins (the default). */
+  LBC_LB_LEAST_REQUEST = 0,
+  /** Each READY endpoint in turn. */
+  LBC_LB_ROUND_ROBIN = 1,
+  /** The first READY endpoint in target order. */
+  LBC_LB_PICK_FIRST = 2
+} lbc_lb_policy;
+
+/**
+ * CONSTRUCTOR. Create an options object holding every default (see the README's
+ * options table). Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (out is NULL) or
+ * LBC_ERR_RESOURCE.
+ */
+int lbc_options_new(lbc_options **out);
+
+/** DESTRUCTOR. NULL is a no-op. */
+void lbc_options_free(lbc_options *opts);
+
+/**
+ * Set any option by name from its text form — the interface meant for bindings.
+ * Keys and values (durations in milliseconds, sizes in bytes, booleans as
+ * 1/0/true/false):
+ *   lb_policy                 least_request | round_robin | pick_first
+ *   connect_timeout_ms        > 0                        (default 20000)
+ *   wait_for_ready            bool                       (default false)
+ *   max_send_message_size     0 .. 2147483647            (default 2147483647)
+ *   max_receive_message_size  0 .. 2147483647            (default 4194304)
+ *   backoff_initial_ms        > 0                        (default 1000)
+ *   backoff_multiplier        >= 1.0                     (default 1.6)
+ *   backoff_jitter            0.0 .. 1.0                 (default 0.2)
+ *   backoff_max_ms            >= backoff_initial_ms      (default 120000)
+ *   authority                 :authority header value    (default: the endpoint's host:port)
+ *   user_agent                prefix of the user-agent   (default: none)
+ * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (NULL argument or bad value) or
+ * LBC_ERR_UNKNOWN_OPTION. On failure the options are unchanged.
+ */
+int lbc_options_set(lbc_options *opts, const char *key, const char *value);
+
+/** Typed setter for lb_policy. LBC_ERR_INVALID_ARGUMENT for an unknown policy. */
+int lbc_options_set_lb_policy(lbc_options *opts, lbc_lb_policy policy);
+/** Typed setter for connect_timeout_ms (> 0). */
+int lbc_options_set_connect_timeout_ms(lbc_options *opts, int64_t ms);
+/** Typed setter for wait_for_ready (0 = fail fast with UNAVAILABLE when no endpoint is usable). */
+int lbc_options_set_wait_for_ready(lbc_options *opts, int enabled);
+/** Typed setter for max_send_message_size and max_receive_message_size (each 0 .. INT32_MAX). */
+int lbc_options_set_max_message_sizes(lbc_options *opts, int64_t max_send, int64_t max_receive);
+/** Typed setter for the connection backoff (gRPC connection-backoff.md). */
+int lbc_options_set_backoff(lbc_options *opts, int64_t initial_ms, double multiplier,
+                            double jitter, int64_t max_ms);
+/** Typed setter for authority; NULL restores the default. */
+int lbc_options_set_authority(lbc_options *opts, const char *authority);
+
+/* ------------------------------------------------------------------------- */
+/* Metadata (gRPC request/response headers and trailers)                      */
+/* ------------------------------------------------------------------------- */
+
+/**
+ * An ordered list of (key, value) pairs. Keys are lowercase ASCII
+ * ([0-9a-z-_.]); a key ending in "-bin" carries arbitrary bytes (base64 on the
+ * wire, done by the library), any other key carries printable ASCII (0x20-0x7E).
+ * Keys starting with "grpc-" or ":" and the reserved headers "content-type",
+ * "te", "user-agent", "host", "connection" cannot be sent.
+ */
+typedef struct lbc_metadata lbc_metadata;
+
+/** CONSTRUCTOR. LBC_OK, LBC_ERR_INVALID_ARGUMENT (out is NULL) or LBC_ERR_RESOURCE. */
+int lbc_metadata_new(lbc_metadata **out);
+/** DESTRUCTOR. NULL is a no-op. */
+void lbc_metadata_free(lbc_metadata *md);
+/**
+ * Append a pair; key and value are copied. `value` may be NULL when value_len is 0.
+ * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT or LBC_ERR_INVALID_METADATA.
+ */
+int lbc_metadata_add(lbc_metadata *md, const char *key, const void *value, size_t value_len);
+/** Number of pairs (0 for NULL). */
+size_t lbc_metadata_count(const lbc_metadata *md);
+/**
+ * Borrow pair `index`: *key is NUL-terminated, *value is *value_len bytes (and
+ * also NUL-terminated for convenience). Both live as long as `md`.
+ * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT or LBC_ERR_OUT_OF_RANGE.
+ */
+int lbc_metadata_get(const lbc_metadata *md, size_t index, const char **key,
+                     const uint8_t **value, size_t *value_len);
+
+/* ------------------------------------------------------------------------- */
+/* Channel                                                                    */
+/* ------------------------------------------------------------------------- */
+
+/** A load-balanced channel to a set of endpoints. Thread-safe. */
+typedef struct lbc_channel lbc_channel;
+
+/**
+ * CONSTRUCTOR. Open a channel to `target` and start connecting to every
+ * endpoint in the background; returns at once.
+ *
+ * Targets (gRPC naming syntax):
+ *   ipv4:ADDR:PORT[,ADDR:PORT...]        e.g. "ipv4:127.0.0.2:50051,127.0.0.3:50051"
+ *   ipv6:[ADDR]:PORT[,[ADDR]:PORT...]    e.g. "ipv6:[::1]:50051"
+ *   unix:PATH  or  unix:///ABSOLUTE/PATH
+ *   dns:..., host:port                   not supported yet (LBC_ERR_UNSUPPORTED)
+ * `opts` may be NULL for all defaults; it is copied.
+ *
+ * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT, LBC_ERR_INVALID_TARGET,
+ * LBC_ERR_UNSUPPORTED or LBC_ERR_RESOURCE (thread, epoll or eventfd creation failed).
+ */
+int lbc_channel_open(const char *target, const lbc_options *opts, lbc_channel **out);
+
+/**
+ * DESTRUCTOR. Close the channel: RPCs still in flight on other threads end with
+ * CANCELLED ("channel closed"), connections close, the I/O thread exits. Later
+ * calls with this handle return LBC_ERR_CLOSED (a closed handle is detected as
+ * long as its address is not reused by a newer channel). NULL is a no-op.
+ * THREAD SAFETY: any thread; closing twice is harmless.
+ */
+void lbc_channel_close(lbc_channel *ch);
+
+/**
+ * Message of the most recent failing call on this channel made by the calling
+ * thread ("" if none); the same text as lbc_last_errmsg() right after the
+ * failure. Valid until the next lbc_* call on this thread.
+ */
+const char *lbc_channel_errmsg(const lbc_channel *ch);
+
+/**
+ * A JSON snapshot of the channel (owned by the caller, release with lbc_free):
+ *   {"target": "...", "policy": "round_robin", "endpoints": [
+ *     {"address": "127.0.0.2:50051", "state": "READY", "in_flight": 0,
+ *      "calls_started": 10, "calls_failed": 0, "connect_failures": 0}, ...]}
+ * States: IDLE, CONNECTING, READY, TRANSIENT_FAILURE.
+ * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT or LBC_ERR_CLOSED.
+ */
+int lbc_channel_stats_json(lbc_channel *ch, char **json_out);
+
+/* ------------------------------------------------------------------------- */
+/* Unary calls                                                                */
+/* ------------------------------------------------------------------------- */
+
+/** The result of a finished RPC. Read-only; release with lbc_response_free(). */
+typedef struct lbc_response lbc_response;
+
+/**
+ * Run one unary RPC and block until it ends.
+ *
+ *   method      "/package.Service/Method"
+ *   request     serialized request message (may be NULL when request_len is 0)
+ *   metadata    request metadata, or NULL; copied
+ *   timeout_ms  deadline relative to now; < 0 means no deadline
+ *   out         receives the response object on LBC_OK
+ *
+ * The endpoint is chosen by the channel's policy among READY endpoints. While
+ * endpoints are still connecting the RPC waits for one; when every endpoint is
+ * in TRANSIENT_FAILURE it fails with UNAVAILABLE at once (or keeps waiting until
+ * its deadline when wait_for_ready is set).
+ *
+ * Returns LBC_OK when the RPC finished (inspect lbc_response_status()),
+ * LBC_ERR_INVALID_ARGUMENT (NULL channel/method/out, method not starting with
+ * '/'), LBC_ERR_MESSAGE_TOO_LARGE (request above max_send_message_size),
+ * LBC_ERR_CLOSED or LBC_ERR_RESOURCE.
+ * THREAD SAFETY: any thread, concurrently.
+ */
+int lbc_unary(lbc_channel *ch, const char *method, const void *request, size_t request_len,
+              const lbc_metadata *metadata, int64_t timeout_ms, lbc_response **out);
+
+/** DESTRUCTOR. NULL is a no-op. */
+void lbc_response_free(lbc_response *resp);
+/** gRPC status code (lbc_status_code) of the RPC; LBC_STATUS_INVALID_ARGUMENT for NULL. */
+int lbc_response_status(const lbc_response *resp);
+/** Status message, UTF-8 (percent-decoded), "" if none; lives as long as resp. */
+const char *lbc_response_message(const lbc_response *resp);
+/**
+ * The response message bytes (NULL with *len = 0 when there is none, e.g. on error).
+ * Lives as long as resp. `len` may be NULL.
+ */
+const uint8_t *lbc_response_data(const lbc_response *resp, size_t *len);
+/** Response headers (initial metadata); never NULL for a valid resp; lives as long as resp. */
+const lbc_metadata *lbc_response_headers(const lbc_response *resp);
+/** Response trailers (trailing metadata, without grpc-status/grpc-message); lives as long as resp. */
+const lbc_metadata *lbc_response_trailers(const lbc_response *resp);
+/** Address of the endpoint that served the RPC ("" if none was picked); lives as long as resp. */
+const char *lbc_response_peer(const lbc_response *resp);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LBCHANNEL_H */
