@@ -14,8 +14,12 @@ ok() { printf 'check-lib: ok: %s\n' "$*"; }
 
 [ -f "$lib" ] || { fail "$lib does not exist"; exit 1; }
 
-# 1. Exported symbols.
-exported=$(nm -D --defined-only "$lib" | awk 'NF >= 3 { print $3 }' | sed 's/@.*//' | sort -u)
+# 1. Exported symbols. nm marks global (exported) symbols with an upper-case
+# type letter (and 'u' for GNU unique); lower-case entries of .dynsym are LOCAL
+# (kept there for relocations, not visible to other objects) and do not count.
+exported=$(nm -D --defined-only "$lib" | awk 'NF >= 3 && $2 ~ /^([A-Z]|u)$/ { print $3 }' \
+           | sed 's/@.*//' | sort -u)
+nlocal=$(nm -D --defined-only "$lib" | awk 'NF >= 3 && $2 !~ /^([A-Z]|u)$/' | wc -l)
 count=$(printf '%s\n' "$exported" | grep -c . || true)
 bad=$(printf '%s\n' "$exported" | grep -v '^lbc_' | grep . || true)
 if [ "$count" -eq 0 ]; then
@@ -24,7 +28,7 @@ elif [ -n "$bad" ]; then
     fail "exports symbols other than lbc_* ($(printf '%s\n' "$bad" | wc -l) of $count), e.g.:"
     printf '%s\n' "$bad" | head -20 | sed 's/^/    /' >&2
 else
-    ok "exports $count symbols, all lbc_*"
+    ok "exports $count symbols, all lbc_* ($nlocal local .dynsym entries not exported)"
 fi
 
 # 2. Run-time dependencies.
