@@ -66,6 +66,9 @@ build:
 	@test -f $(LIB) || { echo "error: $(LIB) was not produced" >&2; exit 1; }
 	@echo "built $(LIB) ($(VERSION), SONAME $(SONAME))"
 
+$(LIB):
+	$(MAKE) --no-print-directory build
+
 deps:
 	PYTHON=$(PYTHON) .ci/deps.sh
 
@@ -74,7 +77,9 @@ version:
 
 # --- install -----------------------------------------------------------------
 
-install: build
+# Installs what `make` built (building it first only if there is none), so that
+# `make && sudo make install` needs no Swift toolchain on root's PATH.
+install: $(LIB)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/$(REALNAME)
 	ln -sfn $(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -122,7 +127,7 @@ test-install:
 	test "$$($(TEST_PKG) --modversion lbchannel)" = $(VERSION)
 
 check-lib:
-	.ci/check-lib.sh $(TEST_LIB) $(SONAME)
+	.ci/check-lib.sh $(TEST_LIB) $(SONAME) $(HEADER)
 
 test-c:
 	mkdir -p $(C_TEST_DIR)

@@ -3,11 +3,13 @@
 #   - it exports only lbc_* symbols (the version script worked),
 #   - it needs no Swift runtime library at run time (-static-stdlib worked),
 #   - its SONAME is liblbchannel.so.MAJOR.
-# Usage: .ci/check-lib.sh PATH/TO/liblbchannel.so [EXPECTED_SONAME]
+#   - (given the header) every function the header declares is exported.
+# Usage: .ci/check-lib.sh PATH/TO/liblbchannel.so [EXPECTED_SONAME [HEADER]]
 set -euo pipefail
 
 lib=${1:?usage: check-lib.sh LIBRARY [SONAME]}
 want_soname=${2:-liblbchannel.so.0}
+header=${3:-}
 failed=0
 fail() { printf 'check-lib: FAIL: %s\n' "$*" >&2; failed=1; }
 ok() { printf 'check-lib: ok: %s\n' "$*"; }
@@ -29,6 +31,17 @@ elif [ -n "$bad" ]; then
     printf '%s\n' "$bad" | head -20 | sed 's/^/    /' >&2
 else
     ok "exports $count symbols, all lbc_* ($nlocal local .dynsym entries not exported)"
+fi
+
+# 1b. Everything the header declares is there.
+if [ -n "$header" ]; then
+    declared=$(grep -oE '\blbc_[a-z0-9_]+[[:space:]]*\(' "$header" | tr -d '( \t' | sort -u)
+    missing=$(comm -23 <(printf '%s\n' "$declared") <(printf '%s\n' "$exported"))
+    if [ -n "$missing" ]; then
+        fail "functions declared in $header but not exported: $(echo $missing)"
+    else
+        ok "all $(printf '%s\n' "$declared" | wc -l) functions of $header are exported"
+    fi
 fi
 
 # 2. Run-time dependencies.

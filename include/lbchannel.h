@@ -73,7 +73,9 @@ typedef enum lbc_error {
   /** Index out of range. */
   LBC_ERR_OUT_OF_RANGE = -9,
   /** A bug in lbchannel; the message says more. */
-  LBC_ERR_INTERNAL = -10
+  LBC_ERR_INTERNAL = -10,
+  /** Eager resolution found no endpoint in time (see option "resolution"). */
+  LBC_ERR_RESOLUTION = -11
 } lbc_error;
 
 /** Static, never NULL, English name of an `lbc_error` code ("unknown error" otherwise). */
@@ -157,6 +159,25 @@ void lbc_options_free(lbc_options *opts);
  *   backoff_max_ms            >= backoff_initial_ms      (default 120000)
  *   authority                 :authority header value    (default: the endpoint's host:port)
  *   user_agent                prefix of the user-agent   (default: none)
+ * Discovery (dns: targets and lookup callbacks):
+ *   discovery_interval_ms     >= 100: re-resolve this often        (default 10000)
+ *   min_reresolution_interval_ms >= 0: least time between two
+ *                             resolutions triggered early by a lost
+ *                             connection or GOAWAY                 (default 1000)
+ *   dns_use_ttl               bool: re-resolve when the records'
+ *                             TTL expires instead of every interval (default false)
+ *   dns_ttl_floor_ms          >= 100: the shortest TTL honoured     (default 1000)
+ *   dns_srv                   bool: the host is an SRV name
+ *                             (e.g. _grpc._tcp.svc.example) whose
+ *                             records give hosts and ports          (default false)
+ *   dns_timeout_ms            > 0: per DNS query attempt            (default 2000)
+ *   empty_answer              keep | apply: what an answer with no
+ *                             addresses does (keep = keep the last
+ *                             known endpoints and log)              (default keep)
+ *   resolution                lazy | eager: eager makes
+ *                             lbc_channel_open wait for the first
+ *                             non-empty resolution                  (default lazy)
+ *   eager_timeout_ms          > 0: how long eager waits             (default 5000)
  * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (NULL argument or bad value) or
  * LBC_ERR_UNKNOWN_OPTION. On failure the options are unchanged.
  */
@@ -175,6 +196,60 @@ int lbc_options_set_backoff(lbc_options *opts, int64_t initial_ms, double multip
                             double jitter, int64_t max_ms);
 /** Typed setter for authority; NULL restores the default. */
 int lbc_options_set_authority(lbc_options *opts, const char *authority);
+
+/** Addresses collected by a lookup callback. Valid only during the callback. */
+typedef struct lbc_address_list lbc_address_list;
+
+/**
+ * Add one address to a lookup answer: "10.0.0.1:50051", "[::1]:50051" or
+ * "unix:/path"; copied. Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (NULL or a
+ * malformed address; the list is unchanged).
+ */
+int lbc_address_list_add(lbc_address_list *list, const char *address);
+
+/**
+ * Mark the lookup as failed with `message` (copied). The callback should then
+ * return non-zero. Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT.
+ */
+int lbc_address_list_set_error(lbc_address_list *list, const char *message);
+
+/**
+ * A custom lookup (pull discovery, like ginepro's LookupService). Called with the
+ * channel's target text on the discovery schedule (every discovery_interval_ms and
+ * early after a lost connection), on a dedicated thread of the channel — never the
+ * I/O thread, so a slow lookup never stalls RPCs; never twice at once.
+ * Return 0 with the addresses added to `out` (none = an empty answer, handled by
+ * the empty_answer option), or non-zero for a failed lookup (the last known
+ * endpoints are kept and the lookup is retried with backoff).
+ * The callback must not call lbc_channel_close() on its own channel.
+ */
+typedef int (*lbc_lookup_fn)(const char *target, lbc_address_list *out, void *user_data);
+
+/**
+ * Use `fn` instead of DNS to find the endpoints: the target of lbc_channel_open()
+ * is then any non-empty text, passed to `fn` unparsed. `user_data` must stay valid
+ * until the channel is closed (lbc_channel_close waits for a running lookup to
+ * return). fn = NULL removes the callback.
+ */
+int lbc_options_set_lookup(lbc_options *opts, lbc_lookup_fn fn, void *user_data);
+
+/** Log levels. */
+typedef enum lbc_log_level {
+  LBC_LOG_DEBUG = 0,
+  LBC_LOG_INFO = 1,
+  LBC_LOG_WARNING = 2,
+  LBC_LOG_ERROR = 3
+} lbc_log_level;
+
+/**
+ * Receives the channel's log lines (endpoint set changes, resolution failures,
+ * lost connections). Called on the channel's I/O thread: return quickly and do not
+ * call lbc_channel_close() from it. `message` is valid during the call only.
+ */
+typedef void (*lbc_log_fn)(int level, const char *message, void *user_data);
+
+/** Install a log callback (NULL: no logging, the default). user_data as for lookups. */
+int lbc_options_set_log_callback(lbc_options *opts, lbc_log_fn fn, void *user_data);
 
 /* ------------------------------------------------------------------------- */
 /* Metadata (gRPC request/response headers and trailers)                      */
@@ -223,11 +298,18 @@ typedef struct lbc_channel lbc_channel;
  *   ipv4:ADDR:PORT[,ADDR:PORT...]        e.g. "ipv4:127.0.0.2:50051,127.0.0.3:50051"
  *   ipv6:[ADDR]:PORT[,[ADDR]:PORT...]    e.g. "ipv6:[::1]:50051"
  *   unix:PATH  or  unix:///ABSOLUTE/PATH
- *   dns:..., host:port                   not supported yet (LBC_ERR_UNSUPPORTED)
- * `opts` may be NULL for all defaults; it is copied.
+ *   dns:///HOST[:PORT]  or  HOST[:PORT]  DNS via the system's servers (port 443 by default)
+ *   dns://DNS_IP:DNS_PORT/HOST[:PORT]    DNS via that server
+ *   manual:                              no discovery: endpoints come only from
+ *                                        lbc_channel_set_endpoints()
+ * With a lookup callback (lbc_options_set_lookup) the target is any text.
+ * DNS names and lookups are re-resolved every discovery_interval_ms and early
+ * when a connection is lost; new endpoints join when connected, vanished ones
+ * finish their RPCs and close. `opts` may be NULL for all defaults; it is copied.
  *
  * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT, LBC_ERR_INVALID_TARGET,
- * LBC_ERR_UNSUPPORTED or LBC_ERR_RESOURCE (thread, epoll or eventfd creation failed).
+ * LBC_ERR_UNSUPPORTED, LBC_ERR_RESOLUTION (eager resolution timed out) or
+ * LBC_ERR_RESOURCE (thread, epoll or eventfd creation failed).
  */
 int lbc_channel_open(const char *target, const lbc_options *opts, lbc_channel **out);
 
@@ -248,11 +330,29 @@ void lbc_channel_close(lbc_channel *ch);
 const char *lbc_channel_errmsg(const lbc_channel *ch);
 
 /**
+ * Replace the channel's endpoint set (push discovery, for callers that watch their
+ * own registry). `addresses` holds `count` texts as for lbc_address_list_add();
+ * all are validated first, nothing changes on error. New endpoints start
+ * connecting; removed ones take no new RPCs and close after their RPCs finish.
+ * RPCs started after this call returns see the new set. On a channel with DNS or
+ * a lookup the next resolution replaces the pushed set; open with "manual:" for
+ * push-only discovery. count = 0 empties the set.
+ * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT or LBC_ERR_CLOSED. THREAD SAFETY: any thread.
+ */
+int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, size_t count);
+
+/**
  * A JSON snapshot of the channel (owned by the caller, release with lbc_free):
  *   {"target": "...", "policy": "round_robin", "endpoints": [
  *     {"address": "127.0.0.2:50051", "state": "READY", "in_flight": 0,
- *      "calls_started": 10, "calls_failed": 0, "connect_failures": 0}, ...]}
- * States: IDLE, CONNECTING, READY, TRANSIENT_FAILURE.
+ *      "calls_started": 10, "calls_failed": 0, "connect_failures": 0,
+ *      "draining_connections": 0, "last_error": null}, ...],
+ *    "retired_endpoints": 0, "waiting_calls": 0,
+ *    "discovery": {"kind": "dns", "resolutions": 3, "errors": 0, "empty_answers": 0,
+ *      "updates": 1, "pushes": 0, "last_result": "ok", "last_error": null,
+ *      "last_resolution_age_ms": 420}}
+ * States: IDLE, CONNECTING, READY, TRANSIENT_FAILURE. discovery.kind is "dns",
+ * "lookup" or "static"; last_result is "ok", "empty", "error" or null.
  * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT or LBC_ERR_CLOSED.
  */
 int lbc_channel_stats_json(lbc_channel *ch, char **json_out);

@@ -9,20 +9,34 @@ public func lbc_channel_open(_ target: UnsafePointer<CChar>?, _ opts: UnsafeRawP
     guard let target else { return fail(.invalidArgument, "lbc_channel_open: target is NULL") }
     guard let out else { return fail(.invalidArgument, "lbc_channel_open: out is NULL") }
     let text = String(cString: target)
-    let parsed: Target
-    do {
-        parsed = try Target.parse(text)
-    } catch {
-        return fail(.invalidTarget, error.message)
+    let box = opts.map { Handle.get($0, as: OptionsBox.self) }
+    let options = box?.options ?? ChannelOptions()
+    let source: EndpointSource
+    if let lookup = box?.lookup {
+        guard !text.isEmpty else { return fail(.invalidTarget, "lbc_channel_open: the target is empty") }
+        source = .lookup(lookupFunction(lookup))
+    } else if text == "manual:" || text.hasPrefix("manual:") {
+        source = .manual
+    } else {
+        do {
+            switch try Target.parse(text) {
+            case .addresses(let addresses): source = .fixed(addresses)
+            case .dns(let server, let host, let port): source = .dns(server: server, host: host, port: port)
+            }
+        } catch {
+            return fail(.invalidTarget, error.message)
+        }
     }
-    let options = opts.map { Handle.get($0, as: OptionsBox.self).options } ?? ChannelOptions()
     do {
-        let channel = try Channel(target: parsed, targetText: text, options: options)
+        let channel = try Channel(source: source, targetText: text, options: options,
+                                  log: box?.log.map(logFunction))
         out.pointee = ChannelRegistry.register(channel)
         return 0
     } catch {
         switch error {
         case .unsupportedTarget(let message): return fail(.unsupported, message)
+        case .resolver(let message): return fail(.invalidTarget, message)
+        case .resolutionTimeout(let message): return fail(.resolution, message)
         case .system: return fail(.resource, error.description)
         }
     }

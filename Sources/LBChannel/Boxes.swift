@@ -2,9 +2,30 @@ import Glibc
 import LBCCore
 import LBCTransport
 
+/// C callbacks with their user data (the caller guarantees thread-safe use).
+public struct LookupCallback: @unchecked Sendable {
+    public typealias Function = @convention(c) (UnsafePointer<CChar>?, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Int32
+    let function: Function
+    let userData: UnsafeMutableRawPointer?
+}
+
+public struct LogCallback: @unchecked Sendable {
+    public typealias Function = @convention(c) (Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void
+    let function: Function
+    let userData: UnsafeMutableRawPointer?
+}
+
 /// Behind `lbc_options *`.
 final class OptionsBox {
     var options = ChannelOptions()
+    var lookup: LookupCallback?
+    var log: LogCallback?
+}
+
+/// Behind `lbc_address_list *` (lives during one lookup callback).
+final class AddressListBox {
+    var addresses: [String] = []
+    var error: String?
 }
 
 /// Behind `lbc_metadata *`: the pairs, plus NUL-terminated C copies for lbc_metadata_get.

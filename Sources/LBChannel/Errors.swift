@@ -16,6 +16,7 @@ enum LBCError: Int32, CaseIterable {
     case invalidMetadata = -8
     case outOfRange = -9
     case internalError = -10
+    case resolution = -11
 
     /// Static C strings for lbc_strerror (never freed).
     static let names: [Int32: UnsafePointer<CChar>] = {
@@ -37,6 +38,7 @@ enum LBCError: Int32, CaseIterable {
         case .invalidMetadata: return "invalid metadata"
         case .outOfRange: return "index out of range"
         case .internalError: return "internal error"
+        case .resolution: return "name resolution failed"
         }
     }
 }

@@ -20,6 +20,15 @@ final class ChannelOptionsTests: XCTestCase {
         XCTAssertEqual(options.backoffMaxMs, 120_000)
         XCTAssertNil(options.authority)
         XCTAssertNil(options.userAgent)
+        XCTAssertEqual(options.discoveryIntervalMs, 10_000)
+        XCTAssertEqual(options.minReresolutionIntervalMs, 1_000)
+        XCTAssertFalse(options.dnsUseTTL)
+        XCTAssertEqual(options.dnsTTLFloorMs, 1_000)
+        XCTAssertEqual(options.emptyAnswer, .keep)
+        XCTAssertEqual(options.resolution, .lazy)
+        XCTAssertEqual(options.eagerTimeoutMs, 5_000)
+        XCTAssertFalse(options.dnsSRV)
+        XCTAssertEqual(options.dnsTimeoutMs, 2_000)
     }
 
     func testSetEveryKey() throws {
@@ -35,6 +44,15 @@ final class ChannelOptionsTests: XCTestCase {
         try options.set("backoff_jitter", "0")
         try options.set("authority", "api.example.com:443")
         try options.set("user_agent", "my app/1.0")
+        try options.set("discovery_interval_ms", "30000")
+        try options.set("min_reresolution_interval_ms", "250")
+        try options.set("dns_use_ttl", "yes")
+        try options.set("dns_ttl_floor_ms", "5000")
+        try options.set("empty_answer", "apply")
+        try options.set("resolution", "eager")
+        try options.set("eager_timeout_ms", "750")
+        try options.set("dns_srv", "on")
+        try options.set("dns_timeout_ms", "300")
         XCTAssertEqual(options.lbPolicy, .roundRobin)
         XCTAssertEqual(options.connectTimeoutMs, 5000)
         XCTAssertTrue(options.waitForReady)
@@ -46,10 +64,19 @@ final class ChannelOptionsTests: XCTestCase {
         XCTAssertEqual(options.backoffMaxMs, 60_000)
         XCTAssertEqual(options.authority, "api.example.com:443")
         XCTAssertEqual(options.userAgent, "my app/1.0")
+        XCTAssertEqual(options.discoveryIntervalMs, 30_000)
+        XCTAssertEqual(options.minReresolutionIntervalMs, 250)
+        XCTAssertTrue(options.dnsUseTTL)
+        XCTAssertEqual(options.dnsTTLFloorMs, 5_000)
+        XCTAssertEqual(options.emptyAnswer, .apply)
+        XCTAssertEqual(options.resolution, .eager)
+        XCTAssertEqual(options.eagerTimeoutMs, 750)
+        XCTAssertTrue(options.dnsSRV)
+        XCTAssertEqual(options.dnsTimeoutMs, 300)
     }
 
     func testKeysListsEveryKeyThatSetAccepts() throws {
-        XCTAssertEqual(ChannelOptions.keys.count, 11)
+        XCTAssertEqual(ChannelOptions.keys.count, 20)
         for key in ChannelOptions.keys {
             var options = ChannelOptions()
             let error = setError(&options, key, "\u{1}not valid for any option\u{1}")
@@ -161,5 +188,126 @@ final class ChannelOptionsTests: XCTestCase {
         XCTAssertEqual(LBPolicy.allCases.map(\.rawValue), [0, 1, 2])
         for policy in LBPolicy.allCases { XCTAssertEqual(LBPolicy(name: policy.name), policy) }
         XCTAssertNil(LBPolicy(name: "random"))
+    }
+
+    // MARK: discovery options
+
+    func testDiscoveryKeysFollowTheExistingKeysInOrder() {
+        XCTAssertEqual(Array(ChannelOptions.keys.prefix(11)), [
+            "lb_policy", "connect_timeout_ms", "wait_for_ready", "max_send_message_size",
+            "max_receive_message_size", "backoff_initial_ms", "backoff_multiplier", "backoff_jitter",
+            "backoff_max_ms", "authority", "user_agent",
+        ])
+        XCTAssertEqual(Array(ChannelOptions.keys.dropFirst(11)), [
+            "discovery_interval_ms", "min_reresolution_interval_ms", "dns_use_ttl", "dns_ttl_floor_ms",
+            "empty_answer", "resolution", "eager_timeout_ms", "dns_srv", "dns_timeout_ms",
+        ])
+    }
+
+    func testDiscoveryIntervalAcceptsOneHundredAndRejectsNinetyNine() throws {
+        var options = ChannelOptions()
+        XCTAssertEqual(setError(&options, "discovery_interval_ms", "99")?.message,
+                       #"option "discovery_interval_ms": must be >= 100, got 99"#)
+        XCTAssertEqual(options.discoveryIntervalMs, 10_000)
+        try options.set("discovery_interval_ms", "100")
+        XCTAssertEqual(options.discoveryIntervalMs, 100)
+        XCTAssertEqual(setError(&options, "discovery_interval_ms", "-100")?.kind, .invalidValue)
+        XCTAssertEqual(setError(&options, "discovery_interval_ms", "10s")?.message,
+                       #"option "discovery_interval_ms": "10s" is not an integer"#)
+        XCTAssertEqual(options.discoveryIntervalMs, 100)
+    }
+
+    func testMinReresolutionIntervalAcceptsZeroAndRejectsNegative() throws {
+        var options = ChannelOptions()
+        XCTAssertEqual(setError(&options, "min_reresolution_interval_ms", "-1")?.message,
+                       #"option "min_reresolution_interval_ms": must be >= 0, got -1"#)
+        XCTAssertEqual(options.minReresolutionIntervalMs, 1_000)
+        try options.set("min_reresolution_interval_ms", "0")
+        XCTAssertEqual(options.minReresolutionIntervalMs, 0)
+    }
+
+    func testDNSTTLFloorAcceptsOneHundredAndRejectsNinetyNine() throws {
+        var options = ChannelOptions()
+        XCTAssertEqual(setError(&options, "dns_ttl_floor_ms", "99")?.message,
+                       #"option "dns_ttl_floor_ms": must be >= 100, got 99"#)
+        XCTAssertEqual(options.dnsTTLFloorMs, 1_000)
+        try options.set("dns_ttl_floor_ms", "100")
+        XCTAssertEqual(options.dnsTTLFloorMs, 100)
+    }
+
+    func testTimeoutsMustBePositive() throws {
+        var options = ChannelOptions()
+        for key in ["eager_timeout_ms", "dns_timeout_ms"] {
+            XCTAssertEqual(setError(&options, key, "0")?.message, "option \"\(key)\": must be > 0, got 0")
+            XCTAssertEqual(setError(&options, key, "-5")?.kind, .invalidValue, key)
+            XCTAssertEqual(setError(&options, key, "1e3")?.kind, .invalidValue, key)
+        }
+        XCTAssertEqual(options, ChannelOptions())
+        try options.set("eager_timeout_ms", "1")
+        try options.set("dns_timeout_ms", "1")
+        XCTAssertEqual(options.eagerTimeoutMs, 1)
+        XCTAssertEqual(options.dnsTimeoutMs, 1)
+    }
+
+    func testDiscoveryBooleans() throws {
+        var options = ChannelOptions()
+        try options.set("dns_use_ttl", "TRUE")
+        try options.set("dns_srv", "1")
+        XCTAssertTrue(options.dnsUseTTL)
+        XCTAssertTrue(options.dnsSRV)
+        try options.set("dns_use_ttl", "off")
+        try options.set("dns_srv", "no")
+        XCTAssertFalse(options.dnsUseTTL)
+        XCTAssertFalse(options.dnsSRV)
+        XCTAssertEqual(setError(&options, "dns_use_ttl", "2")?.kind, .invalidValue)
+        XCTAssertEqual(setError(&options, "dns_srv", "")?.kind, .invalidValue)
+    }
+
+    func testEmptyAnswerPolicyValues() throws {
+        var options = ChannelOptions()
+        try options.set("empty_answer", "apply")
+        XCTAssertEqual(options.emptyAnswer, .apply)
+        try options.set("empty_answer", "keep")
+        XCTAssertEqual(options.emptyAnswer, .keep)
+        XCTAssertEqual(setError(&options, "empty_answer", "drop")?.message,
+                       #"option "empty_answer": "drop" is not one of keep, apply"#)
+        XCTAssertEqual(setError(&options, "empty_answer", "Apply")?.kind, .invalidValue)
+        XCTAssertEqual(setError(&options, "empty_answer", "")?.kind, .invalidValue)
+        XCTAssertEqual(options.emptyAnswer, .keep)
+        XCTAssertEqual(EmptyAnswerPolicy.allCases.map(\.rawValue), ["keep", "apply"])
+    }
+
+    func testResolutionModeValues() throws {
+        var options = ChannelOptions()
+        try options.set("resolution", "eager")
+        XCTAssertEqual(options.resolution, .eager)
+        try options.set("resolution", "lazy")
+        XCTAssertEqual(options.resolution, .lazy)
+        XCTAssertEqual(setError(&options, "resolution", "sync")?.message,
+                       #"option "resolution": "sync" is not one of lazy, eager"#)
+        XCTAssertEqual(setError(&options, "resolution", "EAGER")?.kind, .invalidValue)
+        XCTAssertEqual(options.resolution, .lazy)
+        XCTAssertEqual(ResolutionMode.allCases.map(\.rawValue), ["lazy", "eager"])
+    }
+
+    func testDiscoveryErrorBackoffGrowsToTheDiscoveryInterval() {
+        var backoff = ChannelOptions().discoveryErrorBackoff
+        XCTAssertEqual(backoff.initialMs, 1000)
+        XCTAssertEqual(backoff.multiplier, 1.6)
+        XCTAssertEqual(backoff.jitter, 0.2)
+        XCTAssertEqual(backoff.maxMs, 10_000)
+        XCTAssertEqual((0..<7).map { _ in backoff.nextDelayMs(random: { 0 }) },
+                       [1000, 1600, 2560, 4096, 6554, 10_000, 10_000])
+    }
+
+    func testDiscoveryErrorBackoffFollowsTheDiscoveryInterval() throws {
+        var options = ChannelOptions()
+        try options.set("discovery_interval_ms", "2000")
+        var backoff = options.discoveryErrorBackoff
+        XCTAssertEqual((0..<4).map { _ in backoff.nextDelayMs(random: { 0 }) }, [1000, 1600, 2000, 2000])
+        try options.set("discovery_interval_ms", "100")
+        backoff = options.discoveryErrorBackoff
+        XCTAssertEqual(backoff.initialMs, 100, "the first retry never waits longer than the interval")
+        XCTAssertEqual((0..<2).map { _ in backoff.nextDelayMs(random: { 0 }) }, [100, 100])
     }
 }

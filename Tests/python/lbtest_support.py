@@ -248,10 +248,10 @@ def wait_all_ready(channel, count, timeout=5.0):
     )
 
 
-def run_with_timeout(fn, timeout, *args, **kwargs):
+def run_with_timeout(fn, limit, /, *args, **kwargs):
     """Run ``fn`` on a daemon thread; return its result or raise its exception.
 
-    Raises TimeoutError if it does not finish in ``timeout`` seconds (the
+    Raises TimeoutError if it does not finish in ``limit`` seconds (the
     thread is abandoned), so a hanging library call fails the test instead of
     hanging the run.
     """
@@ -265,9 +265,9 @@ def run_with_timeout(fn, timeout, *args, **kwargs):
 
     t = threading.Thread(target=target, daemon=True)
     t.start()
-    t.join(timeout)
+    t.join(limit)
     if t.is_alive():
-        raise TimeoutError("%s did not return within %.1fs" % (getattr(fn, "__name__", fn), timeout))
+        raise TimeoutError("%s did not return within %.1fs" % (getattr(fn, "__name__", fn), limit))
     if "error" in box:
         raise box["error"]
     return box.get("value")

@@ -34,6 +34,25 @@ extension ChannelOptions {
         }
     }
 
+    /// `value >= minimum`.
+    static func checkMinimum(_ key: String, _ value: Int64, _ minimum: Int64) throws(OptionError) {
+        guard value >= minimum else { throw .invalid(key, "must be >= \(minimum), got \(value)") }
+    }
+
+    /// `value > 0`.
+    static func checkPositive(_ key: String, _ value: Int64) throws(OptionError) {
+        guard value > 0 else { throw .invalid(key, "must be > 0, got \(value)") }
+    }
+
+    /// The case of `Choice` whose raw value is exactly `text` (lowercase).
+    static func choice<Choice: RawRepresentable & CaseIterable>(
+        _ key: String, _ text: String, of _: Choice.Type
+    ) throws(OptionError) -> Choice where Choice.RawValue == String {
+        if let value = Choice(rawValue: text) { return value }
+        let names = Choice.allCases.map(\.rawValue).joined(separator: ", ")
+        throw .invalid(key, "\(ASCII.quoted(text)) is not one of \(names)")
+    }
+
     /// Non-empty, every byte in `lowest`...0x7E.
     static func checkText(_ key: String, _ text: String, lowest: UInt8) throws(OptionError) {
         if text.isEmpty { throw .invalid(key, "must not be empty") }

@@ -34,6 +34,28 @@ package struct ChannelOptions: Sendable, Equatable {
     package var authority: String? = nil
     /// `user_agent`: a prefix of the user-agent header; nil for none.
     package var userAgent: String? = nil
+    /// `discovery_interval_ms`: how often discovery re-resolves the target (>= 100).
+    package var discoveryIntervalMs: Int64 = 10_000
+    /// `min_reresolution_interval_ms`: the least time between the starts of two resolutions
+    /// triggered early by connection loss or GOAWAY (>= 0).
+    package var minReresolutionIntervalMs: Int64 = 1_000
+    /// `dns_use_ttl`: schedule the next DNS resolution after the answer's TTL (at least
+    /// `dns_ttl_floor_ms`) instead of `discovery_interval_ms`.
+    package var dnsUseTTL = false
+    /// `dns_ttl_floor_ms`: the shortest wait when `dns_use_ttl` is on (>= 100).
+    package var dnsTTLFloorMs: Int64 = 1_000
+    /// `empty_answer`: `keep` the last known good endpoints (the default) or `apply` an empty
+    /// answer.
+    package var emptyAnswer: EmptyAnswerPolicy = .keep
+    /// `resolution`: `lazy` (open returns at once, the default) or `eager` (open waits for
+    /// the first resolution).
+    package var resolution: ResolutionMode = .lazy
+    /// `eager_timeout_ms`: how long an eager open waits for the first resolution (> 0).
+    package var eagerTimeoutMs: Int64 = 5_000
+    /// `dns_srv`: resolve SRV records as well as A/AAAA.
+    package var dnsSRV = false
+    /// `dns_timeout_ms`: the timeout of each DNS query attempt (> 0).
+    package var dnsTimeoutMs: Int64 = 2_000
 
     /// All defaults.
     package init() {}
@@ -42,13 +64,24 @@ package struct ChannelOptions: Sendable, Equatable {
     package static let keys: [String] = [
         "lb_policy", "connect_timeout_ms", "wait_for_ready", "max_send_message_size",
         "max_receive_message_size", "backoff_initial_ms", "backoff_multiplier", "backoff_jitter",
-        "backoff_max_ms", "authority", "user_agent",
+        "backoff_max_ms", "authority", "user_agent", "discovery_interval_ms",
+        "min_reresolution_interval_ms", "dns_use_ttl", "dns_ttl_floor_ms", "empty_answer", "resolution",
+        "eager_timeout_ms", "dns_srv", "dns_timeout_ms",
     ]
 
     /// The connection backoff configured by the backoff_* fields.
     package var backoff: ConnectionBackoff {
         ConnectionBackoff(initialMs: backoffInitialMs, multiplier: backoffMultiplier,
                           jitter: backoffJitter, maxMs: backoffMaxMs)
+    }
+
+    /// Backoff for retrying failed lookups: initial 1000 ms, x1.6, jitter 0.2, capped at discoveryIntervalMs.
+    ///
+    /// The initial delay is `min(1000, discoveryIntervalMs)`, so a retry never waits longer
+    /// than a regular resolution would (before jitter).
+    package var discoveryErrorBackoff: ConnectionBackoff {
+        ConnectionBackoff(initialMs: min(1000, discoveryIntervalMs), multiplier: 1.6, jitter: 0.2,
+                          maxMs: discoveryIntervalMs)
     }
 
     /// Sets one option from its text form. Keys are exactly those of ``keys``; durations
@@ -90,6 +123,34 @@ package struct ChannelOptions: Sendable, Equatable {
             try setAuthority(value)
         case "user_agent":
             try setUserAgent(value)
+        case "discovery_interval_ms":
+            let ms = try Self.integer(key, value)
+            try Self.checkMinimum(key, ms, 100)
+            discoveryIntervalMs = ms
+        case "min_reresolution_interval_ms":
+            let ms = try Self.integer(key, value)
+            try Self.checkMinimum(key, ms, 0)
+            minReresolutionIntervalMs = ms
+        case "dns_use_ttl":
+            dnsUseTTL = try Self.boolean(key, value)
+        case "dns_ttl_floor_ms":
+            let ms = try Self.integer(key, value)
+            try Self.checkMinimum(key, ms, 100)
+            dnsTTLFloorMs = ms
+        case "empty_answer":
+            emptyAnswer = try Self.choice(key, value, of: EmptyAnswerPolicy.self)
+        case "resolution":
+            resolution = try Self.choice(key, value, of: ResolutionMode.self)
+        case "eager_timeout_ms":
+            let ms = try Self.integer(key, value)
+            try Self.checkPositive(key, ms)
+            eagerTimeoutMs = ms
+        case "dns_srv":
+            dnsSRV = try Self.boolean(key, value)
+        case "dns_timeout_ms":
+            let ms = try Self.integer(key, value)
+            try Self.checkPositive(key, ms)
+            dnsTimeoutMs = ms
         default:
             throw OptionError(kind: .unknownKey, message: "unknown option \(ASCII.quoted(key))"
                 + " (valid options: \(Self.keys.joined(separator: ", ")))")

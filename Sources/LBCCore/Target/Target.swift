@@ -31,10 +31,10 @@ package enum Target: Equatable, Sendable {
             let scheme = text[..<colon]
             let rest = text[text.index(after: colon)...]
             switch ASCII.lowercased(scheme) {
-            case "ipv4": return .addresses(try parseIPv4List(rest, target: text))
-            case "ipv6": return .addresses(try parseIPv6List(rest, target: text))
-            case "unix": return .addresses([try parseUnix(rest, target: text)])
-            case "dns": return try parseDNS(rest, target: text)
+            case "ipv4": return .addresses(try parseIPv4List(rest, subject: .target(text)))
+            case "ipv6": return .addresses(try parseIPv6List(rest, subject: .target(text)))
+            case "unix": return .addresses([try parseUnix(rest, subject: .target(text))])
+            case "dns": return try parseDNS(rest, subject: .target(text))
             case "unix-abstract", "vsock", "xds", "google-c2p":
                 throw TargetParseError(target: text, "scheme \(ASCII.quoted(scheme)) is not supported")
             default:
@@ -44,7 +44,7 @@ package enum Target: Equatable, Sendable {
                 }
             }
         }
-        let (host, port) = try parseHostPort(text[...], target: text)
+        let (host, port) = try parseHostPort(text[...], subject: .target(text))
         return .dns(server: nil, host: host, port: port ?? defaultPort)
     }
 }

@@ -49,7 +49,12 @@ extension Channel {
     /// When the RPC must fail now with UNAVAILABLE: no READY endpoint and every
     /// endpoint has failed since it was last ready (unless wait_for_ready).
     func failFastReason() -> String? {
-        guard !options.waitForReady, !endpoints.isEmpty else { return nil }
+        guard !options.waitForReady else { return nil }
+        if endpoints.isEmpty {
+            if let error = stats.lastError { return "name resolution failed: \(error)" }
+            if stats.lastResult == "empty" { return "no endpoints: the last resolution returned no addresses" }
+            return nil  // still resolving, or waiting for pushed endpoints
+        }
         for endpoint in endpoints where endpoint.isReady || !endpoint.machine.failingSinceReady {
             return nil
         }

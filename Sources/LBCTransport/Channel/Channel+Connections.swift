@@ -29,7 +29,17 @@ extension Channel: ConnectionDelegate {
     }
 
     private func endpoint(of connection: HTTP2Connection) -> Endpoint? {
-        endpoints.first { $0.connection === connection || $0.draining.contains { $0 === connection } }
+        let owns = { (e: Endpoint) in e.connection === connection || e.draining.contains { $0 === connection } }
+        return endpoints.first(where: owns) ?? retired.first(where: owns)
+    }
+
+    /// Forget `connection` of a retired endpoint; drop the endpoint when nothing is left.
+    private func release(_ connection: HTTP2Connection, of endpoint: Endpoint) {
+        if endpoint.connection === connection { endpoint.connection = nil }
+        endpoint.draining.removeAll { $0 === connection }
+        if endpoint.retired && endpoint.connection == nil && endpoint.draining.isEmpty {
+            retired.removeAll { $0 === endpoint }
+        }
     }
 
     package func connectionReady(_ connection: HTTP2Connection) {
@@ -40,36 +50,44 @@ extension Channel: ConnectionDelegate {
     }
 
     package func connectionFailed(_ connection: HTTP2Connection, reason: String) {
-        guard let endpoint = endpoint(of: connection), endpoint.connection === connection else { return }
+        guard let endpoint = endpoint(of: connection) else { return }
+        guard !endpoint.retired, endpoint.connection === connection else {
+            release(connection, of: endpoint)
+            return
+        }
         endpoint.connection = nil
         endpoint.lastError = reason
         endpoint.connectFailures += 1
         apply(endpoint.machine.connectFailed(), to: endpoint)
+        requestReresolution()
         failWaitingIfHopeless()
     }
 
     package func connectionLost(_ connection: HTTP2Connection, reason: String) {
-        guard let endpoint = endpoint(of: connection), endpoint.connection === connection else { return }
+        guard let endpoint = endpoint(of: connection) else { return }
+        guard !endpoint.retired, endpoint.connection === connection else {
+            release(connection, of: endpoint)
+            return
+        }
         endpoint.connection = nil
         endpoint.lastError = reason
+        log?(.info, "\(targetText): \(reason)")
         apply(endpoint.machine.connectionLost(), to: endpoint)
+        requestReresolution()
     }
 
     package func connectionDraining(_ connection: HTTP2Connection) {
-        guard let endpoint = endpoint(of: connection), endpoint.connection === connection else { return }
+        guard let endpoint = endpoint(of: connection), !endpoint.retired, endpoint.connection === connection else { return }
         endpoint.connection = nil
         endpoint.draining.append(connection)
+        log?(.info, "\(targetText): \(endpoint.address) sent GOAWAY; draining its connection")
         apply(endpoint.machine.goAway(), to: endpoint)
+        requestReresolution()
     }
 
     package func connectionClosed(_ connection: HTTP2Connection) {
-        for endpoint in endpoints {
-            endpoint.draining.removeAll { $0 === connection }
-            if endpoint.connection === connection {
-                // A connection that went from draining to closed is no longer usable.
-                endpoint.connection = nil
-            }
-        }
+        guard let endpoint = endpoint(of: connection) else { return }
+        release(connection, of: endpoint)
     }
 
     package func streamClosed(_ connection: HTTP2Connection, call: UnaryCall, errorCode: UInt32,
@@ -88,7 +106,7 @@ extension Channel: ConnectionDelegate {
     }
 
     /// Fail waiting calls when no endpoint can serve them any more.
-    private func failWaitingIfHopeless() {
+    func failWaitingIfHopeless() {
         guard !waiting.isEmpty, let reason = failFastReason() else { return }
         let calls = waiting
         waiting.removeAll()
@@ -97,10 +115,12 @@ extension Channel: ConnectionDelegate {
 
     /// Write what every connection has queued (once per loop iteration).
     func flushConnections() {
-        for endpoint in endpoints {
-            endpoint.connection?.flush()
-            if !endpoint.draining.isEmpty {
-                for connection in endpoint.draining { connection.flush() }
+        for list in [endpoints, retired] {
+            for endpoint in list {
+                endpoint.connection?.flush()
+                if !endpoint.draining.isEmpty {
+                    for connection in endpoint.draining { connection.flush() }
+                }
             }
         }
     }
@@ -108,10 +128,13 @@ extension Channel: ConnectionDelegate {
     /// Close everything on the loop thread (the final work item).
     func shutDown() {
         isShutDown = true
+        if let t = discoveryTimer { loop.cancelTimer(t) }
+        resolver?.shutDown()
+        resolver = nil
         let calls = waiting
         waiting.removeAll()
         for call in calls { finish(call, .cancelled, "channel closed") }
-        for endpoint in endpoints {
+        for endpoint in endpoints + retired {
             if let t = endpoint.retryTimer { loop.cancelTimer(t) }
             let connections = [endpoint.connection].compactMap { $0 } + endpoint.draining
             endpoint.connection = nil

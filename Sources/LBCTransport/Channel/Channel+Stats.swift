@@ -13,7 +13,18 @@ extension Channel {
             out += ",\"draining_connections\":\(e.draining.count)"
             out += ",\"last_error\":\(e.lastError.map(JSON.quote) ?? "null")}"
         }
-        out += "],\"waiting_calls\":\(waiting.count)}"
+        out += "],\"retired_endpoints\":\(retired.count),\"waiting_calls\":\(waiting.count)"
+        out += ",\"discovery\":{\"kind\":\(JSON.quote(resolver?.kind ?? "static"))"
+        out += ",\"resolutions\":\(stats.resolutions),\"errors\":\(stats.errors)"
+        out += ",\"empty_answers\":\(stats.emptyAnswers),\"updates\":\(stats.updates),\"pushes\":\(stats.pushes)"
+        out += ",\"last_result\":\(stats.lastResult.map(JSON.quote) ?? "null")"
+        out += ",\"last_error\":\(stats.lastError.map(JSON.quote) ?? "null")"
+        if let t = stats.lastResolutionNs {
+            out += ",\"last_resolution_age_ms\":\((EventLoop.now() - t) / 1_000_000)"
+        } else {
+            out += ",\"last_resolution_age_ms\":null"
+        }
+        out += "}}"
         return out
     }
 }

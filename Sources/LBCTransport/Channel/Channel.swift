@@ -4,22 +4,46 @@ import LBCCore
 package enum ChannelError: Error, CustomStringConvertible {
     case unsupportedTarget(String)
     case system(SystemError)
+    /// The resolver could not be set up (bad DNS server, c-ares failure).
+    case resolver(String)
+    /// Eager resolution found no endpoint in time.
+    case resolutionTimeout(String)
 
     package var description: String {
         switch self {
-        case .unsupportedTarget(let m): return m
+        case .unsupportedTarget(let m), .resolver(let m), .resolutionTimeout(let m): return m
         case .system(let e): return "cannot start the channel's I/O thread: \(e)"
         }
     }
 }
 
-/// A load-balanced channel: endpoints, their connections, the picker and the RPCs
-/// waiting for an endpoint. Public methods may be called from any thread; all state
-/// lives on the channel's event-loop thread.
+/// Where a channel's endpoints come from.
+package enum EndpointSource: Sendable {
+    /// A fixed list (ipv4:, ipv6:, unix: targets); `lbc_channel_set_endpoints` may replace it.
+    case fixed([EndpointAddress])
+    /// DNS through c-ares, re-resolved on the discovery schedule.
+    case dns(server: String?, host: String, port: UInt16)
+    /// A caller-supplied lookup function, called on the discovery schedule off the I/O thread.
+    case lookup(LookupFunction)
+    /// No discovery: endpoints arrive only through `setEndpoints`.
+    case manual
+}
+
+/// Severity of a log line.
+package enum LogLevel: Int32, Sendable {
+    case debug = 0, info = 1, warning = 2, error = 3
+}
+
+/// A log sink; called on the channel's I/O thread.
+package typealias LogFunction = @Sendable (LogLevel, String) -> Void
+
+/// A load-balanced channel: endpoints, their connections, the picker, discovery and
+/// the RPCs waiting for an endpoint. Public methods may be called from any thread;
+/// all state lives on the channel's event-loop thread.
 ///
 /// ```swift
-/// let channel = try Channel(target: .addresses([.ipv4(host: "127.0.0.1", port: 50051)]),
-///                           options: ChannelOptions())
+/// let channel = try Channel(source: .fixed([.ipv4(host: "127.0.0.1", port: 50051)]),
+///                           targetText: "ipv4:127.0.0.1:50051", options: ChannelOptions())
 /// let call = UnaryCall(method: "/pkg.Svc/M", request: bytes, metadata: Metadata(),
 ///                      timeoutMs: 1000, maxReceiveMessageSize: channel.options.maxReceiveMessageSize)
 /// channel.start(call)
@@ -30,34 +54,66 @@ package final class Channel: @unchecked Sendable {
     package let options: ChannelOptions
     package let targetText: String
     let loop: EventLoop
+    let log: LogFunction?
     var endpoints: [Endpoint] = []
+    /// Endpoints removed from the set whose connections are still finishing RPCs.
+    var retired: [Endpoint] = []
     var picker: Picker
     /// RPCs waiting for a READY endpoint, oldest first.
     var waiting: [UnaryCall] = []
     var isShutDown = false
 
-    package init(target: Target, targetText: String, options: ChannelOptions) throws(ChannelError) {
-        guard case .addresses(let addresses) = target else {
-            throw .unsupportedTarget("DNS targets are not supported yet (\(targetText)); use ipv4:, ipv6: or unix: targets")
-        }
+    // Discovery (loop thread).
+    var resolver: Resolver?
+    var scheduler: DiscoveryScheduler
+    var discoveryTimer: TimerQueue.ID?
+    var stats = DiscoveryStats()
+    /// Signalled when the endpoint set first becomes non-empty (eager resolution waits for it).
+    let firstEndpoints = Completion()
+
+    package init(source: EndpointSource, targetText: String, options: ChannelOptions,
+                 log: LogFunction? = nil) throws(ChannelError) {
         self.options = options
         self.targetText = targetText
+        self.log = log
         self.picker = Picker(policy: options.lbPolicy)
+        self.scheduler = DiscoveryScheduler(options: options)
         do {
             loop = try EventLoop()
         } catch {
             throw .system(error)
         }
-        let backoff = options.backoff
-        endpoints = addresses.map { Endpoint(address: $0, backoff: backoff) }
+        var initial: [EndpointAddress] = []
+        switch source {
+        case .fixed(let addresses):
+            initial = addresses
+        case .dns(let server, let host, let port):
+            resolver = try DNSResolver(loop: loop, server: server, host: host, port: port,
+                                       srv: options.dnsSRV, timeoutMs: options.dnsTimeoutMs)
+        case .lookup(let function):
+            resolver = try LookupResolver(loop: loop, target: targetText, function: function)
+        case .manual:
+            break
+        }
         loop.afterIteration = { [unowned self] in self.flushConnections() }
         do {
             try loop.start()
         } catch {
+            resolver?.shutDown()
             throw .system(error)
         }
         loop.submit { [self] in
-            for endpoint in endpoints { apply(endpoint.machine.start(), to: endpoint) }
+            if !initial.isEmpty { updateEndpoints(initial, origin: "target") }
+            startDiscovery()
+        }
+        if options.resolution == .eager && resolver != nil {
+            let deadline = EventLoop.now() + options.eagerTimeoutMs * 1_000_000
+            if !firstEndpoints.wait(untilNs: deadline) {
+                let detail = statsSnapshotError() ?? "no addresses yet"
+                close()
+                throw .resolutionTimeout(
+                    "eager resolution of \"\(targetText)\" found no endpoint within \(options.eagerTimeoutMs) ms (\(detail))")
+            }
         }
     }
 
@@ -69,25 +125,44 @@ package final class Channel: @unchecked Sendable {
         if !accepted { call.complete(.cancelled, "channel closed") }
     }
 
-    /// Cancel in-flight RPCs with CANCELLED, close connections and stop the I/O thread.
-    /// Idempotent. Must not be called on the channel's own I/O thread.
+    /// Replace the endpoint set (push discovery). Any thread. Returns false once closed.
+    /// On a channel with a resolver the next resolution replaces the pushed set again.
+    @discardableResult
+    package func setEndpoints(_ addresses: [EndpointAddress]) -> Bool {
+        loop.submit { [self] in
+            stats.pushes += 1
+            updateEndpoints(addresses, origin: "push")
+        }
+    }
+
+    /// Cancel in-flight RPCs with CANCELLED, close connections, stop discovery and the
+    /// I/O thread. Idempotent. Must not be called on the channel's own I/O thread.
     package func close() {
         loop.submitFinal { [self] in shutDown() }
         loop.stopAndJoin()
         loop.afterIteration = nil
     }
 
-    /// A JSON snapshot of the endpoints and their counters; nil once closed.
+    /// A JSON snapshot of the endpoints, discovery and counters; nil once closed.
     package func statsJSON() -> String? {
-        var result: String?
+        onLoop { self.renderStats() }
+    }
+
+    /// Run `body` on the loop thread and wait for its result; nil once closed.
+    func onLoop<T>(_ body: @escaping () -> T) -> T? {
+        var result: T?
         let done = Completion()
-        let accepted = loop.submit { [self] in
-            result = renderStats()
+        let accepted = loop.submit {
+            result = body()
             done.signal()
         }
         guard accepted else { return nil }
         done.wait()
         return result
+    }
+
+    private func statsSnapshotError() -> String? {
+        onLoop { self.stats.lastError }.flatMap { $0 }
     }
 
     deinit {

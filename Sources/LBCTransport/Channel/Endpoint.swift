@@ -10,6 +10,8 @@ package final class Endpoint {
     var draining: [HTTP2Connection] = []
     var retryTimer: TimerQueue.ID?
     var lastError: String?
+    /// Removed from the endpoint set: takes no new RPCs, never reconnects.
+    var retired = false
 
     var inFlight = 0
     var callsStarted = 0
@@ -23,6 +25,6 @@ package final class Endpoint {
 
     /// READY with a connection that accepts streams.
     var isReady: Bool {
-        machine.state == .ready && (connection?.hasCapacity ?? false)
+        !retired && machine.state == .ready && (connection?.hasCapacity ?? false)
     }
 }

@@ -103,6 +103,21 @@ package final class HTTP2Connection: FileDescriptorHandler {
         else { fail("server sent GOAWAY during the handshake") }
     }
 
+    /// Stop taking new streams and close once the open ones have finished (the
+    /// endpoint left the set). A connection that is not ready yet closes at once.
+    package func drain() {
+        switch state {
+        case .ready:
+            state = .draining
+            if streams.isEmpty { close(status: .unavailable, reason: nil) }
+        case .connecting, .handshaking:
+            state = .draining
+            close(status: .unavailable, reason: nil)
+        case .draining, .closed:
+            break
+        }
+    }
+
     // MARK: events
 
     package func handleEvents(_ events: UInt32) {

@@ -1,0 +1,117 @@
+import LBCCore
+
+extension Channel {
+    private var nowMs: Int64 { EventLoop.now() / 1_000_000 }
+
+    /// Start periodic discovery (loop thread).
+    func startDiscovery() {
+        guard resolver != nil else { return }
+        carry(scheduler.start(nowMs: nowMs))
+    }
+
+    /// Ask for an early re-resolution (connection lost, GOAWAY), rate-limited.
+    func requestReresolution() {
+        guard resolver != nil, !isShutDown else { return }
+        carry(scheduler.reresolutionRequested(nowMs: nowMs))
+    }
+
+    /// Carry out a scheduler action.
+    private func carry(_ action: DiscoveryScheduler.Action) {
+        guard let resolver, !isShutDown else { return }
+        switch action {
+        case .none:
+            break
+        case .resolveNow:
+            cancelDiscoveryTimer()
+            resolver.resolve { [weak self] result in self?.resolved(result) }
+        case .schedule(let atMs):
+            cancelDiscoveryTimer()
+            discoveryTimer = loop.schedule(at: atMs * 1_000_000) { [weak self] in
+                guard let self else { return }
+                self.discoveryTimer = nil
+                self.carry(self.scheduler.timerFired(nowMs: self.nowMs))
+            }
+        }
+    }
+
+    private func cancelDiscoveryTimer() {
+        if let t = discoveryTimer {
+            loop.cancelTimer(t)
+            discoveryTimer = nil
+        }
+    }
+
+    /// A resolution finished: apply its answer according to the failure policy.
+    func resolved(_ result: ResolutionResult) {
+        guard !isShutDown else { return }
+        stats.resolutions += 1
+        stats.lastResolutionNs = EventLoop.now()
+        switch result {
+        case .failure(let message):
+            stats.errors += 1
+            stats.lastResult = "error"
+            stats.lastError = message
+            log?(.warning, "\(targetText): \(message); keeping the last known \(endpoints.count) endpoint(s)")
+            carry(scheduler.resolutionFailed(nowMs: nowMs))
+            failWaitingIfHopeless()
+        case .addresses(let addresses, let ttl):
+            stats.lastError = nil
+            if addresses.isEmpty {
+                stats.emptyAnswers += 1
+                stats.lastResult = "empty"
+                if options.emptyAnswer == .keep && !endpoints.isEmpty {
+                    log?(.warning, "\(targetText): resolution returned no addresses; keeping the last known \(endpoints.count) endpoint(s) (empty_answer=keep)")
+                } else {
+                    if !endpoints.isEmpty {
+                        log?(.warning, "\(targetText): resolution returned no addresses; removing all endpoints (empty_answer=apply)")
+                    }
+                    updateEndpoints([], origin: "resolution")
+                }
+            } else {
+                stats.lastResult = "ok"
+                updateEndpoints(addresses, origin: "resolution")
+            }
+            carry(scheduler.resolutionSucceeded(nowMs: nowMs, ttlSeconds: ttl))
+            failWaitingIfHopeless()
+        }
+    }
+
+    /// Move the endpoint set to `addresses`: new endpoints start connecting and join the
+    /// picker when READY; vanished ones take no new RPCs and close once their RPCs end.
+    func updateEndpoints(_ addresses: [EndpointAddress], origin: String) {
+        guard !isShutDown else { return }
+        let diff = EndpointSetDiff(current: endpoints.map(\.address), next: addresses)
+        guard !diff.isEmpty else { return }
+        stats.updates += 1
+        if !diff.removed.isEmpty {
+            let gone = Set(diff.removed)
+            for endpoint in endpoints where gone.contains(endpoint.address) { retire(endpoint) }
+            endpoints.removeAll { gone.contains($0.address) }
+        }
+        let backoff = options.backoff
+        for address in diff.added {
+            let endpoint = Endpoint(address: address, backoff: backoff)
+            endpoints.append(endpoint)
+            apply(endpoint.machine.start(), to: endpoint)
+        }
+        let added = diff.added.map(\.description).joined(separator: ", ")
+        let removed = diff.removed.map(\.description).joined(separator: ", ")
+        log?(.info, "\(targetText): endpoints updated by \(origin): added [\(added)], removed [\(removed)], now \(endpoints.count)")
+        if !endpoints.isEmpty { firstEndpoints.signal() }
+    }
+
+    /// Take `endpoint` out of service: no new RPCs; its connections close when idle.
+    private func retire(_ endpoint: Endpoint) {
+        endpoint.retired = true
+        if let t = endpoint.retryTimer {
+            loop.cancelTimer(t)
+            endpoint.retryTimer = nil
+        }
+        if let connection = endpoint.connection {
+            endpoint.connection = nil
+            endpoint.draining.append(connection)
+        }
+        for connection in endpoint.draining { connection.drain() }
+        if !endpoint.draining.isEmpty { retired.append(endpoint) }
+    }
+}

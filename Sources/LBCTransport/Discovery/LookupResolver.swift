@@ -1,0 +1,98 @@
+import Glibc
+import LBCCore
+
+/// What a custom lookup function returns: address texts ("10.0.0.1:50051",
+/// "[::1]:50051", "unix:/path") or an error message.
+package typealias LookupFunction = @Sendable (_ target: String) -> Result<[String], LookupFailure>
+
+/// A failed custom lookup.
+package struct LookupFailure: Error, Sendable {
+    package var message: String
+    package init(_ message: String) { self.message = message }
+}
+
+/// Runs a caller-supplied lookup function (ginepro's `LookupService`) on a dedicated
+/// thread, never on the I/O loop, so a slow callback never stalls traffic.
+package final class LookupResolver: Resolver, @unchecked Sendable {
+    package let kind = "lookup"
+    private let loop: EventLoop
+    private let target: String
+    private let function: LookupFunction
+    private let lock = Lock()
+    private var job: (() -> Void)?      // guarded by lock
+    private var stopping = false        // guarded by lock
+    private var thread: pthread_t?
+
+    package init(loop: EventLoop, target: String, function: @escaping LookupFunction) throws(ChannelError) {
+        self.loop = loop
+        self.target = target
+        self.function = function
+        var tid = pthread_t()
+        let box = Unmanaged.passRetained(self).toOpaque()
+        let rc = pthread_create(&tid, nil, { arg in
+            let resolver = Unmanaged<LookupResolver>.fromOpaque(arg!).takeRetainedValue()
+            resolver.runWorker()
+            return nil
+        }, box)
+        if rc != 0 {
+            Unmanaged<LookupResolver>.fromOpaque(box).release()
+            throw .system(SystemError("pthread_create", errno: rc))
+        }
+        thread = tid
+    }
+
+    package func resolve(_ completion: @escaping (ResolutionResult) -> Void) {
+        let loop = self.loop, target = self.target, function = self.function
+        lock.withLock {
+            job = {
+                let result = LookupResolver.run(function, target: target)
+                _ = loop.submit { completion(result) }
+            }
+        }
+        lock.broadcast()
+    }
+
+    /// Stop the worker and wait for a running callback to return.
+    package func shutDown() {
+        lock.withLock { stopping = true }
+        lock.broadcast()
+        if let t = thread {
+            pthread_join(t, nil)
+            thread = nil
+        }
+    }
+
+    private func runWorker() {
+        while true {
+            lock.lock()
+            while job == nil && !stopping { lock.wait() }
+            if stopping {
+                lock.unlock()
+                return
+            }
+            let work = job!
+            job = nil
+            lock.unlock()
+            work()
+        }
+    }
+
+    /// Call the function and validate its answer.
+    static func run(_ function: LookupFunction, target: String) -> ResolutionResult {
+        switch function(target) {
+        case .failure(let failure):
+            return .failure("lookup failed: \(failure.message)")
+        case .success(let texts):
+            var addresses: [EndpointAddress] = []
+            for text in texts {
+                do {
+                    let address = try EndpointAddress.parse(text)
+                    if !addresses.contains(address) { addresses.append(address) }
+                } catch {
+                    return .failure("lookup returned an invalid address: \(error.message)")
+                }
+            }
+            return .addresses(addresses, ttlSeconds: nil)
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import LBCCore
+import LBCTransport
+
+@_cdecl("lbc_options_set_lookup")
+public func lbc_options_set_lookup(_ opts: UnsafeMutableRawPointer?, _ fn: LookupCallback.Function?,
+                                   _ userData: UnsafeMutableRawPointer?) -> Int32 {
+    guard let opts else { return fail(.invalidArgument, "lbc_options_set_lookup: opts is NULL") }
+    Handle.get(opts, as: OptionsBox.self).lookup = fn.map { LookupCallback(function: $0, userData: userData) }
+    return 0
+}
+
+@_cdecl("lbc_options_set_log_callback")
+public func lbc_options_set_log_callback(_ opts: UnsafeMutableRawPointer?, _ fn: LogCallback.Function?,
+                                         _ userData: UnsafeMutableRawPointer?) -> Int32 {
+    guard let opts else { return fail(.invalidArgument, "lbc_options_set_log_callback: opts is NULL") }
+    Handle.get(opts, as: OptionsBox.self).log = fn.map { LogCallback(function: $0, userData: userData) }
+    return 0
+}
+
+@_cdecl("lbc_address_list_add")
+public func lbc_address_list_add(_ list: UnsafeMutableRawPointer?, _ address: UnsafePointer<CChar>?) -> Int32 {
+    guard let list else { return fail(.invalidArgument, "lbc_address_list_add: list is NULL") }
+    guard let address else { return fail(.invalidArgument, "lbc_address_list_add: address is NULL") }
+    let text = String(cString: address)
+    do {
+        _ = try EndpointAddress.parse(text)
+    } catch {
+        return fail(.invalidArgument, error.message)
+    }
+    Handle.get(list, as: AddressListBox.self).addresses.append(text)
+    return 0
+}
+
+@_cdecl("lbc_address_list_set_error")
+public func lbc_address_list_set_error(_ list: UnsafeMutableRawPointer?, _ message: UnsafePointer<CChar>?) -> Int32 {
+    guard let list else { return fail(.invalidArgument, "lbc_address_list_set_error: list is NULL") }
+    guard let message else { return fail(.invalidArgument, "lbc_address_list_set_error: message is NULL") }
+    Handle.get(list, as: AddressListBox.self).error = String(cString: message)
+    return 0
+}
+
+@_cdecl("lbc_channel_set_endpoints")
+public func lbc_channel_set_endpoints(_ ch: UnsafeMutableRawPointer?,
+                                      _ addresses: UnsafePointer<UnsafePointer<CChar>?>?, _ count: Int) -> Int32 {
+    guard let ch else { return fail(.invalidArgument, "lbc_channel_set_endpoints: ch is NULL") }
+    guard addresses != nil || count == 0 else {
+        return fail(.invalidArgument, "lbc_channel_set_endpoints: addresses is NULL but count is \(count)", handle: ch)
+    }
+    guard count >= 0 else { return fail(.invalidArgument, "lbc_channel_set_endpoints: count is too large", handle: ch) }
+    var parsed: [EndpointAddress] = []
+    for i in 0..<count {
+        guard let text = addresses![i] else {
+            return fail(.invalidArgument, "lbc_channel_set_endpoints: addresses[\(i)] is NULL", handle: ch)
+        }
+        do {
+            parsed.append(try EndpointAddress.parse(String(cString: text)))
+        } catch {
+            return fail(.invalidArgument, "lbc_channel_set_endpoints: addresses[\(i)]: \(error.message)", handle: ch)
+        }
+    }
+    guard let channel = ChannelRegistry.lookup(ch), channel.setEndpoints(parsed) else {
+        return fail(.closed, "lbc_channel_set_endpoints: the channel is closed", handle: ch)
+    }
+    return 0
+}
+
+/// Adapt a C lookup callback to the transport's lookup function.
+func lookupFunction(_ callback: LookupCallback) -> LookupFunction {
+    return { target in
+        let list = AddressListBox()
+        let handle = Unmanaged.passRetained(list).toOpaque()
+        let rc = target.withCString { callback.function($0, handle, callback.userData) }
+        Unmanaged<AddressListBox>.fromOpaque(handle).release()
+        if rc != 0 {
+            return .failure(LookupFailure(list.error ?? "lookup callback returned \(rc)"))
+        }
+        return .success(list.addresses)
+    }
+}
+
+/// Adapt a C log callback.
+func logFunction(_ callback: LogCallback) -> LogFunction {
+    return { level, message in
+        message.withCString { callback.function(level.rawValue, $0, callback.userData) }
+    }
+}

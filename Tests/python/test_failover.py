@@ -1,0 +1,225 @@
+"""Backends dying, draining, coming back; no backend at all."""
+
+import collections
+import threading
+import time
+
+import grpc
+
+from lbtest_support import run_with_timeout, wait_all_ready, wait_until
+
+WHOAMI = "/lbtest.Test/Whoami"
+SLEEP = "/lbtest.Test/Sleep"
+
+
+class CallLoop:
+    """Threads calling the channel in a loop, recording every outcome with its times."""
+
+    def __init__(self, channel, threads=4, method=WHOAMI, request=b"", timeout=3.0):
+        self.channel = channel
+        self.method = method
+        self.request = request
+        self.timeout = timeout
+        self.records = []  # (start, end, name or None, status code or exception)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+
+    def _run(self):
+        while not self._stop.is_set():
+            t0 = time.monotonic()
+            try:
+                name = self.channel.unary(self.method, self.request, timeout=self.timeout).decode()
+                rec = (t0, time.monotonic(), name, None)
+            except grpc.RpcError as e:
+                rec = (t0, time.monotonic(), None, e.code())
+            except Exception as e:  # pragma: no cover - reported by the test
+                rec = (t0, time.monotonic(), None, e)
+            with self._lock:
+                self.records.append(rec)
+
+    def start(self):
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        for t in self._threads:
+            t.join(self.timeout + 5)
+        assert not any(t.is_alive() for t in self._threads), "a call did not return"
+        return self.records
+
+
+def test_backend_killed_mid_run(lbchannel, fresh_backends):
+    bs = fresh_backends
+    victim = bs[1]
+    survivors = {bs[0].name, bs[2].name}
+    with lbchannel.Channel(bs.target, lb_policy="round_robin") as ch:
+        assert wait_all_ready(ch, 3, timeout=5), ch.endpoints()
+        loop = CallLoop(ch).start()
+        time.sleep(0.6)
+        t_signal = time.monotonic()
+        victim.kill()
+        t_kill = time.monotonic()  # SIGKILL sent and the process reaped
+        time.sleep(1.5)
+        records = loop.stop()
+
+        before = [r for r in records if r[1] < t_signal]
+        after = [r for r in records if r[0] > t_kill]
+        failures = [r for r in records if r[2] is None]
+        assert {r[2] for r in before} == set(bs.names), "not all three served before the kill"
+        assert len(after) >= 50, "too few calls after the kill: %d" % len(after)
+        # At most a few calls fail, and only with UNAVAILABLE, around the kill.
+        assert len(failures) <= 4, collections.Counter(str(r[3]) for r in failures)
+        for r in failures:
+            assert r[3] == grpc.StatusCode.UNAVAILABLE, r
+            assert r[1] >= t_signal and r[0] <= t_kill + 0.5, ("failure far from the kill", r, t_signal)
+        # Calls after the kill go only to the two survivors, both of them.
+        served_after = collections.Counter(r[2] for r in after if r[2] is not None)
+        assert set(served_after) == survivors, served_after
+        settled = [r for r in after if r[0] > t_kill + 0.5]
+        assert settled and all(r[2] in survivors for r in settled), collections.Counter(
+            r[2] or str(r[3]) for r in settled
+        )
+        states = {e["address"]: e["state"] for e in ch.endpoints()}
+        assert states[victim.address] in ("TRANSIENT_FAILURE", "CONNECTING", "IDLE"), states
+
+        # Restart on the same address: within ~10 s it serves again.
+        victim.start()
+        t_restart = time.monotonic()
+
+        def victim_serves():
+            try:
+                return any(ch.unary(WHOAMI, b"", timeout=2).decode() == victim.name for _ in range(6))
+            except grpc.RpcError:
+                return False
+
+        assert wait_until(victim_serves, 10.5, interval=0.1), (
+            "restarted backend not used within 10 s; endpoints: %s" % ch.endpoints()
+        )
+        assert time.monotonic() - t_restart <= 11
+        assert wait_all_ready(ch, 3, timeout=2), ch.endpoints()
+        counts = collections.Counter(ch.unary(WHOAMI, b"", timeout=5).decode() for _ in range(60))
+        assert set(counts) == set(bs.names), counts
+
+
+def test_graceful_shutdown_fails_no_call(lbchannel, fresh_backends):
+    bs = fresh_backends
+    victim = bs[2]
+    with lbchannel.Channel(bs.target, lb_policy="round_robin") as ch:
+        assert wait_all_ready(ch, 3, timeout=5), ch.endpoints()
+        quick = CallLoop(ch, threads=3).start()
+        # Slow calls keep RPCs in flight on the victim when GOAWAY arrives.
+        slow = CallLoop(ch, threads=3, method=SLEEP, request=b"150").start()
+        time.sleep(0.6)
+        t_term = time.monotonic()
+        code = victim.terminate(timeout=10)
+        t_exit = time.monotonic()
+        time.sleep(1.0)
+        records = quick.stop() + slow.stop()
+
+    assert code == 0, "backend did not exit 0 on SIGTERM: %r\n%s" % (code, victim.stderr())
+    failures = [r for r in records if r[2] is None]
+    assert not failures, "calls failed during a graceful shutdown: %s" % (
+        collections.Counter(str(r[3]) for r in failures),
+    )
+    assert len(records) >= 100
+    served_during_drain = {r[2] for r in records if t_term <= r[1] <= t_exit}
+    after = [r for r in records if r[0] > t_exit]
+    assert len(after) >= 20, len(after)
+    assert {r[2] for r in after} == {bs[0].name, bs[1].name}, collections.Counter(r[2] for r in after)
+    assert served_during_drain, "no call completed while the backend drained"
+
+
+def test_all_backends_down_fails_fast_with_unavailable(lbchannel, dead_target):
+    with lbchannel.Channel(dead_target, connect_timeout_ms=1000) as ch:
+        t0 = time.monotonic()
+        try:
+            run_with_timeout(ch.unary, 12, WHOAMI, b"", timeout=10)
+            raise AssertionError("a call to a dead target succeeded")
+        except grpc.RpcError as e:
+            code = e.code()
+        elapsed = time.monotonic() - t0
+        assert code == grpc.StatusCode.UNAVAILABLE
+        assert elapsed < 2.0, elapsed
+        # Later calls fail fast too, also without a deadline.
+        for _ in range(3):
+            t0 = time.monotonic()
+            try:
+                run_with_timeout(ch.unary, 12, WHOAMI, b"", timeout=None)
+                raise AssertionError("a call to a dead target succeeded")
+            except grpc.RpcError as e:
+                assert e.code() == grpc.StatusCode.UNAVAILABLE
+            assert time.monotonic() - t0 < 2.0
+        endpoints = ch.endpoints()
+        assert len(endpoints) == 3
+        for e in endpoints:
+            assert e["state"] in ("TRANSIENT_FAILURE", "CONNECTING"), endpoints
+        assert wait_until(lambda: all(e["connect_failures"] >= 1 for e in ch.endpoints()), 2), ch.endpoints()
+
+
+def test_all_backends_down_with_wait_for_ready_waits_for_the_deadline(lbchannel, dead_target):
+    with lbchannel.Channel(dead_target, wait_for_ready=True) as ch:
+        t0 = time.monotonic()
+        try:
+            run_with_timeout(ch.unary, 10, WHOAMI, b"", timeout=0.8)
+            raise AssertionError("a call to a dead target succeeded")
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert 0.7 <= time.monotonic() - t0 < 2.0
+
+
+def test_wait_for_ready_call_succeeds_when_backend_appears(lbchannel, gen_dir):
+    from lbtest_support import Backend, free_port
+
+    port = free_port()
+    b = Backend("127.0.0.2:%d" % port, "late", gen_dir)
+    try:
+        with lbchannel.Channel(
+            "ipv4:127.0.0.2:%d" % port, wait_for_ready=True, backoff_initial_ms=100, backoff_max_ms=300
+        ) as ch:
+            result = {}
+
+            def call():
+                try:
+                    result["name"] = ch.unary(WHOAMI, b"", timeout=8).decode()
+                except Exception as e:
+                    result["error"] = e
+
+            t = threading.Thread(target=call, daemon=True)
+            t.start()
+            time.sleep(0.5)
+            b.start()
+            t.join(10)
+            assert not t.is_alive()
+            assert result == {"name": "late"}, result
+    finally:
+        b.stop()
+
+
+def test_backoff_options_speed_up_reconnection(lbchannel, gen_dir):
+    from lbtest_support import Backend, free_port
+
+    port = free_port()
+    b = Backend("127.0.0.3:%d" % port, "flappy", gen_dir).start()
+    try:
+        with lbchannel.Channel(
+            "ipv4:127.0.0.3:%d" % port, backoff_initial_ms=100, backoff_multiplier=1.0, backoff_max_ms=100
+        ) as ch:
+            assert ch.unary(WHOAMI, b"", timeout=5) == b"flappy"
+            b.kill()
+            time.sleep(1.0)  # several failed reconnects at 100 ms
+            b.start()
+            t0 = time.monotonic()
+
+            def serves():
+                try:
+                    return ch.unary(WHOAMI, b"", timeout=1) == b"flappy"
+                except grpc.RpcError:
+                    return False
+
+            assert wait_until(serves, 3, interval=0.05), ch.endpoints()
+            assert time.monotonic() - t0 < 1.5
+    finally:
+        b.stop()
