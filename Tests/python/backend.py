@@ -154,9 +154,11 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=16, help="handler thread pool size")
     args = parser.parse_args(argv)
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # Block SIGTERM/SIGINT in every thread (grpc's threads inherit the mask)
+    # and take them with sigwait() below: the graceful stop starts the moment
+    # the signal arrives.
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     _watch_parent()
 
     server = grpc.server(
@@ -186,8 +188,7 @@ def main(argv=None):
         listen = "%s:%d" % (listen[:-2], port)
     print("READY %s" % listen, flush=True)
 
-    while not stop.wait(0.5):
-        pass
+    signal.sigwait(stop_signals)
     server.stop(grace=5).wait()
     return 0
 

@@ -98,7 +98,7 @@ package struct DiscoveryScheduler: Sendable {
     package mutating func resolutionFailed(nowMs: Int64) -> Action {
         finish()
         failures += 1
-        return schedule(Self.adding(nowMs, errorBackoff.nextDelayMs(random: random)))
+        return schedule(Self.adding(nowMs, min(errorBackoff.nextDelayMs(random: random), intervalMs)))
     }
 
     /// A connection was lost or GOAWAY arrived: resolve early, rate-limited: if a resolution is in
