@@ -93,8 +93,8 @@ package struct DiscoveryScheduler: Sendable {
 
     /// A resolution failed: next at now + errorBackoff delay (capped at interval by the backoff's max).
     ///
-    /// The backoff grows with each consecutive failure; its jitter applies after the cap, as
-    /// in ``ConnectionBackoff``. The last known good endpoints stay in use (the owner's job).
+    /// The backoff grows with each consecutive failure and never exceeds the interval.
+    /// The last known good endpoints stay in use (the owner's job).
     package mutating func resolutionFailed(nowMs: Int64) -> Action {
         finish()
         failures += 1
