@@ -2,7 +2,7 @@
 #
 #   make                 release liblbchannel.so (static Swift runtime, only lbc_* exported)
 #   make test            everything: Swift unit tests, library checks, C tests, Python tests
-#   make demo            three local backends, one balanced channel, a per-backend table
+#   make demo            local backends, one balanced channel, per-backend tables; DNS discovery
 #   make install         PREFIX=/usr/local DESTDIR=  (lib, header, pkg-config file)
 #   make uninstall       remove what install put there
 #   make deps            install missing Debian/PyPI packages (used by test and demo)
@@ -40,7 +40,7 @@ SONAME  := liblbchannel.so.$(MAJOR)
 REALNAME := liblbchannel.so.$(VERSION)
 
 SWIFT_FLAGS   := --scratch-path $(SCRATCH)
-RELEASE_FLAGS := -c release -Xswiftc -static-stdlib \
+RELEASE_FLAGS := -c release -Xswiftc -static-stdlib -Xswiftc -use-ld=lld \
                  -Xlinker --version-script=$(CURDIR)/Sources/LBChannel/lbchannel.map \
                  -Xlinker -soname=$(SONAME)
 LIB := $(SCRATCH)/release/liblbchannel.so
@@ -70,7 +70,7 @@ $(LIB):
 	$(MAKE) --no-print-directory build
 
 deps:
-	PYTHON=$(PYTHON) .ci/deps.sh
+	PYTHON=$(PYTHON) bash .ci/deps.sh
 
 version:
 	@echo $(VERSION)
@@ -127,7 +127,7 @@ test-install:
 	test "$$($(TEST_PKG) --modversion lbchannel)" = $(VERSION)
 
 check-lib:
-	.ci/check-lib.sh $(TEST_LIB) $(SONAME) $(HEADER)
+	bash .ci/check-lib.sh $(TEST_LIB) $(SONAME) $(HEADER)
 
 test-c:
 	mkdir -p $(C_TEST_DIR)
@@ -137,8 +137,8 @@ test-c:
 	    $$($(TEST_PKG) --cflags --libs lbchannel) -Wl,-rpath,$(TEST_PREFIX)/lib
 	ldd $(C_TEST_DIR)/test_unary | grep -q '$(TEST_PREFIX)/lib/$(SONAME)' \
 	    || { echo "test_unary does not load the installed copy:" >&2; ldd $(C_TEST_DIR)/test_unary >&2; exit 1; }
-	PYTHON=$(PYTHON) Tests/c/run.sh $(C_TEST_DIR)/unary
-	PYTHON=$(PYTHON) Tests/c/run.sh $(C_TEST_DIR)/test_unary
+	PYTHON=$(PYTHON) bash Tests/c/run.sh $(C_TEST_DIR)/unary
+	PYTHON=$(PYTHON) bash Tests/c/run.sh $(C_TEST_DIR)/test_unary
 
 test-python:
 	LBCHANNEL_LIBRARY=$(TEST_LIB) \

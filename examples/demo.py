@@ -12,8 +12,8 @@ backend, how many of the calls each one served:
   2. least_request (the default policy): 300 calls from 8 threads;
   3. a backend is killed, calls keep going to the others; it comes back on the
      same address and the channel reconnects to it (connection backoff);
-  4. DNS discovery: a new replica appears in DNS and gets traffic without a
-     restart (arrives with the next version; see dns_discovery_demo()).
+  4. DNS discovery: svc.test is served by a local dnsmasq; a new replica added
+     to DNS gets traffic without reopening the channel, a removed one is drained.
 
 Every backend started here is stopped on exit, also on Ctrl-C.
 """
@@ -97,14 +97,14 @@ def on_signal(signum, _frame):
 # -- output ------------------------------------------------------------------------
 
 
-def table(title, counts, failed=0, elapsed=None):
+def table(title, counts, failed=0, elapsed=None, backends=None):
     total = sum(counts.values()) + failed
     line = "%s: %d calls" % (title, total)
     if elapsed:
         line += " in %.2f s (%.0f calls/s)" % (elapsed, total / elapsed)
     print("\n" + line)
     print("  %-8s %-20s %6s %7s" % ("backend", "address", "calls", "share"))
-    for b in BACKENDS:
+    for b in backends or BACKENDS:
         n = counts.get(b.name, 0)
         share = 100.0 * n / total if total else 0.0
         print("  %-8s %-20s %6d %6.1f%%  %s" % (b.name, b.address, n, share, "#" * int(share / 2)))
@@ -200,17 +200,125 @@ def failover_demo(target):
         report_failures(failures)
 
 
-def dns_discovery_demo():
-    """Scene 4: service discovery. Not in this version of lbchannel.
+class Dnsmasq:
+    """dnsmasq serving a hosts file on 127.0.0.1:PORT; rewrite the file, then reload()."""
 
-    The next version resolves dns://DNS_IP:DNS_PORT/svc.test:PORT targets with
-    c-ares on a schedule. This scene will then start dnsmasq on 127.0.0.1 with a
-    hosts file naming b1 and b2 as svc.test, open the channel on
-    dns://127.0.0.1:PORT/svc.test:PORT, add b3 to the hosts file (SIGHUP to
-    dnsmasq), and show b3 getting traffic without reopening the channel; then
-    remove b1 and show it drained.
+    def __init__(self, workdir):
+        self.hosts = os.path.join(workdir, "hosts")
+        self.port = free_port("127.0.0.1")
+        self.proc = None
+
+    def write(self, name, addresses):
+        with open(self.hosts + ".tmp", "w") as f:
+            f.writelines("%s %s\n" % (a, name) for a in addresses)
+        os.chmod(self.hosts + ".tmp", 0o644)
+        os.replace(self.hosts + ".tmp", self.hosts)
+
+    def start(self, binary):
+        self.proc = subprocess.Popen(
+            [binary, "--keep-in-foreground", "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
+             "--addn-hosts=" + self.hosts, "--local-ttl=0", "--listen-address=127.0.0.1",
+             "--bind-interfaces", "--port=%d" % self.port, "--pid-file="],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        time.sleep(0.3)
+        if self.proc.poll() is not None:
+            raise RuntimeError("dnsmasq exited with status %s" % self.proc.returncode)
+        return self
+
+    def reload(self):
+        self.proc.send_signal(signal.SIGHUP)  # re-reads --addn-hosts
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=5)
+
+
+def free_port(host):
+    import socket
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def dns_discovery_demo():
+    """Scene 4: DNS discovery with a local dnsmasq.
+
+    Three more backends d1..d3 on 127.0.0.5..7 share one port; svc.test resolves to
+    d1 and d2 at first. The channel (dns://127.0.0.1:PORT/svc.test:PORT, re-resolved
+    every 500 ms) spreads calls over them; d3 is added to DNS and gets traffic
+    without reopening anything; d1 is removed from DNS and is drained.
     """
-    print("\n4. DNS discovery (dns:///svc:port, re-resolved on a schedule): next version")
+    import shutil
+    import tempfile
+
+    print("\n4. DNS discovery: svc.test served by a local dnsmasq, re-resolved every 500 ms")
+    binary = shutil.which("dnsmasq") or ("/usr/sbin/dnsmasq" if os.path.exists("/usr/sbin/dnsmasq") else None)
+    if binary is None:
+        print("   skipped: dnsmasq is not installed (Debian: dnsmasq-base; make deps installs it)")
+        return
+    workdir = tempfile.mkdtemp(prefix="lbc-demo-")
+    os.chmod(workdir, 0o755)  # dnsmasq reads the hosts file after dropping privileges
+    dns = Dnsmasq(workdir)
+    try:
+        first = Backend("d1", "127.0.0.5").start()
+        BACKENDS.append(first)
+        group = [first]
+        for i, host in ((2, "127.0.0.6"), (3, "127.0.0.7")):
+            b = Backend("d%d" % i, host, first.port).start()
+            BACKENDS.append(b)
+            group.append(b)
+        dns.write("svc.test", [group[0].host, group[1].host])
+        dns.start(binary)
+        target = "dns://127.0.0.1:%d/svc.test:%d" % (dns.port, first.port)
+        print("   target: %s" % target)
+
+        with lbchannel.Channel(target, lb_policy="round_robin", discovery_interval_ms=500) as ch:
+            def ready():
+                return sorted(e["address"] for e in ch.endpoints() if e["state"] == "READY")
+
+            wait_until(lambda: len(ready()) == 2, 10)
+            counts, failures, dt = run_calls(ch, CALLS)
+            table("   svc.test -> d1, d2", counts, sum(failures.values()), dt, group)
+            report_failures(failures)
+
+            dns.write("svc.test", [b.host for b in group])
+            dns.reload()
+            t0 = time.monotonic()
+            if wait_until(lambda: len(ready()) == 3, 10):
+                print("\n   d3 added to DNS: READY in the channel after %.1f s" % (time.monotonic() - t0))
+            else:
+                print("\n   d3 added to DNS: not READY after 10 s: %s" % endpoint_states(ch))
+            counts, failures, dt = run_calls(ch, CALLS)
+            table("   svc.test -> d1, d2, d3", counts, sum(failures.values()), dt, group)
+            report_failures(failures)
+
+            dns.write("svc.test", [group[1].host, group[2].host])
+            dns.reload()
+            t0 = time.monotonic()
+            gone = wait_until(lambda: group[0].address not in ready(), 10)
+            print("\n   d1 removed from DNS: %s" % (
+                "out of the channel after %.1f s" % (time.monotonic() - t0) if gone
+                else "still there after 10 s: %s" % endpoint_states(ch)))
+            counts, failures, dt = run_calls(ch, CALLS)
+            table("   svc.test -> d2, d3", counts, sum(failures.values()), dt, group)
+            report_failures(failures)
+            print("   discovery: %s" % {k: v for k, v in ch.stats().get("discovery", {}).items()
+                                        if k in ("kind", "resolutions", "updates", "errors")})
+    finally:
+        dns.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main():

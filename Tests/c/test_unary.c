@@ -201,7 +201,8 @@ TEST(test_strerror) {
                               LBC_ERR_MESSAGE_TOO_LARGE,
                               LBC_ERR_INVALID_METADATA,
                               LBC_ERR_OUT_OF_RANGE,
-                              LBC_ERR_INTERNAL};
+                              LBC_ERR_INTERNAL,
+                              LBC_ERR_RESOLUTION};
   const size_t n = sizeof codes / sizeof codes[0];
   const char *unknown = lbc_strerror(-12345);
   CHECK(unknown != NULL && strcmp(unknown, "unknown error") == 0,
@@ -251,6 +252,13 @@ TEST(test_options) {
       {"backoff_multiplier", "2.5"},      {"backoff_jitter", "0"},
       {"backoff_jitter", "1.0"},          {"backoff_max_ms", "60000"},
       {"authority", "svc.example:443"},   {"user_agent", "c-test/1.0"},
+      {"discovery_interval_ms", "100"},   {"discovery_interval_ms", "10000"},
+      {"min_reresolution_interval_ms", "0"},
+      {"dns_use_ttl", "true"},            {"dns_ttl_floor_ms", "100"},
+      {"dns_srv", "0"},                   {"dns_timeout_ms", "2000"},
+      {"empty_answer", "keep"},           {"empty_answer", "apply"},
+      {"resolution", "lazy"},             {"resolution", "eager"},
+      {"eager_timeout_ms", "5000"},
   };
   static const char *bad[][2] = {
       {"lb_policy", "random"},
@@ -265,6 +273,14 @@ TEST(test_options) {
       {"backoff_multiplier", "0.5"},
       {"backoff_jitter", "1.5"},
       {"backoff_jitter", "-0.1"},
+      {"discovery_interval_ms", "99"},
+      {"min_reresolution_interval_ms", "-1"},
+      {"dns_use_ttl", "sometimes"},
+      {"dns_ttl_floor_ms", "99"},
+      {"dns_timeout_ms", "0"},
+      {"empty_answer", "drop"},
+      {"resolution", "later"},
+      {"eager_timeout_ms", "0"},
   };
 
   CHECK_RC(lbc_options_new(NULL), LBC_ERR_INVALID_ARGUMENT);
@@ -390,8 +406,6 @@ TEST(test_bad_targets) {
       "ipv6:[zz::1]:80",
       "ipv6:[::1]:99999",
   };
-  static const char *unsupported[] = {"dns:///x:1", "dns://127.0.0.1:53/svc.test:50051",
-                                      "localhost:50051"};
   lbc_channel *sentinel = (lbc_channel *)0x1;
   lbc_channel *ch = sentinel;
 
@@ -406,18 +420,41 @@ TEST(test_bad_targets) {
     }
     CHECK(ch == sentinel, "out-parameter written on failure for \"%s\"", invalid[i]);
   }
-  for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
-    int rc = lbc_channel_open(unsupported[i], NULL, &ch);
-    CHECK(rc == LBC_ERR_UNSUPPORTED, "open(\"%s\") = %d (%s), expected %s", unsupported[i], rc,
-          lbc_strerror(rc), lbc_strerror(LBC_ERR_UNSUPPORTED));
-    if (rc == LBC_OK) {
-      lbc_channel_close(ch);
-      ch = sentinel;
-    }
-  }
   CHECK_RC(lbc_channel_open(NULL, NULL, &ch), LBC_ERR_INVALID_ARGUMENT);
   CHECK_RC(lbc_channel_open("ipv4:127.0.0.1:1", NULL, NULL), LBC_ERR_INVALID_ARGUMENT);
   CHECK(ch == sentinel, "out-parameter written on failure");
+}
+
+/* dns: targets, pointed at a DNS server address where nothing answers (no traffic
+ * leaves the machine): lazy open returns at once, eager open gives up in time. */
+TEST(test_dns_targets) {
+  char target[128];
+  lbc_channel *sentinel = (lbc_channel *)0x1, *ch = sentinel;
+  lbc_options *opts = NULL;
+  int port = unused_port();
+  snprintf(target, sizeof target, "dns://127.0.0.1:%d/svc.test:50051", port);
+
+  double t0 = now_s();
+  CHECK_RC(lbc_channel_open(target, NULL, &ch), LBC_OK);
+  CHECK(now_s() - t0 < 1.0, "lazy open of %s took %.3f s", target, now_s() - t0);
+  if (ch != sentinel) lbc_channel_close(ch);
+  ch = sentinel;
+
+  CHECK_RC(lbc_options_new(&opts), LBC_OK);
+  if (!opts) return;
+  CHECK_RC(lbc_options_set(opts, "resolution", "eager"), LBC_OK);
+  CHECK_RC(lbc_options_set(opts, "eager_timeout_ms", "300"), LBC_OK);
+  CHECK_RC(lbc_options_set(opts, "dns_timeout_ms", "100"), LBC_OK);
+  t0 = now_s();
+  int rc = lbc_channel_open(target, opts, &ch);
+  double dt = now_s() - t0;
+  CHECK(rc == LBC_ERR_RESOLUTION, "eager open of %s = %d (%s), expected %s", target, rc,
+        lbc_strerror(rc), lbc_strerror(LBC_ERR_RESOLUTION));
+  CHECK(rc != LBC_ERR_RESOLUTION || lbc_last_errmsg()[0] != '\0', "no message for the failed resolution");
+  CHECK(dt < 3.0, "eager open with eager_timeout_ms=300 took %.3f s", dt);
+  if (rc == LBC_OK) lbc_channel_close(ch);
+  else CHECK(ch == sentinel, "out-parameter written on failure");
+  lbc_options_free(opts);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -695,6 +732,142 @@ TEST(test_unavailable) {
   lbc_channel_close(ch);
 }
 
+/* The backend addresses of g_target ("ipv4:A,B,C" -> "A", "B", "C"). */
+static char g_addr_buf[256];
+static const char *g_addrs[3];
+
+static int split_target(void) {
+  const char *list = strncmp(g_target, "ipv4:", 5) == 0 ? g_target + 5 : g_target;
+  int n = 0;
+  snprintf(g_addr_buf, sizeof g_addr_buf, "%s", list);
+  for (char *save = NULL, *tok = strtok_r(g_addr_buf, ",", &save); tok && n < 3;
+       tok = strtok_r(NULL, ",", &save))
+    g_addrs[n++] = tok;
+  return n;
+}
+
+/* `calls` Whoami calls; fills counts[3] by the peer's index in g_addrs. Returns the OK count. */
+static int spread(lbc_channel *ch, int calls, int counts[3]) {
+  int ok = 0;
+  counts[0] = counts[1] = counts[2] = 0;
+  for (int i = 0; i < calls; i++) {
+    lbc_response *resp = call(ch, "/lbtest.Test/Whoami", NULL, NULL, 5000);
+    if (resp && lbc_response_status(resp) == LBC_STATUS_OK) {
+      ok++;
+      for (int j = 0; j < 3; j++)
+        if (strcmp(lbc_response_peer(resp), g_addrs[j]) == 0) counts[j]++;
+    }
+    lbc_response_free(resp);
+  }
+  return ok;
+}
+
+TEST(test_push_endpoints) {
+  lbc_options *opts = NULL;
+  lbc_channel *ch = NULL;
+  int counts[3];
+  if (split_target() != 3) {
+    CHECK(0, "target %s does not list three ipv4 backends", g_target);
+    return;
+  }
+  CHECK_RC(lbc_options_new(&opts), LBC_OK);
+  CHECK_RC(lbc_options_set(opts, "lb_policy", "round_robin"), LBC_OK);
+  CHECK_RC(lbc_channel_open("manual:", opts, &ch), LBC_OK);
+  lbc_options_free(opts);
+  if (!ch) return;
+
+  CHECK_RC(lbc_channel_set_endpoints(ch, g_addrs, 3), LBC_OK);
+  CHECK(wait_ready(ch, 3, 10.0) == 3, "pushed endpoints not READY");
+  CHECK(spread(ch, 30, counts) == 30, "calls failed after pushing three endpoints");
+  CHECK(counts[0] == 10 && counts[1] == 10 && counts[2] == 10,
+        "after pushing three: %d/%d/%d, expected 10 each", counts[0], counts[1], counts[2]);
+
+  CHECK_RC(lbc_channel_set_endpoints(ch, g_addrs + 2, 1), LBC_OK);
+  CHECK(spread(ch, 20, counts) == 20, "calls failed after pushing one endpoint");
+  CHECK(counts[2] == 20, "after pushing only %s: %d/%d/%d", g_addrs[2], counts[0], counts[1],
+        counts[2]);
+
+  /* Validated first: nothing changes on error. */
+  const char *bad[] = {g_addrs[0], "not an address"};
+  CHECK_RC(lbc_channel_set_endpoints(ch, bad, 2), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_channel_set_endpoints(ch, NULL, 2), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_channel_set_endpoints(NULL, g_addrs, 1), LBC_ERR_INVALID_ARGUMENT);
+  CHECK(spread(ch, 10, counts) == 10 && counts[2] == 10,
+        "a rejected push changed the set: %d/%d/%d", counts[0], counts[1], counts[2]);
+  lbc_channel_close(ch);
+}
+
+struct lookup_state {
+  pthread_mutex_t lock;
+  int answer; /* how many of g_addrs to return */
+  int calls;
+  char target[64];
+};
+
+static int lookup_cb(const char *target, lbc_address_list *out, void *user_data) {
+  struct lookup_state *st = user_data;
+  pthread_mutex_lock(&st->lock);
+  st->calls++;
+  snprintf(st->target, sizeof st->target, "%s", target ? target : "(null)");
+  int n = st->answer;
+  pthread_mutex_unlock(&st->lock);
+  for (int i = 0; i < n; i++)
+    if (lbc_address_list_add(out, g_addrs[i]) != LBC_OK) return 1;
+  return 0;
+}
+
+static int g_log_lines, g_log_bad_level;
+static void log_cb(int level, const char *message, void *user_data) {
+  (void)user_data;
+  pthread_mutex_lock(&g_lock);
+  g_log_lines++;
+  if (level < LBC_LOG_DEBUG || level > LBC_LOG_ERROR || !message) g_log_bad_level++;
+  pthread_mutex_unlock(&g_lock);
+}
+
+TEST(test_lookup_callback) {
+  struct lookup_state st = {PTHREAD_MUTEX_INITIALIZER, 3, 0, ""};
+  lbc_options *opts = NULL;
+  lbc_channel *ch = NULL;
+  int counts[3], ok;
+  if (split_target() != 3) return;
+  CHECK_RC(lbc_options_new(&opts), LBC_OK);
+  CHECK_RC(lbc_options_set(opts, "lb_policy", "round_robin"), LBC_OK);
+  CHECK_RC(lbc_options_set(opts, "discovery_interval_ms", "100"), LBC_OK);
+  CHECK_RC(lbc_options_set_lookup(opts, lookup_cb, &st), LBC_OK);
+  CHECK_RC(lbc_options_set_log_callback(opts, log_cb, NULL), LBC_OK);
+  CHECK_RC(lbc_options_set_lookup(NULL, lookup_cb, &st), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_channel_open("my-registry/svc", opts, &ch), LBC_OK);
+  lbc_options_free(opts);
+  if (!ch) return;
+
+  CHECK(wait_ready(ch, 3, 10.0) == 3, "endpoints from the lookup not READY");
+  ok = spread(ch, 30, counts);
+  CHECK(ok == 30 && counts[0] == 10 && counts[1] == 10 && counts[2] == 10,
+        "lookup of three: %d OK, %d/%d/%d", ok, counts[0], counts[1], counts[2]);
+  pthread_mutex_lock(&st.lock);
+  CHECK(st.calls >= 1 && strcmp(st.target, "my-registry/svc") == 0,
+        "lookup called %d times with target \"%s\"", st.calls, st.target);
+  st.answer = 1;
+  int calls_before = st.calls;
+  pthread_mutex_unlock(&st.lock);
+
+  /* Re-resolution every 100 ms: the two dropped endpoints drain away. */
+  double end = now_s() + 5.0;
+  do {
+    sleep_ms(100);
+    ok = spread(ch, 6, counts);
+  } while ((counts[1] || counts[2]) && now_s() < end);
+  pthread_mutex_lock(&st.lock);
+  CHECK(st.calls > calls_before, "lookup not called again within 5 s (%d calls)", st.calls);
+  pthread_mutex_unlock(&st.lock);
+  ok = spread(ch, 20, counts);
+  CHECK(ok == 20 && counts[0] == 20, "after the lookup shrank to one: %d OK, %d/%d/%d", ok,
+        counts[0], counts[1], counts[2]);
+  lbc_channel_close(ch); /* waits for a running lookup: st may go out of scope after */
+  CHECK(g_log_bad_level == 0, "log callback got %d bad lines", g_log_bad_level);
+}
+
 /* 8 threads x 200 calls on one channel. */
 enum { THREADS = 8, CALLS_PER_THREAD = 200 };
 struct worker {
@@ -761,6 +934,7 @@ int main(int argc, char **argv) {
   RUN(test_metadata);
   RUN(test_null_destructors);
   RUN(test_bad_targets);
+  RUN(test_dns_targets);
   RUN(test_round_robin_spread);
   RUN(test_other_policies);
   RUN(test_echo_metadata);
@@ -768,6 +942,8 @@ int main(int argc, char **argv) {
   RUN(test_large_messages);
   RUN(test_close);
   RUN(test_unavailable);
+  RUN(test_push_endpoints);
+  RUN(test_lookup_callback);
   RUN(test_threads);
 
   printf("%d passed, %d failed\n", g_passed, g_failed);

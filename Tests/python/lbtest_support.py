@@ -271,3 +271,107 @@ def run_with_timeout(fn, limit, /, *args, **kwargs):
     if "error" in box:
         raise box["error"]
     return box.get("value")
+
+
+def free_udp_tcp_port(host="127.0.0.1"):
+    """A port free for both UDP and TCP on ``host`` (for a DNS server)."""
+    for _ in range(100):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            u.bind((host, 0))
+            port = u.getsockname()[1]
+            t.bind((host, port))
+            return port
+        except OSError:
+            continue
+        finally:
+            u.close()
+            t.close()
+    raise RuntimeError("no free UDP+TCP port on %s" % host)
+
+
+def _make_die_with_parent():
+    """A preexec_fn that SIGKILLs the child when the test process dies (Linux).
+
+    prctl is looked up here, in the parent, so the child only makes the call.
+    Only used from the main thread (PDEATHSIG follows the forking thread).
+    """
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    PR_SET_PDEATHSIG = 1
+    sig = int(signal.SIGKILL)
+    return lambda: prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+
+
+class Dnsmasq:
+    """``dnsmasq`` serving a hosts file on 127.0.0.1:<port>; rewrite + :meth:`set_hosts` to change answers."""
+
+    def __init__(self, directory):
+        self.dir = Path(directory)
+        self.hosts_file = self.dir / "hosts"
+        self.port = None
+        self.proc = None
+        self.log = self.dir / "dnsmasq.log"
+
+    def set_hosts(self, entries):
+        """Replace the answers: ``entries`` is a list of ``(ip, name)``; reloads a running server."""
+        text = "".join("%s %s\n" % (ip, name) for ip, name in entries)
+        tmp = self.hosts_file.with_suffix(".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, self.hosts_file)
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGHUP)
+            time.sleep(0.1)  # let it re-read the file before anyone asks
+
+    def start(self, entries=()):
+        import shutil
+
+        exe = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+        if not os.path.exists(exe):
+            raise RuntimeError("dnsmasq not found (Debian package dnsmasq-base)")
+        self.set_hosts(entries)
+        self.port = free_udp_tcp_port()
+        cmd = [
+            exe,
+            "--keep-in-foreground",
+            "--no-resolv",
+            "--no-hosts",
+            "--addn-hosts=%s" % self.hosts_file,
+            "--local-ttl=0",
+            "--port=%d" % self.port,
+            "--listen-address=127.0.0.1",
+            "--bind-interfaces",
+            "--pid-file=",
+            "--log-facility=-",
+        ]
+        if os.geteuid() == 0:
+            cmd.append("--user=root")  # the hosts file is in a private tmp dir
+        self._log = open(self.log, "wb")
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, preexec_fn=_make_die_with_parent()
+        )
+        # Ready once it answers a TCP connect on its port.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("dnsmasq exited: %s" % self.log.read_text())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("dnsmasq did not start: %s" % self.log.read_text())
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if getattr(self, "_log", None):
+            self._log.close()

@@ -122,11 +122,35 @@ def test_empty_target(lbchannel):
         lbchannel.Channel("")
 
 
-@pytest.mark.parametrize("target", ["dns:///x:1", "dns://127.0.0.1:53/svc.test:50051", "localhost:50051"])
-def test_dns_targets_are_unsupported(lbchannel, target):
-    with pytest.raises(lbchannel.UnsupportedError) as info:
-        lbchannel.Channel(target)
-    assert info.value.code == lbchannel.ErrorCode.UNSUPPORTED
+@pytest.mark.parametrize("target", ["dns:///x:1", "dns://127.0.0.1:53/svc.test:50051", "localhost:50051", "manual:"])
+def test_discovery_targets_open_lazily(lbchannel, target):
+    # Lazy resolution (the default): open returns at once, whatever DNS says.
+    t0 = time.monotonic()
+    with lbchannel.Channel(target) as ch:
+        assert time.monotonic() - t0 < 1.0
+        assert ch.stats()["discovery"]["kind"] == ("static" if target == "manual:" else "dns")
+
+
+def test_unresolvable_name_with_eager_resolution(lbchannel):
+    t0 = time.monotonic()
+    with pytest.raises(lbchannel.ResolutionError) as info:
+        lbchannel.Channel("dns:///x:1", resolution="eager", eager_timeout_ms=300)
+    assert info.value.code == lbchannel.ErrorCode.RESOLUTION
+    assert 0.25 <= time.monotonic() - t0 < 3.0
+
+
+def test_unresolvable_name_fails_calls_with_unavailable(lbchannel):
+    with lbchannel.Channel("dns:///x:1", dns_timeout_ms=500) as ch:
+        t0 = time.monotonic()
+        with pytest.raises(lbchannel.RpcError) as info:
+            ch.unary(WHOAMI, b"", timeout=5)
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert time.monotonic() - t0 < 4.0
+
+
+def test_unknown_scheme(lbchannel):
+    with pytest.raises((lbchannel.InvalidTargetError, lbchannel.UnsupportedError)):
+        lbchannel.Channel("xds:///svc")
 
 
 def test_none_target_is_invalid_argument(lbchannel):

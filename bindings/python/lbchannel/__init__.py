@@ -33,10 +33,12 @@ from ._errors import (
     InvalidTargetError,
     MessageTooLargeError,
     OutOfRangeError,
+    ResolutionError,
     ResourceError,
     UnknownOptionError,
     UnsupportedError,
 )
+from ._callbacks import LogLevel
 from ._grpc_interface import CallFuture
 from ._status import HAVE_GRPC, Call, RpcError, StatusCode
 
@@ -58,6 +60,8 @@ __all__ = [
     "InvalidMetadataError",
     "OutOfRangeError",
     "InternalError",
+    "ResolutionError",
+    "LogLevel",
     "HAVE_GRPC",
     "version",
     "version_num",

@@ -5,7 +5,7 @@ import json
 import math
 import threading
 
-from . import _metadata, _native
+from . import _callbacks, _metadata, _native
 from ._errors import ClosedError, ErrorCode, _check
 from ._grpc_interface import (
     ConnectivityWatcher,
@@ -84,15 +84,28 @@ class Channel(_ChannelBase):
     channel between threads (blocking calls release the GIL).
 
     Args:
-        target: ``"ipv4:ADDR:PORT[,ADDR:PORT...]"``, ``"ipv6:[ADDR]:PORT[,...]"``
-            or ``"unix:PATH"`` (see ``include/lbchannel.h``).
+        target: ``"ipv4:ADDR:PORT[,ADDR:PORT...]"``, ``"ipv6:[ADDR]:PORT[,...]"``,
+            ``"unix:PATH"``, ``"dns:///HOST:PORT"`` (or ``"HOST:PORT"``),
+            ``"dns://DNS_IP:DNS_PORT/HOST:PORT"``, ``"manual:"`` (endpoints
+            only from :meth:`set_endpoints`), or any text with ``lookup``
+            (see ``include/lbchannel.h``).
+        lookup: optional ``lookup(target) -> iterable of addresses``
+            (``"10.0.0.1:50051"``, ``"[::1]:50051"``, ``"unix:/path"``) used
+            instead of DNS, called on the library's discovery schedule from a
+            library thread; raise to report a failed lookup.
+        log_callback: optional ``log(level: LogLevel, message: str)``
+            receiving the channel's log lines on its I/O thread, or ``True``
+            to forward them to the ``logging`` logger ``"lbchannel"``.
         **options: channel options, each passed to ``lbc_options_set(key,
             str(value))`` (bools as ``"true"``/``"false"``): ``lb_policy``,
             ``connect_timeout_ms``, ``wait_for_ready``,
             ``max_send_message_size``, ``max_receive_message_size``,
             ``backoff_initial_ms``, ``backoff_multiplier``,
             ``backoff_jitter``, ``backoff_max_ms``, ``authority``,
-            ``user_agent``.
+            ``user_agent``, and for discovery ``discovery_interval_ms``,
+            ``min_reresolution_interval_ms``, ``dns_use_ttl``,
+            ``dns_ttl_floor_ms``, ``dns_srv``, ``dns_timeout_ms``,
+            ``empty_answer``, ``resolution``, ``eager_timeout_ms``.
 
     Raises:
         lbchannel.InvalidTargetError, lbchannel.UnsupportedError,
@@ -108,12 +121,16 @@ class Channel(_ChannelBase):
     grpcio-generated stubs work on it unchanged.
     """
 
-    def __init__(self, target, **options):
+    def __init__(self, target, lookup=None, log_callback=None, **options):
         self._handle = None
         self._lock = threading.Lock()
         self._executor = None
         self._watcher = None
         self._target = target
+        # The C library may call these until lbc_channel_close() returns:
+        # the channel keeps them (and their CFUNCTYPE objects) alive.
+        self._lookup = _callbacks.LookupHook(lookup) if lookup is not None else None
+        self._log = _callbacks.LogHook(log_callback) if log_callback not in (None, False) else None
         opts = _native.lbc_options_p()
         _check(_native.lbc_options_new(ctypes.byref(opts)), "lbc_options_new")
         try:
@@ -121,6 +138,16 @@ class Channel(_ChannelBase):
                 _check(
                     _native.lbc_options_set(opts, _text(key, "option key"), _option_text(value)),
                     "lbc_options_set(%s)" % key,
+                )
+            if self._lookup is not None:
+                _check(
+                    _native.lbc_options_set_lookup(opts, self._lookup.cfunc, None),
+                    "lbc_options_set_lookup",
+                )
+            if self._log is not None:
+                _check(
+                    _native.lbc_options_set_log_callback(opts, self._log.cfunc, None),
+                    "lbc_options_set_log_callback",
                 )
             handle = _native.lbc_channel_p()
             _check(
@@ -153,8 +180,12 @@ class Channel(_ChannelBase):
         """Close the channel. Idempotent; safe from any thread.
 
         RPCs still in flight on other threads end with ``CANCELLED``; every
-        later use of this object raises :class:`lbchannel.ClosedError`.
+        later use of this object raises :class:`lbchannel.ClosedError`. Waits
+        for a running lookup callback to return. Raises RuntimeError when
+        called from inside a lookup or log callback (the C API forbids it).
         """
+        if _callbacks.in_callback(self._lookup, self._log):
+            raise RuntimeError("a channel cannot be closed from inside its lookup or log callback")
         with self._lock:
             handle, self._handle = self._handle, None
             executor, self._executor = self._executor, None
@@ -178,8 +209,20 @@ class Channel(_ChannelBase):
         # module globals may already be gone; never raise from __del__.
         try:
             handle = self.__dict__.get("_handle")
-            if handle is not None:
-                self._handle = None
+            if handle is None:
+                return
+            self._handle = None
+            hooks = (self.__dict__.get("_lookup"), self.__dict__.get("_log"))
+            if _callbacks.in_callback(*hooks):
+                # Collected inside its own callback: closing here would wait
+                # for ourselves. Close from another thread, keeping the
+                # callbacks alive until lbc_channel_close() returns.
+                threading.Thread(
+                    target=lambda h=handle, keep=hooks: _native.lbc_channel_close(h),
+                    name="lbchannel-close",
+                    daemon=True,
+                ).start()
+            else:
                 _native.lbc_channel_close(handle)
         except Exception:
             pass
@@ -247,15 +290,41 @@ class Channel(_ChannelBase):
         """
         return self.unary_with_call(method, request, timeout, metadata)[0]
 
+    # -- discovery ------------------------------------------------------------------
+
+    def set_endpoints(self, addresses):
+        """Replace the endpoint set (push discovery; ``lbc_channel_set_endpoints``).
+
+        ``addresses``: an iterable of ``"10.0.0.1:50051"``, ``"[::1]:50051"``
+        or ``"unix:/path"`` texts; all are validated first and nothing changes
+        on error (:class:`lbchannel.InvalidArgumentError`). An empty iterable
+        empties the set. New endpoints start connecting; removed ones finish
+        their RPCs and close. With DNS or a lookup the next resolution
+        replaces a pushed set: open the channel with ``"manual:"`` for
+        push-only discovery.
+        """
+        handle = self._live_handle()
+        if isinstance(addresses, (str, bytes)):
+            raise TypeError("set_endpoints wants an iterable of addresses, not a single string")
+        encoded = [_text(a, "address") for a in addresses]
+        array = (ctypes.c_char_p * max(1, len(encoded)))(*encoded)
+        _check(_native.lbc_channel_set_endpoints(handle, array, len(encoded)), "lbc_channel_set_endpoints")
+
+    @property
+    def lookup_error(self):
+        """The exception the most recent lookup callback raised (None after a success or without lookup)."""
+        return self._lookup.last_error if self._lookup is not None else None
+
     # -- introspection ----------------------------------------------------------
 
     def stats(self):
         """A snapshot of the channel as a dict (``lbc_channel_stats_json``).
 
-        Keys: ``target``, ``policy`` and ``endpoints``, a list of dicts with
-        ``address``, ``state`` (IDLE, CONNECTING, READY, TRANSIENT_FAILURE),
-        ``in_flight``, ``calls_started``, ``calls_failed``,
-        ``connect_failures``.
+        Keys include ``target``, ``policy``, ``endpoints`` (a list of dicts
+        with ``address``, ``state`` — IDLE, CONNECTING, READY,
+        TRANSIENT_FAILURE — ``in_flight``, ``calls_started``,
+        ``calls_failed``, ``connect_failures``, ...) and ``discovery``; see
+        ``lbc_channel_stats_json`` in ``include/lbchannel.h``.
         """
         handle = self._live_handle()
         out = ctypes.c_void_p()

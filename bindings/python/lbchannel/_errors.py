@@ -24,6 +24,7 @@ __all__ = [
     "InvalidMetadataError",
     "OutOfRangeError",
     "InternalError",
+    "ResolutionError",
 ]
 
 
@@ -51,6 +52,8 @@ class ErrorCode(enum.IntEnum):
     OUT_OF_RANGE = -9
     #: A bug in lbchannel.
     INTERNAL = -10
+    #: Eager resolution found no endpoint in time (option ``resolution="eager"``).
+    RESOLUTION = -11
 
 
 class Error(Exception):
@@ -127,6 +130,10 @@ class InternalError(Error):
     """``LBC_ERR_INTERNAL``: a bug in lbchannel; the message says more."""
 
 
+class ResolutionError(Error):
+    """``LBC_ERR_RESOLUTION``: eager resolution found no endpoint in time."""
+
+
 _BY_CODE = {
     ErrorCode.INVALID_ARGUMENT: InvalidArgumentError,
     ErrorCode.INVALID_TARGET: InvalidTargetError,
@@ -138,6 +145,7 @@ _BY_CODE = {
     ErrorCode.INVALID_METADATA: InvalidMetadataError,
     ErrorCode.OUT_OF_RANGE: OutOfRangeError,
     ErrorCode.INTERNAL: InternalError,
+    ErrorCode.RESOLUTION: ResolutionError,
 }
 
 

@@ -44,6 +44,9 @@ __all__ = [
     "lbc_metadata_p",
     "lbc_channel_p",
     "lbc_response_p",
+    "lbc_address_list_p",
+    "lbc_lookup_fn",
+    "lbc_log_fn",
 ]
 
 #: Environment variable naming the library file to load.
@@ -75,10 +78,20 @@ class lbc_response(Structure):
     """Opaque ``struct lbc_response``."""
 
 
+class lbc_address_list(Structure):
+    """Opaque ``struct lbc_address_list`` (valid only during a lookup callback)."""
+
+
 lbc_options_p = POINTER(lbc_options)
 lbc_metadata_p = POINTER(lbc_metadata)
 lbc_channel_p = POINTER(lbc_channel)
 lbc_response_p = POINTER(lbc_response)
+lbc_address_list_p = POINTER(lbc_address_list)
+
+# typedef int (*lbc_lookup_fn)(const char *target, lbc_address_list *out, void *user_data);
+lbc_lookup_fn = ctypes.CFUNCTYPE(c_int, c_char_p, lbc_address_list_p, c_void_p)
+# typedef void (*lbc_log_fn)(int level, const char *message, void *user_data);
+lbc_log_fn = ctypes.CFUNCTYPE(None, c_int, c_char_p, c_void_p)
 _c_ubyte_p = POINTER(c_ubyte)
 _c_char_p_p = POINTER(c_char_p)
 
@@ -214,6 +227,19 @@ lbc_options_set_backoff = _fn(
 # int lbc_options_set_authority(lbc_options *opts, const char *authority);
 lbc_options_set_authority = _fn("lbc_options_set_authority", c_int, [lbc_options_p, c_char_p])
 
+# --- Discovery hooks and logging ------------------------------------------------
+
+# int lbc_address_list_add(lbc_address_list *list, const char *address);
+lbc_address_list_add = _fn("lbc_address_list_add", c_int, [lbc_address_list_p, c_char_p])
+# int lbc_address_list_set_error(lbc_address_list *list, const char *message);
+lbc_address_list_set_error = _fn("lbc_address_list_set_error", c_int, [lbc_address_list_p, c_char_p])
+# int lbc_options_set_lookup(lbc_options *opts, lbc_lookup_fn fn, void *user_data);
+lbc_options_set_lookup = _fn("lbc_options_set_lookup", c_int, [lbc_options_p, lbc_lookup_fn, c_void_p])
+# int lbc_options_set_log_callback(lbc_options *opts, lbc_log_fn fn, void *user_data);
+lbc_options_set_log_callback = _fn(
+    "lbc_options_set_log_callback", c_int, [lbc_options_p, lbc_log_fn, c_void_p]
+)
+
 # --- Metadata -----------------------------------------------------------------
 
 # int lbc_metadata_new(lbc_metadata **out);
@@ -240,6 +266,10 @@ lbc_channel_open = _fn("lbc_channel_open", c_int, [c_char_p, lbc_options_p, POIN
 lbc_channel_close = _fn("lbc_channel_close", None, [lbc_channel_p])
 # const char *lbc_channel_errmsg(const lbc_channel *ch);
 lbc_channel_errmsg = _fn("lbc_channel_errmsg", c_char_p, [lbc_channel_p])
+# int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, size_t count);
+lbc_channel_set_endpoints = _fn(
+    "lbc_channel_set_endpoints", c_int, [lbc_channel_p, POINTER(c_char_p), c_size_t]
+)
 # int lbc_channel_stats_json(lbc_channel *ch, char **json_out);
 # (json_out is declared as void** so the pointer can be handed back to lbc_free.)
 lbc_channel_stats_json = _fn("lbc_channel_stats_json", c_int, [lbc_channel_p, POINTER(c_void_p)])

@@ -1,0 +1,144 @@
+"""Python callables behind the C callbacks ``lbc_lookup_fn`` and ``lbc_log_fn``.
+
+Rules (STYLE.md, "Callbacks"):
+
+* the ``CFUNCTYPE`` object is kept alive by the :class:`lbchannel.Channel` for
+  as long as the C library may call it (until ``lbc_channel_close`` returns);
+* no exception ever unwinds into C: a failing lookup is reported to the
+  library with ``lbc_address_list_set_error`` and a non-zero return, and the
+  exception is kept in :attr:`LookupHook.last_error` and logged;
+* callbacks run on the library's threads, which ctypes turns into throwaway
+  Python threads; they must not close their own channel (checked).
+"""
+
+import enum
+import logging
+import threading
+
+from . import _native
+from ._errors import _decode
+
+__all__ = ["LogLevel", "LookupHook", "LogHook", "in_callback"]
+
+_logger = logging.getLogger("lbchannel")
+_state = threading.local()
+
+
+def in_callback(*hooks):
+    """True if the calling thread is running one of ``hooks`` right now."""
+    running = getattr(_state, "running", ())
+    return any(h is not None and h in running for h in hooks)
+
+
+class _Running:
+    """Marks the current thread as running ``hook`` (see :func:`in_callback`)."""
+
+    __slots__ = ("hook",)
+
+    def __init__(self, hook):
+        self.hook = hook
+
+    def __enter__(self):
+        _state.running = getattr(_state, "running", ()) + (self.hook,)
+
+    def __exit__(self, *exc):
+        _state.running = _state.running[:-1]
+        return False
+
+
+class LogLevel(enum.IntEnum):
+    """The C ``lbc_log_level`` enum."""
+
+    DEBUG = 0
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+
+    def to_logging(self):
+        """The matching :mod:`logging` level."""
+        return {0: logging.DEBUG, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR}[int(self)]
+
+
+class LookupHook:
+    """Wraps ``lookup(target: str) -> iterable of address str`` as an ``lbc_lookup_fn``.
+
+    Addresses are ``"10.0.0.1:50051"``, ``"[::1]:50051"`` or ``"unix:/path"``.
+    Raising any exception marks the lookup failed (the channel keeps its last
+    known endpoints and retries with backoff); the exception's text becomes
+    the library's error message.
+    """
+
+    def __init__(self, fn):
+        if not callable(fn):
+            raise TypeError("lookup must be callable, got %r" % (fn,))
+        self.fn = fn
+        #: The exception the most recent lookup raised, or None after a success.
+        self.last_error = None
+        #: Number of times the library called the lookup.
+        self.calls = 0
+        self.cfunc = _native.lbc_lookup_fn(self._trampoline)
+
+    def _trampoline(self, target, out, _user_data):
+        with _Running(self):
+            return self._lookup(target, out)
+
+    def _lookup(self, target, out):
+        try:
+            self.calls += 1
+            addresses = self.fn(_decode(target))
+            if isinstance(addresses, (str, bytes)):
+                addresses = [addresses]
+            for address in addresses:
+                if isinstance(address, str):
+                    address = address.encode("utf-8")
+                rc = _native.lbc_address_list_add(out, address)
+                if rc != 0:
+                    raise ValueError(
+                        "lookup returned an unusable address %r: %s"
+                        % (address, _decode(_native.lbc_last_errmsg()))
+                    )
+            self.last_error = None
+            return 0
+        except BaseException as exc:  # never unwind into C
+            self.last_error = exc
+            try:
+                text = ("%s: %s" % (type(exc).__name__, exc)).encode("utf-8", "replace")
+                _native.lbc_address_list_set_error(out, text)
+                _logger.warning("lbchannel lookup callback failed: %s", text.decode("utf-8", "replace"))
+            except BaseException:
+                pass
+            return 1
+
+
+class LogHook:
+    """Wraps ``log(level: LogLevel, message: str)`` as an ``lbc_log_fn``.
+
+    ``True`` instead of a callable forwards every line to the
+    :mod:`logging` logger ``"lbchannel"``. Runs on the channel's I/O thread:
+    keep it quick. Exceptions are swallowed (and counted in :attr:`errors`).
+    """
+
+    def __init__(self, fn):
+        if fn is True:
+            fn = self._to_logging
+        if not callable(fn):
+            raise TypeError("log_callback must be callable or True, got %r" % (fn,))
+        self.fn = fn
+        #: Exceptions raised by the callback (they never reach C).
+        self.errors = 0
+        self.cfunc = _native.lbc_log_fn(self._trampoline)
+
+    @staticmethod
+    def _to_logging(level, message):
+        _logger.log(level.to_logging(), "%s", message)
+
+    def _trampoline(self, level, message, _user_data):
+        with _Running(self):
+            try:
+                try:
+                    level = LogLevel(level)
+                except ValueError:
+                    level = LogLevel.INFO
+                self.fn(level, _decode(message))
+            except BaseException:  # never unwind into C
+                self.errors += 1
