@@ -57,7 +57,7 @@ PC_LIBDIR     := $(if $(filter $(PREFIX)/lib,$(LIBDIR)),$${exec_prefix}/lib,$(LI
 PC_INCLUDEDIR := $(if $(filter $(PREFIX)/include,$(INCLUDEDIR)),$${prefix}/include,$(INCLUDEDIR))
 
 .PHONY: all build deps install uninstall test swift-test check-lib test-install \
-        test-c test-python demo clean distclean version
+        test-c test-python demo bench clean distclean version
 
 all: build
 
@@ -151,6 +151,13 @@ demo:
 	$(MAKE) --no-print-directory deps
 	$(MAKE) --no-print-directory build
 	LBCHANNEL_LIBRARY=$(abspath $(LIB)) $(PYTHON) examples/demo.py
+
+# --- bench -------------------------------------------------------------------
+# lbchannel against gRPC C++, h2load and grpcio on the same backends, same run;
+# writes benchmarks/RESULTS.md (BENCH_RUNS, BENCH_SECONDS tune it).
+
+bench:
+	benchmarks/run.sh
 
 # --- clean -------------------------------------------------------------------
 

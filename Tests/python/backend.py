@@ -90,6 +90,34 @@ def _test_handlers(name):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Size wants an ASCII integer")
         return b"x" * n
 
+    if os.environ.get("LBTEST_LOG_RPCS"):
+        # With LBTEST_LOG_RPCS=1, one stderr line per handled RPC of lbtest.Test:
+        #   RPC <method> id=<x-request-id or -> peer=<peer> start=<t> end=<t> ok|raised
+        # (CLOCK_MONOTONIC times, comparable with the test process's), so a
+        # test can tell whether the server ever ran the handler of a call.
+        def logged(method, fn):
+            def handler(request, context):
+                t0 = time.monotonic()
+                ok = False
+                try:
+                    result = fn(request, context)
+                    ok = True
+                    return result
+                finally:
+                    rid = dict(context.invocation_metadata()).get("x-request-id", "-")
+                    print(
+                        "RPC %s id=%s peer=%s start=%.6f end=%.6f %s"
+                        % (method, rid, context.peer(), t0, time.monotonic(), "ok" if ok else "raised"),
+                        file=sys.stderr,
+                        flush=True,
+                    )
+
+            return handler
+
+        whoami, echo, sleep, fail, size = (
+            logged(n, f) for n, f in (("Whoami", whoami), ("Echo", echo), ("Sleep", sleep), ("Fail", fail), ("Size", size))
+        )
+
     handlers = {
         "Whoami": whoami,
         "Echo": echo,

@@ -56,10 +56,11 @@ class BackendError(RuntimeError):
 class Backend:
     """One ``backend.py`` process on ``host:port`` (or ``unix:path``) named ``name``."""
 
-    def __init__(self, listen, name, gen_dir=None):
+    def __init__(self, listen, name, gen_dir=None, env=None):
         self.listen = listen
         self.name = name
         self.gen_dir = gen_dir
+        self.env = dict(env or {})
         self.proc = None
         self._log = None
 
@@ -79,7 +80,7 @@ class Backend:
         cmd = [sys.executable, str(BACKEND), "--listen", self.listen, "--name", self.name]
         if self.gen_dir:
             cmd += ["--gen-dir", str(self.gen_dir)]
-        env = dict(os.environ, LBTEST_PARENT_PID=str(os.getpid()), PYTHONUNBUFFERED="1")
+        env = dict(os.environ, LBTEST_PARENT_PID=str(os.getpid()), PYTHONUNBUFFERED="1", **self.env)
         self._log = tempfile.TemporaryFile(prefix="lbtest-backend-")
         self.proc = subprocess.Popen(
             cmd,
@@ -119,6 +120,16 @@ class Backend:
         finally:
             sel.close()
         return buf.split(b"\n", 1)[0].decode("utf-8", "replace")
+
+    def handled_request_ids(self):
+        """x-request-id values of the RPCs whose handler ran (needs LBTEST_LOG_RPCS=1)."""
+        ids = set()
+        for line in self.stderr().splitlines():
+            if line.startswith("RPC "):
+                for field in line.split()[2:]:
+                    if field.startswith("id="):
+                        ids.add(field[3:])
+        return ids
 
     def stderr(self):
         """What the process wrote to stderr so far."""
@@ -166,10 +177,11 @@ class Backend:
 class BackendSet:
     """Three backends ``b1``..``b3`` on 127.0.0.2..4, same port on each."""
 
-    def __init__(self, gen_dir, names=("b1", "b2", "b3"), hosts=HOSTS):
+    def __init__(self, gen_dir, names=("b1", "b2", "b3"), hosts=HOSTS, env=None):
         self.gen_dir = gen_dir
         self.names = names
         self.hosts = hosts
+        self.env = env
         self.backends = []
 
     def start(self, attempts=3):
@@ -177,7 +189,8 @@ class BackendSet:
         for _ in range(attempts):
             port = free_port(self.hosts)
             self.backends = [
-                Backend("%s:%d" % (host, port), name, self.gen_dir) for host, name in zip(self.hosts, self.names)
+                Backend("%s:%d" % (host, port), name, self.gen_dir, self.env)
+                for host, name in zip(self.hosts, self.names)
             ]
             try:
                 for b in self.backends:
@@ -308,8 +321,9 @@ def _make_die_with_parent():
 class Dnsmasq:
     """``dnsmasq`` serving a hosts file on 127.0.0.1:<port>; rewrite + :meth:`set_hosts` to change answers."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, domain="test"):
         self.dir = Path(directory)
+        self.domain = domain
         self.hosts_file = self.dir / "hosts"
         self.port = None
         self.proc = None
@@ -345,6 +359,10 @@ class Dnsmasq:
             "--bind-interfaces",
             "--pid-file=",
             "--log-facility=-",
+            # Authoritative for the test domain: an unknown name is NXDOMAIN
+            # and a known name without addresses an empty (NODATA) answer,
+            # instead of REFUSED for want of an upstream server.
+            "--local=/%s/" % self.domain,
         ]
         if os.geteuid() == 0:
             cmd.append("--user=root")  # the hosts file is in a private tmp dir

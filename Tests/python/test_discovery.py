@@ -272,3 +272,16 @@ def test_dns_empty_answer_keeps_last_known_endpoints(lbchannel, backends, dns):
         dns.set_hosts([])
         assert wait_until(lambda: ch.stats()["discovery"]["empty_answers"] >= 1, 5), ch.stats()
         assert _names(ch) == {backends[0].name: 30}
+
+
+def test_dns_empty_answer_applied_when_asked(lbchannel, backends, dns):
+    port = backends[0].address.rsplit(":", 1)[1]
+    dns.start([("127.0.0.2", "svc.test")])
+    target = "dns://127.0.0.1:%d/svc.test:%s" % (dns.port, port)
+    with lbchannel.Channel(target, discovery_interval_ms=200, empty_answer="apply") as ch:
+        assert _only(ch, {backends[0].name}) == {backends[0].name: 30}
+        dns.set_hosts([])
+        assert wait_until(lambda: ch.endpoints() == [], 5), ch.stats()
+        with pytest.raises(grpc.RpcError) as info:
+            ch.unary(WHOAMI, b"", timeout=1)
+        assert info.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)

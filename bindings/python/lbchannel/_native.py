@@ -172,7 +172,13 @@ lib, library_path = load()
 
 def _fn(name, restype, argtypes):
     """Declare one C function: set its restype/argtypes and return it."""
-    f = getattr(lib, name)
+    try:
+        f = getattr(lib, name)
+    except AttributeError:
+        raise ImportError(
+            "%s does not export %s(), which this binding needs: the library is older "
+            "than include/lbchannel.h or not lbchannel at all" % (library_path, name)
+        ) from None
     f.restype = restype
     f.argtypes = argtypes
     return f
