@@ -131,6 +131,21 @@ def _test_handlers(name):
     )
 
 
+class _CallLogger(grpc.ServerInterceptor):
+    """With LBTEST_LOG_RPCS=1: ``CALL <method> id=<x-request-id> at=<t>`` on stderr
+    when the server has matched an incoming call (its headers arrived),
+    before the request message is read."""
+
+    def intercept_service(self, continuation, handler_call_details):
+        rid = dict(handler_call_details.invocation_metadata).get("x-request-id", "-")
+        print(
+            "CALL %s id=%s at=%.6f" % (handler_call_details.method, rid, time.monotonic()),
+            file=sys.stderr,
+            flush=True,
+        )
+        return continuation(handler_call_details)
+
+
 def _add_greeter(server, name, gen_dir):
     """Serve lbtest.Greeter if the generated code can be imported; return whether it is."""
     if gen_dir:
@@ -189,8 +204,12 @@ def main(argv=None):
     signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     _watch_parent()
 
+    interceptors = []
+    if os.environ.get("LBTEST_LOG_RPCS"):
+        interceptors.append(_CallLogger())
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=args.workers),
+        interceptors=interceptors,
         options=[
             ("grpc.max_send_message_length", MAX_MESSAGE),
             ("grpc.max_receive_message_length", MAX_MESSAGE),

@@ -15,24 +15,21 @@ extension UnaryCall {
     /// A response header (`trailer == false`) or trailer field arrived.
     func receiveHeader(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, trailer: Bool) {
         // Pseudo-headers and reserved names are consumed here, never exposed as metadata.
-        if name.first == UInt8(ascii: ":") {
-            if !trailer && name.elementsEqual(":status".utf8) {
-                httpStatus = Self.parseInt(value) ?? 0
-            }
+        switch ResponseHeaderName(name) {
+        case .status:
+            if !trailer { httpStatus = Self.parseInt(value) ?? 0 }
             return
-        }
-        if name.elementsEqual("grpc-status".utf8) {
+        case .otherPseudo, .contentType, .grpcEncoding, .grpcAcceptEncoding:
+            return
+        case .grpcStatus:
             if !trailer { trailersOnly = true }
             grpcStatus = Self.parseInt(value).map { Int32(clamping: $0) } ?? Int32(StatusCode.unknown.rawValue)
             return
-        }
-        if name.elementsEqual("grpc-message".utf8) {
+        case .grpcMessage:
             grpcMessage = PercentEncoding.decode(value)
             return
-        }
-        if name.elementsEqual("content-type".utf8) || name.elementsEqual("grpc-encoding".utf8)
-            || name.elementsEqual("grpc-accept-encoding".utf8) {
-            return
+        case .metadata:
+            break
         }
         let key = String(decoding: name, as: UTF8.self)
         let bytes: [UInt8]

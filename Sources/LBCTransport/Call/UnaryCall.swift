@@ -17,11 +17,12 @@ package final class UnaryCall: @unchecked Sendable {
     let maxReceiveMessageSize: Int
 
     // MARK: loop-thread state
+    /// The channel running the call (set by `Channel.start`, cleared when finished).
+    var channel: Channel?
     var sendOffset = 0
     var streamID: Int32 = -1
-    weak var connection: HTTP2Connection?
+    var connection: HTTP2Connection?
     var endpoint: Endpoint?
-    var deadlineTimer: TimerQueue.ID?
     var attempts = 0
     var finished = false
     var httpStatus = 0
@@ -40,7 +41,7 @@ package final class UnaryCall: @unchecked Sendable {
     package var trailers = Metadata()
     package var peer = ""
 
-    private let completion = Completion()
+    private let completion: Completion
 
     package init(method: String, request: UnsafeRawBufferPointer, metadata: Metadata,
                  timeoutMs: Int64?, maxReceiveMessageSize: Int) {
@@ -60,9 +61,12 @@ package final class UnaryCall: @unchecked Sendable {
         }
         self.maxReceiveMessageSize = maxReceiveMessageSize
         self.deframer = GRPCMessageDeframer(maxMessageSize: maxReceiveMessageSize)
+        self.completion = Completion.forCurrentThread()
+        completion.reset()
     }
 
-    /// Block the calling thread until the call has finished.
+    /// Block the calling thread until the call has finished. Must be called on the
+    /// thread that created the call (its completion is that thread's reusable one).
     package func waitForCompletion() { completion.wait() }
 
     /// Record the final status and wake the waiting thread. Loop thread, once.

@@ -4,8 +4,7 @@ extension Channel {
     /// A call entered the loop: arm its deadline and dispatch it.
     func admit(_ call: UnaryCall) {
         if isShutDown {
-            call.finished = true
-            call.complete(.cancelled, "channel closed")
+            finish(call, .cancelled, "channel closed")
             return
         }
         if let deadline = call.deadlineNs {
@@ -13,10 +12,7 @@ extension Channel {
                 finish(call, .deadlineExceeded, deadlineMessage(call))
                 return
             }
-            call.deadlineTimer = loop.schedule(at: deadline) { [weak self, weak call] in
-                guard let self, let call else { return }
-                self.deadlineExpired(call)
-            }
+            loop.schedule(at: deadline, target: call)
         }
         dispatch(call)
     }
@@ -31,7 +27,7 @@ extension Channel {
             call.attempts += 1
             if let connection = endpoint.connection, connection.startStream(call) {
                 call.endpoint = endpoint
-                call.peer = endpoint.address.description
+                call.peer = endpoint.addressText
                 endpoint.inFlight += 1
                 endpoint.callsStarted += 1
                 return
@@ -74,10 +70,9 @@ extension Channel {
     func finish(_ call: UnaryCall, _ status: StatusCode, _ message: String) {
         guard !call.finished else { return }
         call.finished = true
-        if let t = call.deadlineTimer {
-            loop.cancelTimer(t)
-            call.deadlineTimer = nil
-        }
+        call.channel = nil
+        call.connection = nil
+        if call.deadlineNs != nil { loop.timerCancelled() }
         if let endpoint = call.endpoint {
             endpoint.inFlight -= 1
             if status != .ok { endpoint.callsFailed += 1 }
@@ -87,7 +82,6 @@ extension Channel {
 
     func deadlineExpired(_ call: UnaryCall) {
         guard !call.finished else { return }
-        call.deadlineTimer = nil
         if let connection = call.connection, call.streamID > 0 {
             connection.resetStream(call.streamID)
         } else if let i = waiting.firstIndex(where: { $0 === call }) {

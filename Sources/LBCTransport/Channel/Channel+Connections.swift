@@ -10,8 +10,10 @@ extension Channel: ConnectionDelegate {
         case .connect:
             connect(endpoint)
         case .scheduleRetry(let delayMs):
-            endpoint.retryTimer = loop.schedule(at: EventLoop.now() + delayMs * 1_000_000) { [weak self, weak endpoint] in
-                guard let self, let endpoint else { return }
+            // Timer closures capture strongly: a cancelled timer drops its closure, and the
+            // loop drops every timer when it stops. (Weak references would put a side
+            // table on objects every RPC retains, making each retain/release slower.)
+            endpoint.retryTimer = loop.schedule(at: EventLoop.now() + delayMs * 1_000_000) { [self] in
                 endpoint.retryTimer = nil
                 self.apply(endpoint.machine.retryTimerFired(), to: endpoint)
             }

@@ -23,11 +23,10 @@ extension Channel {
             break
         case .resolveNow:
             cancelDiscoveryTimer()
-            resolver.resolve { [weak self] result in self?.resolved(result) }
+            resolver.resolve { [self] result in resolved(result) }
         case .schedule(let atMs):
             cancelDiscoveryTimer()
-            discoveryTimer = loop.schedule(at: atMs * 1_000_000) { [weak self] in
-                guard let self else { return }
+            discoveryTimer = loop.schedule(at: atMs * 1_000_000) { [self] in
                 self.discoveryTimer = nil
                 self.carry(self.scheduler.timerFired(nowMs: self.nowMs))
             }

@@ -66,7 +66,7 @@ package final class Channel: @unchecked Sendable {
     // Discovery (loop thread).
     var resolver: Resolver?
     var scheduler: DiscoveryScheduler
-    var discoveryTimer: TimerQueue.ID?
+    var discoveryTimer: ClosureTimer?
     var stats = DiscoveryStats()
     /// Signalled when the endpoint set first becomes non-empty (eager resolution waits for it).
     let firstEndpoints = Completion()
@@ -121,8 +121,11 @@ package final class Channel: @unchecked Sendable {
 
     /// Start `call`; its result is available after `call.waitForCompletion()`.
     package func start(_ call: UnaryCall) {
-        let accepted = loop.submit { [self] in admit(call) }
-        if !accepted { call.complete(.cancelled, "channel closed") }
+        call.channel = self
+        if !loop.submit(call) {
+            call.channel = nil
+            call.complete(.cancelled, "channel closed")
+        }
     }
 
     /// Replace the endpoint set (push discovery). Any thread. Returns false once closed.

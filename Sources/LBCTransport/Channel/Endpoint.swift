@@ -3,12 +3,14 @@ import LBCCore
 /// One backend of a channel: its connection life cycle and counters. Loop thread only.
 package final class Endpoint {
     package let address: EndpointAddress
+    /// `address.description`, computed once (it is every response's peer).
+    let addressText: String
     var machine: EndpointStateMachine
     /// The connection new RPCs go to (connecting or ready).
     var connection: HTTP2Connection?
     /// Connections that received GOAWAY and finish their streams.
     var draining: [HTTP2Connection] = []
-    var retryTimer: TimerQueue.ID?
+    var retryTimer: ClosureTimer?
     var lastError: String?
     /// Removed from the endpoint set: takes no new RPCs, never reconnects.
     var retired = false
@@ -20,6 +22,7 @@ package final class Endpoint {
 
     init(address: EndpointAddress, backoff: ConnectionBackoff) {
         self.address = address
+        self.addressText = address.description
         self.machine = EndpointStateMachine(backoff: backoff)
     }
 

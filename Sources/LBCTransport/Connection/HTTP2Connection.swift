@@ -17,7 +17,9 @@ package final class HTTP2Connection: FileDescriptorHandler {
 
     package let address: EndpointAddress
     package private(set) var state: State = .connecting
-    package weak var delegate: ConnectionDelegate?
+    /// The owner; it outlives its connections (it closes them all before it goes).
+    /// Not weak: a weak reference would slow down every retain of the channel.
+    package unowned(unsafe) var delegate: ConnectionDelegate?
     /// Open streams by id; the connection owns their calls until they close.
     var streams: [Int32: UnaryCall] = [:]
 
@@ -29,7 +31,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
     private var outbound: [UInt8] = []
     private var outboundStart = 0
     private var watchingWrite = false
-    private var connectTimer: TimerQueue.ID?
+    private var connectTimer: ClosureTimer?
     /// Set while nghttp2 is calling back into us: teardown waits until it returns.
     private var inNGHTTP2 = false
     private var pendingFailure: String?
@@ -53,15 +55,15 @@ package final class HTTP2Connection: FileDescriptorHandler {
             self.fd = fd
             try loop.register(fd: fd, events: LBCSHIM_EPOLLOUT, handler: self)
             watchingWrite = true
-            connectTimer = loop.schedule(at: EventLoop.now() + connectTimeoutMs * 1_000_000) { [weak self] in
-                guard let self, self.state == .connecting || self.state == .handshaking else { return }
+            connectTimer = loop.schedule(at: EventLoop.now() + connectTimeoutMs * 1_000_000) { [self] in
+                guard self.state == .connecting || self.state == .handshaking else { return }
                 self.fail("connect timeout after \(connectTimeoutMs) ms")
             }
             if connected { socketConnected() }
         } catch {
             // Report asynchronously so the owner sees one code path.
             let reason = "\(address): \(error)"
-            loop.schedule(at: 0) { [weak self] in self?.fail(reason) }
+            loop.schedule(at: 0) { [self] in fail(reason) }
         }
     }
 
@@ -198,7 +200,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
         provider.source.ptr = Unmanaged.passUnretained(call).toOpaque()
         provider.read_callback = NGHTTP2Callbacks.readRequestBody
         let id = fields.withNV { nva, count in
-            nghttp2_submit_request(s, nil, nva, count, &provider, nil)
+            nghttp2_submit_request(s, nil, nva, count, &provider, Unmanaged.passUnretained(call).toOpaque())
         }
         guard id > 0 else { return false }
         call.streamID = id

@@ -29,11 +29,18 @@ enum NGHTTP2Callbacks {
         Unmanaged<HTTP2Connection>.fromOpaque(userData!).takeUnretainedValue()
     }
 
-    static let onHeader: nghttp2_on_header_callback = { _, frame, name, nameLength, value, valueLength, _, userData in
+    /// The call of an open stream (its stream user data; owned by `HTTP2Connection.streams`).
+    @inline(__always)
+    private static func call(_ session: OpaquePointer?, _ streamID: Int32) -> UnaryCall? {
+        guard let p = nghttp2_session_get_stream_user_data(session, streamID) else { return nil }
+        return Unmanaged<UnaryCall>.fromOpaque(p).takeUnretainedValue()
+    }
+
+    static let onHeader: nghttp2_on_header_callback = { session, frame, name, nameLength, value, valueLength, _, _ in
         guard let frame else { return 0 }
-        let conn = connection(userData)
         let id = frame.pointee.hd.stream_id
-        guard frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue), let call = conn.streams[id] else { return 0 }
+        guard frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue), let call = call(session, id),
+              !call.finished else { return 0 }
         let trailer = frame.pointee.headers.cat == NGHTTP2_HCAT_HEADERS
         if !trailer { call.responseHeadersSeen = true }
         call.receiveHeader(name: UnsafeRawBufferPointer(start: name, count: nameLength),
@@ -42,9 +49,8 @@ enum NGHTTP2Callbacks {
         return 0
     }
 
-    static let onDataChunk: nghttp2_on_data_chunk_recv_callback = { session, _, streamID, data, length, userData in
-        let conn = connection(userData)
-        guard let call = conn.streams[streamID] else { return 0 }
+    static let onDataChunk: nghttp2_on_data_chunk_recv_callback = { session, _, streamID, data, length, _ in
+        guard let call = call(session, streamID), !call.finished else { return 0 }
         if call.receiveData(UnsafeRawBufferPointer(start: data, count: length)) != nil {
             nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, HTTP2ErrorCode.cancel)
         }

@@ -15,7 +15,7 @@ package final class DNSResolver: Resolver {
     private let srv: Bool
     private var channel: OpaquePointer?
     private var sockets: [Int32: AresSocket] = [:]
-    private var timer: TimerQueue.ID?
+    private var timer: ClosureTimer?
     private var generation = 0
     private var isShutDown = false
 

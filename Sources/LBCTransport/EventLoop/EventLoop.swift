@@ -1,6 +1,19 @@
 import CLBCShim
 import Glibc
 
+/// Work submitted to an event loop from any thread.
+package protocol LoopTask: AnyObject {
+    /// Runs on the loop thread.
+    func runOnLoop()
+}
+
+/// A closure as a loop task.
+private final class ClosureTask: LoopTask {
+    let body: () -> Void
+    init(_ body: @escaping () -> Void) { self.body = body }
+    func runOnLoop() { body() }
+}
+
 /// Something with a file descriptor registered in an event loop.
 package protocol FileDescriptorHandler: AnyObject {
     /// Called on the loop thread with the epoll event bits.
@@ -24,7 +37,8 @@ package final class EventLoop: @unchecked Sendable {
     private static let wakeToken: UInt64 = .max
 
     private let queueLock = Lock()
-    private var queue: [() -> Void] = []          // guarded by queueLock
+    private var queue: [LoopTask] = []            // guarded by queueLock
+    private var spare: [LoopTask] = []            // loop thread: the drained batch
     private var wakePending = false                // guarded by queueLock
     private var stopRequested = false              // guarded by queueLock
 
@@ -90,6 +104,13 @@ package final class EventLoop: @unchecked Sendable {
     /// batch. Returns false (and drops `work`) once the loop has been asked to stop.
     @discardableResult
     package func submit(_ work: @escaping () -> Void) -> Bool {
+        submit(ClosureTask(work))
+    }
+
+    /// Run `task.runOnLoop()` on the loop thread soon; see `submit(_:)`.
+    @discardableResult
+    package func submit(_ task: LoopTask) -> Bool {
+        let work = task
         queueLock.lock()
         if stopRequested {
             queueLock.unlock()
@@ -111,7 +132,7 @@ package final class EventLoop: @unchecked Sendable {
             queueLock.unlock()
             return
         }
-        queue.append(work)
+        queue.append(ClosureTask(work))
         stopRequested = true
         wakePending = true
         queueLock.unlock()
@@ -155,15 +176,30 @@ package final class EventLoop: @unchecked Sendable {
         handlers[fd] = nil
     }
 
-    /// Run `action` on the loop thread at `deadlineNs` (monotonic).
+    /// Run `action` on the loop thread at `deadlineNs` (monotonic). The returned
+    /// handle cancels it.
     @discardableResult
-    package func schedule(at deadlineNs: Int64, _ action: @escaping () -> Void) -> TimerQueue.ID {
-        timers.schedule(at: deadlineNs, action)
+    package func schedule(at deadlineNs: Int64, _ action: @escaping () -> Void) -> ClosureTimer {
+        let timer = ClosureTimer(action)
+        timers.schedule(at: deadlineNs, timer)
+        return timer
     }
 
-    /// Cancel a timer.
-    package func cancelTimer(_ id: TimerQueue.ID) {
-        timers.cancel(id)
+    /// Call `target.timerFired()` at `deadlineNs` unless it reports `timerCancelled`
+    /// by then; call `timerCancelled()` when it does, so memory can be reclaimed.
+    package func schedule(at deadlineNs: Int64, target: TimerTarget) {
+        timers.schedule(at: deadlineNs, target)
+    }
+
+    /// Cancel a closure timer.
+    package func cancelTimer(_ timer: ClosureTimer) {
+        timer.cancel()
+        timers.noteCancelled()
+    }
+
+    /// Note that a target timer was cancelled (its `timerCancelled` became true).
+    package func timerCancelled() {
+        timers.noteCancelled()
     }
 
     /// Monotonic time in nanoseconds.
@@ -194,21 +230,22 @@ package final class EventLoop: @unchecked Sendable {
                     }
                 }
             }
-            // Drain submitted work.
+            // Drain submitted work: swap the queue with the spare buffer under the lock.
             queueLock.lock()
-            let work = queue
-            queue.removeAll(keepingCapacity: true)
+            swap(&queue, &spare)
             wakePending = false
             let stop = stopRequested
             queueLock.unlock()
-            for w in work { w() }
+            for task in spare { task.runOnLoop() }
+            spare.removeAll(keepingCapacity: true)
             // Fire due timers.
-            let now = EventLoop.now()
-            for action in timers.popDue(nowNs: now) { action() }
+            let due = timers.popDue(nowNs: EventLoop.now())
+            for target in due { target.timerFired() }
             afterIteration?()
             if stop { break }
         }
         afterIteration = nil
         handlers.removeAll()
+        timers.removeAll()
     }
 }

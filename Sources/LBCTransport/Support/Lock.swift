@@ -53,8 +53,31 @@ package final class Completion: @unchecked Sendable {
     package init() {}
 
     package func signal() {
-        lock.withLock { done = true }
+        lock.lock()
+        done = true
         lock.broadcast()
+        lock.unlock()
+    }
+
+    /// Make a signalled completion waitable again.
+    package func reset() {
+        lock.withLock { done = false }
+    }
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { Unmanaged<Completion>.fromOpaque($0!).release() }
+        return key
+    }()
+
+    /// The calling thread's reusable completion (a thread waits for one thing at a time).
+    package static func forCurrentThread() -> Completion {
+        if let p = pthread_getspecific(key) {
+            return Unmanaged<Completion>.fromOpaque(p).takeUnretainedValue()
+        }
+        let completion = Completion()
+        pthread_setspecific(key, Unmanaged.passRetained(completion).toOpaque())
+        return completion
     }
 
     package func wait() {
