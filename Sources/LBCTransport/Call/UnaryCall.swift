@@ -10,6 +10,8 @@ package final class UnaryCall: @unchecked Sendable {
     /// Length-prefixed request message.
     package let requestFrame: [UInt8]
     package let metadata: Metadata
+    /// `metadata` as header bytes, encoded on the caller's thread.
+    let encodedMetadata: EncodedMetadata
     /// Absolute deadline (monotonic ns), nil for none.
     package let deadlineNs: Int64?
     /// The timeout the caller asked for, for messages.
@@ -51,6 +53,7 @@ package final class UnaryCall: @unchecked Sendable {
         GRPCFraming.appendFrame(request, to: &frame)
         self.requestFrame = frame
         self.metadata = metadata
+        self.encodedMetadata = EncodedMetadata(metadata)
         self.timeoutMs = timeoutMs
         if let t = timeoutMs {
             let (ns, overflow) = t.multipliedReportingOverflow(by: 1_000_000)

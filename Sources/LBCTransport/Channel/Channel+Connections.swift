@@ -117,14 +117,8 @@ extension Channel: ConnectionDelegate {
 
     /// Write what every connection has queued (once per loop iteration).
     func flushConnections() {
-        for list in [endpoints, retired] {
-            for endpoint in list {
-                endpoint.connection?.flush()
-                if !endpoint.draining.isEmpty {
-                    for connection in endpoint.draining { connection.flush() }
-                }
-            }
-        }
+        for endpoint in endpoints { endpoint.flush() }
+        for endpoint in retired { endpoint.flush() }
     }
 
     /// Close everything on the loop thread (the final work item).

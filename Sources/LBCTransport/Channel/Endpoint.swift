@@ -30,4 +30,12 @@ package final class Endpoint {
     var isReady: Bool {
         !retired && machine.state == .ready && (connection?.hasCapacity ?? false)
     }
+
+    /// Write what this endpoint's connections have queued.
+    func flush() {
+        connection?.flush()
+        if !draining.isEmpty {
+            for c in draining { c.flush() }
+        }
+    }
 }

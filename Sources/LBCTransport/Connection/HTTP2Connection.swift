@@ -24,8 +24,8 @@ package final class HTTP2Connection: FileDescriptorHandler {
     var streams: [Int32: UnaryCall] = [:]
 
     let loop: EventLoop
-    private let authority: [UInt8]
-    private let userAgent: [UInt8]
+    private let authority: OwnedBytes
+    private let userAgent: OwnedBytes
     private var fd: Int32 = -1
     var session: OpaquePointer?
     private var outbound: [UInt8] = []
@@ -39,8 +39,8 @@ package final class HTTP2Connection: FileDescriptorHandler {
     package init(address: EndpointAddress, loop: EventLoop, authority: String, userAgent: String) {
         self.address = address
         self.loop = loop
-        self.authority = Array(authority.utf8)
-        self.userAgent = Array(userAgent.utf8)
+        self.authority = OwnedBytes(authority)
+        self.userAgent = OwnedBytes(userAgent)
     }
 
     /// Number of streams that may still be opened before the server's limit.
@@ -177,29 +177,10 @@ package final class HTTP2Connection: FileDescriptorHandler {
     /// Open a stream for `call`. Returns false when the connection cannot take it.
     func startStream(_ call: UnaryCall) -> Bool {
         guard state == .ready, let s = session else { return false }
-        var fields = HeaderBlock()
-        fields.add(":method", "POST")
-        fields.add(":scheme", "http")
-        fields.add(":path", call.method)
-        fields.add(":authority", authority)
-        fields.add("content-type", "application/grpc")
-        fields.add("te", "trailers")
-        fields.add("user-agent", userAgent)
-        if let deadline = call.deadlineNs {
-            let remaining = max(deadline - EventLoop.now(), 1)
-            fields.add("grpc-timeout", GRPCTimeout.encode(nanoseconds: remaining))
-        }
-        for entry in call.metadata.entries {
-            if MetadataValidation.isBinaryKey(entry.key) {
-                fields.add(entry.key, Base64.encode(entry.value))
-            } else {
-                fields.add(entry.key, entry.value)
-            }
-        }
         var provider = nghttp2_data_provider()
         provider.source.ptr = Unmanaged.passUnretained(call).toOpaque()
         provider.read_callback = NGHTTP2Callbacks.readRequestBody
-        let id = fields.withNV { nva, count in
+        let id = RequestHeaders.withFields(for: call, authority: authority, userAgent: userAgent) { nva, count in
             nghttp2_submit_request(s, nil, nva, count, &provider, Unmanaged.passUnretained(call).toOpaque())
         }
         guard id > 0 else { return false }

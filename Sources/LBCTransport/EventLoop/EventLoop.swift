@@ -236,7 +236,7 @@ package final class EventLoop: @unchecked Sendable {
             wakePending = false
             let stop = stopRequested
             queueLock.unlock()
-            for task in spare { task.runOnLoop() }
+            for i in spare.indices { spare[i].runOnLoop() }
             spare.removeAll(keepingCapacity: true)
             // Fire due timers.
             let due = timers.popDue(nowNs: EventLoop.now())

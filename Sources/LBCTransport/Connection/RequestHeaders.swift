@@ -1,0 +1,97 @@
+import CNGHTTP2
+import LBCCore
+
+/// Bytes that live as long as their owner and are handed to nghttp2 without copies.
+final class OwnedBytes {
+    let pointer: UnsafeMutablePointer<UInt8>
+    let count: Int
+
+    init(_ text: String) {
+        let utf8 = Array(text.utf8)
+        count = utf8.count
+        pointer = .allocate(capacity: max(count, 1))
+        pointer.initialize(from: utf8, count: count)
+    }
+
+    deinit { pointer.deallocate() }
+}
+
+/// Request metadata encoded once on the caller's thread: every name and value
+/// (base64 for "-bin" keys) in one buffer, so the I/O thread only points at it.
+package struct EncodedMetadata: Sendable {
+    var bytes: [UInt8] = []
+    var fields: [(nameStart: Int, nameLength: Int, valueStart: Int, valueLength: Int)] = []
+
+    package init(_ metadata: Metadata) {
+        guard !metadata.isEmpty else { return }
+        fields.reserveCapacity(metadata.count)
+        for entry in metadata.entries {
+            let nameStart = bytes.count
+            bytes.append(contentsOf: entry.key.utf8)
+            let valueStart = bytes.count
+            if MetadataValidation.isBinaryKey(entry.key) {
+                bytes.append(contentsOf: Base64.encode(entry.value).utf8)
+            } else {
+                bytes.append(contentsOf: entry.value)
+            }
+            fields.append((nameStart, valueStart - nameStart, valueStart, bytes.count - valueStart))
+        }
+    }
+}
+
+/// Builds a request's HEADERS as an `nghttp2_nv` array without allocating: constant
+/// fields point at process-lifetime bytes, per-connection ones at the connection's.
+enum RequestHeaders {
+    private static let noCopy = UInt8(NGHTTP2_NV_FLAG_NO_COPY_NAME.rawValue | NGHTTP2_NV_FLAG_NO_COPY_VALUE.rawValue)
+    private static let copyValue = UInt8(NGHTTP2_NV_FLAG_NO_COPY_NAME.rawValue)
+
+    private static let constants: [(OwnedBytes, OwnedBytes)] = [
+        (OwnedBytes(":method"), OwnedBytes("POST")),
+        (OwnedBytes(":scheme"), OwnedBytes("http")),
+        (OwnedBytes("content-type"), OwnedBytes("application/grpc")),
+        (OwnedBytes("te"), OwnedBytes("trailers")),
+    ]
+    private static let path = OwnedBytes(":path")
+    private static let authority = OwnedBytes(":authority")
+    private static let userAgent = OwnedBytes("user-agent")
+    private static let timeout = OwnedBytes("grpc-timeout")
+
+    /// Call `body` with the header fields of `call`. `authority` and `userAgent`
+    /// must outlive the connection's streams (nghttp2 does not copy them).
+    static func withFields<R>(for call: UnaryCall, authority authorityValue: OwnedBytes, userAgent agentValue: OwnedBytes,
+                              _ body: (UnsafePointer<nghttp2_nv>, Int) -> R) -> R {
+        var method = call.method
+        var timeoutText = call.deadlineNs.map { GRPCTimeout.encode(nanoseconds: max($0 - EventLoop.now(), 1)) } ?? ""
+        let metadata = call.encodedMetadata
+        let count = constants.count + 3 + (call.deadlineNs == nil ? 0 : 1) + metadata.fields.count
+        return method.withUTF8 { pathBytes in
+            timeoutText.withUTF8 { timeoutBytes in
+                metadata.bytes.withUnsafeBufferPointer { block in
+                    withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: count) { nva in
+                        var i = 0
+                        func add(_ name: OwnedBytes, _ value: UnsafeMutablePointer<UInt8>, _ length: Int, _ flags: UInt8) {
+                            nva[i] = nghttp2_nv(name: name.pointer, value: value, namelen: name.count,
+                                                valuelen: length, flags: flags)
+                            i += 1
+                        }
+                        for (name, value) in constants { add(name, value.pointer, value.count, noCopy) }
+                        add(path, UnsafeMutablePointer(mutating: pathBytes.baseAddress!), pathBytes.count, copyValue)
+                        add(authority, authorityValue.pointer, authorityValue.count, noCopy)
+                        add(userAgent, agentValue.pointer, agentValue.count, noCopy)
+                        if !timeoutBytes.isEmpty {
+                            add(timeout, UnsafeMutablePointer(mutating: timeoutBytes.baseAddress!), timeoutBytes.count, copyValue)
+                        }
+                        let base = UnsafeMutablePointer(mutating: block.baseAddress)
+                        for f in metadata.fields {
+                            nva[i] = nghttp2_nv(name: base! + f.nameStart, value: base! + f.valueStart,
+                                                namelen: f.nameLength, valuelen: f.valueLength,
+                                                flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+                            i += 1
+                        }
+                        return body(UnsafePointer(nva.baseAddress!), i)
+                    }
+                }
+            }
+        }
+    }
+}
