@@ -49,13 +49,13 @@ public func lbc_response_status(_ resp: UnsafeRawPointer?) -> Int32 {
 @_cdecl("lbc_response_message")
 public func lbc_response_message(_ resp: UnsafeRawPointer?) -> UnsafePointer<CChar>? {
     guard let resp else { return nil }
-    return UnsafePointer(Handle.get(resp, as: ResponseBox.self).message)
+    return Handle.get(resp, as: ResponseBox.self).messagePointer
 }
 
 @_cdecl("lbc_response_peer")
 public func lbc_response_peer(_ resp: UnsafeRawPointer?) -> UnsafePointer<CChar>? {
     guard let resp else { return nil }
-    return UnsafePointer(Handle.get(resp, as: ResponseBox.self).peer)
+    return Handle.get(resp, as: ResponseBox.self).peerPointer
 }
 
 @_cdecl("lbc_response_data")

@@ -36,6 +36,9 @@ final class MetadataBox {
 
     init() {}
 
+    /// The shared, never modified, empty list of responses without metadata.
+    static let empty = MetadataBox()
+
     init(_ metadata: Metadata) {
         for e in metadata.entries { append(key: e.key, value: e.value) }
     }
@@ -64,8 +67,8 @@ final class MetadataBox {
 /// Behind `lbc_response *`: a finished RPC's result in C-friendly storage.
 final class ResponseBox {
     let status: Int32
-    let message: UnsafeMutablePointer<CChar>
-    let peer: UnsafeMutablePointer<CChar>
+    let message: UnsafeMutablePointer<CChar>?   // nil: the status message is empty
+    let peerName: CString?
     let data: UnsafeMutablePointer<UInt8>?
     let dataLength: Int
     let headers: MetadataBox
@@ -73,8 +76,8 @@ final class ResponseBox {
 
     init(_ call: UnaryCall) {
         status = call.status.rawValue
-        message = strdup(call.statusMessage)
-        peer = strdup(call.peer)
+        message = call.statusMessage.isEmpty ? nil : strdup(call.statusMessage)
+        peerName = call.peerName
         if let bytes = call.response {
             let p = UnsafeMutablePointer<UInt8>.allocate(capacity: max(bytes.count, 1))
             p.update(from: bytes, count: bytes.count)
@@ -84,13 +87,17 @@ final class ResponseBox {
             data = nil
             dataLength = 0
         }
-        headers = MetadataBox(call.headers)
-        trailers = MetadataBox(call.trailers)
+        headers = call.headers.isEmpty ? MetadataBox.empty : MetadataBox(call.headers)
+        trailers = call.trailers.isEmpty ? MetadataBox.empty : MetadataBox(call.trailers)
     }
+
+    /// The status message as a C string ("" when empty).
+    var messagePointer: UnsafePointer<CChar> { message.map { UnsafePointer($0) } ?? CString.empty.pointer }
+    /// The peer address as a C string ("" when no endpoint was picked).
+    var peerPointer: UnsafePointer<CChar> { peerName?.pointer ?? CString.empty.pointer }
 
     deinit {
         free(message)
-        free(peer)
         data?.deallocate()
     }
 }

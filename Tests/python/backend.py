@@ -43,6 +43,11 @@ MAX_MESSAGE = 64 * 1024 * 1024
 STATUS_BY_INT = {sc.value[0]: sc for sc in grpc.StatusCode}
 
 
+def _log_line(text):
+    """One stderr line in one write(2), so lines of concurrent handlers never interleave."""
+    os.write(2, (text + "\n").encode("utf-8", "replace"))
+
+
 def _test_handlers(name):
     name_bytes = name.encode("utf-8")
 
@@ -105,11 +110,9 @@ def _test_handlers(name):
                     return result
                 finally:
                     rid = dict(context.invocation_metadata()).get("x-request-id", "-")
-                    print(
+                    _log_line(
                         "RPC %s id=%s peer=%s start=%.6f end=%.6f %s"
-                        % (method, rid, context.peer(), t0, time.monotonic(), "ok" if ok else "raised"),
-                        file=sys.stderr,
-                        flush=True,
+                        % (method, rid, context.peer(), t0, time.monotonic(), "ok" if ok else "raised")
                     )
 
             return handler
@@ -138,11 +141,7 @@ class _CallLogger(grpc.ServerInterceptor):
 
     def intercept_service(self, continuation, handler_call_details):
         rid = dict(handler_call_details.invocation_metadata).get("x-request-id", "-")
-        print(
-            "CALL %s id=%s at=%.6f" % (handler_call_details.method, rid, time.monotonic()),
-            file=sys.stderr,
-            flush=True,
-        )
+        _log_line("CALL %s id=%s at=%.6f" % (handler_call_details.method, rid, time.monotonic()))
         return continuation(handler_call_details)
 
 

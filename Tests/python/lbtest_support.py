@@ -121,15 +121,22 @@ class Backend:
             sel.close()
         return buf.split(b"\n", 1)[0].decode("utf-8", "replace")
 
-    def handled_request_ids(self):
-        """x-request-id values of the RPCs whose handler ran (needs LBTEST_LOG_RPCS=1)."""
+    def _logged_ids(self, prefix):
         ids = set()
         for line in self.stderr().splitlines():
-            if line.startswith("RPC "):
+            if line.startswith(prefix):
                 for field in line.split()[2:]:
                     if field.startswith("id="):
                         ids.add(field[3:])
         return ids
+
+    def handled_request_ids(self):
+        """x-request-id values of the RPCs whose handler ran (needs LBTEST_LOG_RPCS=1)."""
+        return self._logged_ids("RPC ")
+
+    def matched_request_ids(self):
+        """x-request-id values of the calls the server accepted, handler run or not (LBTEST_LOG_RPCS=1)."""
+        return self._logged_ids("CALL ")
 
     def stderr(self):
         """What the process wrote to stderr so far."""

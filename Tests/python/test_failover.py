@@ -109,22 +109,24 @@ def test_backend_killed_mid_run(lbchannel, fresh_backends):
         assert set(counts) == set(bs.names), counts
 
 
-def _server_shutdown_race(record, victim, t_term, t_exit, handled_ids):
+def _server_shutdown_race(record, victim, t_term, t_exit, handled_ids, matched_ids):
     """True for a failure grpcio's server itself causes when it shuts down.
 
     grpc-core mishandles calls that reach the server while it starts its
-    shutdown but before a handler has picked them up (grpc/grpc#41785,
+    shutdown but before the application has picked them up (grpc/grpc#41785,
     "Pending calls are CANCELLED on server shut-down"): they end with
-    RST_STREAM(CANCEL), i.e. CANCELLED, or — if they arrive just after —
-    sit unanswered until the client's deadline, holding the server's exit
-    back that long. Either way the server accepted the stream (it is below
-    GOAWAY's last stream id), so no client may retry it; grpcio's own client
-    hits the CANCELLED case in this scenario too.
+    RST_STREAM(CANCEL), i.e. CANCELLED; and a call arriving in the same
+    instant has been seen to stay unanswered until the client's deadline,
+    holding the server's exit back that long. Either way the server accepted
+    the stream (it is below GOAWAY's last stream id), so no client may retry
+    it; grpcio's own client hits the CANCELLED case in this scenario too.
 
     Evidence required here: the failure is on the victim, starts right at
-    SIGTERM, the server never ran its handler (its x-request-id is not in
-    the backend's RPC log), and a DEADLINE_EXCEEDED one kept the backend
-    alive until it expired.
+    SIGTERM, the server never ran its handler (its x-request-id is not in the
+    backend's RPC log); a DEADLINE_EXCEEDED one must also never have been
+    matched by the server (no CALL line: had the server taken the call, a
+    missing handler run would mean the request message never arrived) and
+    must have kept the backend alive until it expired.
     """
     start, end, _name, code, peer, rid = record
     if peer != victim.address or rid in handled_ids or not (t_term - 0.05 <= start <= t_term + 0.5):
@@ -132,7 +134,7 @@ def _server_shutdown_race(record, victim, t_term, t_exit, handled_ids):
     if code == grpc.StatusCode.CANCELLED:
         return end - start < 0.5
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return t_exit >= end - 0.2
+        return rid not in matched_ids and t_exit >= end - 0.2
     return False
 
 
@@ -155,14 +157,15 @@ def _graceful_shutdown(lbchannel, bs):
         # And a batch of longer RPCs, some of which round_robin puts on the victim.
         in_flight = []
 
-        def long_call():
+        def long_call(rid):
+            t0 = time.monotonic()
             try:
-                _, call = ch.unary_with_call(SLEEP, b"500", timeout=5)
-                in_flight.append(("ok", call.peer()))
+                _, call = ch.unary_with_call(SLEEP, b"500", timeout=5, metadata=[("x-request-id", rid)])
+                in_flight.append(("ok", call.peer(), rid, t0, time.monotonic()))
             except grpc.RpcError as e:
-                in_flight.append((e.code(), e.peer()))
+                in_flight.append((e.code(), e.peer(), rid, t0, time.monotonic()))
 
-        longs = [threading.Thread(target=long_call, daemon=True) for _ in range(9)]
+        longs = [threading.Thread(target=long_call, args=("long%d" % i,), daemon=True) for i in range(9)]
         for t in longs:
             t.start()
         time.sleep(0.15)
@@ -176,20 +179,30 @@ def _graceful_shutdown(lbchannel, bs):
 
     assert code == 0, "backend did not exit 0 on SIGTERM: %r\n%s" % (code, victim.stderr())
     handled = victim.handled_request_ids()
-    assert len(handled) > 50, "the backend's RPC log is missing (LBTEST_LOG_RPCS)"
+    matched = victim.matched_request_ids()
+    assert len(handled) > 50 and len(matched) >= len(handled), "the backend's RPC log is missing (LBTEST_LOG_RPCS)"
     failures = [r for r in records if r[2] is None]
-    real = [r for r in failures if not _server_shutdown_race(r, victim, t_term, t_exit, handled)]
-    assert not real, "calls failed during a graceful shutdown (t_term=%.3f, t_exit=%.3f): %s" % (
-        t_term,
-        t_exit,
-        real,
+    real = [r for r in failures if not _server_shutdown_race(r, victim, t_term, t_exit, handled, matched)]
+    assert not real, (
+        "calls failed during a graceful shutdown (t_term=%.3f, t_exit=%.3f): %s\n"
+        "server log of those calls (CALL = accepted, RPC = handler ran): %s"
+        % (
+            t_term,
+            t_exit,
+            real,
+            [l for l in victim.stderr().splitlines() if any(" id=%s " % r[5] in l for r in real)],
+        )
     )
     # Each looping thread can have at most one call in that window.
     assert len(failures) <= 6, "more than the server's own shutdown race can explain: %s" % failures
     assert len(records) >= 100
     # RPCs in flight on the draining backend completed; the exit waited for them.
-    assert len(in_flight) == 9 and all(outcome == "ok" for outcome, _ in in_flight), in_flight
-    assert victim.address in {peer for _, peer in in_flight}, in_flight
+    failed_long = [r for r in in_flight if r[0] != "ok"]
+    assert len(in_flight) == 9 and not failed_long, (
+        "RPCs in flight at SIGTERM failed (t_term=%.3f, t_exit=%.3f): %s\nserver log of those calls: %s"
+        % (t_term, t_exit, failed_long, [l for l in victim.stderr().splitlines() if any(" id=%s " % r[2] in l for r in failed_long)])
+    )
+    assert victim.address in {r[1] for r in in_flight}, in_flight
     assert t_exit - t_term >= 0.25, "the backend exited before its in-flight RPCs could finish"
     after = [r for r in records if r[0] > t_exit]
     assert len(after) >= 10, len(after)

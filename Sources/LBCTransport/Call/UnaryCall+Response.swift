@@ -44,6 +44,14 @@ extension UnaryCall {
     /// A chunk of the response body arrived. Returns an error to reset the stream with.
     func receiveData(_ chunk: UnsafeRawBufferPointer) -> (StatusCode, String)? {
         if protocolError != nil { return nil }
+        // Fast path: the whole message in one chunk, nothing buffered before it.
+        if response == nil, deframer.bufferedByteCount == 0, chunk.count >= 5, chunk[0] == 0 {
+            let length = Int(chunk[1]) << 24 | Int(chunk[2]) << 16 | Int(chunk[3]) << 8 | Int(chunk[4])
+            if length == chunk.count - 5 && length <= maxReceiveMessageSize {
+                response = Array(UnsafeRawBufferPointer(rebasing: chunk[5...]))
+                return nil
+            }
+        }
         deframer.append(chunk)
         do {
             while let message = try deframer.next() {

@@ -41,7 +41,9 @@ package final class UnaryCall: @unchecked Sendable {
     package var response: [UInt8]?
     package var headers = Metadata()
     package var trailers = Metadata()
-    package var peer = ""
+    /// Address of the endpoint that served the call (nil when none was picked).
+    package var peerName: CString?
+    package var peer: String { peerName?.string ?? "" }
 
     private let completion: Completion
 

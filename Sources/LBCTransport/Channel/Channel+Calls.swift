@@ -27,7 +27,7 @@ extension Channel {
             call.attempts += 1
             if let connection = endpoint.connection, connection.startStream(call) {
                 call.endpoint = endpoint
-                call.peer = endpoint.addressText
+                call.peerName = endpoint.addressText
                 endpoint.inFlight += 1
                 endpoint.callsStarted += 1
                 return

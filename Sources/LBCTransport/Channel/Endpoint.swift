@@ -4,7 +4,7 @@ import LBCCore
 package final class Endpoint {
     package let address: EndpointAddress
     /// `address.description`, computed once (it is every response's peer).
-    let addressText: String
+    let addressText: CString
     var machine: EndpointStateMachine
     /// The connection new RPCs go to (connecting or ready).
     var connection: HTTP2Connection?
@@ -22,7 +22,7 @@ package final class Endpoint {
 
     init(address: EndpointAddress, backoff: ConnectionBackoff) {
         self.address = address
-        self.addressText = address.description
+        self.addressText = CString(address.description)
         self.machine = EndpointStateMachine(backoff: backoff)
     }
 

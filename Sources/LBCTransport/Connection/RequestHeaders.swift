@@ -44,6 +44,9 @@ package struct EncodedMetadata: Sendable {
 enum RequestHeaders {
     private static let noCopy = UInt8(NGHTTP2_NV_FLAG_NO_COPY_NAME.rawValue | NGHTTP2_NV_FLAG_NO_COPY_VALUE.rawValue)
     private static let copyValue = UInt8(NGHTTP2_NV_FLAG_NO_COPY_NAME.rawValue)
+    /// grpc-timeout differs on every call: indexing it would churn the HPACK dynamic
+    /// table (an insertion and an eviction per call, and longer table searches).
+    private static let neverIndex = UInt8(NGHTTP2_NV_FLAG_NO_COPY_NAME.rawValue | NGHTTP2_NV_FLAG_NO_INDEX.rawValue)
 
     private static let constants: [(OwnedBytes, OwnedBytes)] = [
         (OwnedBytes(":method"), OwnedBytes("POST")),
@@ -79,7 +82,7 @@ enum RequestHeaders {
                         add(authority, authorityValue.pointer, authorityValue.count, noCopy)
                         add(userAgent, agentValue.pointer, agentValue.count, noCopy)
                         if !timeoutBytes.isEmpty {
-                            add(timeout, UnsafeMutablePointer(mutating: timeoutBytes.baseAddress!), timeoutBytes.count, copyValue)
+                            add(timeout, UnsafeMutablePointer(mutating: timeoutBytes.baseAddress!), timeoutBytes.count, neverIndex)
                         }
                         let base = UnsafeMutablePointer(mutating: block.baseAddress)
                         for f in metadata.fields {
