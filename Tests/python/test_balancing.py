@@ -3,8 +3,6 @@
 import collections
 import threading
 
-import pytest
-
 from lbtest_support import wait_all_ready, wait_until
 
 WHOAMI = "/lbtest.Test/Whoami"
