@@ -52,13 +52,7 @@ extension Channel: ConnectionDelegate {
     }
 
     package func connectionFailed(_ connection: HTTP2Connection, reason: String) {
-        guard let endpoint = endpoint(of: connection) else { return }
-        guard !endpoint.retired, endpoint.connection === connection else {
-            release(connection, of: endpoint)
-            return
-        }
-        endpoint.connection = nil
-        endpoint.lastError = reason
+        guard let endpoint = activeEndpoint(of: connection, reason: reason) else { return }
         endpoint.connectFailures += 1
         apply(endpoint.machine.connectFailed(), to: endpoint)
         requestReresolution()
@@ -66,16 +60,23 @@ extension Channel: ConnectionDelegate {
     }
 
     package func connectionLost(_ connection: HTTP2Connection, reason: String) {
-        guard let endpoint = endpoint(of: connection) else { return }
-        guard !endpoint.retired, endpoint.connection === connection else {
-            release(connection, of: endpoint)
-            return
-        }
-        endpoint.connection = nil
-        endpoint.lastError = reason
+        guard let endpoint = activeEndpoint(of: connection, reason: reason) else { return }
         log?(.info, "\(targetText): \(reason)")
         apply(endpoint.machine.connectionLost(), to: endpoint)
         requestReresolution()
+    }
+
+    /// The endpoint whose current connection just went away (recording why), or nil
+    /// when the connection belonged to a retired endpoint or was already replaced.
+    private func activeEndpoint(of connection: HTTP2Connection, reason: String) -> Endpoint? {
+        guard let endpoint = endpoint(of: connection) else { return nil }
+        guard !endpoint.retired, endpoint.connection === connection else {
+            release(connection, of: endpoint)
+            return nil
+        }
+        endpoint.connection = nil
+        endpoint.lastError = reason
+        return endpoint
     }
 
     package func connectionDraining(_ connection: HTTP2Connection) {

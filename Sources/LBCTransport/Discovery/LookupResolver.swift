@@ -27,18 +27,11 @@ package final class LookupResolver: Resolver, @unchecked Sendable {
         self.loop = loop
         self.target = target
         self.function = function
-        var tid = pthread_t()
-        let box = Unmanaged.passRetained(self).toOpaque()
-        let rc = pthread_create(&tid, nil, { arg in
-            let resolver = Unmanaged<LookupResolver>.fromOpaque(arg!).takeRetainedValue()
-            resolver.runWorker()
-            return nil
-        }, box)
-        if rc != 0 {
-            Unmanaged<LookupResolver>.fromOpaque(box).release()
-            throw .system(SystemError("pthread_create", errno: rc))
+        do {
+            thread = try Thread.start { [self] in runWorker() }
+        } catch {
+            throw .system(error)
         }
-        thread = tid
     }
 
     package func resolve(_ completion: @escaping (ResolutionResult) -> Void) {

@@ -80,18 +80,7 @@ package final class EventLoop: @unchecked Sendable {
 
     /// Start the loop thread.
     package func start() throws(SystemError) {
-        var tid = pthread_t()
-        let box = Unmanaged.passRetained(self).toOpaque()
-        let rc = pthread_create(&tid, nil, { arg in
-            let loop = Unmanaged<EventLoop>.fromOpaque(arg!).takeRetainedValue()
-            loop.run()
-            return nil
-        }, box)
-        if rc != 0 {
-            Unmanaged<EventLoop>.fromOpaque(box).release()
-            throw SystemError("pthread_create", errno: rc)
-        }
-        thread = tid
+        thread = try Thread.start { [self] in run() }
     }
 
     /// True when called on this loop's thread.
