@@ -13,7 +13,10 @@ backend, how many of the calls each one served:
   3. a backend is killed, calls keep going to the others; it comes back on the
      same address and the channel reconnects to it (connection backoff);
   4. DNS discovery: svc.test is served by a local dnsmasq; a new replica added
-     to DNS gets traffic without reopening the channel, a removed one is drained.
+     to DNS gets traffic without reopening the channel, a removed one is drained;
+  5. the scenario lbchannel exists for: A and B serve svc.test, A is killed and
+     C replaces it in DNS; a live timeline of calls per backend shows the load
+     moving to C and settling evenly on B and C.
 
 Every backend started here is stopped on exit, also on Ctrl-C.
 """
@@ -321,6 +324,84 @@ def dns_discovery_demo():
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def replacement_demo():
+    """Scene 5: A is killed and C replaces it in DNS while traffic keeps flowing.
+
+    Layer-4 balancing or a client that resolves once would leave C idle and put
+    everything on B; lbchannel re-resolves (early, because A's connection was lost,
+    and every discovery interval) and spreads the load over B and C.
+    """
+    import shutil
+    import tempfile
+
+    print("\n5. A killed, C replaces it in DNS: calls per backend, every 250 ms")
+    binary = shutil.which("dnsmasq") or ("/usr/sbin/dnsmasq" if os.path.exists("/usr/sbin/dnsmasq") else None)
+    if binary is None:
+        print("   skipped: dnsmasq is not installed (Debian: dnsmasq-base; make deps installs it)")
+        return
+    workdir = tempfile.mkdtemp(prefix="lbc-demo-")
+    os.chmod(workdir, 0o755)
+    dns = Dnsmasq(workdir)
+    try:
+        a = Backend("A", "127.0.0.8").start()
+        BACKENDS.append(a)
+        b = Backend("B", "127.0.0.9", a.port).start()
+        BACKENDS.append(b)
+        c = Backend("C", "127.0.0.10", a.port).start()
+        BACKENDS.append(c)
+        dns.write("svc.test", [a.host, b.host])
+        dns.start(binary)
+        target = "dns://127.0.0.1:%d/svc.test:%d" % (dns.port, a.port)
+        print("   target: %s (discovery every 2 s, early re-resolution on a lost connection)" % target)
+
+        with lbchannel.Channel(target, lb_policy="round_robin", discovery_interval_ms=2000) as ch:
+            wait_until(lambda: sum(e["state"] == "READY" for e in ch.endpoints()) == 2, 10)
+            window = collections.Counter()
+            lock = threading.Lock()
+            stop = threading.Event()
+
+            def traffic():
+                while not stop.is_set():
+                    try:
+                        name = ch.unary("/lbtest.Test/Whoami", b"", timeout=2.0).decode()
+                    except lbchannel.RpcError as e:
+                        name = "failed (%s)" % e.code().name
+                    with lock:
+                        window[name] += 1
+
+            workers = [threading.Thread(target=traffic) for _ in range(4)]
+            for w in workers:
+                w.start()
+            print("   %6s  %6s %6s %6s  %s" % ("t (s)", "A", "B", "C", "event"))
+            start = time.monotonic()
+            events = {4: "A killed; DNS now lists B and C"}
+            try:
+                for tick in range(1, 17):
+                    time.sleep(0.25)
+                    note = events.get(tick, "")
+                    if tick == 4:
+                        a.stop(kill=True)
+                        dns.write("svc.test", [b.host, c.host])
+                        dns.reload()
+                    with lock:
+                        snapshot = dict(window)
+                        window.clear()
+                    failed = sum(v for k, v in snapshot.items() if k.startswith("failed"))
+                    if failed:
+                        note = (note + "; " if note else "") + "%d failed at the kill (in flight on A)" % failed
+                    print("   %6.2f  %6d %6d %6d  %s" % (time.monotonic() - start, snapshot.get("A", 0),
+                                                       snapshot.get("B", 0), snapshot.get("C", 0), note))
+            finally:
+                stop.set()
+                for w in workers:
+                    w.join()
+            print("   discovery: %s" % {k: v for k, v in ch.stats().get("discovery", {}).items()
+                                        if k in ("kind", "resolutions", "updates", "errors")})
+    finally:
+        dns.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -336,6 +417,7 @@ def main():
         least_request_demo(target)
         failover_demo(target)
         dns_discovery_demo()
+        replacement_demo()
     finally:
         stop_all()
     return 0
