@@ -6,6 +6,10 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static _Thread_local char lbcshim_tls_errmsg[1024];
 static _Thread_local const void *lbcshim_tls_err_handle;
@@ -34,6 +38,7 @@ _Static_assert(LBCSHIM_EPOLLIN == EPOLLIN, "EPOLLIN");
 _Static_assert(LBCSHIM_EPOLLOUT == EPOLLOUT, "EPOLLOUT");
 _Static_assert(LBCSHIM_EPOLLERR == EPOLLERR, "EPOLLERR");
 _Static_assert(LBCSHIM_EPOLLHUP == EPOLLHUP, "EPOLLHUP");
+_Static_assert(LBCSHIM_EPOLLET == EPOLLET, "EPOLLET");
 _Static_assert(LBCSHIM_EPOLL_CTL_ADD == EPOLL_CTL_ADD, "EPOLL_CTL_ADD");
 _Static_assert(LBCSHIM_EPOLL_CTL_DEL == EPOLL_CTL_DEL, "EPOLL_CTL_DEL");
 _Static_assert(LBCSHIM_EPOLL_CTL_MOD == EPOLL_CTL_MOD, "EPOLL_CTL_MOD");
@@ -66,6 +71,36 @@ int lbcshim_epoll_wait(int epfd, lbcshim_event *out, int max, int timeout_ms) {
     out[i].events = evs[i].events;
   }
   return n;
+}
+
+void lbcshim_event_reset(uint32_t *word) { __atomic_store_n(word, 0, __ATOMIC_RELEASE); }
+
+void lbcshim_event_signal(uint32_t *word) {
+  if (__atomic_exchange_n(word, 1, __ATOMIC_ACQ_REL) == 2)
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+static int lbcshim_event_wait_impl(uint32_t *word, int64_t deadline_ns) {
+  for (;;) {
+    uint32_t s = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+    if (s == 1) return 1;
+    if (s == 0 && !__atomic_compare_exchange_n(word, &s, 2, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) continue;
+    struct timespec rel, *timeout = NULL;
+    if (deadline_ns >= 0) {
+      int64_t left = deadline_ns - lbcshim_now_ns();
+      if (left <= 0) return __atomic_load_n(word, __ATOMIC_ACQUIRE) == 1;
+      rel.tv_sec = left / 1000000000;
+      rel.tv_nsec = left % 1000000000;
+      timeout = &rel;
+    }
+    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 2, timeout, NULL, 0);
+  }
+}
+
+void lbcshim_event_wait(uint32_t *word) { (void)lbcshim_event_wait_impl(word, -1); }
+
+int lbcshim_event_wait_until(uint32_t *word, int64_t deadline_ns) {
+  return lbcshim_event_wait_impl(word, deadline_ns < 0 ? 0 : deadline_ns);
 }
 
 int64_t lbcshim_now_ns(void) {

@@ -25,6 +25,7 @@ typedef struct lbcshim_event {
 #define LBCSHIM_EPOLLOUT 0x004u
 #define LBCSHIM_EPOLLERR 0x008u
 #define LBCSHIM_EPOLLHUP 0x010u
+#define LBCSHIM_EPOLLET 0x80000000u
 #define LBCSHIM_EPOLL_CTL_ADD 1
 #define LBCSHIM_EPOLL_CTL_DEL 2
 #define LBCSHIM_EPOLL_CTL_MOD 3
@@ -38,6 +39,17 @@ int lbcshim_eventfd(void);
 int lbcshim_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
 /** epoll_wait into plain structs; returns count or -errno (EINTR mapped to 0). */
 int lbcshim_epoll_wait(int epfd, lbcshim_event *out, int max, int timeout_ms);
+
+/* A one-shot event on a futex word: 0 = not signalled, 1 = signalled,
+ * 2 = not signalled and a thread may be sleeping on it. */
+/** Make the event waitable again. */
+void lbcshim_event_reset(uint32_t *word);
+/** Signal; wakes a sleeping waiter (one futex syscall only when one sleeps). */
+void lbcshim_event_signal(uint32_t *word);
+/** Wait until signalled. */
+void lbcshim_event_wait(uint32_t *word);
+/** Wait until signalled or CLOCK_MONOTONIC reaches deadline_ns; 1 if signalled, 0 on timeout. */
+int lbcshim_event_wait_until(uint32_t *word, int64_t deadline_ns);
 
 /** Monotonic clock in nanoseconds. */
 int64_t lbcshim_now_ns(void);

@@ -1,3 +1,4 @@
+import CLBCShim
 import Glibc
 
 /// A pthread mutex with a condition variable (no Foundation in the library).
@@ -45,23 +46,26 @@ package final class Lock: @unchecked Sendable {
     package func broadcast() { pthread_cond_broadcast(cond) }
 }
 
-/// A one-shot event a thread can wait for.
+/// A one-shot event a thread can wait for: a futex word, so signalling costs one
+/// atomic exchange plus a wake-up only when the waiter sleeps, and the waiter wakes
+/// once (a mutex + condition variable can wake it twice).
 package final class Completion: @unchecked Sendable {
-    private let lock = Lock()
-    private var done = false
+    private let word = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
 
-    package init() {}
+    package init() { word.initialize(to: 0) }
 
-    package func signal() {
-        lock.lock()
-        done = true
-        lock.broadcast()
-        lock.unlock()
-    }
+    deinit { word.deallocate() }
+
+    package func signal() { lbcshim_event_signal(word) }
 
     /// Make a signalled completion waitable again.
-    package func reset() {
-        lock.withLock { done = false }
+    package func reset() { lbcshim_event_reset(word) }
+
+    package func wait() { lbcshim_event_wait(word) }
+
+    /// Wait until signalled or until `deadlineNs` (monotonic). Returns true when signalled.
+    package func wait(untilNs deadlineNs: Int64) -> Bool {
+        lbcshim_event_wait_until(word, deadlineNs) != 0
     }
 
     private static let key: pthread_key_t = {
@@ -78,21 +82,5 @@ package final class Completion: @unchecked Sendable {
         let completion = Completion()
         pthread_setspecific(key, Unmanaged.passRetained(completion).toOpaque())
         return completion
-    }
-
-    package func wait() {
-        lock.lock()
-        while !done { lock.wait() }
-        lock.unlock()
-    }
-
-    /// Wait until signalled or until `deadlineNs` (monotonic). Returns true when signalled.
-    package func wait(untilNs deadlineNs: Int64) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        while !done {
-            if !lock.wait(untilNs: deadlineNs) { return done }
-        }
-        return true
     }
 }
