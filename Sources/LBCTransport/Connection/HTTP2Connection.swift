@@ -135,8 +135,8 @@ package final class HTTP2Connection: FileDescriptorHandler {
         if events & (LBCSHIM_EPOLLIN | LBCSHIM_EPOLLERR | LBCSHIM_EPOLLHUP) != 0 {
             readAvailable()
         }
-        if state != .closed && events & LBCSHIM_EPOLLOUT != 0 {
-            writeOutbound()
+        if state != .closed && events & LBCSHIM_EPOLLOUT != 0 && writeOutbound() {
+            flush()
         }
     }
 
@@ -199,37 +199,27 @@ package final class HTTP2Connection: FileDescriptorHandler {
 
     // MARK: writing
 
-    /// Serialize everything nghttp2 has queued and write it. Called once per loop iteration.
+    /// Serialize everything nghttp2 has queued and write it. Called once per loop
+    /// iteration. The frames are gathered into one buffer first (nghttp2 hands them
+    /// out one at a time), so a request's HEADERS and DATA go out in one write.
     package func flush() {
         guard let s = session, state != .closed, state != .connecting else { return }
         if outboundStart < outbound.count { return }  // waiting for EPOLLOUT
         while true {
-            var ptr: UnsafePointer<UInt8>?
-            inNGHTTP2 = true
-            let n = nghttp2_session_mem_send(s, &ptr)
-            inNGHTTP2 = false
-            if n < 0 {
-                fail("HTTP/2 error: \(String(cString: nghttp2_strerror(Int32(n))))")
-                return
-            }
-            if n == 0 { break }
-            if outbound.isEmpty {
-                let written: Int
-                do {
-                    written = try Syscall.nonBlocking("write") { write(fd, ptr, n) } ?? 0
-                } catch {
-                    fail("connection to \(address) lost: \(error)")
+            while outbound.count < 256 * 1024 {
+                var ptr: UnsafePointer<UInt8>?
+                inNGHTTP2 = true
+                let n = nghttp2_session_mem_send(s, &ptr)
+                inNGHTTP2 = false
+                if n < 0 {
+                    fail("HTTP/2 error: \(String(cString: nghttp2_strerror(Int32(n))))")
                     return
                 }
-                if written < n {
-                    outbound.append(contentsOf: UnsafeBufferPointer(start: ptr! + written, count: n - written))
-                    outboundStart = 0
-                    setWatchWrite(true)
-                    break
-                }
-            } else {
+                if n == 0 { break }
                 outbound.append(contentsOf: UnsafeBufferPointer(start: ptr!, count: n))
             }
+            if outbound.isEmpty { break }
+            guard writeOutbound() else { return }  // blocked (EPOLLOUT armed) or failed
         }
         if let reason = pendingFailure {
             pendingFailure = nil
@@ -238,12 +228,14 @@ package final class HTTP2Connection: FileDescriptorHandler {
         }
         if state == .draining && streams.isEmpty {
             fail(nil)
-        } else if nghttp2_session_want_read(s) == 0 && nghttp2_session_want_write(s) == 0 && outbound.isEmpty {
+        } else if nghttp2_session_want_read(s) == 0 && nghttp2_session_want_write(s) == 0 {
             fail(streams.isEmpty ? nil : "connection to \(address) closed by HTTP/2 session")
         }
     }
 
-    private func writeOutbound() {
+    /// Write the buffered bytes. True when everything was written (the buffer is then
+    /// empty); false when the socket is full (EPOLLOUT is armed) or the connection failed.
+    private func writeOutbound() -> Bool {
         while outboundStart < outbound.count {
             let r: Int?
             do {
@@ -254,15 +246,18 @@ package final class HTTP2Connection: FileDescriptorHandler {
                 }
             } catch {
                 fail("connection to \(address) lost: \(error)")
-                return
+                return false
             }
-            guard let written = r else { return }  // still blocked
+            guard let written = r else {
+                setWatchWrite(true)
+                return false
+            }
             outboundStart += written
         }
         outbound.removeAll(keepingCapacity: true)
         outboundStart = 0
         setWatchWrite(false)
-        flush()
+        return true
     }
 
     private func setWatchWrite(_ on: Bool) {
