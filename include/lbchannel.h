@@ -221,7 +221,9 @@ int lbc_address_list_set_error(lbc_address_list *list, const char *message);
  * Return 0 with the addresses added to `out` (none = an empty answer, handled by
  * the empty_answer option), or non-zero for a failed lookup (the last known
  * endpoints are kept and the lookup is retried with backoff).
- * The callback must not call lbc_channel_close() on its own channel.
+ * Calling lbc_channel_close() on its own channel from the callback closes the
+ * handle at once (no callback of the channel starts after that); the teardown
+ * finishes on another thread after the callback returns.
  */
 typedef int (*lbc_lookup_fn)(const char *target, lbc_address_list *out, void *user_data);
 
@@ -244,7 +246,9 @@ typedef enum lbc_log_level {
 /**
  * Receives the channel's log lines (endpoint set changes, resolution failures,
  * lost connections). Called on the channel's I/O thread: return quickly and do not
- * call lbc_channel_close() from it. `message` is valid during the call only.
+ * block in it. lbc_channel_close() from it closes the handle at once (no callback
+ * of the channel starts after that; the teardown finishes on another thread).
+ * `message` is valid during the call only.
  */
 typedef void (*lbc_log_fn)(int level, const char *message, void *user_data);
 
@@ -318,6 +322,9 @@ int lbc_channel_open(const char *target, const lbc_options *opts, lbc_channel **
  * CANCELLED ("channel closed"), connections close, the I/O thread exits. Later
  * calls with this handle return LBC_ERR_CLOSED (a closed handle is detected as
  * long as its address is not reused by a newer channel). NULL is a no-op.
+ * Blocks until the I/O thread has exited and a running lookup callback has
+ * returned — except when called from the channel's own lookup or log callback:
+ * then it returns at once and the teardown completes on another thread.
  * THREAD SAFETY: any thread; closing twice is harmless.
  */
 void lbc_channel_close(lbc_channel *ch);
@@ -346,11 +353,13 @@ int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, siz
  *   {"target": "...", "policy": "round_robin", "endpoints": [
  *     {"address": "127.0.0.2:50051", "state": "READY", "in_flight": 0,
  *      "calls_started": 10, "calls_failed": 0, "connect_failures": 0,
- *      "draining_connections": 0, "last_error": null}, ...],
+ *      "latency_ewma_us": 180, "draining_connections": 0, "last_error": null}, ...],
  *    "retired_endpoints": 0, "waiting_calls": 0,
  *    "discovery": {"kind": "dns", "resolutions": 3, "errors": 0, "empty_answers": 0,
  *      "updates": 1, "pushes": 0, "last_result": "ok", "last_error": null,
  *      "last_resolution_age_ms": 420}}
+ * latency_ewma_us: moving average (weight 0.1 for the newest) of the time from
+ * putting an RPC on the endpoint to its end; 0 before the first RPC.
  * States: IDLE, CONNECTING, READY, TRANSIENT_FAILURE. discovery.kind is "dns",
  * "lookup" or "static"; last_result is "ok", "empty", "error" or null.
  * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT or LBC_ERR_CLOSED.

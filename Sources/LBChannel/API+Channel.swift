@@ -45,6 +45,21 @@ public func lbc_channel_open(_ target: UnsafePointer<CChar>?, _ opts: UnsafeRawP
 @_cdecl("lbc_channel_close")
 public func lbc_channel_close(_ ch: UnsafeMutableRawPointer?) {
     guard let ch, let channel = ChannelRegistry.remove(ch) else { return }
+    if channel.isOwnThread {
+        // Called from the channel's own log or lookup callback: the handle is closed
+        // now; the teardown, which waits for that callback to return, runs elsewhere.
+        channel.muteCallbacks()
+        let handle = UnsafeRawPointer(ch)
+        do {
+            try Thread.startDetached {
+                channel.close()
+                Handle.release(handle, as: Channel.self)
+            }
+        } catch {
+            // No thread to spare: leak the channel rather than deadlock.
+        }
+        return
+    }
     channel.close()
     Handle.release(ch, as: Channel.self)
 }

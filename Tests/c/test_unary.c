@@ -868,6 +868,70 @@ TEST(test_lookup_callback) {
   CHECK(g_log_bad_level == 0, "log callback got %d bad lines", g_log_bad_level);
 }
 
+/* lbc_channel_close() from the channel's own lookup callback returns at once; no
+   callback runs after that one returns; the handle is closed for everyone else. */
+struct self_close {
+  pthread_mutex_t lock;
+  lbc_channel *ch;  /* set once open returned */
+  int calls;        /* lookup calls */
+  int closed;       /* the callback closed the channel */
+  int after_close;  /* callbacks that started after the close */
+  double close_seconds;
+};
+
+static int self_closing_lookup(const char *target, lbc_address_list *out, void *user_data) {
+  (void)target;
+  struct self_close *st = user_data;
+  pthread_mutex_lock(&st->lock);
+  st->calls++;
+  if (st->closed) st->after_close++;
+  lbc_channel *ch = st->calls >= 2 && !st->closed ? st->ch : NULL;
+  pthread_mutex_unlock(&st->lock);
+  lbc_address_list_add(out, g_addrs[0]);
+  if (ch) {
+    double t0 = now_s();
+    lbc_channel_close(ch); /* from its own lookup thread: must not deadlock */
+    pthread_mutex_lock(&st->lock);
+    st->closed = 1;
+    st->close_seconds = now_s() - t0;
+    pthread_mutex_unlock(&st->lock);
+  }
+  return 0;
+}
+
+TEST(test_close_from_lookup_callback) {
+  static struct self_close st = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0, 0};
+  lbc_options *opts = NULL;
+  lbc_channel *ch = NULL;
+  CHECK_RC(lbc_options_new(&opts), LBC_OK);
+  CHECK_RC(lbc_options_set(opts, "discovery_interval_ms", "100"), LBC_OK);
+  CHECK_RC(lbc_options_set_lookup(opts, self_closing_lookup, &st), LBC_OK);
+  CHECK_RC(lbc_channel_open("self-closing", opts, &ch), LBC_OK);
+  lbc_options_free(opts);
+  if (!ch) return;
+  pthread_mutex_lock(&st.lock);
+  st.ch = ch;
+  pthread_mutex_unlock(&st.lock);
+  double deadline = now_s() + 5.0;
+  int closed = 0;
+  while (now_s() < deadline && !closed) {
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    pthread_mutex_lock(&st.lock);
+    closed = st.closed;
+    pthread_mutex_unlock(&st.lock);
+  }
+  CHECK(closed, "the lookup callback did not get to close its channel within 5 s");
+  CHECK(st.close_seconds < 0.5, "close from the lookup callback took %.2f s", st.close_seconds);
+  lbc_response *resp = NULL;
+  CHECK_RC(lbc_unary(ch, "/lbtest.Test/Whoami", "", 0, NULL, 1000, &resp), LBC_ERR_CLOSED);
+  struct timespec settle = {0, 400 * 1000 * 1000};
+  nanosleep(&settle, NULL); /* four discovery intervals */
+  pthread_mutex_lock(&st.lock);
+  CHECK(st.after_close == 0, "%d lookup calls started after the channel was closed", st.after_close);
+  pthread_mutex_unlock(&st.lock);
+}
+
 /* 8 threads x 200 calls on one channel. */
 enum { THREADS = 8, CALLS_PER_THREAD = 200 };
 struct worker {
@@ -944,6 +1008,7 @@ int main(int argc, char **argv) {
   RUN(test_unavailable);
   RUN(test_push_endpoints);
   RUN(test_lookup_callback);
+  RUN(test_close_from_lookup_callback);
   RUN(test_threads);
 
   printf("%d passed, %d failed\n", g_passed, g_failed);

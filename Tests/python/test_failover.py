@@ -168,12 +168,28 @@ def _graceful_shutdown(lbchannel, bs):
         longs = [threading.Thread(target=long_call, args=("long%d" % i,), daemon=True) for i in range(9)]
         for t in longs:
             t.start()
-        time.sleep(0.15)
+        # Two RPCs surely on the victim (own channel) and surely taken by its
+        # application (logged CALL lines) when SIGTERM arrives: they must finish.
+        drain = []
+        victim_ch = lbchannel.Channel("ipv4:" + victim.address)
+
+        def drain_call(rid):
+            try:
+                resp = victim_ch.unary(SLEEP, b"800", timeout=5, metadata=[("x-request-id", rid)])
+                drain.append((rid, resp.decode()))
+            except grpc.RpcError as e:
+                drain.append((rid, e.code(), e.details()))
+
+        drains = [threading.Thread(target=drain_call, args=("drain%d" % i,), daemon=True) for i in range(2)]
+        for t in drains:
+            t.start()
+        assert wait_until(lambda: {"drain0", "drain1"} <= victim.matched_request_ids(), 3), victim.stderr()[-2000:]
         t_term = time.monotonic()
         code = victim.terminate(timeout=10)
         t_exit = time.monotonic()
-        for t in longs:
+        for t in longs + drains:
             t.join(6)
+        victim_ch.close()
         time.sleep(max(0.0, t_exit + 1.0 - time.monotonic()))
         records = quick.stop() + slow.stop()
 
@@ -200,9 +216,8 @@ def _graceful_shutdown(lbchannel, bs):
     assert len(failures) <= 6 + 3, "more than the server's own shutdown race can explain: %s" % failures
     assert len(records) >= 100
     # RPCs in flight on the draining backend completed; the exit waited for them.
-    drained = [r for r in records if r[4] == victim.address and r[2] is not None and r[0] < t_term < r[1] - 0.05]
-    assert drained, "no RPC in flight on the backend at SIGTERM completed"
-    assert t_exit - t_term >= 0.1, "the backend exited before its in-flight RPCs could finish"
+    assert sorted(drain) == [("drain0", victim.name), ("drain1", victim.name)], drain
+    assert t_exit - t_term >= 0.3, "the backend exited before its in-flight RPCs could finish"
     after = [r for r in records if r[0] > t_exit]
     assert len(after) >= 10, len(after)
     assert {r[2] for r in after} == {bs[0].name, bs[1].name}, collections.Counter(r[2] for r in after)

@@ -21,6 +21,8 @@ package final class UnaryCall: @unchecked Sendable {
     // MARK: loop-thread state
     /// The channel running the call (set by `Channel.start`, cleared when finished).
     var channel: Channel?
+    /// When the call was put on an endpoint (monotonic ns), for latency stats.
+    var dispatchedNs: Int64 = 0
     var sendOffset = 0
     var streamID: Int32 = -1
     var connection: HTTP2Connection?

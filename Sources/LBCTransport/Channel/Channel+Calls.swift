@@ -28,6 +28,7 @@ extension Channel {
             if let connection = endpoint.connection, connection.startStream(call) {
                 call.endpoint = endpoint
                 call.peerName = endpoint.addressText
+                call.dispatchedNs = EventLoop.now()
                 endpoint.inFlight += 1
                 endpoint.callsStarted += 1
                 return
@@ -76,6 +77,7 @@ extension Channel {
         if let endpoint = call.endpoint {
             endpoint.inFlight -= 1
             if status != .ok { endpoint.callsFailed += 1 }
+            endpoint.recordLatency(ns: EventLoop.now() - call.dispatchedNs)
         }
         call.complete(status, message)
     }

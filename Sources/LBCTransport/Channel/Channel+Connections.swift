@@ -61,7 +61,7 @@ extension Channel: ConnectionDelegate {
 
     package func connectionLost(_ connection: HTTP2Connection, reason: String) {
         guard let endpoint = activeEndpoint(of: connection, reason: reason) else { return }
-        log?(.info, "\(targetText): \(reason)")
+        emit(.info, "\(targetText): \(reason)")
         apply(endpoint.machine.connectionLost(), to: endpoint)
         requestReresolution()
     }
@@ -83,7 +83,7 @@ extension Channel: ConnectionDelegate {
         guard let endpoint = endpoint(of: connection), !endpoint.retired, endpoint.connection === connection else { return }
         endpoint.connection = nil
         endpoint.draining.append(connection)
-        log?(.info, "\(targetText): \(endpoint.address) sent GOAWAY; draining its connection")
+        emit(.info, "\(targetText): \(endpoint.address) sent GOAWAY; draining its connection")
         apply(endpoint.machine.goAway(), to: endpoint)
         requestReresolution()
     }

@@ -50,7 +50,7 @@ extension Channel {
             stats.errors += 1
             stats.lastResult = "error"
             stats.lastError = message
-            log?(.warning, "\(targetText): \(message); keeping the last known \(endpoints.count) endpoint(s)")
+            emit(.warning, "\(targetText): \(message); keeping the last known \(endpoints.count) endpoint(s)")
             carry(scheduler.resolutionFailed(nowMs: nowMs))
             failWaitingIfHopeless()
         case .addresses(let addresses, let ttl):
@@ -59,10 +59,10 @@ extension Channel {
                 stats.emptyAnswers += 1
                 stats.lastResult = "empty"
                 if options.emptyAnswer == .keep && !endpoints.isEmpty {
-                    log?(.warning, "\(targetText): resolution returned no addresses; keeping the last known \(endpoints.count) endpoint(s) (empty_answer=keep)")
+                    emit(.warning, "\(targetText): resolution returned no addresses; keeping the last known \(endpoints.count) endpoint(s) (empty_answer=keep)")
                 } else {
                     if !endpoints.isEmpty {
-                        log?(.warning, "\(targetText): resolution returned no addresses; removing all endpoints (empty_answer=apply)")
+                        emit(.warning, "\(targetText): resolution returned no addresses; removing all endpoints (empty_answer=apply)")
                     }
                     updateEndpoints([], origin: "resolution")
                 }
@@ -95,7 +95,7 @@ extension Channel {
         }
         let added = diff.added.map(\.description).joined(separator: ", ")
         let removed = diff.removed.map(\.description).joined(separator: ", ")
-        log?(.info, "\(targetText): endpoints updated by \(origin): added [\(added)], removed [\(removed)], now \(endpoints.count)")
+        emit(.info, "\(targetText): endpoints updated by \(origin): added [\(added)], removed [\(removed)], now \(endpoints.count)")
         if !endpoints.isEmpty { firstEndpoints.signal() }
     }
 

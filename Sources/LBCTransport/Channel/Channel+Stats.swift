@@ -10,6 +10,7 @@ extension Channel {
             out += ",\"state\":\"\(e.isReady ? "READY" : (e.machine.state == .ready ? "CONNECTING" : e.machine.state.name))\""
             out += ",\"in_flight\":\(e.inFlight),\"calls_started\":\(e.callsStarted)"
             out += ",\"calls_failed\":\(e.callsFailed),\"connect_failures\":\(e.connectFailures)"
+            out += ",\"latency_ewma_us\":\(Int(e.latencyEWMAMicros.rounded()))"
             out += ",\"draining_connections\":\(e.draining.count)"
             out += ",\"last_error\":\(e.lastError.map(JSON.quote) ?? "null")}"
         }

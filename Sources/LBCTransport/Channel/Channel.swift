@@ -65,6 +65,10 @@ package final class Channel: @unchecked Sendable {
 
     // Discovery (loop thread).
     var resolver: Resolver?
+    private let muteLock = Lock()
+    private var callbacksMuted = false  // guarded by muteLock
+    /// The lookup resolver, if any, readable from any thread (to recognise its thread).
+    private let lookupWorker: LookupResolver?
     var scheduler: DiscoveryScheduler
     var discoveryTimer: ClosureTimer?
     var stats = DiscoveryStats()
@@ -84,6 +88,7 @@ package final class Channel: @unchecked Sendable {
             throw .system(error)
         }
         var initial: [EndpointAddress] = []
+        var worker: LookupResolver?
         switch source {
         case .fixed(let addresses):
             initial = addresses
@@ -91,10 +96,12 @@ package final class Channel: @unchecked Sendable {
             resolver = try DNSResolver(loop: loop, server: server, host: host, port: port,
                                        srv: options.dnsSRV, timeoutMs: options.dnsTimeoutMs)
         case .lookup(let function):
-            resolver = try LookupResolver(loop: loop, target: targetText, function: function)
+            worker = try LookupResolver(loop: loop, target: targetText, function: function)
+            resolver = worker
         case .manual:
             break
         }
+        lookupWorker = worker
         loop.afterIteration = { [unowned self] in self.flushConnections() }
         do {
             try loop.start()
@@ -138,8 +145,28 @@ package final class Channel: @unchecked Sendable {
         }
     }
 
+    /// Send a line to the log callback unless callbacks were muted. Loop thread.
+    func emit(_ level: LogLevel, _ message: @autoclosure () -> String) {
+        guard let log, !muteLock.withLock({ callbacksMuted }) else { return }
+        log(level, message())
+    }
+
+    /// Stop calling the log callback (the channel is being closed from one of its
+    /// own callbacks; no callback may run once that one has returned). Any thread.
+    package func muteCallbacks() {
+        muteLock.withLock { callbacksMuted = true }
+        lookupWorker?.requestStop()
+    }
+
+    /// True on one of the channel's own threads (its I/O thread, where log callbacks
+    /// run, or its lookup thread), where `close()` would wait for itself.
+    package var isOwnThread: Bool {
+        loop.inLoopThread || (lookupWorker?.onWorkerThread ?? false)
+    }
+
     /// Cancel in-flight RPCs with CANCELLED, close connections, stop discovery and the
-    /// I/O thread. Idempotent. Must not be called on the channel's own I/O thread.
+    /// I/O thread. Idempotent. Must not be called on one of the channel's own threads
+    /// (see `isOwnThread`).
     package func close() {
         loop.submitFinal { [self] in shutDown() }
         loop.stopAndJoin()

@@ -19,6 +19,14 @@ package final class Endpoint {
     var callsStarted = 0
     var callsFailed = 0
     var connectFailures = 0
+    /// Exponentially weighted moving average of RPC latency (µs), 0 before the first.
+    var latencyEWMAMicros = 0.0
+
+    /// Fold one finished RPC's latency into the average (weight 0.1 for the newest).
+    func recordLatency(ns: Int64) {
+        let micros = Double(ns) / 1000
+        latencyEWMAMicros = latencyEWMAMicros == 0 ? micros : latencyEWMAMicros * 0.9 + micros * 0.1
+    }
 
     init(address: EndpointAddress, backoff: ConnectionBackoff) {
         self.address = address

@@ -34,6 +34,12 @@ package final class LookupResolver: Resolver, @unchecked Sendable {
         }
     }
 
+    /// True on the thread that runs the lookup function.
+    package var onWorkerThread: Bool {
+        guard let t = thread else { return false }
+        return pthread_equal(t, pthread_self()) != 0
+    }
+
     package func resolve(_ completion: @escaping (ResolutionResult) -> Void) {
         let loop = self.loop, target = self.target, function = self.function
         lock.withLock {
@@ -45,10 +51,15 @@ package final class LookupResolver: Resolver, @unchecked Sendable {
         lock.broadcast()
     }
 
-    /// Stop the worker and wait for a running callback to return.
-    package func shutDown() {
+    /// Make the worker exit once a running callback returns, without waiting. Any thread.
+    package func requestStop() {
         lock.withLock { stopping = true }
         lock.broadcast()
+    }
+
+    /// Stop the worker and wait for a running callback to return.
+    package func shutDown() {
+        requestStop()
         if let t = thread {
             pthread_join(t, nil)
             thread = nil

@@ -22,4 +22,10 @@ package enum Thread {
         }
         return tid
     }
+
+    /// Start a thread nobody joins.
+    package static func startDetached(_ body: @escaping () -> Void) throws(SystemError) {
+        let tid = try start(body)
+        pthread_detach(tid)
+    }
 }

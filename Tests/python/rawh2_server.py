@@ -1,0 +1,310 @@
+"""A tiny raw HTTP/2 (h2c, prior knowledge) server for misbehaviour tests.
+
+Built on the pure-Python ``h2`` state machine (PyPI ``h2``), one thread per
+connection, plus one thread per request running the request handler. It
+speaks just enough HTTP/2 to let a test send exactly the frames it wants:
+
+* ``server.handler(stream)`` is called for every request once the request
+  stream has ended (END_STREAM from the client). ``stream`` has helpers to
+  send headers, DATA, trailers, RST_STREAM, GOAWAY, or to drop the TCP
+  connection. The handler is looked up at request time, so a test can
+  replace it (``server.handler = ok_handler``) to make the server behave
+  again on the same connection.
+* ``server.raw`` — when not None, ``raw(sock, index)`` takes over each *new*
+  TCP connection instead of HTTP/2 (for things ``h2`` refuses to produce:
+  garbage bytes, never sending SETTINGS). ``index`` counts accepted
+  connections from 0.
+
+Everything is bounded: sockets have timeouts, threads are daemons, and
+:meth:`RawH2Server.stop` closes every socket.
+"""
+
+import socket
+import struct
+import threading
+import time
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+
+__all__ = [
+    "RawH2Server",
+    "Stream",
+    "grpc_frame",
+    "ok_handler",
+    "RESPONSE_HEADERS",
+]
+
+#: The headers of a normal gRPC response.
+RESPONSE_HEADERS = [(":status", "200"), ("content-type", "application/grpc")]
+
+
+def grpc_frame(payload, compressed=False, announced_length=None):
+    """A length-prefixed gRPC message; ``announced_length`` overrides the prefix's length."""
+    length = len(payload) if announced_length is None else announced_length
+    return struct.pack(">BI", 1 if compressed else 0, length) + payload
+
+
+def ok_handler(stream):
+    """A well-behaved server: echoes ``b"ok:" + request message`` with status OK."""
+    stream.send_headers(RESPONSE_HEADERS)
+    stream.send_data(grpc_frame(b"ok:" + stream.request_message()))
+    stream.send_trailers([("grpc-status", "0")])
+
+
+class Stream:
+    """One request stream, as seen by a handler."""
+
+    def __init__(self, conn, stream_id, headers, body):
+        self.conn = conn
+        self.stream_id = stream_id
+        #: Request headers as a dict (str -> str), pseudo-headers included.
+        self.headers = headers
+        #: The raw request body (gRPC length-prefixed).
+        self.body = body
+
+    def request_message(self):
+        """The request message without its 5-byte prefix."""
+        return self.body[5:]
+
+    def send_headers(self, headers, end_stream=False):
+        self.conn.do(lambda c: c.send_headers(self.stream_id, headers, end_stream=end_stream))
+
+    def send_data(self, data, end_stream=False):
+        self.conn.do(lambda c: c.send_data(self.stream_id, data, end_stream=end_stream))
+
+    def send_trailers(self, trailers):
+        self.send_headers(trailers, end_stream=True)
+
+    def end_stream(self):
+        self.conn.do(lambda c: c.end_stream(self.stream_id))
+
+    def reset(self, error_code):
+        self.conn.do(lambda c: c.reset_stream(self.stream_id, error_code=error_code))
+
+    @property
+    def server(self):
+        return self.conn.server
+
+
+class Connection:
+    """One accepted HTTP/2 connection (server side)."""
+
+    def __init__(self, server, sock, index):
+        self.server = server
+        self.sock = sock
+        self.index = index
+        self.lock = threading.Lock()
+        self.h2 = h2.connection.H2Connection(
+            config=h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
+        )
+        self.closed = False
+
+    def do(self, fn):
+        """Run ``fn(h2_connection)`` under the lock and send what it produced."""
+        with self.lock:
+            if self.closed:
+                raise ConnectionError("connection %d already closed" % self.index)
+            fn(self.h2)
+            self._flush_locked()
+
+    def _flush_locked(self):
+        data = self.h2.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def goaway(self, last_stream_id=0, error_code=0, debug=b""):
+        """Send GOAWAY with ``last_stream_id``."""
+        self.do(lambda c: c.close_connection(error_code=error_code, additional_data=debug or None,
+                                             last_stream_id=last_stream_id))
+
+    def write_raw(self, data):
+        """Write bytes outside the h2 state machine."""
+        with self.lock:
+            self.sock.sendall(data)
+
+    def close(self):
+        """Drop the TCP connection at once (no GOAWAY)."""
+        with self.lock:
+            self.closed = True
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.sock.close()
+
+
+class RawH2Server:
+    """An h2c server on 127.0.0.1:<free port>. Use as a context manager or call stop()."""
+
+    def __init__(self, handler=ok_handler, raw=None, host="127.0.0.1"):
+        self.handler = handler
+        self.raw = raw
+        self.host = host
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind((host, 0))
+        self._listener.listen(16)
+        self.port = self._listener.getsockname()[1]
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._sockets = []
+        #: Number of TCP connections accepted so far.
+        self.connections = 0
+        #: (connection index, stream id, request headers dict) of every request seen.
+        self.requests = []
+        #: Exceptions raised by handlers (e.g. sending on a stream the client reset).
+        self.handler_errors = []
+        self._thread = threading.Thread(target=self._accept_loop, name="rawh2-accept", daemon=True)
+        self._thread.start()
+
+    @property
+    def address(self):
+        return "%s:%d" % (self.host, self.port)
+
+    @property
+    def target(self):
+        return "ipv4:" + self.address
+
+    @property
+    def stopping(self):
+        return self._stopping.is_set()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def stop(self):
+        self._stopping.set()
+        try:
+            self._listener.close()
+        except OSError:
+            pass
+        with self._lock:
+            socks = list(self._sockets)
+            self._sockets.clear()
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            try:
+                s.close()
+            except OSError:
+                pass
+        self._thread.join(2)
+
+    # -- internals ------------------------------------------------------------------
+
+    def _accept_loop(self):
+        while not self._stopping.is_set():
+            try:
+                sock, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                if self._stopping.is_set():
+                    sock.close()
+                    return
+                index = self.connections
+                self.connections += 1
+                self._sockets.append(sock)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            raw = self.raw
+            target = self._run_raw if raw is not None else self._run_h2
+            args = (sock, index, raw) if raw is not None else (sock, index)
+            threading.Thread(target=target, args=args, name="rawh2-conn-%d" % index, daemon=True).start()
+
+    def _run_raw(self, sock, index, raw):
+        try:
+            raw(sock, index)
+        except OSError:
+            pass
+        finally:
+            self.drain_until_closed(sock)
+
+    def drain_until_closed(self, sock, limit=30.0):
+        """Read and discard until the peer closes (or the server stops)."""
+        deadline = time.monotonic() + limit
+        sock.settimeout(0.1)
+        while not self._stopping.is_set() and time.monotonic() < deadline:
+            try:
+                if not sock.recv(65536):
+                    break
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+        try:
+            sock.close()
+        except OSError:
+            pass
+
+    def _run_h2(self, sock, index):
+        conn = Connection(self, sock, index)
+        pending = {}
+        try:
+            conn.do(lambda c: c.initiate_connection())
+            sock.settimeout(0.1)
+            while not self._stopping.is_set() and not conn.closed:
+                try:
+                    data = sock.recv(65536)
+                except socket.timeout:
+                    continue
+                if not data:
+                    break
+                with conn.lock:
+                    if conn.closed:
+                        break
+                    try:
+                        events = conn.h2.receive_data(data)
+                    except h2.exceptions.H2Error:
+                        # E.g. frames after our GOAWAY: stop speaking HTTP/2,
+                        # just wait for the client to close.
+                        events = None
+                    if events is None:
+                        conn.closed = True
+                        break
+                    ready = []
+                    for ev in events:
+                        if isinstance(ev, h2.events.RequestReceived):
+                            pending[ev.stream_id] = [dict(ev.headers), b""]
+                        elif isinstance(ev, h2.events.DataReceived):
+                            if ev.stream_id in pending:
+                                pending[ev.stream_id][1] += ev.data
+                            if ev.flow_controlled_length:
+                                try:
+                                    conn.h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                                except h2.exceptions.H2Error:
+                                    pass
+                        elif isinstance(ev, h2.events.StreamEnded):
+                            if ev.stream_id in pending:
+                                headers, body = pending.pop(ev.stream_id)
+                                ready.append(Stream(conn, ev.stream_id, headers, body))
+                        elif isinstance(ev, h2.events.StreamReset):
+                            pending.pop(ev.stream_id, None)
+                    conn._flush_locked()
+                for stream in ready:
+                    self.requests.append((index, stream.stream_id, stream.headers))
+                    threading.Thread(target=self._run_handler, args=(stream,),
+                                     name="rawh2-stream-%d-%d" % (index, stream.stream_id), daemon=True).start()
+        except OSError:
+            pass
+        finally:
+            if not conn.closed or not self._stopping.is_set():
+                with conn.lock:
+                    conn.closed = True
+                self.drain_until_closed(sock)
+
+    def _run_handler(self, stream):
+        handler = self.handler
+        try:
+            handler(stream)
+        except Exception as exc:  # recorded for the test to look at
+            self.handler_errors.append(exc)
