@@ -43,7 +43,8 @@ package final class HTTP2Connection: FileDescriptorHandler {
         self.userAgent = OwnedBytes(userAgent)
     }
 
-    /// Number of streams that may still be opened before the server's limit.
+    /// True when new streams may be opened (READY; nghttp2 queues streams beyond the
+    /// server's MAX_CONCURRENT_STREAMS until earlier ones finish).
     package var hasCapacity: Bool { state == .ready }
 
     // MARK: connecting
@@ -98,11 +99,16 @@ package final class HTTP2Connection: FileDescriptorHandler {
 
     /// Called by the nghttp2 callbacks on GOAWAY.
     func receivedGoAway() {
-        guard state == .ready || state == .handshaking else { return }
-        let wasReady = state == .ready
-        state = .draining
-        if wasReady { delegate?.connectionDraining(self) }
-        else { fail("server sent GOAWAY during the handshake") }
+        switch state {
+        case .ready:
+            state = .draining
+            delegate?.connectionDraining(self)
+        case .handshaking:
+            // Not usable yet: a failed connection attempt (retried with backoff).
+            fail("\(address) sent GOAWAY before the connection was ready")
+        case .connecting, .draining, .closed:
+            break
+        }
     }
 
     /// Stop taking new streams and close once the open ones have finished (the
