@@ -58,11 +58,13 @@ def ok_handler(stream):
 class Stream:
     """One request stream, as seen by a handler."""
 
-    def __init__(self, conn, stream_id, headers, body):
+    def __init__(self, conn, stream_id, header_list, body):
         self.conn = conn
         self.stream_id = stream_id
+        #: Request header fields in wire order: a list of (name, value) str pairs.
+        self.header_list = header_list
         #: Request headers as a dict (str -> str), pseudo-headers included.
-        self.headers = headers
+        self.headers = dict(header_list)
         #: The raw request body (gRPC length-prefixed).
         self.body = body
 
@@ -99,7 +101,12 @@ class Connection:
         self.index = index
         self.lock = threading.Lock()
         self.h2 = h2.connection.H2Connection(
-            config=h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
+            # validate_inbound_headers=False: accept the request even when its
+            # header block breaks RFC 9113 rules (e.g. pseudo-headers after
+            # regular ones), so the misbehaviour tests run regardless; the
+            # order is recorded (Stream.header_list) for a test to check.
+            config=h2.config.H2Configuration(client_side=False, header_encoding="utf-8",
+                                             validate_inbound_headers=False)
         )
         self.closed = False
 
@@ -148,13 +155,14 @@ class RawH2Server:
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind((host, 0))
         self._listener.listen(16)
+        self._listener.settimeout(0.05)  # accept() wakes up to notice stop()
         self.port = self._listener.getsockname()[1]
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._sockets = []
         #: Number of TCP connections accepted so far.
         self.connections = 0
-        #: (connection index, stream id, request headers dict) of every request seen.
+        #: (connection index, stream id, request header list) of every request seen.
         self.requests = []
         #: Exceptions raised by handlers (e.g. sending on a stream the client reset).
         self.handler_errors = []
@@ -206,8 +214,11 @@ class RawH2Server:
         while not self._stopping.is_set():
             try:
                 sock, _ = self._listener.accept()
+            except socket.timeout:
+                continue
             except OSError:
                 return
+            sock.settimeout(None)
             with self._lock:
                 if self._stopping.is_set():
                     sock.close()
@@ -232,7 +243,10 @@ class RawH2Server:
     def drain_until_closed(self, sock, limit=30.0):
         """Read and discard until the peer closes (or the server stops)."""
         deadline = time.monotonic() + limit
-        sock.settimeout(0.1)
+        try:
+            sock.settimeout(0.1)
+        except OSError:  # already closed (Connection.close)
+            return
         while not self._stopping.is_set() and time.monotonic() < deadline:
             try:
                 if not sock.recv(65536):
@@ -274,7 +288,7 @@ class RawH2Server:
                     ready = []
                     for ev in events:
                         if isinstance(ev, h2.events.RequestReceived):
-                            pending[ev.stream_id] = [dict(ev.headers), b""]
+                            pending[ev.stream_id] = [list(ev.headers), b""]
                         elif isinstance(ev, h2.events.DataReceived):
                             if ev.stream_id in pending:
                                 pending[ev.stream_id][1] += ev.data
@@ -291,7 +305,7 @@ class RawH2Server:
                             pending.pop(ev.stream_id, None)
                     conn._flush_locked()
                 for stream in ready:
-                    self.requests.append((index, stream.stream_id, stream.headers))
+                    self.requests.append((index, stream.stream_id, stream.header_list))
                     threading.Thread(target=self._run_handler, args=(stream,),
                                      name="rawh2-stream-%d-%d" % (index, stream.stream_id), daemon=True).start()
         except OSError:

@@ -19,11 +19,21 @@ extension UnaryCall {
         case .status:
             if !trailer { httpStatus = Self.parseInt(value) ?? 0 }
             return
-        case .otherPseudo, .contentType, .grpcEncoding, .grpcAcceptEncoding:
+        case .contentType:
+            if !trailer && !value.starts(with: "application/grpc".utf8) {
+                nonGRPCContentType = String(decoding: value, as: UTF8.self)
+            }
+            return
+        case .otherPseudo, .grpcEncoding, .grpcAcceptEncoding:
             return
         case .grpcStatus:
             if !trailer { trailersOnly = true }
-            grpcStatus = Self.parseInt(value).map { Int32(clamping: $0) } ?? Int32(StatusCode.unknown.rawValue)
+            if let code = Self.parseInt(value) {
+                grpcStatus = Int32(clamping: code)
+            } else {
+                grpcStatus = StatusCode.unknown.rawValue
+                invalidStatusText = String(decoding: value, as: UTF8.self)
+            }
             return
         case .grpcMessage:
             grpcMessage = PercentEncoding.decode(value)
@@ -44,6 +54,9 @@ extension UnaryCall {
     /// A chunk of the response body arrived. Returns an error to reset the stream with.
     func receiveData(_ chunk: UnsafeRawBufferPointer) -> (StatusCode, String)? {
         if protocolError != nil { return nil }
+        // Not a gRPC response (an error page from a proxy, say): its body is not
+        // length-prefixed messages; the status comes from the HTTP status.
+        if (httpStatus != 0 && httpStatus != 200) || nonGRPCContentType != nil { return nil }
         // Fast path: the whole message in one chunk, nothing buffered before it.
         if response == nil, deframer.bufferedByteCount == 0, chunk.count >= 5, chunk[0] == 0 {
             let length = Int(chunk[1]) << 24 | Int(chunk[2]) << 16 | Int(chunk[3]) << 8 | Int(chunk[4])
@@ -80,7 +93,8 @@ extension UnaryCall {
     func outcome(streamErrorCode errorCode: UInt32) -> (StatusCode, String) {
         if let err = protocolError { return err }
         if let code = grpcStatus {
-            let status = StatusCode(rawValue: code) ?? .unknown
+            let known = StatusCode(rawValue: code)
+            let status = known ?? .unknown
             if trailersOnly && trailers.isEmpty {
                 // Trailers-only response: everything it carried is trailing metadata.
                 trailers = headers
@@ -94,7 +108,12 @@ extension UnaryCall {
                     return (.internalError, "server sent no response message for a unary call")
                 }
             }
-            return (status, grpcMessage ?? "")
+            if let message = grpcMessage, !message.isEmpty { return (status, message) }
+            if let text = invalidStatusText {
+                return (status, "the server sent an invalid grpc-status \"\(text)\"")
+            }
+            if known == nil { return (status, "the server sent grpc-status \(code), which is not a gRPC status code") }
+            return (status, "")
         }
         if errorCode != HTTP2ErrorCode.noError {
             switch errorCode {
@@ -108,6 +127,9 @@ extension UnaryCall {
         if httpStatus != 0 && httpStatus != 200 {
             return (HTTPStatusMapping.statusCode(forHTTPStatus: httpStatus),
                     "server answered HTTP status \(httpStatus) without a gRPC status")
+        }
+        if let type = nonGRPCContentType {
+            return (.unknown, "server answered with content-type \"\(type)\", not a gRPC response")
         }
         return (.internalError, "server closed the stream without sending a gRPC status")
     }

@@ -33,6 +33,12 @@ package final class UnaryCall: @unchecked Sendable {
     var responseHeadersSeen = false
     var trailersOnly = false
     var grpcStatus: Int32?
+    /// The grpc-status text when it was not a number.
+    var invalidStatusText: String?
+    /// The response's content-type when it is not application/grpc*.
+    var nonGRPCContentType: String?
+    /// Bytes of response header and trailer fields so far (RFC 9113 §6.5.2 sizes).
+    var headerListBytes = 0
     var grpcMessage: String?
     var deframer: GRPCMessageDeframer
     var protocolError: (StatusCode, String)?
@@ -93,6 +99,9 @@ package final class UnaryCall: @unchecked Sendable {
         responseHeadersSeen = false
         trailersOnly = false
         grpcStatus = nil
+        invalidStatusText = nil
+        nonGRPCContentType = nil
+        headerListBytes = 0
         grpcMessage = nil
         protocolError = nil
         response = nil

@@ -35,6 +35,11 @@ package final class HTTP2Connection: FileDescriptorHandler {
     /// Set while nghttp2 is calling back into us: teardown waits until it returns.
     private var inNGHTTP2 = false
     private var pendingFailure: String?
+    /// The last protocol error nghttp2 reported, for failure messages.
+    var protocolErrorText: String?
+
+    /// SETTINGS_MAX_HEADER_LIST_SIZE we advertise and enforce per response.
+    static let maxHeaderListSize = 64 << 10
 
     package init(address: EndpointAddress, loop: EventLoop, authority: String, userAgent: String) {
         self.address = address
@@ -81,7 +86,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
         var settings = [
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: 4 << 20),
-            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: 64 << 10),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: UInt32(HTTP2Connection.maxHeaderListSize)),
         ]
         nghttp2_submit_settings(s, UInt8(NGHTTP2_FLAG_NONE.rawValue), &settings, settings.count)
         nghttp2_session_set_local_window_size(s, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, 16 << 20)
@@ -235,7 +240,14 @@ package final class HTTP2Connection: FileDescriptorHandler {
         if state == .draining && streams.isEmpty {
             fail(nil)
         } else if nghttp2_session_want_read(s) == 0 && nghttp2_session_want_write(s) == 0 {
-            fail(streams.isEmpty ? nil : "connection to \(address) closed by HTTP/2 session")
+            // nghttp2 ended the session (a protocol error, or the server's GOAWAY).
+            let detail = protocolErrorText.map { ": \($0)" } ?? ""
+            if state == .handshaking {
+                fail("\(address) did not answer as an HTTP/2 server\(detail)")
+            } else {
+                fail(streams.isEmpty && protocolErrorText == nil ? nil
+                     : "HTTP/2 session with \(address) ended\(detail)")
+            }
         }
     }
 

@@ -12,6 +12,7 @@ enum NGHTTP2Callbacks {
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, onDataChunk)
         nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, onFrame)
         nghttp2_session_callbacks_set_on_stream_close_callback(cbs, onStreamClose)
+        nghttp2_session_callbacks_set_error_callback2(cbs, onError)
         return cbs!
     }()
 
@@ -41,6 +42,15 @@ enum NGHTTP2Callbacks {
         let id = frame.pointee.hd.stream_id
         guard frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue), let call = call(session, id),
               !call.finished else { return 0 }
+        // The limit we advertise in SETTINGS_MAX_HEADER_LIST_SIZE, per stream.
+        call.headerListBytes += nameLength + valueLength + 32
+        if call.headerListBytes > HTTP2Connection.maxHeaderListSize {
+            if call.protocolError == nil {
+                call.protocolError = (.resourceExhausted,
+                                      "response header list larger than \(HTTP2Connection.maxHeaderListSize) bytes")
+            }
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue  // nghttp2 resets the stream
+        }
         let trailer = frame.pointee.headers.cat == NGHTTP2_HCAT_HEADERS
         if !trailer { call.responseHeadersSeen = true }
         call.receiveHeader(name: UnsafeRawBufferPointer(start: name, count: nameLength),
@@ -67,6 +77,16 @@ enum NGHTTP2Callbacks {
             conn.receivedGoAway()
         default:
             break
+        }
+        return 0
+    }
+
+    /// nghttp2 explains a protocol error it is about to act on (e.g. a peer that
+    /// does not speak HTTP/2); kept for the connection's failure message.
+    static let onError: nghttp2_error_callback2 = { _, _, message, length, userData in
+        if let message {
+            let text = String(decoding: UnsafeRawBufferPointer(start: message, count: length), as: UTF8.self)
+            connection(userData).protocolErrorText = text
         }
         return 0
     }

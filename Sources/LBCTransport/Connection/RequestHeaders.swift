@@ -48,9 +48,12 @@ enum RequestHeaders {
     /// table (an insertion and an eviction per call, and longer table searches).
     private static let neverIndex = UInt8(NGHTTP2_NV_FLAG_NO_COPY_NAME.rawValue | NGHTTP2_NV_FLAG_NO_INDEX.rawValue)
 
-    private static let constants: [(OwnedBytes, OwnedBytes)] = [
+    // RFC 9113 §8.3: every pseudo-header comes before the regular fields.
+    private static let pseudoConstants: [(OwnedBytes, OwnedBytes)] = [
         (OwnedBytes(":method"), OwnedBytes("POST")),
         (OwnedBytes(":scheme"), OwnedBytes("http")),
+    ]
+    private static let constants: [(OwnedBytes, OwnedBytes)] = [
         (OwnedBytes("content-type"), OwnedBytes("application/grpc")),
         (OwnedBytes("te"), OwnedBytes("trailers")),
     ]
@@ -66,7 +69,7 @@ enum RequestHeaders {
         var method = call.method
         var timeoutText = call.deadlineNs.map { GRPCTimeout.encode(nanoseconds: max($0 - EventLoop.now(), 1)) } ?? ""
         let metadata = call.encodedMetadata
-        let count = constants.count + 3 + (call.deadlineNs == nil ? 0 : 1) + metadata.fields.count
+        let count = pseudoConstants.count + constants.count + 3 + (call.deadlineNs == nil ? 0 : 1) + metadata.fields.count
         return method.withUTF8 { pathBytes in
             timeoutText.withUTF8 { timeoutBytes in
                 metadata.bytes.withUnsafeBufferPointer { block in
@@ -77,9 +80,10 @@ enum RequestHeaders {
                                                 valuelen: length, flags: flags)
                             i += 1
                         }
-                        for (name, value) in constants { add(name, value.pointer, value.count, noCopy) }
+                        for (name, value) in pseudoConstants { add(name, value.pointer, value.count, noCopy) }
                         add(path, UnsafeMutablePointer(mutating: pathBytes.baseAddress!), pathBytes.count, copyValue)
                         add(authority, authorityValue.pointer, authorityValue.count, noCopy)
+                        for (name, value) in constants { add(name, value.pointer, value.count, noCopy) }
                         add(userAgent, agentValue.pointer, agentValue.count, noCopy)
                         if !timeoutBytes.isEmpty {
                             add(timeout, UnsafeMutablePointer(mutating: timeoutBytes.baseAddress!), timeoutBytes.count, neverIndex)

@@ -1,0 +1,706 @@
+"""Server misbehaviour: every bad answer becomes a clear gRPC status, never a crash or a hang.
+
+Project rule: "Bad input gets a clear error and loses nothing: oversized or
+malformed frames from a server ... — an error code or exception with a
+message, never a crash or a hang." The expected statuses follow gRPC's
+doc/http-grpc-status-mapping.md and doc/PROTOCOL-HTTP2.md.
+
+The server is ``rawh2_server.RawH2Server``: a raw h2c server built on the
+pure-Python ``h2`` package (PyPI ``h2``), or raw bytes where ``h2`` refuses
+to produce the malformed thing. Each test
+
+* opens ``lbchannel.Channel("ipv4:127.0.0.1:PORT")`` on one misbehaving server,
+* makes one call and asserts the exact status code, a non-empty message and
+  how long it took (every call runs under a hang guard),
+* then makes the server behave and asserts the same channel serves again
+  (or that a second, well-behaved endpoint of the channel keeps serving).
+"""
+
+import re
+import socket
+import threading
+import time
+
+import h2.errors
+import pytest
+
+from lbtest_support import run_with_timeout, wait_until
+from rawh2_server import RESPONSE_HEADERS, RawH2Server, grpc_frame, ok_handler
+
+METHOD = "/x.Y/Z"
+REQUEST = b"req"
+GOOD_REPLY = b"ok:" + REQUEST
+#: A library call that has not returned after this long is a hang.
+HANG_LIMIT = 8.0
+MB = 1024 * 1024
+
+
+# -- fixtures and helpers ------------------------------------------------------------
+
+
+@pytest.fixture
+def make_server():
+    """``make_server(handler=ok_handler, raw=None)`` → a started RawH2Server (stopped after the test)."""
+    servers = []
+
+    def make(handler=ok_handler, raw=None):
+        s = RawH2Server(handler=handler, raw=raw)
+        servers.append(s)
+        return s
+
+    yield make
+    for s in servers:
+        s.stop()
+
+
+@pytest.fixture
+def open_channel(lbchannel):
+    """``open_channel(target, **options)`` → a Channel with a quick connection backoff (closed after the test)."""
+    channels = []
+
+    def make(target, **options):
+        options.setdefault("backoff_initial_ms", 100)
+        options.setdefault("backoff_jitter", 0)
+        options.setdefault("backoff_max_ms", 400)
+        ch = lbchannel.Channel(target, **options)
+        channels.append(ch)
+        return ch
+
+    yield make
+    for ch in channels:
+        run_with_timeout(ch.close, 10)
+
+
+class Outcome:
+    """The result of one guarded unary call."""
+
+    def __init__(self, code, details, elapsed, response=None, peer=""):
+        self.code = code  # status name, e.g. "INTERNAL"
+        self.details = details
+        self.elapsed = elapsed
+        self.response = response
+        self.peer = peer
+
+    def __repr__(self):
+        return "<%s %r after %.3fs>" % (self.code, self.details, self.elapsed)
+
+
+def call(channel, timeout=3.0, request=REQUEST):
+    """One ``channel.unary`` under a hang guard; never raises an RpcError (returns it as an Outcome)."""
+    t0 = time.monotonic()
+    try:
+        resp, c = run_with_timeout(channel.unary_with_call, HANG_LIMIT, METHOD, request, timeout=timeout)
+    except TimeoutError:
+        pytest.fail("lbchannel hung: unary(timeout=%s) did not return within %.0fs" % (timeout, HANG_LIMIT))
+    except Exception as exc:
+        if not hasattr(exc, "status_code"):
+            raise
+        return Outcome(exc.status_code.name, exc.details(), time.monotonic() - t0, None, exc.peer())
+    return Outcome("OK", c.details(), time.monotonic() - t0, resp, c.peer())
+
+
+def expect_status(channel, code, timeout=3.0, within=None, details=None):
+    """Call once; assert the status ``code``, a sensible message, and (optionally) the elapsed time."""
+    out = call(channel, timeout=timeout)
+    assert out.code == code, "expected %s, got %r" % (code, out)
+    assert out.details.strip(), "status %s came with an empty message" % code
+    assert out.details.isprintable(), out
+    if details is not None:
+        assert re.search(details, out.details, re.I), "message %r does not match %r" % (out.details, details)
+    limit = within if within is not None else timeout + 1.0
+    assert out.elapsed < limit, "took %.2fs (limit %.2fs): %r" % (out.elapsed, limit, out)
+    return out
+
+
+def expect_ok(channel, server=None):
+    out = call(channel)
+    assert out.code == "OK", out
+    assert out.response == GOOD_REPLY
+    if server is not None:
+        assert out.peer == server.address
+    return out
+
+
+def behave(server):
+    """Make the server well-behaved again (HTTP/2, OK answers)."""
+    server.raw = None
+    server.handler = ok_handler
+
+
+def assert_serves_again(channel, server, immediately=True):
+    """After the misbehaviour: the server behaves, and the same channel gets OK from it.
+
+    ``immediately``: the very next call must succeed (the misbehaviour was
+    confined to one stream); otherwise the channel may first need to
+    reconnect (connection-level misbehaviour), within a few seconds.
+    """
+    behave(server)
+    if immediately:
+        expect_ok(channel, server)
+        return
+    last = []
+
+    def ok():
+        out = call(channel, timeout=1.0)
+        last[:] = [out]
+        return out.code == "OK"
+
+    assert wait_until(ok, 5.0, interval=0.05), "channel did not recover: last call %r, endpoints %r" % (
+        last, channel.endpoints())
+    expect_ok(channel, server)
+
+
+# -- handler building blocks ---------------------------------------------------------
+
+
+def respond(headers=RESPONSE_HEADERS, data=(), trailers=(("grpc-status", "0"),)):
+    """A handler sending ``headers``, each DATA chunk of ``data``, then ``trailers`` (None: END_STREAM on the last DATA)."""
+
+    def handler(stream):
+        stream.send_headers(list(headers), end_stream=not data and trailers is None)
+        for i, chunk in enumerate(data):
+            stream.send_data(chunk, end_stream=trailers is None and i == len(data) - 1)
+        if trailers is not None:
+            stream.send_trailers(list(trailers))
+
+    return handler
+
+
+# -- 0. the request itself is well-formed (strict servers reject it otherwise) -----------
+
+
+def test_request_pseudo_headers_precede_regular_headers(make_server, open_channel):
+    # RFC 9113 section 8.3: "All pseudo-header fields MUST appear in a field
+    # block before all regular field lines"; a request breaking this is
+    # malformed and strict servers (h2 with validation, nghttp2's HTTP
+    # messaging checks) reset it with PROTOCOL_ERROR. rawh2_server accepts it
+    # anyway (validate_inbound_headers=False) and records the wire order.
+    server = make_server()
+    ch = open_channel(server.target)
+    expect_ok(ch, server)
+    names = [name for name, _ in server.requests[0][2]]
+    pseudo = [i for i, n in enumerate(names) if n.startswith(":")]
+    regular = [i for i, n in enumerate(names) if not n.startswith(":")]
+    assert max(pseudo) < min(regular), "pseudo-headers after regular headers: %s" % names
+    headers = dict(server.requests[0][2])
+    assert headers[":method"] == "POST" and headers[":path"] == METHOD and headers[":scheme"] == "http"
+    assert headers["content-type"] == "application/grpc" and headers["te"] == "trailers"
+
+
+# -- 1. HTTP status without grpc-status --------------------------------------------
+
+HTTP_MAPPING = [
+    (400, "INTERNAL"),
+    (401, "UNAUTHENTICATED"),
+    (403, "PERMISSION_DENIED"),
+    (404, "UNIMPLEMENTED"),
+    (429, "UNAVAILABLE"),
+    (502, "UNAVAILABLE"),
+    (503, "UNAVAILABLE"),
+    (504, "UNAVAILABLE"),
+    (500, "UNKNOWN"),
+]
+
+
+@pytest.mark.parametrize("http_status,code", HTTP_MAPPING)
+def test_http_status_without_grpc_status(make_server, open_channel, http_status, code):
+    # A HEADERS-only answer (END_STREAM on the headers), as a proxy or an HTTP server gives.
+    server = make_server(respond([(":status", str(http_status)), ("content-type", "text/plain")], trailers=None))
+    ch = open_channel(server.target)
+    expect_status(ch, code, details=str(http_status))
+    assert_serves_again(ch, server)
+
+
+@pytest.mark.parametrize("http_status,code", [(404, "UNIMPLEMENTED"), (503, "UNAVAILABLE"), (429, "UNAVAILABLE")])
+def test_http_status_with_html_body(make_server, open_channel, http_status, code):
+    # What nginx/Envoy really send: a non-gRPC body. The body is not gRPC
+    # framing and must not turn the HTTP mapping into a framing error.
+    body = b"<html><body><h1>%d</h1></body></html>" % http_status
+    server = make_server(respond([(":status", str(http_status)), ("content-type", "text/html")],
+                                 data=[body], trailers=None))
+    ch = open_channel(server.target)
+    expect_status(ch, code, details=str(http_status))
+    assert_serves_again(ch, server)
+
+
+# -- 2. missing grpc-status -----------------------------------------------------------
+
+
+def test_end_stream_on_data_without_trailers(make_server, open_channel):
+    server = make_server(respond(data=[grpc_frame(b"resp")], trailers=None))
+    ch = open_channel(server.target)
+    expect_status(ch, "INTERNAL", details="status")
+    assert_serves_again(ch, server)
+
+
+def test_trailers_without_grpc_status(make_server, open_channel):
+    server = make_server(respond(data=[grpc_frame(b"resp")], trailers=[("x-other", "1")]))
+    ch = open_channel(server.target)
+    expect_status(ch, "INTERNAL", details="status")
+    assert_serves_again(ch, server)
+
+
+# -- 3. grpc-status that is not a valid code --------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["abc", "99", "-1", ""])
+def test_invalid_grpc_status(make_server, open_channel, value):
+    server = make_server(respond(data=[grpc_frame(b"resp")], trailers=[("grpc-status", value)]))
+    ch = open_channel(server.target)
+    expect_status(ch, "UNKNOWN")
+    assert_serves_again(ch, server)
+
+
+def test_invalid_grpc_status_keeps_server_message(make_server, open_channel):
+    server = make_server(respond(trailers=[("grpc-status", "99"), ("grpc-message", "custom trouble")]))
+    ch = open_channel(server.target)
+    expect_status(ch, "UNKNOWN", details="custom trouble")
+    assert_serves_again(ch, server)
+
+
+# -- 4. oversized message --------------------------------------------------------------------
+
+
+def test_prefix_announcing_100mb_fails_before_the_body(make_server, open_channel):
+    # The prefix announces 100 MB, then a few bytes, then nothing: the client
+    # must give up on the prefix alone (waiting for the body would run into
+    # the deadline instead).
+    def handler(stream):
+        stream.send_headers(RESPONSE_HEADERS)
+        stream.send_data(grpc_frame(b"x" * 10, announced_length=100 * MB))
+        time.sleep(4)  # keep the stream open, no END_STREAM
+
+    server = make_server(handler)
+    ch = open_channel(server.target)
+    out = expect_status(ch, "RESOURCE_EXHAUSTED", timeout=5.0, within=1.0, details="larger than max")
+    assert str(100 * MB) in out.details and str(4 * MB) in out.details, out
+    assert_serves_again(ch, server)
+
+
+def test_message_just_above_configured_limit(make_server, open_channel):
+    server = make_server(respond(data=[grpc_frame(b"y" * 1025)]))
+    ch = open_channel(server.target, max_receive_message_size=1024)
+    out = expect_status(ch, "RESOURCE_EXHAUSTED", details="larger than max")
+    assert "1025" in out.details and "1024" in out.details, out
+    # Exactly at the limit is fine.
+    server.handler = respond(data=[grpc_frame(b"y" * 1024)])
+    out = call(ch)
+    assert out.code == "OK" and out.response == b"y" * 1024, out
+
+
+# -- 5. compressed flag without grpc-encoding --------------------------------------------
+
+
+def test_compressed_flag_without_encoding(make_server, open_channel):
+    server = make_server(respond(data=[grpc_frame(b"resp", compressed=True)]))
+    ch = open_channel(server.target)
+    expect_status(ch, "INTERNAL", details="compress")
+    assert_serves_again(ch, server)
+
+
+def test_invalid_flag_byte(make_server, open_channel):
+    server = make_server(respond(data=[b"\x07" + grpc_frame(b"resp")[1:]]))
+    ch = open_channel(server.target)
+    expect_status(ch, "INTERNAL", details="flag")
+    assert_serves_again(ch, server)
+
+
+# -- 6. wrong number of messages ---------------------------------------------------------------
+
+
+def test_two_messages_in_two_data_frames(make_server, open_channel):
+    server = make_server(respond(data=[grpc_frame(b"one"), grpc_frame(b"two")]))
+    ch = open_channel(server.target)
+    expect_status(ch, "INTERNAL", details="more than one")
+    assert_serves_again(ch, server)
+
+
+def test_two_messages_in_one_data_frame(make_server, open_channel):
+    server = make_server(respond(data=[grpc_frame(b"one") + grpc_frame(b"two")]))
+    ch = open_channel(server.target)
+    expect_status(ch, "INTERNAL", details="more than one")
+    assert_serves_again(ch, server)
+
+
+def test_zero_messages_with_ok(make_server, open_channel):
+    server = make_server(respond(data=()))  # headers, then trailers grpc-status 0
+    ch = open_channel(server.target)
+    expect_status(ch, "INTERNAL", details="no response message")
+    assert_serves_again(ch, server)
+
+
+def test_trailers_only_ok_without_message(make_server, open_channel):
+    server = make_server(respond(RESPONSE_HEADERS + [("grpc-status", "0")], trailers=None))
+    ch = open_channel(server.target)
+    expect_status(ch, "INTERNAL", details="no response message")
+    assert_serves_again(ch, server)
+
+
+# -- 7. truncated message ------------------------------------------------------------------------
+
+
+def test_stream_ends_in_the_middle_of_a_message(make_server, open_channel):
+    server = make_server(respond(data=[grpc_frame(b"0123456789", announced_length=100)]))
+    ch = open_channel(server.target)
+    expect_status(ch, "INTERNAL", details="middle of a message")
+    assert_serves_again(ch, server)
+
+
+def test_stream_ends_in_the_middle_of_a_prefix(make_server, open_channel):
+    server = make_server(respond(data=[b"\x00\x00\x00"]))
+    ch = open_channel(server.target)
+    expect_status(ch, "INTERNAL", details="middle of a message")
+    assert_serves_again(ch, server)
+
+
+# -- 8. RST_STREAM ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error_code,code",
+    [
+        (h2.errors.ErrorCodes.CANCEL, "CANCELLED"),
+        (h2.errors.ErrorCodes.INTERNAL_ERROR, "INTERNAL"),
+        (h2.errors.ErrorCodes.PROTOCOL_ERROR, "INTERNAL"),
+        (h2.errors.ErrorCodes.ENHANCE_YOUR_CALM, "RESOURCE_EXHAUSTED"),
+    ],
+)
+def test_rst_stream(make_server, open_channel, error_code, code):
+    server = make_server(lambda stream: stream.reset(error_code))
+    ch = open_channel(server.target)
+    expect_status(ch, code)
+    assert_serves_again(ch, server)
+
+
+def test_rst_stream_after_response_headers(make_server, open_channel):
+    def handler(stream):
+        stream.send_headers(RESPONSE_HEADERS)
+        stream.send_data(grpc_frame(b"resp"))
+        stream.reset(h2.errors.ErrorCodes.INTERNAL_ERROR)
+
+    server = make_server(handler)
+    ch = open_channel(server.target)
+    expect_status(ch, "INTERNAL")
+    assert_serves_again(ch, server)
+
+
+def test_refused_stream_is_retried_transparently_once(make_server, open_channel):
+    seen = []
+
+    def handler(stream):
+        seen.append(stream.stream_id)
+        if len(seen) == 1:
+            stream.reset(h2.errors.ErrorCodes.REFUSED_STREAM)
+        else:
+            ok_handler(stream)
+
+    server = make_server(handler)
+    ch = open_channel(server.target)
+    out = call(ch)
+    assert out.code == "OK" and out.response == GOOD_REPLY, out
+    assert len(seen) == 2 and server.connections == 1, (seen, server.connections)
+    expect_ok(ch, server)
+
+
+def test_refused_stream_every_time_gives_unavailable(make_server, open_channel):
+    server = make_server(lambda stream: stream.reset(h2.errors.ErrorCodes.REFUSED_STREAM))
+    ch = open_channel(server.target)
+    expect_status(ch, "UNAVAILABLE", details="REFUSED_STREAM")
+    # One transparent retry, not a loop.
+    assert len(server.requests) == 2, server.requests
+    assert_serves_again(ch, server)
+
+
+# -- 9. GOAWAY -----------------------------------------------------------------------------------------
+
+
+def test_goaway_last_stream_0_before_answering_is_retried(make_server, open_channel):
+    # Connection 0 answers the request with GOAWAY(last_stream_id=0): the
+    # server never processed the stream, so the call goes to a new connection.
+    def handler(stream):
+        if stream.conn.index == 0:
+            stream.conn.goaway(last_stream_id=0)
+        else:
+            ok_handler(stream)
+
+    server = make_server(handler)
+    ch = open_channel(server.target)
+    out = call(ch)
+    assert out.code == "OK" and out.response == GOOD_REPLY, out
+    assert out.elapsed < 2.0, out
+    assert [r[0] for r in server.requests] == [0, 1], server.requests
+    expect_ok(ch, server)
+
+
+def test_goaway_then_close_is_retried(make_server, open_channel):
+    def handler(stream):
+        if stream.conn.index == 0:
+            stream.conn.goaway(last_stream_id=0)
+            stream.conn.close()
+        else:
+            ok_handler(stream)
+
+    server = make_server(handler)
+    ch = open_channel(server.target)
+    out = call(ch)
+    assert out.code == "OK" and out.response == GOOD_REPLY, out
+    assert out.elapsed < 2.0, out
+    expect_ok(ch, server)
+
+
+def test_goaway_on_every_connection_fails_unavailable(make_server, open_channel):
+    server = make_server(lambda stream: stream.conn.goaway(last_stream_id=0))
+    ch = open_channel(server.target)
+    expect_status(ch, "UNAVAILABLE", timeout=3.0, within=2.0)
+    assert len(server.requests) == 2, server.requests  # one transparent retry, no loop
+    assert_serves_again(ch, server, immediately=False)
+
+
+def test_goaway_covering_the_stream_then_close_is_not_retried(make_server, open_channel):
+    # GOAWAY(last_stream_id = this stream): the server may have processed it,
+    # so it must not be retried; the connection then drops.
+    def handler(stream):
+        if stream.conn.index == 0:
+            stream.conn.goaway(last_stream_id=stream.stream_id)
+            time.sleep(0.05)
+            stream.conn.close()
+        else:
+            ok_handler(stream)
+
+    server = make_server(handler)
+    ch = open_channel(server.target)
+    expect_status(ch, "UNAVAILABLE")
+    assert len(server.requests) == 1, server.requests
+    assert_serves_again(ch, server, immediately=False)
+
+
+# -- 10. connection-level misbehaviour ----------------------------------------------------------------
+
+
+def _http1_reply(sock, index):
+    sock.settimeout(2)
+    try:
+        sock.recv(65536)  # the client preface + SETTINGS
+    except socket.timeout:
+        pass
+    sock.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\nConnection: close\r\n\r\nBad Request")
+
+
+def _garbage(sock, index):
+    sock.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(256)) * 4)
+
+
+@pytest.mark.parametrize("raw", [_http1_reply, _garbage], ids=["http1_reply", "binary_garbage"])
+def test_not_http2_gives_unavailable_with_protocol_error(make_server, open_channel, raw):
+    server = make_server(raw=raw)
+    ch = open_channel(server.target)
+    expect_status(ch, "UNAVAILABLE", within=2.0, details=r"protocol|HTTP/2|SETTINGS|frame")
+    assert_serves_again(ch, server, immediately=False)
+
+
+def test_server_never_sends_settings_connect_timeout(make_server, open_channel):
+    server = make_server(raw=lambda sock, index: None)  # accept, read, never write
+    ch = open_channel(server.target, connect_timeout_ms=500)
+    expect_status(ch, "UNAVAILABLE", timeout=5.0, within=1.5, details="connect timeout")
+    assert_serves_again(ch, server, immediately=False)
+
+
+def test_server_closes_connection_after_request(make_server, open_channel):
+    server = make_server(lambda stream: stream.conn.close())
+    ch = open_channel(server.target)
+    expect_status(ch, "UNAVAILABLE", within=2.0, details="closed")
+    assert_serves_again(ch, server, immediately=False)
+
+
+def test_server_closes_connection_in_the_middle_of_a_message(make_server, open_channel):
+    def handler(stream):
+        stream.send_headers(RESPONSE_HEADERS)
+        stream.send_data(grpc_frame(b"0123456789", announced_length=100))
+        time.sleep(0.05)
+        stream.conn.close()
+
+    server = make_server(handler)
+    ch = open_channel(server.target)
+    expect_status(ch, "UNAVAILABLE", within=2.0)
+    assert_serves_again(ch, server, immediately=False)
+
+
+def test_raw_frame_too_large_for_client(make_server, open_channel):
+    # A DATA frame longer than the client's SETTINGS_MAX_FRAME_SIZE (16384),
+    # written as raw bytes (h2 refuses to build it): a connection error.
+    def handler(stream):
+        stream.send_headers(RESPONSE_HEADERS)
+        payload = grpc_frame(b"z" * 20000)
+        header = len(payload).to_bytes(3, "big") + b"\x00\x00" + stream.stream_id.to_bytes(4, "big")
+        stream.conn.write_raw(header + payload)
+
+    server = make_server(handler)
+    ch = open_channel(server.target)
+    expect_status(ch, "UNAVAILABLE", within=2.0)
+    assert_serves_again(ch, server, immediately=False)
+
+
+# -- 11. headers ------------------------------------------------------------------------------------
+
+
+def _incompressible(size):
+    """``size`` printable bytes that HPACK's Huffman code cannot shrink much (mostly 6- to 8-bit codes)."""
+    alphabet = "BCDFGHJKLMNPQRSVWXYZ"
+    return "".join(alphabet[(i * 7) % len(alphabet)] for i in range(size))
+
+
+def test_huge_response_header(make_server, open_channel):
+    # One 100 KB header value: above nghttp2's HPACK limit for one field, a
+    # connection error (COMPRESSION_ERROR) on the client side.
+    server = make_server(respond(RESPONSE_HEADERS + [("x-huge", _incompressible(100_000))],
+                                 data=[grpc_frame(b"resp")]))
+    ch = open_channel(server.target)
+    expect_status(ch, "UNAVAILABLE", within=3.0)
+    assert_serves_again(ch, server, immediately=False)
+
+
+def test_huge_trailer(make_server, open_channel):
+    server = make_server(respond(data=[grpc_frame(b"resp")],
+                                 trailers=[("grpc-status", "0"), ("x-huge", _incompressible(100_000))]))
+    ch = open_channel(server.target)
+    expect_status(ch, "UNAVAILABLE", within=3.0)
+    assert_serves_again(ch, server, immediately=False)
+
+
+@pytest.mark.parametrize("where", ["headers", "trailers"])
+def test_header_list_above_the_advertised_limit_is_an_error(make_server, open_channel, where):
+    # The client advertises SETTINGS_MAX_HEADER_LIST_SIZE = 65536; the server
+    # sends 100 KB of metadata in 20 fields of 5000 bytes each (every field
+    # far below any per-field limit). gRPC clients fail such a response
+    # (grpc-core: RESOURCE_EXHAUSTED) rather than buffering any amount of
+    # metadata a server sends.
+    big = [("x-big-%02d" % i, "v" * 5000) for i in range(20)]
+    if where == "headers":
+        handler = respond(RESPONSE_HEADERS + big, data=[grpc_frame(b"resp")])
+    else:
+        handler = respond(data=[grpc_frame(b"resp")], trailers=[("grpc-status", "0")] + big)
+    server = make_server(handler)
+    ch = open_channel(server.target)
+    out = call(ch)
+    assert out.code in ("RESOURCE_EXHAUSTED", "INTERNAL", "UNAVAILABLE"), (
+        "a %d-byte %s block was accepted although the client advertised a 65536-byte limit: %r"
+        % (sum(len(k) + len(v) + 32 for k, v in big), where, out))
+    assert out.details.strip(), out
+    assert_serves_again(ch, server, immediately=False)
+
+
+@pytest.mark.parametrize(
+    "raw,decoded",
+    [
+        ("%zz%", "%zz%"),
+        ("bad %zz% then %41%42 and 100%", "bad %zz% then AB and 100%"),
+        ("%E2%9C%93 %e2%9c%93", "\u2713 \u2713"),
+        ("%FF%FE", "\ufffd\ufffd"),
+    ],
+)
+def test_grpc_message_percent_decoding_is_lenient(make_server, open_channel, raw, decoded):
+    server = make_server(respond(trailers=[("grpc-status", "3"), ("grpc-message", raw)]))
+    ch = open_channel(server.target)
+    out = call(ch)
+    assert out.code == "INVALID_ARGUMENT", out
+    assert out.details == decoded
+    assert_serves_again(ch, server)
+
+
+# -- 12. slow server ---------------------------------------------------------------------------------
+
+
+def test_trickling_response_hits_the_deadline(make_server, open_channel):
+    def handler(stream):
+        stream.send_headers(RESPONSE_HEADERS)
+        for b in grpc_frame(b"a" * 100):
+            if stream.server.stopping:
+                return
+            stream.send_data(bytes([b]))  # raises once the client has reset the stream
+            time.sleep(0.1)
+        stream.send_trailers([("grpc-status", "0")])
+
+    server = make_server(handler)
+    ch = open_channel(server.target)
+    out = expect_status(ch, "DEADLINE_EXCEEDED", timeout=0.5, within=1.5, details="deadline")
+    assert out.elapsed >= 0.45, out
+    assert_serves_again(ch, server)
+
+
+def test_headers_never_come_hits_the_deadline(make_server, open_channel):
+    server = make_server(lambda stream: time.sleep(3))
+    ch = open_channel(server.target)
+    expect_status(ch, "DEADLINE_EXCEEDED", timeout=0.5, within=1.5, details="deadline")
+    assert_serves_again(ch, server)
+
+
+# -- a bad stream loses nothing else on its connection --------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["oversized", "two_messages", "rst_internal", "bad_flag"])
+def test_bad_stream_does_not_disturb_a_concurrent_call(make_server, open_channel, bad):
+    # Request b"slow" is answered correctly after 0.4 s; meanwhile a second
+    # call on the same connection gets a broken answer. Only that one fails.
+    def handler(stream):
+        if stream.request_message() != b"bad":
+            if stream.request_message() == b"slow":
+                time.sleep(0.4)
+            ok_handler(stream)
+            return
+        if bad == "rst_internal":
+            stream.reset(h2.errors.ErrorCodes.INTERNAL_ERROR)
+            return
+        stream.send_headers(RESPONSE_HEADERS)
+        if bad == "oversized":
+            stream.send_data(grpc_frame(b"x", announced_length=100 * MB))
+            time.sleep(1.0)
+            return
+        if bad == "two_messages":
+            stream.send_data(grpc_frame(b"one") + grpc_frame(b"two"))
+        else:
+            stream.send_data(b"\x05" + grpc_frame(b"x")[1:])
+        stream.send_trailers([("grpc-status", "0")])
+
+    server = make_server(handler)
+    ch = open_channel(server.target)
+    expect_ok(ch, server)  # connection up
+    box = {}
+    slow = threading.Thread(target=lambda: box.setdefault("out", call(ch, timeout=3.0, request=b"slow")))
+    slow.start()
+    assert wait_until(lambda: len(server.requests) >= 2, 2.0)  # b"slow" is in the server
+    out = call(ch, timeout=3.0, request=b"bad")
+    expected = {"oversized": "RESOURCE_EXHAUSTED"}.get(bad, "INTERNAL")
+    assert out.code == expected and out.details.strip(), out
+    assert out.elapsed < 0.4, out
+    slow.join(HANG_LIMIT)
+    assert not slow.is_alive()
+    assert box["out"].code == "OK" and box["out"].response == b"ok:slow", box["out"]
+    assert server.connections == 1  # the connection survived
+    expect_ok(ch, server)
+
+
+# -- a well-behaved second endpoint keeps serving --------------------------------------------------
+
+
+def test_good_endpoint_keeps_serving_next_to_a_misbehaving_one(make_server, open_channel):
+    bad = make_server(respond(data=[grpc_frame(b"one"), grpc_frame(b"two")]))
+    good = make_server()
+    ch = open_channel("ipv4:%s,%s" % (bad.address, good.address), lb_policy="round_robin")
+    assert wait_until(lambda: sum(e["state"] == "READY" for e in ch.endpoints()) == 2, 3.0), ch.endpoints()
+    outcomes = [call(ch) for _ in range(6)]
+    by_peer = {}
+    for out in outcomes:
+        by_peer.setdefault(out.peer, set()).add(out.code)
+    assert by_peer == {bad.address: {"INTERNAL"}, good.address: {"OK"}}, outcomes
+    assert all(o.response == GOOD_REPLY for o in outcomes if o.code == "OK")
+
+
+def test_good_endpoint_serves_while_the_other_speaks_garbage(make_server, open_channel):
+    bad = make_server(raw=_http1_reply)
+    good = make_server()
+    ch = open_channel("ipv4:%s,%s" % (bad.address, good.address), lb_policy="round_robin")
+    for _ in range(5):
+        expect_ok(ch, good)
+    stats = {e["address"]: e for e in ch.endpoints()}
+    assert stats[bad.address]["state"] in ("TRANSIENT_FAILURE", "CONNECTING"), stats
+    assert stats[good.address]["state"] == "READY", stats
