@@ -328,9 +328,11 @@ def _make_die_with_parent():
 class Dnsmasq:
     """``dnsmasq`` serving a hosts file on 127.0.0.1:<port>; rewrite + :meth:`set_hosts` to change answers."""
 
-    def __init__(self, directory, domain="test"):
+    def __init__(self, directory, domain="test", local_ttl=0, extra_args=()):
         self.dir = Path(directory)
         self.domain = domain
+        self.local_ttl = local_ttl  # TTL of every answer, seconds
+        self.extra_args = list(extra_args)  # e.g. ["--srv-host=_grpc._tcp.svc.test,b1.svc.test,50051"]
         self.hosts_file = self.dir / "hosts"
         self.port = None
         self.proc = None
@@ -360,7 +362,7 @@ class Dnsmasq:
             "--no-resolv",
             "--no-hosts",
             "--addn-hosts=%s" % self.hosts_file,
-            "--local-ttl=0",
+            "--local-ttl=%d" % self.local_ttl,
             "--port=%d" % self.port,
             "--listen-address=127.0.0.1",
             "--bind-interfaces",
@@ -370,7 +372,7 @@ class Dnsmasq:
             # and a known name without addresses an empty (NODATA) answer,
             # instead of REFUSED for want of an upstream server.
             "--local=/%s/" % self.domain,
-        ]
+        ] + self.extra_args
         if os.geteuid() == 0:
             cmd.append("--user=root")  # the hosts file is in a private tmp dir
         self._log = open(self.log, "wb")
