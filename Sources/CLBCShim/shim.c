@@ -103,6 +103,10 @@ int lbcshim_event_wait_until(uint32_t *word, int64_t deadline_ns) {
   return lbcshim_event_wait_impl(word, deadline_ns < 0 ? 0 : deadline_ns);
 }
 
+uint64_t lbcshim_atomic_load_u64(const uint64_t *word) { return __atomic_load_n(word, __ATOMIC_ACQUIRE); }
+
+void lbcshim_atomic_store_u64(uint64_t *word, uint64_t value) { __atomic_store_n(word, value, __ATOMIC_RELEASE); }
+
 int64_t lbcshim_now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

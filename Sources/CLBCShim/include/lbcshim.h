@@ -51,6 +51,10 @@ void lbcshim_event_wait(uint32_t *word);
 /** Wait until signalled or CLOCK_MONOTONIC reaches deadline_ns; 1 if signalled, 0 on timeout. */
 int lbcshim_event_wait_until(uint32_t *word, int64_t deadline_ns);
 
+/** Atomic 64-bit load (acquire) and store (release). */
+uint64_t lbcshim_atomic_load_u64(const uint64_t *word);
+void lbcshim_atomic_store_u64(uint64_t *word, uint64_t value);
+
 /** Monotonic clock in nanoseconds. */
 int64_t lbcshim_now_ns(void);
 

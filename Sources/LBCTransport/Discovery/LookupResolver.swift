@@ -21,14 +21,15 @@ package final class LookupResolver: Resolver, @unchecked Sendable {
     private let lock = Lock()
     private var job: (() -> Void)?      // guarded by lock
     private var stopping = false        // guarded by lock
-    private var thread: pthread_t?
+    private var thread: pthread_t?      // guarded by lock
 
     package init(loop: EventLoop, target: String, function: @escaping LookupFunction) throws(ChannelError) {
         self.loop = loop
         self.target = target
         self.function = function
         do {
-            thread = try Thread.start { [self] in runWorker() }
+            let t = try Thread.start { [self] in runWorker() }
+            lock.withLock { thread = t }
         } catch {
             throw .system(error)
         }
@@ -36,7 +37,7 @@ package final class LookupResolver: Resolver, @unchecked Sendable {
 
     /// True on the thread that runs the lookup function.
     package var onWorkerThread: Bool {
-        guard let t = thread else { return false }
+        guard let t = lock.withLock({ thread }) else { return false }
         return pthread_equal(t, pthread_self()) != 0
     }
 
@@ -60,10 +61,11 @@ package final class LookupResolver: Resolver, @unchecked Sendable {
     /// Stop the worker and wait for a running callback to return.
     package func shutDown() {
         requestStop()
-        if let t = thread {
-            pthread_join(t, nil)
-            thread = nil
+        let joinable = lock.withLock { () -> pthread_t? in
+            defer { thread = nil }
+            return thread
         }
+        if let t = joinable { pthread_join(t, nil) }
     }
 
     private func runWorker() {

@@ -46,7 +46,9 @@ package final class EventLoop: @unchecked Sendable {
     private var timers = TimerQueue()
     private var thread: pthread_t?
     private let joinLock = Lock()
-    private var loopThreadID: pthread_t?
+    /// The loop thread's pthread_t (0 until it runs); written by the loop thread,
+    /// read from any thread, hence atomic.
+    private let loopThreadID = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
 
     /// Scratch buffer for socket reads; loop thread only, consumed before each read returns.
     package let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
@@ -55,6 +57,7 @@ package final class EventLoop: @unchecked Sendable {
     package var afterIteration: (() -> Void)?
 
     package init() throws(SystemError) {
+        loopThreadID.initialize(to: 0)
         let ep = lbcshim_epoll_create()
         if ep < 0 { throw SystemError("epoll_create1", errno: -ep) }
         let ev = lbcshim_eventfd()
@@ -76,6 +79,7 @@ package final class EventLoop: @unchecked Sendable {
     }
 
     deinit {
+        loopThreadID.deallocate()
         readBuffer.deallocate()
         close(wakeFd)
         close(epfd)
@@ -88,8 +92,9 @@ package final class EventLoop: @unchecked Sendable {
 
     /// True when called on this loop's thread.
     package var inLoopThread: Bool {
-        guard let id = loopThreadID else { return false }
-        return pthread_equal(id, pthread_self()) != 0
+        let id = lbcshim_atomic_load_u64(loopThreadID)
+        guard id != 0 else { return false }
+        return pthread_equal(pthread_t(id), pthread_self()) != 0
     }
 
     /// Run `work` on the loop thread soon. Any thread. Wakes the loop at most once per
@@ -200,7 +205,7 @@ package final class EventLoop: @unchecked Sendable {
     // MARK: the loop
 
     private func run() {
-        loopThreadID = pthread_self()
+        lbcshim_atomic_store_u64(loopThreadID, UInt64(pthread_self()))
         var events = [lbcshim_event](repeating: lbcshim_event(), count: 64)
         while true {
             var timeoutMs: Int32 = -1
