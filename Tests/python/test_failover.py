@@ -198,7 +198,8 @@ def _graceful_shutdown(lbchannel, bs):
     records = records + in_flight  # (start, end, backend name or None, code, peer, request id)
     handled = victim.handled_request_ids()
     matched = victim.matched_request_ids()
-    assert len(handled) > 50 and len(matched) >= len(handled), "the backend's RPC log is missing (LBTEST_LOG_RPCS)"
+    # The log must be there; its last lines may still be in flight when it is read.
+    assert len(handled) > 50 and len(matched) > 50, "the backend's RPC log is missing (LBTEST_LOG_RPCS)"
     failures = [r for r in records if r[2] is None]
     real = [r for r in failures if not _server_shutdown_race(r[:2] + r[3:], victim, t_term, t_exit, matched)]
     assert not real, (
