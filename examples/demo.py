@@ -267,9 +267,8 @@ def dns_discovery_demo():
     import tempfile
 
     print("\n4. DNS discovery: svc.test served by a local dnsmasq, re-resolved every 500 ms")
-    binary = shutil.which("dnsmasq") or ("/usr/sbin/dnsmasq" if os.path.exists("/usr/sbin/dnsmasq") else None)
+    binary = dnsmasq_binary()
     if binary is None:
-        print("   skipped: dnsmasq is not installed (Debian: dnsmasq-base; make deps installs it)")
         return
     workdir = tempfile.mkdtemp(prefix="lbc-demo-")
     os.chmod(workdir, 0o755)  # dnsmasq reads the hosts file after dropping privileges
@@ -317,11 +316,26 @@ def dns_discovery_demo():
             counts, failures, dt = run_calls(ch, CALLS)
             table("   svc.test -> d2, d3", counts, sum(failures.values()), dt, group)
             report_failures(failures)
-            print("   discovery: %s" % {k: v for k, v in ch.stats().get("discovery", {}).items()
-                                        if k in ("kind", "resolutions", "updates", "errors")})
+            print_discovery(ch)
     finally:
         dns.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def print_discovery(channel):
+    """One line of the channel's discovery counters."""
+    stats = channel.stats().get("discovery", {})
+    print("   discovery: %s" % {k: v for k, v in stats.items() if k in ("kind", "resolutions", "updates", "errors")})
+
+
+def dnsmasq_binary():
+    """Path of dnsmasq, or None (after saying the scene is skipped)."""
+    import shutil
+
+    binary = shutil.which("dnsmasq") or ("/usr/sbin/dnsmasq" if os.path.exists("/usr/sbin/dnsmasq") else None)
+    if binary is None:
+        print("   skipped: dnsmasq is not installed (Debian: dnsmasq-base; make deps installs it)")
+    return binary
 
 
 def replacement_demo():
@@ -335,9 +349,8 @@ def replacement_demo():
     import tempfile
 
     print("\n5. A killed, C replaces it in DNS: calls per backend, every 250 ms")
-    binary = shutil.which("dnsmasq") or ("/usr/sbin/dnsmasq" if os.path.exists("/usr/sbin/dnsmasq") else None)
+    binary = dnsmasq_binary()
     if binary is None:
-        print("   skipped: dnsmasq is not installed (Debian: dnsmasq-base; make deps installs it)")
         return
     workdir = tempfile.mkdtemp(prefix="lbc-demo-")
     os.chmod(workdir, 0o755)
@@ -395,8 +408,7 @@ def replacement_demo():
                 stop.set()
                 for w in workers:
                     w.join()
-            print("   discovery: %s" % {k: v for k, v in ch.stats().get("discovery", {}).items()
-                                        if k in ("kind", "resolutions", "updates", "errors")})
+            print_discovery(ch)
     finally:
         dns.stop()
         shutil.rmtree(workdir, ignore_errors=True)
