@@ -306,6 +306,7 @@ typedef struct lbc_channel lbc_channel;
  *   dns://DNS_IP:DNS_PORT/HOST[:PORT]    DNS via that server
  *   manual:                              no discovery: endpoints come only from
  *                                        lbc_channel_set_endpoints()
+ *   unix-abstract:, vsock:, xds:, google-c2p:  LBC_ERR_UNSUPPORTED in this version
  * With a lookup callback (lbc_options_set_lookup) the target is any text.
  * DNS names and lookups are re-resolved every discovery_interval_ms and early
  * when a connection is lost; new endpoints join when connected, vanished ones

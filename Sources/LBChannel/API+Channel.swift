@@ -24,7 +24,7 @@ public func lbc_channel_open(_ target: UnsafePointer<CChar>?, _ opts: UnsafeRawP
             case .dns(let server, let host, let port): source = .dns(server: server, host: host, port: port)
             }
         } catch {
-            return fail(.invalidTarget, error.message)
+            return fail(error.isUnsupported ? .unsupported : .invalidTarget, error.message)
         }
     }
     do {
@@ -34,7 +34,6 @@ public func lbc_channel_open(_ target: UnsafePointer<CChar>?, _ opts: UnsafeRawP
         return 0
     } catch {
         switch error {
-        case .unsupportedTarget(let message): return fail(.unsupported, message)
         case .resolver(let message): return fail(.invalidTarget, message)
         case .resolutionTimeout(let message): return fail(.resolution, message)
         case .system: return fail(.resource, error.description)

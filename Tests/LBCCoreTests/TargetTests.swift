@@ -131,6 +131,19 @@ final class TargetTests: XCTestCase {
         XCTAssertTrue(failure("unix-abstract:name").contains(#"scheme "unix-abstract" is not supported"#))
     }
 
+    func testParseMarksKnownButUnimplementedSchemesAsUnsupported() {
+        for text in ["unix-abstract:name", "vsock:2:50051", "xds:///svc", "google-c2p:///svc"] {
+            XCTAssertThrowsError(try Target.parse(text)) { error in
+                XCTAssertTrue((error as! TargetParseError).isUnsupported, text)
+            }
+        }
+        for text in ["ipv4:1.2.3:80", "foo://x/y", ""] {
+            XCTAssertThrowsError(try Target.parse(text)) { error in
+                XCTAssertFalse((error as! TargetParseError).isUnsupported, text)
+            }
+        }
+    }
+
     // MARK: dns
 
     func testParseDNSWithEmptyAuthority() {

@@ -420,6 +420,8 @@ TEST(test_bad_targets) {
     }
     CHECK(ch == sentinel, "out-parameter written on failure for \"%s\"", invalid[i]);
   }
+  CHECK_RC(lbc_channel_open("xds:///svc", NULL, &ch), LBC_ERR_UNSUPPORTED);
+  CHECK(strstr(lbc_last_errmsg(), "xds") != NULL, "message \"%s\" does not name the scheme", lbc_last_errmsg());
   CHECK_RC(lbc_channel_open(NULL, NULL, &ch), LBC_ERR_INVALID_ARGUMENT);
   CHECK_RC(lbc_channel_open("ipv4:127.0.0.1:1", NULL, NULL), LBC_ERR_INVALID_ARGUMENT);
   CHECK(ch == sentinel, "out-parameter written on failure");

@@ -149,7 +149,12 @@ def test_unresolvable_name_fails_calls_with_unavailable(lbchannel):
 
 
 def test_unknown_scheme(lbchannel):
-    with pytest.raises((lbchannel.InvalidTargetError, lbchannel.UnsupportedError)):
+    with pytest.raises(lbchannel.InvalidTargetError):
+        lbchannel.Channel("foo://x/svc")
+
+
+def test_known_but_unimplemented_scheme_is_unsupported(lbchannel):
+    with pytest.raises(lbchannel.UnsupportedError, match="xds"):
         lbchannel.Channel("xds:///svc")
 
 

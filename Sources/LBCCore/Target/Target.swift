@@ -36,7 +36,9 @@ package enum Target: Equatable, Sendable {
             case "unix": return .addresses([try parseUnix(rest, subject: .target(text))])
             case "dns": return try parseDNS(rest, subject: .target(text))
             case "unix-abstract", "vsock", "xds", "google-c2p":
-                throw TargetParseError(target: text, "scheme \(ASCII.quoted(scheme)) is not supported")
+                var error = TargetParseError(target: text, "scheme \(ASCII.quoted(scheme)) is not supported")
+                error.isUnsupported = true
+                throw error
             default:
                 if rest.hasPrefix("//") && isSchemeName(scheme) {
                     throw TargetParseError(target: text, "unknown scheme \(ASCII.quoted(scheme))"

@@ -14,6 +14,9 @@ package struct TargetParseError: Error, Equatable, Sendable, CustomStringConvert
     /// `invalid target "ipv4:1.2.3:80": "1.2.3" is not an IPv4 address` or
     /// `invalid address "1.2.3:80": "1.2.3" is not an IPv4 address`.
     package var message: String
+    /// True when the text is well-formed but names a scheme this version does not
+    /// implement (e.g. `xds:`), as opposed to malformed text.
+    package var isUnsupported = false
 
     /// Creates an error with a complete message.
     package init(message: String) {

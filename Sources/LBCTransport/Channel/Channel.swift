@@ -2,7 +2,6 @@ import LBCCore
 
 /// Why a channel could not be opened.
 package enum ChannelError: Error, CustomStringConvertible {
-    case unsupportedTarget(String)
     case system(SystemError)
     /// The resolver could not be set up (bad DNS server, c-ares failure).
     case resolver(String)
@@ -11,7 +10,7 @@ package enum ChannelError: Error, CustomStringConvertible {
 
     package var description: String {
         switch self {
-        case .unsupportedTarget(let m), .resolver(let m), .resolutionTimeout(let m): return m
+        case .resolver(let m), .resolutionTimeout(let m): return m
         case .system(let e): return "cannot start the channel's I/O thread: \(e)"
         }
     }

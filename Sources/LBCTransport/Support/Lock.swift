@@ -35,13 +35,6 @@ package final class Lock: @unchecked Sendable {
     /// Wait on the condition; the lock must be held.
     package func wait() { pthread_cond_wait(cond, mutex) }
 
-    /// Wait on the condition until `deadlineNs` (CLOCK_MONOTONIC); the lock must be held.
-    /// Returns false on timeout.
-    package func wait(untilNs deadlineNs: Int64) -> Bool {
-        var ts = timespec(tv_sec: Int(deadlineNs / 1_000_000_000), tv_nsec: Int(deadlineNs % 1_000_000_000))
-        return pthread_cond_timedwait(cond, mutex, &ts) == 0
-    }
-
     /// Wake every waiter; call with or without the lock held.
     package func broadcast() { pthread_cond_broadcast(cond) }
 }
