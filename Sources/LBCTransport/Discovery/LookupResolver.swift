@@ -54,7 +54,11 @@ package final class LookupResolver: Resolver, @unchecked Sendable {
 
     /// Make the worker exit once a running callback returns, without waiting. Any thread.
     package func requestStop() {
-        lock.withLock { stopping = true }
+        // Dropping a job that never ran also releases the channel its completion holds.
+        lock.withLock {
+            stopping = true
+            job = nil
+        }
         lock.broadcast()
     }
 
