@@ -6,6 +6,8 @@
 #   make install         PREFIX=/usr/local DESTDIR=  (lib, header, pkg-config file)
 #   make uninstall       remove what install put there
 #   make deps            install missing Debian/PyPI packages (used by test and demo)
+#   make fuzz            libFuzzer + ASan over the decoders of server bytes (FUZZ_SECONDS=20)
+#   make bench           lbchannel vs gRPC C++, h2load, grpcio -> benchmarks/RESULTS.md
 #   make clean           remove build products
 #
 # SCRATCH selects SwiftPM's build directory (default .build), e.g. to keep a
@@ -57,7 +59,7 @@ PC_LIBDIR     := $(if $(filter $(PREFIX)/lib,$(LIBDIR)),$${exec_prefix}/lib,$(LI
 PC_INCLUDEDIR := $(if $(filter $(PREFIX)/include,$(INCLUDEDIR)),$${prefix}/include,$(INCLUDEDIR))
 
 .PHONY: all build deps install uninstall test swift-test check-lib test-install \
-        test-c test-python demo bench clean distclean version
+        test-c test-python demo bench fuzz clean distclean version
 
 all: build
 
@@ -105,6 +107,7 @@ uninstall:
 test:
 	$(MAKE) --no-print-directory deps
 	$(MAKE) --no-print-directory swift-test
+	$(MAKE) --no-print-directory fuzz
 	$(MAKE) --no-print-directory build
 	$(MAKE) --no-print-directory test-install
 	$(MAKE) --no-print-directory check-lib
@@ -151,6 +154,11 @@ demo:
 	$(MAKE) --no-print-directory deps
 	$(MAKE) --no-print-directory build
 	LBCHANNEL_LIBRARY=$(abspath $(LIB)) $(PYTHON) examples/demo.py
+
+# libFuzzer + ASan over the I/O-free decoders (FUZZ_SECONDS, default 20).
+FUZZ_SECONDS ?= 20
+fuzz:
+	Tests/Fuzz/run.sh $(FUZZ_SECONDS)
 
 # --- bench -------------------------------------------------------------------
 # lbchannel against gRPC C++, h2load and grpcio on the same backends, same run;
