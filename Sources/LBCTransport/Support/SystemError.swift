@@ -29,16 +29,4 @@ package enum Syscall {
             throw SystemError(name, errno: e)
         }
     }
-
-    /// Run `body` until it does not fail with EINTR; throw on any failure.
-    @inline(__always)
-    package static func blocking(_ name: String, _ body: () -> Int32) throws(SystemError) -> Int32 {
-        while true {
-            let r = body()
-            if r >= 0 { return r }
-            let e = Glibc.errno
-            if e == EINTR { continue }
-            throw SystemError(name, errno: e)
-        }
-    }
 }
