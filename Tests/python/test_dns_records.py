@@ -142,3 +142,41 @@ def test_system_resolver_reads_etc_hosts(lbchannel, gen_dir):
             assert ch.stats()["discovery"]["kind"] == "dns"
     finally:
         b.stop()
+
+
+def _free_port_v4_v6():
+    """A TCP port free on both 127.0.0.2 and [::1]."""
+    import socket
+
+    for _ in range(50):
+        port = free_port(("127.0.0.2",))
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        try:
+            s.bind(("::1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no port free on both 127.0.0.2 and ::1")
+
+
+def test_a_and_aaaa_records_both_become_endpoints(lbchannel, gen_dir, tmp_path):
+    """A name with an A and an AAAA record gives an IPv4 and an IPv6 endpoint."""
+    port = _free_port_v4_v6()
+    v4 = Backend("127.0.0.2:%d" % port, "v4", gen_dir=gen_dir)
+    v6 = Backend("[::1]:%d" % port, "v6", gen_dir=gen_dir)
+    v4.start()
+    v6.start()
+    dns = Dnsmasq(tmp_path).start([("127.0.0.2", "dual.svc.test"), ("::1", "dual.svc.test")])
+    try:
+        target = "dns://127.0.0.1:%d/dual.svc.test:%d" % (dns.port, port)
+        with lbchannel.Channel(target, lb_policy="round_robin") as ch:
+            assert wait_until(lambda: sum(e["state"] == "READY" for e in ch.endpoints()) == 2, 10), ch.endpoints()
+            assert sorted(e["address"] for e in ch.endpoints()) == sorted(
+                ["127.0.0.2:%d" % port, "[::1]:%d" % port])
+            assert _names(ch, 40) == {"v4": 20, "v6": 20}
+    finally:
+        dns.stop()
+        v4.stop()
+        v6.stop()
