@@ -402,3 +402,35 @@ class Dnsmasq:
                 self.proc.wait(5)
         if getattr(self, "_log", None):
             self._log.close()
+
+
+WHOAMI = "/lbtest.Test/Whoami"
+
+
+def count_names(channel, n=30, timeout=5.0):
+    """Make ``n`` Whoami calls; return a Counter of the backend names that answered."""
+    import collections
+
+    counts = collections.Counter()
+    for _ in range(n):
+        counts[channel.unary(WHOAMI, b"", timeout=timeout).decode()] += 1
+    return counts
+
+
+def wait_only(channel, names, timeout=5.0, n=30, interval=0.1):
+    """Wait until ``n`` consecutive calls are served by exactly ``names``; return the last counts."""
+    import grpc
+
+    last = {}
+
+    def check():
+        nonlocal last
+        try:
+            last = count_names(channel, n)
+        except grpc.RpcError as e:
+            last = {"error": e.code()}
+            return False
+        return set(last) == set(names)
+
+    wait_until(check, timeout, interval=interval)
+    return last

@@ -1,39 +1,22 @@
 """Discovery from Python: lookup callbacks (pull), set_endpoints (push), DNS, logging."""
 
-import collections
 import threading
 import time
 
 import grpc
 import pytest
 
-from lbtest_support import Dnsmasq, wait_until
+from lbtest_support import Dnsmasq, count_names, wait_only, wait_until
 
 WHOAMI = "/lbtest.Test/Whoami"
 
 
 def _names(ch, n=30):
-    out = collections.Counter()
-    for _ in range(n):
-        out[ch.unary(WHOAMI, b"", timeout=5).decode()] += 1
-    return out
+    return count_names(ch, n)
 
 
 def _only(ch, names, timeout=5.0, n=30):
-    """Wait until ``n`` consecutive calls are served by exactly ``names``; return the last counts."""
-    last = {}
-
-    def check():
-        nonlocal last
-        try:
-            last = _names(ch, n)
-        except grpc.RpcError as e:
-            last = {"error": e.code()}
-            return False
-        return set(last) == set(names)
-
-    wait_until(check, timeout, interval=0.1)
-    return last
+    return wait_only(ch, names, timeout=timeout, n=n)
 
 
 # -- lookup callback (pull) ------------------------------------------------------------

@@ -23,7 +23,8 @@ import grpc
 import pytest
 
 import lbtest_support
-from lbtest_support import Backend, BackendError, Dnsmasq, free_port, wait_all_ready, wait_until
+from lbtest_support import (Backend, BackendError, Dnsmasq, count_names, free_port, wait_all_ready, wait_only,
+                            wait_until)
 
 WHOAMI = "/lbtest.Test/Whoami"
 SLEEP = "/lbtest.Test/Sleep"
@@ -212,27 +213,11 @@ def _first_even_window(records, names, after, window, lo, hi):
 
 
 def _burst(ch, n=100):
-    counts = collections.Counter()
-    for _ in range(n):
-        counts[ch.unary(WHOAMI, b"", timeout=3).decode()] += 1
-    return counts
+    return count_names(ch, n, timeout=3)
 
 
 def _wait_only(ch, names, timeout=5.0, n=60):
-    """Wait until ``n`` consecutive calls are served by exactly ``names``; return the last counts."""
-    last = {}
-
-    def check():
-        nonlocal last
-        try:
-            last = _burst(ch, n)
-        except grpc.RpcError as e:
-            last = {"error": e.code()}
-            return False
-        return set(last) == set(names)
-
-    wait_until(check, timeout, interval=0.05)
-    return last
+    return wait_only(ch, names, timeout=timeout, n=n, interval=0.05)
 
 
 def _disc(ch):

@@ -5,21 +5,17 @@ the records' TTL (dns_use_ttl, dns_ttl_floor_ms), and the system resolver
 Real components: grpcio backends and dnsmasq started here.
 """
 
-import collections
 import time
 
 import pytest
 
-from lbtest_support import Backend, Dnsmasq, free_port, wait_until
+from lbtest_support import Backend, Dnsmasq, count_names, free_port, wait_until
 
 WHOAMI = "/lbtest.Test/Whoami"
 
 
 def _names(channel, n=60):
-    counts = collections.Counter()
-    for _ in range(n):
-        counts[channel.unary(WHOAMI, b"", timeout=5.0).decode()] += 1
-    return counts
+    return count_names(channel, n)
 
 
 @pytest.fixture
