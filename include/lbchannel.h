@@ -6,9 +6,10 @@
  *
  * Conventions used throughout this header
  * ---------------------------------------
- * - Every function whose name does not end in _free/_close returns an `int`:
- *   LBC_OK (0) on success or a negative `lbc_error` code. On failure no state
- *   changes and out-parameters are left untouched. `lbc_strerror()` names the
+ * - Every function that can fail returns an `int`: LBC_OK (0) on success or a
+ *   negative `lbc_error` code. On failure no state changes and out-parameters
+ *   are left untouched. (Accessors such as lbc_response_status() and the
+ *   string functions cannot fail; destructors return void.) `lbc_strerror()` names the
  *   code; `lbc_last_errmsg()` gives the detailed message of the most recent
  *   failing call on the calling thread.
  * - The outcome of an RPC is not an error code: `lbc_unary()` returns LBC_OK when
@@ -163,7 +164,8 @@ void lbc_options_free(lbc_options *opts);
  *   discovery_interval_ms     >= 100: re-resolve this often        (default 10000)
  *   min_reresolution_interval_ms >= 0: least time between two
  *                             resolutions triggered early by a lost
- *                             connection or GOAWAY                 (default 1000)
+ *                             connection, a failed connection
+ *                             attempt or GOAWAY                    (default 1000)
  *   dns_use_ttl               bool: re-resolve when the records'
  *                             TTL expires instead of every interval (default false)
  *   dns_ttl_floor_ms          >= 100: the shortest TTL honoured     (default 1000)
