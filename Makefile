@@ -8,6 +8,7 @@
 #   make deps            install missing Debian/PyPI packages (used by test and demo)
 #   make fuzz            libFuzzer + ASan over the decoders of server bytes (FUZZ_SECONDS=20)
 #   make bench           lbchannel vs gRPC C++, h2load, grpcio -> benchmarks/RESULTS.md
+#   make sanitize        the C tests under ThreadSanitizer (SAN=thread) or ASan (SAN=address)
 #   make clean           remove build products
 #
 # SCRATCH selects SwiftPM's build directory (default .build), e.g. to keep a
@@ -59,7 +60,7 @@ PC_LIBDIR     := $(if $(filter $(PREFIX)/lib,$(LIBDIR)),$${exec_prefix}/lib,$(LI
 PC_INCLUDEDIR := $(if $(filter $(PREFIX)/include,$(INCLUDEDIR)),$${prefix}/include,$(INCLUDEDIR))
 
 .PHONY: all build deps install uninstall test swift-test check-lib test-install \
-        test-c test-python demo bench fuzz clean distclean version
+        test-c test-python demo bench fuzz sanitize clean distclean version
 
 all: build
 
@@ -159,6 +160,20 @@ demo:
 FUZZ_SECONDS ?= 20
 fuzz:
 	Tests/Fuzz/run.sh $(FUZZ_SECONDS)
+
+# The C tests against a ThreadSanitizer (SAN=thread) or AddressSanitizer
+# (SAN=address) debug build of the library; any report fails the run.
+SAN ?= thread
+SAN_SCRATCH := .build-san-$(SAN)
+SAN_CLANG := $(dir $(shell command -v $(SWIFT)))clang
+SAN_RT := $(dir $(shell command -v $(SWIFT)))../lib/swift/clang/lib/linux
+sanitize:
+	$(SWIFT) build --scratch-path $(SAN_SCRATCH) --sanitize=$(SAN) --product lbchannel
+	$(SAN_CLANG) -g -O1 -fsanitize=$(SAN) -shared-libsan -pthread -Iinclude Tests/c/test_unary.c \
+	    -L$(SAN_SCRATCH)/debug -llbchannel -Wl,-rpath,$(abspath $(SAN_SCRATCH))/debug \
+	    -Wl,-rpath,$(abspath $(SAN_RT)) -o $(SAN_SCRATCH)/test_unary
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66" ASAN_OPTIONS="detect_leaks=1 exitcode=66" \
+	    Tests/c/run.sh $(SAN_SCRATCH)/test_unary
 
 # --- bench -------------------------------------------------------------------
 # lbchannel against gRPC C++, h2load and grpcio on the same backends, same run;
