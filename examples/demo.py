@@ -408,6 +408,9 @@ def replacement_demo():
                 stop.set()
                 for w in workers:
                     w.join()
+            print("   (losing A triggers an early re-resolution at once, before DNS has changed; C arrives\n"
+                  "    with the next one: early re-resolutions run at most once per min_reresolution_interval_ms,\n"
+                  "    1 s by default, and A's failing reconnects keep asking for them)")
             print_discovery(ch)
     finally:
         dns.stop()
