@@ -76,7 +76,10 @@ typedef enum lbc_error {
   /** A bug in lbchannel; the message says more. */
   LBC_ERR_INTERNAL = -10,
   /** Eager resolution found no endpoint in time (see option "resolution"). */
-  LBC_ERR_RESOLUTION = -11
+  LBC_ERR_RESOLUTION = -11,
+  /** A blocking call made from the channel's own log callback (its I/O thread),
+   *  where it would wait for itself forever. */
+  LBC_ERR_RECURSIVE_CALL = -12
 } lbc_error;
 
 /** Static, never NULL, English name of an `lbc_error` code ("unknown error" otherwise). */
@@ -248,7 +251,9 @@ typedef enum lbc_log_level {
 /**
  * Receives the channel's log lines (endpoint set changes, resolution failures,
  * lost connections). Called on the channel's I/O thread: return quickly and do not
- * block in it. lbc_channel_close() from it closes the handle at once (no callback
+ * block in it: lbc_unary() on the same channel returns LBC_ERR_RECURSIVE_CALL
+ * there; lbc_channel_stats_json() and lbc_channel_set_endpoints() work.
+ * lbc_channel_close() from it closes the handle at once (no callback
  * of the channel starts after that; the teardown finishes on another thread).
  * `message` is valid during the call only.
  */
@@ -393,7 +398,8 @@ typedef struct lbc_response lbc_response;
  * Returns LBC_OK when the RPC finished (inspect lbc_response_status()),
  * LBC_ERR_INVALID_ARGUMENT (NULL channel/method/out, method not starting with
  * '/'), LBC_ERR_MESSAGE_TOO_LARGE (request above max_send_message_size),
- * LBC_ERR_CLOSED or LBC_ERR_RESOURCE.
+ * LBC_ERR_CLOSED, LBC_ERR_RECURSIVE_CALL (called from this channel's log
+ * callback) or LBC_ERR_RESOURCE.
  * THREAD SAFETY: any thread, concurrently.
  */
 int lbc_unary(lbc_channel *ch, const char *method, const void *request, size_t request_len,

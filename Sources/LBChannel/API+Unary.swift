@@ -20,6 +20,10 @@ public func lbc_unary(_ ch: UnsafeMutableRawPointer?, _ method: UnsafePointer<CC
     guard let channel = ChannelRegistry.lookup(ch) else {
         return fail(.closed, "lbc_unary: the channel is closed", handle: ch)
     }
+    guard !channel.isLoopThread else {
+        return fail(.recursiveCall, "lbc_unary: called from this channel's log callback (its I/O thread); "
+                    + "a blocking call there would wait for itself", handle: ch)
+    }
     let limit = channel.options.maxSendMessageSize
     guard requestLength <= limit else {
         return fail(.messageTooLarge,

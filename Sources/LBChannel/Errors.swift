@@ -17,6 +17,7 @@ enum LBCError: Int32, CaseIterable {
     case outOfRange = -9
     case internalError = -10
     case resolution = -11
+    case recursiveCall = -12
 
     /// Static C strings for lbc_strerror (never freed).
     static let names: [Int32: UnsafePointer<CChar>] = {
@@ -39,6 +40,7 @@ enum LBCError: Int32, CaseIterable {
         case .outOfRange: return "index out of range"
         case .internalError: return "internal error"
         case .resolution: return "name resolution failed"
+        case .recursiveCall: return "blocking call from the channel's own I/O thread"
         }
     }
 }

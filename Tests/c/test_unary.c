@@ -202,7 +202,8 @@ TEST(test_strerror) {
                               LBC_ERR_INVALID_METADATA,
                               LBC_ERR_OUT_OF_RANGE,
                               LBC_ERR_INTERNAL,
-                              LBC_ERR_RESOLUTION};
+                              LBC_ERR_RESOLUTION,
+                              LBC_ERR_RECURSIVE_CALL};
   const size_t n = sizeof codes / sizeof codes[0];
   const char *unknown = lbc_strerror(-12345);
   CHECK(unknown != NULL && strcmp(unknown, "unknown error") == 0,
@@ -934,6 +935,74 @@ TEST(test_close_from_lookup_callback) {
   pthread_mutex_unlock(&st.lock);
 }
 
+/* From the log callback (the channel's I/O thread): a blocking lbc_unary on the same
+   channel is refused with LBC_ERR_RECURSIVE_CALL instead of deadlocking, and
+   lbc_channel_stats_json still works. */
+struct reentrant_log {
+  pthread_mutex_t lock;
+  lbc_channel *ch;
+  int lines, unary_rc, stats_rc, stats_ok;
+};
+
+static void reentrant_log_cb(int level, const char *message, void *user_data) {
+  (void)level;
+  (void)message;
+  struct reentrant_log *st = user_data;
+  pthread_mutex_lock(&st->lock);
+  lbc_channel *ch = st->ch;
+  int first = st->lines++ == 0;
+  pthread_mutex_unlock(&st->lock);
+  if (!ch || !first) return;
+  lbc_response *resp = NULL;
+  int urc = lbc_unary(ch, "/lbtest.Test/Whoami", "", 0, NULL, 1000, &resp);
+  lbc_response_free(resp);
+  char *json = NULL;
+  int src = lbc_channel_stats_json(ch, &json);
+  pthread_mutex_lock(&st->lock);
+  st->unary_rc = urc;
+  st->stats_rc = src;
+  st->stats_ok = json != NULL && strstr(json, "\"endpoints\"") != NULL;
+  pthread_mutex_unlock(&st->lock);
+  lbc_free(json);
+}
+
+TEST(test_api_from_log_callback) {
+  static struct reentrant_log st = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 1, 1, 0};
+  lbc_options *opts = NULL;
+  lbc_channel *ch = NULL;
+  CHECK_RC(lbc_options_new(&opts), LBC_OK);
+  CHECK_RC(lbc_options_set_log_callback(opts, reentrant_log_cb, &st), LBC_OK);
+  CHECK_RC(lbc_channel_open("manual:", opts, &ch), LBC_OK);
+  lbc_options_free(opts);
+  if (!ch) return;
+  pthread_mutex_lock(&st.lock);
+  st.ch = ch;
+  pthread_mutex_unlock(&st.lock);
+  /* A pushed set change is logged on the I/O thread. */
+  CHECK_RC(lbc_channel_set_endpoints(ch, g_addrs, 1), LBC_OK);
+  double deadline = now_s() + 5.0;
+  int lines = 0;
+  while (now_s() < deadline && lines == 0) {
+    struct timespec pause = {0, 10 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    pthread_mutex_lock(&st.lock);
+    lines = st.lines;
+    pthread_mutex_unlock(&st.lock);
+  }
+  CHECK(lines > 0, "no log line within 5 s");
+  /* The channel still serves (its I/O thread is not stuck). */
+  lbc_response *resp = NULL;
+  CHECK_RC(lbc_unary(ch, "/lbtest.Test/Whoami", "", 0, NULL, 5000, &resp), LBC_OK);
+  CHECK(resp && lbc_response_status(resp) == LBC_STATUS_OK, "call after the log callback failed");
+  lbc_response_free(resp);
+  pthread_mutex_lock(&st.lock);
+  CHECK(st.unary_rc == LBC_ERR_RECURSIVE_CALL, "lbc_unary from the log callback returned %d (%s)",
+        st.unary_rc, lbc_strerror(st.unary_rc));
+  CHECK(st.stats_rc == LBC_OK && st.stats_ok, "stats from the log callback: rc %d", st.stats_rc);
+  pthread_mutex_unlock(&st.lock);
+  lbc_channel_close(ch);
+}
+
 /* 8 threads x 200 calls on one channel. */
 enum { THREADS = 8, CALLS_PER_THREAD = 200 };
 struct worker {
@@ -1011,6 +1080,7 @@ int main(int argc, char **argv) {
   RUN(test_push_endpoints);
   RUN(test_lookup_callback);
   RUN(test_close_from_lookup_callback);
+  RUN(test_api_from_log_callback);
   RUN(test_threads);
 
   printf("%d passed, %d failed\n", g_passed, g_failed);

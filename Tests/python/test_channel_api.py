@@ -338,3 +338,23 @@ def test_close_from_another_thread_while_many_calls_run(lbchannel, backends):
     stop.set()
     assert not any(t.is_alive() for t in threads), "calls kept running after close"
     assert not errors, errors
+
+
+def test_huge_durations_mean_never_not_a_crash(lbchannel, backends):
+    """INT64_MAX milliseconds for every duration option saturates instead of trapping."""
+    huge = str(2**63 - 1)
+    with lbchannel.Channel(
+        "ipv4:127.0.0.1:1," + backends.target[len("ipv4:"):],
+        connect_timeout_ms=huge, backoff_max_ms=huge, backoff_initial_ms=huge,
+    ) as ch:
+        # One endpoint refuses (backoff of "forever"), the others serve.
+        for _ in range(10):
+            assert ch.unary("/lbtest.Test/Whoami", b"", timeout=5)
+    answers = iter([[a.address for a in backends]] * 1000)
+    with lbchannel.Channel(
+        "lookup-with-huge-intervals", lookup=lambda target: next(answers),
+        discovery_interval_ms=huge, min_reresolution_interval_ms=huge, dns_ttl_floor_ms=huge,
+        resolution="eager", eager_timeout_ms=huge,
+    ) as ch:
+        assert len(ch.endpoints()) == len(backends)
+        assert ch.unary("/lbtest.Test/Whoami", b"", timeout=5)

@@ -33,7 +33,11 @@ extension Channel {
                 endpoint.callsStarted += 1
                 return
             }
-            finish(call, .unavailable, "could not open a stream to \(endpoint.address)")
+            if call.attempts < 2 {
+                dispatch(call)  // the connection stopped taking streams: pick again
+            } else {
+                finish(call, .unavailable, "could not open a stream to \(endpoint.address)")
+            }
             return
         }
         if let reason = failFastReason() {

@@ -13,7 +13,7 @@ extension Channel: ConnectionDelegate {
             // Timer closures capture strongly: a cancelled timer drops its closure, and the
             // loop drops every timer when it stops. (Weak references would put a side
             // table on objects every RPC retains, making each retain/release slower.)
-            endpoint.retryTimer = loop.schedule(at: EventLoop.now() + delayMs * 1_000_000) { [self] in
+            endpoint.retryTimer = loop.schedule(at: EventLoop.deadline(afterMs: delayMs)) { [self] in
                 endpoint.retryTimer = nil
                 self.apply(endpoint.machine.retryTimerFired(), to: endpoint)
             }
@@ -126,8 +126,10 @@ extension Channel: ConnectionDelegate {
     func shutDown() {
         isShutDown = true
         if let t = discoveryTimer { loop.cancelTimer(t) }
-        resolver?.shutDown()
-        resolver = nil
+        // Stop the lookup worker from starting anything new, but wait for a running
+        // lookup only after every RPC has ended: the lookup may itself wait for an RPC
+        // on this channel.
+        lookupWorker?.requestStop()
         let calls = waiting
         waiting.removeAll()
         for call in calls { finish(call, .cancelled, "channel closed") }
@@ -138,5 +140,7 @@ extension Channel: ConnectionDelegate {
             endpoint.draining.removeAll()
             for connection in connections { connection.close(status: .cancelled, reason: "channel closed") }
         }
+        resolver?.shutDown()
+        resolver = nil
     }
 }

@@ -26,7 +26,7 @@ extension Channel {
             resolver.resolve { [self] result in resolved(result) }
         case .schedule(let atMs):
             cancelDiscoveryTimer()
-            discoveryTimer = loop.schedule(at: atMs * 1_000_000) { [self] in
+            discoveryTimer = loop.schedule(at: EventLoop.nanoseconds(ms: atMs)) { [self] in
                 self.discoveryTimer = nil
                 self.carry(self.scheduler.timerFired(nowMs: self.nowMs))
             }

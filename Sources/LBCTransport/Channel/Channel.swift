@@ -67,7 +67,7 @@ package final class Channel: @unchecked Sendable {
     private let muteLock = Lock()
     private var callbacksMuted = false  // guarded by muteLock
     /// The lookup resolver, if any, readable from any thread (to recognise its thread).
-    private let lookupWorker: LookupResolver?
+    let lookupWorker: LookupResolver?
     var scheduler: DiscoveryScheduler
     var discoveryTimer: ClosureTimer?
     var stats = DiscoveryStats()
@@ -113,7 +113,7 @@ package final class Channel: @unchecked Sendable {
             startDiscovery()
         }
         if options.resolution == .eager && resolver != nil {
-            let deadline = EventLoop.now() + options.eagerTimeoutMs * 1_000_000
+            let deadline = EventLoop.deadline(afterMs: options.eagerTimeoutMs)
             if !firstEndpoints.wait(untilNs: deadline) {
                 let detail = statsSnapshotError() ?? "no addresses yet"
                 close()
@@ -157,6 +157,9 @@ package final class Channel: @unchecked Sendable {
         lookupWorker?.requestStop()
     }
 
+    /// True on the channel's I/O thread (where log callbacks run).
+    package var isLoopThread: Bool { loop.inLoopThread }
+
     /// True on one of the channel's own threads (its I/O thread, where log callbacks
     /// run, or its lookup thread), where `close()` would wait for itself.
     package var isOwnThread: Bool {
@@ -179,6 +182,7 @@ package final class Channel: @unchecked Sendable {
 
     /// Run `body` on the loop thread and wait for its result; nil once closed.
     func onLoop<T>(_ body: @escaping () -> T) -> T? {
+        if loop.inLoopThread { return body() }  // e.g. from a log callback
         var result: T?
         let done = Completion()
         let accepted = loop.submit {

@@ -61,7 +61,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
             self.fd = fd
             try loop.register(fd: fd, events: LBCSHIM_EPOLLOUT, handler: self)
             watchingWrite = true
-            connectTimer = loop.schedule(at: EventLoop.now() + connectTimeoutMs * 1_000_000) { [self] in
+            connectTimer = loop.schedule(at: EventLoop.deadline(afterMs: connectTimeoutMs)) { [self] in
                 guard self.state == .connecting || self.state == .handshaking else { return }
                 self.fail("connect timeout after \(connectTimeoutMs) ms")
             }
@@ -194,7 +194,14 @@ package final class HTTP2Connection: FileDescriptorHandler {
         let id = RequestHeaders.withFields(for: call, authority: authority, userAgent: userAgent) { nva, count in
             nghttp2_submit_request(s, nil, nva, count, &provider, Unmanaged.passUnretained(call).toOpaque())
         }
-        guard id > 0 else { return false }
+        guard id > 0 else {
+            if id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE.rawValue {
+                // 2^30 streams used up: this connection can take no more; drain it
+                // and let the owner open a fresh one, as after a GOAWAY.
+                receivedGoAway()
+            }
+            return false
+        }
         call.streamID = id
         call.connection = self
         streams[id] = call

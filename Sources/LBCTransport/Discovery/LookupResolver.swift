@@ -44,7 +44,9 @@ package final class LookupResolver: Resolver, @unchecked Sendable {
     package func resolve(_ completion: @escaping (ResolutionResult) -> Void) {
         let loop = self.loop, target = self.target, function = self.function
         lock.withLock {
-            job = {
+            job = { [unowned self] in
+                // A close from a callback may have stopped us since the job was queued.
+                guard !lock.withLock({ stopping }) else { return }
                 let result = LookupResolver.run(function, target: target)
                 _ = loop.submit { completion(result) }
             }

@@ -202,6 +202,19 @@ package final class EventLoop: @unchecked Sendable {
     /// Monotonic time in nanoseconds.
     package static func now() -> Int64 { lbcshim_now_ns() }
 
+    /// Monotonic nanoseconds `ms` milliseconds from now, saturating at Int64.max (a
+    /// huge timeout or interval means "practically never", not an overflow trap).
+    package static func deadline(afterMs ms: Int64) -> Int64 {
+        let (sum, overflow) = now().addingReportingOverflow(nanoseconds(ms: ms))
+        return overflow ? Int64.max : sum
+    }
+
+    /// `ms` as nanoseconds, saturating at Int64.max (negative values count as 0).
+    package static func nanoseconds(ms: Int64) -> Int64 {
+        let (ns, overflow) = max(ms, 0).multipliedReportingOverflow(by: 1_000_000)
+        return overflow ? Int64.max : ns
+    }
+
     // MARK: the loop
 
     private func run() {

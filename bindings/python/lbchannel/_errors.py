@@ -54,6 +54,8 @@ class ErrorCode(enum.IntEnum):
     INTERNAL = -10
     #: Eager resolution found no endpoint in time (option ``resolution="eager"``).
     RESOLUTION = -11
+    #: A blocking call from the channel's own log callback (its I/O thread).
+    RECURSIVE_CALL = -12
 
 
 class Error(Exception):
@@ -134,6 +136,10 @@ class ResolutionError(Error):
     """``LBC_ERR_RESOLUTION``: eager resolution found no endpoint in time."""
 
 
+class RecursiveCallError(Error, RuntimeError):
+    """``LBC_ERR_RECURSIVE_CALL``: a blocking call from the channel's own log callback."""
+
+
 _BY_CODE = {
     ErrorCode.INVALID_ARGUMENT: InvalidArgumentError,
     ErrorCode.INVALID_TARGET: InvalidTargetError,
@@ -146,6 +152,7 @@ _BY_CODE = {
     ErrorCode.OUT_OF_RANGE: OutOfRangeError,
     ErrorCode.INTERNAL: InternalError,
     ErrorCode.RESOLUTION: ResolutionError,
+    ErrorCode.RECURSIVE_CALL: RecursiveCallError,
 }
 
 
