@@ -871,6 +871,20 @@ TEST(test_lookup_callback) {
   CHECK(g_log_bad_level == 0, "log callback got %d bad lines", g_log_bad_level);
 }
 
+/* Wait up to `seconds` for *flag (guarded by lock) to become non-zero; returns it. */
+static int wait_flag(pthread_mutex_t *lock, const int *flag, double seconds) {
+  double deadline = now_s() + seconds;
+  int value = 0;
+  while (!value && now_s() < deadline) {
+    struct timespec pause = {0, 10 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    pthread_mutex_lock(lock);
+    value = *flag;
+    pthread_mutex_unlock(lock);
+  }
+  return value;
+}
+
 /* lbc_channel_close() from the channel's own lookup callback returns at once; no
    callback runs after that one returns; the handle is closed for everyone else. */
 struct self_close {
@@ -915,16 +929,7 @@ TEST(test_close_from_lookup_callback) {
   pthread_mutex_lock(&st.lock);
   st.ch = ch;
   pthread_mutex_unlock(&st.lock);
-  double deadline = now_s() + 5.0;
-  int closed = 0;
-  while (now_s() < deadline && !closed) {
-    struct timespec pause = {0, 20 * 1000 * 1000};
-    nanosleep(&pause, NULL);
-    pthread_mutex_lock(&st.lock);
-    closed = st.closed;
-    pthread_mutex_unlock(&st.lock);
-  }
-  CHECK(closed, "the lookup callback did not get to close its channel within 5 s");
+  CHECK(wait_flag(&st.lock, &st.closed, 5.0), "the lookup callback did not get to close its channel within 5 s");
   CHECK(st.close_seconds < 0.5, "close from the lookup callback took %.2f s", st.close_seconds);
   lbc_response *resp = NULL;
   CHECK_RC(lbc_unary(ch, "/lbtest.Test/Whoami", "", 0, NULL, 1000, &resp), LBC_ERR_CLOSED);
@@ -980,16 +985,7 @@ TEST(test_api_from_log_callback) {
   pthread_mutex_unlock(&st.lock);
   /* A pushed set change is logged on the I/O thread. */
   CHECK_RC(lbc_channel_set_endpoints(ch, g_addrs, 1), LBC_OK);
-  double deadline = now_s() + 5.0;
-  int lines = 0;
-  while (now_s() < deadline && lines == 0) {
-    struct timespec pause = {0, 10 * 1000 * 1000};
-    nanosleep(&pause, NULL);
-    pthread_mutex_lock(&st.lock);
-    lines = st.lines;
-    pthread_mutex_unlock(&st.lock);
-  }
-  CHECK(lines > 0, "no log line within 5 s");
+  CHECK(wait_flag(&st.lock, &st.lines, 5.0), "no log line within 5 s");
   /* The channel still serves (its I/O thread is not stuck). */
   lbc_response *resp = NULL;
   CHECK_RC(lbc_unary(ch, "/lbtest.Test/Whoami", "", 0, NULL, 5000, &resp), LBC_OK);

@@ -414,12 +414,16 @@ def test_refused_stream_every_time_gives_unavailable(make_server, open_channel):
 # -- 9. GOAWAY -----------------------------------------------------------------------------------------
 
 
-def test_goaway_last_stream_0_before_answering_is_retried(make_server, open_channel):
-    # Connection 0 answers the request with GOAWAY(last_stream_id=0): the
-    # server never processed the stream, so the call goes to a new connection.
+@pytest.mark.parametrize("then_close", [False, True], ids=["goaway", "goaway_then_close"])
+def test_goaway_last_stream_0_before_answering_is_retried(make_server, open_channel, then_close):
+    # Connection 0 answers the request with GOAWAY(last_stream_id=0) (and may then
+    # drop the connection): the server never processed the stream, so the call
+    # goes to a new connection.
     def handler(stream):
         if stream.conn.index == 0:
             stream.conn.goaway(last_stream_id=0)
+            if then_close:
+                stream.conn.close()
         else:
             ok_handler(stream)
 
@@ -428,23 +432,8 @@ def test_goaway_last_stream_0_before_answering_is_retried(make_server, open_chan
     out = call(ch)
     assert out.code == "OK" and out.response == GOOD_REPLY, out
     assert out.elapsed < 2.0, out
-    assert [r[0] for r in server.requests] == [0, 1], server.requests
-    expect_ok(ch, server)
-
-
-def test_goaway_then_close_is_retried(make_server, open_channel):
-    def handler(stream):
-        if stream.conn.index == 0:
-            stream.conn.goaway(last_stream_id=0)
-            stream.conn.close()
-        else:
-            ok_handler(stream)
-
-    server = make_server(handler)
-    ch = open_channel(server.target)
-    out = call(ch)
-    assert out.code == "OK" and out.response == GOOD_REPLY, out
-    assert out.elapsed < 2.0, out
+    if not then_close:
+        assert [r[0] for r in server.requests] == [0, 1], server.requests
     expect_ok(ch, server)
 
 

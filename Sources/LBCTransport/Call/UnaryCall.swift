@@ -9,8 +9,7 @@ package final class UnaryCall: @unchecked Sendable {
     package let method: String
     /// Length-prefixed request message.
     package let requestFrame: [UInt8]
-    package let metadata: Metadata
-    /// `metadata` as header bytes, encoded on the caller's thread.
+    /// The request metadata as header bytes, encoded on the caller's thread.
     let encodedMetadata: EncodedMetadata
     /// Absolute deadline (monotonic ns), nil for none.
     package let deadlineNs: Int64?
@@ -62,7 +61,6 @@ package final class UnaryCall: @unchecked Sendable {
         frame.reserveCapacity(request.count + 5)
         GRPCFraming.appendFrame(request, to: &frame)
         self.requestFrame = frame
-        self.metadata = metadata
         self.encodedMetadata = EncodedMetadata(metadata)
         self.timeoutMs = timeoutMs
         if let t = timeoutMs {

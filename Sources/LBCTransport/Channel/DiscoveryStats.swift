@@ -10,6 +10,4 @@ struct DiscoveryStats {
     /// "ok", "empty", "error" or nil before the first resolution.
     var lastResult: String?
     var lastError: String?
-    /// True once any resolution has completed (an answer or an error).
-    var hasResolved: Bool { lastResult != nil }
 }

@@ -24,8 +24,8 @@ package final class HTTP2Connection: FileDescriptorHandler {
     var streams: [Int32: UnaryCall] = [:]
 
     let loop: EventLoop
-    private let authority: OwnedBytes
-    private let userAgent: OwnedBytes
+    private let authority: CString
+    private let userAgent: CString
     private var fd: Int32 = -1
     var session: OpaquePointer?
     private var outbound: [UInt8] = []
@@ -44,8 +44,8 @@ package final class HTTP2Connection: FileDescriptorHandler {
     package init(address: EndpointAddress, loop: EventLoop, authority: String, userAgent: String) {
         self.address = address
         self.loop = loop
-        self.authority = OwnedBytes(authority)
-        self.userAgent = OwnedBytes(userAgent)
+        self.authority = CString(authority)
+        self.userAgent = CString(userAgent)
     }
 
     /// True when new streams may be opened (READY; nghttp2 queues streams beyond the

@@ -1,21 +1,6 @@
 import CNGHTTP2
 import LBCCore
 
-/// Bytes that live as long as their owner and are handed to nghttp2 without copies.
-final class OwnedBytes {
-    let pointer: UnsafeMutablePointer<UInt8>
-    let count: Int
-
-    init(_ text: String) {
-        let utf8 = Array(text.utf8)
-        count = utf8.count
-        pointer = .allocate(capacity: max(count, 1))
-        pointer.initialize(from: utf8, count: count)
-    }
-
-    deinit { pointer.deallocate() }
-}
-
 /// Request metadata encoded once on the caller's thread: every name and value
 /// (base64 for "-bin" keys) in one buffer, so the I/O thread only points at it.
 package struct EncodedMetadata: Sendable {
@@ -49,22 +34,22 @@ enum RequestHeaders {
     private static let neverIndex = UInt8(NGHTTP2_NV_FLAG_NO_COPY_NAME.rawValue | NGHTTP2_NV_FLAG_NO_INDEX.rawValue)
 
     // RFC 9113 §8.3: every pseudo-header comes before the regular fields.
-    private static let pseudoConstants: [(OwnedBytes, OwnedBytes)] = [
-        (OwnedBytes(":method"), OwnedBytes("POST")),
-        (OwnedBytes(":scheme"), OwnedBytes("http")),
+    private static let pseudoConstants: [(CString, CString)] = [
+        (CString(":method"), CString("POST")),
+        (CString(":scheme"), CString("http")),
     ]
-    private static let constants: [(OwnedBytes, OwnedBytes)] = [
-        (OwnedBytes("content-type"), OwnedBytes("application/grpc")),
-        (OwnedBytes("te"), OwnedBytes("trailers")),
+    private static let constants: [(CString, CString)] = [
+        (CString("content-type"), CString("application/grpc")),
+        (CString("te"), CString("trailers")),
     ]
-    private static let path = OwnedBytes(":path")
-    private static let authority = OwnedBytes(":authority")
-    private static let userAgent = OwnedBytes("user-agent")
-    private static let timeout = OwnedBytes("grpc-timeout")
+    private static let path = CString(":path")
+    private static let authority = CString(":authority")
+    private static let userAgent = CString("user-agent")
+    private static let timeout = CString("grpc-timeout")
 
     /// Call `body` with the header fields of `call`. `authority` and `userAgent`
     /// must outlive the connection's streams (nghttp2 does not copy them).
-    static func withFields<R>(for call: UnaryCall, authority authorityValue: OwnedBytes, userAgent agentValue: OwnedBytes,
+    static func withFields<R>(for call: UnaryCall, authority authorityValue: CString, userAgent agentValue: CString,
                               _ body: (UnsafePointer<nghttp2_nv>, Int) -> R) -> R {
         var method = call.method
         var timeoutText = call.deadlineNs.map { GRPCTimeout.encode(nanoseconds: max($0 - EventLoop.now(), 1)) } ?? ""
@@ -75,16 +60,16 @@ enum RequestHeaders {
                 metadata.bytes.withUnsafeBufferPointer { block in
                     withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: count) { nva in
                         var i = 0
-                        func add(_ name: OwnedBytes, _ value: UnsafeMutablePointer<UInt8>, _ length: Int, _ flags: UInt8) {
-                            nva[i] = nghttp2_nv(name: name.pointer, value: value, namelen: name.count,
+                        func add(_ name: CString, _ value: UnsafeMutablePointer<UInt8>, _ length: Int, _ flags: UInt8) {
+                            nva[i] = nghttp2_nv(name: name.bytes, value: value, namelen: name.count,
                                                 valuelen: length, flags: flags)
                             i += 1
                         }
-                        for (name, value) in pseudoConstants { add(name, value.pointer, value.count, noCopy) }
+                        for (name, value) in pseudoConstants { add(name, value.bytes, value.count, noCopy) }
                         add(path, UnsafeMutablePointer(mutating: pathBytes.baseAddress!), pathBytes.count, copyValue)
-                        add(authority, authorityValue.pointer, authorityValue.count, noCopy)
-                        for (name, value) in constants { add(name, value.pointer, value.count, noCopy) }
-                        add(userAgent, agentValue.pointer, agentValue.count, noCopy)
+                        add(authority, authorityValue.bytes, authorityValue.count, noCopy)
+                        for (name, value) in constants { add(name, value.bytes, value.count, noCopy) }
+                        add(userAgent, agentValue.bytes, agentValue.count, noCopy)
                         if !timeoutBytes.isEmpty {
                             add(timeout, UnsafeMutablePointer(mutating: timeoutBytes.baseAddress!), timeoutBytes.count, neverIndex)
                         }
