@@ -79,7 +79,14 @@ typedef enum lbc_error {
   LBC_ERR_RESOLUTION = -11,
   /** A blocking call made from the channel's own log callback (its I/O thread),
    *  where it would wait for itself forever. */
-  LBC_ERR_RECURSIVE_CALL = -12
+  LBC_ERR_RECURSIVE_CALL = -12,
+  /** Nothing ready: the timeout elapsed (or was 0) before a message, room to
+   *  send, headers or the end of the call. Not a failure of the call: try again. */
+  LBC_ERR_WOULD_BLOCK = -13,
+  /** The call has already ended (its status is known): nothing more can be sent. */
+  LBC_ERR_CALL_FINISHED = -14,
+  /** The send side of the call was closed (lbc_call_close_send or LBC_SEND_END). */
+  LBC_ERR_SEND_CLOSED = -15
 } lbc_error;
 
 /** Static, never NULL, English name of an `lbc_error` code ("unknown error" otherwise). */
@@ -422,6 +429,194 @@ const lbc_metadata *lbc_response_headers(const lbc_response *resp);
 const lbc_metadata *lbc_response_trailers(const lbc_response *resp);
 /** Address of the endpoint that served the RPC ("" if none was picked); lives as long as resp. */
 const char *lbc_response_peer(const lbc_response *resp);
+
+/* ------------------------------------------------------------------------- */
+/* Completion queues: asynchronous notification                              */
+/* ------------------------------------------------------------------------- */
+
+/**
+ * A completion queue collects events of asynchronous unary calls and of
+ * streaming calls started with it, so one thread (an event loop: asyncio,
+ * libuv, epoll) can drive any number of calls without a thread per call.
+ *
+ * Its file descriptor (lbc_cq_fd) is readable while events are pending: add it
+ * to your poll set, and when it is readable call lbc_cq_poll(cq, ..., 0) until
+ * it returns 0. The queue signals the descriptor once per batch of events, not
+ * once per event.
+ *
+ * THREAD SAFETY: any thread; usually one thread polls. A queue may serve calls
+ * of several channels.
+ */
+typedef struct lbc_cq lbc_cq;
+
+/** What an lbc_event reports. */
+typedef enum lbc_event_kind {
+  /** An lbc_unary_async call ended; `response` holds its result. */
+  LBC_EVENT_UNARY = 1,
+  /** A streaming call changed; `flags` says how (LBC_CALL_* bits). */
+  LBC_EVENT_CALL = 2
+} lbc_event_kind;
+
+/* Bits of lbc_event.flags for LBC_EVENT_CALL (several may be set at once). */
+/** Messages (or the end of the stream) can be read: lbc_call_recv(call, 0, ...)
+ *  until it returns LBC_ERR_WOULD_BLOCK. Edge-triggered: drain before waiting again. */
+#define LBC_CALL_READABLE 0x1u
+/** A send that returned LBC_ERR_WOULD_BLOCK can now be retried. */
+#define LBC_CALL_WRITABLE 0x2u
+/** The response headers arrived (lbc_call_headers no longer blocks). */
+#define LBC_CALL_HEADERS 0x4u
+/** The call ended: lbc_call_finish no longer blocks. The last event of a call. */
+#define LBC_CALL_DONE 0x8u
+
+/** One event taken from a completion queue. */
+typedef struct lbc_event {
+  /** The `tag` given when the call was started. */
+  void *tag;
+  /** LBC_EVENT_UNARY or LBC_EVENT_CALL. */
+  int kind;
+  /** LBC_EVENT_CALL: LBC_CALL_* bits accumulated since the call's previous event. */
+  unsigned flags;
+  /** LBC_EVENT_UNARY: the result; the receiver owns it (lbc_response_free). Else NULL. */
+  lbc_response *response;
+} lbc_event;
+
+/** CONSTRUCTOR. Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (out is NULL) or LBC_ERR_RESOURCE. */
+int lbc_cq_new(lbc_cq **out);
+
+/**
+ * DESTRUCTOR. Calls still bound to the queue keep running; their later events
+ * are dropped (responses of dropped unary events are freed). NULL is a no-op.
+ */
+void lbc_cq_free(lbc_cq *cq);
+
+/** The queue's file descriptor, readable while events are pending (-1 for NULL).
+ *  Owned by the queue: poll it, never read, write or close it. */
+int lbc_cq_fd(const lbc_cq *cq);
+
+/**
+ * Take up to `max` pending events into `events`, waiting up to `timeout_ms`
+ * for the first one (0: do not wait; < 0: wait forever). Returns the number
+ * of events taken (0 when none arrived in time) or LBC_ERR_INVALID_ARGUMENT.
+ */
+int lbc_cq_poll(lbc_cq *cq, lbc_event *events, int max, int64_t timeout_ms);
+
+/**
+ * Start a unary RPC and return at once; its result arrives on `cq` as an
+ * LBC_EVENT_UNARY event carrying `tag` and the lbc_response (exactly one event
+ * per call that returned LBC_OK). Arguments and errors as for lbc_unary().
+ * Unlike lbc_unary() it may be called from the channel's log callback.
+ */
+int lbc_unary_async(lbc_channel *ch, const char *method, const void *request, size_t request_len,
+                    const lbc_metadata *metadata, int64_t timeout_ms, lbc_cq *cq, void *tag);
+
+/* ------------------------------------------------------------------------- */
+/* Streaming calls                                                            */
+/* ------------------------------------------------------------------------- */
+
+/**
+ * A call of any shape (client, server or bidirectional streaming; unary too).
+ * The stream stays on the endpoint its first pick chose.
+ *
+ * Back-pressure both ways: received messages are held in the call until
+ * lbc_call_recv takes them, and the HTTP/2 flow-control window is returned to
+ * the server only as they are taken, so a slow reader slows the server down
+ * and the call buffers at most about one window (the `stream_window_bytes`
+ * option) plus one message. Sent messages wait in a buffer of
+ * `stream_send_buffer_bytes`; when it is full, lbc_call_send blocks (or
+ * returns LBC_ERR_WOULD_BLOCK) until the network takes them.
+ *
+ * THREAD SAFETY: one thread may send while another receives; lbc_call_cancel
+ * may be called from any thread at any time. Do not call the same function
+ * concurrently on one call (two senders, two receivers).
+ */
+typedef struct lbc_call lbc_call;
+
+/** Flags of lbc_call_send. */
+#define LBC_SEND_END 0x1u /**< the last message: close the send side after it */
+
+/** lbc_call_recv's "no more messages" result (not an error; see lbc_call_finish). */
+#define LBC_END 1
+
+/**
+ * Start a call and return at once (picking an endpoint and opening the stream
+ * happen on the channel's I/O thread; a failure shows up as the call's status).
+ *
+ *   method      "/package.Service/Method"
+ *   metadata    request metadata, or NULL; copied
+ *   timeout_ms  deadline for the whole call, relative to now; < 0: none
+ *   cq, tag     a completion queue for LBC_EVENT_CALL events with `tag`, or NULL
+ *               for blocking use only
+ *   out         receives the call; release it with lbc_call_free()
+ *
+ * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT, LBC_ERR_CLOSED or LBC_ERR_RESOURCE.
+ * THREAD SAFETY: any thread, concurrently.
+ */
+int lbc_call_start(lbc_channel *ch, const char *method, const lbc_metadata *metadata,
+                   int64_t timeout_ms, lbc_cq *cq, void *tag, lbc_call **out);
+
+/**
+ * Queue one message for sending (copied). With LBC_SEND_END the send side is
+ * closed after it. When the send buffer is full, waits up to `timeout_ms` for
+ * room (0: do not wait; < 0: wait as long as the call lasts). A message is
+ * always accepted into an empty buffer, whatever its size.
+ *
+ * Returns LBC_OK (queued), LBC_ERR_WOULD_BLOCK (no room in time: nothing was
+ * queued; with a completion queue an LBC_CALL_WRITABLE event follows when
+ * there is room), LBC_ERR_CALL_FINISHED (the call has ended: see
+ * lbc_call_finish), LBC_ERR_SEND_CLOSED, LBC_ERR_MESSAGE_TOO_LARGE (above
+ * max_send_message_size), LBC_ERR_RECURSIVE_CALL (a blocking send on the
+ * channel's I/O thread) or LBC_ERR_INVALID_ARGUMENT.
+ */
+int lbc_call_send(lbc_call *call, const void *message, size_t len, unsigned flags, int64_t timeout_ms);
+
+/** Close the send side (half-close) once the queued messages are sent. Does not
+ *  wait. Returns LBC_OK (also when already closed or the call has ended) or
+ *  LBC_ERR_INVALID_ARGUMENT. */
+int lbc_call_close_send(lbc_call *call);
+
+/**
+ * Take the next received message, waiting up to `timeout_ms` (0: do not wait;
+ * < 0: as long as the call lasts).
+ *
+ * Returns LBC_OK with the message in *message / *len (release it with
+ * lbc_free; a zero-length message gives a non-NULL pointer), LBC_END when the
+ * call has ended and every message has been taken (then lbc_call_finish tells
+ * how it ended), LBC_ERR_WOULD_BLOCK when nothing arrived in time,
+ * LBC_ERR_RECURSIVE_CALL (a blocking receive on the I/O thread) or
+ * LBC_ERR_INVALID_ARGUMENT.
+ */
+int lbc_call_recv(lbc_call *call, int64_t timeout_ms, void **message, size_t *len);
+
+/**
+ * The response headers (initial metadata), waiting up to `timeout_ms` for them.
+ * A call that ends without headers (e.g. a trailers-only response) gives an
+ * empty list. *out lives as long as the call. Returns LBC_OK,
+ * LBC_ERR_WOULD_BLOCK, LBC_ERR_RECURSIVE_CALL or LBC_ERR_INVALID_ARGUMENT.
+ */
+int lbc_call_headers(lbc_call *call, int64_t timeout_ms, const lbc_metadata **out);
+
+/**
+ * Wait up to `timeout_ms` for the call to end and report how it ended: the gRPC
+ * status code, its message ("" if none) and the trailers. Does not cancel and
+ * does not discard unread messages. The out-pointers may each be NULL; the
+ * strings and metadata live as long as the call. Returns LBC_OK,
+ * LBC_ERR_WOULD_BLOCK, LBC_ERR_RECURSIVE_CALL or LBC_ERR_INVALID_ARGUMENT.
+ */
+int lbc_call_finish(lbc_call *call, int64_t timeout_ms, int *status, const char **message,
+                    const lbc_metadata **trailers);
+
+/**
+ * Cancel the call: it ends with CANCELLED (unless it has ended already) and
+ * the server sees RST_STREAM(CANCEL). Any thread, at any time, repeatable.
+ * Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT.
+ */
+int lbc_call_cancel(lbc_call *call);
+
+/** Address of the endpoint the call was put on ("" until then); lives as long as the call. */
+const char *lbc_call_peer(lbc_call *call);
+
+/** DESTRUCTOR. Cancels the call if it has not ended. NULL is a no-op. */
+void lbc_call_free(lbc_call *call);
 
 #ifdef __cplusplus
 }

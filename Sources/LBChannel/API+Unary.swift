@@ -1,39 +1,78 @@
 import LBCCore
 import LBCTransport
 
+/// What a unary call needs once its arguments have been checked.
+struct UnaryRequest {
+    let channel: Channel
+    let path: String
+    let metadata: Metadata
+    let request: UnsafeRawBufferPointer
+    let timeoutMs: Int64?
+
+    func makeCall(queue: CompletionQueue? = nil, tag: UInt = 0) -> UnaryCall {
+        UnaryCall(method: path, request: request, metadata: metadata, timeoutMs: timeoutMs,
+                  maxReceiveMessageSize: channel.options.maxReceiveMessageSize, queue: queue, tag: tag)
+    }
+}
+
+/// Check the arguments shared by lbc_unary and lbc_unary_async; an error code
+/// (with the message recorded) on failure.
+func checkUnary(_ function: String, _ ch: UnsafeMutableRawPointer?, _ method: UnsafePointer<CChar>?,
+                _ request: UnsafeRawPointer?, _ requestLength: Int, _ metadata: UnsafeRawPointer?,
+                _ timeoutMs: Int64) -> Result<UnaryRequest, CodedError> {
+    guard let ch else { return .failure(CodedError(.invalidArgument, "\(function): ch is NULL")) }
+    guard request != nil || requestLength == 0 else {
+        return .failure(CodedError(.invalidArgument, "\(function): request is NULL but request_len is \(requestLength)", ch))
+    }
+    guard requestLength >= 0 else { return .failure(CodedError(.invalidArgument, "\(function): request_len is too large", ch)) }
+    let channel: Channel, path: String
+    switch checkMethod(function, ch, method) {
+    case .success(let found): (channel, path) = found
+    case .failure(let error): return .failure(error)
+    }
+    let limit = channel.options.maxSendMessageSize
+    guard requestLength <= limit else {
+        return .failure(CodedError(.messageTooLarge,
+            "\(function): request of \(requestLength) bytes exceeds max_send_message_size (\(limit))", ch))
+    }
+    let md = metadata.map { Handle.get($0, as: MetadataBox.self).metadata } ?? Metadata()
+    return .success(UnaryRequest(channel: channel, path: path, metadata: md,
+                                 request: UnsafeRawBufferPointer(start: request, count: requestLength),
+                                 timeoutMs: timeoutMs < 0 ? nil : timeoutMs))
+}
+
+/// Check a method name and find the live channel.
+func checkMethod(_ function: String, _ ch: UnsafeMutableRawPointer, _ method: UnsafePointer<CChar>?)
+    -> Result<(Channel, String), CodedError> {
+    guard let method else { return .failure(CodedError(.invalidArgument, "\(function): method is NULL", ch)) }
+    let path = String(cString: method)
+    guard path.utf8.first == UInt8(ascii: "/"), path.utf8.count > 1 else {
+        return .failure(CodedError(.invalidArgument,
+                                   "\(function): method \"\(path)\" must look like \"/package.Service/Method\"", ch))
+    }
+    guard let channel = ChannelRegistry.lookup(ch) else {
+        return .failure(CodedError(.closed, "\(function): the channel is closed", ch))
+    }
+    return .success((channel, path))
+}
+
 @_cdecl("lbc_unary")
 public func lbc_unary(_ ch: UnsafeMutableRawPointer?, _ method: UnsafePointer<CChar>?,
                       _ request: UnsafeRawPointer?, _ requestLength: Int,
                       _ metadata: UnsafeRawPointer?, _ timeoutMs: Int64,
                       _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
-    guard let ch else { return fail(.invalidArgument, "lbc_unary: ch is NULL") }
-    guard let method else { return fail(.invalidArgument, "lbc_unary: method is NULL", handle: ch) }
     guard let out else { return fail(.invalidArgument, "lbc_unary: out is NULL", handle: ch) }
-    guard request != nil || requestLength == 0 else {
-        return fail(.invalidArgument, "lbc_unary: request is NULL but request_len is \(requestLength)", handle: ch)
+    let unary: UnaryRequest
+    switch checkUnary("lbc_unary", ch, method, request, requestLength, metadata, timeoutMs) {
+    case .success(let checked): unary = checked
+    case .failure(let error): return error.record()
     }
-    guard requestLength >= 0 else { return fail(.invalidArgument, "lbc_unary: request_len is too large", handle: ch) }
-    let path = String(cString: method)
-    guard path.utf8.first == UInt8(ascii: "/"), path.utf8.count > 1 else {
-        return fail(.invalidArgument, "lbc_unary: method \"\(path)\" must look like \"/package.Service/Method\"", handle: ch)
-    }
-    guard let channel = ChannelRegistry.lookup(ch) else {
-        return fail(.closed, "lbc_unary: the channel is closed", handle: ch)
-    }
-    guard !channel.isLoopThread else {
+    guard !unary.channel.isLoopThread else {
         return fail(.recursiveCall, "lbc_unary: called from this channel's log callback (its I/O thread); "
                     + "a blocking call there would wait for itself", handle: ch)
     }
-    let limit = channel.options.maxSendMessageSize
-    guard requestLength <= limit else {
-        return fail(.messageTooLarge,
-                    "lbc_unary: request of \(requestLength) bytes exceeds max_send_message_size (\(limit))", handle: ch)
-    }
-    let md = metadata.map { Handle.get($0, as: MetadataBox.self).metadata } ?? Metadata()
-    let call = UnaryCall(method: path, request: UnsafeRawBufferPointer(start: request, count: requestLength),
-                         metadata: md, timeoutMs: timeoutMs < 0 ? nil : timeoutMs,
-                         maxReceiveMessageSize: channel.options.maxReceiveMessageSize)
-    channel.start(call)
+    let call = unary.makeCall()
+    unary.channel.start(call)
     call.waitForCompletion()
     out.pointee = Handle.make(ResponseBox(call))
     return 0

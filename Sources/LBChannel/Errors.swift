@@ -18,6 +18,9 @@ enum LBCError: Int32, CaseIterable {
     case internalError = -10
     case resolution = -11
     case recursiveCall = -12
+    case wouldBlock = -13
+    case callFinished = -14
+    case sendClosed = -15
 
     /// Static C strings for lbc_strerror (never freed).
     static let names: [Int32: UnsafePointer<CChar>] = {
@@ -41,6 +44,9 @@ enum LBCError: Int32, CaseIterable {
         case .internalError: return "internal error"
         case .resolution: return "name resolution failed"
         case .recursiveCall: return "blocking call from the channel's own I/O thread"
+        case .wouldBlock: return "not ready yet (would block)"
+        case .callFinished: return "the call has already finished"
+        case .sendClosed: return "the send side of the call is closed"
         }
     }
 }
@@ -50,6 +56,21 @@ enum LBCError: Int32, CaseIterable {
 func fail(_ code: LBCError, _ message: String, handle: UnsafeRawPointer? = nil) -> Int32 {
     message.withCString { lbcshim_set_errmsg_for(handle, $0) }
     return code.rawValue
+}
+
+/// An error code with its message, recorded as the thread's last error by `record()`.
+struct CodedError: Error, @unchecked Sendable {
+    let code: LBCError
+    let message: String
+    let handle: UnsafeRawPointer?
+
+    init(_ code: LBCError, _ message: String, _ handle: UnsafeRawPointer? = nil) {
+        self.code = code
+        self.message = message
+        self.handle = handle
+    }
+
+    func record() -> Int32 { fail(code, message, handle: handle) }
 }
 
 /// Static C strings for status names.

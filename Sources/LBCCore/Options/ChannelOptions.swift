@@ -56,6 +56,12 @@ package struct ChannelOptions: Sendable, Equatable {
     package var dnsSRV = false
     /// `dns_timeout_ms`: the timeout of each DNS query attempt (> 0).
     package var dnsTimeoutMs: Int64 = 2_000
+    /// `stream_window_bytes`: each stream's HTTP/2 receive window (SETTINGS_INITIAL_WINDOW_SIZE,
+    /// 1024 ... 2^31-1). A streaming call holds at most about this much unread data.
+    package var streamWindowBytes = 4 << 20
+    /// `stream_send_buffer_bytes`: how many bytes a streaming call queues for sending
+    /// before a send blocks (>= 0; one message is always accepted into an empty buffer).
+    package var streamSendBufferBytes = 64 << 10
 
     /// All defaults.
     package init() {}
@@ -66,7 +72,7 @@ package struct ChannelOptions: Sendable, Equatable {
         "max_receive_message_size", "backoff_initial_ms", "backoff_multiplier", "backoff_jitter",
         "backoff_max_ms", "authority", "user_agent", "discovery_interval_ms",
         "min_reresolution_interval_ms", "dns_use_ttl", "dns_ttl_floor_ms", "empty_answer", "resolution",
-        "eager_timeout_ms", "dns_srv", "dns_timeout_ms",
+        "eager_timeout_ms", "dns_srv", "dns_timeout_ms", "stream_window_bytes", "stream_send_buffer_bytes",
     ]
 
     /// The connection backoff configured by the backoff_* fields.
@@ -127,6 +133,16 @@ package struct ChannelOptions: Sendable, Equatable {
             let ms = try Self.integer(key, value)
             try Self.checkMinimum(key, ms, 100)
             discoveryIntervalMs = ms
+        case "stream_window_bytes":
+            let bytes = try Self.integer(key, value)
+            try Self.checkMinimum(key, bytes, 1024)
+            guard bytes <= Int64(Int32.max) else { throw .invalid(key, "must be <= \(Int32.max), got \(bytes)") }
+            streamWindowBytes = Int(bytes)
+        case "stream_send_buffer_bytes":
+            let bytes = try Self.integer(key, value)
+            try Self.checkMinimum(key, bytes, 0)
+            guard bytes <= Int64(Int32.max) else { throw .invalid(key, "must be <= \(Int32.max), got \(bytes)") }
+            streamSendBufferBytes = Int(bytes)
         case "min_reresolution_interval_ms":
             let ms = try Self.integer(key, value)
             try Self.checkMinimum(key, ms, 0)

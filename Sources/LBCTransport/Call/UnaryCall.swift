@@ -1,110 +1,113 @@
 import LBCCore
 
-/// One unary RPC: its request, its progress on the loop thread, and its result.
+/// One unary RPC: a single request message, a single response message.
 ///
-/// Created on the caller's thread, handed to `Channel.start(_:)`, finished on the loop
-/// thread; the caller reads the result after `waitForCompletion()` returns.
-package final class UnaryCall: @unchecked Sendable {
-    // MARK: request (immutable)
-    package let method: String
+/// Its caller either blocks in `waitForCompletion()` (the thread's reusable futex)
+/// or gets the finished call on a `CompletionQueue`.
+package final class UnaryCall: Call, @unchecked Sendable {
     /// Length-prefixed request message.
     package let requestFrame: [UInt8]
-    /// The request metadata as header bytes, encoded on the caller's thread.
-    let encodedMetadata: EncodedMetadata
-    /// Absolute deadline (monotonic ns), nil for none.
-    package let deadlineNs: Int64?
-    /// The timeout the caller asked for, for messages.
-    package let timeoutMs: Int64?
-    let maxReceiveMessageSize: Int
-
-    // MARK: loop-thread state
-    /// The channel running the call (set by `Channel.start`, cleared when finished).
-    var channel: Channel?
-    /// When the call was put on an endpoint (monotonic ns), for latency stats.
-    var dispatchedNs: Int64 = 0
     var sendOffset = 0
-    var streamID: Int32 = -1
-    var connection: HTTP2Connection?
-    var endpoint: Endpoint?
-    var attempts = 0
-    var finished = false
-    var httpStatus = 0
-    var responseHeadersSeen = false
-    var trailersOnly = false
-    var grpcStatus: Int32?
-    /// The grpc-status text when it was not a number.
-    var invalidStatusText: String?
-    /// The response's content-type when it is not application/grpc*.
-    var nonGRPCContentType: String?
-    /// Bytes of response header and trailer fields so far (RFC 9113 §6.5.2 sizes).
-    var headerListBytes = 0
-    var grpcMessage: String?
-    var deframer: GRPCMessageDeframer
-    var protocolError: (StatusCode, String)?
-
-    // MARK: result (valid after completion)
-    package private(set) var status: StatusCode = .unknown
-    package private(set) var statusMessage = ""
     package var response: [UInt8]?
-    package var headers = Metadata()
-    package var trailers = Metadata()
-    /// Address of the endpoint that served the call (nil when none was picked).
-    package var peerName: CString?
-    package var peer: String { peerName?.string ?? "" }
 
-    private let completion: Completion
+    /// Where the end is announced: the creating thread's futex, or a queue.
+    private let completion: Completion?
+    private let queue: CompletionQueue?
+    /// The caller's tag for the queue event.
+    package let tag: UInt
 
+    /// A blocking call: the creating thread waits in `waitForCompletion()`.
+    package convenience init(method: String, request: UnsafeRawBufferPointer, metadata: Metadata,
+                             timeoutMs: Int64?, maxReceiveMessageSize: Int) {
+        self.init(method: method, request: request, metadata: metadata, timeoutMs: timeoutMs,
+                  maxReceiveMessageSize: maxReceiveMessageSize, queue: nil, tag: 0)
+    }
+
+    /// With a `queue`, the finished call is posted there with `tag`; without one the
+    /// creating thread waits for it.
     package init(method: String, request: UnsafeRawBufferPointer, metadata: Metadata,
-                 timeoutMs: Int64?, maxReceiveMessageSize: Int) {
-        self.method = method
+                 timeoutMs: Int64?, maxReceiveMessageSize: Int, queue: CompletionQueue?, tag: UInt) {
         var frame: [UInt8] = []
         frame.reserveCapacity(request.count + 5)
         GRPCFraming.appendFrame(request, to: &frame)
         self.requestFrame = frame
-        self.encodedMetadata = EncodedMetadata(metadata)
-        self.timeoutMs = timeoutMs
-        if let t = timeoutMs {
-            let (ns, overflow) = t.multipliedReportingOverflow(by: 1_000_000)
-            let (deadline, overflow2) = EventLoop.now().addingReportingOverflow(overflow ? Int64.max : ns)
-            self.deadlineNs = (overflow || overflow2) ? nil : deadline
+        self.queue = queue
+        self.tag = tag
+        if queue == nil {
+            let completion = Completion.forCurrentThread()
+            completion.reset()
+            self.completion = completion
         } else {
-            self.deadlineNs = nil
+            self.completion = nil
         }
-        self.maxReceiveMessageSize = maxReceiveMessageSize
-        self.deframer = GRPCMessageDeframer(maxMessageSize: maxReceiveMessageSize)
-        self.completion = Completion.forCurrentThread()
-        completion.reset()
+        super.init(method: method, metadata: metadata, timeoutMs: timeoutMs,
+                   maxReceiveMessageSize: maxReceiveMessageSize)
     }
 
     /// Block the calling thread until the call has finished. Must be called on the
     /// thread that created the call (its completion is that thread's reusable one).
-    package func waitForCompletion() { completion.wait() }
+    package func waitForCompletion() { completion?.wait() }
 
-    /// Record the final status and wake the waiting thread. Loop thread, once.
-    func complete(_ status: StatusCode, _ message: String) {
-        self.status = status
-        self.statusMessage = message
+    override func complete(_ status: StatusCode, _ message: String) {
+        super.complete(status, message)
         if status != .ok { response = nil }
-        completion.signal()
+        if let queue { queue.post(self) } else { completion?.signal() }
     }
 
-    /// Forget everything received so far (before a transparent retry).
-    func resetForRetry() {
+    override var canRetryTransparently: Bool { true }
+
+    override func okStatusViolation() -> (StatusCode, String)? {
+        response == nil ? (.internalError, "server sent no response message for a unary call") : nil
+    }
+
+    override func resetForRetry() {
+        super.resetForRetry()
         sendOffset = 0
-        streamID = -1
-        connection = nil
-        httpStatus = 0
-        responseHeadersSeen = false
-        trailersOnly = false
-        grpcStatus = nil
-        invalidStatusText = nil
-        nonGRPCContentType = nil
-        headerListBytes = 0
-        grpcMessage = nil
-        protocolError = nil
         response = nil
-        headers = Metadata()
-        trailers = Metadata()
-        deframer = GRPCMessageDeframer(maxMessageSize: maxReceiveMessageSize)
+    }
+
+    override func readBody(into buffer: UnsafeMutablePointer<UInt8>, length: Int,
+                           flags: UnsafeMutablePointer<UInt32>) -> Int {
+        let n = min(requestFrame.count - sendOffset, length)
+        if n > 0 {
+            requestFrame.withUnsafeBytes { raw in
+                buffer.update(from: raw.baseAddress!.assumingMemoryBound(to: UInt8.self) + sendOffset, count: n)
+            }
+            sendOffset += n
+        }
+        if sendOffset == requestFrame.count { flags.pointee |= NGHTTP2DataFlags.eof }
+        return n
+    }
+
+    override func receiveData(_ chunk: UnsafeRawBufferPointer, session: OpaquePointer,
+                              streamID: Int32) -> (StatusCode, String)? {
+        // A unary response is consumed whole: return the window at once.
+        NGHTTP2Window.consume(session, streamID: streamID, count: chunk.count)
+        if protocolError != nil { return nil }
+        // Not a gRPC response (an error page from a proxy, say): its body is not
+        // length-prefixed messages; the status comes from the HTTP status.
+        if (httpStatus != 0 && httpStatus != 200) || nonGRPCContentType != nil { return nil }
+        // Fast path: the whole message in one chunk, nothing buffered before it.
+        if response == nil, deframer.bufferedByteCount == 0, chunk.count >= 5, chunk[0] == 0 {
+            let length = Int(chunk[1]) << 24 | Int(chunk[2]) << 16 | Int(chunk[3]) << 8 | Int(chunk[4])
+            if length == chunk.count - 5 && length <= maxReceiveMessageSize {
+                response = Array(UnsafeRawBufferPointer(rebasing: chunk[5...]))
+                return nil
+            }
+        }
+        deframer.append(chunk)
+        do {
+            while let message = try deframer.next() {
+                if response != nil {
+                    protocolError = (.internalError, "server sent more than one response message for a unary call")
+                    return protocolError
+                }
+                response = message
+            }
+        } catch {
+            protocolError = Call.status(for: error)
+            return protocolError
+        }
+        return nil
     }
 }

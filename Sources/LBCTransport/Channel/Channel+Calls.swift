@@ -2,7 +2,7 @@ import LBCCore
 
 extension Channel {
     /// A call entered the loop: arm its deadline and dispatch it.
-    func admit(_ call: UnaryCall) {
+    func admit(_ call: Call) {
         if isShutDown {
             finish(call, .cancelled, "channel closed")
             return
@@ -13,12 +13,13 @@ extension Channel {
                 return
             }
             loop.schedule(at: deadline, target: call)
+            call.timerArmed = true
         }
         dispatch(call)
     }
 
     /// Put `call` on a READY endpoint, queue it, or fail it fast.
-    func dispatch(_ call: UnaryCall) {
+    func dispatch(_ call: Call) {
         let endpoints = self.endpoints
         if let index = picker.pick(count: endpoints.count,
                                    isReady: { endpoints[$0].isReady },
@@ -31,6 +32,7 @@ extension Channel {
                 call.dispatchedNs = EventLoop.now()
                 endpoint.inFlight += 1
                 endpoint.callsStarted += 1
+                call.didDispatch()
                 return
             }
             if call.attempts < 2 {
@@ -72,12 +74,12 @@ extension Channel {
     }
 
     /// Finish `call` once: update counters, cancel its deadline, wake its caller.
-    func finish(_ call: UnaryCall, _ status: StatusCode, _ message: String) {
+    func finish(_ call: Call, _ status: StatusCode, _ message: String) {
         guard !call.finished else { return }
         call.finished = true
         call.channel = nil
         call.connection = nil
-        if call.deadlineNs != nil { loop.timerCancelled() }
+        if call.timerArmed { loop.timerCancelled() }
         if let endpoint = call.endpoint {
             endpoint.inFlight -= 1
             if status != .ok { endpoint.callsFailed += 1 }
@@ -86,17 +88,29 @@ extension Channel {
         call.complete(status, message)
     }
 
-    func deadlineExpired(_ call: UnaryCall) {
+    func deadlineExpired(_ call: Call) {
         guard !call.finished else { return }
+        abandon(call)
+        finish(call, .deadlineExceeded, deadlineMessage(call))
+    }
+
+    /// The caller cancelled `call`; `dispatched` is false when it never entered `admit`.
+    func cancel(_ call: Call, dispatched: Bool) {
+        guard !call.finished else { return }
+        if dispatched { abandon(call) }
+        finish(call, .cancelled, "cancelled by the client")
+    }
+
+    /// Take `call` off its stream (RST_STREAM CANCEL) or out of the waiting list.
+    private func abandon(_ call: Call) {
         if let connection = call.connection, call.streamID > 0 {
             connection.resetStream(call.streamID)
         } else if let i = waiting.firstIndex(where: { $0 === call }) {
             waiting.remove(at: i)
         }
-        finish(call, .deadlineExceeded, deadlineMessage(call))
     }
 
-    private func deadlineMessage(_ call: UnaryCall) -> String {
+    private func deadlineMessage(_ call: Call) -> String {
         let where_ = call.peer.isEmpty ? "while waiting for an endpoint" : "on \(call.peer)"
         return "deadline exceeded after \(call.timeoutMs ?? 0) ms \(where_)"
     }

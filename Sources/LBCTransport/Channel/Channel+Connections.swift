@@ -24,7 +24,8 @@ extension Channel: ConnectionDelegate {
         let connection = HTTP2Connection(
             address: endpoint.address, loop: loop,
             authority: options.authority ?? endpoint.address.authority,
-            userAgent: (options.userAgent.map { $0 + " " } ?? "") + "lbchannel/\(LBChannelVersion.string)")
+            userAgent: (options.userAgent.map { $0 + " " } ?? "") + "lbchannel/\(LBChannelVersion.string)",
+            streamWindow: options.streamWindowBytes)
         connection.delegate = self
         endpoint.connection = connection
         connection.start(connectTimeoutMs: options.connectTimeoutMs)
@@ -93,11 +94,12 @@ extension Channel: ConnectionDelegate {
         release(connection, of: endpoint)
     }
 
-    package func streamClosed(_ connection: HTTP2Connection, call: UnaryCall, errorCode: UInt32,
+    package func streamClosed(_ connection: HTTP2Connection, call: Call, errorCode: UInt32,
                               failure: (StatusCode, String)?) {
         guard !call.finished else { return }
         // Transparent retry (gRFC A6): the server never processed a refused stream.
-        if failure == nil, errorCode == HTTP2ErrorCode.refusedStream, !call.responseHeadersSeen, call.attempts < 2 {
+        if failure == nil, errorCode == HTTP2ErrorCode.refusedStream, !call.responseHeadersSeen, call.attempts < 2,
+           call.canRetryTransparently {
             call.endpoint?.inFlight -= 1
             call.endpoint = nil
             call.resetForRetry()

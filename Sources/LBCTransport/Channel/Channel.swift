@@ -59,7 +59,7 @@ package final class Channel: @unchecked Sendable {
     var retired: [Endpoint] = []
     var picker: Picker
     /// RPCs waiting for a READY endpoint, oldest first.
-    var waiting: [UnaryCall] = []
+    var waiting: [Call] = []
     var isShutDown = false
 
     // Discovery (loop thread).
@@ -126,7 +126,7 @@ package final class Channel: @unchecked Sendable {
     // MARK: any thread
 
     /// Start `call`; its result is available after `call.waitForCompletion()`.
-    package func start(_ call: UnaryCall) {
+    package func start(_ call: Call) {
         call.channel = self
         if !loop.submit(call) {
             call.channel = nil

@@ -13,5 +13,5 @@ package protocol ConnectionDelegate: AnyObject {
     /// A draining connection closed after its last stream ended.
     func connectionClosed(_ connection: HTTP2Connection)
     /// A stream ended (normally, by reset, or because the connection went away).
-    func streamClosed(_ connection: HTTP2Connection, call: UnaryCall, errorCode: UInt32, failure: (StatusCode, String)?)
+    func streamClosed(_ connection: HTTP2Connection, call: Call, errorCode: UInt32, failure: (StatusCode, String)?)
 }

@@ -21,11 +21,13 @@ package final class HTTP2Connection: FileDescriptorHandler {
     /// Not weak: a weak reference would slow down every retain of the channel.
     package unowned(unsafe) var delegate: ConnectionDelegate?
     /// Open streams by id; the connection owns their calls until they close.
-    var streams: [Int32: UnaryCall] = [:]
+    var streams: [Int32: Call] = [:]
 
     let loop: EventLoop
     private let authority: CString
     private let userAgent: CString
+    /// SETTINGS_INITIAL_WINDOW_SIZE: each stream's receive window.
+    private let streamWindow: UInt32
     private var fd: Int32 = -1
     var session: OpaquePointer?
     private var outbound: [UInt8] = []
@@ -41,7 +43,9 @@ package final class HTTP2Connection: FileDescriptorHandler {
     /// SETTINGS_MAX_HEADER_LIST_SIZE we advertise and enforce per response.
     static let maxHeaderListSize = 64 << 10
 
-    package init(address: EndpointAddress, loop: EventLoop, authority: String, userAgent: String) {
+    package init(address: EndpointAddress, loop: EventLoop, authority: String, userAgent: String,
+                 streamWindow: Int = 4 << 20) {
+        self.streamWindow = UInt32(clamping: streamWindow)
         self.address = address
         self.loop = loop
         self.authority = CString(authority)
@@ -85,7 +89,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
         session = s
         var settings = [
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
-            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: 4 << 20),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: streamWindow),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: UInt32(HTTP2Connection.maxHeaderListSize)),
         ]
         nghttp2_submit_settings(s, UInt8(NGHTTP2_FLAG_NONE.rawValue), &settings, settings.count)
@@ -186,7 +190,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
     // MARK: streams
 
     /// Open a stream for `call`. Returns false when the connection cannot take it.
-    func startStream(_ call: UnaryCall) -> Bool {
+    func startStream(_ call: Call) -> Bool {
         guard state == .ready, let s = session else { return false }
         var provider = nghttp2_data_provider()
         provider.source.ptr = Unmanaged.passUnretained(call).toOpaque()
@@ -206,6 +210,12 @@ package final class HTTP2Connection: FileDescriptorHandler {
         call.connection = self
         streams[id] = call
         return true
+    }
+
+    /// More request body is queued for a stream whose body source said "deferred".
+    func resumeData(_ id: Int32) {
+        guard let s = session, state != .closed else { return }
+        nghttp2_session_resume_data(s, id)
     }
 
     /// Reset a stream (deadline, cancellation, protocol error). The stream's close

@@ -16,12 +16,13 @@ enum NGHTTP2Callbacks {
         return cbs!
     }()
 
-    /// Session options: we return WINDOW_UPDATEs automatically (unary calls consume
-    /// whole messages), and we never accept pushes.
+    /// Session options: windows are returned by hand (`NGHTTP2Window`): unary calls at
+    /// once, streaming calls as the caller takes messages.
     nonisolated(unsafe) static let sessionOptions: OpaquePointer = {
         var opt: OpaquePointer?
         nghttp2_option_new(&opt)
         nghttp2_option_set_peer_max_concurrent_streams(opt, 100)
+        nghttp2_option_set_no_auto_window_update(opt, 1)
         return opt!
     }()
 
@@ -32,9 +33,9 @@ enum NGHTTP2Callbacks {
 
     /// The call of an open stream (its stream user data; owned by `HTTP2Connection.streams`).
     @inline(__always)
-    private static func call(_ session: OpaquePointer?, _ streamID: Int32) -> UnaryCall? {
+    private static func call(_ session: OpaquePointer?, _ streamID: Int32) -> Call? {
         guard let p = nghttp2_session_get_stream_user_data(session, streamID) else { return nil }
-        return Unmanaged<UnaryCall>.fromOpaque(p).takeUnretainedValue()
+        return Unmanaged<Call>.fromOpaque(p).takeUnretainedValue()
     }
 
     static let onHeader: nghttp2_on_header_callback = { session, frame, name, nameLength, value, valueLength, _, _ in
@@ -61,16 +62,24 @@ enum NGHTTP2Callbacks {
 
     static let onDataChunk: nghttp2_on_data_chunk_recv_callback = { session, _, streamID, data, length, _ in
         guard let call = call(session, streamID), !call.finished else { return 0 }
-        if call.receiveData(UnsafeRawBufferPointer(start: data, count: length)) != nil {
+        if call.receiveData(UnsafeRawBufferPointer(start: data, count: length), session: session!,
+                            streamID: streamID) != nil {
             nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, HTTP2ErrorCode.cancel)
         }
         return 0
     }
 
-    static let onFrame: nghttp2_on_frame_recv_callback = { _, frame, userData in
+    static let onFrame: nghttp2_on_frame_recv_callback = { session, frame, userData in
         guard let frame else { return 0 }
         let conn = connection(userData)
         switch UInt32(frame.pointee.hd.type) {
+        case NGHTTP2_HEADERS.rawValue:
+            // Response headers that are not also the end (a trailers-only response).
+            if frame.pointee.headers.cat == NGHTTP2_HCAT_RESPONSE,
+               frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) == 0,
+               let call = call(session, frame.pointee.hd.stream_id), !call.finished {
+                call.responseHeadersComplete()
+            }
         case NGHTTP2_SETTINGS.rawValue:
             if frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0 { conn.receivedSettings() }
         case NGHTTP2_GOAWAY.rawValue:
@@ -98,20 +107,34 @@ enum NGHTTP2Callbacks {
         return 0
     }
 
-    /// Copies the length-prefixed request into nghttp2's DATA frames.
+    /// Asks the call for request body bytes (see `Call.readBody`).
     static let readRequestBody: nghttp2_data_source_read_callback = { _, _, buf, length, flags, source, _ in
-        let call = Unmanaged<UnaryCall>.fromOpaque(source!.pointee.ptr!).takeUnretainedValue()
-        let remaining = call.requestFrame.count - call.sendOffset
-        let n = min(remaining, length)
-        if n > 0 {
-            call.requestFrame.withUnsafeBytes { raw in
-                buf!.update(from: raw.baseAddress!.assumingMemoryBound(to: UInt8.self) + call.sendOffset, count: n)
-            }
-            call.sendOffset += n
-        }
-        if call.sendOffset == call.requestFrame.count {
-            flags!.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
-        }
-        return n
+        let call = Unmanaged<Call>.fromOpaque(source!.pointee.ptr!).takeUnretainedValue()
+        return call.readBody(into: buf!, length: length, flags: flags!)
+    }
+}
+
+/// Flag values a request body source returns.
+enum NGHTTP2DataFlags {
+    static let eof = NGHTTP2_DATA_FLAG_EOF.rawValue
+    static let deferred = Int(NGHTTP2_ERR_DEFERRED.rawValue)
+}
+
+/// Returning receive window by hand (the sessions use no_auto_window_update).
+enum NGHTTP2Window {
+    /// Connection and stream window.
+    @inline(__always)
+    static func consume(_ session: OpaquePointer, streamID: Int32, count: Int) {
+        nghttp2_session_consume(session, streamID, count)
+    }
+
+    @inline(__always)
+    static func consumeConnection(_ session: OpaquePointer, count: Int) {
+        nghttp2_session_consume_connection(session, count)
+    }
+
+    @inline(__always)
+    static func consumeStream(_ session: OpaquePointer, streamID: Int32, count: Int) {
+        nghttp2_session_consume_stream(session, streamID, count)
     }
 }

@@ -49,7 +49,7 @@ enum RequestHeaders {
 
     /// Call `body` with the header fields of `call`. `authority` and `userAgent`
     /// must outlive the connection's streams (nghttp2 does not copy them).
-    static func withFields<R>(for call: UnaryCall, authority authorityValue: CString, userAgent agentValue: CString,
+    static func withFields<R>(for call: Call, authority authorityValue: CString, userAgent agentValue: CString,
                               _ body: (UnsafePointer<nghttp2_nv>, Int) -> R) -> R {
         var method = call.method
         var timeoutText = call.deadlineNs.map { GRPCTimeout.encode(nanoseconds: max($0 - EventLoop.now(), 1)) } ?? ""

@@ -35,6 +35,15 @@ package final class Lock: @unchecked Sendable {
     /// Wait on the condition; the lock must be held.
     package func wait() { pthread_cond_wait(cond, mutex) }
 
+    /// Wait on the condition until woken or until `deadlineNs` (monotonic); the lock
+    /// must be held. Returns false once the deadline has passed.
+    package func wait(untilNs deadlineNs: Int64) -> Bool {
+        if lbcshim_now_ns() >= deadlineNs { return false }
+        var ts = timespec(tv_sec: Int(deadlineNs / 1_000_000_000), tv_nsec: Int(deadlineNs % 1_000_000_000))
+        pthread_cond_timedwait(cond, mutex, &ts)
+        return lbcshim_now_ns() < deadlineNs
+    }
+
     /// Wake every waiter; call with or without the lock held.
     package func broadcast() { pthread_cond_broadcast(cond) }
 }

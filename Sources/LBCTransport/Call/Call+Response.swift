@@ -11,7 +11,7 @@ package enum HTTP2ErrorCode {
     package static let inadequateSecurity: UInt32 = 12
 }
 
-extension UnaryCall {
+extension Call {
     /// A response header (`trailer == false`) or trailer field arrived.
     func receiveHeader(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, trailer: Bool) {
         // Pseudo-headers and reserved names are consumed here, never exposed as metadata.
@@ -51,44 +51,6 @@ extension UnaryCall {
         if trailer { trailers.append(key: key, value: bytes) } else { headers.append(key: key, value: bytes) }
     }
 
-    /// A chunk of the response body arrived. Returns an error to reset the stream with.
-    func receiveData(_ chunk: UnsafeRawBufferPointer) -> (StatusCode, String)? {
-        if protocolError != nil { return nil }
-        // Not a gRPC response (an error page from a proxy, say): its body is not
-        // length-prefixed messages; the status comes from the HTTP status.
-        if (httpStatus != 0 && httpStatus != 200) || nonGRPCContentType != nil { return nil }
-        // Fast path: the whole message in one chunk, nothing buffered before it.
-        if response == nil, deframer.bufferedByteCount == 0, chunk.count >= 5, chunk[0] == 0 {
-            let length = Int(chunk[1]) << 24 | Int(chunk[2]) << 16 | Int(chunk[3]) << 8 | Int(chunk[4])
-            if length == chunk.count - 5 && length <= maxReceiveMessageSize {
-                response = Array(UnsafeRawBufferPointer(rebasing: chunk[5...]))
-                return nil
-            }
-        }
-        deframer.append(chunk)
-        do {
-            while let message = try deframer.next() {
-                if response != nil {
-                    protocolError = (.internalError, "server sent more than one response message for a unary call")
-                    return protocolError
-                }
-                response = message
-            }
-        } catch {
-            switch error {
-            case .messageTooLarge(let size, let limit):
-                protocolError = (.resourceExhausted,
-                                 "received message larger than max (\(size) vs. \(limit))")
-            case .compressedWithoutEncoding:
-                protocolError = (.internalError, "received a compressed message but no compression was negotiated")
-            case .invalidFlag(let flag):
-                protocolError = (.internalError, "received a message with invalid flags \(flag)")
-            }
-            return protocolError
-        }
-        return nil
-    }
-
     /// The final status once the stream closed with `errorCode`.
     func outcome(streamErrorCode errorCode: UInt32) -> (StatusCode, String) {
         if let err = protocolError { return err }
@@ -104,9 +66,7 @@ extension UnaryCall {
                 if deframer.hasPartialMessage {
                     return (.internalError, "stream ended in the middle of a message")
                 }
-                if response == nil {
-                    return (.internalError, "server sent no response message for a unary call")
-                }
+                if let violation = okStatusViolation() { return violation }
             }
             if let message = grpcMessage, !message.isEmpty { return (status, message) }
             if let text = invalidStatusText {

@@ -1,7 +1,7 @@
 /// How a call enters the loop (a submitted task) and meets its deadline (a timer).
-extension UnaryCall: LoopTask, TimerTarget {
+extension Call: LoopTask, TimerTarget {
     package func runOnLoop() {
-        channel?.admit(self)
+        enteredLoop()
     }
 
     package func timerFired() {

@@ -1,0 +1,99 @@
+import CLBCShim
+import Glibc
+
+/// Where finished asynchronous calls and stream events are collected for one
+/// polling thread. An eventfd is readable exactly while items are pending, so an
+/// event loop (asyncio, libuv, epoll) can wait for it; it is signalled once per
+/// batch (when the queue goes from empty to non-empty), not once per item.
+///
+/// Items are `UnaryCall`s (finished) and `StreamCall`s (something changed; their
+/// `takeEventFlags()` says what). A stream call is queued at most once at a time.
+package final class CompletionQueue: @unchecked Sendable {
+    private let lock = Lock()
+    private var items: [AnyObject] = []     // guarded by lock
+    private var head = 0                    // guarded by lock
+    private var closed = false              // guarded by lock
+    /// Readable while items are pending. Owned by the queue.
+    package let fd: Int32
+
+    package init() throws(SystemError) {
+        let fd = lbcshim_eventfd()
+        if fd < 0 { throw SystemError("eventfd", errno: -fd) }
+        self.fd = fd
+    }
+
+    deinit { Glibc.close(fd) }
+
+    /// Append `item`. Any thread. False when the queue has been closed (dropped).
+    @discardableResult
+    package func post(_ item: AnyObject) -> Bool {
+        lock.lock()
+        if closed {
+            lock.unlock()
+            return false
+        }
+        items.append(item)
+        let first = items.count - head == 1
+        if first { signal() }
+        lock.unlock()
+        return true
+    }
+
+    /// Take up to `max` items, waiting up to `timeoutMs` for the first (0: no wait,
+    /// < 0: forever). Calls `body` for each outside the lock; returns how many.
+    package func take(max: Int, timeoutMs: Int64, _ body: (AnyObject) -> Void) -> Int {
+        let deadline = timeoutMs > 0 ? EventLoop.deadline(afterMs: timeoutMs) : 0
+        while true {
+            lock.lock()
+            let available = items.count - head
+            if available > 0 {
+                let n = Swift.min(available, max)
+                let batch = Array(items[head..<head + n])
+                head += n
+                if head == items.count {
+                    items.removeAll(keepingCapacity: items.capacity <= 4096)
+                    head = 0
+                    drain()
+                } else if head >= 1024 && head * 2 >= items.count {
+                    items.removeSubrange(0..<head)
+                    head = 0
+                }
+                lock.unlock()
+                for item in batch { body(item) }
+                return n
+            }
+            lock.unlock()
+            if timeoutMs == 0 { return 0 }
+            var waitMs: Int32 = -1
+            if timeoutMs > 0 {
+                let left = deadline - EventLoop.now()
+                if left <= 0 { return 0 }
+                waitMs = Int32(clamping: (left + 999_999) / 1_000_000)
+            }
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            _ = poll(&pfd, 1, waitMs)
+        }
+    }
+
+    /// Drop pending items and refuse new ones (the owner let go of the queue).
+    package func close() {
+        lock.lock()
+        closed = true
+        let dropped = items
+        items.removeAll()
+        head = 0
+        drain()
+        lock.unlock()
+        _ = dropped  // released outside the lock
+    }
+
+    private func signal() {
+        var one: UInt64 = 1
+        _ = withUnsafeBytes(of: &one) { write(fd, $0.baseAddress, 8) }
+    }
+
+    private func drain() {
+        var value: UInt64 = 0
+        _ = withUnsafeMutableBytes(of: &value) { read(fd, $0.baseAddress, 8) }
+    }
+}

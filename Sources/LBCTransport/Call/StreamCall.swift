@@ -1,0 +1,363 @@
+import LBCCore
+
+/// A call of any shape whose messages move both ways while it runs: the caller
+/// sends and receives through a buffer on each side, shared with the loop thread.
+///
+/// Back-pressure: received messages wait in `received` until the caller takes
+/// them, and the stream's HTTP/2 window is returned only for bytes the caller has
+/// taken (or that belong to a message still being assembled), so the server can
+/// have at most one window in flight. Sent messages wait in `outbound`, at most
+/// `sendBufferLimit` bytes (a single message is always accepted into an empty
+/// buffer); nghttp2 takes them as the peer's window allows.
+///
+/// Threads: the `send*`, `recv`, `wait*`, `cancel` methods run on callers' threads;
+/// everything else on the loop thread. State shared between them is guarded by
+/// `state`. The caller learns of changes by waiting on `state`'s condition or
+/// through a `CompletionQueue`.
+package final class StreamCall: Call, @unchecked Sendable {
+    /// Bits of `takeEventFlags()` (the C API's LBC_CALL_*).
+    package enum Event {
+        package static let readable: UInt32 = 0x1
+        package static let writable: UInt32 = 0x2
+        package static let headers: UInt32 = 0x4
+        package static let done: UInt32 = 0x8
+    }
+
+    /// Work for the loop thread, coalesced into one submitted task.
+    private enum Op {
+        static let start: UInt8 = 1, resume: UInt8 = 2, consume: UInt8 = 4, cancel: UInt8 = 8
+    }
+
+    package enum SendResult { case queued, wouldBlock, finished, sendClosed }
+    package enum ReceiveResult { case message([UInt8]), end, wouldBlock }
+
+    private let owner: Channel
+    private let queue: CompletionQueue?
+    /// The caller's tag for queue events.
+    package let tag: UInt
+    let sendBufferLimit: Int
+    package let maxSendMessageSize: Int
+    /// Pop this many bytes before asking the loop to return window (nghttp2 sends
+    /// WINDOW_UPDATE only once half the window is consumed anyway).
+    private let consumeBatch: Int
+
+    // MARK: shared state (guarded by `state`)
+    private let state = Lock()
+    private var received: [[UInt8]] = []
+    private var receivedHead = 0
+    /// Wire bytes (prefix included) of the messages in `received`.
+    private var queuedWireBytes = 0
+    /// Popped since the loop last returned window.
+    private var poppedSinceConsume = 0
+    private var outbound: [UInt8] = []
+    private var outboundStart = 0
+    private var sendClosed = false
+    /// nghttp2 was told there is nothing to send (NGHTTP2_ERR_DEFERRED): resume it.
+    private var sendDeferred = false
+    private var headersReady = false
+    private var done = false
+    private var pendingOps: UInt8 = Op.start
+    private var taskQueued = true  // the start task, submitted by Channel.start
+    private var eventFlags: UInt32 = 0
+    private var eventQueued = false
+    /// A send returned wouldBlock: post `writable` when room appears.
+    private var writableArmed = false
+    private var waiters = 0
+    private var publishedPeer: CString?
+
+    // MARK: loop-thread flow-control accounting
+    private var receivedBytes = 0
+    private var returnedBytes = 0
+
+    package init(channel: Channel, method: String, metadata: Metadata, timeoutMs: Int64?,
+                 queue: CompletionQueue?, tag: UInt) {
+        self.owner = channel
+        self.queue = queue
+        self.tag = tag
+        self.sendBufferLimit = channel.options.streamSendBufferBytes
+        self.maxSendMessageSize = channel.options.maxSendMessageSize
+        self.consumeBatch = max(channel.options.streamWindowBytes / 4, 1)
+        super.init(method: method, metadata: metadata, timeoutMs: timeoutMs,
+                   maxReceiveMessageSize: channel.options.maxReceiveMessageSize)
+    }
+
+    // MARK: caller side
+
+    /// Queue `message` (framed) unless the buffer is full; wait for room until
+    /// `deadlineNs` (nil: as long as the call lasts; 0: not at all).
+    package func send(_ message: UnsafeRawBufferPointer, end: Bool, deadlineNs: Int64?) -> SendResult {
+        state.lock()
+        while true {
+            if done { state.unlock(); return .finished }
+            if sendClosed { state.unlock(); return .sendClosed }
+            let pending = outbound.count - outboundStart
+            if pending == 0 || pending < sendBufferLimit { break }
+            if !waitLocked(until: deadlineNs) {
+                writableArmed = true
+                state.unlock()
+                return .wouldBlock
+            }
+        }
+        if outboundStart > 0 && outboundStart == outbound.count {
+            outbound.removeAll(keepingCapacity: outbound.capacity <= 2 * sendBufferLimit)
+            outboundStart = 0
+        }
+        GRPCFraming.appendFrame(message, to: &outbound)
+        if end { sendClosed = true }
+        let submit = resumeLocked()
+        state.unlock()
+        if submit { submitTask() }
+        return .queued
+    }
+
+    /// Close the send side once the queued messages are out.
+    package func closeSend() {
+        state.lock()
+        if done || sendClosed { state.unlock(); return }
+        sendClosed = true
+        let submit = resumeLocked()
+        state.unlock()
+        if submit { submitTask() }
+    }
+
+    /// Take the next message, waiting until `deadlineNs` (nil: as long as the call
+    /// lasts; 0: not at all).
+    package func receive(deadlineNs: Int64?) -> ReceiveResult {
+        state.lock()
+        while true {
+            if receivedHead < received.count {
+                let message = received[receivedHead]
+                received[receivedHead] = []
+                receivedHead += 1
+                if receivedHead == received.count {
+                    received.removeAll(keepingCapacity: true)
+                    receivedHead = 0
+                } else if receivedHead >= 64 && receivedHead * 2 >= received.count {
+                    received.removeSubrange(0..<receivedHead)
+                    receivedHead = 0
+                }
+                let wire = message.count + 5
+                queuedWireBytes -= wire
+                poppedSinceConsume += wire
+                var submit = false
+                if !done && (poppedSinceConsume >= consumeBatch || receivedHead == received.count) {
+                    poppedSinceConsume = 0
+                    submit = scheduleLocked(Op.consume)
+                }
+                state.unlock()
+                if submit { submitTask() }
+                return .message(message)
+            }
+            if done { state.unlock(); return .end }
+            if !waitLocked(until: deadlineNs) { state.unlock(); return .wouldBlock }
+        }
+    }
+
+    /// Wait until the response headers arrived (or the call ended). False on timeout.
+    package func waitForHeaders(deadlineNs: Int64?) -> Bool {
+        state.withLockedWait(deadlineNs, owner: self) { headersReady || done }
+    }
+
+    /// Wait until the call ended. False on timeout.
+    package func waitForEnd(deadlineNs: Int64?) -> Bool {
+        state.withLockedWait(deadlineNs, owner: self) { done }
+    }
+
+    /// End the call with CANCELLED (unless it has ended). Any thread.
+    package func cancel() {
+        state.lock()
+        if done { state.unlock(); return }
+        let submit = scheduleLocked(Op.cancel)
+        state.unlock()
+        if submit { submitTask() }
+    }
+
+    /// The events since the previous call (the queue delivered this call).
+    package func takeEventFlags() -> UInt32 {
+        state.lock()
+        let flags = eventFlags
+        eventFlags = 0
+        eventQueued = false
+        state.unlock()
+        return flags
+    }
+
+    /// The endpoint's address once the stream was opened there.
+    package var dispatchedPeer: CString? { state.withLock { publishedPeer } }
+
+    package var isDone: Bool { state.withLock { done } }
+
+    /// True on the channel's I/O thread, where blocking would wait for itself.
+    package var onLoopThread: Bool { owner.isLoopThread }
+
+    // MARK: caller-side helpers (lock held)
+
+    /// Wait on the condition; false once `deadline` has passed (nil: no deadline,
+    /// 0: do not wait).
+    fileprivate func waitLocked(until deadline: Int64?) -> Bool {
+        if deadline == 0 { return false }
+        waiters += 1
+        defer { waiters -= 1 }
+        if let deadline { return state.wait(untilNs: deadline) }
+        state.wait()
+        return true
+    }
+
+    private func resumeLocked() -> Bool {
+        guard sendDeferred else { return false }
+        sendDeferred = false
+        return scheduleLocked(Op.resume)
+    }
+
+    /// Note `op` for the loop; true when the caller must submit the task.
+    private func scheduleLocked(_ op: UInt8) -> Bool {
+        pendingOps |= op
+        if taskQueued { return false }
+        taskQueued = true
+        return true
+    }
+
+    private func submitTask() {
+        if owner.loop.submit(self) { return }
+        // The loop has stopped (channel closed); it finished every call it had.
+        state.lock()
+        let stranded = !done
+        taskQueued = false
+        state.unlock()
+        if stranded { complete(.cancelled, "channel closed") }
+    }
+
+    /// Wake waiters and post `flags` to the queue. Lock held.
+    private func notifyLocked(_ flags: UInt32) {
+        if waiters > 0 { state.broadcast() }
+        guard let queue, flags != 0 else { return }
+        eventFlags |= flags
+        if !eventQueued { eventQueued = queue.post(self) }
+    }
+
+    // MARK: loop side
+
+    override func enteredLoop() {
+        state.lock()
+        let ops = pendingOps
+        pendingOps = 0
+        taskQueued = false
+        state.unlock()
+        guard let channel else { return }  // finished already
+        if ops & Op.cancel != 0 {
+            channel.cancel(self, dispatched: ops & Op.start == 0)
+            return
+        }
+        if ops & Op.start != 0 { channel.admit(self) }
+        if ops & Op.resume != 0, let connection, streamID > 0 { connection.resumeData(streamID) }
+        if ops & Op.consume != 0 { returnWindow() }
+    }
+
+    override func didDispatch() {
+        state.withLock { publishedPeer = peerName }
+    }
+
+    override func responseHeadersComplete() {
+        state.lock()
+        if !headersReady {
+            headersReady = true
+            notifyLocked(Event.headers)
+        }
+        state.unlock()
+    }
+
+    override func readBody(into buffer: UnsafeMutablePointer<UInt8>, length: Int,
+                           flags: UnsafeMutablePointer<UInt32>) -> Int {
+        state.lock()
+        defer { state.unlock() }
+        let available = outbound.count - outboundStart
+        let n = min(available, length)
+        if n > 0 {
+            outbound.withUnsafeBytes { raw in
+                buffer.update(from: raw.baseAddress!.assumingMemoryBound(to: UInt8.self) + outboundStart, count: n)
+            }
+            outboundStart += n
+            if outboundStart == outbound.count {
+                outbound.removeAll(keepingCapacity: outbound.capacity <= 2 * sendBufferLimit)
+                outboundStart = 0
+            }
+            if outbound.count - outboundStart < sendBufferLimit && (writableArmed || waiters > 0) {
+                let flag = writableArmed ? Event.writable : 0
+                writableArmed = false
+                notifyLocked(flag)
+            }
+        }
+        if outboundStart == outbound.count && sendClosed {
+            flags.pointee |= NGHTTP2DataFlags.eof
+            return n
+        }
+        if n == 0 {
+            sendDeferred = true
+            return NGHTTP2DataFlags.deferred
+        }
+        return n
+    }
+
+    override func receiveData(_ chunk: UnsafeRawBufferPointer, session: OpaquePointer,
+                              streamID: Int32) -> (StatusCode, String)? {
+        // The connection window is returned at once (one slow stream must not stall
+        // the others); the stream's window only as the caller takes messages.
+        NGHTTP2Window.consumeConnection(session, count: chunk.count)
+        receivedBytes += chunk.count
+        defer { returnWindow() }
+        if protocolError != nil { return nil }
+        if (httpStatus != 0 && httpStatus != 200) || nonGRPCContentType != nil { return nil }
+        deframer.append(chunk)
+        do {
+            while let message = try deframer.next() { deliver(message) }
+        } catch {
+            protocolError = Call.status(for: error)
+            return protocolError
+        }
+        return nil
+    }
+
+    private func deliver(_ message: [UInt8]) {
+        state.lock()
+        received.append(message)
+        queuedWireBytes += message.count + 5
+        notifyLocked(Event.readable)
+        state.unlock()
+    }
+
+    /// Return window for every received byte not held in `received`.
+    private func returnWindow() {
+        guard !finished, let session = connection?.session, streamID > 0 else { return }
+        let queued = state.withLock { queuedWireBytes }
+        let n = receivedBytes - returnedBytes - queued
+        if n > 0 {
+            NGHTTP2Window.consumeStream(session, streamID: streamID, count: n)
+            returnedBytes += n
+        }
+    }
+
+    override func complete(_ status: StatusCode, _ message: String) {
+        super.complete(status, message)
+        state.lock()
+        done = true
+        outbound = []
+        outboundStart = 0
+        var flags = Event.done | Event.readable
+        if writableArmed { flags |= Event.writable; writableArmed = false }
+        if !headersReady { flags |= Event.headers; headersReady = true }
+        notifyLocked(flags)
+        state.unlock()
+    }
+}
+
+extension Lock {
+    /// Wait (lock held by this helper) until `condition` holds or the deadline passes.
+    fileprivate func withLockedWait(_ deadline: Int64?, owner: StreamCall, _ condition: () -> Bool) -> Bool {
+        lock()
+        defer { unlock() }
+        while !condition() {
+            if !owner.waitLocked(until: deadline) { return condition() }
+        }
+        return true
+    }
+}

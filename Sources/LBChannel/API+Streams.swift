@@ -1,0 +1,178 @@
+import Glibc
+import LBCCore
+import LBCTransport
+
+/// Behind `lbc_call *`: the call plus C copies of what it reports, made once.
+final class CallBox {
+    let call: StreamCall
+    private let lock = Lock()
+    private var headersBox: MetadataBox?      // guarded by lock
+    private var trailersBox: MetadataBox?     // guarded by lock
+    private var message: UnsafeMutablePointer<CChar>?  // guarded by lock
+
+    init(_ call: StreamCall) { self.call = call }
+
+    deinit { free(message) }
+
+    /// The response headers; only once the call reported them ready.
+    var headers: MetadataBox {
+        lock.withLock {
+            if let box = headersBox { return box }
+            let box = call.headers.isEmpty ? MetadataBox.empty : MetadataBox(call.headers)
+            headersBox = box
+            return box
+        }
+    }
+
+    /// Status, message and trailers; only once the call has ended.
+    var outcome: (Int32, UnsafePointer<CChar>, MetadataBox) {
+        lock.withLock {
+            if trailersBox == nil {
+                trailersBox = call.trailers.isEmpty ? MetadataBox.empty : MetadataBox(call.trailers)
+                message = strdup(call.statusMessage)
+            }
+            return (call.status.rawValue, UnsafePointer(message!), trailersBox!)
+        }
+    }
+}
+
+/// A C timeout as a deadline: < 0 none (nil), 0 do not wait (0), else now + ms.
+private func deadline(_ timeoutMs: Int64) -> Int64? {
+    if timeoutMs < 0 { return nil }
+    if timeoutMs == 0 { return 0 }
+    return EventLoop.deadline(afterMs: timeoutMs)
+}
+
+/// The error for a blocking wait on the channel's own I/O thread, if this is one.
+private func recursion(_ function: String, _ box: CallBox, _ timeoutMs: Int64) -> Int32? {
+    guard timeoutMs != 0, box.call.onLoopThread else { return nil }
+    return fail(.recursiveCall, "\(function): a blocking wait on this channel's I/O thread (its log callback) "
+                + "would wait for itself; pass timeout_ms = 0")
+}
+
+@_cdecl("lbc_call_start")
+public func lbc_call_start(_ ch: UnsafeMutableRawPointer?, _ method: UnsafePointer<CChar>?,
+                           _ metadata: UnsafeRawPointer?, _ timeoutMs: Int64,
+                           _ cq: UnsafeMutableRawPointer?, _ tag: UnsafeMutableRawPointer?,
+                           _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
+    guard let ch else { return fail(.invalidArgument, "lbc_call_start: ch is NULL") }
+    guard let out else { return fail(.invalidArgument, "lbc_call_start: out is NULL", handle: ch) }
+    switch checkMethod("lbc_call_start", ch, method) {
+    case .failure(let error):
+        return error.record()
+    case .success(let (channel, path)):
+        let md = metadata.map { Handle.get($0, as: MetadataBox.self).metadata } ?? Metadata()
+        let call = StreamCall(channel: channel, method: path, metadata: md,
+                              timeoutMs: timeoutMs < 0 ? nil : timeoutMs,
+                              queue: cq.map { Handle.get($0, as: QueueBox.self).queue },
+                              tag: UInt(bitPattern: tag))
+        channel.start(call)
+        out.pointee = Handle.make(CallBox(call))
+        return 0
+    }
+}
+
+@_cdecl("lbc_call_send")
+public func lbc_call_send(_ c: UnsafeMutableRawPointer?, _ message: UnsafeRawPointer?, _ length: Int,
+                          _ flags: UInt32, _ timeoutMs: Int64) -> Int32 {
+    guard let c else { return fail(.invalidArgument, "lbc_call_send: call is NULL") }
+    guard message != nil || length == 0 else {
+        return fail(.invalidArgument, "lbc_call_send: message is NULL but len is \(length)")
+    }
+    guard length >= 0 else { return fail(.invalidArgument, "lbc_call_send: len is too large") }
+    guard flags & ~1 == 0 else { return fail(.invalidArgument, "lbc_call_send: unknown flags 0x\(String(flags, radix: 16))") }
+    let box = Handle.get(c, as: CallBox.self)
+    if let error = recursion("lbc_call_send", box, timeoutMs) { return error }
+    let limit = box.call.maxSendMessageSize
+    guard length <= limit else {
+        return fail(.messageTooLarge, "lbc_call_send: message of \(length) bytes exceeds max_send_message_size (\(limit))")
+    }
+    switch box.call.send(UnsafeRawBufferPointer(start: message, count: length), end: flags & 1 != 0,
+                         deadlineNs: deadline(timeoutMs)) {
+    case .queued: return 0
+    case .wouldBlock: return fail(.wouldBlock, "lbc_call_send: the send buffer is full")
+    case .finished: return fail(.callFinished, "lbc_call_send: the call has finished; lbc_call_finish tells how")
+    case .sendClosed: return fail(.sendClosed, "lbc_call_send: the send side was already closed")
+    }
+}
+
+@_cdecl("lbc_call_close_send")
+public func lbc_call_close_send(_ c: UnsafeMutableRawPointer?) -> Int32 {
+    guard let c else { return fail(.invalidArgument, "lbc_call_close_send: call is NULL") }
+    Handle.get(c, as: CallBox.self).call.closeSend()
+    return 0
+}
+
+@_cdecl("lbc_call_recv")
+public func lbc_call_recv(_ c: UnsafeMutableRawPointer?, _ timeoutMs: Int64,
+                          _ message: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+                          _ length: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let c else { return fail(.invalidArgument, "lbc_call_recv: call is NULL") }
+    guard let message, let length else { return fail(.invalidArgument, "lbc_call_recv: message or len is NULL") }
+    let box = Handle.get(c, as: CallBox.self)
+    if let error = recursion("lbc_call_recv", box, timeoutMs) { return error }
+    switch box.call.receive(deadlineNs: deadline(timeoutMs)) {
+    case .message(let bytes):
+        guard let p = malloc(max(bytes.count, 1)) else { return fail(.resource, "lbc_call_recv: out of memory") }
+        bytes.withUnsafeBytes { if let base = $0.baseAddress { p.copyMemory(from: base, byteCount: bytes.count) } }
+        message.pointee = p
+        length.pointee = bytes.count
+        return 0
+    case .end:
+        return 1
+    case .wouldBlock:
+        return fail(.wouldBlock, "lbc_call_recv: no message within the timeout")
+    }
+}
+
+@_cdecl("lbc_call_headers")
+public func lbc_call_headers(_ c: UnsafeMutableRawPointer?, _ timeoutMs: Int64,
+                             _ out: UnsafeMutablePointer<UnsafeRawPointer?>?) -> Int32 {
+    guard let c else { return fail(.invalidArgument, "lbc_call_headers: call is NULL") }
+    guard let out else { return fail(.invalidArgument, "lbc_call_headers: out is NULL") }
+    let box = Handle.get(c, as: CallBox.self)
+    if let error = recursion("lbc_call_headers", box, timeoutMs) { return error }
+    guard box.call.waitForHeaders(deadlineNs: deadline(timeoutMs)) else {
+        return fail(.wouldBlock, "lbc_call_headers: no response headers within the timeout")
+    }
+    out.pointee = UnsafeRawPointer(Unmanaged.passUnretained(box.headers).toOpaque())
+    return 0
+}
+
+@_cdecl("lbc_call_finish")
+public func lbc_call_finish(_ c: UnsafeMutableRawPointer?, _ timeoutMs: Int64,
+                            _ status: UnsafeMutablePointer<Int32>?,
+                            _ message: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                            _ trailers: UnsafeMutablePointer<UnsafeRawPointer?>?) -> Int32 {
+    guard let c else { return fail(.invalidArgument, "lbc_call_finish: call is NULL") }
+    let box = Handle.get(c, as: CallBox.self)
+    if let error = recursion("lbc_call_finish", box, timeoutMs) { return error }
+    guard box.call.waitForEnd(deadlineNs: deadline(timeoutMs)) else {
+        return fail(.wouldBlock, "lbc_call_finish: the call has not ended within the timeout")
+    }
+    let (code, text, md) = box.outcome
+    status?.pointee = code
+    message?.pointee = text
+    trailers?.pointee = UnsafeRawPointer(Unmanaged.passUnretained(md).toOpaque())
+    return 0
+}
+
+@_cdecl("lbc_call_cancel")
+public func lbc_call_cancel(_ c: UnsafeMutableRawPointer?) -> Int32 {
+    guard let c else { return fail(.invalidArgument, "lbc_call_cancel: call is NULL") }
+    Handle.get(c, as: CallBox.self).call.cancel()
+    return 0
+}
+
+@_cdecl("lbc_call_peer")
+public func lbc_call_peer(_ c: UnsafeMutableRawPointer?) -> UnsafePointer<CChar>? {
+    guard let c else { return CString.empty.pointer }
+    return Handle.get(c, as: CallBox.self).call.dispatchedPeer?.pointer ?? CString.empty.pointer
+}
+
+@_cdecl("lbc_call_free")
+public func lbc_call_free(_ c: UnsafeMutableRawPointer?) {
+    guard let c else { return }
+    Handle.get(c, as: CallBox.self).call.cancel()
+    Handle.release(c, as: CallBox.self)
+}
