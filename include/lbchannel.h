@@ -170,6 +170,13 @@ void lbc_options_free(lbc_options *opts);
  *   backoff_max_ms            >= backoff_initial_ms      (default 120000)
  *   authority                 :authority header value    (default: the endpoint's host:port)
  *   user_agent                prefix of the user-agent   (default: none)
+ * Streaming calls (lbc_call_*):
+ *   stream_window_bytes       1024 .. 2147483647: each stream's HTTP/2
+ *                             receive window, i.e. how much a call may
+ *                             hold unread                           (default 4194304)
+ *   stream_send_buffer_bytes  >= 0: bytes queued for sending before
+ *                             lbc_call_send blocks (one message is
+ *                             always accepted)                      (default 65536)
  * Discovery (dns: targets and lookup callbacks):
  *   discovery_interval_ms     >= 100: re-resolve this often        (default 10000)
  *   min_reresolution_interval_ms >= 0: least time between two

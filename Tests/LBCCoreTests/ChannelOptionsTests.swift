@@ -76,7 +76,7 @@ final class ChannelOptionsTests: XCTestCase {
     }
 
     func testKeysListsEveryKeyThatSetAccepts() throws {
-        XCTAssertEqual(ChannelOptions.keys.count, 20)
+        XCTAssertEqual(ChannelOptions.keys.count, 22)
         for key in ChannelOptions.keys {
             var options = ChannelOptions()
             let error = setError(&options, key, "\u{1}not valid for any option\u{1}")
@@ -201,7 +201,25 @@ final class ChannelOptionsTests: XCTestCase {
         XCTAssertEqual(Array(ChannelOptions.keys.dropFirst(11)), [
             "discovery_interval_ms", "min_reresolution_interval_ms", "dns_use_ttl", "dns_ttl_floor_ms",
             "empty_answer", "resolution", "eager_timeout_ms", "dns_srv", "dns_timeout_ms",
+            "stream_window_bytes", "stream_send_buffer_bytes",
         ])
+    }
+
+    func testStreamOptionsDefaultsAndLimits() throws {
+        var options = ChannelOptions()
+        XCTAssertEqual(options.streamWindowBytes, 4 << 20)
+        XCTAssertEqual(options.streamSendBufferBytes, 64 << 10)
+        try options.set("stream_window_bytes", "65536")
+        try options.set("stream_send_buffer_bytes", "0")
+        XCTAssertEqual(options.streamWindowBytes, 65536)
+        XCTAssertEqual(options.streamSendBufferBytes, 0)
+        XCTAssertEqual(setError(&options, "stream_window_bytes", "1023")?.message,
+                       #"option "stream_window_bytes": must be >= 1024, got 1023"#)
+        XCTAssertEqual(setError(&options, "stream_window_bytes", "2147483648")?.message,
+                       #"option "stream_window_bytes": must be <= 2147483647, got 2147483648"#)
+        XCTAssertEqual(setError(&options, "stream_send_buffer_bytes", "-1")?.message,
+                       #"option "stream_send_buffer_bytes": must be >= 0, got -1"#)
+        XCTAssertEqual(options.streamWindowBytes, 65536, "a failed set changes nothing")
     }
 
     func testDiscoveryIntervalAcceptsOneHundredAndRejectsNinetyNine() throws {

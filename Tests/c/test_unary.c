@@ -260,6 +260,8 @@ TEST(test_options) {
       {"empty_answer", "keep"},           {"empty_answer", "apply"},
       {"resolution", "lazy"},             {"resolution", "eager"},
       {"eager_timeout_ms", "5000"},
+      {"stream_window_bytes", "1024"},    {"stream_window_bytes", "2147483647"},
+      {"stream_send_buffer_bytes", "0"},  {"stream_send_buffer_bytes", "65536"},
   };
   static const char *bad[][2] = {
       {"lb_policy", "random"},
@@ -282,6 +284,9 @@ TEST(test_options) {
       {"empty_answer", "drop"},
       {"resolution", "later"},
       {"eager_timeout_ms", "0"},
+      {"stream_window_bytes", "1023"},
+      {"stream_window_bytes", "2147483648"},
+      {"stream_send_buffer_bytes", "-1"},
   };
 
   CHECK_RC(lbc_options_new(NULL), LBC_ERR_INVALID_ARGUMENT);

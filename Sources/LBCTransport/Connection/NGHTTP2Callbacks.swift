@@ -61,7 +61,12 @@ enum NGHTTP2Callbacks {
     }
 
     static let onDataChunk: nghttp2_on_data_chunk_recv_callback = { session, _, streamID, data, length, _ in
-        guard let call = call(session, streamID), !call.finished else { return 0 }
+        guard let call = call(session, streamID), !call.finished else {
+            // Data for a call that has ended (its RST_STREAM is not out yet): nobody will
+            // take it, so give the connection window back now or it would shrink for good.
+            NGHTTP2Window.consumeConnection(session!, count: length)
+            return 0
+        }
         if call.receiveData(UnsafeRawBufferPointer(start: data, count: length), session: session!,
                             streamID: streamID) != nil {
             nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, HTTP2ErrorCode.cancel)
