@@ -26,6 +26,7 @@ import pytest
 
 import lbtest_support
 from lbtest_support import REPO_ROOT, BackendSet
+from interop_support import interop_pb, interop_servers  # noqa: F401  (fixtures for the streaming tests)
 
 # -- locating the library and the package ----------------------------------------
 

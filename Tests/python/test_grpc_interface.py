@@ -126,11 +126,19 @@ def test_future_done_callback(channel):
     assert fut.time_remaining() is not None
 
 
-def test_streaming_kinds_are_not_implemented_yet(channel):
-    for make in (channel.unary_stream, channel.stream_unary, channel.stream_stream):
-        mc = make("/lbtest.Test/Stream", request_serializer=None, response_deserializer=None, _registered_method=True)
-        with pytest.raises(NotImplementedError, match="streaming arrives in a later version"):
-            mc(iter([b""]) if make is not channel.unary_stream else b"", timeout=1)
+def test_streaming_kinds_are_invocable(channel):
+    # Streaming is implemented (see test_streaming.py / test_interop.py); the
+    # lbtest backend has no streaming method, so each kind reports UNIMPLEMENTED.
+    method = "/lbtest.Test/Stream"
+    calls = [
+        lambda: list(channel.unary_stream(method, _registered_method=True)(b"", timeout=5)),
+        lambda: channel.stream_unary(method, _registered_method=True)(iter([b""]), timeout=5),
+        lambda: list(channel.stream_stream(method, _registered_method=True)(iter([b""]), timeout=5)),
+    ]
+    for invoke in calls:
+        with pytest.raises(grpc.RpcError) as info:
+            invoke()
+        assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
 def test_subscribe_and_channel_ready_future(channel):

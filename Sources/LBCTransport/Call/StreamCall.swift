@@ -88,8 +88,9 @@ package final class StreamCall: Call, @unchecked Sendable {
     package func send(_ message: UnsafeRawBufferPointer, end: Bool, deadlineNs: Int64?) -> SendResult {
         state.lock()
         while true {
-            if done { state.unlock(); return .finished }
+            // A closed send side is the caller's own doing: report it whatever the call's state.
             if sendClosed { state.unlock(); return .sendClosed }
+            if done { state.unlock(); return .finished }
             let pending = outbound.count - outboundStart
             if pending == 0 || pending < sendBufferLimit { break }
             if !waitLocked(until: deadlineNs) {

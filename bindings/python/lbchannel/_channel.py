@@ -6,11 +6,17 @@ import math
 import threading
 
 from . import _callbacks, _metadata, _native
+from ._call import EventPump, NativeCall
+from . import _errors
 from ._errors import ClosedError, ErrorCode, _check
-from ._grpc_interface import (
-    ConnectivityWatcher,
-    StreamNotImplementedMultiCallable,
-    UnaryUnaryMultiCallable,
+from ._grpc_interface import ConnectivityWatcher, UnaryUnaryMultiCallable
+from ._streaming import (
+    StreamingCall,
+    StreamStreamMultiCallable,
+    StreamUnaryMultiCallable,
+    UnaryStreamMultiCallable,
+    request_bytes,
+    start_consumer,
 )
 from ._status import HAVE_GRPC, Call, RpcError
 
@@ -117,8 +123,8 @@ class Channel(_ChannelBase):
                                lb_policy="round_robin") as ch:
             reply = ch.unary("/pkg.Service/Method", b"request", timeout=2.0)
 
-    The channel also implements ``grpc.Channel`` for unary methods, so
-    grpcio-generated stubs work on it unchanged.
+    The channel also implements ``grpc.Channel`` (unary and streaming
+    methods), so grpcio-generated stubs work on it unchanged.
     """
 
     def __init__(self, target, lookup=None, log_callback=None, **options):
@@ -126,6 +132,7 @@ class Channel(_ChannelBase):
         self._lock = threading.Lock()
         self._executor = None
         self._watcher = None
+        self._pump = None
         self._target = target
         # The C library may call these until lbc_channel_close() returns:
         # the channel keeps them (and their CFUNCTYPE objects) alive.
@@ -190,8 +197,11 @@ class Channel(_ChannelBase):
             handle, self._handle = self._handle, None
             executor, self._executor = self._executor, None
             watcher, self._watcher = self._watcher, None
+            pump, self._pump = self._pump, None
         if handle is not None:
             _native.lbc_channel_close(handle)
+        if pump is not None:
+            pump.close()
         if watcher is not None:
             watcher.stop()
         if executor is not None:
@@ -212,6 +222,7 @@ class Channel(_ChannelBase):
             if handle is None:
                 return
             self._handle = None
+            pump = self.__dict__.get("_pump")
             hooks = (self.__dict__.get("_lookup"), self.__dict__.get("_log"))
             if _callbacks.in_callback(*hooks):
                 # Collected inside its own callback: closing here would wait
@@ -224,6 +235,8 @@ class Channel(_ChannelBase):
                 ).start()
             else:
                 _native.lbc_channel_close(handle)
+            if pump is not None:
+                pump.close()
         except Exception:
             pass
 
@@ -270,6 +283,87 @@ class Channel(_ChannelBase):
         if call._status != 0:
             raise RpcError.from_call(call)
         return call._response, call
+
+    # -- streaming calls ------------------------------------------------------------
+
+    def _get_pump(self):
+        with self._lock:
+            if self._handle is None:
+                raise ClosedError(ErrorCode.CLOSED, "the channel is closed")
+            if self._pump is None:
+                self._pump = EventPump()
+            return self._pump
+
+    def _start_native_call(self, method, metadata, timeout):
+        """Start an ``lbc_call`` bound to this channel's event thread; return its NativeCall."""
+        handle = self._live_handle()
+        method_b = _text(method, "method")
+        timeout_ms = _timeout_ms(timeout)
+        pump = self._get_pump()
+        md = _metadata.build(metadata)
+        native = NativeCall(timeout)
+        pump.queue.register(native)
+        try:
+            native.start(handle, method_b, md, timeout_ms, pump.queue.handle)
+        except BaseException:
+            pump.queue.unregister(native)
+            raise
+        finally:
+            if md is not None:
+                _native.lbc_metadata_free(md)
+        return native
+
+    def stream(self, method, metadata=None, timeout=None):
+        """Start a streaming call (any shape) on raw bytes; return a :class:`lbchannel.StreamingCall`.
+
+        The call stays on the endpoint picked when it starts. ``timeout`` is
+        the deadline of the whole call in seconds. Use it as a context
+        manager::
+
+            with channel.stream("/pkg.Svc/Chat", timeout=10) as call:
+                call.send(b"hello")
+                call.close_send()
+                for message in call:   # raises lbchannel.RpcError if the call fails
+                    print(message)
+            print(call.code(), call.trailing_metadata())
+
+        Raises lbchannel.ClosedError, InvalidArgumentError,
+        InvalidMetadataError. An RPC failure (no endpoint, UNIMPLEMENTED, ...)
+        is the call's status, not an exception here.
+        """
+        return StreamingCall(self._start_native_call(method, metadata, timeout), method)
+
+    def server_stream(self, method, request, timeout=None, metadata=None):
+        """Server streaming on raw bytes: send ``request``, return a
+        :class:`StreamingCall` to iterate for the responses (bytes)."""
+        data = request_bytes(request)
+        call = self.stream(method, metadata, timeout)
+        try:
+            call._native.send_blocking(data, end=True)
+        except Exception as exc:  # the call already ended: iteration reports its status
+            if not isinstance(exc, (_errors.CallFinishedError, _errors.SendClosedError)):
+                call.close()
+                raise
+        return call
+
+    def client_stream(self, method, requests, timeout=None, metadata=None):
+        """Client streaming on raw bytes: send every message of the iterable
+        ``requests`` (consumed on a helper thread, with back-pressure) and
+        return the response bytes. Raises lbchannel.RpcError on failure."""
+        return self.client_stream_with_call(method, requests, timeout, metadata)[0]
+
+    def client_stream_with_call(self, method, requests, timeout=None, metadata=None):
+        """As :meth:`client_stream`; return ``(response_bytes, call)``."""
+        mc = StreamUnaryMultiCallable(self, method, None, None)
+        return mc.with_call(iter(requests), timeout=timeout, metadata=metadata)
+
+    def bidi_stream(self, method, requests, timeout=None, metadata=None):
+        """Bidirectional streaming on raw bytes: ``requests`` (an iterable of
+        bytes) is consumed on a helper thread; return a :class:`StreamingCall`
+        to iterate for the responses."""
+        call = self.stream(method, metadata, timeout)
+        start_consumer(call._native, iter(requests), None)
+        return call
 
     def unary(self, method, request, timeout=None, metadata=None):
         """Run a unary RPC and return the response message bytes.
@@ -372,23 +466,24 @@ class Channel(_ChannelBase):
 
     def unary_stream(self, method, request_serializer=None, response_deserializer=None,
                      _registered_method=False, **kwargs):
-        """``grpc.Channel.unary_stream``: not supported yet.
+        """``grpc.Channel.unary_stream``: a server-streaming multi-callable.
 
-        Creating the multi-callable works (so generated stubs of services
-        with streaming methods still construct); invoking it raises
-        :class:`NotImplementedError`.
+        Calling it returns an iterator of responses that is also a
+        ``grpc.Call`` and ``grpc.Future`` (like grpcio's rendezvous).
         """
-        return StreamNotImplementedMultiCallable(method, "unary_stream")
+        return UnaryStreamMultiCallable(self, method, request_serializer, response_deserializer)
 
     def stream_unary(self, method, request_serializer=None, response_deserializer=None,
                      _registered_method=False, **kwargs):
-        """``grpc.Channel.stream_unary``: not supported yet (invoking raises NotImplementedError)."""
-        return StreamNotImplementedMultiCallable(method, "stream_unary")
+        """``grpc.Channel.stream_unary``: a client-streaming multi-callable
+        (``__call__``, ``with_call``, ``future``); the request iterator is
+        consumed on a helper thread."""
+        return StreamUnaryMultiCallable(self, method, request_serializer, response_deserializer)
 
     def stream_stream(self, method, request_serializer=None, response_deserializer=None,
                       _registered_method=False, **kwargs):
-        """``grpc.Channel.stream_stream``: not supported yet (invoking raises NotImplementedError)."""
-        return StreamNotImplementedMultiCallable(method, "stream_stream")
+        """``grpc.Channel.stream_stream``: a bidirectional-streaming multi-callable."""
+        return StreamStreamMultiCallable(self, method, request_serializer, response_deserializer)
 
     def _connectivity(self):
         """The aggregate connectivity state name of the endpoints."""

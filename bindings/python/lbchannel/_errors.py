@@ -25,6 +25,10 @@ __all__ = [
     "OutOfRangeError",
     "InternalError",
     "ResolutionError",
+    "RecursiveCallError",
+    "WouldBlockError",
+    "CallFinishedError",
+    "SendClosedError",
 ]
 
 
@@ -56,6 +60,12 @@ class ErrorCode(enum.IntEnum):
     RESOLUTION = -11
     #: A blocking call from the channel's own log callback (its I/O thread).
     RECURSIVE_CALL = -12
+    #: Nothing ready before the timeout (a streaming send/receive): try again.
+    WOULD_BLOCK = -13
+    #: The call has already ended: nothing more can be sent.
+    CALL_FINISHED = -14
+    #: The send side of the call was closed (``close_send()`` or ``end=True``).
+    SEND_CLOSED = -15
 
 
 class Error(Exception):
@@ -140,6 +150,20 @@ class RecursiveCallError(Error, RuntimeError):
     """``LBC_ERR_RECURSIVE_CALL``: a blocking call from the channel's own log callback."""
 
 
+class WouldBlockError(Error, TimeoutError):
+    """``LBC_ERR_WOULD_BLOCK``: a streaming send or receive found nothing
+    ready (no room, no message) before its timeout. Not a failure of the call."""
+
+
+class CallFinishedError(Error):
+    """``LBC_ERR_CALL_FINISHED``: the call has ended (see its ``code()``);
+    nothing more can be sent."""
+
+
+class SendClosedError(Error):
+    """``LBC_ERR_SEND_CLOSED``: the send side of the call was already closed."""
+
+
 _BY_CODE = {
     ErrorCode.INVALID_ARGUMENT: InvalidArgumentError,
     ErrorCode.INVALID_TARGET: InvalidTargetError,
@@ -153,6 +177,9 @@ _BY_CODE = {
     ErrorCode.INTERNAL: InternalError,
     ErrorCode.RESOLUTION: ResolutionError,
     ErrorCode.RECURSIVE_CALL: RecursiveCallError,
+    ErrorCode.WOULD_BLOCK: WouldBlockError,
+    ErrorCode.CALL_FINISHED: CallFinishedError,
+    ErrorCode.SEND_CLOSED: SendClosedError,
 }
 
 

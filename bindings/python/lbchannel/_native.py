@@ -47,6 +47,10 @@ __all__ = [
     "lbc_address_list_p",
     "lbc_lookup_fn",
     "lbc_log_fn",
+    "lbc_cq_p",
+    "lbc_call_p",
+    "lbc_event",
+    "HAVE_STREAMING",
 ]
 
 #: Environment variable naming the library file to load.
@@ -82,11 +86,46 @@ class lbc_address_list(Structure):
     """Opaque ``struct lbc_address_list`` (valid only during a lookup callback)."""
 
 
+class lbc_cq(Structure):
+    """Opaque ``struct lbc_cq`` (a completion queue)."""
+
+
+class lbc_call(Structure):
+    """Opaque ``struct lbc_call`` (a streaming call)."""
+
+
 lbc_options_p = POINTER(lbc_options)
 lbc_metadata_p = POINTER(lbc_metadata)
 lbc_channel_p = POINTER(lbc_channel)
 lbc_response_p = POINTER(lbc_response)
 lbc_address_list_p = POINTER(lbc_address_list)
+lbc_cq_p = POINTER(lbc_cq)
+lbc_call_p = POINTER(lbc_call)
+
+
+class lbc_event(Structure):
+    """``struct lbc_event``: one event taken from a completion queue."""
+
+    _fields_ = [
+        ("tag", c_void_p),  # void *tag
+        ("kind", c_int),  # int kind (LBC_EVENT_UNARY / LBC_EVENT_CALL)
+        ("flags", ctypes.c_uint),  # unsigned flags (LBC_CALL_* bits)
+        ("response", lbc_response_p),  # lbc_response *response (owned by the receiver)
+    ]
+
+
+# lbc_event_kind
+LBC_EVENT_UNARY = 1
+LBC_EVENT_CALL = 2
+# lbc_event.flags bits
+LBC_CALL_READABLE = 0x1
+LBC_CALL_WRITABLE = 0x2
+LBC_CALL_HEADERS = 0x4
+LBC_CALL_DONE = 0x8
+# lbc_call_send flags
+LBC_SEND_END = 0x1
+# lbc_call_recv's "no more messages" result
+LBC_END = 1
 
 # typedef int (*lbc_lookup_fn)(const char *target, lbc_address_list *out, void *user_data);
 lbc_lookup_fn = ctypes.CFUNCTYPE(c_int, c_char_p, lbc_address_list_p, c_void_p)
@@ -170,11 +209,27 @@ def load():
 lib, library_path = load()
 
 
-def _fn(name, restype, argtypes):
+def _missing(name):
+    """A stand-in for a function the loaded library does not export."""
+
+    def missing(*_args):
+        raise ImportError(
+            "%s does not export %s(): this library predates streaming calls and "
+            "completion queues (include/lbchannel.h)" % (library_path, name)
+        )
+
+    missing.__name__ = name
+    missing.missing = True
+    return missing
+
+
+def _fn(name, restype, argtypes, optional=False):
     """Declare one C function: set its restype/argtypes and return it."""
     try:
         f = getattr(lib, name)
     except AttributeError:
+        if optional:
+            return _missing(name)
         raise ImportError(
             "%s does not export %s(), which this binding needs: the library is older "
             "than include/lbchannel.h or not lbchannel at all" % (library_path, name)
@@ -303,3 +358,74 @@ lbc_response_headers = _fn("lbc_response_headers", lbc_metadata_p, [lbc_response
 lbc_response_trailers = _fn("lbc_response_trailers", lbc_metadata_p, [lbc_response_p])
 # const char *lbc_response_peer(const lbc_response *resp);
 lbc_response_peer = _fn("lbc_response_peer", c_char_p, [lbc_response_p])
+
+# --- Completion queues ----------------------------------------------------------
+# (optional=True: a library without streaming still loads; calling one of
+# these then raises ImportError. HAVE_STREAMING says whether they are there.)
+
+# int lbc_cq_new(lbc_cq **out);
+lbc_cq_new = _fn("lbc_cq_new", c_int, [POINTER(lbc_cq_p)], optional=True)
+# void lbc_cq_free(lbc_cq *cq);
+lbc_cq_free = _fn("lbc_cq_free", None, [lbc_cq_p], optional=True)
+# int lbc_cq_fd(const lbc_cq *cq);
+lbc_cq_fd = _fn("lbc_cq_fd", c_int, [lbc_cq_p], optional=True)
+# int lbc_cq_poll(lbc_cq *cq, lbc_event *events, int max, int64_t timeout_ms);
+lbc_cq_poll = _fn("lbc_cq_poll", c_int, [lbc_cq_p, POINTER(lbc_event), c_int, c_int64], optional=True)
+# int lbc_unary_async(lbc_channel *ch, const char *method, const void *request, size_t request_len,
+#                     const lbc_metadata *metadata, int64_t timeout_ms, lbc_cq *cq, void *tag);
+lbc_unary_async = _fn(
+    "lbc_unary_async",
+    c_int,
+    [lbc_channel_p, c_char_p, c_char_p, c_size_t, lbc_metadata_p, c_int64, lbc_cq_p, c_void_p],
+    optional=True,
+)
+
+# --- Streaming calls ------------------------------------------------------------
+
+# int lbc_call_start(lbc_channel *ch, const char *method, const lbc_metadata *metadata,
+#                    int64_t timeout_ms, lbc_cq *cq, void *tag, lbc_call **out);
+lbc_call_start = _fn(
+    "lbc_call_start",
+    c_int,
+    [lbc_channel_p, c_char_p, lbc_metadata_p, c_int64, lbc_cq_p, c_void_p, POINTER(lbc_call_p)],
+    optional=True,
+)
+# int lbc_call_send(lbc_call *call, const void *message, size_t len, unsigned flags, int64_t timeout_ms);
+lbc_call_send = _fn(
+    "lbc_call_send", c_int, [lbc_call_p, c_char_p, c_size_t, ctypes.c_uint, c_int64], optional=True
+)
+# int lbc_call_close_send(lbc_call *call);
+lbc_call_close_send = _fn("lbc_call_close_send", c_int, [lbc_call_p], optional=True)
+# int lbc_call_recv(lbc_call *call, int64_t timeout_ms, void **message, size_t *len);
+# (message is declared as void** so the buffer can be handed back to lbc_free.)
+lbc_call_recv = _fn(
+    "lbc_call_recv", c_int, [lbc_call_p, c_int64, POINTER(c_void_p), POINTER(c_size_t)], optional=True
+)
+# int lbc_call_headers(lbc_call *call, int64_t timeout_ms, const lbc_metadata **out);
+lbc_call_headers = _fn(
+    "lbc_call_headers", c_int, [lbc_call_p, c_int64, POINTER(lbc_metadata_p)], optional=True
+)
+# int lbc_call_finish(lbc_call *call, int64_t timeout_ms, int *status, const char **message,
+#                     const lbc_metadata **trailers);
+lbc_call_finish = _fn(
+    "lbc_call_finish",
+    c_int,
+    [lbc_call_p, c_int64, POINTER(c_int), _c_char_p_p, POINTER(lbc_metadata_p)],
+    optional=True,
+)
+# int lbc_call_cancel(lbc_call *call);
+lbc_call_cancel = _fn("lbc_call_cancel", c_int, [lbc_call_p], optional=True)
+# const char *lbc_call_peer(lbc_call *call);
+lbc_call_peer = _fn("lbc_call_peer", c_char_p, [lbc_call_p], optional=True)
+# void lbc_call_free(lbc_call *call);
+lbc_call_free = _fn("lbc_call_free", None, [lbc_call_p], optional=True)
+
+#: True when the loaded library exports the streaming and completion-queue API.
+HAVE_STREAMING = not any(
+    getattr(f, "missing", False)
+    for f in (
+        lbc_cq_new, lbc_cq_free, lbc_cq_fd, lbc_cq_poll, lbc_unary_async, lbc_call_start,
+        lbc_call_send, lbc_call_close_send, lbc_call_recv, lbc_call_headers, lbc_call_finish,
+        lbc_call_cancel, lbc_call_peer, lbc_call_free,
+    )
+)

@@ -1,0 +1,809 @@
+/*
+ * test_streams.c — lbchannel's streaming-call API beyond the interop cases:
+ * flow control and bounded memory both ways, many concurrent streams on one
+ * channel, cancellation from another thread, completion queues, bad input.
+ *
+ *   test_streams TARGET
+ *
+ * TARGET lists running interop servers (Tests/interop/server.py); run it with
+ * Tests/c/run-interop.sh. Uses the server's test extension
+ * "x-lbtest-sleep-before-read-ms" (the handler waits before reading requests).
+ *
+ * Memory is measured as this process's VmRSS (/proc/self/status). The memory
+ * cases run first, while the heap is still small.
+ *
+ * Prints one PASS/FAIL line per case, the failed checks above it, and a
+ * summary with counts; exits 1 if any check failed.
+ *
+ * Build: cc -Wall -Wextra -Werror -pthread test_streams.c $(pkg-config --cflags --libs lbchannel)
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <lbchannel.h>
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "interop_common.h"
+#include "pb.h"
+
+static const char *g_target;
+
+#define MiB (1024L * 1024L)
+#define KiB 1024L
+#define TIMEOUT_MS 30000
+
+/* A channel with extra options (key, value, ..., NULL). */
+static lbc_channel *open_with(const char *k1, const char *v1, const char *k2, const char *v2) {
+  const char *kv[] = {"max_receive_message_size", "16777216", k1, v1, k2, v2, NULL};
+  if (!k1) kv[2] = NULL;
+  else if (!k2) kv[4] = NULL;
+  return open_channel_kv(g_target, kv);
+}
+
+/* Make sure every endpoint of ch is connected (a few calls), so that
+ * connection set-up does not count against a memory baseline. */
+static void warm_up(lbc_channel *ch) {
+  for (int i = 0; i < 3 * target_count(g_target); i++) {
+    lbc_response *resp = NULL;
+    if (lbc_unary(ch, M_EMPTY, NULL, 0, NULL, TIMEOUT_MS, &resp) == LBC_OK) lbc_response_free(resp);
+  }
+}
+
+/* ------------------------------------------------------------------------- */
+/* (a) A slow reader: the client holds about one window, not the whole stream */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * StreamingOutputCall of `count` responses of `size` bytes each, on a channel
+ * with stream_window_bytes = window. The reader first does not read for
+ * pause_ms while RSS is sampled (the server would send everything at once if
+ * nothing pushed back), then reads to the end and checks every message.
+ */
+static void slow_reader(long window, int count, long size, long pause_ms, double max_read_s) {
+  char wtext[32];
+  snprintf(wtext, sizeof wtext, "%ld", window);
+  lbc_channel *ch = open_with("stream_window_bytes", wtext, NULL, NULL);
+  REQUIRE(ch, "open");
+  warm_up(ch);
+
+  int32_t *sizes = malloc(sizeof(int32_t) * (size_t)count);
+  pb_buf req = {0};
+  for (int i = 0; i < count; i++) sizes[i] = (int32_t)size;
+  pb_streaming_output_request(&req, sizes, (size_t)count, 0, -1, 0, NULL);
+  free(sizes);
+
+  long baseline = rss_live_bytes();
+  lbc_call *call = NULL;
+  if (!CHECK_RC(lbc_call_start(ch, M_SOUT, NULL, TIMEOUT_MS, NULL, NULL, &call), LBC_OK)) {
+    pb_buf_free(&req);
+    lbc_channel_close(ch);
+    return;
+  }
+  CHECK_RC(lbc_call_send(call, req.data, req.len, LBC_SEND_END, TIMEOUT_MS), LBC_OK);
+  pb_buf_free(&req);
+
+  /* Not reading: sample RSS. */
+  long peak = baseline;
+  double t_end = now_s() + pause_ms / 1000.0;
+  while (now_s() < t_end) {
+    long r = rss_live_bytes();
+    if (r > peak) peak = r;
+    sleep_ms(20);
+  }
+  long bound = 3 * window + 2 * MiB + (size > window ? size : 0);
+  CHECK(peak - baseline < bound,
+        "not reading for %ld ms: RSS grew by %.1f MiB (baseline %.1f MiB), bound %.1f MiB "
+        "(3 windows of %ld bytes + 2 MiB%s)",
+        pause_ms, (peak - baseline) / (double)MiB, baseline / (double)MiB, bound / (double)MiB,
+        window, size > window ? " + one message" : "");
+  printf("    window %ld, %d x %ld bytes: RSS +%.1f MiB while not reading (bound %.1f MiB)\n",
+         window, count, size, (peak - baseline) / (double)MiB, bound / (double)MiB);
+
+  /* Something did arrive meanwhile (the stream was flowing, then stopped by flow control). */
+  void *m = NULL;
+  size_t len = 0;
+  int rc = lbc_call_recv(call, 0, &m, &len);
+  CHECK(rc == LBC_OK, "after the pause no message was ready: recv(timeout 0) = %d (%s)", rc,
+        lbc_strerror(rc));
+
+  /* Now read everything. */
+  int got = 0, bad = 0;
+  long read_peak = baseline;
+  double t0 = now_s();
+  while (rc == LBC_OK) {
+    int zero = 0;
+    size_t blen = 0;
+    if (pb_get_payload_body(m, len, 1, NULL, &blen, &zero) != 0 || blen != (size_t)size || !zero)
+      bad++;
+    lbc_free(m);
+    got++;
+    if ((got & 31) == 0) {
+      long r = rss_live_bytes();
+      if (r > read_peak) read_peak = r;
+    }
+    if (now_s() - t0 > max_read_s) break;
+    rc = lbc_call_recv(call, TIMEOUT_MS, &m, &len);
+  }
+  double t_read = now_s() - t0;
+  CHECK(rc == LBC_END, "reading stopped with %d (%s) after %d messages in %.1f s", rc,
+        lbc_strerror(rc), got, t_read);
+  CHECK(got == count && bad == 0, "%d messages (%d malformed or wrong size), expected %d", got,
+        bad, count);
+  printf("    read %d x %ld bytes in %.2f s (%.0f MiB/s); RSS peak while reading +%.1f MiB\n", got,
+         size, t_read, got * (double)size / MiB / (t_read > 0 ? t_read : 1),
+         (read_peak - baseline) / (double)MiB);
+  /* While reading at full speed the call still holds at most about a window. */
+  CHECK(read_peak - baseline < bound + 4 * MiB, "RSS grew by %.1f MiB while reading",
+        (read_peak - baseline) / (double)MiB);
+  int status = -1;
+  if (CHECK_RC(lbc_call_finish(call, TIMEOUT_MS, &status, NULL, NULL), LBC_OK))
+    CHECK(status == LBC_STATUS_OK, "status %s", lbc_status_name(status));
+  lbc_call_free(call);
+  lbc_channel_close(ch);
+}
+
+/* 1 GiB: 1024 responses of 1 MiB, a 2 MiB window; pause 2 s. */
+static void slow_reader_1gib(void) { slow_reader(2 * MiB, 1024, MiB, 2000, 25.0); }
+
+/* Messages (1 MiB) much larger than the window (64 KiB): the window must be
+ * returned for partly received messages, or the stream deadlocks. */
+static void slow_reader_small_window(void) { slow_reader(64 * KiB, 16, MiB, 1000, 10.0); }
+
+/* ------------------------------------------------------------------------- */
+/* (b) A fast writer: sends stop at window + send buffer, then all arrive     */
+/* ------------------------------------------------------------------------- */
+
+#define SEND_BUFFER (64 * KiB)
+#define MSG_PAYLOAD (64 * KiB)
+#define SERVER_SLEEP_MS 3000
+/* The interop server's per-stream receive window is gRPC's default (64 KiB,
+ * BDP probing off); allow for up to 1 MiB of it (plus connection-level
+ * buffering in the server's transport). */
+#define PEER_WINDOW_BOUND (1 * MiB)
+
+/* Poll cq (events of the one call tagged `tag`) until one has a bit of
+ * `want` or timeout_ms passed; returns the flags seen. */
+static unsigned wait_flags(lbc_cq *cq, void *tag, unsigned want, long timeout_ms) {
+  unsigned seen = 0;
+  double deadline = now_s() + timeout_ms / 1000.0;
+  do {
+    lbc_event ev[8];
+    long left = (long)((deadline - now_s()) * 1000);
+    int n = lbc_cq_poll(cq, ev, 8, left > 0 ? left : 0);
+    if (!CHECK(n >= 0, "lbc_cq_poll: %d", n)) break;
+    for (int i = 0; i < n; i++) {
+      CHECK(ev[i].tag == tag && ev[i].kind == LBC_EVENT_CALL, "event with a foreign tag/kind");
+      seen |= ev[i].flags;
+    }
+  } while (!(seen & want) && now_s() < deadline);
+  return seen;
+}
+
+static void fast_writer(void) {
+  char sbuf[32];
+  snprintf(sbuf, sizeof sbuf, "%ld", (long)SEND_BUFFER);
+  lbc_channel *ch = open_with("stream_send_buffer_bytes", sbuf, NULL, NULL);
+  REQUIRE(ch, "open");
+  warm_up(ch);
+  lbc_cq *cq = NULL;
+  REQUIRE(lbc_cq_new(&cq) == LBC_OK, "lbc_cq_new");
+  lbc_metadata *md = NULL;
+  lbc_metadata_new(&md);
+  snprintf(sbuf, sizeof sbuf, "%d", SERVER_SLEEP_MS);
+  lbc_metadata_add(md, "x-lbtest-sleep-before-read-ms", sbuf, strlen(sbuf));
+
+  pb_buf msg = {0};
+  pb_streaming_input_request(&msg, MSG_PAYLOAD);
+  long baseline = rss_live_bytes();
+  lbc_call *call = NULL;
+  int tag = 0;
+  double t_start = now_s();
+  int rc = lbc_call_start(ch, M_SIN, md, TIMEOUT_MS, cq, &tag, &call);
+  lbc_metadata_free(md);
+  if (!CHECK(rc == LBC_OK, "lbc_call_start: %s", lbc_strerror(rc))) goto out;
+
+  /* Non-blocking sends until the call pushes back for good: after each
+   * WOULD_BLOCK wait for LBC_CALL_WRITABLE (the I/O thread moved data to the
+   * network); when none comes within 500 ms, flow control has stopped us. */
+  long accepted = 0, sent_msgs = 0, would_blocks = 0;
+  const long max_msgs = 4096; /* 256 MiB: far beyond any sane buffer */
+  int stalled = 0;
+  double t_block = 0;
+  long peak = baseline;
+  while (sent_msgs < max_msgs) {
+    rc = lbc_call_send(call, msg.data, msg.len, 0, 0);
+    if (rc == LBC_OK) {
+      accepted += (long)msg.len;
+      sent_msgs++;
+      continue;
+    }
+    if (!CHECK(rc == LBC_ERR_WOULD_BLOCK, "lbc_call_send(timeout 0): %d (%s) %s", rc,
+               lbc_strerror(rc), lbc_last_errmsg()))
+      break;
+    would_blocks++;
+    t_block = now_s();
+    unsigned flags = wait_flags(cq, &tag, LBC_CALL_WRITABLE, 500);
+    CHECK(!(flags & LBC_CALL_DONE), "the call ended while sending");
+    if (!(flags & LBC_CALL_WRITABLE)) {
+      stalled = 1;
+      break;
+    }
+  }
+  long bound = PEER_WINDOW_BOUND + SEND_BUFFER + 2 * (long)msg.len;
+  printf("    %ld messages (%ld bytes) accepted, %ld WOULD_BLOCKs, stalled at %.3f s (bound %ld)\n",
+         sent_msgs, accepted, would_blocks, t_block - t_start, bound);
+  CHECK(stalled, "sends never stalled though the server does not read: %ld bytes accepted",
+        accepted);
+  CHECK(accepted <= bound, "%ld bytes accepted before the sends stalled, more than peer window + "
+        "send buffer + 2 messages = %ld", accepted, bound);
+  CHECK(accepted >= SEND_BUFFER, "only %ld bytes accepted: the %ld-byte send buffer never filled",
+        accepted, (long)SEND_BUFFER);
+  if (stalled)
+    CHECK(t_block - t_start < SERVER_SLEEP_MS / 1000.0 - 0.5,
+          "the stall came after %.2f s, not before the server started reading", t_block - t_start);
+
+  /* Pushed back: memory stays flat while the server sleeps; then WRITABLE. */
+  int writable = 0;
+  double t_writable = 0;
+  while (stalled && !writable && now_s() - t_start < SERVER_SLEEP_MS / 1000.0 + 10) {
+    unsigned flags = wait_flags(cq, &tag, LBC_CALL_WRITABLE, 50);
+    long r = rss_live_bytes();
+    if (r > peak) peak = r;
+    CHECK(!(flags & LBC_CALL_DONE), "the call ended while pushed back");
+    if (flags & LBC_CALL_WRITABLE) {
+      writable = 1;
+      t_writable = now_s();
+    }
+  }
+  if (stalled) {
+    CHECK(writable, "no LBC_CALL_WRITABLE within %d s after the server started reading", 10);
+    if (writable) {
+      CHECK(t_writable - t_start > SERVER_SLEEP_MS / 1000.0 - 1.0,
+            "LBC_CALL_WRITABLE after %.2f s, before the server (sleeping %d ms) read anything",
+            t_writable - t_start, SERVER_SLEEP_MS);
+      rc = lbc_call_send(call, msg.data, msg.len, 0, 0);
+      if (CHECK(rc == LBC_OK, "send(timeout 0) after LBC_CALL_WRITABLE: %d (%s)", rc,
+                lbc_strerror(rc)))
+        sent_msgs++;
+    }
+  }
+  CHECK(peak - baseline < bound + 4 * MiB, "RSS grew by %.1f MiB while pushed back (bound %.1f MiB)",
+        (peak - baseline) / (double)MiB, (bound + 4 * MiB) / (double)MiB);
+
+  /* Then blocking sends: 64 MiB more, all delivered, memory still flat. */
+  long total_msgs = sent_msgs;
+  long more = 64 * MiB / MSG_PAYLOAD;
+  for (long i = 0; i < more; i++) {
+    rc = lbc_call_send(call, msg.data, msg.len, i + 1 == more ? LBC_SEND_END : 0, TIMEOUT_MS);
+    if (!CHECK(rc == LBC_OK, "blocking send %ld: %d (%s) %s", i, rc, lbc_strerror(rc),
+               lbc_last_errmsg()))
+      break;
+    total_msgs++;
+    if ((i & 15) == 0) {
+      long r = rss_live_bytes();
+      if (r > peak) peak = r;
+    }
+  }
+  CHECK(peak - baseline < bound + 8 * MiB, "RSS grew by %.1f MiB while sending 64 MiB",
+        (peak - baseline) / (double)MiB);
+  void *m = NULL;
+  size_t len = 0;
+  rc = lbc_call_recv(call, TIMEOUT_MS, &m, &len);
+  if (CHECK(rc == LBC_OK, "recv of the StreamingInputCallResponse: %d (%s)", rc, lbc_strerror(rc))) {
+    uint64_t agg = 0;
+    CHECK(pb_get_varint_field(m, len, 1, &agg) == 0 && agg == (uint64_t)(total_msgs * MSG_PAYLOAD),
+          "server got %llu payload bytes, expected %ld", (unsigned long long)agg,
+          total_msgs * MSG_PAYLOAD);
+    lbc_free(m);
+  }
+  int status = -1;
+  if (CHECK_RC(lbc_call_finish(call, TIMEOUT_MS, &status, NULL, NULL), LBC_OK))
+    CHECK(status == LBC_STATUS_OK, "status %s", lbc_status_name(status));
+  printf("    %ld messages (%.1f MiB) delivered in %.2f s; RSS peak +%.1f MiB\n", total_msgs,
+         total_msgs * (double)msg.len / MiB, now_s() - t_start, (peak - baseline) / (double)MiB);
+out:
+  lbc_call_free(call);
+  lbc_cq_free(cq);
+  pb_buf_free(&msg);
+  lbc_channel_close(ch);
+}
+
+/* ------------------------------------------------------------------------- */
+/* (c) 1000 concurrent streams on one channel, driven from one thread         */
+/* ------------------------------------------------------------------------- */
+
+#define NSTREAMS 1000
+#define PINGS 3
+
+static void many_streams(void) {
+  lbc_channel *ch = open_with(NULL, NULL, NULL, NULL);
+  REQUIRE(ch, "open");
+  lbc_cq *cq = NULL;
+  REQUIRE(lbc_cq_new(&cq) == LBC_OK, "lbc_cq_new");
+  cq_stream *s = calloc(NSTREAMS, sizeof *s);
+  pb_buf *reqs = calloc(NSTREAMS * PINGS, sizeof *reqs);
+  int32_t *sizes = calloc(NSTREAMS * PINGS, sizeof *sizes);
+  char (*names)[16] = calloc(NSTREAMS, 16);
+  REQUIRE(s && reqs && sizes && names, "calloc");
+  for (int i = 0; i < NSTREAMS; i++) {
+    for (int j = 0; j < PINGS; j++) {
+      /* A size unique to (stream, ping): a response on the wrong stream shows. */
+      sizes[i * PINGS + j] = 1 + i + NSTREAMS * j;
+      pb_streaming_output_request(&reqs[i * PINGS + j], &sizes[i * PINGS + j], 1, 0, 16 + j, 0,
+                                  NULL);
+    }
+    snprintf(names[i], 16, "stream %d", i);
+    s[i].name = names[i];
+    s[i].reqs = &reqs[i * PINGS];
+    s[i].nreqs = PINGS;
+    s[i].lockstep = 1;
+    s[i].expect_sizes = &sizes[i * PINGS];
+    s[i].nexpect = PINGS;
+    s[i].expect_status = LBC_STATUS_OK;
+  }
+  double t0 = now_s();
+  for (int i = 0; i < NSTREAMS; i++) cqs_start(&s[i], ch, M_FDX, NULL, TIMEOUT_MS, cq);
+  double t_started = now_s();
+  size_t left = cqs_run(cq, s, NSTREAMS, now_s() + 30);
+  int ok = 0, failed = 0;
+  for (int i = 0; i < NSTREAMS; i++) {
+    if (s[i].finished && !s[i].failed) ok++;
+    if (s[i].failed) failed++;
+    if (s[i].call) {
+      lbc_call_free(s[i].call);
+      s[i].call = NULL;
+    }
+  }
+  printf("    %d streams started in %.2f s; %d completed OK, %d failed, %zu unfinished after %.2f s\n",
+         NSTREAMS, t_started - t0, ok, failed, left, now_s() - t0);
+  CHECK(left == 0 && ok == NSTREAMS, "%d of %d streams completed OK (%zu unfinished)", ok, NSTREAMS,
+        left);
+  for (int i = 0; i < NSTREAMS * PINGS; i++) pb_buf_free(&reqs[i]);
+  free(s);
+  free(reqs);
+  free(sizes);
+  free(names);
+  lbc_cq_free(cq);
+  lbc_channel_close(ch);
+}
+
+/* ------------------------------------------------------------------------- */
+/* (d) Cancellation from another thread                                       */
+/* ------------------------------------------------------------------------- */
+
+typedef struct {
+  lbc_call *call;
+  long delay_ms;
+  int rc;
+} canceller;
+
+static void *cancel_later(void *arg) {
+  canceller *c = arg;
+  sleep_ms(c->delay_ms);
+  c->rc = lbc_call_cancel(c->call);
+  return NULL;
+}
+
+/* A blocking recv waits for a message that never comes; another thread cancels. */
+static void cancel_blocked_recv(void) {
+  lbc_channel *ch = open_with(NULL, NULL, NULL, NULL);
+  REQUIRE(ch, "open");
+  lbc_call *call = NULL;
+  if (!CHECK_RC(lbc_call_start(ch, M_FDX, NULL, TIMEOUT_MS, NULL, NULL, &call), LBC_OK)) {
+    lbc_channel_close(ch);
+    return;
+  }
+  canceller c = {call, 300, -99};
+  pthread_t th;
+  double t0 = now_s();
+  pthread_create(&th, NULL, cancel_later, &c);
+  void *m = NULL;
+  size_t len = 0;
+  int rc = lbc_call_recv(call, -1, &m, &len);
+  double waited = now_s() - t0;
+  pthread_join(th, NULL);
+  if (rc == LBC_OK) lbc_free(m);
+  CHECK(rc == LBC_END, "blocked recv returned %d (%s), expected LBC_END", rc, lbc_strerror(rc));
+  CHECK(waited >= 0.25 && waited < 1.3, "recv returned after %.2f s (cancel came at 0.3 s)", waited);
+  CHECK(c.rc == LBC_OK, "lbc_call_cancel from another thread: %d", c.rc);
+  int status = -1;
+  const char *message = NULL;
+  if (CHECK_RC(lbc_call_finish(call, 0, &status, &message, NULL), LBC_OK))
+    CHECK(status == LBC_STATUS_CANCELLED, "status %s \"%s\", expected CANCELLED",
+          lbc_status_name(status), message ? message : "");
+  lbc_call_free(call);
+  lbc_channel_close(ch);
+}
+
+/* A blocking send waits for room (the server does not read); another thread cancels. */
+static void cancel_blocked_send(void) {
+  lbc_channel *ch = open_with(NULL, NULL, NULL, NULL);
+  REQUIRE(ch, "open");
+  lbc_metadata *md = NULL;
+  lbc_metadata_new(&md);
+  lbc_metadata_add(md, "x-lbtest-sleep-before-read-ms", "10000", 5);
+  lbc_call *call = NULL;
+  int rc = lbc_call_start(ch, M_SIN, md, TIMEOUT_MS, NULL, NULL, &call);
+  lbc_metadata_free(md);
+  if (!CHECK(rc == LBC_OK, "lbc_call_start: %s", lbc_strerror(rc))) {
+    lbc_channel_close(ch);
+    return;
+  }
+  pb_buf msg = {0};
+  pb_streaming_input_request(&msg, 64 * KiB);
+  int n = 0;
+  /* Fill until a send finds no room for 300 ms: flow control has stopped us. */
+  while (n < 4096 && (rc = lbc_call_send(call, msg.data, msg.len, 0, 300)) == LBC_OK) n++;
+  if (CHECK(rc == LBC_ERR_WOULD_BLOCK, "sends did not push back: %d after %d", rc, n)) {
+    canceller c = {call, 300, -99};
+    pthread_t th;
+    double t0 = now_s();
+    pthread_create(&th, NULL, cancel_later, &c);
+    rc = lbc_call_send(call, msg.data, msg.len, 0, -1);
+    double waited = now_s() - t0;
+    pthread_join(th, NULL);
+    CHECK(rc == LBC_ERR_CALL_FINISHED, "blocked send returned %d (%s), expected CALL_FINISHED", rc,
+          lbc_strerror(rc));
+    CHECK(waited >= 0.25 && waited < 1.3, "send returned after %.2f s (cancel came at 0.3 s)",
+          waited);
+    int status = -1;
+    if (CHECK_RC(lbc_call_finish(call, 1000, &status, NULL, NULL), LBC_OK))
+      CHECK(status == LBC_STATUS_CANCELLED, "status %s", lbc_status_name(status));
+  }
+  pb_buf_free(&msg);
+  lbc_call_free(call);
+  lbc_channel_close(ch);
+}
+
+/* ------------------------------------------------------------------------- */
+/* (e) Bad input and the edges of the contract                                */
+/* ------------------------------------------------------------------------- */
+
+static void bad_input(void) {
+  lbc_channel *ch = open_with("max_send_message_size", "1000", NULL, NULL);
+  REQUIRE(ch, "open");
+  lbc_call *call = NULL;
+  void *m = NULL;
+  size_t len = 0;
+  const lbc_metadata *md = NULL;
+  lbc_event ev[2];
+  lbc_cq *cq = NULL;
+  int rc;
+
+  CHECK_RC(lbc_call_start(NULL, M_FDX, NULL, -1, NULL, NULL, &call), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_call_start(ch, NULL, NULL, -1, NULL, NULL, &call), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_call_start(ch, "grpc.testing.TestService/FullDuplexCall", NULL, -1, NULL, NULL,
+                          &call),
+           LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_call_start(ch, M_FDX, NULL, -1, NULL, NULL, NULL), LBC_ERR_INVALID_ARGUMENT);
+  CHECK(call == NULL, "a failed lbc_call_start wrote its out-parameter");
+
+  CHECK_RC(lbc_call_send(NULL, "x", 1, 0, 0), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_call_close_send(NULL), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_call_recv(NULL, 0, &m, &len), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_call_headers(NULL, 0, &md), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_call_finish(NULL, 0, NULL, NULL, NULL), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_call_cancel(NULL), LBC_ERR_INVALID_ARGUMENT);
+  lbc_call_free(NULL);
+  CHECK(lbc_call_peer(NULL) != NULL, "lbc_call_peer(NULL) returned NULL");
+
+  CHECK_RC(lbc_cq_new(NULL), LBC_ERR_INVALID_ARGUMENT);
+  CHECK(lbc_cq_fd(NULL) == -1, "lbc_cq_fd(NULL) = %d", lbc_cq_fd(NULL));
+  CHECK_RC(lbc_cq_poll(NULL, ev, 2, 0), LBC_ERR_INVALID_ARGUMENT);
+  lbc_cq_free(NULL);
+  if (CHECK_RC(lbc_cq_new(&cq), LBC_OK)) {
+    CHECK_RC(lbc_cq_poll(cq, NULL, 2, 0), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_cq_poll(cq, ev, 0, 0), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_cq_poll(cq, ev, -1, 0), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_cq_poll(cq, ev, 2, 0), 0); /* nothing pending */
+    double t0 = now_s();
+    CHECK_RC(lbc_cq_poll(cq, ev, 2, 100), 0);
+    CHECK(now_s() - t0 >= 0.09, "lbc_cq_poll(timeout 100) returned after %.3f s", now_s() - t0);
+    CHECK_RC(lbc_unary_async(NULL, M_EMPTY, NULL, 0, NULL, -1, cq, NULL), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_unary_async(ch, NULL, NULL, 0, NULL, -1, cq, NULL), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, -1, NULL, NULL), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 5, NULL, -1, cq, NULL), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_cq_poll(cq, ev, 2, 200), 0); /* failed starts queue no event */
+    lbc_cq_free(cq);
+  }
+
+  /* A live call that nothing happens on: every timeout-0 operation would block. */
+  if (CHECK_RC(lbc_call_start(ch, M_FDX, NULL, TIMEOUT_MS, NULL, NULL, &call), LBC_OK)) {
+    CHECK_RC(lbc_call_recv(call, 0, NULL, &len), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_call_recv(call, 0, &m, NULL), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_call_headers(call, 0, NULL), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_call_send(call, NULL, 5, 0, 0), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_call_recv(call, 0, &m, &len), LBC_ERR_WOULD_BLOCK);
+    double t0 = now_s();
+    CHECK_RC(lbc_call_recv(call, 100, &m, &len), LBC_ERR_WOULD_BLOCK);
+    double waited = now_s() - t0;
+    CHECK(waited >= 0.09 && waited < 2, "recv(timeout 100) returned after %.3f s", waited);
+    CHECK_RC(lbc_call_headers(call, 0, &md), LBC_ERR_WOULD_BLOCK);
+    CHECK_RC(lbc_call_finish(call, 0, NULL, NULL, NULL), LBC_ERR_WOULD_BLOCK);
+    char big[2000];
+    memset(big, 0, sizeof big);
+    CHECK_RC(lbc_call_send(call, big, sizeof big, 0, 0), LBC_ERR_MESSAGE_TOO_LARGE);
+    /* Still usable after the refused send: a ping-pong. */
+    pb_buf req = {0};
+    int32_t size = 7;
+    pb_streaming_output_request(&req, &size, 1, 0, 3, 0, NULL);
+    CHECK_RC(lbc_call_send(call, req.data, req.len, LBC_SEND_END, 0), LBC_OK);
+    CHECK_RC(lbc_call_send(call, req.data, req.len, 0, 0), LBC_ERR_SEND_CLOSED);
+    CHECK_RC(lbc_call_close_send(call), LBC_OK); /* already closed: fine */
+    if (CHECK_RC(lbc_call_recv(call, TIMEOUT_MS, &m, &len), LBC_OK)) {
+      size_t blen = 99;
+      pb_get_payload_body(m, len, 1, NULL, &blen, NULL);
+      CHECK(blen == 7, "payload of %zu bytes, expected 7", blen);
+      lbc_free(m);
+    }
+    CHECK_RC(lbc_call_recv(call, TIMEOUT_MS, &m, &len), LBC_END);
+    CHECK_RC(lbc_call_finish(call, TIMEOUT_MS, NULL, NULL, NULL), LBC_OK);
+    /* Closed and finished: either error describes it (the header sets no precedence). */
+    rc = lbc_call_send(call, req.data, req.len, 0, 0);
+    CHECK(rc == LBC_ERR_SEND_CLOSED || rc == LBC_ERR_CALL_FINISHED,
+          "send after SEND_END and the end of the call: %d (%s)", rc, lbc_strerror(rc));
+    pb_buf_free(&req);
+    lbc_call_free(call);
+    call = NULL;
+  }
+
+  /* close_send, then send: SEND_CLOSED; the call still ends OK. */
+  if (CHECK_RC(lbc_call_start(ch, M_FDX, NULL, TIMEOUT_MS, NULL, NULL, &call), LBC_OK)) {
+    CHECK_RC(lbc_call_close_send(call), LBC_OK);
+    CHECK_RC(lbc_call_send(call, "", 0, 0, 0), LBC_ERR_SEND_CLOSED);
+    CHECK_RC(lbc_call_recv(call, TIMEOUT_MS, &m, &len), LBC_END);
+    int status = -1;
+    CHECK_RC(lbc_call_finish(call, TIMEOUT_MS, &status, NULL, NULL), LBC_OK);
+    CHECK(status == LBC_STATUS_OK, "status %s", lbc_status_name(status));
+    lbc_call_free(call);
+    call = NULL;
+  }
+
+  /* The server ends the call (status echo) while the send side is open: CALL_FINISHED. */
+  if (CHECK_RC(lbc_call_start(ch, M_FDX, NULL, TIMEOUT_MS, NULL, NULL, &call), LBC_OK)) {
+    pb_buf req = {0};
+    pb_streaming_output_request(&req, NULL, 0, 0, -1, 9, "stop");
+    CHECK_RC(lbc_call_send(call, req.data, req.len, 0, TIMEOUT_MS), LBC_OK);
+    int status = -1;
+    const char *message = NULL;
+    CHECK_RC(lbc_call_finish(call, TIMEOUT_MS, &status, &message, NULL), LBC_OK);
+    CHECK(status == LBC_STATUS_FAILED_PRECONDITION && message && strcmp(message, "stop") == 0,
+          "ended with %s \"%s\"", lbc_status_name(status), message ? message : "(null)");
+    CHECK_RC(lbc_call_send(call, req.data, req.len, 0, 0), LBC_ERR_CALL_FINISHED);
+    CHECK_RC(lbc_call_send(call, req.data, req.len, 0, -1), LBC_ERR_CALL_FINISHED);
+    CHECK_RC(lbc_call_recv(call, 0, &m, &len), LBC_END);
+    CHECK_RC(lbc_call_close_send(call), LBC_OK);
+    CHECK_RC(lbc_call_cancel(call), LBC_OK);
+    /* Cancel after the end changes nothing. */
+    CHECK_RC(lbc_call_finish(call, 0, &status, NULL, NULL), LBC_OK);
+    CHECK(status == LBC_STATUS_FAILED_PRECONDITION, "status after cancel-after-end: %s",
+          lbc_status_name(status));
+    pb_buf_free(&req);
+    lbc_call_free(call);
+    call = NULL;
+  }
+
+  /* A deadline ends a call nobody reads. */
+  if (CHECK_RC(lbc_call_start(ch, M_FDX, NULL, 200, NULL, NULL, &call), LBC_OK)) {
+    int status = -1;
+    double t0 = now_s();
+    CHECK_RC(lbc_call_finish(call, 5000, &status, NULL, NULL), LBC_OK);
+    CHECK(status == LBC_STATUS_DEADLINE_EXCEEDED, "status %s", lbc_status_name(status));
+    CHECK(now_s() - t0 < 2, "a 200 ms deadline ended the call after %.2f s", now_s() - t0);
+    CHECK_RC(lbc_call_send(call, "", 0, 0, 0), LBC_ERR_CALL_FINISHED);
+    lbc_call_free(call);
+    call = NULL;
+  }
+
+  /* Free a live call (it is cancelled), and a call on a closed channel. */
+  if (CHECK_RC(lbc_call_start(ch, M_FDX, NULL, TIMEOUT_MS, NULL, NULL, &call), LBC_OK))
+    lbc_call_free(call);
+  call = NULL;
+  lbc_channel_close(ch);
+  CHECK_RC(lbc_call_start(ch, M_FDX, NULL, -1, NULL, NULL, &call), LBC_ERR_CLOSED);
+}
+
+/* A call whose cq is freed keeps working through the blocking functions. */
+static void cq_freed_before_call(void) {
+  lbc_channel *ch = open_with(NULL, NULL, NULL, NULL);
+  REQUIRE(ch, "open");
+  lbc_cq *cq = NULL;
+  lbc_call *call = NULL;
+  REQUIRE(lbc_cq_new(&cq) == LBC_OK, "lbc_cq_new");
+  if (!CHECK_RC(lbc_call_start(ch, M_FDX, NULL, TIMEOUT_MS, cq, NULL, &call), LBC_OK)) {
+    lbc_cq_free(cq);
+    lbc_channel_close(ch);
+    return;
+  }
+  lbc_cq_free(cq);
+  pb_buf req = {0};
+  int32_t size = 1234;
+  pb_streaming_output_request(&req, &size, 1, 0, 10, 0, NULL);
+  CHECK_RC(lbc_call_send(call, req.data, req.len, LBC_SEND_END, TIMEOUT_MS), LBC_OK);
+  pb_buf_free(&req);
+  void *m = NULL;
+  size_t len = 0;
+  if (CHECK_RC(lbc_call_recv(call, TIMEOUT_MS, &m, &len), LBC_OK)) {
+    size_t blen = 0;
+    pb_get_payload_body(m, len, 1, NULL, &blen, NULL);
+    CHECK(blen == 1234, "payload %zu bytes", blen);
+    lbc_free(m);
+  }
+  CHECK_RC(lbc_call_recv(call, TIMEOUT_MS, &m, &len), LBC_END);
+  int status = -1;
+  CHECK_RC(lbc_call_finish(call, TIMEOUT_MS, &status, NULL, NULL), LBC_OK);
+  CHECK(status == LBC_STATUS_OK, "status %s", lbc_status_name(status));
+  lbc_call_free(call);
+  lbc_channel_close(ch);
+}
+
+/* ------------------------------------------------------------------------- */
+/* lbc_unary_async on a completion queue; lbc_cq_fd with poll(2)             */
+/* ------------------------------------------------------------------------- */
+
+#define NASYNC 1000
+
+static void unary_async_many(void) {
+  lbc_channel *ch = open_with(NULL, NULL, NULL, NULL);
+  REQUIRE(ch, "open");
+  lbc_cq *cq = NULL;
+  REQUIRE(lbc_cq_new(&cq) == LBC_OK, "lbc_cq_new");
+  static int tags[NASYNC];
+  static unsigned char seen[NASYNC];
+  int started = 0, done = 0, ok = 0;
+  memset(seen, 0, sizeof seen);
+  double t0 = now_s();
+  for (int i = 0; i < NASYNC; i++) {
+    pb_buf req = {0};
+    tags[i] = i;
+    pb_simple_request(&req, i, i % 50, 0, NULL); /* response_size = i: checks the pairing */
+    int rc = lbc_unary_async(ch, M_UNARY, req.data, req.len, NULL, TIMEOUT_MS, cq, &tags[i]);
+    pb_buf_free(&req);
+    if (!CHECK(rc == LBC_OK, "lbc_unary_async %d: %d (%s)", i, rc, lbc_strerror(rc))) break;
+    started++;
+  }
+  double deadline = now_s() + 30;
+  while (done < started && now_s() < deadline) {
+    lbc_event ev[64];
+    int n = lbc_cq_poll(cq, ev, 64, 100);
+    if (!CHECK(n >= 0, "lbc_cq_poll: %d", n)) break;
+    for (int i = 0; i < n; i++) {
+      int *t = ev[i].tag;
+      if (!CHECK(ev[i].kind == LBC_EVENT_UNARY && ev[i].response && t >= tags && t < tags + NASYNC,
+                 "event kind %d tag %p response %p", ev[i].kind, ev[i].tag, (void *)ev[i].response))
+        continue;
+      CHECK(!seen[*t], "a second event for call %d", *t);
+      seen[*t] = 1;
+      done++;
+      lbc_response *r = ev[i].response;
+      size_t len = 0, blen = 0;
+      int zero = 0;
+      const uint8_t *data = lbc_response_data(r, &len);
+      if (lbc_response_status(r) == LBC_STATUS_OK &&
+          pb_get_payload_body(data, len, 1, NULL, &blen, &zero) == 0 && blen == (size_t)*t && zero)
+        ok++;
+      else
+        CHECK(0, "call %d: %s \"%s\", payload %zu bytes", *t, lbc_status_name(lbc_response_status(r)),
+              lbc_response_message(r), blen);
+      lbc_response_free(r);
+    }
+  }
+  printf("    %d async unary calls: %d results, %d OK in %.2f s\n", started, done, ok, now_s() - t0);
+  CHECK(started == NASYNC && done == NASYNC && ok == NASYNC, "%d started, %d results, %d OK", started,
+        done, ok);
+  CHECK_RC(lbc_cq_poll(cq, (lbc_event[1]){{0}}, 1, 100), 0); /* exactly one event per call */
+  lbc_cq_free(cq);
+  lbc_channel_close(ch);
+}
+
+static int fd_readable(int fd, int timeout_ms) {
+  struct pollfd p = {fd, POLLIN, 0};
+  int n = poll(&p, 1, timeout_ms);
+  return n == 1 && (p.revents & POLLIN);
+}
+
+static void cq_fd_poll(void) {
+  lbc_channel *ch = open_with(NULL, NULL, NULL, NULL);
+  REQUIRE(ch, "open");
+  lbc_cq *cq = NULL;
+  REQUIRE(lbc_cq_new(&cq) == LBC_OK, "lbc_cq_new");
+  int fd = lbc_cq_fd(cq);
+  REQUIRE(fd >= 0, "lbc_cq_fd = %d", fd);
+  CHECK(!fd_readable(fd, 0), "the fd of an empty queue is readable");
+  for (int round = 0; round < 3; round++) {
+    lbc_event ev[4];
+    int tag = round;
+    CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, TIMEOUT_MS, cq, &tag), LBC_OK);
+    if (!CHECK(fd_readable(fd, 10000), "round %d: the fd did not become readable", round)) break;
+    int n = lbc_cq_poll(cq, ev, 4, 0);
+    CHECK(n == 1 && ev[0].tag == &tag && ev[0].kind == LBC_EVENT_UNARY,
+          "round %d: lbc_cq_poll(timeout 0) = %d after the fd was readable", round, n);
+    for (int i = 0; i < n; i++) {
+      CHECK(lbc_response_status(ev[i].response) == LBC_STATUS_OK, "status %s",
+            lbc_status_name(lbc_response_status(ev[i].response)));
+      lbc_response_free(ev[i].response);
+    }
+    CHECK_RC(lbc_cq_poll(cq, ev, 4, 0), 0);
+    CHECK(!fd_readable(fd, 0), "round %d: the fd stays readable after the queue was drained",
+          round);
+  }
+  /* Streaming calls signal the fd too: a server stream of 3 messages. */
+  {
+    lbc_call *call = NULL;
+    int tag = 42, got = 0, done = 0, ended = 0;
+    pb_buf req = {0};
+    int32_t sizes[3] = {1, 2, 3};
+    pb_streaming_output_request(&req, sizes, 3, 10000, -1, 0, NULL);
+    if (CHECK_RC(lbc_call_start(ch, M_SOUT, NULL, TIMEOUT_MS, cq, &tag, &call), LBC_OK)) {
+      CHECK_RC(lbc_call_send(call, req.data, req.len, LBC_SEND_END, 0), LBC_OK);
+      double deadline = now_s() + 10;
+      while (!(done && ended) && now_s() < deadline) {
+        if (!fd_readable(fd, 1000)) continue;
+        lbc_event ev[4];
+        int n;
+        while ((n = lbc_cq_poll(cq, ev, 4, 0)) > 0) {
+          for (int i = 0; i < n; i++) {
+            CHECK(ev[i].tag == &tag && ev[i].kind == LBC_EVENT_CALL, "unexpected event");
+            if (ev[i].flags & LBC_CALL_DONE) done = 1;
+          }
+          for (;;) {
+            void *m = NULL;
+            size_t len = 0;
+            int rc = lbc_call_recv(call, 0, &m, &len);
+            if (rc == LBC_OK) {
+              got++;
+              lbc_free(m);
+              continue;
+            }
+            if (rc == LBC_END) ended = 1;
+            break;
+          }
+        }
+      }
+      CHECK(got == 3 && done && ended, "fd-driven stream: %d messages, done %d, ended %d", got, done,
+            ended);
+      lbc_call_free(call);
+    }
+    pb_buf_free(&req);
+  }
+  lbc_cq_free(cq);
+  lbc_channel_close(ch);
+}
+
+/* ------------------------------------------------------------------------- */
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    fprintf(stderr, "usage: %s TARGET\n", argv[0]);
+    return 2;
+  }
+  g_target = argv[1];
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  printf("test_streams against %s (lbchannel %s)\n", g_target, lbc_version());
+  double t0 = now_s();
+
+  static const struct {
+    const char *name;
+    void (*fn)(void);
+  } cases[] = {
+      {"slow reader: 1 GiB server stream, bounded memory", slow_reader_1gib},
+      {"slow reader: 1 MiB messages through a 64 KiB window", slow_reader_small_window},
+      {"fast writer: pushback, WRITABLE, bounded memory, all delivered", fast_writer},
+      {"1000 concurrent streams on one channel (cq, one thread)", many_streams},
+      {"cancel from another thread wakes a blocked recv", cancel_blocked_recv},
+      {"cancel from another thread wakes a blocked send", cancel_blocked_send},
+      {"bad input and call-state errors", bad_input},
+      {"a call outlives its freed completion queue", cq_freed_before_call},
+      {"1000 lbc_unary_async calls on one cq", unary_async_many},
+      {"lbc_cq_fd with poll(2)", cq_fd_poll},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(cases[i].name, cases[i].fn);
+
+  printf("test_streams: %d cases passed, %d failed; %d checks passed, %d failed (%.1f s)\n",
+         g_cases_passed, g_cases_failed, g_checks_passed, g_checks_failed, now_s() - t0);
+  return g_checks_failed ? 1 : 0;
+}

@@ -1,0 +1,591 @@
+"""Ownership of native streaming calls (``lbc_call*``) and completion queues (``lbc_cq*``).
+
+:class:`NativeCall` is the one place that touches an ``lbc_call*``. It
+
+* guards the handle: every operation holds a use count, and :meth:`free`
+  cancels the call (so operations blocked on other threads return), waits
+  for the count to drop to zero and only then calls ``lbc_call_free`` — a
+  call is never freed under another thread's feet;
+* never runs the same C function concurrently on one call (the header
+  forbids two senders, two receivers, ...): one lock per function;
+* splits blocking waits into slices of at most :data:`SLICE_MS`, so Ctrl-C
+  and :meth:`free` interrupt a blocked thread quickly (CDLL releases the GIL
+  during every slice);
+* caches what the header says lives only as long as the call (headers,
+  status, trailers, peer), so the Python objects stay usable after the
+  native call is freed.
+
+:class:`CompletionQueue` owns an ``lbc_cq*`` and turns ``lbc_cq_poll``
+into Python tuples; :class:`EventPump` is one daemon thread per sync
+:class:`lbchannel.Channel` polling its queue to learn when calls end (for
+``add_callback``/``add_done_callback`` without a thread per call).
+"""
+
+import ctypes
+import itertools
+import logging
+import math
+import threading
+import time
+
+from . import _metadata, _native
+from ._errors import (
+    CallFinishedError,
+    ClosedError,
+    ErrorCode,
+    SendClosedError,
+    WouldBlockError,
+    _check,
+    _decode,
+    error_for,
+)
+
+__all__ = ["NativeCall", "CompletionQueue", "EventPump", "SLICE_MS", "MSG", "END", "AGAIN"]
+
+_logger = logging.getLogger("lbchannel")
+
+#: Longest single blocking wait inside the library, in milliseconds.
+SLICE_MS = 100
+
+#: recv() outcomes.
+MSG, END, AGAIN = "msg", "end", "again"
+
+_INT64_MAX = (1 << 63) - 1
+_STATUS_CANCELLED = 1
+
+
+def timeout_ms(timeout):
+    """Seconds (None = no deadline) → milliseconds for the C API (< 0 = none)."""
+    if timeout is None:
+        return -1
+    timeout = float(timeout)
+    if math.isnan(timeout):
+        raise ValueError("timeout must be a number of seconds, not NaN")
+    if math.isinf(timeout):
+        return -1 if timeout > 0 else 0
+    if timeout <= 0:
+        return 0
+    return min(_INT64_MAX, int(math.ceil(timeout * 1000.0)))
+
+
+def run_callback(fn, *args):
+    """Run a user callback; log (never propagate) what it raises."""
+    try:
+        fn(*args)
+    except Exception:  # a user's bug must not break the call or the other callbacks
+        _logger.exception("lbchannel: exception in call callback %r", fn)
+
+
+class NativeCall:
+    """One ``lbc_call*`` with guarded access and a cached outcome.
+
+    Create it unstarted, register it with a queue (so its tag is known
+    before the call can produce events), then :meth:`start` it.
+    """
+
+    def __init__(self, timeout=None):
+        self._handle = None
+        self._cond = threading.Condition(threading.Lock())
+        self._busy = 0
+        self._freeing = False
+        self._send_lock = threading.Lock()
+        self._recv_lock = threading.Lock()
+        self._headers_lock = threading.Lock()
+        self._finish_lock = threading.Lock()
+        self.deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
+        #: Final status: None until known, then ``(code, details, trailers)``.
+        self.outcome = None
+        #: A status set by the binding itself (request iterator failed, ...),
+        #: reported instead of the library's: ``(code, details)`` or None.
+        self.local_status = None
+        #: The exception behind ``local_status`` (request iterator's, serializer's).
+        self.local_error = None
+        self.initial = None
+        self._peer = ""
+        #: recv() returned LBC_END: every message has been taken.
+        self.drained = False
+        self.send_closed = False
+        self.cancelled = False
+        self._callbacks = []
+        self._callbacks_fired = False
+        #: Set by the queue that delivers this call's events (tag), if any.
+        self.tag = None
+        self.queue = None
+        self._done_event_pending = False
+
+    # -- lifetime -----------------------------------------------------------------
+
+    def start(self, channel_handle, method_b, md, timeout_ms_value, cq=None):
+        """``lbc_call_start``; raises lbchannel.Error on failure."""
+        out = _native.lbc_call_p()
+        tag = ctypes.c_void_p(self.tag) if self.tag is not None else None
+        rc = _native.lbc_call_start(channel_handle, method_b, md, timeout_ms_value, cq, tag, ctypes.byref(out))
+        _check(rc, "lbc_call_start")
+        with self._cond:
+            self._handle = out
+            pending, self._done_event_pending = self._done_event_pending, False
+        if pending:
+            self.on_done_event()
+
+    @property
+    def alive(self):
+        """True while the native call has not been freed."""
+        return self._handle is not None
+
+    def _enter(self):
+        with self._cond:
+            if self._handle is None or self._freeing:
+                return None
+            self._busy += 1
+            return self._handle
+
+    def _leave(self):
+        with self._cond:
+            self._busy -= 1
+            if self._busy == 0:
+                self._cond.notify_all()
+
+    def free(self):
+        """Cancel (if still running) and release the native call. Idempotent, any thread."""
+        with self._cond:
+            handle = self._handle
+            if handle is None or self._freeing:
+                return
+            self._freeing = True
+        try:
+            if self.outcome is None:
+                _native.lbc_call_cancel(handle)
+                # Take the final status (CANCELLED, or what it ended with) before it is gone.
+                with self._finish_lock:
+                    if self.outcome is None:
+                        self._finish_raw(handle, 0)
+            peer = _native.lbc_call_peer(handle)
+            if peer:
+                self._peer = _decode(peer)
+            if self.initial is None and self._headers_lock.acquire(blocking=False):
+                try:  # keep the headers if they arrived; never wait for them here
+                    out = _native.lbc_metadata_p()
+                    if self.initial is None and _native.lbc_call_headers(handle, 0, ctypes.byref(out)) == 0:
+                        self.initial = _metadata.read(out)
+                finally:
+                    self._headers_lock.release()
+        finally:
+            with self._cond:
+                while self._busy:
+                    self._cond.wait()
+                self._handle = None
+            if self.queue is not None:
+                self.queue.unregister(self)
+            _native.lbc_call_free(handle)
+        if self.outcome is None:
+            self.outcome = (_STATUS_CANCELLED, "Locally cancelled by application!", ())
+        self.fire_callbacks()
+
+    # -- outcome ------------------------------------------------------------------
+
+    @property
+    def done(self):
+        """True once the final status is known (or set locally)."""
+        return self.outcome is not None or self.local_status is not None
+
+    def status(self):
+        """``(code, details, trailers)`` once known (local status wins), else None."""
+        if self.local_status is not None:
+            code, details = self.local_status
+            trailers = self.outcome[2] if self.outcome is not None else ()
+            return code, details, trailers
+        return self.outcome
+
+    def fail_locally(self, code, details, error=None):
+        """End the call with a status of the binding's own (e.g. the request
+        iterator raised): the server sees a cancellation. No effect on a call
+        whose status is already known."""
+        if self.outcome is not None or self.local_status is not None:
+            return False
+        self.local_error = error
+        self.local_status = (int(code), details)
+        self.cancel(by_user=False)
+        self.fire_callbacks()
+        return True
+
+    def _finish_raw(self, handle, timeout_ms_value):
+        status = ctypes.c_int(0)
+        message = ctypes.c_char_p()
+        trailers = _native.lbc_metadata_p()
+        rc = _native.lbc_call_finish(handle, timeout_ms_value, ctypes.byref(status), ctypes.byref(message), ctypes.byref(trailers))
+        if rc == ErrorCode.WOULD_BLOCK:
+            return False
+        _check(rc, "lbc_call_finish")
+        self.outcome = (status.value, _decode(message.value), _metadata.read(trailers))
+        return True
+
+    def finish(self, timeout_ms_value):
+        """Wait up to ``timeout_ms_value`` (one C call; use :meth:`wait` for
+        long waits) for the end of the call. True once the status is known."""
+        if self.outcome is not None:
+            return True
+        handle = self._enter()
+        if handle is None:
+            return self.outcome is not None
+        try:
+            with self._finish_lock:
+                if self.outcome is None:
+                    self._finish_raw(handle, timeout_ms_value)
+        finally:
+            self._leave()
+        if self.outcome is not None:
+            self.fire_callbacks()
+            return True
+        return False
+
+    def wait(self, timeout=None):
+        """Block (in slices) until the status is known or ``timeout`` seconds pass."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while not self.done:
+            if not self.alive:
+                return self.done
+            if end is None:
+                step = SLICE_MS
+            else:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                step = max(1, min(SLICE_MS, int(left * 1000)))
+            self.finish(step)
+        return True
+
+    # -- callbacks ------------------------------------------------------------------
+
+    def add_callback(self, fn):
+        """Call ``fn()`` when the call ends; False (and no call) if it already has."""
+        with self._cond:
+            if not self._callbacks_fired:
+                self._callbacks.append(fn)
+                return True
+        return False
+
+    def fire_callbacks(self):
+        with self._cond:
+            if self._callbacks_fired:
+                return
+            self._callbacks_fired = True
+            callbacks, self._callbacks = self._callbacks, []
+        for fn in callbacks:
+            run_callback(fn)
+
+    def on_done_event(self):
+        """LBC_CALL_DONE arrived on the queue: take the status, run the callbacks."""
+        with self._cond:
+            if self._handle is None and not self._freeing:
+                self._done_event_pending = True  # start() has not returned yet
+                return
+        handle = self._enter()
+        if handle is not None:
+            try:
+                # Non-blocking: if another thread is inside lbc_call_finish it
+                # takes the status (and runs the callbacks) itself.
+                if self.outcome is None and self._finish_lock.acquire(blocking=False):
+                    try:
+                        if self.outcome is None:
+                            self._finish_raw(handle, 0)
+                    finally:
+                        self._finish_lock.release()
+            except Exception:
+                _logger.exception("lbchannel: lbc_call_finish after LBC_CALL_DONE failed")
+            finally:
+                self._leave()
+        if self.outcome is not None:
+            self.fire_callbacks()
+
+    # -- operations -------------------------------------------------------------------
+
+    def cancel(self, by_user=True):
+        """``lbc_call_cancel``. True if the call had not ended yet.
+
+        ``by_user``: record it as a cancellation by the application
+        (:attr:`cancelled`); the binding's own cancellations (a failing
+        request iterator) pass False.
+        """
+        handle = self._enter()
+        if handle is None:
+            return False
+        try:
+            was_active = self.outcome is None and self.local_status is None
+            _check(_native.lbc_call_cancel(handle), "lbc_call_cancel")
+            if was_active and by_user:
+                self.cancelled = True
+            return was_active
+        finally:
+            self._leave()
+
+    def send(self, data, end, timeout_ms_value):
+        """One ``lbc_call_send``: True if queued, False if no room in time.
+
+        Raises CallFinishedError (also once freed), SendClosedError,
+        MessageTooLargeError, ...
+        """
+        handle = self._enter()
+        if handle is None:
+            raise CallFinishedError(ErrorCode.CALL_FINISHED, "the call has ended", "lbc_call_send")
+        try:
+            with self._send_lock:
+                rc = _native.lbc_call_send(handle, data, len(data), _native.LBC_SEND_END if end else 0, timeout_ms_value)
+                if rc == ErrorCode.WOULD_BLOCK:
+                    return False
+                if rc == 0 and end:
+                    self.send_closed = True
+                if rc == ErrorCode.SEND_CLOSED:
+                    self.send_closed = True
+                _check(rc, "lbc_call_send")
+                return True
+        finally:
+            self._leave()
+
+    def send_blocking(self, data, end=False, timeout=None):
+        """Send, waiting (in slices) for room up to ``timeout`` seconds (None: as long as the call lasts).
+
+        Raises WouldBlockError when the timeout passes first.
+        """
+        end_at = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        while True:
+            if end_at is None:
+                step = SLICE_MS
+            else:
+                step = max(0, min(SLICE_MS, int((end_at - time.monotonic()) * 1000)))
+            if self.send(data, end, step):
+                return
+            if end_at is not None and time.monotonic() >= end_at:
+                raise WouldBlockError(ErrorCode.WOULD_BLOCK, "no room to send before the timeout", "lbc_call_send")
+
+    def close_send(self):
+        handle = self._enter()
+        if handle is None:
+            return
+        try:
+            _check(_native.lbc_call_close_send(handle), "lbc_call_close_send")
+            self.send_closed = True
+        finally:
+            self._leave()
+
+    def recv(self, timeout_ms_value):
+        """One ``lbc_call_recv``: ``(MSG, bytes)``, ``(END, None)`` or ``(AGAIN, None)``."""
+        if self.drained:
+            return END, None
+        handle = self._enter()
+        if handle is None:
+            return END, None
+        try:
+            with self._recv_lock:
+                buf = ctypes.c_void_p()
+                length = ctypes.c_size_t(0)
+                rc = _native.lbc_call_recv(handle, timeout_ms_value, ctypes.byref(buf), ctypes.byref(length))
+                if rc == 0:
+                    try:
+                        data = ctypes.string_at(buf.value, length.value) if length.value else b""
+                    finally:
+                        _native.lbc_free(buf)
+                    return MSG, data
+                if rc == _native.LBC_END:
+                    self.drained = True
+                    return END, None
+                if rc == ErrorCode.WOULD_BLOCK:
+                    return AGAIN, None
+                _check(rc, "lbc_call_recv")
+                raise error_for(rc, "unexpected return value", "lbc_call_recv")  # pragma: no cover
+        finally:
+            self._leave()
+
+    def recv_blocking(self, timeout=None):
+        """Next message (bytes) or None at the end; WouldBlockError after ``timeout`` seconds."""
+        end_at = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        while True:
+            if end_at is None:
+                step = SLICE_MS
+            else:
+                step = max(0, min(SLICE_MS, int((end_at - time.monotonic()) * 1000)))
+            kind, data = self.recv(step)
+            if kind == MSG:
+                return data
+            if kind == END:
+                return None
+            if end_at is not None and time.monotonic() >= end_at:
+                raise WouldBlockError(ErrorCode.WOULD_BLOCK, "no message before the timeout", "lbc_call_recv")
+
+    def headers(self, timeout_ms_value):
+        """Response headers (a tuple) once they arrived, else None (``()`` once freed without them)."""
+        if self.initial is not None:
+            return self.initial
+        handle = self._enter()
+        if handle is None:
+            return self.initial if self.initial is not None else ()
+        try:
+            with self._headers_lock:
+                if self.initial is None:
+                    out = _native.lbc_metadata_p()
+                    rc = _native.lbc_call_headers(handle, timeout_ms_value, ctypes.byref(out))
+                    if rc == ErrorCode.WOULD_BLOCK:
+                        return None
+                    _check(rc, "lbc_call_headers")
+                    self.initial = _metadata.read(out)
+                return self.initial
+        finally:
+            self._leave()
+
+    def headers_blocking(self, timeout=None):
+        end_at = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        while True:
+            if end_at is None:
+                step = SLICE_MS
+            else:
+                step = max(0, min(SLICE_MS, int((end_at - time.monotonic()) * 1000)))
+            md = self.headers(step)
+            if md is not None:
+                return md
+            if end_at is not None and time.monotonic() >= end_at:
+                raise WouldBlockError(ErrorCode.WOULD_BLOCK, "no response headers before the timeout", "lbc_call_headers")
+
+    def peer(self):
+        if self._peer:
+            return self._peer
+        handle = self._enter()
+        if handle is None:
+            return self._peer
+        try:
+            self._peer = _decode(_native.lbc_call_peer(handle))
+            return self._peer
+        finally:
+            self._leave()
+
+    def time_remaining(self):
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline - time.monotonic())
+
+    def __del__(self):
+        try:
+            if self.__dict__.get("_handle") is not None:
+                self.free()
+        except Exception:
+            pass
+
+
+class CompletionQueue:
+    """An ``lbc_cq*`` and the calls (tags) whose events it delivers."""
+
+    BATCH = 128
+
+    def __init__(self):
+        cq = _native.lbc_cq_p()
+        _check(_native.lbc_cq_new(ctypes.byref(cq)), "lbc_cq_new")
+        self.handle = cq
+        self._events = (_native.lbc_event * self.BATCH)()
+        self._lock = threading.Lock()
+        self._targets = {}
+        self._ids = itertools.count(1)
+
+    def fd(self):
+        return _native.lbc_cq_fd(self.handle)
+
+    def register(self, target):
+        """Give ``target`` a tag (an int, never 0) whose events this queue dispatches to it."""
+        tag = next(self._ids)
+        with self._lock:
+            self._targets[tag] = target
+        target.tag = tag
+        target.queue = self
+        return tag
+
+    def register_future(self, target):
+        """Like :meth:`register` for a target without ``tag``/``queue`` attributes."""
+        tag = next(self._ids)
+        with self._lock:
+            self._targets[tag] = target
+        return tag
+
+    def unregister(self, target_or_tag):
+        tag = target_or_tag if isinstance(target_or_tag, int) else getattr(target_or_tag, "tag", None)
+        with self._lock:
+            return self._targets.pop(tag, None)
+
+    def lookup(self, tag):
+        with self._lock:
+            return self._targets.get(tag)
+
+    def targets(self):
+        with self._lock:
+            return list(self._targets.items())
+
+    def poll(self, timeout_ms_value):
+        """``lbc_cq_poll``: a list of ``(tag, kind, flags, response_ptr_or_None)``.
+
+        The caller owns every response pointer (``lbc_response_free``).
+        """
+        handle = self.handle
+        if handle is None:
+            return []
+        n = _native.lbc_cq_poll(handle, self._events, self.BATCH, timeout_ms_value)
+        if n < 0:
+            _check(n, "lbc_cq_poll")
+        out = []
+        for i in range(n):
+            ev = self._events[i]
+            resp = ev.response if ev.response else None
+            out.append((ev.tag or 0, ev.kind, ev.flags, resp))
+        return out
+
+    def free(self):
+        handle, self.handle = self.handle, None
+        if handle is not None:
+            _native.lbc_cq_free(handle)
+
+
+class EventPump:
+    """One daemon thread polling a queue for a sync channel's streaming calls.
+
+    Only LBC_CALL_DONE matters here (sync calls block in the library for
+    everything else): it takes the call's status and runs its callbacks, so
+    ``add_callback``/``add_done_callback`` work without a thread per call.
+    """
+
+    def __init__(self):
+        self.queue = CompletionQueue()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="lbchannel-events", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        queue = self.queue
+        while not self._stop:
+            try:
+                events = queue.poll(SLICE_MS * 2)
+            except Exception:  # pragma: no cover - a library bug; do not spin
+                _logger.exception("lbchannel: lbc_cq_poll failed")
+                time.sleep(0.1)
+                continue
+            for tag, kind, flags, resp in events:
+                if resp is not None:
+                    _native.lbc_response_free(resp)  # sync channels never use lbc_unary_async
+                if kind != _native.LBC_EVENT_CALL or not (flags & _native.LBC_CALL_DONE):
+                    continue
+                target = queue.unregister(tag)
+                if target is not None:
+                    try:
+                        target.on_done_event()
+                    except Exception:
+                        _logger.exception("lbchannel: handling LBC_CALL_DONE failed")
+
+    def close(self):
+        """Stop the thread and free the queue (calls still bound to it lose their later events)."""
+        self._stop = True
+        if self._thread is not threading.current_thread():
+            self._thread.join(5)
+        if not self._thread.is_alive():
+            self.queue.free()
+
+
+def closed_error():
+    return ClosedError(ErrorCode.CLOSED, "the channel is closed")
+
+
+def send_closed_error():
+    return SendClosedError(ErrorCode.SEND_CLOSED, "the send side of the call is closed")
