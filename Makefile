@@ -139,10 +139,16 @@ test-c:
 	    $$($(TEST_PKG) --cflags --libs lbchannel) -Wl,-rpath,$(TEST_PREFIX)/lib
 	$(CC) $(C_WARN) -o $(C_TEST_DIR)/unary examples/unary.c \
 	    $$($(TEST_PKG) --cflags --libs lbchannel) -Wl,-rpath,$(TEST_PREFIX)/lib
+	$(CC) $(C_WARN) -o $(C_TEST_DIR)/test_interop Tests/c/test_interop.c \
+	    $$($(TEST_PKG) --cflags --libs lbchannel) -Wl,-rpath,$(TEST_PREFIX)/lib
+	$(CC) $(C_WARN) -o $(C_TEST_DIR)/test_streams Tests/c/test_streams.c \
+	    $$($(TEST_PKG) --cflags --libs lbchannel) -Wl,-rpath,$(TEST_PREFIX)/lib
 	ldd $(C_TEST_DIR)/test_unary | grep -q '$(TEST_PREFIX)/lib/$(SONAME)' \
 	    || { echo "test_unary does not load the installed copy:" >&2; ldd $(C_TEST_DIR)/test_unary >&2; exit 1; }
 	PYTHON=$(PYTHON) bash Tests/c/run.sh $(C_TEST_DIR)/unary
 	PYTHON=$(PYTHON) bash Tests/c/run.sh $(C_TEST_DIR)/test_unary
+	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh $(C_TEST_DIR)/test_interop
+	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh $(C_TEST_DIR)/test_streams
 
 test-python:
 	LBCHANNEL_LIBRARY=$(TEST_LIB) \
@@ -167,13 +173,17 @@ SAN ?= thread
 SAN_SCRATCH := .build-san-$(SAN)
 SAN_CLANG := $(dir $(shell command -v $(SWIFT)))clang
 SAN_RT := $(dir $(shell command -v $(SWIFT)))../lib/swift/clang/lib/linux
+SAN_ENV := TSAN_OPTIONS="halt_on_error=1 exitcode=66" ASAN_OPTIONS="detect_leaks=1 exitcode=66"
 sanitize:
 	$(SWIFT) build --scratch-path $(SAN_SCRATCH) --sanitize=$(SAN) --product lbchannel
-	$(SAN_CLANG) -g -O1 -fsanitize=$(SAN) -shared-libsan -pthread -Iinclude Tests/c/test_unary.c \
-	    -L$(SAN_SCRATCH)/debug -llbchannel -Wl,-rpath,$(abspath $(SAN_SCRATCH))/debug \
-	    -Wl,-rpath,$(abspath $(SAN_RT)) -o $(SAN_SCRATCH)/test_unary
-	TSAN_OPTIONS="halt_on_error=1 exitcode=66" ASAN_OPTIONS="detect_leaks=1 exitcode=66" \
-	    Tests/c/run.sh $(SAN_SCRATCH)/test_unary
+	for t in test_unary test_interop test_streams; do \
+	    $(SAN_CLANG) -g -O1 -fsanitize=$(SAN) -shared-libsan -pthread -Iinclude Tests/c/$$t.c \
+	        -L$(SAN_SCRATCH)/debug -llbchannel -Wl,-rpath,$(abspath $(SAN_SCRATCH))/debug \
+	        -Wl,-rpath,$(abspath $(SAN_RT)) -o $(SAN_SCRATCH)/$$t || exit 1; \
+	done
+	$(SAN_ENV) Tests/c/run.sh $(SAN_SCRATCH)/test_unary
+	$(SAN_ENV) Tests/c/run-interop.sh $(SAN_SCRATCH)/test_interop
+	$(SAN_ENV) Tests/c/run-interop.sh $(SAN_SCRATCH)/test_streams
 
 # --- bench -------------------------------------------------------------------
 # lbchannel against gRPC C++, h2load and grpcio on the same backends, same run;

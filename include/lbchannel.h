@@ -570,7 +570,8 @@ int lbc_call_start(lbc_channel *ch, const char *method, const lbc_metadata *meta
  * Returns LBC_OK (queued), LBC_ERR_WOULD_BLOCK (no room in time: nothing was
  * queued; with a completion queue an LBC_CALL_WRITABLE event follows when
  * there is room), LBC_ERR_CALL_FINISHED (the call has ended: see
- * lbc_call_finish), LBC_ERR_SEND_CLOSED, LBC_ERR_MESSAGE_TOO_LARGE (above
+ * lbc_call_finish), LBC_ERR_SEND_CLOSED (the send side was closed; reported
+ * in preference to LBC_ERR_CALL_FINISHED), LBC_ERR_MESSAGE_TOO_LARGE (above
  * max_send_message_size), LBC_ERR_RECURSIVE_CALL (a blocking send on the
  * channel's I/O thread) or LBC_ERR_INVALID_ARGUMENT.
  */
