@@ -472,7 +472,6 @@ static void bad_input(void) {
   const lbc_metadata *md = NULL;
   lbc_event ev[2];
   lbc_cq *cq = NULL;
-  int rc;
 
   CHECK_RC(lbc_call_start(NULL, M_FDX, NULL, -1, NULL, NULL, &call), LBC_ERR_INVALID_ARGUMENT);
   CHECK_RC(lbc_call_start(ch, NULL, NULL, -1, NULL, NULL, &call), LBC_ERR_INVALID_ARGUMENT);
