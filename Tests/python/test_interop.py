@@ -13,6 +13,8 @@ import threading
 import grpc
 import pytest
 
+from lbtest_support import wait_all_ready
+
 ECHO_INITIAL = ("x-grpc-test-echo-initial", "test_initial_metadata_value")
 ECHO_TRAILING = ("x-grpc-test-echo-trailing-bin", b"\xab\xab\xab")
 SPECIAL_MESSAGE = "\t\ntest with whitespace\r\nand Unicode BMP \u263a and non-BMP \U0001f608\t\n"
@@ -416,6 +418,7 @@ def test_aio(case, interop_servers, interop_pb, lbchannel):
 def test_sync_cases_spread_over_the_servers(sync_channel, interop_pb, interop_servers):
     """The interop calls above are balanced: 30 streams reach every server."""
     empty, pb, pbg = interop_pb
+    assert wait_all_ready(sync_channel, 3, timeout=10), sync_channel.endpoints()
     stub = pbg.TestServiceStub(sync_channel)
     seen = set()
     for _ in range(30):

@@ -9,6 +9,7 @@ import weakref
 import grpc
 import pytest
 
+from lbtest_support import wait_all_ready
 from test_interop import Pinger, _stream_request
 
 FDX = "/grpc.testing.TestService/FullDuplexCall"
@@ -350,6 +351,7 @@ def test_native_calls_are_freed(ch, interop_pb):
 
 
 def test_streams_pinned_and_spread_over_backends(ch, pb, interop_servers):
+    assert wait_all_ready(ch, 3, timeout=10), ch.endpoints()
     calls = [ch.stream(FDX, timeout=20) for _ in range(30)]  # all open at once
     try:
         for round_ in range(3):

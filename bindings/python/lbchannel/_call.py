@@ -479,7 +479,9 @@ class CompletionQueue:
         _check(_native.lbc_cq_new(ctypes.byref(cq)), "lbc_cq_new")
         self.handle = cq
         self._events = (_native.lbc_event * self.BATCH)()
-        self._lock = threading.Lock()
+        # Reentrant: a call collected by the garbage collector while this
+        # thread holds the lock unregisters itself from its __del__.
+        self._lock = threading.RLock()
         self._targets = {}
         self._ids = itertools.count(1)
 
@@ -562,17 +564,24 @@ class EventPump:
                 _logger.exception("lbchannel: lbc_cq_poll failed")
                 time.sleep(0.1)
                 continue
-            for tag, kind, flags, resp in events:
-                if resp is not None:
-                    _native.lbc_response_free(resp)  # sync channels never use lbc_unary_async
-                if kind != _native.LBC_EVENT_CALL or not (flags & _native.LBC_CALL_DONE):
-                    continue
-                target = queue.unregister(tag)
-                if target is not None:
-                    try:
-                        target.on_done_event()
-                    except Exception:
-                        _logger.exception("lbchannel: handling LBC_CALL_DONE failed")
+            for event in events:
+                self._handle(*event)
+            # No reference to a call may outlive its dispatch here: the thread
+            # then waits in lbc_cq_poll, and a call kept alive would never be
+            # collected (nor freed) while the channel is idle.
+            events = event = None
+
+    def _handle(self, tag, kind, flags, resp):
+        if resp is not None:
+            _native.lbc_response_free(resp)  # sync channels never use lbc_unary_async
+        if kind != _native.LBC_EVENT_CALL or not (flags & _native.LBC_CALL_DONE):
+            return
+        target = self.queue.unregister(tag)
+        if target is not None:
+            try:
+                target.on_done_event()
+            except Exception:
+                _logger.exception("lbchannel: handling LBC_CALL_DONE failed")
 
     def close(self):
         """Stop the thread and free the queue (calls still bound to it lose their later events)."""

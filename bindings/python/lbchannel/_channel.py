@@ -108,7 +108,8 @@ class Channel(_ChannelBase):
             ``max_send_message_size``, ``max_receive_message_size``,
             ``backoff_initial_ms``, ``backoff_multiplier``,
             ``backoff_jitter``, ``backoff_max_ms``, ``authority``,
-            ``user_agent``, and for discovery ``discovery_interval_ms``,
+            ``user_agent``, ``stream_window_bytes``, ``stream_send_buffer_bytes``,
+            and for discovery ``discovery_interval_ms``,
             ``min_reresolution_interval_ms``, ``dns_use_ttl``,
             ``dns_ttl_floor_ms``, ``dns_srv``, ``dns_timeout_ms``,
             ``empty_answer``, ``resolution``, ``eager_timeout_ms``.

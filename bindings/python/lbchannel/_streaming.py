@@ -12,7 +12,7 @@ fallback.
 import threading
 import time
 
-from ._call import NativeCall, run_callback
+from ._call import run_callback
 from ._errors import CallFinishedError, MessageTooLargeError, SendClosedError
 from ._status import HAVE_GRPC, RpcError, StatusCode, public_code
 

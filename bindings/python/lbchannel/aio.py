@@ -30,7 +30,7 @@ import logging
 import time
 
 from . import _metadata, _native
-from ._call import AGAIN, END, MSG, CompletionQueue, NativeCall, run_callback, timeout_ms
+from ._call import END, MSG, CompletionQueue, NativeCall, run_callback, timeout_ms
 from ._channel import Channel as _SyncChannel
 from ._channel import _text
 from ._errors import CallFinishedError, ClosedError, ErrorCode, MessageTooLargeError, SendClosedError, _check, _decode
