@@ -516,6 +516,15 @@ int lbc_cq_poll(lbc_cq *cq, lbc_event *events, int max, int64_t timeout_ms);
 int lbc_unary_async(lbc_channel *ch, const char *method, const void *request, size_t request_len,
                     const lbc_metadata *metadata, int64_t timeout_ms, lbc_cq *cq, void *tag);
 
+/**
+ * Cancel the asynchronous unary call started on `cq` with `tag` (the most
+ * recent one, if several share the tag): it ends with CANCELLED, the server
+ * sees RST_STREAM(CANCEL), and its LBC_EVENT_UNARY event still arrives. No
+ * effect when no such call is in flight (its event may already be queued).
+ * Any thread. Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT (cq is NULL).
+ */
+int lbc_unary_cancel(lbc_cq *cq, void *tag);
+
 /* ------------------------------------------------------------------------- */
 /* Streaming calls                                                            */
 /* ------------------------------------------------------------------------- */

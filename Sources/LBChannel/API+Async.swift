@@ -74,10 +74,19 @@ public func lbc_unary_async(_ ch: UnsafeMutableRawPointer?, _ method: UnsafePoin
     guard let cq else { return fail(.invalidArgument, "lbc_unary_async: cq is NULL", handle: ch) }
     switch checkUnary("lbc_unary_async", ch, method, request, requestLength, metadata, timeoutMs) {
     case .success(let unary):
-        let call = unary.makeCall(queue: Handle.get(cq, as: QueueBox.self).queue, tag: UInt(bitPattern: tag))
+        let queue = Handle.get(cq, as: QueueBox.self).queue
+        let call = unary.makeCall(queue: queue, tag: UInt(bitPattern: tag))
+        queue.track(call)
         unary.channel.start(call)
         return 0
     case .failure(let error):
         return error.record()
     }
+}
+
+@_cdecl("lbc_unary_cancel")
+public func lbc_unary_cancel(_ cq: UnsafeMutableRawPointer?, _ tag: UnsafeMutableRawPointer?) -> Int32 {
+    guard let cq else { return fail(.invalidArgument, "lbc_unary_cancel: cq is NULL") }
+    Handle.get(cq, as: QueueBox.self).queue.trackedCall(tag: UInt(bitPattern: tag))?.cancel()
+    return 0
 }

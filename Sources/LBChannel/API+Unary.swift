@@ -11,7 +11,8 @@ struct UnaryRequest {
 
     func makeCall(queue: CompletionQueue? = nil, tag: UInt = 0) -> UnaryCall {
         UnaryCall(method: path, request: request, metadata: metadata, timeoutMs: timeoutMs,
-                  maxReceiveMessageSize: channel.options.maxReceiveMessageSize, queue: queue, tag: tag)
+                  maxReceiveMessageSize: channel.options.maxReceiveMessageSize, queue: queue, tag: tag,
+                  owner: queue == nil ? nil : channel)
     }
 }
 

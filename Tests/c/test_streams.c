@@ -771,6 +771,49 @@ static void cq_fd_poll(void) {
   lbc_channel_close(ch);
 }
 
+/* lbc_unary_cancel: an async unary call to FullDuplexCall whose one response comes
+ * after 5 s is cancelled after 100 ms; its event arrives at once with CANCELLED.
+ * A second call with another tag on the same queue is not affected. */
+static void unary_async_cancel(void) {
+  lbc_channel *ch = open_with(NULL, NULL, NULL, NULL);
+  REQUIRE(ch, "open");
+  lbc_cq *cq = NULL;
+  REQUIRE(lbc_cq_new(&cq) == LBC_OK, "lbc_cq_new");
+  pb_buf slow = {0};
+  int32_t one = 1;
+  pb_streaming_output_request(&slow, &one, 1, 5000000, -1, 0, NULL);
+  int slow_tag = 1, fast_tag = 2;
+  CHECK_RC(lbc_unary_cancel(NULL, &slow_tag), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_unary_cancel(cq, &slow_tag), LBC_OK); /* nothing in flight: no effect */
+  CHECK_RC(lbc_unary_async(ch, M_FDX, slow.data, slow.len, NULL, TIMEOUT_MS, cq, &slow_tag), LBC_OK);
+  CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, TIMEOUT_MS, cq, &fast_tag), LBC_OK);
+  lbc_event ev[2];
+  int n = lbc_cq_poll(cq, ev, 1, TIMEOUT_MS);
+  CHECK(n == 1 && ev[0].tag == &fast_tag, "the uncancelled call did not complete first (n=%d)", n);
+  if (n == 1) {
+    CHECK(lbc_response_status(ev[0].response) == LBC_STATUS_OK, "fast call: %s",
+          lbc_status_name(lbc_response_status(ev[0].response)));
+    lbc_response_free(ev[0].response);
+  }
+  sleep_ms(100);
+  double t0 = now_s();
+  CHECK_RC(lbc_unary_cancel(cq, &slow_tag), LBC_OK);
+  n = lbc_cq_poll(cq, ev, 2, 3000);
+  double took = now_s() - t0;
+  CHECK(n == 1 && ev[0].tag == &slow_tag, "no event for the cancelled call within 3 s (n=%d)", n);
+  if (n == 1) {
+    CHECK(lbc_response_status(ev[0].response) == LBC_STATUS_CANCELLED, "cancelled call ended %s (%s)",
+          lbc_status_name(lbc_response_status(ev[0].response)), lbc_response_message(ev[0].response));
+    CHECK(took < 1.0, "the cancelled call's event took %.2f s", took);
+    lbc_response_free(ev[0].response);
+  }
+  CHECK_RC(lbc_unary_cancel(cq, &slow_tag), LBC_OK); /* again, after the end: no effect */
+  CHECK_RC(lbc_cq_poll(cq, ev, 2, 200), 0);          /* and no second event */
+  pb_buf_free(&slow);
+  lbc_cq_free(cq);
+  lbc_channel_close(ch);
+}
+
 /* ------------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
@@ -796,6 +839,7 @@ int main(int argc, char **argv) {
       {"bad input and call-state errors", bad_input},
       {"a call outlives its freed completion queue", cq_freed_before_call},
       {"1000 lbc_unary_async calls on one cq", unary_async_many},
+      {"lbc_unary_cancel ends an async unary call", unary_async_cancel},
       {"lbc_cq_fd with poll(2)", cq_fd_poll},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(cases[i].name, cases[i].fn);

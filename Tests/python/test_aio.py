@@ -222,6 +222,14 @@ def test_unary_cancel_and_timeout(aio, backends):
             with pytest.raises(asyncio.CancelledError):
                 await call
             code = await call.code()
+            # Both cancelled RPCs end on the wire too (lbc_unary_cancel), long before
+            # the server's 3 s sleep would have ended them.
+            for _ in range(100):
+                in_flight = sum(e["in_flight"] for e in ch.endpoints())
+                if in_flight == 0:
+                    break
+                await asyncio.sleep(0.01)
+            assert in_flight == 0, "cancelled unary calls still in flight after 1 s"
             with pytest.raises(grpc.aio.AioRpcError) as info:
                 await ch.unary("/lbtest.Test/Sleep", b"2000", timeout=0.2)
             echoed, c = await ch.unary_with_call("/lbtest.Test/Echo", b"abc", metadata=[("x-k", "v")], timeout=5)

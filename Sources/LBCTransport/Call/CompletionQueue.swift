@@ -13,6 +13,8 @@ package final class CompletionQueue: @unchecked Sendable {
     private var items: [AnyObject] = []     // guarded by lock
     private var head = 0                    // guarded by lock
     private var closed = false              // guarded by lock
+    /// Calls registered with `track` that have not been posted yet, by tag.
+    private var tracked: [UInt: AnyObject] = [:]  // guarded by lock
     /// Readable while items are pending. Owned by the queue.
     package let fd: Int32
 
@@ -31,6 +33,9 @@ package final class CompletionQueue: @unchecked Sendable {
         if closed {
             lock.unlock()
             return false
+        }
+        if let tag = (item as? UnaryCall)?.tag, let known = tracked[tag], known === item {
+            tracked[tag] = nil
         }
         items.append(item)
         let first = items.count - head == 1
@@ -75,12 +80,24 @@ package final class CompletionQueue: @unchecked Sendable {
         }
     }
 
+    /// Remember `call` under its tag until it is posted, so `trackedCall(tag:)` finds it.
+    /// A later call with the same tag replaces it.
+    package func track(_ call: UnaryCall) {
+        lock.withLock { if !closed { tracked[call.tag] = call } }
+    }
+
+    /// The tracked call with `tag` that has not been posted yet.
+    package func trackedCall(tag: UInt) -> UnaryCall? {
+        lock.withLock { tracked[tag] as? UnaryCall }
+    }
+
     /// Drop pending items and refuse new ones (the owner let go of the queue).
     package func close() {
         lock.lock()
         closed = true
         let dropped = items
         items.removeAll()
+        tracked.removeAll()
         head = 0
         drain()
         lock.unlock()

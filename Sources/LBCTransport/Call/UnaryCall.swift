@@ -15,18 +15,23 @@ package final class UnaryCall: Call, @unchecked Sendable {
     private let queue: CompletionQueue?
     /// The caller's tag for the queue event.
     package let tag: UInt
+    /// The channel, for cancelling from another thread (queued calls only).
+    private let owner: Channel?
 
     /// A blocking call: the creating thread waits in `waitForCompletion()`.
     package convenience init(method: String, request: UnsafeRawBufferPointer, metadata: Metadata,
                              timeoutMs: Int64?, maxReceiveMessageSize: Int) {
         self.init(method: method, request: request, metadata: metadata, timeoutMs: timeoutMs,
-                  maxReceiveMessageSize: maxReceiveMessageSize, queue: nil, tag: 0)
+                  maxReceiveMessageSize: maxReceiveMessageSize, queue: nil, tag: 0, owner: nil)
     }
 
-    /// With a `queue`, the finished call is posted there with `tag`; without one the
-    /// creating thread waits for it.
+    /// With a `queue`, the finished call is posted there with `tag` (and `owner`, the
+    /// channel it runs on, lets `cancel()` reach it); without one the creating thread
+    /// waits for it.
     package init(method: String, request: UnsafeRawBufferPointer, metadata: Metadata,
-                 timeoutMs: Int64?, maxReceiveMessageSize: Int, queue: CompletionQueue?, tag: UInt) {
+                 timeoutMs: Int64?, maxReceiveMessageSize: Int, queue: CompletionQueue?, tag: UInt,
+                 owner: Channel?) {
+        self.owner = owner
         var frame: [UInt8] = []
         frame.reserveCapacity(request.count + 5)
         GRPCFraming.appendFrame(request, to: &frame)
@@ -47,6 +52,12 @@ package final class UnaryCall: Call, @unchecked Sendable {
     /// Block the calling thread until the call has finished. Must be called on the
     /// thread that created the call (its completion is that thread's reusable one).
     package func waitForCompletion() { completion?.wait() }
+
+    /// End the call with CANCELLED unless it has ended. Any thread; queued calls only.
+    package func cancel() {
+        guard let owner else { return }
+        owner.loop.submit { [self] in owner.cancel(self, dispatched: true) }
+    }
 
     override func complete(_ status: StatusCode, _ message: String) {
         super.complete(status, message)

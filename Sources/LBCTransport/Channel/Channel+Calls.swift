@@ -3,6 +3,7 @@ import LBCCore
 extension Channel {
     /// A call entered the loop: arm its deadline and dispatch it.
     func admit(_ call: Call) {
+        if call.finished { return }  // cancelled before it got here
         if isShutDown {
             finish(call, .cancelled, "channel closed")
             return

@@ -380,6 +380,9 @@ lbc_unary_async = _fn(
     optional=True,
 )
 
+# int lbc_unary_cancel(lbc_cq *cq, void *tag);
+lbc_unary_cancel = _fn("lbc_unary_cancel", c_int, [lbc_cq_p, c_void_p], optional=True)
+
 # --- Streaming calls ------------------------------------------------------------
 
 # int lbc_call_start(lbc_channel *ch, const char *method, const lbc_metadata *metadata,
@@ -424,7 +427,7 @@ lbc_call_free = _fn("lbc_call_free", None, [lbc_call_p], optional=True)
 HAVE_STREAMING = not any(
     getattr(f, "missing", False)
     for f in (
-        lbc_cq_new, lbc_cq_free, lbc_cq_fd, lbc_cq_poll, lbc_unary_async, lbc_call_start,
+        lbc_cq_new, lbc_cq_free, lbc_cq_fd, lbc_cq_poll, lbc_unary_async, lbc_unary_cancel, lbc_call_start,
         lbc_call_send, lbc_call_close_send, lbc_call_recv, lbc_call_headers, lbc_call_finish,
         lbc_call_cancel, lbc_call_peer, lbc_call_free,
     )

@@ -146,10 +146,10 @@ class UnaryUnaryCall(*_UnaryUnaryCallBase):
     """A unary RPC started with ``lbc_unary_async``: await it for the response.
 
     ``code()``, ``details()``, ``initial_metadata()``, ``trailing_metadata()``
-    are coroutines (they wait for the end of the call); ``cancel()`` stops
-    waiting for it: the awaiting coroutine gets ``asyncio.CancelledError``.
-    (The C API has no handle to cancel an ``lbc_unary_async`` RPC on the wire;
-    it runs on until its deadline and its result is dropped.)
+    are coroutines (they wait for the end of the call); ``cancel()`` (or
+    cancelling the awaiting task) ends the RPC on the wire
+    (``lbc_unary_cancel``: the server sees RST_STREAM) and the awaiting
+    coroutine gets ``asyncio.CancelledError``.
     """
 
     def __init__(self, channel, method, request, metadata, timeout, serializer, deserializer):
@@ -170,6 +170,7 @@ class UnaryUnaryCall(*_UnaryUnaryCallBase):
         method_b = _text(method, "method")
         md = _metadata.build(metadata)
         tag = cq.register_future(self)
+        self._cq, self._tag = cq, tag
         try:
             rc = _native.lbc_unary_async(handle, method_b, payload, len(payload), md, timeout_ms(timeout), cq.handle, ctypes.c_void_p(tag))
             if rc != 0:
@@ -205,7 +206,10 @@ class UnaryUnaryCall(*_UnaryUnaryCallBase):
         if not self._fut.done():
             self._fut.set_result((status, details, None, (), (), ""))
 
-    def _on_fut_done(self, _fut):
+    def _on_fut_done(self, fut):
+        if fut.cancelled():
+            # End the RPC itself, not only the wait; its late event is dropped.
+            _native.lbc_unary_cancel(self._cq.handle, ctypes.c_void_p(self._tag))
         callbacks, self._callbacks = self._callbacks, []
         for fn in callbacks:
             run_callback(fn, self)
