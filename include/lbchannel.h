@@ -2,7 +2,9 @@
  * lbchannel.h — a client-side load-balanced gRPC channel.
  *
  * One HTTP/2 connection per backend, a backend picked per RPC, reconnection with
- * gRPC's connection backoff. Link with `pkg-config --cflags --libs lbchannel`.
+ * gRPC's connection backoff, periodic service discovery. Unary calls (blocking or
+ * asynchronous) and streaming calls of every shape, over plaintext HTTP/2 (h2c).
+ * Link with `pkg-config --cflags --libs lbchannel`.
  *
  * Conventions used throughout this header
  * ---------------------------------------
@@ -12,9 +14,11 @@
  *   string functions cannot fail; destructors return void.) `lbc_strerror()` names the
  *   code; `lbc_last_errmsg()` gives the detailed message of the most recent
  *   failing call on the calling thread.
+ *   The one positive result is LBC_END from lbc_call_recv() (no more messages).
  * - The outcome of an RPC is not an error code: `lbc_unary()` returns LBC_OK when
  *   the RPC ran to *any* gRPC status (including UNAVAILABLE or DEADLINE_EXCEEDED)
- *   and reports that status in the `lbc_response`.
+ *   and reports that status in the `lbc_response`; a streaming call reports it
+ *   through lbc_call_finish().
  * - Input pointers are borrowed for the duration of the call and copied if kept.
  *   Objects created by the library (`lbc_*_new`, `lbc_channel_open`, responses)
  *   are released with their own `_free`/`_close` function; strings and buffers
