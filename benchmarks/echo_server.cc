@@ -4,7 +4,8 @@
 //
 // Prints "PORT <n>" on stdout once it listens. bench.Echo/Unary echoes and is
 // counted; bench.Echo/Stream echoes each message (counted separately);
-// bench.Echo/Count returns the Unary count as decimal ASCII in Msg.payload.
+// bench.Echo/Count returns the Unary count as decimal ASCII in Msg.payload (the
+// count of stream messages echoed instead when the request's payload is "stream").
 // SIGTERM/SIGINT: prints "COUNT unary=<n> stream_msgs=<m>" and exits.
 #include <atomic>
 #include <csignal>
@@ -59,9 +60,10 @@ class EchoService final : public bench::Echo::CallbackService {
   grpc::ServerBidiReactor<bench::Msg, bench::Msg>* Stream(grpc::CallbackServerContext*) override {
     return new StreamEcho();
   }
-  grpc::ServerUnaryReactor* Count(grpc::CallbackServerContext* ctx, const bench::Msg*,
+  grpc::ServerUnaryReactor* Count(grpc::CallbackServerContext* ctx, const bench::Msg* req,
                                   bench::Msg* resp) override {
-    resp->set_payload(std::to_string(g_unary.load()));
+    resp->set_payload(std::to_string(req->payload() == "stream" ? g_stream_msgs.load()
+                                                                : g_unary.load()));
     auto* r = ctx->DefaultReactor();
     r->Finish(grpc::Status::OK);
     return r;

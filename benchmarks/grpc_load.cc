@@ -18,6 +18,7 @@ static std::atomic<int> WARM_STOP{0}, STOP{0};
 
 int main(int argc, char** argv) {
   bench_parse_args(argc, argv, &A);
+  bench_require_small_payload(&A, "grpc_load");
   grpc::ChannelArguments args;
   args.SetServiceConfigJSON("{\"loadBalancingConfig\":[{\"round_robin\":{}}]}");
   std::shared_ptr<grpc::Channel> ch =

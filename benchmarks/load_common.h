@@ -33,6 +33,8 @@ typedef struct bench_args {
   int handshake;
   long deadline_ms;
   int expect_endpoints; /* lbchannel only: wait until this many are READY */
+  int async_mode;       /* lbc_load --async: N outstanding calls from one thread */
+  int window;           /* stream drivers: messages in flight (1 = ping-pong) */
 } bench_args;
 
 static inline uint64_t bench_now_ns(void) {
@@ -52,7 +54,7 @@ static inline void bench_usage(const char *prog) {
   fprintf(stderr,
           "usage: %s --target T [--threads N] [--seconds S | --calls K]\n"
           "          [--warmup-ms MS | --warmup-calls K] [--payload BYTES] [--handshake]\n"
-          "          [--deadline-ms MS] [--expect-endpoints N]\n",
+          "          [--deadline-ms MS] [--expect-endpoints N] [--async] [--window W]\n",
           prog);
   exit(2);
 }
@@ -68,10 +70,13 @@ static inline void bench_parse_args(int argc, char **argv, bench_args *a) {
   a->handshake = 0;
   a->deadline_ms = 10000;
   a->expect_endpoints = 0;
+  a->async_mode = 0;
+  a->window = 1;
   for (int i = 1; i < argc; i++) {
     const char *k = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(k, "--handshake")) { a->handshake = 1; continue; }
+    if (!strcmp(k, "--async")) { a->async_mode = 1; continue; }
     if (!v) bench_usage(argv[0]);
     i++;
     if (!strcmp(k, "--target")) a->target = v;
@@ -83,9 +88,35 @@ static inline void bench_parse_args(int argc, char **argv, bench_args *a) {
     else if (!strcmp(k, "--payload")) a->payload = atoi(v);
     else if (!strcmp(k, "--deadline-ms")) a->deadline_ms = atol(v);
     else if (!strcmp(k, "--expect-endpoints")) a->expect_endpoints = atoi(v);
+    else if (!strcmp(k, "--window")) a->window = atoi(v);
     else bench_usage(argv[0]);
   }
-  if (!a->target || a->threads < 1 || a->payload < 0 || a->payload > 127) bench_usage(argv[0]);
+  if (!a->target || a->threads < 1 || a->window < 1 || a->payload < 0 ||
+      a->payload > (16 << 20))
+    bench_usage(argv[0]);
+}
+
+/* The unary drivers use a fixed buffer: payload <= 127 (one-byte length). */
+static inline void bench_require_small_payload(const bench_args *a, const char *prog) {
+  if (a->payload > 127) {
+    fprintf(stderr, "%s: --payload must be <= 127 for unary calls\n", prog);
+    exit(2);
+  }
+}
+
+/* A malloc'd serialized bench.Msg with `payload` bytes (any size, varint length). */
+static inline uint8_t *bench_alloc_msg(int payload, size_t *len) {
+  uint8_t *buf = (uint8_t *)malloc((size_t)payload + 8);
+  if (!buf) { fprintf(stderr, "out of memory\n"); exit(1); }
+  size_t k = 0;
+  buf[k++] = 0x0a;
+  for (uint32_t n = (uint32_t)payload;; n >>= 7) {
+    if (n < 0x80) { buf[k++] = (uint8_t)n; break; }
+    buf[k++] = (uint8_t)(n | 0x80);
+  }
+  for (int i = 0; i < payload; i++) buf[k + (size_t)i] = (uint8_t)('a' + i % 26);
+  *len = k + (size_t)payload;
+  return buf;
 }
 
 /* The serialized bench.Msg: field 1 (bytes), length, payload. payload <= 127. */

@@ -87,6 +87,8 @@ def main():
     runs_done = 1 + max((m["run"] for m in raw["measurements"]), default=-1)
     lbc_version = next((m.get("version") for m in raw["measurements"]
                         if m["label"] == "lbchannel-c"), "?")
+    unary_cases = [c for c in raw["cases"] if c.get("kind", "unary") == "unary"]
+    stream_cases = [c for c in raw["cases"] if c.get("kind") == "stream"]
     out = []
     w = out.append
 
@@ -115,7 +117,7 @@ def main():
     w("## Results\n")
     w("| Case | Client | calls/s | p50 µs | p99 µs | client CPU µs/call | share per backend | RR spread % | errors |")
     w("|---|---|---:|---:|---:|---:|---|---:|---:|")
-    for case in raw["cases"]:
+    for case in unary_cases:
         for label in case["clients"]:
             ms = d.by.get((case["id"], label), [])
             if not ms:
@@ -138,21 +140,22 @@ def main():
             w(f"| {case['title']} | {label} | {fmt_range(d.vals(case['id'], label, 'cps'), 0)} | "
               f"{p50} | {p99} | {fmt_range(d.vals(case['id'], label, 'cpu_us_per_call'), 2)} | "
               f"{share} | {sp} | {errs} |")
-    w("| streaming (`bench.Echo/Stream`) | lbchannel / gRPC C++ | — | — | — | — | — | — | — |")
-    w("\n**TODO — not yet measured: streaming API pending.** lbchannel has no streaming call in "
-      "its C API yet; the backends already serve `bench.Echo/Stream` (bidi echo, counted "
-      "separately) for when it lands.\n")
+    w("\n`lbchannel-c` = blocking `lbc_unary()`, one thread per outstanding call; "
+      "`lbchannel-c-async` = `lbc_unary_async()` + one completion queue, all outstanding calls "
+      "from one thread.\n")
 
     # ---------------------------------------------------------------- ratios
     w("## lbchannel / peer\n")
     w("Ratio of the medians; [range of the per-run ratios of the interleaved pairs]. "
       "Higher is better for calls/s, lower for latency and CPU.\n")
-    w("| Case | lbchannel vs | calls/s | p50 | p99 | client CPU/call |")
-    w("|---|---|---:|---:|---:|---:|")
-    pairs = [("c1", "lbchannel-c", "grpc++"), ("c16", "lbchannel-c", "grpc++"),
-             ("c64", "lbchannel-c", "grpc++"), ("single64", "lbchannel-c", "h2load"),
-             ("single64", "lbchannel-c", "grpc++"), ("py1", "lbchannel-py", "grpcio"),
-             ("py16", "lbchannel-py", "grpcio")]
+    w("| Case | lbchannel | vs | calls/s | p50 | p99 | client CPU/call |")
+    w("|---|---|---|---:|---:|---:|---:|")
+    pairs = []
+    for n in (1, 16, 64):
+        pairs += [(f"c{n}", "lbchannel-c", "grpc++"), (f"c{n}", "lbchannel-c-async", "grpc++")]
+    pairs += [("single64", "lbchannel-c", "h2load"),
+              ("single64", "lbchannel-c", "grpc++"), ("py1", "lbchannel-py", "grpcio"),
+              ("py16", "lbchannel-py", "grpcio")]
     titles = {c["id"]: c["title"] for c in raw["cases"]}
     for cid, x, y in pairs:
         if (cid, x) not in d.by or (cid, y) not in d.by:
@@ -163,24 +166,78 @@ def main():
                 cells.append("—")
             else:
                 cells.append(fmt_ratio(*d.ratio(cid, x, y, key)))
-        w(f"| {titles[cid]} | {y} | " + " | ".join(cells) + " |")
+        w(f"| {titles[cid]} | {x} | {y} | " + " | ".join(cells) + " |")
     w("")
+
+    # ---------------------------------------------------------------- streaming
+    if stream_cases:
+        w("## Streaming: one bidi stream (`bench.Echo/Stream`)\n")
+        w("One stream over the 4-backend target (it stays on one backend; the backend echoes every "
+          "message). msgs/s = messages sent and echoed back in the window; MB/s = payload bytes "
+          "(10^6) per second in one direction; latency = send to receive of each message; client "
+          "CPU per message. Server check: the backends' stream-message counters "
+          "(`bench.Echo/Count` with payload `stream`) moved on exactly one backend by exactly the "
+          "number of messages the client received.\n")
+        w("| Case | Client | msgs/s | MB/s | p50 µs | p99 µs | client CPU µs/msg | server check | errors |")
+        w("|---|---|---:|---:|---:|---:|---:|---|---:|")
+        for case in stream_cases:
+            for label in case["clients"]:
+                ms = d.by.get((case["id"], label), [])
+                if not ms:
+                    continue
+                checks = [m.get("server_count_check", "?") for m in ms]
+                bad = [c for c in checks if c != "ok"]
+                check = f"ok ({len(checks)}/{len(checks)})" if not bad else f"**{len(bad)} mismatched**"
+                errs = sum(m.get("errors") or 0 for m in ms)
+                cid = case["id"]
+                w(f"| {case['title']} | {label} | {fmt_range(d.vals(cid, label, 'cps'), 0)} | "
+                  f"{fmt_range(d.vals(cid, label, 'mbps'), 2)} | "
+                  f"{fmt_range(d.vals(cid, label, 'p50_us'))} | {fmt_range(d.vals(cid, label, 'p99_us'))} | "
+                  f"{fmt_range(d.vals(cid, label, 'cpu_us_per_call'), 2)} | {check} | {errs} |")
+        w("")
+        w("| Case | lbchannel | vs | msgs/s (and MB/s) | p50 | p99 | client CPU/msg |")
+        w("|---|---|---|---:|---:|---:|---:|")
+        for case in stream_cases:
+            cid = case["id"]
+            for x, y in (("lbchannel-c", "grpc++"), ("lbchannel-py", "grpcio")):
+                if (cid, x) not in d.by or (cid, y) not in d.by:
+                    continue
+                cells = [fmt_ratio(*d.ratio(cid, x, y, k))
+                         for k in ("cps", "p50_us", "p99_us", "cpu_us_per_call")]
+                w(f"| {case['title']} | {x} | {y} | " + " | ".join(cells) + " |")
+        w("")
+        bad = [m for m in raw["measurements"] if m["case"] in {c["id"] for c in stream_cases}
+               and m.get("server_count_check", "ok") != "ok"]
+        for m in bad[:10]:
+            w(f"- run {m['run'] + 1} {m['case']} {m['label']}: {m['server_count_check']}")
+        if bad:
+            w("")
 
     # ---------------------------------------------------------------- callgrind
     cg = raw.get("callgrind") or {}
     ir_ratio = None
+    ir_ratio_async = None
     if cg.get("lbchannel-c") and cg.get("grpc++"):
         w("## Client instructions per unary call (callgrind)\n")
         w("`valgrind --tool=callgrind` total Ir of the whole driver process (all threads, "
           "user space), one outstanding call, 200 warm-up calls; Ir per call = "
-          "(Ir at 4,000 calls − Ir at 2,000 calls) / 2,000.\n")
-        w("| Client | Ir at 2,000 calls | Ir at 4,000 calls | Ir per call |")
-        w("|---|---:|---:|---:|")
-        for label in ("lbchannel-c", "grpc++"):
-            c = cg[label]
-            w(f"| {label} | {c['ir_2000']:,} | {c['ir_4000']:,} | {c['ir_per_call']:,.0f} |")
-        ir_ratio = cg["lbchannel-c"]["ir_per_call"] / cg["grpc++"]["ir_per_call"]
-        w(f"\nlbchannel / gRPC C++: **{ir_ratio:.2f}×** instructions per call.\n")
+          "(Ir at 4,000 calls − Ir at 2,000 calls) / 2,000. `lbchannel-c-async` is the same "
+          "driver with `--async` (one `lbc_unary_async` at a time on a completion queue).\n")
+        w("| Client | Ir at 2,000 calls | Ir at 4,000 calls | Ir per call | vs gRPC C++ |")
+        w("|---|---:|---:|---:|---:|")
+        base = cg["grpc++"]["ir_per_call"]
+        for label in ("lbchannel-c", "lbchannel-c-async", "grpc++"):
+            c = cg.get(label)
+            if not c:
+                continue
+            w(f"| {label} | {c['ir_2000']:,} | {c['ir_4000']:,} | {c['ir_per_call']:,.0f} | "
+              f"{c['ir_per_call'] / base:.2f}× |")
+        ir_ratio = cg["lbchannel-c"]["ir_per_call"] / base
+        if cg.get("lbchannel-c-async"):
+            ir_ratio_async = cg["lbchannel-c-async"]["ir_per_call"] / base
+        w(f"\nlbchannel / gRPC C++: **{ir_ratio:.2f}×** instructions per call (blocking)"
+          + (f", **{ir_ratio_async:.2f}×** (async)" if ir_ratio_async is not None else "")
+          + ".\n")
 
     # ---------------------------------------------------------------- targets
     w("## Targets (from the benchmark issue)\n")
@@ -193,17 +250,28 @@ def main():
     def row(name, r, paired, ok):
         w(f"| {name} | {fmt_ratio(r, paired)} | {verdict(ok)} |")
 
-    w(f"| Instructions per unary call ≤ 0.4× gRPC C++ | "
+    w(f"| Instructions per unary call ≤ 0.4× gRPC C++ (blocking) | "
       f"{'—' if ir_ratio is None else f'{ir_ratio:.2f}×'} | "
       f"{verdict(None if ir_ratio is None else ir_ratio <= 0.4)} |")
+    if ir_ratio_async is not None:
+        w(f"| Instructions per unary call ≤ 0.4× gRPC C++ (async) | {ir_ratio_async:.2f}× | "
+          f"{verdict(ir_ratio_async <= 0.4)} |")
+    modes = [("lbchannel-c", "blocking")]
+    if any(m["label"] == "lbchannel-c-async" for m in raw["measurements"]):
+        modes.append(("lbchannel-c-async", "async"))
     for n in (1, 16, 64):
-        r, p = d.ratio(f"c{n}", "lbchannel-c", "grpc++", "cpu_us_per_call")
-        row(f"Client CPU per call ≤ 0.5× gRPC C++ at {n} outstanding", r, p,
-            None if r is None else r <= 0.5)
-    r, p = d.ratio("c1", "lbchannel-c", "grpc++", "p50_us")
-    row("p50 latency at 1 outstanding ≤ 0.8× gRPC C++", r, p, None if r is None else r <= 0.8)
-    r, p = d.ratio("c64", "lbchannel-c", "grpc++", "cps")
-    row("calls/s at 64 outstanding ≥ 1.2× gRPC C++", r, p, None if r is None else r >= 1.2)
+        for lab, mode in modes:
+            r, p = d.ratio(f"c{n}", lab, "grpc++", "cpu_us_per_call")
+            row(f"Client CPU per call ≤ 0.5× gRPC C++ at {n} outstanding ({mode})", r, p,
+                None if r is None else r <= 0.5)
+    for lab, mode in modes:
+        r, p = d.ratio("c1", lab, "grpc++", "p50_us")
+        row(f"p50 latency at 1 outstanding ≤ 0.8× gRPC C++ ({mode})", r, p,
+            None if r is None else r <= 0.8)
+    for lab, mode in modes:
+        r, p = d.ratio("c64", lab, "grpc++", "cps")
+        row(f"calls/s at 64 outstanding ≥ 1.2× gRPC C++ ({mode})", r, p,
+            None if r is None else r >= 1.2)
     r, p = d.ratio("single64", "lbchannel-c", "h2load", "cps")
     row("calls/s, one backend, 64 outstanding ≥ 0.9× h2load (-c 1 -m 64)", r, p,
         None if r is None else r >= 0.9)
@@ -217,7 +285,11 @@ def main():
     w(f"| round_robin distribution spread < {SPREAD_LIMIT_PCT} % (worst lbchannel window) | "
       f"{'—' if worst is None else f'{worst:.3f} % (median {statistics.median(spreads):.3f} %)'} | "
       f"{verdict(None if worst is None else worst < SPREAD_LIMIT_PCT)} |")
-    w("| Streaming | not yet measured: streaming API pending | TODO |")
+    for case in stream_cases:
+        r, p = d.ratio(case["id"], "lbchannel-c", "grpc++", "cps")
+        if r is not None:
+            w(f"| Streaming, {case['title']}: msgs/s vs gRPC C++ (no target set; reported) | "
+              f"{fmt_ratio(r, p)} | — |")
     w("")
 
     # ---------------------------------------------------------------- cross-checks
@@ -276,6 +348,10 @@ def main():
         if lc.get("top_self"):
             w("### By self Ir\n")
             fn_table(lc["top_self"], 4200)
+    la = cg.get("lbchannel-c-async") or {}
+    if la.get("top_self"):
+        w("### lbchannel async (`lbc_unary_async` + completion queue), by self Ir\n")
+        fn_table(la["top_self"], 4200)
     gc = cg.get("grpc++") or {}
     if gc.get("top_self"):
         w("### gRPC C++ client, by self Ir (for comparison)\n")
@@ -284,12 +360,27 @@ def main():
     w("## Method notes\n")
     w("- lbchannel C: `benchmarks/lbc_load.c`, N pthreads each looping the blocking `lbc_unary()` "
       "on one channel (`lb_policy=round_robin`); waits for all endpoints READY, then warms up 0.5 s.")
+    w("- lbchannel C async: `lbc_load --async`, ONE thread keeps N calls outstanding with "
+      "`lbc_unary_async()` on one `lbc_cq`, taking up to 64 events per `lbc_cq_poll()` and "
+      "issuing a new call for each completion; latency = issue to the poll batch that returned "
+      "the completion; at the end of the window the outstanding calls are drained and counted.")
     w("- gRPC C++: `benchmarks/grpc_load.cc`, one channel with service config "
       "`{\"loadBalancingConfig\":[{\"round_robin\":{}}]}`, N threads each looping the generated "
       "sync stub (a thread per outstanding call, like lbchannel's blocking API).")
     w("- Python: `benchmarks/py_load.py`, `lbchannel.Channel(target, lb_policy=\"round_robin\")."
       "unary()` vs grpcio `insecure_channel(target, options=[(\"grpc.service_config\", …)])."
       "unary_unary()` with bytes, N Python threads.")
+    w("- Streaming: `benchmarks/lbc_stream.c` drives one `lbc_call_start()` bidi call from ONE "
+      "thread with a completion queue (`lbc_call_send(..., 0)` while fewer than the window are in "
+      "flight, `LBC_CALL_WRITABLE` after `LBC_ERR_WOULD_BLOCK`; on `LBC_CALL_READABLE` "
+      "`lbc_call_recv(..., 0)` until it would block, sending the next message after each), "
+      "default `stream_window_bytes`/`stream_send_buffer_bytes`. `benchmarks/grpc_stream.cc` "
+      "uses gRPC C++'s sync `ClientReaderWriter`: ping-pong from one thread; with a window, a "
+      "writer thread and a reader thread with a semaphore for the window. Python: "
+      "`py_load.py --stream`, ping-pong on `lbchannel.Channel.stream()` (bytes send/recv) vs "
+      "grpcio `stream_stream` fed by a queue iterator. In-flight messages are drained between "
+      "warm-up and window and at the end of the window; then the send side is closed and the "
+      "status checked (OK).")
     w("- h2load: one connection, 64 concurrent streams to one backend, compared with lbchannel "
       "(and gRPC C++) at 64 outstanding calls against the same single backend.")
     w("- The four backends share CPU 0, so at 16–64 outstanding calls the backends, not the client, "

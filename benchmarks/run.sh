@@ -82,7 +82,7 @@ build_library() {
 }
 
 build_programs() {
-  log "building echo_server, grpc_load, lbc_load"
+  log "building echo_server, grpc_load, grpc_stream, lbc_load, lbc_stream"
   local gen="$OUT/gen"
   mkdir -p "$gen"
   protoc -I "$HERE" --cpp_out="$gen" --grpc_out="$gen" \
@@ -97,10 +97,17 @@ build_programs() {
   g++ $cxxflags "$HERE/grpc_load.cc" "$OUT/bench.pb.o" "$OUT/bench.grpc.pb.o" \
     -o "$OUT/grpc_load" $cxxlibs &
   local p2=$!
-  gcc -O2 -std=gnu11 -Wall -Wextra -pthread -I"$ROOT/include" -I"$HERE" "$HERE/lbc_load.c" \
-    -o "$OUT/lbc_load" -L"$LIBDIR" -l:liblbchannel.so.0 -Wl,-rpath,"$LIBDIR"
+  g++ $cxxflags "$HERE/grpc_stream.cc" "$OUT/bench.pb.o" "$OUT/bench.grpc.pb.o" \
+    -o "$OUT/grpc_stream" $cxxlibs &
+  local p3=$!
+  local c
+  for c in lbc_load lbc_stream; do
+    gcc -O2 -std=gnu11 -Wall -Wextra -pthread -I"$ROOT/include" -I"$HERE" "$HERE/$c.c" \
+      -o "$OUT/$c" -L"$LIBDIR" -l:liblbchannel.so.0 -Wl,-rpath,"$LIBDIR"
+  done
   wait $p1
   wait $p2
+  wait $p3
 }
 
 # --------------------------------------------------------------------- servers

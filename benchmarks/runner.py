@@ -4,11 +4,12 @@
 Started by benchmarks/run.sh, which builds the programs and starts the four echo
 backends (pinned to CPU 0). Every client runs pinned to CPU 1. Per run, the cases
 are measured in a fixed order with the clients of a case interleaved
-(lbchannel, peer, lbchannel, peer, ...). The servers' unary counters
-(bench.Echo/Count) are read right before and after each measured window: the
-drivers warm up, print "WARM" and wait for a line on stdin before measuring.
-Then callgrind counts the client's instructions per call (Ir at 4000 calls minus
-Ir at 2000 calls, / 2000; one outstanding call) for lbc_load and grpc_load.
+(lbchannel, lbchannel async, peer, ...). The servers' counters (bench.Echo/Count:
+unary calls, or stream messages echoed for the streaming cases) are read right
+before and after each measured window: the drivers warm up, print "WARM" and
+wait for a line on stdin before measuring. Then callgrind counts the client's
+instructions per call (Ir at 4000 calls minus Ir at 2000 calls, / 2000; one
+outstanding call) for lbc_load (blocking and --async) and grpc_load.
 """
 import argparse
 import datetime
@@ -59,13 +60,17 @@ def decode_msg_payload(data):
 
 
 class Backends:
+    # Count's request: empty for the unary count, payload "stream" for stream messages.
+    REQUEST = {"unary": b"", "stream": b"\x0a\x06stream"}
+
     def __init__(self, ports):
         self.ports = ports
         self.channels = [grpc.insecure_channel(f"127.0.0.1:{p}") for p in ports]
         self.stubs = [c.unary_unary("/bench.Echo/Count") for c in self.channels]
 
-    def counts(self):
-        return [int(decode_msg_payload(s(b"", timeout=10)) or b"0") for s in self.stubs]
+    def counts(self, kind="unary"):
+        req = self.REQUEST[kind]
+        return [int(decode_msg_payload(s(req, timeout=10)) or b"0") for s in self.stubs]
 
     def close(self):
         for c in self.channels:
@@ -97,7 +102,7 @@ def _wait_rusage(p):
     return ru.ru_utime + ru.ru_stime
 
 
-def run_driver(cmd, env, backends, timeout):
+def run_driver(cmd, env, backends, timeout, count_kind="unary"):
     """Run a handshake driver; returns (result dict, per-backend deltas, process CPU s)."""
     global _current
     errf = tempfile.TemporaryFile(mode="w+")
@@ -110,11 +115,11 @@ def run_driver(cmd, env, backends, timeout):
         line = p.stdout.readline()
         if line.strip() != "WARM":
             raise RuntimeError(f"driver did not warm up: {line!r}")
-        before = backends.counts()
+        before = backends.counts(count_kind)
         p.stdin.write("go\n")
         p.stdin.flush()
         out = p.stdout.read()
-        after = backends.counts()
+        after = backends.counts(count_kind)
         cpu_total = _wait_rusage(p)
     finally:
         timer.cancel()
@@ -312,6 +317,27 @@ def environment(root):
     }
 
 
+# --------------------------------------------------------------------------- streaming
+
+# (case id, title, payload bytes, messages in flight)
+STREAM_CASES = [
+    ("s1", "stream, 32 B, ping-pong (1 in flight)", 32, 1),
+    ("s64", "stream, 32 B, up to 64 in flight", 32, 64),
+    ("s64k", "stream, 64 KiB, up to 16 in flight", 65536, 16),
+]
+
+
+STREAM_IDS = {c[0] for c in STREAM_CASES}
+
+
+def py_stream_available(env):
+    """Whether the Python binding has the raw streaming call (Channel.stream)."""
+    p = subprocess.run([sys.executable, "-c",
+                        "import lbchannel, sys; sys.exit(0 if callable(getattr(lbchannel.Channel, "
+                        "'stream', None)) else 1)"], env=env, capture_output=True, timeout=60)
+    return p.returncode == 0
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -336,21 +362,24 @@ def main():
     env["PYTHONPATH"] = a.pyroot + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     lbc = os.path.join(a.bin, "lbc_load")
     gpp = os.path.join(a.bin, "grpc_load")
+    lbs = os.path.join(a.bin, "lbc_stream")
+    gps = os.path.join(a.bin, "grpc_stream")
     pyd = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "py_load.py")]
     secs = str(a.seconds)
     timeout = a.seconds + 90
     body = os.path.join(a.bin, "h2load-body.bin")
     grpc_body(body)
 
-    def c_driver(exe, target, n, expect):
+    def c_driver(exe, target, n, expect, *extra):
         cmd = [exe, "--target", target, "--threads", str(n), "--seconds", secs, "--handshake"]
-        return cmd + (["--expect-endpoints", str(expect)] if exe == lbc else [])
+        return cmd + (["--expect-endpoints", str(expect)] if exe in (lbc, lbs) else []) + list(extra)
 
     # (case id, description, [(client label, kind, command or None)])
     cases = []
     for n in (1, 16, 64):
         cases.append((f"c{n}", f"C, 4 backends, {n} outstanding", [
             ("lbchannel-c", "driver", c_driver(lbc, target4, n, 4)),
+            ("lbchannel-c-async", "driver", c_driver(lbc, target4, n, 4, "--async")),
             ("grpc++", "driver", c_driver(gpp, target4, n, 0)),
         ]))
     cases.append(("single64", "C, 1 backend, 64 outstanding", [
@@ -364,13 +393,31 @@ def main():
             ("lbchannel-py", "driver", py + ["--client", "lbchannel"]),
             ("grpcio", "driver", py + ["--client", "grpcio"]),
         ]))
+    # Streaming: one bidi stream (bench.Echo/Stream) over the 4-backend target.
+    py_stream = py_stream_available(env)
+    if not py_stream:
+        log("Python binding has no raw streaming API (Channel.stream): no Python stream row")
+    for cid, title, payload, window in STREAM_CASES:
+        clients = [
+            ("lbchannel-c", "stream", c_driver(lbs, target4, 1, 4, "--payload", str(payload),
+                                               "--window", str(window))),
+            ("grpc++", "stream", c_driver(gps, target4, 1, 0, "--payload", str(payload),
+                                          "--window", str(window))),
+        ]
+        if cid == "s1" and py_stream:
+            py = pyd + ["--target", target4, "--seconds", secs, "--handshake", "--stream",
+                        "--payload", str(payload)]
+            clients += [("lbchannel-py", "stream", py + ["--client", "lbchannel"]),
+                        ("grpcio", "stream", py + ["--client", "grpcio"])]
+        cases.append((cid, title, clients))
 
     backends = Backends(ports)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     results = {"env": environment(root),
                "config": {"runs": a.runs, "seconds": a.seconds, "ports": ports,
                           "target4": target4, "target1": target1, "payload": 32},
-               "cases": [{"id": c[0], "title": c[1], "clients": [x[0] for x in c[2]]} for c in cases],
+               "cases": [{"id": c[0], "title": c[1], "clients": [x[0] for x in c[2]],
+                          "kind": "stream" if c[0] in STREAM_IDS else "unary"} for c in cases],
                "measurements": [], "callgrind": {}}
     try:
         # h2load runs a fixed number of requests: size it to BENCH_SECONDS from a short
@@ -387,24 +434,35 @@ def main():
                         h2_rate = res["cps"]
                         res["server_count_check"] = "ok" if per[0] == res["calls"] else \
                             f"MISMATCH: server counted {per[0]}, h2load {res['calls']} succeeded"
+                    elif kind == "stream":
+                        res, per, cpu_total = run_driver(cmd, env, backends, timeout, "stream")
+                        res["server_count_check"] = "ok" if sum(per) == res["calls"] and \
+                            sorted(per)[:-1] == [0] * (len(per) - 1) else \
+                            f"MISMATCH: servers counted {per}, client received {res['calls']}"
                     else:
                         res, per, cpu_total = run_driver(cmd, env, backends, timeout)
                     res.update({"run": run, "case": cid, "label": label, "per_backend": per,
                                 "process_cpu_s": cpu_total})
                     results["measurements"].append(res)
-                    log(f"run {run + 1}/{a.runs} {cid:9s} {label:13s} {res['cps']:9.0f} calls/s "
-                        f"p50 {res['p50_us'] or 0:7.0f} us  cpu {res['cpu_us_per_call'] or 0:6.1f} us/call "
-                        f"backends {per}" + (f" errors {res['errors']}" if res["errors"] else ""))
+                    log(f"run {run + 1}/{a.runs} {cid:9s} {label:17s} {res['cps']:9.0f} "
+                        f"{'msgs' if kind == 'stream' else 'calls'}/s "
+                        + (f"{res.get('mbps', 0):8.1f} MB/s " if kind == "stream" else "")
+                        + f"p50 {res['p50_us'] or 0:7.0f} us  cpu {res['cpu_us_per_call'] or 0:6.1f} us/call "
+                        f"backends {per}" + (f" errors {res['errors']}" if res["errors"] else "")
+                        + (f" {res['server_count_check']}" if res.get("server_count_check", "ok") != "ok" else ""))
         if a.callgrind:
             cg_env = dict(env)
             results["callgrind"]["lbchannel-c"] = run_callgrind(
                 "lbc", [lbc, "--target", target4, "--expect-endpoints", "4"], a.bin, cg_env)
+            results["callgrind"]["lbchannel-c-async"] = run_callgrind(
+                "lbc_async", [lbc, "--target", target4, "--expect-endpoints", "4", "--async"],
+                a.bin, cg_env)
             results["callgrind"]["grpc++"] = run_callgrind("grpcpp", [gpp, "--target", target4],
                                                           a.bin, cg_env)
             for label, c in results["callgrind"].items():
-                c["top_inclusive"] = top_functions(c["file_4000"], 30 if label == "lbchannel-c" else 15)
-                c["top_self"] = top_functions(c["file_4000"], 25 if label == "lbchannel-c" else 15,
-                                              inclusive=False)
+                lb = label.startswith("lbchannel")
+                c["top_inclusive"] = top_functions(c["file_4000"], 30 if lb else 15)
+                c["top_self"] = top_functions(c["file_4000"], 25 if lb else 15, inclusive=False)
     finally:
         _kill_current()
         backends.close()

@@ -345,7 +345,9 @@ int lbc_channel_open(const char *target, const lbc_options *opts, lbc_channel **
 
 /**
  * DESTRUCTOR. Close the channel: RPCs still in flight on other threads end with
- * CANCELLED ("channel closed"), connections close, the I/O thread exits. Later
+ * CANCELLED ("channel closed"), and so do streaming and asynchronous calls (their
+ * events are posted; lbc_call handles stay valid until lbc_call_free()).
+ * Connections close, the I/O thread exits. Later
  * calls with this handle return LBC_ERR_CLOSED (a closed handle is detected as
  * long as its address is not reused by a newer channel). NULL is a no-op.
  * Blocks until the I/O thread has exited and a running lookup callback has
