@@ -206,6 +206,16 @@ def main():
                          for k in ("cps", "p50_us", "p99_us", "cpu_us_per_call")]
                 w(f"| {case['title']} | {x} | {y} | " + " | ".join(cells) + " |")
         w("")
+        wb = []
+        for case in stream_cases:
+            ms = [m for m in d.by.get((case["id"], "lbchannel-c"), []) if "send_would_block" in m]
+            if ms:
+                per = med([m["send_would_block"] / m["calls"] for m in ms if m["calls"]])
+                wb.append(f"{case['title']}: {per:.2f}")
+        if wb:
+            w("`lbc_call_send` calls that returned `LBC_ERR_WOULD_BLOCK` (send buffer full; then "
+              "the driver waits for `LBC_CALL_WRITABLE`), per message, median: "
+              + "; ".join(wb) + ".\n")
         bad = [m for m in raw["measurements"] if m["case"] in {c["id"] for c in stream_cases}
                and m.get("server_count_check", "ok") != "ok"]
         for m in bad[:10]:
@@ -307,8 +317,9 @@ def main():
         h2_cps = d.vals("single64", "h2load", "cps")
         lbc_cps = d.median("single64", "lbchannel-c", "cps")
         if h2_cps and lbc_cps and (lbc_cps > med(h2_cps) or max(h2_cps) > 1.3 * min(h2_cps)):
-            w(f"**Caveat:** h2load reached only {fmt_range(h2_cps, 0)} calls/s against a backend "
-              f"that served {fmt_num(lbc_cps, 0)} calls/s to lbchannel in the same runs, using about "
+            w(f"**Caveat:** h2load reached {fmt_range(h2_cps, 0)} calls/s (median, min–max) against "
+              f"a backend that served {fmt_num(lbc_cps, 0)} calls/s to lbchannel in the same runs, "
+              "using about "
               f"{fmt_num(d.median('single64', 'h2load', 'cpu_us_per_call'), 1)} µs of client CPU per "
               "call: h2load is not client-bound here, the gRPC C++ backend serves its request "
               "pattern (one connection, 64 streams) more slowly and unevenly (see the slowest "
