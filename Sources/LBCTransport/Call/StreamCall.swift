@@ -219,6 +219,7 @@ package final class StreamCall: Call, @unchecked Sendable {
     }
 
     private func submitTask() {
+        if owner.loop.runInline({ self.runOnLoop() }) { return }
         if owner.loop.submit(self) { return }
         // The loop has stopped (channel closed); it finished every call it had.
         state.lock()
