@@ -12,6 +12,9 @@ package final class CompletionQueue: @unchecked Sendable {
     private let lock = Lock()
     private var items: [AnyObject] = []     // guarded by lock
     private var head = 0                    // guarded by lock
+    /// The batch handed to `take`'s body (its storage is reused; one taker at a time).
+    private var batch: [AnyObject] = []
+    private let takeLock = Lock()
     private var closed = false              // guarded by lock
     /// Calls registered with `track` that have not been posted yet, by tag.
     private var tracked: [UInt: AnyObject] = [:]  // guarded by lock
@@ -39,8 +42,10 @@ package final class CompletionQueue: @unchecked Sendable {
         }
         items.append(item)
         let first = items.count - head == 1
-        if first { signal() }
         lock.unlock()
+        // Signalled after unlocking: on a shared CPU the woken poller would otherwise
+        // preempt this thread while it holds the lock, and block on it at once.
+        if first { signal() }
         return true
     }
 
@@ -48,12 +53,14 @@ package final class CompletionQueue: @unchecked Sendable {
     /// < 0: forever). Calls `body` for each outside the lock; returns how many.
     package func take(max: Int, timeoutMs: Int64, _ body: (AnyObject) -> Void) -> Int {
         let deadline = timeoutMs > 0 ? EventLoop.deadline(afterMs: timeoutMs) : 0
+        takeLock.lock()
+        defer { takeLock.unlock() }
         while true {
             lock.lock()
             let available = items.count - head
             if available > 0 {
                 let n = Swift.min(available, max)
-                let batch = Array(items[head..<head + n])
+                batch.append(contentsOf: items[head..<head + n])
                 head += n
                 if head == items.count {
                     items.removeAll(keepingCapacity: items.capacity <= 4096)
@@ -65,8 +72,12 @@ package final class CompletionQueue: @unchecked Sendable {
                 }
                 lock.unlock()
                 for item in batch { body(item) }
+                batch.removeAll(keepingCapacity: batch.capacity <= 4096)
                 return n
             }
+            // Nothing pending: clear a signal left by a post whose item an earlier
+            // take already consumed, so waiting below does not return at once.
+            drain()
             lock.unlock()
             if timeoutMs == 0 { return 0 }
             var waitMs: Int32 = -1

@@ -99,9 +99,16 @@ package final class StreamCall: Call, @unchecked Sendable {
                 return .wouldBlock
             }
         }
-        if outboundStart > 0 && outboundStart == outbound.count {
-            outbound.removeAll(keepingCapacity: outbound.capacity <= 2 * sendBufferLimit)
-            outboundStart = 0
+        if outboundStart > 0 {
+            if outboundStart == outbound.count {
+                outbound.removeAll(keepingCapacity: outbound.capacity <= 2 * sendBufferLimit)
+                outboundStart = 0
+            } else if outboundStart * 2 >= outbound.count {
+                // Drop what nghttp2 has taken, or a buffer that never empties completely
+                // would keep every byte ever sent.
+                outbound.removeSubrange(0..<outboundStart)
+                outboundStart = 0
+            }
         }
         GRPCFraming.appendFrame(message, to: &outbound)
         if end { sendClosed = true }
@@ -141,7 +148,9 @@ package final class StreamCall: Call, @unchecked Sendable {
                 queuedWireBytes -= wire
                 poppedSinceConsume += wire
                 var submit = false
-                if !done && (poppedSinceConsume >= consumeBatch || receivedHead == received.count) {
+                // Window goes back in batches: the server still has at least 3/4 of a
+                // window until the batch is full, so it never stalls meanwhile.
+                if !done && poppedSinceConsume >= consumeBatch {
                     poppedSinceConsume = 0
                     submit = scheduleLocked(Op.consume)
                 }
@@ -219,6 +228,7 @@ package final class StreamCall: Call, @unchecked Sendable {
     }
 
     private func submitTask() {
+        if owner.loop.runInline({ self.runOnLoop() }) { return }
         if owner.loop.submit(self) { return }
         // The loop has stopped (channel closed); it finished every call it had.
         state.lock()

@@ -233,6 +233,15 @@ package final class HTTP2Connection: FileDescriptorHandler {
     package func flush() {
         guard let s = session, state != .closed, state != .connecting else { return }
         if outboundStart < outbound.count { return }  // waiting for EPOLLOUT
+        // Fast path (every connection is flushed on every iteration): nothing queued,
+        // nothing to finish.
+        if nghttp2_session_want_write(s) != 0 || pendingFailure != nil || state == .draining
+            || nghttp2_session_want_read(s) == 0 {
+            flushSlow(s)
+        }
+    }
+
+    private func flushSlow(_ s: OpaquePointer) {
         while true {
             while outbound.count < 256 * 1024 {
                 var ptr: UnsafePointer<UInt8>?

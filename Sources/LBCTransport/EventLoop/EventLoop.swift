@@ -49,6 +49,15 @@ package final class EventLoop: @unchecked Sendable {
     /// The loop thread's pthread_t (0 until it runs); written by the loop thread,
     /// read from any thread, hence atomic.
     private let loopThreadID = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+    /// The thread running loop work inline (`runInline`), 0 when none; atomic.
+    private let inlineThreadID = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+    /// Held by whoever runs loop work: the loop thread except while it waits in
+    /// epoll_wait, or a caller running work inline then.
+    private let runLock = Lock()
+    /// The loop thread is between start and exit (guarded by runLock).
+    private var running = false
+    /// When the loop thread's epoll_wait will time out at the latest (guarded by runLock).
+    private var plannedWakeNs = Int64.max
 
     /// Scratch buffer for socket reads; loop thread only, consumed before each read returns.
     package let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
@@ -58,6 +67,7 @@ package final class EventLoop: @unchecked Sendable {
 
     package init() throws(SystemError) {
         loopThreadID.initialize(to: 0)
+        inlineThreadID.initialize(to: 0)
         let ep = lbcshim_epoll_create()
         if ep < 0 { throw SystemError("epoll_create1", errno: -ep) }
         let ev = lbcshim_eventfd()
@@ -80,6 +90,7 @@ package final class EventLoop: @unchecked Sendable {
 
     deinit {
         loopThreadID.deallocate()
+        inlineThreadID.deallocate()
         readBuffer.deallocate()
         close(wakeFd)
         close(epfd)
@@ -92,9 +103,33 @@ package final class EventLoop: @unchecked Sendable {
 
     /// True when called on this loop's thread.
     package var inLoopThread: Bool {
+        let me = pthread_self()
         let id = lbcshim_atomic_load_u64(loopThreadID)
-        guard id != 0 else { return false }
-        return pthread_equal(pthread_t(id), pthread_self()) != 0
+        if id != 0 && pthread_equal(pthread_t(id), me) != 0 { return true }
+        let inline = lbcshim_atomic_load_u64(inlineThreadID)
+        return inline != 0 && pthread_equal(pthread_t(inline), me) != 0
+    }
+
+    /// Run `body` as loop work on the calling thread when the loop thread is idle
+    /// (waiting in epoll_wait), so that starting work costs no wake-up and no
+    /// context switch; then flush. Returns false, without running `body`, when the
+    /// loop is busy, stopped, or this thread is already running loop work: the
+    /// caller then submits the work instead.
+    package func runInline(_ body: () -> Void) -> Bool {
+        guard runLock.tryLock() else { return false }
+        guard running else {
+            runLock.unlock()
+            return false
+        }
+        lbcshim_atomic_store_u64(inlineThreadID, UInt64(pthread_self()))
+        body()
+        afterIteration?()
+        lbcshim_atomic_store_u64(inlineThreadID, 0)
+        // A timer earlier than the loop thread's planned wake-up needs it awake sooner.
+        let wakeEarlier = (timers.nextDeadline() ?? Int64.max) < plannedWakeNs
+        runLock.unlock()
+        if wakeEarlier { wake() }
+        return true
     }
 
     /// Run `work` on the loop thread soon. Any thread. Wakes the loop at most once per
@@ -220,15 +255,22 @@ package final class EventLoop: @unchecked Sendable {
     private func run() {
         lbcshim_atomic_store_u64(loopThreadID, UInt64(pthread_self()))
         var events = [lbcshim_event](repeating: lbcshim_event(), count: 64)
+        runLock.lock()
+        running = true
         while true {
             var timeoutMs: Int32 = -1
+            plannedWakeNs = Int64.max
             if let deadline = timers.nextDeadline() {
-                let delta = deadline - EventLoop.now()
+                let now = EventLoop.now()
+                let delta = deadline - now
                 timeoutMs = delta <= 0 ? 0 : Int32(min((delta + 999_999) / 1_000_000, 60_000))
+                plannedWakeNs = now + Int64(timeoutMs) * 1_000_000
             }
+            runLock.unlock()
             let n = events.withUnsafeMutableBufferPointer {
                 lbcshim_epoll_wait(epfd, $0.baseAddress, 64, timeoutMs)
             }
+            runLock.lock()
             if n > 0 {
                 for i in 0..<Int(n) {
                     let ev = events[i]
@@ -256,5 +298,7 @@ package final class EventLoop: @unchecked Sendable {
         afterIteration = nil
         handlers.removeAll()
         timers.removeAll()
+        running = false
+        runLock.unlock()
     }
 }

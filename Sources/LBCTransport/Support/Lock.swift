@@ -25,6 +25,9 @@ package final class Lock: @unchecked Sendable {
     package func lock() { pthread_mutex_lock(mutex) }
     package func unlock() { pthread_mutex_unlock(mutex) }
 
+    /// Take the lock if it is free (also false when this thread holds it).
+    package func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
+
     @inline(__always)
     package func withLock<T>(_ body: () throws -> T) rethrows -> T {
         pthread_mutex_lock(mutex)
