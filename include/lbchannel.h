@@ -268,9 +268,13 @@ typedef enum lbc_log_level {
 
 /**
  * Receives the channel's log lines (endpoint set changes, resolution failures,
- * lost connections). Called on the channel's I/O thread: return quickly and do not
- * block in it: lbc_unary() on the same channel returns LBC_ERR_RECURSIVE_CALL
- * there; lbc_channel_stats_json() and lbc_channel_set_endpoints() work.
+ * lost connections). Called while the channel's I/O work runs — on its I/O
+ * thread, or on an application thread that is starting a call while the I/O
+ * thread is idle (the library then does that work inline to save a wake-up) —
+ * never twice at once. Return quickly and do not block in it: lbc_unary() and
+ * other blocking calls on the same channel return LBC_ERR_RECURSIVE_CALL there;
+ * lbc_channel_stats_json(), lbc_channel_set_endpoints(), lbc_unary_async() and
+ * non-blocking lbc_call_* functions work.
  * lbc_channel_close() from it closes the handle at once (no callback
  * of the channel starts after that; the teardown finishes on another thread).
  * `message` is valid during the call only.

@@ -20,7 +20,7 @@ extension Call {
             if !trailer { httpStatus = Self.parseInt(value) ?? 0 }
             return
         case .contentType:
-            if !trailer && !value.starts(with: "application/grpc".utf8) {
+            if !trailer && !ResponseHeaderName.hasPrefix(value, "application/grpc") {
                 nonGRPCContentType = String(decoding: value, as: UTF8.self)
             }
             return

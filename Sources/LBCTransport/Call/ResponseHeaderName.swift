@@ -24,6 +24,13 @@ enum ResponseHeaderName {
         }
     }
 
+    /// True when `bytes` begins with `prefix` (a memcmp, not a generic sequence walk).
+    @inline(__always)
+    static func hasPrefix(_ bytes: UnsafeRawBufferPointer, _ prefix: StaticString) -> Bool {
+        bytes.count >= prefix.utf8CodeUnitCount
+            && memcmp(bytes.baseAddress!, prefix.utf8Start, prefix.utf8CodeUnitCount) == 0
+    }
+
     @inline(__always)
     private static func equals(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
         bytes.count == literal.utf8CodeUnitCount

@@ -37,9 +37,6 @@ package final class StreamCall: Call, @unchecked Sendable {
     package let tag: UInt
     let sendBufferLimit: Int
     package let maxSendMessageSize: Int
-    /// Pop this many bytes before asking the loop to return window (nghttp2 sends
-    /// WINDOW_UPDATE only once half the window is consumed anyway).
-    private let consumeBatch: Int
 
     // MARK: shared state (guarded by `state`)
     private let state = Lock()
@@ -47,8 +44,8 @@ package final class StreamCall: Call, @unchecked Sendable {
     private var receivedHead = 0
     /// Wire bytes (prefix included) of the messages in `received`.
     private var queuedWireBytes = 0
-    /// Popped since the loop last returned window.
-    private var poppedSinceConsume = 0
+    /// The stream's receive-window accounting.
+    private var window: StreamReceiveWindow
     private var outbound: [UInt8] = []
     private var outboundStart = 0
     private var sendClosed = false
@@ -65,10 +62,6 @@ package final class StreamCall: Call, @unchecked Sendable {
     private var waiters = 0
     private var publishedPeer: CString?
 
-    // MARK: loop-thread flow-control accounting
-    private var receivedBytes = 0
-    private var returnedBytes = 0
-
     package init(channel: Channel, method: String, metadata: Metadata, timeoutMs: Int64?,
                  queue: CompletionQueue?, tag: UInt) {
         self.owner = channel
@@ -76,7 +69,7 @@ package final class StreamCall: Call, @unchecked Sendable {
         self.tag = tag
         self.sendBufferLimit = channel.options.streamSendBufferBytes
         self.maxSendMessageSize = channel.options.maxSendMessageSize
-        self.consumeBatch = max(channel.options.streamWindowBytes / 4, 1)
+        self.window = StreamReceiveWindow(windowBytes: channel.options.streamWindowBytes)
         super.init(method: method, metadata: metadata, timeoutMs: timeoutMs,
                    maxReceiveMessageSize: channel.options.maxReceiveMessageSize)
     }
@@ -146,14 +139,8 @@ package final class StreamCall: Call, @unchecked Sendable {
                 }
                 let wire = message.count + 5
                 queuedWireBytes -= wire
-                poppedSinceConsume += wire
                 var submit = false
-                // Window goes back in batches: the server still has at least 3/4 of a
-                // window until the batch is full, so it never stalls meanwhile.
-                if !done && poppedSinceConsume >= consumeBatch {
-                    poppedSinceConsume = 0
-                    submit = scheduleLocked(Op.consume)
-                }
+                if window.taken(wire) && !done { submit = scheduleLocked(Op.consume) }
                 state.unlock()
                 if submit { submitTask() }
                 return .message(message)
@@ -314,8 +301,7 @@ package final class StreamCall: Call, @unchecked Sendable {
         // The connection window is returned at once (one slow stream must not stall
         // the others); the stream's window only as the caller takes messages.
         NGHTTP2Window.consumeConnection(session, count: chunk.count)
-        receivedBytes += chunk.count
-        defer { returnWindow() }
+        defer { returnWindow(received: chunk.count) }
         if protocolError != nil { return nil }
         if (httpStatus != 0 && httpStatus != 200) || nonGRPCContentType != nil { return nil }
         deframer.append(chunk)
@@ -336,15 +322,15 @@ package final class StreamCall: Call, @unchecked Sendable {
         state.unlock()
     }
 
-    /// Return window for every received byte not held in `received`.
-    private func returnWindow() {
-        guard !finished, let session = connection?.session, streamID > 0 else { return }
-        let queued = state.withLock { queuedWireBytes }
-        let n = receivedBytes - returnedBytes - queued
-        if n > 0 {
-            NGHTTP2Window.consumeStream(session, streamID: streamID, count: n)
-            returnedBytes += n
+    /// Note `received` new bytes and return window for every received byte not
+    /// held in `received` (see `StreamReceiveWindow`).
+    private func returnWindow(received: Int = 0) {
+        let n = state.withLock {
+            window.received(received)
+            return window.returnable(heldBytes: queuedWireBytes)
         }
+        guard n > 0, !finished, let session = connection?.session, streamID > 0 else { return }
+        NGHTTP2Window.consumeStream(session, streamID: streamID, count: n)
     }
 
     override func complete(_ status: StatusCode, _ message: String) {

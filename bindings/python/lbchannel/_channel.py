@@ -100,7 +100,8 @@ class Channel(_ChannelBase):
             instead of DNS, called on the library's discovery schedule from a
             library thread; raise to report a failed lookup.
         log_callback: optional ``log(level: LogLevel, message: str)``
-            receiving the channel's log lines on its I/O thread, or ``True``
+            receiving the channel's log lines (from the thread running its I/O
+            work, never two at once), or ``True``
             to forward them to the ``logging`` logger ``"lbchannel"``.
         **options: channel options, each passed to ``lbc_options_set(key,
             str(value))`` (bools as ``"true"``/``"false"``): ``lb_policy``,
