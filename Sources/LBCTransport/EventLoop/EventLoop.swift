@@ -111,13 +111,16 @@ package final class EventLoop: @unchecked Sendable {
     }
 
     /// Run `body` as loop work on the calling thread when the loop thread is idle
-    /// (waiting in epoll_wait), so that starting work costs no wake-up and no
-    /// context switch; then flush. Returns false, without running `body`, when the
-    /// loop is busy, stopped, or this thread is already running loop work: the
-    /// caller then submits the work instead.
+    /// (waiting in epoll_wait) and nothing is queued, so that starting work costs
+    /// no wake-up and no context switch; then flush. Returns false, without running
+    /// `body`, when the loop is busy, has queued work, is stopped, or this thread is
+    /// already running loop work: the caller then submits the work instead.
     package func runInline(_ body: () -> Void) -> Bool {
         guard runLock.tryLock() else { return false }
-        guard running else {
+        // Work submitted earlier (by this thread, say: an endpoint update) runs first:
+        // with anything queued, queue this too, so everything keeps its order.
+        let idle = queueLock.withLock { queue.isEmpty && !stopRequested }
+        guard running && idle else {
             runLock.unlock()
             return false
         }
