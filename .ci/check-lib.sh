@@ -34,7 +34,9 @@ fi
 
 # 1b. Everything the header declares is there.
 if [ -n "$header" ]; then
-    declared=$(grep -oE '\blbc_[a-z0-9_]+[[:space:]]*\(' "$header" | tr -d '( \t' | sort -u)
+    # Declarations only: comment lines (" * ...", "/* ...", "// ...") may name functions too.
+    declared=$(grep -vE '^[[:space:]]*(\*|/\*|//)' "$header" | grep -oE '\blbc_[a-z0-9_]+[[:space:]]*\(' \
+        | tr -d '( \t' | sort -u)
     missing=$(comm -23 <(printf '%s\n' "$declared") <(printf '%s\n' "$exported"))
     if [ -n "$missing" ]; then
         fail "functions declared in $header but not exported: $(echo $missing)"
