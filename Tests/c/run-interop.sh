@@ -1,114 +1,12 @@
 #!/usr/bin/env bash
-# Run a C test program against real gRPC interop servers.
+# Run a C test program against gRPC interop servers (grpc.testing.TestService).
 #
 #   Tests/c/run-interop.sh PROGRAM [ARGS...]
 #
-# Starts INTEROP_SERVERS (default 3; 1 to 3) copies of Tests/interop/server.py
-# (grpc.testing.TestService) as s1, s2, s3 on 127.0.0.2, 127.0.0.3 and
-# 127.0.0.4, each on a free port it picks itself, waits for their READY lines,
-# then runs
-#   PROGRAM [ARGS...] ipv4:127.0.0.2:P1[,127.0.0.3:P2,127.0.0.4:P3]
-# and stops the servers when it exits, whatever happens. Exits with PROGRAM's
-# status (124 if it ran longer than RUN_TIMEOUT seconds, default 300).
+# Tests/c/run.sh with Tests/interop/server.py as the server: INTEROP_SERVERS
+# copies (default 3; 1 to 3) named s1, s2, s3 on 127.0.0.2..4, each generating
+# its protobuf code into a directory of its own. See run.sh for the rest.
 set -euo pipefail
-
-[ $# -ge 1 ] || { echo "usage: $0 PROGRAM [ARGS...]" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-PYTHON=${PYTHON:-python3}
-SERVER=${SERVER:-$root/Tests/interop/server.py}
-INTEROP_SERVERS=${INTEROP_SERVERS:-3}
-READY_TIMEOUT=${READY_TIMEOUT:-30}
-# A hanging library call must not hang CI: PROGRAM gets this long in all.
-RUN_TIMEOUT=${RUN_TIMEOUT:-300}
-
-[ -f "$SERVER" ] || { echo "run-interop.sh: server $SERVER not found" >&2; exit 2; }
-case $INTEROP_SERVERS in
-    1|2|3) ;;
-    *) echo "run-interop.sh: INTEROP_SERVERS must be 1, 2 or 3" >&2; exit 2 ;;
-esac
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/lbc-interop.XXXXXX")
-pids=()
-names=()
-prog_pid=
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    if [ -n "$prog_pid" ] && kill -0 "$prog_pid" 2>/dev/null; then
-        kill -TERM "$prog_pid" 2>/dev/null || true
-        wait "$prog_pid" 2>/dev/null || true
-    fi
-    if [ ${#pids[@]} -gt 0 ]; then
-        kill -TERM "${pids[@]}" 2>/dev/null || true
-        for _ in $(seq 50); do
-            local alive=0
-            for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-            [ $alive = 0 ] && break
-            sleep 0.1
-        done
-        kill -KILL "${pids[@]}" 2>/dev/null || true
-        wait "${pids[@]}" 2>/dev/null || true
-    fi
-    rm -rf "$tmp"
-    exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-start_server() {  # start_server ADDR NAME -> prints ADDR:PORT once READY
-    # Port 0: the server binds a free port and reports it in its READY line.
-    local addr=$1 name=$2 pid out err line
-    out=$tmp/$name.out err=$tmp/$name.err
-    # LBTEST_PARENT_PID: the server exits by itself if this shell dies.
-    LBTEST_PARENT_PID=$$ "$PYTHON" -u "$SERVER" --listen "$addr:0" --name "$name" \
-        --gen-dir "$tmp/gen-$name" >"$out" 2>"$err" &
-    pid=$!
-    pids+=("$pid")
-    local deadline=$((SECONDS + READY_TIMEOUT))
-    while [ $SECONDS -lt $deadline ]; do
-        line=$(grep -m1 "^READY $addr:[0-9]" "$out" 2>/dev/null || true)
-        if [ -n "$line" ]; then
-            echo "${line#READY }" >"$tmp/addr"
-            return 0
-        fi
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "run-interop.sh: server $name on $addr did not become ready within ${READY_TIMEOUT}s:" >&2
-    sed 's/^/    /' "$err" >&2 || true
-    return 1
-}
-
-# Not in a $(...) subshell: pids must be recorded in this shell.
-addrs=()
-ips=(127.0.0.2 127.0.0.3 127.0.0.4)
-for ((i = 1; i <= INTEROP_SERVERS; i++)); do
-    names+=("s$i")
-    start_server "${ips[$((i - 1))]}" "s$i"
-    addrs+=("$(cat "$tmp/addr")")
-done
-target="ipv4:$(IFS=,; echo "${addrs[*]}")"
-echo "run-interop.sh: interop servers ${names[*]} at $target" >&2
-
-# In the background + wait, so that INT/TERM reach the traps at once.
-set +e
-timeout -k 10 "$RUN_TIMEOUT" "$@" "$target" &
-prog_pid=$!
-wait "$prog_pid"
-rc=$?
-prog_pid=
-set -e
-if [ $rc -eq 124 ]; then
-    echo "run-interop.sh: $1 did not finish within ${RUN_TIMEOUT}s" >&2
-fi
-if [ $rc -ne 0 ]; then
-    for n in "${names[@]}"; do
-        if [ -s "$tmp/$n.err" ]; then
-            echo "--- server $n stderr (last 20 lines) ---" >&2
-            tail -n 20 "$tmp/$n.err" >&2
-        fi
-    done
-fi
-exit $rc
+SERVER=${SERVER:-$here/../interop/server.py} SERVERS=${INTEROP_SERVERS:-3} NAME_PREFIX=s SERVER_GEN_DIR=1 \
+    exec bash "$here/run.sh" "$@"
