@@ -2,11 +2,10 @@
 
 import ctypes
 import json
-import math
 import threading
 
 from . import _callbacks, _metadata, _native
-from ._call import EventPump, NativeCall
+from ._call import EventPump, NativeCall, timeout_ms as _timeout_ms
 from . import _errors
 from ._errors import ClosedError, ErrorCode, _check
 from ._grpc_interface import ConnectivityWatcher, UnaryUnaryMultiCallable
@@ -29,7 +28,6 @@ else:  # pragma: no cover
 
 __all__ = ["Channel"]
 
-_INT64_MAX = (1 << 63) - 1
 
 
 def _text(value, what):
@@ -52,30 +50,6 @@ def _option_text(value):
     if isinstance(value, bytes):
         return value
     return str(value).encode("utf-8")
-
-
-def _request_bytes(request):
-    if request is None:
-        return b""
-    if isinstance(request, bytes):
-        return request
-    if isinstance(request, (bytearray, memoryview)):
-        return bytes(request)
-    raise TypeError("request must be bytes-like, not %s" % type(request).__name__)
-
-
-def _timeout_ms(timeout):
-    """Seconds (float, None = no deadline) → milliseconds for lbc_unary (< 0 = none)."""
-    if timeout is None:
-        return -1
-    timeout = float(timeout)
-    if math.isnan(timeout):
-        raise ValueError("timeout must be a number of seconds, not NaN")
-    if math.isinf(timeout):
-        return -1 if timeout > 0 else 0
-    if timeout <= 0:
-        return 0
-    return min(_INT64_MAX, int(math.ceil(timeout * 1000.0)))
 
 
 def _decode(raw):
@@ -251,7 +225,7 @@ class Channel(_ChannelBase):
         """Run one unary RPC; return the finished :class:`Call` (any status)."""
         handle = self._live_handle()
         method_b = _text(method, "method")
-        payload = _request_bytes(request)
+        payload = request_bytes(request)
         timeout_ms = _timeout_ms(timeout)
         md = _metadata.build(metadata)
         resp = _native.lbc_response_p()
