@@ -180,7 +180,7 @@ void lbc_options_free(lbc_options *opts);
  *                             hold unread                           (default 4194304)
  *   stream_send_buffer_bytes  >= 0: bytes queued for sending before
  *                             lbc_call_send blocks (one message is
- *                             always accepted)                      (default 65536)
+ *                             always accepted; 0 = one at a time)   (default 65536)
  * Discovery (dns: targets and lookup callbacks):
  *   discovery_interval_ms     >= 100: re-resolve this often        (default 10000)
  *   min_reresolution_interval_ms >= 0: least time between two
@@ -269,9 +269,11 @@ typedef enum lbc_log_level {
 /**
  * Receives the channel's log lines (endpoint set changes, resolution failures,
  * lost connections). Called while the channel's I/O work runs — on its I/O
- * thread, or on an application thread that is starting a call while the I/O
- * thread is idle (the library then does that work inline to save a wake-up) —
- * never twice at once. Return quickly and do not block in it: lbc_unary() and
+ * thread, or, when the I/O thread is idle, inline on an application thread
+ * inside an lbc_* function that hands work to it (starting a call, sending on,
+ * receiving from, cancelling or freeing a streaming call: the library then does
+ * that work itself to save a wake-up) — never twice at once. Do not take a lock
+ * in it that you hold around those calls. Return quickly and do not block in it: lbc_unary() and
  * other blocking calls on the same channel return LBC_ERR_RECURSIVE_CALL there;
  * lbc_channel_stats_json(), lbc_channel_set_endpoints(), lbc_unary_async() and
  * non-blocking lbc_call_* functions work.
@@ -574,7 +576,9 @@ typedef struct lbc_call lbc_call;
  *               for blocking use only
  *   out         receives the call; release it with lbc_call_free()
  *
- * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT, LBC_ERR_CLOSED or LBC_ERR_RESOURCE.
+ * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT or LBC_ERR_CLOSED. With a queue,
+ * events (e.g. LBC_CALL_DONE for a call that fails at once) may be posted
+ * before this function returns.
  * THREAD SAFETY: any thread, concurrently.
  */
 int lbc_call_start(lbc_channel *ch, const char *method, const lbc_metadata *metadata,
@@ -642,7 +646,13 @@ int lbc_call_cancel(lbc_call *call);
 /** Address of the endpoint the call was put on ("" until then); lives as long as the call. */
 const char *lbc_call_peer(lbc_call *call);
 
-/** DESTRUCTOR. Cancels the call if it has not ended. NULL is a no-op. */
+/**
+ * DESTRUCTOR. Cancels the call if it has not ended and drops what it buffered.
+ * No event of the call is posted after this; events still in the queue are
+ * dropped by lbc_cq_poll — except one another thread is taking at this very
+ * moment, so free calls on the thread that polls their queue (or tolerate one
+ * late event). NULL is a no-op.
+ */
 void lbc_call_free(lbc_call *call);
 
 #ifdef __cplusplus

@@ -43,27 +43,42 @@ public func lbc_cq_poll(_ cq: UnsafeMutableRawPointer?, _ events: UnsafeMutableR
     guard let cq else { return fail(.invalidArgument, "lbc_cq_poll: cq is NULL") }
     guard let events else { return fail(.invalidArgument, "lbc_cq_poll: events is NULL") }
     guard max > 0 else { return fail(.invalidArgument, "lbc_cq_poll: max must be > 0, got \(max)") }
-    var i = 0
-    let n = Handle.get(cq, as: QueueBox.self).queue.take(max: Int(max), timeoutMs: timeoutMs) { item in
-        let slot = events + i * EventLayout.size
-        i += 1
-        if let unary = item as? UnaryCall {
-            slot.storeBytes(of: UnsafeMutableRawPointer(bitPattern: unary.tag), toByteOffset: EventLayout.tag,
-                            as: UnsafeMutableRawPointer?.self)
-            slot.storeBytes(of: 1, toByteOffset: EventLayout.kind, as: Int32.self)
-            slot.storeBytes(of: 0, toByteOffset: EventLayout.flags, as: UInt32.self)
-            slot.storeBytes(of: Handle.make(ResponseBox(unary)), toByteOffset: EventLayout.response,
-                            as: UnsafeMutableRawPointer?.self)
-        } else {
-            let call = item as! StreamCall
-            slot.storeBytes(of: UnsafeMutableRawPointer(bitPattern: call.tag), toByteOffset: EventLayout.tag,
-                            as: UnsafeMutableRawPointer?.self)
-            slot.storeBytes(of: 2, toByteOffset: EventLayout.kind, as: Int32.self)
-            slot.storeBytes(of: call.takeEventFlags(), toByteOffset: EventLayout.flags, as: UInt32.self)
-            slot.storeBytes(of: nil, toByteOffset: EventLayout.response, as: UnsafeMutableRawPointer?.self)
+    let queue = Handle.get(cq, as: QueueBox.self).queue
+    let deadline = timeoutMs > 0 ? EventLoop.deadline(afterMs: timeoutMs) : 0
+    var written = 0
+    var waitMs = timeoutMs
+    while true {
+        _ = queue.take(max: Int(max) - written, timeoutMs: waitMs) { item in
+            if fillEvent(events + written * EventLayout.size, from: item) { written += 1 }
+        }
+        // A freed call's leftover events are dropped; keep waiting for real ones.
+        if written > 0 || timeoutMs == 0 { return Int32(written) }
+        if timeoutMs > 0 {
+            let left = deadline - EventLoop.now()
+            if left <= 0 { return 0 }
+            waitMs = (left + 999_999) / 1_000_000
         }
     }
-    return Int32(n)
+}
+
+/// Fill one `lbc_event` for a queue item; false for the leftover event of a call
+/// the application has freed (nothing to report).
+private func fillEvent(_ slot: UnsafeMutableRawPointer, from item: AnyObject) -> Bool {
+    let tag: UInt, kind: Int32, flags: UInt32, response: UnsafeMutableRawPointer?
+    if let unary = item as? UnaryCall {
+        (tag, kind, flags, response) = (unary.tag, 1, 0, Handle.make(ResponseBox(unary)))
+    } else {
+        let call = item as! StreamCall
+        let taken = call.takeEventFlags()
+        if taken == 0 { return false }
+        (tag, kind, flags, response) = (call.tag, 2, taken, nil)
+    }
+    slot.storeBytes(of: UnsafeMutableRawPointer(bitPattern: tag), toByteOffset: EventLayout.tag,
+                    as: UnsafeMutableRawPointer?.self)
+    slot.storeBytes(of: kind, toByteOffset: EventLayout.kind, as: Int32.self)
+    slot.storeBytes(of: flags, toByteOffset: EventLayout.flags, as: UInt32.self)
+    slot.storeBytes(of: response, toByteOffset: EventLayout.response, as: UnsafeMutableRawPointer?.self)
+    return true
 }
 
 @_cdecl("lbc_unary_async")

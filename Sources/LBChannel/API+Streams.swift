@@ -18,7 +18,8 @@ final class CallBox {
     var headers: MetadataBox {
         lock.withLock {
             if let box = headersBox { return box }
-            let box = call.headers.isEmpty ? MetadataBox.empty : MetadataBox(call.headers)
+            let headers = call.responseHeaders
+            let box = headers.isEmpty ? MetadataBox.empty : MetadataBox(headers)
             headersBox = box
             return box
         }
@@ -173,6 +174,6 @@ public func lbc_call_peer(_ c: UnsafeMutableRawPointer?) -> UnsafePointer<CChar>
 @_cdecl("lbc_call_free")
 public func lbc_call_free(_ c: UnsafeMutableRawPointer?) {
     guard let c else { return }
-    Handle.get(c, as: CallBox.self).call.cancel()
+    Handle.get(c, as: CallBox.self).call.detach()
     Handle.release(c, as: CallBox.self)
 }

@@ -327,6 +327,55 @@ out:
   lbc_channel_close(ch);
 }
 
+/* stream_send_buffer_bytes = 0: one message at a time. Non-blocking sends get
+ * LBC_ERR_WOULD_BLOCK while a message is queued and LBC_CALL_WRITABLE once it has
+ * gone out; blocking sends wait for it. Every message arrives. */
+static void zero_send_buffer(void) {
+  lbc_channel *ch = open_with("stream_send_buffer_bytes", "0", NULL, NULL);
+  REQUIRE(ch, "open");
+  lbc_cq *cq = NULL;
+  REQUIRE(lbc_cq_new(&cq) == LBC_OK, "lbc_cq_new");
+  pb_buf msg = {0};
+  pb_streaming_input_request(&msg, 4000);
+  lbc_call *call = NULL;
+  int tag = 0;
+  if (!CHECK_RC(lbc_call_start(ch, M_SIN, NULL, TIMEOUT_MS, cq, &tag, &call), LBC_OK)) goto out;
+  long sent = 0, would_blocks = 0;
+  double deadline = now_s() + 10;
+  while (sent < 100 && now_s() < deadline) {
+    int rc = lbc_call_send(call, msg.data, msg.len, 0, sent < 50 ? 0 : 2000);
+    if (rc == LBC_OK) {
+      sent++;
+      continue;
+    }
+    if (!CHECK(rc == LBC_ERR_WOULD_BLOCK, "send: %d (%s)", rc, lbc_strerror(rc))) break;
+    would_blocks++;
+    unsigned flags = wait_flags(cq, &tag, LBC_CALL_WRITABLE, 2000);
+    if (!CHECK(flags & LBC_CALL_WRITABLE, "no LBC_CALL_WRITABLE within 2 s after message %ld", sent))
+      break;
+  }
+  CHECK(sent == 100, "only %ld of 100 messages were accepted", sent);
+  CHECK(would_blocks > 0, "a 0-byte send buffer never pushed back");
+  CHECK_RC(lbc_call_close_send(call), LBC_OK);
+  void *m = NULL;
+  size_t len = 0;
+  if (CHECK_RC(lbc_call_recv(call, TIMEOUT_MS, &m, &len), LBC_OK)) {
+    uint64_t agg = 0;
+    CHECK(pb_get_varint_field(m, len, 1, &agg) == 0 && agg == (uint64_t)(sent * 4000),
+          "server got %llu payload bytes, expected %ld", (unsigned long long)agg, sent * 4000);
+    lbc_free(m);
+  }
+  int status = -1;
+  if (CHECK_RC(lbc_call_finish(call, TIMEOUT_MS, &status, NULL, NULL), LBC_OK))
+    CHECK(status == LBC_STATUS_OK, "status %s", lbc_status_name(status));
+  printf("    100 messages through a 0-byte send buffer, %ld WOULD_BLOCKs\n", would_blocks);
+out:
+  lbc_call_free(call);
+  lbc_cq_free(cq);
+  pb_buf_free(&msg);
+  lbc_channel_close(ch);
+}
+
 /* ------------------------------------------------------------------------- */
 /* (c) 1000 concurrent streams on one channel, driven from one thread         */
 /* ------------------------------------------------------------------------- */
@@ -849,6 +898,7 @@ int main(int argc, char **argv) {
       {"slow reader: 1 GiB server stream, bounded memory", slow_reader_1gib},
       {"slow reader: 1 MiB messages through a 64 KiB window", slow_reader_small_window},
       {"fast writer: pushback, WRITABLE, bounded memory, all delivered", fast_writer},
+      {"a 0-byte send buffer: one message at a time", zero_send_buffer},
       {"1000 concurrent streams on one channel (cq, one thread)", many_streams},
       {"cancel from another thread wakes a blocked recv", cancel_blocked_recv},
       {"cancel from another thread wakes a blocked send", cancel_blocked_send},

@@ -5,7 +5,9 @@ connection, plus one thread per request running the request handler. It
 speaks just enough HTTP/2 to let a test send exactly the frames it wants:
 
 * ``server.handler(stream)`` is called for every request once the request
-  stream has ended (END_STREAM from the client). ``stream`` has helpers to
+  stream has ended (END_STREAM from the client) — or, with
+  ``RawH2Server(on_headers=True)``, as soon as its HEADERS arrive (the body is
+  then empty and the client's side still open). ``stream`` has helpers to
   send headers, DATA, trailers, RST_STREAM, GOAWAY, or to drop the TCP
   connection. The handler is looked up at request time, so a test can
   replace it (``server.handler = ok_handler``) to make the server behave
@@ -147,9 +149,10 @@ class Connection:
 class RawH2Server:
     """An h2c server on 127.0.0.1:<free port>. Use as a context manager or call stop()."""
 
-    def __init__(self, handler=ok_handler, raw=None, host="127.0.0.1"):
+    def __init__(self, handler=ok_handler, raw=None, host="127.0.0.1", on_headers=False):
         self.handler = handler
         self.raw = raw
+        self.on_headers = on_headers
         self.host = host
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -288,7 +291,10 @@ class RawH2Server:
                     ready = []
                     for ev in events:
                         if isinstance(ev, h2.events.RequestReceived):
-                            pending[ev.stream_id] = [list(ev.headers), b""]
+                            if self.on_headers:
+                                ready.append(Stream(conn, ev.stream_id, list(ev.headers), b""))
+                            else:
+                                pending[ev.stream_id] = [list(ev.headers), b""]
                         elif isinstance(ev, h2.events.DataReceived):
                             if ev.stream_id in pending:
                                 pending[ev.stream_id][1] += ev.data

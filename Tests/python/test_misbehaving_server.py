@@ -695,3 +695,25 @@ def test_good_endpoint_serves_while_the_other_speaks_garbage(make_server, open_c
     stats = {e["address"]: e for e in ch.endpoints()}
     assert stats[bad.address]["state"] in ("TRANSIENT_FAILURE", "CONNECTING"), stats
     assert stats[good.address]["state"] == "READY", stats
+
+
+def test_server_ends_the_call_while_the_client_still_sends(lbchannel):
+    # The server answers with its status (END_STREAM, and no RST_STREAM: RFC 9113
+    # §8.1 makes that optional) while the client's send side is still open. The
+    # call must end with the server's status at once, not hang until its deadline.
+    def early_error(stream):
+        stream.send_headers(list(RESPONSE_HEADERS))
+        stream.send_trailers([("grpc-status", "9"), ("grpc-message", "not now")])
+
+    with RawH2Server(handler=early_error, on_headers=True) as server:
+        with lbchannel.Channel(server.target) as ch:
+            t0 = time.monotonic()
+            with ch.stream(METHOD, timeout=20) as call:
+                call.send(b"first")                     # the send side stays open
+                with pytest.raises(lbchannel.RpcError) as info:
+                    for _ in call:
+                        pass
+            elapsed = time.monotonic() - t0
+    assert info.value.code().name == "FAILED_PRECONDITION", info.value
+    assert info.value.details() == "not now"
+    assert elapsed < 5.0, "the call ended only after %.1f s" % elapsed

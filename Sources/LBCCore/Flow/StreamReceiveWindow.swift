@@ -4,9 +4,11 @@
 /// their window; every other received byte (parts of a message still being
 /// assembled, messages already taken) goes back to the peer. So a slow reader
 /// stops the peer after one window, while a message larger than the window still
-/// arrives. Window for taken messages is returned in batches of a quarter window:
-/// until a batch is full the peer still has three quarters of a window to send
-/// with, so it never stalls, and the I/O thread is not woken for every message.
+/// arrives. Window for taken messages is returned in batches of a quarter window,
+/// so the I/O thread is not woken for every message. That never stalls a stream:
+/// a taken batch that is not full is less than a quarter window, and the held
+/// messages make up the rest of what the peer has in flight (nghttp2 itself
+/// announces returned window once half the window has been consumed).
 ///
 /// ```swift
 /// var window = StreamReceiveWindow(windowBytes: 65536)

@@ -5,6 +5,7 @@ extension Call: LoopTask, TimerTarget {
     }
 
     package func timerFired() {
+        timerArmed = false  // out of the heap: nothing to note as cancelled later
         channel?.deadlineExpired(self)
     }
 

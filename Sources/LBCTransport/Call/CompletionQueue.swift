@@ -53,9 +53,10 @@ package final class CompletionQueue: @unchecked Sendable {
     /// < 0: forever). Calls `body` for each outside the lock; returns how many.
     package func take(max: Int, timeoutMs: Int64, _ body: (AnyObject) -> Void) -> Int {
         let deadline = timeoutMs > 0 ? EventLoop.deadline(afterMs: timeoutMs) : 0
-        takeLock.lock()
-        defer { takeLock.unlock() }
         while true {
+            // takeLock guards the reused batch; it is not held while waiting, so a
+            // second thread's non-blocking take never waits for a blocking one.
+            takeLock.lock()
             lock.lock()
             let available = items.count - head
             if available > 0 {
@@ -73,12 +74,14 @@ package final class CompletionQueue: @unchecked Sendable {
                 lock.unlock()
                 for item in batch { body(item) }
                 batch.removeAll(keepingCapacity: batch.capacity <= 4096)
+                takeLock.unlock()
                 return n
             }
             // Nothing pending: clear a signal left by a post whose item an earlier
             // take already consumed, so waiting below does not return at once.
             drain()
             lock.unlock()
+            takeLock.unlock()
             if timeoutMs == 0 { return 0 }
             var waitMs: Int32 = -1
             if timeoutMs > 0 {
@@ -90,6 +93,7 @@ package final class CompletionQueue: @unchecked Sendable {
             _ = poll(&pfd, 1, waitMs)
         }
     }
+
 
     /// Remember `call` under its tag until it is posted, so `trackedCall(tag:)` finds it.
     /// A later call with the same tag replaces it.

@@ -61,6 +61,10 @@ package final class StreamCall: Call, @unchecked Sendable {
     private var writableArmed = false
     private var waiters = 0
     private var publishedPeer: CString?
+    /// The response headers as the caller may see them (set once they are complete).
+    private var publishedHeaders: Metadata?
+    /// `detach()` was called: post nothing more.
+    private var detached = false
 
     package init(channel: Channel, method: String, metadata: Metadata, timeoutMs: Int64?,
                  queue: CompletionQueue?, tag: UInt) {
@@ -84,24 +88,17 @@ package final class StreamCall: Call, @unchecked Sendable {
             // A closed send side is the caller's own doing: report it whatever the call's state.
             if sendClosed { state.unlock(); return .sendClosed }
             if done { state.unlock(); return .finished }
-            let pending = outbound.count - outboundStart
-            if pending == 0 || pending < sendBufferLimit { break }
+            if hasRoomLocked { break }
             if !waitLocked(until: deadlineNs) {
                 writableArmed = true
                 state.unlock()
                 return .wouldBlock
             }
         }
-        if outboundStart > 0 {
-            if outboundStart == outbound.count {
-                outbound.removeAll(keepingCapacity: outbound.capacity <= 2 * sendBufferLimit)
-                outboundStart = 0
-            } else if outboundStart * 2 >= outbound.count {
-                // Drop what nghttp2 has taken, or a buffer that never empties completely
-                // would keep every byte ever sent.
-                outbound.removeSubrange(0..<outboundStart)
-                outboundStart = 0
-            }
+        if outboundStart * 2 >= outbound.count && outboundStart > 0 {
+            // Drop what nghttp2 has taken, or a buffer that never empties completely
+            // would keep every byte ever sent.
+            trimOutboundLocked()
         }
         GRPCFraming.appendFrame(message, to: &outbound)
         if end { sendClosed = true }
@@ -217,18 +214,48 @@ package final class StreamCall: Call, @unchecked Sendable {
     private func submitTask() {
         if owner.loop.runInline({ self.runOnLoop() }) { return }
         if owner.loop.submit(self) { return }
-        // The loop has stopped (channel closed); it finished every call it had.
+        // The loop has stopped: its shutdown finishes every call it has admitted, and
+        // a task is only ever asked for after admission (the start task is queued
+        // from the beginning), so there is nothing left to do here.
+        state.withLock { taskQueued = false }
+    }
+
+    /// The caller let go of the call (lbc_call_free): no more queue events, and the
+    /// buffers go now rather than when the I/O thread last lets go of the call.
+    package func detach() {
         state.lock()
-        let stranded = !done
-        taskQueued = false
+        detached = true
+        received = []
+        receivedHead = 0
+        queuedWireBytes = 0
+        outbound = []
+        outboundStart = 0
+        eventFlags = 0
         state.unlock()
-        if stranded { complete(.cancelled, "channel closed") }
+        cancel()
+    }
+
+    /// Room in the send buffer: it is below its limit, or empty (one message of any
+    /// size is always accepted). Lock held.
+    private var hasRoomLocked: Bool {
+        let pending = outbound.count - outboundStart
+        return pending == 0 || pending < sendBufferLimit
+    }
+
+    /// Drop the bytes nghttp2 has taken from the front of `outbound`. Lock held.
+    private func trimOutboundLocked() {
+        if outboundStart == outbound.count {
+            outbound.removeAll(keepingCapacity: outbound.capacity <= 2 * sendBufferLimit)
+        } else {
+            outbound.removeSubrange(0..<outboundStart)
+        }
+        outboundStart = 0
     }
 
     /// Wake waiters and post `flags` to the queue. Lock held.
     private func notifyLocked(_ flags: UInt32) {
         if waiters > 0 { state.broadcast() }
-        guard let queue, flags != 0 else { return }
+        guard let queue, flags != 0, !detached else { return }
         eventFlags |= flags
         if !eventQueued { eventQueued = queue.post(self) }
     }
@@ -256,13 +283,19 @@ package final class StreamCall: Call, @unchecked Sendable {
     }
 
     override func responseHeadersComplete() {
+        if httpStatus >= 100 && httpStatus < 200 { return }  // informational, not the response
         state.lock()
         if !headersReady {
             headersReady = true
+            publishedHeaders = headers
             notifyLocked(Event.headers)
         }
         state.unlock()
     }
+
+    /// The response headers, once `waitForHeaders` returned true (empty when the call
+    /// ended without any).
+    package var responseHeaders: Metadata { state.withLock { publishedHeaders ?? Metadata() } }
 
     override func readBody(into buffer: UnsafeMutablePointer<UInt8>, length: Int,
                            flags: UnsafeMutablePointer<UInt32>) -> Int {
@@ -275,11 +308,8 @@ package final class StreamCall: Call, @unchecked Sendable {
                 buffer.update(from: raw.baseAddress!.assumingMemoryBound(to: UInt8.self) + outboundStart, count: n)
             }
             outboundStart += n
-            if outboundStart == outbound.count {
-                outbound.removeAll(keepingCapacity: outbound.capacity <= 2 * sendBufferLimit)
-                outboundStart = 0
-            }
-            if outbound.count - outboundStart < sendBufferLimit && (writableArmed || waiters > 0) {
+            if outboundStart == outbound.count { trimOutboundLocked() }
+            if hasRoomLocked && (writableArmed || waiters > 0) {
                 let flag = writableArmed ? Event.writable : 0
                 writableArmed = false
                 notifyLocked(flag)
@@ -341,7 +371,7 @@ package final class StreamCall: Call, @unchecked Sendable {
         outboundStart = 0
         var flags = Event.done | Event.readable
         if writableArmed { flags |= Event.writable; writableArmed = false }
-        if !headersReady { flags |= Event.headers; headersReady = true }
+        if !headersReady { flags |= Event.headers; headersReady = true; publishedHeaders = Metadata() }
         notifyLocked(flags)
         state.unlock()
     }

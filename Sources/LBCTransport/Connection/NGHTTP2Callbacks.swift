@@ -77,12 +77,22 @@ enum NGHTTP2Callbacks {
     static let onFrame: nghttp2_on_frame_recv_callback = { session, frame, userData in
         guard let frame else { return 0 }
         let conn = connection(userData)
-        switch UInt32(frame.pointee.hd.type) {
+        let type = UInt32(frame.pointee.hd.type)
+        let id = frame.pointee.hd.stream_id
+        let endStream = frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+        if endStream && (type == NGHTTP2_HEADERS.rawValue || type == NGHTTP2_DATA.rawValue) && id > 0
+            && nghttp2_session_get_stream_local_close(session, id) == 0 {
+            // The server has ended the call while we still have the send side open
+            // (an error before it read everything, or a stream the client never
+            // half-closed). nghttp2 reports a stream closed only once both sides are,
+            // so close ours; RFC 9113 §8.1 lets the server leave this to us.
+            nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, HTTP2ErrorCode.noError)
+        }
+        switch type {
         case NGHTTP2_HEADERS.rawValue:
             // Response headers that are not also the end (a trailers-only response).
-            if frame.pointee.headers.cat == NGHTTP2_HCAT_RESPONSE,
-               frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) == 0,
-               let call = call(session, frame.pointee.hd.stream_id), !call.finished {
+            if frame.pointee.headers.cat == NGHTTP2_HCAT_RESPONSE, !endStream,
+               let call = call(session, id), !call.finished {
                 call.responseHeadersComplete()
             }
         case NGHTTP2_SETTINGS.rawValue:

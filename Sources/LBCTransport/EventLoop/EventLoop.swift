@@ -42,7 +42,11 @@ package final class EventLoop: @unchecked Sendable {
     private var wakePending = false                // guarded by queueLock
     private var stopRequested = false              // guarded by queueLock
 
-    private var handlers: [Int32: FileDescriptorHandler] = [:]
+    /// Registered descriptors with their registration number (in the epoll data's
+    /// high half), so an event read before an fd was closed and reused by inline
+    /// work is not delivered to the new handler.
+    private var handlers: [Int32: (handler: FileDescriptorHandler, generation: UInt32)] = [:]
+    private var nextGeneration: UInt32 = 1
     private var timers = TimerQueue()
     private var thread: pthread_t?
     private let joinLock = Lock()
@@ -195,14 +199,17 @@ package final class EventLoop: @unchecked Sendable {
 
     /// Register `fd` for `events` (EPOLLIN/EPOLLOUT bits).
     package func register(fd: Int32, events: UInt32, handler: FileDescriptorHandler) throws(SystemError) {
-        let rc = lbcshim_epoll_ctl(epfd, LBCSHIM_EPOLL_CTL_ADD, fd, events, UInt64(UInt32(bitPattern: fd)))
+        let generation = nextGeneration
+        nextGeneration = nextGeneration &+ 1 == 0 ? 1 : nextGeneration &+ 1
+        let rc = lbcshim_epoll_ctl(epfd, LBCSHIM_EPOLL_CTL_ADD, fd, events, Self.token(fd, generation))
         if rc < 0 { throw SystemError("epoll_ctl(ADD)", errno: -rc) }
-        handlers[fd] = handler
+        handlers[fd] = (handler, generation)
     }
 
     /// Change the events `fd` is watched for.
     package func modify(fd: Int32, events: UInt32) {
-        _ = lbcshim_epoll_ctl(epfd, LBCSHIM_EPOLL_CTL_MOD, fd, events, UInt64(UInt32(bitPattern: fd)))
+        guard let generation = handlers[fd]?.generation else { return }
+        _ = lbcshim_epoll_ctl(epfd, LBCSHIM_EPOLL_CTL_MOD, fd, events, Self.token(fd, generation))
     }
 
     /// Stop watching `fd` (does not close it).
@@ -253,6 +260,11 @@ package final class EventLoop: @unchecked Sendable {
         return overflow ? Int64.max : ns
     }
 
+    /// The epoll data of `fd`'s registration number `generation`.
+    private static func token(_ fd: Int32, _ generation: UInt32) -> UInt64 {
+        UInt64(generation) << 32 | UInt64(UInt32(bitPattern: fd))
+    }
+
     // MARK: the loop
 
     private func run() {
@@ -279,8 +291,9 @@ package final class EventLoop: @unchecked Sendable {
                     let ev = events[i]
                     if ev.data == EventLoop.wakeToken {
                         continue  // the queue is drained below
-                    } else if let h = handlers[Int32(truncatingIfNeeded: ev.data)] {
-                        h.handleEvents(ev.events)
+                    } else if let entry = handlers[Int32(truncatingIfNeeded: ev.data)],
+                              entry.generation == UInt32(truncatingIfNeeded: ev.data >> 32) {
+                        entry.handler.handleEvents(ev.events)
                     }
                 }
             }
@@ -303,5 +316,7 @@ package final class EventLoop: @unchecked Sendable {
         timers.removeAll()
         running = false
         runLock.unlock()
+        // pthread_t values are reused: a later thread must not pass for this one.
+        lbcshim_atomic_store_u64(loopThreadID, 0)
     }
 }
