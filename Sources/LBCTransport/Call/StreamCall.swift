@@ -359,8 +359,8 @@ package final class StreamCall: Call, @unchecked Sendable {
             window.received(received)
             return window.returnable(heldBytes: queuedWireBytes)
         }
-        guard n > 0, !finished, let session = connection?.session, streamID > 0 else { return }
-        NGHTTP2Window.consumeStream(session, streamID: streamID, count: n)
+        guard n > 0, !finished, let connection, streamID > 0 else { return }
+        connection.consumeStreamWindow(streamID, count: n)
     }
 
     override func complete(_ status: StatusCode, _ message: String) {

@@ -39,6 +39,10 @@ package final class HTTP2Connection: FileDescriptorHandler {
     private var pendingFailure: String?
     /// The last protocol error nghttp2 reported, for failure messages.
     var protocolErrorText: String?
+    /// Something may have been queued in nghttp2 since the last flush: set by every
+    /// path that submits frames or feeds received bytes (which can queue replies),
+    /// so that the per-iteration flush of idle connections costs one test.
+    private var needsFlush = true
 
     /// SETTINGS_MAX_HEADER_LIST_SIZE we advertise and enforce per response.
     static let maxHeaderListSize = 64 << 10
@@ -93,6 +97,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: UInt32(HTTP2Connection.maxHeaderListSize)),
         ]
         nghttp2_submit_settings(s, UInt8(NGHTTP2_FLAG_NONE.rawValue), &settings, settings.count)
+        needsFlush = true
         nghttp2_session_set_local_window_size(s, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, 16 << 20)
         setWatchWrite(false)
         flush()
@@ -151,6 +156,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
             readAvailable()
         }
         if state != .closed && events & LBCSHIM_EPOLLOUT != 0 && writeOutbound() {
+            needsFlush = true  // nghttp2 may have more than the buffer held
             flush()
         }
     }
@@ -172,6 +178,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
             }
             guard let s = session else { return }
             inNGHTTP2 = true
+            needsFlush = true  // replies (SETTINGS ACK, WINDOW_UPDATE, RST_STREAM) may be queued
             let rv = nghttp2_session_mem_recv(s, buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), count)
             inNGHTTP2 = false
             if rv < 0 {
@@ -198,6 +205,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
         let id = RequestHeaders.withFields(for: call, authority: authority, userAgent: userAgent) { nva, count in
             nghttp2_submit_request(s, nil, nva, count, &provider, Unmanaged.passUnretained(call).toOpaque())
         }
+        needsFlush = true
         guard id > 0 else {
             if id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE.rawValue {
                 // 2^30 streams used up: this connection can take no more; drain it
@@ -216,6 +224,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
     func resumeData(_ id: Int32) {
         guard let s = session, state != .closed else { return }
         nghttp2_session_resume_data(s, id)
+        needsFlush = true
     }
 
     /// Reset a stream (deadline, cancellation, protocol error). The stream's close
@@ -223,6 +232,15 @@ package final class HTTP2Connection: FileDescriptorHandler {
     func resetStream(_ id: Int32, errorCode: UInt32 = HTTP2ErrorCode.cancel) {
         guard let s = session, state != .closed else { return }
         nghttp2_submit_rst_stream(s, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, errorCode)
+        needsFlush = true
+    }
+
+    /// The application took `count` bytes of stream `id`'s data: return that much of
+    /// the stream's window (see `StreamReceiveWindow`).
+    func consumeStreamWindow(_ id: Int32, count: Int) {
+        guard let s = session, state != .closed else { return }
+        NGHTTP2Window.consumeStream(s, streamID: id, count: count)
+        needsFlush = true
     }
 
     // MARK: writing
@@ -231,8 +249,9 @@ package final class HTTP2Connection: FileDescriptorHandler {
     /// iteration. The frames are gathered into one buffer first (nghttp2 hands them
     /// out one at a time), so a request's HEADERS and DATA go out in one write.
     package func flush() {
-        guard let s = session, state != .closed, state != .connecting else { return }
+        guard needsFlush, let s = session, state != .closed, state != .connecting else { return }
         if outboundStart < outbound.count { return }  // waiting for EPOLLOUT
+        needsFlush = false
         // Fast path (every connection is flushed on every iteration): nothing queued,
         // nothing to finish.
         if nghttp2_session_want_write(s) != 0 || pendingFailure != nil || state == .draining
@@ -256,7 +275,10 @@ package final class HTTP2Connection: FileDescriptorHandler {
                 outbound.append(contentsOf: UnsafeBufferPointer(start: ptr!, count: n))
             }
             if outbound.isEmpty { break }
-            guard writeOutbound() else { return }  // blocked (EPOLLOUT armed) or failed
+            guard writeOutbound() else {  // blocked (EPOLLOUT armed) or failed
+                needsFlush = true
+                return
+            }
         }
         if let reason = pendingFailure {
             pendingFailure = nil
