@@ -1,0 +1,40 @@
+"""asyncio API of lbchannel, modelled on ``grpc.aio``.
+
+::
+
+    import lbchannel.aio
+
+    async with lbchannel.aio.Channel("ipv4:127.0.0.2:50051,127.0.0.3:50051") as ch:
+        reply = await ch.unary("/pkg.Svc/Method", b"request", timeout=2.0)
+        stub = my_pb2_grpc.MyServiceStub(ch)          # grpcio-generated stubs work
+        response = await stub.UnaryMethod(request)
+        async for r in stub.ServerStreamingMethod(request):
+            ...
+        call = stub.BidiMethod()
+        await call.write(request); await call.done_writing()
+        async for r in call: ...
+
+How it works: one completion queue (``lbc_cq``) per channel, created on first
+use; its file descriptor is watched with ``loop.add_reader``. When it is
+readable, the events are drained with ``lbc_cq_poll(..., 0)`` and dispatched
+by tag: a unary call's event carries its ``lbc_response``; a streaming call's
+readiness flags make the waiting coroutines retry the non-blocking
+``lbc_call_recv``/``lbc_call_send`` with timeout 0. Nothing blocks the event
+loop and no thread is started per call. A channel is bound to the event loop
+that first uses it.
+"""
+
+from ._channel import Channel
+from ._common import EOF, AioRpcError
+from ._stream import StreamStreamCall, StreamUnaryCall, UnaryStreamCall
+from ._unary import UnaryUnaryCall
+
+__all__ = [
+    "Channel",
+    "AioRpcError",
+    "EOF",
+    "UnaryUnaryCall",
+    "UnaryStreamCall",
+    "StreamUnaryCall",
+    "StreamStreamCall",
+]
