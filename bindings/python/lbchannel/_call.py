@@ -47,6 +47,23 @@ _logger = logging.getLogger("lbchannel")
 #: Longest single blocking wait inside the library, in milliseconds.
 SLICE_MS = 100
 
+#: "Not yet" for :func:`_in_slices`.
+_AGAIN = object()
+
+
+def _in_slices(attempt, timeout, what, function):
+    """Call ``attempt(step_ms)`` in slices of at most SLICE_MS (so Ctrl-C gets through)
+    until it returns something other than ``_AGAIN``; WouldBlockError(``what``) once
+    ``timeout`` seconds (None: no limit) have passed."""
+    end_at = None if timeout is None else time.monotonic() + max(0.0, timeout)
+    while True:
+        step = SLICE_MS if end_at is None else max(0, min(SLICE_MS, int((end_at - time.monotonic()) * 1000)))
+        result = attempt(step)
+        if result is not _AGAIN:
+            return result
+        if end_at is not None and time.monotonic() >= end_at:
+            raise WouldBlockError(ErrorCode.WOULD_BLOCK, what, function)
+
 #: recv() outcomes.
 MSG, END, AGAIN = "msg", "end", "again"
 
@@ -346,16 +363,8 @@ class NativeCall:
 
         Raises WouldBlockError when the timeout passes first.
         """
-        end_at = None if timeout is None else time.monotonic() + max(0.0, timeout)
-        while True:
-            if end_at is None:
-                step = SLICE_MS
-            else:
-                step = max(0, min(SLICE_MS, int((end_at - time.monotonic()) * 1000)))
-            if self.send(data, end, step):
-                return
-            if end_at is not None and time.monotonic() >= end_at:
-                raise WouldBlockError(ErrorCode.WOULD_BLOCK, "no room to send before the timeout", "lbc_call_send")
+        _in_slices(lambda step: True if self.send(data, end, step) else _AGAIN, timeout,
+                   "no room to send before the timeout", "lbc_call_send")
 
     def close_send(self):
         handle = self._enter()
@@ -397,19 +406,10 @@ class NativeCall:
 
     def recv_blocking(self, timeout=None):
         """Next message (bytes) or None at the end; WouldBlockError after ``timeout`` seconds."""
-        end_at = None if timeout is None else time.monotonic() + max(0.0, timeout)
-        while True:
-            if end_at is None:
-                step = SLICE_MS
-            else:
-                step = max(0, min(SLICE_MS, int((end_at - time.monotonic()) * 1000)))
+        def attempt(step):
             kind, data = self.recv(step)
-            if kind == MSG:
-                return data
-            if kind == END:
-                return None
-            if end_at is not None and time.monotonic() >= end_at:
-                raise WouldBlockError(ErrorCode.WOULD_BLOCK, "no message before the timeout", "lbc_call_recv")
+            return data if kind == MSG else None if kind == END else _AGAIN
+        return _in_slices(attempt, timeout, "no message before the timeout", "lbc_call_recv")
 
     def headers(self, timeout_ms_value):
         """Response headers (a tuple) once they arrived, else None (``()`` once freed without them)."""
@@ -432,17 +432,8 @@ class NativeCall:
             self._leave()
 
     def headers_blocking(self, timeout=None):
-        end_at = None if timeout is None else time.monotonic() + max(0.0, timeout)
-        while True:
-            if end_at is None:
-                step = SLICE_MS
-            else:
-                step = max(0, min(SLICE_MS, int((end_at - time.monotonic()) * 1000)))
-            md = self.headers(step)
-            if md is not None:
-                return md
-            if end_at is not None and time.monotonic() >= end_at:
-                raise WouldBlockError(ErrorCode.WOULD_BLOCK, "no response headers before the timeout", "lbc_call_headers")
+        return _in_slices(lambda step: _AGAIN if (md := self.headers(step)) is None else md, timeout,
+                          "no response headers before the timeout", "lbc_call_headers")
 
     def peer(self):
         if self._peer:

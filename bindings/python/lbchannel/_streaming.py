@@ -111,7 +111,34 @@ def _rpc_error_from(native, peer=None):
     return err
 
 
-class StreamingCall(_CallBase):
+class _CallControl:
+    """The ``grpc.Call`` controls both kinds of call object share (over ``self._native``)."""
+
+    def peer(self):
+        """Address of the endpoint the call was put on ("" until it was)."""
+        return self._native.peer()
+
+    def cancel(self):
+        """Cancel the call (the server sees RST_STREAM); True if it was still running."""
+        return self._native.cancel()
+
+    def is_active(self):
+        """True while the call has not ended."""
+        return not self._native.done
+
+    def time_remaining(self):
+        """Seconds left before the deadline, or None without one."""
+        return self._native.time_remaining()
+
+    def add_callback(self, callback):
+        """Call ``callback()`` when the call ends (from a library helper thread);
+        False (and never called) if it already has."""
+        return self._native.add_callback(callback)
+
+    # -- lifetime -------------------------------------------------------------------
+
+
+class StreamingCall(_CallControl, _CallBase):
     """A bytes-level streaming call (any shape) from :meth:`lbchannel.Channel.stream`.
 
     Send with :meth:`send` / :meth:`close_send`, receive with :meth:`recv` or
@@ -205,29 +232,6 @@ class StreamingCall(_CallBase):
         """Response headers as a tuple of ``(key, value)`` (waits for them, up to ``timeout`` s)."""
         return self._native.headers_blocking(timeout)
 
-    def peer(self):
-        """Address of the endpoint the call was put on ("" until it was)."""
-        return self._native.peer()
-
-    def cancel(self):
-        """Cancel the call (the server sees RST_STREAM); True if it was still running."""
-        return self._native.cancel()
-
-    def is_active(self):
-        """True while the call has not ended."""
-        return not self._native.done
-
-    def time_remaining(self):
-        """Seconds left before the deadline, or None without one."""
-        return self._native.time_remaining()
-
-    def add_callback(self, callback):
-        """Call ``callback()`` when the call ends (from a library helper thread);
-        False (and never called) if it already has."""
-        return self._native.add_callback(callback)
-
-    # -- lifetime -------------------------------------------------------------------
-
     def close(self):
         """Cancel the call if still running and free the native call. Idempotent."""
         self._native.free()
@@ -255,7 +259,7 @@ class StreamingCall(_CallBase):
 StreamCall = StreamingCall
 
 
-class _Rendezvous(RpcError, *_FutureBase):
+class _Rendezvous(_CallControl, RpcError, *_FutureBase):
     """A running streaming RPC of the grpc.Channel interface, like grpcio's
     ``_MultiThreadedRendezvous``: a ``grpc.Call``, a ``grpc.Future``, an
     iterator of responses (server streaming) and — once it failed — the
@@ -403,20 +407,6 @@ class _Rendezvous(RpcError, *_FutureBase):
 
     # -- grpc.Call --------------------------------------------------------------------
 
-    def cancel(self):
-        """Cancel the RPC; True if it was still running."""
-        return self._native.cancel()
-
-    def is_active(self):
-        return not self._native.done
-
-    def time_remaining(self):
-        return self._native.time_remaining()
-
-    def add_callback(self, callback):
-        """Call ``callback()`` when the RPC ends; False if it already has."""
-        return self._native.add_callback(callback)
-
     def code(self):
         return public_code(self._final()[0])
 
@@ -435,9 +425,6 @@ class _Rendezvous(RpcError, *_FutureBase):
 
     def initial_metadata(self):
         return self._native.headers_blocking()
-
-    def peer(self):
-        return self._native.peer()
 
     def debug_error_string(self):
         return self._format()
