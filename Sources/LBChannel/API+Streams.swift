@@ -46,9 +46,8 @@ private func deadline(_ timeoutMs: Int64) -> Int64? {
 
 /// The error for a blocking wait on the channel's own I/O thread, if this is one.
 private func recursion(_ function: String, _ box: CallBox, _ timeoutMs: Int64) -> Int32? {
-    guard timeoutMs != 0, box.call.onLoopThread else { return nil }
-    return fail(.recursiveCall, "\(function): a blocking wait on this channel's I/O thread (its log callback) "
-                + "would wait for itself; pass timeout_ms = 0")
+    guard timeoutMs != 0 else { return nil }
+    return refuseBlockingOnLoop(function, onLoop: box.call.onLoopThread, hint: "; pass timeout_ms = 0")
 }
 
 @_cdecl("lbc_call_start")

@@ -68,9 +68,9 @@ public func lbc_unary(_ ch: UnsafeMutableRawPointer?, _ method: UnsafePointer<CC
     case .success(let checked): unary = checked
     case .failure(let error): return error.record()
     }
-    guard !unary.channel.isLoopThread else {
-        return fail(.recursiveCall, "lbc_unary: called from this channel's log callback (its I/O thread); "
-                    + "a blocking call there would wait for itself", handle: ch)
+    if let error = refuseBlockingOnLoop("lbc_unary", onLoop: unary.channel.isLoopThread,
+                                        hint: "; use lbc_unary_async", handle: ch) {
+        return error
     }
     let call = unary.makeCall()
     unary.channel.start(call)

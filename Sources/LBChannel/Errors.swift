@@ -73,6 +73,16 @@ struct CodedError: Error, @unchecked Sendable {
     func record() -> Int32 { fail(code, message, handle: handle) }
 }
 
+/// LBC_ERR_RECURSIVE_CALL for a blocking `function` called while this thread runs
+/// the channel's I/O work (from its log callback), where it would wait for itself;
+/// nil when the call may block.
+func refuseBlockingOnLoop(_ function: String, onLoop: Bool, hint: String,
+                          handle: UnsafeRawPointer? = nil) -> Int32? {
+    guard onLoop else { return nil }
+    return fail(.recursiveCall, "\(function): called from this channel's log callback (while it runs the "
+                + "channel's I/O); a blocking call there would wait for itself\(hint)", handle: handle)
+}
+
 /// Static C strings for status names.
 enum StatusNames {
     static let table: [UnsafePointer<CChar>] = StatusCode.allCases.map { UnsafePointer(lbcshim_strdup($0.name)!) }

@@ -1,5 +1,6 @@
 import CLBCShim
 import Glibc
+import LBCCore
 
 /// Where finished asynchronous calls and stream events are collected for one
 /// polling thread. An eventfd is readable exactly while items are pending, so an
@@ -10,8 +11,7 @@ import Glibc
 /// `takeEventFlags()` says what). A stream call is queued at most once at a time.
 package final class CompletionQueue: @unchecked Sendable {
     private let lock = Lock()
-    private var items: [AnyObject] = []     // guarded by lock
-    private var head = 0                    // guarded by lock
+    private var items = FIFO<AnyObject>()   // guarded by lock
     /// The batch handed to `take`'s body (its storage is reused; one taker at a time).
     private var batch: [AnyObject] = []
     private let takeLock = Lock()
@@ -41,7 +41,7 @@ package final class CompletionQueue: @unchecked Sendable {
             tracked[tag] = nil
         }
         items.append(item)
-        let first = items.count - head == 1
+        let first = items.count == 1
         lock.unlock()
         // Signalled after unlocking: on a shared CPU the woken poller would otherwise
         // preempt this thread while it holds the lock, and block on it at once.
@@ -58,19 +58,9 @@ package final class CompletionQueue: @unchecked Sendable {
             // second thread's non-blocking take never waits for a blocking one.
             takeLock.lock()
             lock.lock()
-            let available = items.count - head
-            if available > 0 {
-                let n = Swift.min(available, max)
-                batch.append(contentsOf: items[head..<head + n])
-                head += n
-                if head == items.count {
-                    items.removeAll(keepingCapacity: items.capacity <= 4096)
-                    head = 0
-                    drain()
-                } else if head >= 1024 && head * 2 >= items.count {
-                    items.removeSubrange(0..<head)
-                    head = 0
-                }
+            if !items.isEmpty {
+                let n = items.moveFirst(max, into: &batch)
+                if items.isEmpty { drain() }
                 lock.unlock()
                 for item in batch { body(item) }
                 batch.removeAll(keepingCapacity: batch.capacity <= 4096)
@@ -113,7 +103,6 @@ package final class CompletionQueue: @unchecked Sendable {
         let dropped = items
         items.removeAll()
         tracked.removeAll()
-        head = 0
         drain()
         lock.unlock()
         _ = dropped  // released outside the lock

@@ -40,8 +40,7 @@ package final class StreamCall: Call, @unchecked Sendable {
 
     // MARK: shared state (guarded by `state`)
     private let state = Lock()
-    private var received: [[UInt8]] = []
-    private var receivedHead = 0
+    private var received = FIFO<[UInt8]>()
     /// Wire bytes (prefix included) of the messages in `received`.
     private var queuedWireBytes = 0
     /// The stream's receive-window accounting.
@@ -123,17 +122,7 @@ package final class StreamCall: Call, @unchecked Sendable {
     package func receive(deadlineNs: Int64?) -> ReceiveResult {
         state.lock()
         while true {
-            if receivedHead < received.count {
-                let message = received[receivedHead]
-                received[receivedHead] = []
-                receivedHead += 1
-                if receivedHead == received.count {
-                    received.removeAll(keepingCapacity: true)
-                    receivedHead = 0
-                } else if receivedHead >= 64 && receivedHead * 2 >= received.count {
-                    received.removeSubrange(0..<receivedHead)
-                    receivedHead = 0
-                }
+            if let message = received.popFirst() {
                 let wire = message.count + 5
                 queuedWireBytes -= wire
                 var submit = false
@@ -212,8 +201,7 @@ package final class StreamCall: Call, @unchecked Sendable {
     }
 
     private func submitTask() {
-        if owner.loop.runInline({ self.runOnLoop() }) { return }
-        if owner.loop.submit(self) { return }
+        if owner.loop.execute(self) { return }
         // The loop has stopped: its shutdown finishes every call it has admitted, and
         // a task is only ever asked for after admission (the start task is queued
         // from the beginning), so there is nothing left to do here.
@@ -225,8 +213,7 @@ package final class StreamCall: Call, @unchecked Sendable {
     package func detach() {
         state.lock()
         detached = true
-        received = []
-        receivedHead = 0
+        received.removeAll()
         queuedWireBytes = 0
         outbound = []
         outboundStart = 0

@@ -128,8 +128,7 @@ package final class Channel: @unchecked Sendable {
     /// Start `call`; its result is available after `call.waitForCompletion()`.
     package func start(_ call: Call) {
         call.channel = self
-        if loop.runInline({ call.runOnLoop() }) { return }
-        if !loop.submit(call) {
+        if !loop.execute(call) {
             call.channel = nil
             call.complete(.cancelled, "channel closed")
         }

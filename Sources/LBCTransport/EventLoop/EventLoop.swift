@@ -114,6 +114,12 @@ package final class EventLoop: @unchecked Sendable {
         return inline != 0 && pthread_equal(pthread_t(inline), me) != 0
     }
 
+    /// Run `task` inline when the loop is idle (`runInline`), else queue it
+    /// (`submit`). False when the loop has stopped and the task was dropped.
+    package func execute(_ task: LoopTask) -> Bool {
+        runInline { task.runOnLoop() } || submit(task)
+    }
+
     /// Run `body` as loop work on the calling thread when the loop thread is idle
     /// (waiting in epoll_wait) and nothing is queued, so that starting work costs
     /// no wake-up and no context switch; then flush. Returns false, without running
