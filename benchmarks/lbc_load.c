@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "lbchannel.h"
-#include "load_common.h"
+#include "lbc_common.h"
 
 static bench_args A;
 static lbc_channel *CH;
@@ -174,41 +174,13 @@ static void run_async(void) {
   lbc_cq_free(CQ);
 }
 
-static int count_ready(void) {
-  char *json = NULL;
-  if (lbc_channel_stats_json(CH, &json) != LBC_OK) return -1;
-  int n = 0;
-  for (const char *p = json; (p = strstr(p, "\"READY\"")); p++) n++;
-  lbc_free(json);
-  return n;
-}
-
 int main(int argc, char **argv) {
   bench_parse_args(argc, argv, &A);
   bench_require_small_payload(&A, "lbc_load");
   REQ_LEN = bench_make_msg(REQ, A.payload);
 
-  lbc_options *opts = NULL;
-  if (lbc_options_new(&opts) != LBC_OK || lbc_options_set(opts, "lb_policy", "round_robin") != LBC_OK) {
-    fprintf(stderr, "lbc_load: options: %s\n", lbc_last_errmsg());
-    return 1;
-  }
-  if (lbc_channel_open(A.target, opts, &CH) != LBC_OK) {
-    fprintf(stderr, "lbc_load: open %s: %s\n", A.target, lbc_last_errmsg());
-    return 1;
-  }
-  lbc_options_free(opts);
-  if (A.expect_endpoints > 0) {
-    uint64_t until = bench_now_ns() + 10000000000ull;
-    while (count_ready() < A.expect_endpoints) {
-      if (bench_now_ns() > until) {
-        fprintf(stderr, "lbc_load: only %d of %d endpoints READY after 10 s\n", count_ready(),
-                A.expect_endpoints);
-        return 1;
-      }
-      usleep(2000);
-    }
-  }
+  CH = bench_open_channel(&A, "lbc_load");
+  if (!CH) return 1;
 
   SAMPLES = calloc((size_t)A.threads, sizeof(bench_samples));
   if (A.async_mode) {

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "lbchannel.h"
-#include "load_common.h"
+#include "lbc_common.h"
 
 static bench_args A;
 static lbc_channel *CH;
@@ -108,41 +108,13 @@ static void phase(long count, uint64_t end_ns, bench_samples *s) {
   }
 }
 
-static int count_ready(void) {
-  char *json = NULL;
-  if (lbc_channel_stats_json(CH, &json) != LBC_OK) return -1;
-  int n = 0;
-  for (const char *p = json; (p = strstr(p, "\"READY\"")); p++) n++;
-  lbc_free(json);
-  return n;
-}
-
 int main(int argc, char **argv) {
   bench_parse_args(argc, argv, &A);
   MSG = bench_alloc_msg(A.payload, &MSG_LEN);
   RING = calloc((size_t)A.window, sizeof(uint64_t));
 
-  lbc_options *opts = NULL;
-  if (lbc_options_new(&opts) != LBC_OK || lbc_options_set(opts, "lb_policy", "round_robin") != LBC_OK) {
-    fprintf(stderr, "lbc_stream: options: %s\n", lbc_last_errmsg());
-    return 1;
-  }
-  if (lbc_channel_open(A.target, opts, &CH) != LBC_OK) {
-    fprintf(stderr, "lbc_stream: open %s: %s\n", A.target, lbc_last_errmsg());
-    return 1;
-  }
-  lbc_options_free(opts);
-  if (A.expect_endpoints > 0) {
-    uint64_t until = bench_now_ns() + 10000000000ull;
-    while (count_ready() < A.expect_endpoints) {
-      if (bench_now_ns() > until) {
-        fprintf(stderr, "lbc_stream: only %d of %d endpoints READY after 10 s\n", count_ready(),
-                A.expect_endpoints);
-        return 1;
-      }
-      usleep(2000);
-    }
-  }
+  CH = bench_open_channel(&A, "lbc_stream");
+  if (!CH) return 1;
   if (lbc_cq_new(&CQ) != LBC_OK) {
     fprintf(stderr, "lbc_stream: lbc_cq_new: %s\n", lbc_last_errmsg());
     return 1;
