@@ -270,28 +270,35 @@ static void custom_metadata_unary(void) {
   lbc_response_free(resp);
 }
 
+/* A unary RPC that must fail with `status` (and `message_text`, unless NULL), through
+ * lbc_unary or (via_call) through lbc_call_*. */
+static void expect_unary_failure(const char *method, const pb_buf *req, int status_expected,
+                                 const char *message_text, int via_call) {
+  if (!via_call) {
+    lbc_response *resp = unary(method, req, NULL);
+    if (resp) {
+      check_resp_status(resp, status_expected, message_text);
+      lbc_response_free(resp);
+    }
+    return;
+  }
+  int status, n;
+  const char *message;
+  void *resp;
+  size_t len;
+  lbc_call *call = call_unary(method, req, NULL, &status, &message, &resp, &len, &n);
+  if (call) {
+    check_status(status, message, status_expected, message_text);
+    CHECK(n == 0, "%d responses, expected none", n);
+    lbc_free(resp);
+    lbc_call_free(call);
+  }
+}
+
 static void status_unary_common(const char *message_text, int via_call) {
   pb_buf req = {0};
   REQUIRE(pb_simple_request(&req, 0, -1, 2, message_text) == 0, "encode");
-  if (!via_call) {
-    lbc_response *resp = unary(M_UNARY, &req, NULL);
-    if (resp) {
-      check_resp_status(resp, LBC_STATUS_UNKNOWN, message_text);
-      lbc_response_free(resp);
-    }
-  } else {
-    int status, n;
-    const char *message;
-    void *resp;
-    size_t len;
-    lbc_call *call = call_unary(M_UNARY, &req, NULL, &status, &message, &resp, &len, &n);
-    if (call) {
-      check_status(status, message, LBC_STATUS_UNKNOWN, message_text);
-      CHECK(n == 0, "%d responses, expected none", n);
-      lbc_free(resp);
-      lbc_call_free(call);
-    }
-  }
+  expect_unary_failure(M_UNARY, &req, LBC_STATUS_UNKNOWN, message_text, via_call);
   pb_buf_free(&req);
 }
 
@@ -304,25 +311,7 @@ static void special_status_message_call(void) { status_unary_common(SPECIAL_MESS
 
 static void unimplemented_common(const char *method, int via_call) {
   pb_buf empty = {0};
-  if (!via_call) {
-    lbc_response *resp = unary(method, NULL, NULL);
-    if (resp) {
-      check_resp_status(resp, LBC_STATUS_UNIMPLEMENTED, NULL);
-      lbc_response_free(resp);
-    }
-  } else {
-    int status, n;
-    const char *message;
-    void *resp;
-    size_t len;
-    lbc_call *call = call_unary(method, &empty, NULL, &status, &message, &resp, &len, &n);
-    if (call) {
-      check_status(status, message, LBC_STATUS_UNIMPLEMENTED, NULL);
-      CHECK(n == 0, "%d responses, expected none", n);
-      lbc_free(resp);
-      lbc_call_free(call);
-    }
-  }
+  expect_unary_failure(method, via_call ? &empty : NULL, LBC_STATUS_UNIMPLEMENTED, NULL, via_call);
 }
 
 static void unimplemented_method(void) { unimplemented_common(M_UNIMPL, 0); }
