@@ -10,6 +10,10 @@
 /// var batch: [Int] = []
 /// q.moveFirst(8, into: &batch) // batch == [2]
 /// ```
+///
+/// It lives in the module that uses it so that the optimizer specializes it: used
+/// from another module, every call looked up generic type metadata (+6.5k
+/// instructions per async unary call, measured with callgrind).
 package struct FIFO<Element> {
     private var storage: [Element?] = []
     private var head = 0

@@ -1,5 +1,5 @@
 import XCTest
-@testable import LBCCore
+@testable import LBCTransport
 
 final class FIFOTests: XCTestCase {
     func testElementsComeOutInOrderAcrossPopsAndBatches() {
