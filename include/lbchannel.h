@@ -161,8 +161,8 @@ void lbc_options_free(lbc_options *opts);
 
 /**
  * Set any option by name from its text form — the interface meant for bindings.
- * Keys and values (durations in milliseconds, sizes in bytes, booleans as
- * 1/0/true/false):
+ * Keys and values (durations in milliseconds, sizes in bytes, booleans exactly
+ * 1, 0, true or false — other spellings are LBC_ERR_INVALID_ARGUMENT):
  *   lb_policy                 least_request | round_robin | pick_first
  *   connect_timeout_ms        > 0                        (default 20000)
  *   wait_for_ready            bool                       (default false)
@@ -172,13 +172,17 @@ void lbc_options_free(lbc_options *opts);
  *   backoff_multiplier        >= 1.0                     (default 1.6)
  *   backoff_jitter            0.0 .. 1.0                 (default 0.2)
  *   backoff_max_ms            >= backoff_initial_ms      (default 120000)
- *   authority                 :authority header value    (default: the endpoint's host:port)
- *   user_agent                prefix of the user-agent   (default: none)
+ *                             (each is checked against the current value of
+ *                             the other: set both with lbc_options_set_backoff)
+ *   authority                 :authority header value, visible
+ *                             ASCII 0x21-0x7E            (default: the endpoint's host:port)
+ *   user_agent                prefix of the user-agent,
+ *                             ASCII 0x20-0x7E            (default: none)
  * Streaming calls (lbc_call_*):
  *   stream_window_bytes       1024 .. 2147483647: each stream's HTTP/2
  *                             receive window, i.e. how much a call may
  *                             hold unread                           (default 4194304)
- *   stream_send_buffer_bytes  >= 0: bytes queued for sending before
+ *   stream_send_buffer_bytes  0 .. 2147483647: bytes queued for sending before
  *                             lbc_call_send blocks (one message is
  *                             always accepted; 0 = one at a time)   (default 65536)
  * Discovery (dns: targets and lookup callbacks):
@@ -410,7 +414,8 @@ typedef struct lbc_response lbc_response;
 /**
  * Run one unary RPC and block until it ends.
  *
- *   method      "/package.Service/Method"
+ *   method      "/package.Service/Method": '/' then visible ASCII (0x21-0x7E);
+ *               CR, LF, NUL, spaces and non-ASCII are refused (RFC 9113 §8.2.1)
  *   request     serialized request message (may be NULL when request_len is 0)
  *   metadata    request metadata, or NULL; copied
  *   timeout_ms  deadline relative to now; < 0 means no deadline
@@ -422,8 +427,8 @@ typedef struct lbc_response lbc_response;
  * its deadline when wait_for_ready is set).
  *
  * Returns LBC_OK when the RPC finished (inspect lbc_response_status()),
- * LBC_ERR_INVALID_ARGUMENT (NULL channel/method/out, method not starting with
- * '/'), LBC_ERR_MESSAGE_TOO_LARGE (request above max_send_message_size),
+ * LBC_ERR_INVALID_ARGUMENT (NULL channel/method/out, a method that is not '/'
+ * followed by visible ASCII), LBC_ERR_MESSAGE_TOO_LARGE (request above max_send_message_size),
  * LBC_ERR_CLOSED, LBC_ERR_RECURSIVE_CALL (called from this channel's log
  * callback) or LBC_ERR_RESOURCE.
  * THREAD SAFETY: any thread, concurrently.
@@ -569,14 +574,15 @@ typedef struct lbc_call lbc_call;
  * Start a call and return at once (picking an endpoint and opening the stream
  * happen on the channel's I/O thread; a failure shows up as the call's status).
  *
- *   method      "/package.Service/Method"
+ *   method      "/package.Service/Method", as for lbc_unary()
  *   metadata    request metadata, or NULL; copied
  *   timeout_ms  deadline for the whole call, relative to now; < 0: none
  *   cq, tag     a completion queue for LBC_EVENT_CALL events with `tag`, or NULL
  *               for blocking use only
  *   out         receives the call; release it with lbc_call_free()
  *
- * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT or LBC_ERR_CLOSED. With a queue,
+ * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (NULL channel/method/out, a method
+ * refused as for lbc_unary()) or LBC_ERR_CLOSED. With a queue,
  * events (e.g. LBC_CALL_DONE for a call that fails at once) may be posted
  * before this function returns.
  * THREAD SAFETY: any thread, concurrently.

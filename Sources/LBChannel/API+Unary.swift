@@ -47,9 +47,8 @@ func checkMethod(_ function: String, _ ch: UnsafeMutableRawPointer, _ method: Un
     -> Result<(Channel, String), CodedError> {
     guard let method else { return .failure(CodedError(.invalidArgument, "\(function): method is NULL", ch)) }
     let path = String(cString: method)
-    guard path.utf8.first == UInt8(ascii: "/"), path.utf8.count > 1 else {
-        return .failure(CodedError(.invalidArgument,
-                                   "\(function): method \"\(path)\" must look like \"/package.Service/Method\"", ch))
+    if let problem = MethodPath.problem(path) {
+        return .failure(CodedError(.invalidArgument, "\(function): \(problem)", ch))
     }
     guard let channel = ChannelRegistry.lookup(ch) else {
         return .failure(CodedError(.closed, "\(function): the channel is closed", ch))

@@ -46,12 +46,12 @@ final class ChannelOptionsTests: XCTestCase {
         try options.set("user_agent", "my app/1.0")
         try options.set("discovery_interval_ms", "30000")
         try options.set("min_reresolution_interval_ms", "250")
-        try options.set("dns_use_ttl", "yes")
+        try options.set("dns_use_ttl", "true")
         try options.set("dns_ttl_floor_ms", "5000")
         try options.set("empty_answer", "apply")
         try options.set("resolution", "eager")
         try options.set("eager_timeout_ms", "750")
-        try options.set("dns_srv", "on")
+        try options.set("dns_srv", "1")
         try options.set("dns_timeout_ms", "300")
         XCTAssertEqual(options.lbPolicy, .roundRobin)
         XCTAssertEqual(options.connectTimeoutMs, 5000)
@@ -86,12 +86,15 @@ final class ChannelOptionsTests: XCTestCase {
 
     func testBooleanSpellings() throws {
         var options = ChannelOptions()
-        for (text, expected) in [("1", true), ("0", false), ("TRUE", true), ("false", false), ("yes", true),
-                                 ("no", false), ("On", true), ("off", false)] {
+        for (text, expected) in [("1", true), ("0", false), ("true", true), ("false", false)] {
             try options.set("wait_for_ready", text)
             XCTAssertEqual(options.waitForReady, expected, text)
         }
-        XCTAssertEqual(setError(&options, "wait_for_ready", "maybe")?.kind, .invalidValue)
+        // Only what the header documents: other spellings are errors, and leave the value alone.
+        for text in ["maybe", "TRUE", "True", "yes", "no", "on", "off", " 1", "01"] {
+            XCTAssertEqual(setError(&options, "wait_for_ready", text)?.kind, .invalidValue, text)
+            XCTAssertFalse(options.waitForReady, text)
+        }
         XCTAssertEqual(setError(&options, "wait_for_ready", "")?.kind, .invalidValue)
     }
 
@@ -269,12 +272,12 @@ final class ChannelOptionsTests: XCTestCase {
 
     func testDiscoveryBooleans() throws {
         var options = ChannelOptions()
-        try options.set("dns_use_ttl", "TRUE")
+        try options.set("dns_use_ttl", "true")
         try options.set("dns_srv", "1")
         XCTAssertTrue(options.dnsUseTTL)
         XCTAssertTrue(options.dnsSRV)
-        try options.set("dns_use_ttl", "off")
-        try options.set("dns_srv", "no")
+        try options.set("dns_use_ttl", "false")
+        try options.set("dns_srv", "0")
         XCTAssertFalse(options.dnsUseTTL)
         XCTAssertFalse(options.dnsSRV)
         XCTAssertEqual(setError(&options, "dns_use_ttl", "2")?.kind, .invalidValue)

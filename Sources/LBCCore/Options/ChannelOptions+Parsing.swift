@@ -19,12 +19,13 @@ extension ChannelOptions {
         return value
     }
 
+    /// Exactly the spellings the header documents: 1, 0, true, false.
     static func boolean(_ key: String, _ text: String) throws(OptionError) -> Bool {
-        switch ASCII.lowercased(text) {
-        case "1", "true", "yes", "on": return true
-        case "0", "false", "no", "off": return false
+        switch text {
+        case "1", "true": return true
+        case "0", "false": return false
         default:
-            throw .invalid(key, "\(ASCII.quoted(text)) is not a boolean (1/0/true/false/yes/no/on/off)")
+            throw .invalid(key, "\(ASCII.quoted(text)) is not a boolean (1, 0, true or false)")
         }
     }
 

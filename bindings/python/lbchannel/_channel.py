@@ -35,10 +35,15 @@ def _text(value, what):
     if value is None:
         return None  # NULL: the library reports LBC_ERR_INVALID_ARGUMENT
     if isinstance(value, str):
-        return value.encode("utf-8")
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value)
-    raise TypeError("%s must be str or bytes, not %s" % (what, type(value).__name__))
+        data = value.encode("utf-8")
+    elif isinstance(value, (bytes, bytearray)):
+        data = bytes(value)
+    else:
+        raise TypeError("%s must be str or bytes, not %s" % (what, type(value).__name__))
+    if b"\0" in data:
+        # C would see the text cut short at the NUL: refuse it rather than send less.
+        raise ValueError("%s contains a NUL character: %r" % (what, value))
+    return data
 
 
 def _option_text(value):
@@ -47,9 +52,7 @@ def _option_text(value):
         return None
     if isinstance(value, bool):
         return b"true" if value else b"false"
-    if isinstance(value, bytes):
-        return value
-    return str(value).encode("utf-8")
+    return _text(value if isinstance(value, bytes) else str(value), "option value")
 
 
 def _decode(raw):

@@ -20,10 +20,15 @@ __all__ = ["build", "read"]
 
 def _key_bytes(key):
     if isinstance(key, str):
-        return key.encode("utf-8")
-    if isinstance(key, (bytes, bytearray, memoryview)):
-        return bytes(key)
-    raise TypeError("metadata key must be str or bytes, not %s" % type(key).__name__)
+        data = key.encode("utf-8")
+    elif isinstance(key, (bytes, bytearray, memoryview)):
+        data = bytes(key)
+    else:
+        raise TypeError("metadata key must be str or bytes, not %s" % type(key).__name__)
+    if b"\0" in data:
+        # A C string ends at the NUL: the key would be sent cut short.
+        raise ValueError("metadata key contains a NUL character: %r" % (key,))
+    return data
 
 
 def _value_bytes(value):

@@ -1,0 +1,23 @@
+/// The `:path` of an RPC: "/" followed by one or more bytes of visible ASCII
+/// (0x21...0x7E), normally "/package.Service/Method".
+///
+/// Control bytes (CR, LF, NUL...), spaces, DEL and non-ASCII are refused before
+/// anything is sent: RFC 9113 §8.2.1 forbids CR, LF and NUL in field values, and a
+/// proxy that downgrades the request to HTTP/1.1 could be made to split it.
+///
+/// ```swift
+/// MethodPath.problem("/pkg.Svc/Do\r\nX: 1")   // `method "/pkg.Svc/Do\x0D\x0AX: 1" has byte 0x0D at offset 11 ...`
+/// ```
+package enum MethodPath {
+    /// nil when `path` may be sent, else a human-readable reason.
+    package static func problem(_ path: String) -> String? {
+        guard path.utf8.first == UInt8(ascii: "/"), path.utf8.count > 1 else {
+            return "method \(ASCII.quoted(path)) must look like \"/package.Service/Method\""
+        }
+        for (offset, byte) in path.utf8.enumerated() where byte < 0x21 || byte > 0x7E {
+            return "method \(ASCII.quoted(path)) has byte \(ASCII.hexByte(byte)) at offset \(offset)"
+                + " (allowed: visible ASCII 0x21-0x7E)"
+        }
+        return nil
+    }
+}
