@@ -1,14 +1,15 @@
 # lbchannel — build, install and test the C library (GNU make).
 #
 #   make                 release liblbchannel.so (static Swift runtime, only lbc_* exported)
-#   make test            everything: Swift unit tests, library checks, C tests, Python tests
+#   make test            everything: Swift unit tests, fuzzing, library checks, C tests,
+#                        Python tests, the C tests under TSan and ASan
 #   make demo            local backends, one balanced channel, per-backend tables; DNS discovery
 #   make install         PREFIX=/usr/local DESTDIR=  (lib, header, pkg-config file)
 #   make uninstall       remove what install put there
 #   make deps            install missing Debian/PyPI packages (used by test and demo)
-#   make fuzz            libFuzzer + ASan over the decoders of server bytes (FUZZ_SECONDS=20)
+#   make fuzz            libFuzzer + ASan over the I/O-free core, per target (FUZZ_SECONDS=5, FUZZ_TARGETS=all)
 #   make bench           lbchannel vs gRPC C++, h2load, grpcio -> benchmarks/RESULTS.md
-#   make sanitize        the C tests under ThreadSanitizer (SAN=thread) or ASan (SAN=address)
+#   make sanitize        the C tests under ThreadSanitizer and ASan (SAN=thread or SAN=address: one)
 #   make clean           remove build products
 #
 # SCRATCH selects SwiftPM's build directory (default .build), e.g. to keep a
@@ -114,6 +115,7 @@ test:
 	$(MAKE) --no-print-directory check-lib
 	$(MAKE) --no-print-directory test-c
 	$(MAKE) --no-print-directory test-python
+	$(MAKE) --no-print-directory sanitize
 	@echo "make test: all steps passed"
 
 # Unit tests of the Swift modules, debug build (never with -static-stdlib).
@@ -162,28 +164,33 @@ demo:
 	$(MAKE) --no-print-directory build
 	LBCHANNEL_LIBRARY=$(abspath $(LIB)) $(PYTHON) examples/demo.py
 
-# libFuzzer + ASan over the I/O-free decoders (FUZZ_SECONDS, default 20).
-FUZZ_SECONDS ?= 20
+# libFuzzer + ASan over the I/O-free core, each target for FUZZ_SECONDS (default 5);
+# FUZZ_TARGETS picks some (default: all). Prints executions per target.
+FUZZ_SECONDS ?= 5
+FUZZ_TARGETS ?=
 fuzz:
-	Tests/Fuzz/run.sh $(FUZZ_SECONDS)
+	Tests/Fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-# The C tests against a ThreadSanitizer (SAN=thread) or AddressSanitizer
-# (SAN=address) debug build of the library; any report fails the run.
-SAN ?= thread
-SAN_SCRATCH := .build-san-$(SAN)
+# The C tests against a ThreadSanitizer and an AddressSanitizer debug build of the
+# library (SAN=thread or SAN=address runs one); any report fails the run.
+SAN ?= thread address
 SAN_CLANG := $(dir $(shell command -v $(SWIFT)))clang
 SAN_RT := $(dir $(shell command -v $(SWIFT)))../lib/swift/clang/lib/linux
 SAN_ENV := TSAN_OPTIONS="halt_on_error=1 exitcode=66" ASAN_OPTIONS="detect_leaks=1 exitcode=66"
 sanitize:
-	$(SWIFT) build --scratch-path $(SAN_SCRATCH) --sanitize=$(SAN) --product lbchannel
-	for t in test_unary test_interop test_streams; do \
-	    $(SAN_CLANG) -g -O1 -fsanitize=$(SAN) -shared-libsan -pthread -Iinclude Tests/c/$$t.c \
-	        -L$(SAN_SCRATCH)/debug -llbchannel -Wl,-rpath,$(abspath $(SAN_SCRATCH))/debug \
-	        -Wl,-rpath,$(abspath $(SAN_RT)) -o $(SAN_SCRATCH)/$$t || exit 1; \
+	for san in $(SAN); do \
+	    dir=.build-san-$$san; \
+	    $(SWIFT) build --scratch-path $$dir --sanitize=$$san --product lbchannel || exit 1; \
+	    for t in test_unary test_interop test_streams; do \
+	        $(SAN_CLANG) -g -O1 -fsanitize=$$san -shared-libsan -pthread -Iinclude Tests/c/$$t.c \
+	            -L$$dir/debug -llbchannel -Wl,-rpath,$(CURDIR)/$$dir/debug \
+	            -Wl,-rpath,$(abspath $(SAN_RT)) -o $$dir/$$t || exit 1; \
+	    done; \
+	    echo "sanitize: $$san"; \
+	    $(SAN_ENV) Tests/c/run.sh $$dir/test_unary || exit 1; \
+	    $(SAN_ENV) Tests/c/run-interop.sh $$dir/test_interop || exit 1; \
+	    $(SAN_ENV) Tests/c/run-interop.sh $$dir/test_streams || exit 1; \
 	done
-	$(SAN_ENV) Tests/c/run.sh $(SAN_SCRATCH)/test_unary
-	$(SAN_ENV) Tests/c/run-interop.sh $(SAN_SCRATCH)/test_interop
-	$(SAN_ENV) Tests/c/run-interop.sh $(SAN_SCRATCH)/test_streams
 
 # --- bench -------------------------------------------------------------------
 # lbchannel against gRPC C++, h2load and grpcio on the same backends, same run;

@@ -1,30 +1,84 @@
-// libFuzzer entry point over the I/O-free decoders that see bytes from servers and
+// libFuzzer entry points over the I/O-free code that sees bytes from servers and
 // users: gRPC message deframing, grpc-message percent-decoding, base64 (-bin
-// metadata), grpc-timeout, target and address parsing, metadata validation.
-// Built and run by Tests/Fuzz/run.sh (with AddressSanitizer); a crash, a trap or a
-// broken round-trip property stops the run with the input that caused it.
+// metadata), grpc-timeout, target and address parsing, metadata and method
+// validation, option parsing. Built and run by Tests/Fuzz/run.sh (with
+// AddressSanitizer), one target at a time: LBC_FUZZ_TARGET names it and every
+// input goes to that target whole. A crash, a trap or a broken property stops the
+// run with the input that caused it.
+import Glibc
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
-    let bytes = UnsafeRawBufferPointer(start: data, count: size)
-    guard let selector = bytes.first else { return 0 }
-    let input = UnsafeRawBufferPointer(rebasing: bytes.dropFirst())
-    switch selector % 6 {
-    case 0: fuzzDeframer(input, chunk: Int(selector / 6) + 1)
-    case 1: fuzzPercentEncoding(input)
-    case 2: fuzzBase64(input)
-    case 3: _ = GRPCTimeout.decode(input)
-    case 4:
+/// The fuzz targets by name (run.sh runs each in turn; `make fuzz FUZZ_TARGETS=...` picks some).
+let fuzzTargets: [String: (UnsafeRawBufferPointer) -> Void] = [
+    "deframe": { input in
+        // The first byte picks the chunk size the bytes arrive in.
+        guard let first = input.first else { return }
+        fuzzDeframer(UnsafeRawBufferPointer(rebasing: input.dropFirst()), chunk: Int(first % 64) + 1)
+    },
+    "percent": fuzzPercentEncoding,
+    "base64": fuzzBase64,
+    "timeout": { input in _ = GRPCTimeout.decode(input) },
+    "target": { input in
         let text = String(decoding: input, as: UTF8.self)
         _ = try? Target.parse(text)
         _ = try? EndpointAddress.parse(text)
         _ = try? EndpointAddress.parse(text, defaultPort: 443)
-    default:
+    },
+    "metadata": { input in
         let split = input.firstIndex(of: 0) ?? input.count
         let key = String(decoding: UnsafeRawBufferPointer(rebasing: input[..<split]), as: UTF8.self)
         _ = MetadataValidation.problem(key: key, value: input)
+    },
+    "method": fuzzMethodPath,
+    "options": fuzzOptions,
+]
+
+/// The target named by LBC_FUZZ_TARGET (checked once, at the first input).
+let selectedTarget: (UnsafeRawBufferPointer) -> Void = {
+    let name = getenv("LBC_FUZZ_TARGET").map { String(cString: $0) } ?? ""
+    guard let target = fuzzTargets[name] else {
+        let names = fuzzTargets.keys.sorted().joined(separator: ", ")
+        fatalError("LBC_FUZZ_TARGET=\"\(name)\" is not a fuzz target (\(names))")
     }
+    return target
+}()
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    selectedTarget(UnsafeRawBufferPointer(start: data, count: size))
     return 0
+}
+
+/// A refused method never contains a byte that could split a header; an accepted one
+/// is "/" and visible ASCII only.
+private func fuzzMethodPath(_ input: UnsafeRawBufferPointer) {
+    let text = String(decoding: input, as: UTF8.self)
+    if MethodPath.problem(text) == nil {
+        precondition(text.utf8.first == UInt8(ascii: "/") && text.utf8.count > 1, "accepted a method without '/'")
+        precondition(text.utf8.allSatisfy { $0 >= 0x21 && $0 <= 0x7E }, "accepted a method with a forbidden byte")
+    }
+}
+
+/// Any key and value (split at the first NUL): set either succeeds or throws, and a
+/// throw leaves the options as they were.
+private func fuzzOptions(_ input: UnsafeRawBufferPointer) {
+    let split = input.firstIndex(of: 0) ?? input.count
+    let key = String(decoding: UnsafeRawBufferPointer(rebasing: input[..<split]), as: UTF8.self)
+    let value = String(decoding: UnsafeRawBufferPointer(rebasing: input[min(split + 1, input.count)...]), as: UTF8.self)
+    var options = ChannelOptions()
+    let before = options
+    do {
+        try options.set(key, value)
+    } catch {
+        precondition(options == before, "a failed set changed the options")
+        return
+    }
+    precondition(options.backoffMaxMs >= options.backoffInitialMs, "backoff max below initial")
+    if let authority = options.authority {
+        precondition(authority.utf8.allSatisfy { $0 >= 0x21 && $0 <= 0x7E }, "authority with a forbidden byte")
+    }
+    if let agent = options.userAgent {
+        precondition(agent.utf8.allSatisfy { $0 >= 0x20 && $0 <= 0x7E }, "user agent with a forbidden byte")
+    }
 }
 
 /// Arbitrary bytes in arbitrary chunk sizes: never a crash; every message within the limit.

@@ -1,36 +1,67 @@
 #!/usr/bin/env bash
-# Fuzz the I/O-free decoders of LBCCore with libFuzzer + AddressSanitizer.
+# Fuzz the I/O-free code of LBCCore with libFuzzer + AddressSanitizer, one target
+# at a time.
 #
-#   Tests/Fuzz/run.sh [SECONDS]      (default 20; make test runs it)
+#   Tests/Fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]
+#       default 5 s per target (make test), every target; e.g.
+#       Tests/Fuzz/run.sh 600 deframe options     (make fuzz FUZZ_SECONDS=600 FUZZ_TARGETS="deframe options")
 #
 # Compiles Sources/LBCCore with Tests/Fuzz/FuzzCore.swift into one binary in
-# .build-fuzz/ and runs it for SECONDS from the seed corpus below. Exits non-zero
-# on a crash or a failed round-trip property; the offending input is written to
-# .build-fuzz/crash-*.
+# .build-fuzz/, then runs each target (LBC_FUZZ_TARGET) from its own corpus
+# (.build-fuzz/corpus/TARGET, seeded below and kept between runs) and prints the
+# executions per target. Exits non-zero on a crash, a leak, a timeout or a broken
+# property; the offending input is written to .build-fuzz/TARGET-crash-*. Inputs
+# that once crashed live in Tests/Fuzz/regressions/TARGET/ and are re-run first.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-seconds=${1:-20}
+seconds=${1:-5}
+shift || true
+all_targets=(deframe percent base64 timeout target metadata method options)
+targets=("${@:-${all_targets[@]}}")
+[ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 out="$root/.build-fuzz"
-mkdir -p "$out/corpus"
+mkdir -p "$out"
 swiftc -sanitize=fuzzer,address -use-ld=lld -parse-as-library -O -package-name lbchannel -module-name LBCCoreFuzz \
     "$root"/Sources/LBCCore/*/*.swift "$here/FuzzCore.swift" -o "$out/fuzz-core"
-# Seeds: one well-formed input per decoder (selector byte first).
-printf '\x00\x00\x00\x00\x00\x03abc'        > "$out/corpus/deframe"
-printf '\x01h%%C3%%A9llo %%zz'               > "$out/corpus/percent"
-printf '\x02aGVsbG8gd29ybGQ='               > "$out/corpus/base64"
-printf '\x031000000u'                        > "$out/corpus/timeout"
-printf '\x04dns://127.0.0.1:53/svc.test:443' > "$out/corpus/target"
-printf '\x05x-key-bin\x00value'              > "$out/corpus/metadata"
+
+# One well-formed seed per target.
+# (A corpus that is a plain file is from the single-binary layout of 0.1: replaced.)
+seed() { [ -f "$out/corpus/$1" ] && rm -f "$out/corpus/$1"; mkdir -p "$out/corpus/$1"; printf "$2" > "$out/corpus/$1/seed"; }
+seed deframe  '\x07\x00\x00\x00\x00\x03abc\x00\x00\x00\x00\x00'
+seed percent  'h%%C3%%A9llo %%zz'
+seed base64   'aGVsbG8gd29ybGQ='
+seed timeout  '1000000u'
+seed target   'dns://127.0.0.1:53/svc.test:443'
+seed metadata 'x-key-bin\x00value'
+seed method   '/grpc.testing.TestService/UnaryCall'
+seed options  'backoff_max_ms\x00120000'
+
+rm -f "$out"/*-crash-* "$out"/*-leak-* "$out"/*-timeout-*
 cd "$out"
-rm -f "$out"/crash-* "$out"/leak-* "$out"/timeout-*
-# Swift's own crash reporter would wait on the dying process; libFuzzer reports.
-SWIFT_BACKTRACE=enable=no ./fuzz-core -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$out/" corpus 2>&1 \
-    | grep -E '^(Done|stat::number_of_executed_units|==|SUMMARY|.*ERROR|.*Fatal|.*failed)' || true
-# libFuzzer exits non-zero on a finding; re-run the verdict from the artifacts.
-if compgen -G "$out/crash-*" >/dev/null || compgen -G "$out/leak-*" >/dev/null \
-    || compgen -G "$out/timeout-*" >/dev/null; then
-    echo "fuzz: FAILED, inputs in $out" >&2
+total=0
+failed=()
+printf '%-10s %12s %10s\n' target executions exec/s
+for t in "${targets[@]}"; do
+    regressions=()
+    [ -d "$here/regressions/$t" ] && regressions=("$here/regressions/$t")
+    # Swift's own crash reporter would wait on the dying process; libFuzzer reports.
+    log="$out/$t.log"
+    SWIFT_BACKTRACE=enable=no LBC_FUZZ_TARGET=$t ./fuzz-core -max_total_time="$seconds" -print_final_stats=1 \
+        -artifact_prefix="$out/$t-" "$out/corpus/$t" "${regressions[@]}" >"$log" 2>&1 || true
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+    printf '%-10s %12s %10s\n' "$t" "${runs:-?}" "${rate:-?}"
+    total=$((total + ${runs:-0}))
+    if compgen -G "$out/$t-crash-*" >/dev/null || compgen -G "$out/$t-leak-*" >/dev/null \
+        || compgen -G "$out/$t-timeout-*" >/dev/null || [ -z "$runs" ]; then
+        grep -E '^(==|SUMMARY|.*ERROR|.*Fatal|.*failed)' "$log" | head -20 >&2 || true
+        failed+=("$t")
+    fi
+done
+printf '%-10s %12s\n' total "$total"
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "fuzz: FAILED: ${failed[*]} (inputs in $out, logs $out/TARGET.log)" >&2
     exit 1
 fi
-echo "fuzz: no crash in ${seconds} s"
+echo "fuzz: no crash in ${seconds} s per target"
