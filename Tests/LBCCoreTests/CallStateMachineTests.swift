@@ -107,6 +107,34 @@ final class CallStateMachineTests: XCTestCase {
         assertFinish(m.streamClosed(errorCode: HTTP2ErrorCode.protocolError), .internalError, "informational")
     }
 
+    func testHeaderFramesWhenNoBlockWasStartedDelimitTheBlocks() {
+        // The transport reports no block start: each frame's first field starts it.
+        var m = CallStateMachine.submitted(unary: false)
+        var got: [[UInt8]] = []
+        XCTAssertEqual(m.headerFrame([(":status", "100")], endStream: false), .none)
+        XCTAssertEqual(m.headerFrame(okHeaders + [("x-h", "1")], endStream: false), .publishHeaders)
+        m.data(message, into: &got)
+        XCTAssertEqual(m.headerFrame(okTrailers + [("x-t", "2")], endStream: true), .none)
+        assertFinish(m.streamClosed(errorCode: 0), .ok)
+        XCTAssertEqual(got.count, 1)
+        XCTAssertEqual(m.headers.first("x-h"), Array("1".utf8))
+        XCTAssertEqual(m.trailers.first("x-t"), Array("2".utf8))
+    }
+
+    func testEmptyHeaderFrameWhenOpenEndsTheStreamWithoutStatus() {
+        var m = CallStateMachine.submitted(unary: false)
+        m.headerFrame(okHeaders, endStream: false)
+        XCTAssertEqual(m.headerFrame([], endStream: true), .none)
+        XCTAssertEqual(m.response, .ended)
+        assertFinish(m.streamClosed(errorCode: 0), .internalError, "without sending a gRPC status")
+    }
+
+    func testEmptyHeaderFrameWhenAwaitingHeadersIsMalformed() {
+        var m = CallStateMachine.submitted(unary: false)
+        XCTAssertEqual(m.headerFrame([], endStream: true), .resetStream(HTTP2ErrorCode.protocolError))
+        assertFinish(m.streamClosed(errorCode: HTTP2ErrorCode.protocolError), .internalError, ":status")
+    }
+
     // MARK: malformed responses
 
     func testHeaderBlockWithoutStatusWhenAwaitingHeadersIsMalformed() {

@@ -17,6 +17,28 @@ extension CallStateMachine {
         }
     }
 
+    /// True while a header block is being read (between its start and its end).
+    package var isReadingHeaderBlock: Bool {
+        response == .readingHeaders || response == .readingInformational || response == .readingTrailers
+    }
+
+    /// One field of a HEADERS frame whose END_STREAM flag is `frameEndsStream`: the
+    /// frame's header block starts with its first field (so HTTP/2 need not report
+    /// the start of every block separately).
+    @inline(__always)
+    package mutating func receivedHeaderField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,
+                                              frameEndsStream: Bool) -> FieldAction {
+        if !isReadingHeaderBlock { headerBlockStarted(endStream: frameEndsStream) }
+        return receivedHeaderField(name: name, value: value)
+    }
+
+    /// A HEADERS frame whose END_STREAM flag is `endStream` is complete (a block
+    /// without any field starts here).
+    package mutating func headerFrameEnded(endStream: Bool) -> BlockAction {
+        if !isReadingHeaderBlock { headerBlockStarted(endStream: endStream) }
+        return headerBlockEnded()
+    }
+
     /// One field of the header block being read.
     package mutating func receivedHeaderField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> FieldAction {
         guard !isFinished else { return .none }

@@ -8,7 +8,6 @@ enum NGHTTP2Callbacks {
     nonisolated(unsafe) static let shared: OpaquePointer = {
         var cbs: OpaquePointer?
         nghttp2_session_callbacks_new(&cbs)
-        nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, onBeginHeaders)
         nghttp2_session_callbacks_set_on_header_callback(cbs, onHeader)
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, onDataChunk)
         nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, onFrame)
@@ -40,21 +39,16 @@ enum NGHTTP2Callbacks {
         return Unmanaged<Call>.fromOpaque(p).takeUnretainedValue()
     }
 
-    /// A header block begins: the call's machine decides what it is (1xx, response,
-    /// trailers) — nghttp2's own category files a final response after a 1xx as trailers.
-    static let onBeginHeaders: nghttp2_on_begin_headers_callback = { session, frame, _ in
-        guard let frame, frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue),
-              let call = call(session, frame.pointee.hd.stream_id) else { return 0 }
-        call.machine.headerBlockStarted(endStream: frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0)
-        return 0
-    }
-
     static let onHeader: nghttp2_on_header_callback = { session, frame, name, nameLength, value, valueLength, _, _ in
         guard let frame else { return 0 }
         let id = frame.pointee.hd.stream_id
         guard frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue), let call = call(session, id) else { return 0 }
+        // The call's machine decides what the block is (1xx, response, trailers):
+        // nghttp2's own category files a final response after a 1xx as trailers.
+        let endStream = frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
         switch call.machine.receivedHeaderField(name: UnsafeRawBufferPointer(start: name, count: nameLength),
-                                                value: UnsafeRawBufferPointer(start: value, count: valueLength)) {
+                                                value: UnsafeRawBufferPointer(start: value, count: valueLength),
+                                                frameEndsStream: endStream) {
         case .none: return 0
         case .rejectHeaderBlock: return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue  // nghttp2 resets the stream
         }
@@ -91,7 +85,7 @@ enum NGHTTP2Callbacks {
         switch type {
         case NGHTTP2_HEADERS.rawValue:
             guard let call = call(session, id) else { break }
-            switch call.machine.headerBlockEnded() {
+            switch call.machine.headerFrameEnded(endStream: endStream) {
             case .none: break
             case .publishHeaders: call.responseHeadersComplete()
             case .resetStream(let code):

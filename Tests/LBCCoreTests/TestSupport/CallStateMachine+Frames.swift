@@ -26,6 +26,19 @@ extension CallStateMachine {
         return headerBlockEnded()
     }
 
+    /// One HEADERS frame as nghttp2 reports it: its fields (each knowing the frame's
+    /// END_STREAM flag), then the frame's end — no separate start of the block.
+    @discardableResult
+    mutating func headerFrame(_ fields: [(String, String)], endStream: Bool) -> BlockAction {
+        for (name, value) in fields {
+            let action = Array(name.utf8).withUnsafeBytes { n in
+                Array(value.utf8).withUnsafeBytes { v in receivedHeaderField(name: n, value: v, frameEndsStream: endStream) }
+            }
+            if action == .rejectHeaderBlock { return .resetStream(HTTP2ErrorCode.internalError) }
+        }
+        return headerFrameEnded(endStream: endStream)
+    }
+
     /// One DATA frame; the delivered messages are appended to `messages`.
     @discardableResult
     mutating func data(_ bytes: [UInt8], into messages: inout [[UInt8]]) -> DataAction {
