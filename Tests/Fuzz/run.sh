@@ -22,6 +22,8 @@ printf '\x02aGVsbG8gd29ybGQ='               > "$out/corpus/base64"
 printf '\x031000000u'                        > "$out/corpus/timeout"
 printf '\x04dns://127.0.0.1:53/svc.test:443' > "$out/corpus/target"
 printf '\x05x-key-bin\x00value'              > "$out/corpus/metadata"
+# call state machine: headers(200, grpc), DATA (one message), trailers(grpc-status 0)
+printf '\x06\x00\x00\x02\x00\x04\x01\x08\x00\x00\x00\x00\x03abc\x00\x01\x01\x06' > "$out/corpus/call"
 cd "$out"
 rm -f "$out"/crash-* "$out"/leak-* "$out"/timeout-*
 # Swift's own crash reporter would wait on the dying process; libFuzzer reports.
