@@ -8,7 +8,7 @@ import PackageDescription
 // Release builds skip the dynamic exclusivity checks on the per-RPC hot path (they
 // cost ~9 % of the instructions of a unary call); debug builds and tests keep them.
 let releaseSettings: [SwiftSetting] = [
-    .unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release)),
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
 
 let package = Package(

@@ -786,7 +786,8 @@ def good_response(stream):
 
 @pytest.mark.parametrize("informational", ["100", "103"])
 def test_informational_headers_then_response_unary(make_server, open_channel, informational):
-    # grpcio 1.85: UNKNOWN. nghttp2 files the final response after a 1xx under
+    # grpcio 1.85 (same server): UNKNOWN "Received http2 header with status: 100".
+    # gRPC's HTTP mapping skips 1xx. nghttp2 files the final response after a 1xx under
     # NGHTTP2_HCAT_HEADERS (like trailers); it used to be taken as trailers, with
     # every message dropped (unary: INTERNAL "no response message").
     server = make_server(informational_then(good_response, informational))
@@ -796,7 +797,7 @@ def test_informational_headers_then_response_unary(make_server, open_channel, in
 
 @pytest.mark.parametrize("informational", ["100", "103"])
 def test_informational_headers_then_response_streaming(make_server, open_channel, informational):
-    # grpcio 1.85: UNKNOWN. Used to end OK with 0 messages.
+    # grpcio 1.85 (same server): UNKNOWN. Used to end OK with 0 messages.
     server = make_server(informational_then(good_response, informational))
     ch = open_channel(server.target)
     out = expect_stream_status(ch, "OK")
@@ -810,7 +811,7 @@ def _html_with_message(stream):
 
 
 def test_foreign_content_type_with_message_and_ok_unary(make_server, open_channel):
-    # grpcio 1.85: OK with the message. lbchannel reads no message from a response
+    # grpcio 1.85 (same server): OK with the message. lbchannel reads no message from a response
     # that is not gRPC, so it cannot say OK: UNKNOWN, naming the content-type.
     server = make_server(_html_with_message)
     ch = open_channel(server.target)
@@ -819,7 +820,7 @@ def test_foreign_content_type_with_message_and_ok_unary(make_server, open_channe
 
 
 def test_foreign_content_type_with_message_and_ok_streaming(make_server, open_channel):
-    # grpcio 1.85: OK with the message. Used to end OK with 0 messages.
+    # grpcio 1.85 (same server): OK with the message. Used to end OK with 0 messages.
     server = make_server(_html_with_message)
     ch = open_channel(server.target)
     out = expect_stream_status(ch, "UNKNOWN", details="text/html")
@@ -829,7 +830,9 @@ def test_foreign_content_type_with_message_and_ok_streaming(make_server, open_ch
 
 @pytest.mark.parametrize("end_stream", [True, False], ids=["trailers-only", "with-data"])
 def test_headers_without_status_unary(make_server, open_channel, end_stream):
-    # grpcio 1.85: UNKNOWN / INTERNAL. A malformed response: INTERNAL naming :status.
+    # grpcio 1.85 (same server): OK (trailers-only: OK with no message at all; with
+    # data: OK with the message). RFC 9113 section 8.3.2: a response without :status
+    # is malformed; lbchannel: INTERNAL naming :status.
     server = RawH2Server(handler=lambda s: headers_without_status(s, end_stream, grpc_frame(GOOD_REPLY)),
                         validate_outbound=False)
     try:
@@ -1020,7 +1023,8 @@ BIG_REQUESTS = {
 
 @pytest.mark.parametrize("kind", sorted(BIG_REQUESTS))
 def test_request_too_large_to_send_unary(make_server, open_channel, kind):
-    # grpcio 1.85: RESOURCE_EXHAUSTED. HTTP/2 (nghttp2) refuses the header block
+    # grpcio: RESOURCE_EXHAUSTED against a grpcio server (grpcio 1.85 against this
+    # h2 server: DEADLINE_EXCEEDED). HTTP/2 (nghttp2) refuses the header block
     # locally; it used to be reported as the server's REFUSED_STREAM after a
     # transparent retry (UNAVAILABLE, inviting retries that all fail).
     server = make_server()

@@ -25,11 +25,10 @@ extension CallStateMachine {
     /// One field of a HEADERS frame whose END_STREAM flag is `frameEndsStream`: the
     /// frame's header block starts with its first field (so HTTP/2 need not report
     /// the start of every block separately).
-    @inline(__always)
     package mutating func receivedHeaderField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,
                                               frameEndsStream: Bool) -> FieldAction {
         if !isReadingHeaderBlock { headerBlockStarted(endStream: frameEndsStream) }
-        return receivedHeaderField(name: name, value: value)
+        return receivedField(name: name, value: value)
     }
 
     /// A HEADERS frame whose END_STREAM flag is `endStream` is complete (a block
@@ -41,6 +40,11 @@ extension CallStateMachine {
 
     /// One field of the header block being read.
     package mutating func receivedHeaderField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> FieldAction {
+        receivedField(name: name, value: value)
+    }
+
+    @inline(__always)
+    private mutating func receivedField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> FieldAction {
         guard !isFinished else { return .none }
         // The limit we advertise in SETTINGS_MAX_HEADER_LIST_SIZE, for the whole stream.
         headerListBytes += name.count + value.count + 32
@@ -60,6 +64,7 @@ extension CallStateMachine {
         return .none
     }
 
+    @inline(__always)
     private mutating func receivedResponseField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         switch ResponseHeaderName(name) {
         case .status:
@@ -78,6 +83,7 @@ extension CallStateMachine {
         }
     }
 
+    @inline(__always)
     private mutating func receivedTrailerField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         switch ResponseHeaderName(name) {
         case .grpcStatus, .grpcMessage:
@@ -89,6 +95,7 @@ extension CallStateMachine {
         }
     }
 
+    @inline(__always)
     private mutating func receivedStatusField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         if name.count == 12 {  // grpc-message
             grpcMessage = PercentEncoding.decode(value)

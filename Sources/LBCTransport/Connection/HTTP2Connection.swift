@@ -66,8 +66,8 @@ package final class HTTP2Connection: FileDescriptorHandler {
         self.userAgent = CString(userAgent)
     }
 
-    /// True when new streams may be opened (READY; nghttp2 queues streams beyond the
-    /// server's MAX_CONCURRENT_STREAMS until earlier ones finish).
+    /// True when new streams may be opened (READY; calls beyond the server's
+    /// MAX_CONCURRENT_STREAMS wait in `queued` until earlier ones finish).
     package var hasCapacity: Bool { state == .ready }
 
     // MARK: connecting
