@@ -110,10 +110,8 @@ extension Channel {
         case .resetStream:
             if let connection = call.connection, call.streamID > 0 { connection.resetStream(call.streamID) }
         case .leaveConnectionQueue:
-            if let connection = call.connection {
-                connection.removeQueued(call)
-                // Removed now, not when a stream closes (none exists): the endpoint's count too.
-            }
+            // No stream exists, so nothing would ever report its end: remove it now.
+            call.connection?.removeQueued(call)
         case .leaveWaitingList:
             if let i = waiting.firstIndex(where: { $0 === call }) { waiting.remove(at: i) }
         }
