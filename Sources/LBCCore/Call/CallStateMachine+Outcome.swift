@@ -2,7 +2,7 @@
 extension CallStateMachine {
     /// The server sent RST_STREAM with `errorCode`.
     package mutating func receivedReset(errorCode: UInt32) {
-        if remoteResetCode == nil { remoteResetCode = errorCode }
+        if !isFinished && remoteResetCode == nil { remoteResetCode = errorCode }
     }
 
     /// The stream closed (HTTP/2's last word on it) with `errorCode`: RST_STREAM's

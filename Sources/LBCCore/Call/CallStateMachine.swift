@@ -31,6 +31,9 @@
 /// call on every header field and DATA chunk, and moving payloads between enum
 /// cases would copy the metadata and the deframer's buffer.
 ///
+/// Threads: the owner's (the I/O thread). Once `finish()` returned true no event
+/// changes it any more, so the caller's thread may read `headers` and `trailers`.
+///
 /// ```swift
 /// var m = CallStateMachine(maxReceiveMessageSize: 4 << 20, singleResponse: true)
 /// m.requestSubmitted()
@@ -208,7 +211,7 @@ package struct CallStateMachine {
 
     /// HTTP/2 did not send the request's HEADERS (its stream closes next).
     package mutating func requestNotSent(_ reason: NotSentReason) {
-        guard request == .submitted else { return }
+        guard !isFinished, request == .submitted else { return }
         request = .notSent
         switch reason {
         case let .headerBlockTooLarge(bytes, limit):
