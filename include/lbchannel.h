@@ -129,6 +129,21 @@ typedef enum lbc_status_code {
   LBC_STATUS_UNAUTHENTICATED = 16
 } lbc_status_code;
 
+/*
+ * How a response maps to a status (the same for unary and streaming calls; the
+ * README's "How a response becomes a status" has the full table): 1xx header
+ * blocks are skipped; a malformed response (no :status, DATA before the headers
+ * or after the trailers, ...) is LBC_STATUS_INTERNAL with a message naming it; a
+ * response that is not gRPC (:status other than 200, or a content-type other than
+ * application/grpc...) has its body ignored and ends with its grpc-status when that
+ * is an error, else with the HTTP status mapping (200 with a foreign content-type:
+ * LBC_STATUS_UNKNOWN) — never OK, so no message is ever dropped under an OK
+ * status. A request whose header block exceeds HTTP/2's 64 KiB limit ends
+ * LBC_STATUS_RESOURCE_EXHAUSTED without being sent or retried. A stream the
+ * client's own HTTP/2 session resets (the server broke flow control or framing)
+ * ends LBC_STATUS_INTERNAL, and the message says the client reset it.
+ */
+
 /** Static name of a gRPC status code, e.g. "UNAVAILABLE"; "UNKNOWN_CODE" when out of range. */
 const char *lbc_status_name(int status);
 

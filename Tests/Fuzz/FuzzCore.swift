@@ -1,7 +1,8 @@
 // libFuzzer entry points over the I/O-free code that sees bytes from servers and
 // users: gRPC message deframing, grpc-message percent-decoding, base64 (-bin
 // metadata), grpc-timeout, target and address parsing, metadata and method
-// validation, option parsing. Built and run by Tests/Fuzz/run.sh (with
+// validation, option parsing, and the call state machine fed arbitrary frame
+// sequences. Built and run by Tests/Fuzz/run.sh (with
 // AddressSanitizer), one target at a time: LBC_FUZZ_TARGET names it and every
 // input goes to that target whole. A crash, a trap or a broken property stops the
 // run with the input that caused it.
@@ -30,6 +31,11 @@ let fuzzTargets: [String: (UnsafeRawBufferPointer) -> Void] = [
     },
     "method": fuzzMethodPath,
     "options": fuzzOptions,
+    "call": { input in
+        // The first byte picks the call's shape: unary (one response message) or streaming.
+        guard let first = input.first else { return }
+        fuzzCallStateMachine(UnsafeRawBufferPointer(rebasing: input.dropFirst()), unary: first & 1 != 0)
+    },
 ]
 
 /// The target named by LBC_FUZZ_TARGET (checked once, at the first input).
@@ -78,6 +84,79 @@ private func fuzzOptions(_ input: UnsafeRawBufferPointer) {
     }
     if let agent = options.userAgent {
         precondition(agent.utf8.allSatisfy { $0 >= 0x20 && $0 <= 0x7E }, "user agent with a forbidden byte")
+    }
+}
+
+/// Header fields a fuzzed response may carry.
+private let fuzzFields: [(String, String)] = [
+    (":status", "200"), (":status", "100"), (":status", "503"), (":status", "2x"), ("content-type", "application/grpc"),
+    ("content-type", "text/html"), ("grpc-status", "0"), ("grpc-status", "5"), ("grpc-status", "zz"),
+    ("grpc-message", "a%20b"), ("x-md", "v"), ("x-bin", "AAE="), (":path", "/"), ("grpc-encoding", "gzip"),
+]
+
+/// Arbitrary event sequences: never a crash, and an OK status only when every DATA
+/// byte was delivered as whole messages (exactly one for a unary call).
+private func fuzzCallStateMachine(_ input: UnsafeRawBufferPointer, unary: Bool) {
+    var m = CallStateMachine(maxReceiveMessageSize: 64, singleResponse: unary, maxHeaderListBytes: 512)
+    m.dispatched(queued: false)
+    var i = 0
+    func next() -> Int {
+        defer { i += 1 }
+        return i < input.count ? Int(input[i]) : 0
+    }
+    var fed = 0, delivered = 0, messages = 0
+    while true {
+        var closeCode: UInt32?
+        if i >= input.count {
+            closeCode = 0
+        } else {
+            switch next() % 6 {
+            case 0:
+                let endStream = next() & 1 != 0
+                for _ in 0..<(next() % 4) {
+                    let (name, value) = fuzzFields[next() % fuzzFields.count]
+                    let action = Array(name.utf8).withUnsafeBytes { n in
+                        Array(value.utf8).withUnsafeBytes { v in m.receivedHeaderField(name: n, value: v, frameEndsStream: endStream) }
+                    }
+                    if action == .rejectHeaderBlock { break }
+                }
+                _ = m.headerFrameEnded(endStream: endStream)
+            case 1:
+                let n = min(next() % 32, max(0, input.count - i))
+                let chunk = UnsafeRawBufferPointer(rebasing: input[i..<(i + n)])
+                i += n
+                if !m.isFinished && m.failure == nil { fed += n }
+                _ = m.receivedData(chunk) { message in
+                    delivered += message.count + 5
+                    messages += 1
+                }
+            case 2: m.receivedReset(errorCode: UInt32(next() % 14))
+            case 3:
+                switch next() % 3 {
+                case 0: m.requestNotSent(.headerBlockTooLarge(headerListBytes: 70_000, limitBytes: 65_536))
+                case 1: m.requestNotSent(.connectionNotAccepting)
+                default: m.requestNotSent(.failed("x"))
+                }
+            case 4:
+                _ = m.abandon()
+            default:
+                closeCode = UInt32(next() % 14)
+            }
+        }
+        guard let code = closeCode else { continue }
+        switch m.streamClosed(errorCode: code) {
+        case .retryTransparently:
+            m.prepareForRetry()
+            m.dispatched(queued: false)
+            fed = 0; delivered = 0; messages = 0
+            if i >= input.count { return }
+        case .finish(let status, _):
+            if status == .ok {
+                precondition(delivered == fed, "OK after dropping \(fed - delivered) DATA bytes")
+                precondition(!unary || messages == 1, "unary OK with \(messages) messages")
+            }
+            return
+        }
     }
 }
 

@@ -17,7 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 seconds=${1:-5}
 shift || true
-all_targets=(deframe percent base64 timeout target metadata method options)
+all_targets=(deframe percent base64 timeout target metadata method options call)
 targets=("${@:-${all_targets[@]}}")
 [ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 out="$root/.build-fuzz"
@@ -36,6 +36,8 @@ seed target   'dns://127.0.0.1:53/svc.test:443'
 seed metadata 'x-key-bin\x00value'
 seed method   '/grpc.testing.TestService/UnaryCall'
 seed options  'backoff_max_ms\x00120000'
+# call (streaming): headers(200, grpc), DATA (one message), trailers(grpc-status 0)
+seed call     '\x00\x00\x00\x02\x00\x04\x01\x08\x00\x00\x00\x00\x03abc\x00\x01\x01\x06'
 
 rm -f "$out"/*-crash-* "$out"/*-leak-* "$out"/*-timeout-*
 cd "$out"

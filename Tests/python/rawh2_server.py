@@ -12,6 +12,14 @@ speaks just enough HTTP/2 to let a test send exactly the frames it wants:
   connection. The handler is looked up at request time, so a test can
   replace it (``server.handler = ok_handler``) to make the server behave
   again on the same connection.
+* ``RawH2Server(max_concurrent_streams=N)`` advertises
+  SETTINGS_MAX_CONCURRENT_STREAMS=N in its first SETTINGS (0: the client may
+  open no stream at all).
+* ``RawH2Server(validate_outbound=False)`` lets a handler send header blocks
+  ``h2`` would refuse (a response without ``:status``).
+* ``informational_then(handler)`` wraps a handler to send a ``:status 100``
+  block first; ``headers_without_status`` answers with a HEADERS block that
+  has no ``:status``.
 * ``server.raw`` — when not None, ``raw(sock, index)`` takes over each *new*
   TCP connection instead of HTTP/2 (for things ``h2`` refuses to produce:
   garbage bytes, never sending SETTINGS). ``index`` counts accepted
@@ -31,6 +39,7 @@ import h2.connection
 import h2.errors
 import h2.events
 import h2.exceptions
+import h2.settings
 
 __all__ = [
     "RawH2Server",
@@ -38,6 +47,8 @@ __all__ = [
     "grpc_frame",
     "ok_handler",
     "RESPONSE_HEADERS",
+    "informational_then",
+    "headers_without_status",
 ]
 
 #: The headers of a normal gRPC response.
@@ -54,6 +65,30 @@ def ok_handler(stream):
     """A well-behaved server: echoes ``b"ok:" + request message`` with status OK."""
     stream.send_headers(RESPONSE_HEADERS)
     stream.send_data(grpc_frame(b"ok:" + stream.request_message()))
+    stream.send_trailers([("grpc-status", "0")])
+
+
+def informational_then(handler, status="100"):
+    """A handler that first sends an informational (1xx) header block, then runs ``handler``."""
+
+    def wrapped(stream):
+        stream.send_headers([(":status", status)])
+        handler(stream)
+
+    return wrapped
+
+
+def headers_without_status(stream, end_stream=True, data=None):
+    """A response HEADERS block with no ``:status`` (a malformed response), carrying
+    ``grpc-status: 0`` (with END_STREAM), or followed by ``data`` and trailers.
+    Needs ``RawH2Server(validate_outbound=False)``."""
+    fields = [("content-type", "application/grpc")]
+    if end_stream:
+        stream.send_headers(fields + [("grpc-status", "0")], end_stream=True)
+        return
+    stream.send_headers(fields)
+    if data is not None:
+        stream.send_data(data)
     stream.send_trailers([("grpc-status", "0")])
 
 
@@ -108,8 +143,13 @@ class Connection:
             # regular ones), so the misbehaviour tests run regardless; the
             # order is recorded (Stream.header_list) for a test to check.
             config=h2.config.H2Configuration(client_side=False, header_encoding="utf-8",
-                                             validate_inbound_headers=False)
+                                             validate_inbound_headers=False,
+                                             validate_outbound_headers=server.validate_outbound)
         )
+        if server.max_concurrent_streams is not None:
+            self.h2.local_settings = h2.settings.Settings(
+                client=False,
+                initial_values={h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: server.max_concurrent_streams})
         self.closed = False
 
     def do(self, fn):
@@ -130,6 +170,11 @@ class Connection:
         self.do(lambda c: c.close_connection(error_code=error_code, additional_data=debug or None,
                                              last_stream_id=last_stream_id))
 
+    def update_settings(self, **settings):
+        """Send a SETTINGS frame, e.g. ``update_settings(MAX_CONCURRENT_STREAMS=10)``."""
+        values = {getattr(h2.settings.SettingCodes, k): v for k, v in settings.items()}
+        self.do(lambda c: c.update_settings(values))
+
     def write_raw(self, data):
         """Write bytes outside the h2 state machine."""
         with self.lock:
@@ -149,8 +194,11 @@ class Connection:
 class RawH2Server:
     """An h2c server on 127.0.0.1:<free port>. Use as a context manager or call stop()."""
 
-    def __init__(self, handler=ok_handler, raw=None, host="127.0.0.1", on_headers=False):
+    def __init__(self, handler=ok_handler, raw=None, host="127.0.0.1", on_headers=False,
+                 max_concurrent_streams=None, validate_outbound=True):
         self.handler = handler
+        self.max_concurrent_streams = max_concurrent_streams
+        self.validate_outbound = validate_outbound
         self.raw = raw
         self.on_headers = on_headers
         self.host = host
@@ -169,6 +217,8 @@ class RawH2Server:
         self.requests = []
         #: Exceptions raised by handlers (e.g. sending on a stream the client reset).
         self.handler_errors = []
+        #: Every HTTP/2 :class:`Connection` accepted so far (to send SETTINGS, GOAWAY, ...).
+        self.h2_connections = []
         self._thread = threading.Thread(target=self._accept_loop, name="rawh2-accept", daemon=True)
         self._thread.start()
 
@@ -265,6 +315,7 @@ class RawH2Server:
 
     def _run_h2(self, sock, index):
         conn = Connection(self, sock, index)
+        self.h2_connections.append(conn)
         pending = {}
         try:
             conn.do(lambda c: c.initiate_connection())

@@ -16,6 +16,7 @@ to produce the malformed thing. Each test
   (or that a second, well-behaved endpoint of the channel keeps serving).
 """
 
+import json
 import re
 import socket
 import threading
@@ -25,7 +26,8 @@ import h2.errors
 import pytest
 
 from lbtest_support import run_with_timeout, wait_until
-from rawh2_server import RESPONSE_HEADERS, RawH2Server, grpc_frame, ok_handler
+from rawh2_server import (RESPONSE_HEADERS, RawH2Server, grpc_frame, headers_without_status, informational_then,
+                          ok_handler)
 
 METHOD = "/x.Y/Z"
 REQUEST = b"req"
@@ -717,3 +719,341 @@ def test_server_ends_the_call_while_the_client_still_sends(lbchannel):
     assert info.value.code().name == "FAILED_PRECONDITION", info.value
     assert info.value.details() == "not now"
     assert elapsed < 5.0, "the call ended only after %.1f s" % elapsed
+
+
+# -- 12. the response path: no OK that dropped data (issue 15, section 3) ------------------------
+#
+# One rule for unary and streaming calls (README, "How a response becomes a status"):
+# 1xx header blocks are skipped; a response header block without :status is
+# malformed (INTERNAL, naming it); DATA is read as gRPC messages only from a gRPC
+# response (:status 200, content-type application/grpc...), anything else ends
+# with the HTTP mapping (200 with a foreign content-type: UNKNOWN) -- never OK.
+# grpcio's behaviour against the same server is noted as the reference.
+
+
+class StreamOutcome:
+    """The result of one guarded server-streaming call."""
+
+    def __init__(self, code, details, messages, elapsed):
+        self.code = code
+        self.details = details
+        self.messages = messages
+        self.elapsed = elapsed
+
+    def __repr__(self):
+        return "<%s %r, %d messages, after %.3fs>" % (self.code, self.details, len(self.messages), self.elapsed)
+
+
+def stream_call(channel, timeout=3.0, metadata=None, method=METHOD):
+    """One server-streaming call (send REQUEST, read every message) under a hang guard."""
+
+    def run():
+        messages = []
+        t0 = time.monotonic()
+        call = channel.server_stream(method, REQUEST, timeout=timeout, metadata=metadata)
+        with call:
+            try:
+                for message in call:
+                    messages.append(message)
+            except Exception as exc:
+                if not hasattr(exc, "status_code"):
+                    raise
+                return StreamOutcome(exc.status_code.name, exc.details(), messages, time.monotonic() - t0)
+            return StreamOutcome("OK", call.details(), messages, time.monotonic() - t0)
+
+    try:
+        return run_with_timeout(run, HANG_LIMIT)
+    except TimeoutError:
+        pytest.fail("lbchannel hung: a streaming call did not end within %.0fs" % HANG_LIMIT)
+
+
+def expect_stream_status(channel, code, details=None, **kwargs):
+    out = stream_call(channel, **kwargs)
+    assert out.code == code, "expected %s, got %r" % (code, out)
+    if code != "OK":
+        assert out.details.strip() and out.details.isprintable(), out
+    if details is not None:
+        assert re.search(details, out.details, re.I), "message %r does not match %r" % (out.details, details)
+    return out
+
+
+def good_response(stream):
+    """The normal answer, built from RESPONSE_HEADERS (one message, grpc-status 0)."""
+    stream.send_headers(RESPONSE_HEADERS)
+    stream.send_data(grpc_frame(GOOD_REPLY))
+    stream.send_trailers([("grpc-status", "0")])
+
+
+@pytest.mark.parametrize("informational", ["100", "103"])
+def test_informational_headers_then_response_unary(make_server, open_channel, informational):
+    # grpcio 1.85 (same server): UNKNOWN "Received http2 header with status: 100".
+    # gRPC's HTTP mapping skips 1xx. nghttp2 files the final response after a 1xx under
+    # NGHTTP2_HCAT_HEADERS (like trailers); it used to be taken as trailers, with
+    # every message dropped (unary: INTERNAL "no response message").
+    server = make_server(informational_then(good_response, informational))
+    ch = open_channel(server.target)
+    expect_ok(ch, server)
+
+
+@pytest.mark.parametrize("informational", ["100", "103"])
+def test_informational_headers_then_response_streaming(make_server, open_channel, informational):
+    # grpcio 1.85 (same server): UNKNOWN. Used to end OK with 0 messages.
+    server = make_server(informational_then(good_response, informational))
+    ch = open_channel(server.target)
+    out = expect_stream_status(ch, "OK")
+    assert out.messages == [GOOD_REPLY], out
+
+
+def _html_with_message(stream):
+    stream.send_headers([(":status", "200"), ("content-type", "text/html")])
+    stream.send_data(grpc_frame(GOOD_REPLY))
+    stream.send_trailers([("grpc-status", "0")])
+
+
+def test_foreign_content_type_with_message_and_ok_unary(make_server, open_channel):
+    # grpcio 1.85 (same server): OK with the message. lbchannel reads no message from a response
+    # that is not gRPC, so it cannot say OK: UNKNOWN, naming the content-type.
+    server = make_server(_html_with_message)
+    ch = open_channel(server.target)
+    expect_status(ch, "UNKNOWN", details="text/html")
+    assert_serves_again(ch, server)
+
+
+def test_foreign_content_type_with_message_and_ok_streaming(make_server, open_channel):
+    # grpcio 1.85 (same server): OK with the message. Used to end OK with 0 messages.
+    server = make_server(_html_with_message)
+    ch = open_channel(server.target)
+    out = expect_stream_status(ch, "UNKNOWN", details="text/html")
+    assert out.messages == []
+    assert_serves_again(ch, server)
+
+
+@pytest.mark.parametrize("end_stream", [True, False], ids=["trailers-only", "with-data"])
+def test_headers_without_status_unary(make_server, open_channel, end_stream):
+    # grpcio 1.85 (same server): OK (trailers-only: OK with no message at all; with
+    # data: OK with the message). RFC 9113 section 8.3.2: a response without :status
+    # is malformed; lbchannel: INTERNAL naming :status.
+    server = RawH2Server(handler=lambda s: headers_without_status(s, end_stream, grpc_frame(GOOD_REPLY)),
+                        validate_outbound=False)
+    try:
+        ch = open_channel(server.target)
+        expect_status(ch, "INTERNAL", details=":status")
+        assert_serves_again(ch, server)
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("end_stream", [True, False], ids=["trailers-only", "with-data"])
+def test_headers_without_status_streaming(make_server, open_channel, end_stream):
+    # Used to be taken as a trailers-only OK.
+    server = RawH2Server(handler=lambda s: headers_without_status(s, end_stream, grpc_frame(GOOD_REPLY)),
+                        validate_outbound=False)
+    try:
+        ch = open_channel(server.target)
+        out = expect_stream_status(ch, "INTERNAL", details=":status")
+        assert out.messages == []
+    finally:
+        server.stop()
+
+
+def test_unary_rules_hold_for_streams(make_server, open_channel):
+    # The same state machine: a partial message, END_STREAM without trailers and a
+    # non-200 status end a stream exactly as they end a unary call.
+    cases = [
+        (respond(data=[grpc_frame(b"0123456789", announced_length=100)]), "INTERNAL", "middle of a message"),
+        (respond(data=[grpc_frame(b"resp")], trailers=None), "INTERNAL", "status"),
+        (respond([(":status", "503"), ("content-type", "text/html")], data=[b"<html/>"], trailers=None),
+         "UNAVAILABLE", "503"),
+    ]
+    server = make_server()
+    ch = open_channel(server.target)
+    for handler, code, details in cases:
+        server.handler = handler
+        expect_stream_status(ch, code, details=details)
+        expect_status(ch, code, details=details)
+
+
+def test_flow_control_violation_is_reported_as_local(make_server, open_channel):
+    # The server ignores the stream's window: the client's own HTTP/2 session resets
+    # the stream (FLOW_CONTROL_ERROR). No RST_STREAM came from the server, so the
+    # status must not say it did.
+    window = 16384
+
+    def handler(stream):
+        stream.send_headers(RESPONSE_HEADERS)
+        message = grpc_frame(b"m" * 1000)
+        payload = message * 16  # 16,080 bytes per DATA frame, 5 frames: over the window
+        header = len(payload).to_bytes(3, "big") + b"\x00\x00" + stream.stream_id.to_bytes(4, "big")
+        for _ in range(5):
+            stream.conn.write_raw(header + payload)
+        time.sleep(2)
+
+    server = make_server(handler)
+    ch = open_channel(server.target, stream_window_bytes=window)
+
+    def run():
+        call = ch.server_stream(METHOD, REQUEST, timeout=5)
+        with call:
+            assert call.wait(4), "the call did not end"  # read nothing: the messages keep the window
+            return call.code(), call.details()
+
+    code, details = run_with_timeout(run, HANG_LIMIT)
+    assert getattr(code, "name", code) == "INTERNAL", (code, details)
+    assert "flow-control" in details and "by the server" not in details, details
+
+
+# -- 13. calls queued behind SETTINGS_MAX_CONCURRENT_STREAMS=0 (issue 15, section 4) ------------
+
+
+def _malloc_in_use():
+    """Bytes malloc has handed out and not got back (glibc mallinfo2: arena + mmap)."""
+    import ctypes
+
+    class Mallinfo2(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+            "keepcost")]
+
+    libc = ctypes.CDLL(None)
+    libc.mallinfo2.restype = Mallinfo2
+    info = libc.mallinfo2()
+    return info.uordblks + info.hblkhd
+
+
+def _queued_timeouts(lbchannel, channel, count, batch=500, timeout_ms=20):
+    """Run ``count`` async unary calls (``batch`` at a time) that all time out; return their statuses."""
+    import ctypes
+
+    from lbchannel import _native as n
+
+    cq = n.lbc_cq_p()
+    assert n.lbc_cq_new(ctypes.byref(cq)) == 0
+    events = (n.lbc_event * 64)()
+    codes = {}
+    try:
+        done = 0
+        while done < count:
+            size = min(batch, count - done)
+            for i in range(size):
+                rc = n.lbc_unary_async(channel._handle, METHOD.encode(), REQUEST, len(REQUEST), None, timeout_ms,
+                                       cq, ctypes.c_void_p(i + 1))
+                assert rc == 0, rc
+            left = size
+            deadline = time.monotonic() + 10
+            while left and time.monotonic() < deadline:
+                got = n.lbc_cq_poll(cq, events, 64, 1000)
+                assert got >= 0, got
+                for e in events[:got]:
+                    status = n.lbc_response_status(e.response)
+                    codes[status] = codes.get(status, 0) + 1
+                    n.lbc_response_free(e.response)
+                left -= got
+            assert left == 0, "%d calls did not end" % left
+            done += size
+    finally:
+        n.lbc_cq_free(cq)
+    return codes
+
+
+def test_calls_queued_behind_a_zero_stream_limit_are_freed(lbchannel, open_channel):
+    # A server advertising SETTINGS_MAX_CONCURRENT_STREAMS=0: every call waits for a
+    # stream slot that never comes, and ends at its deadline. Each used to stay in
+    # the connection's stream table until the channel closed (+1.1 KB per call).
+    server = RawH2Server(max_concurrent_streams=0)
+    try:
+        ch = open_channel(server.target)
+        assert call(ch, timeout=1.0).code == "DEADLINE_EXCEEDED"  # connected; the limit is known
+        _queued_timeouts(lbchannel, ch, 1000)  # warm-up: pools, caches, the queue's capacity
+        gc_before = _malloc_in_use()
+        codes = _queued_timeouts(lbchannel, ch, 10000)
+        growth = _malloc_in_use() - gc_before
+        assert codes == {4: 10000}, codes  # all DEADLINE_EXCEEDED
+        assert server.requests == [], "a request was sent past the server's stream limit"
+        # 10,000 leaked calls were ~11 MB; allow noise of a few hundred bytes per batch.
+        print("malloc in use over 10,000 queued timeouts: %+d bytes" % growth)
+        assert growth < 256 * 1024, "malloc in use grew by %d bytes over 10,000 calls" % growth
+    finally:
+        server.stop()
+
+
+def test_queued_call_starts_when_the_server_raises_its_stream_limit(open_channel):
+    server = RawH2Server(max_concurrent_streams=0)
+    try:
+        ch = open_channel(server.target)
+        result = {}
+        t = threading.Thread(target=lambda: result.setdefault("out", call(ch, timeout=5.0)))
+        t.start()
+        assert wait_until(lambda: server.h2_connections, 3.0)
+        time.sleep(0.3)  # the call is queued on the connection by now
+        assert server.requests == []
+        server.h2_connections[0].update_settings(MAX_CONCURRENT_STREAMS=10)
+        t.join(HANG_LIMIT)
+        assert result["out"].code == "OK" and result["out"].response == GOOD_REPLY, result
+    finally:
+        server.stop()
+
+
+def test_queued_streaming_call_cancelled_frees_its_place(open_channel):
+    server = RawH2Server(max_concurrent_streams=0)
+    try:
+        ch = open_channel(server.target)
+        out = expect_stream_status(ch, "DEADLINE_EXCEEDED", timeout=0.3)
+        assert out.elapsed < 2.0, out
+        calls = [ch.stream(METHOD, timeout=10) for _ in range(50)]
+        for c in calls:
+            c.cancel()
+        for c in calls:
+            assert c.wait(3)
+            assert getattr(c.code(), "name", c.code()) == "CANCELLED"
+            c.close()
+        assert server.requests == []
+    finally:
+        server.stop()
+
+
+# -- 14. requests too large to send (issue 15, section 5) -------------------------------------------
+
+BIG_REQUESTS = {
+    "64KiB-metadata-value": dict(metadata=[("x-big", "v" * 65536)]),
+    "64KiB-metadata-key": dict(metadata=[("k" * 65536, "v")]),
+    "10000-metadata-entries": dict(metadata=[("x-m%d" % i, "v") for i in range(10000)]),
+    "1MB-method": dict(method="/" + "m" * (1 << 20)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BIG_REQUESTS))
+def test_request_too_large_to_send_unary(make_server, open_channel, kind):
+    # grpcio: RESOURCE_EXHAUSTED against a grpcio server (grpcio 1.85 against this
+    # h2 server: DEADLINE_EXCEEDED). HTTP/2 (nghttp2) refuses the header block
+    # locally; it used to be reported as the server's REFUSED_STREAM after a
+    # transparent retry (UNAVAILABLE, inviting retries that all fail).
+    server = make_server()
+    ch = open_channel(server.target)
+    expect_ok(ch, server)  # connected
+    args = BIG_REQUESTS[kind]
+    t0 = time.monotonic()
+    try:
+        run_with_timeout(ch.unary, HANG_LIMIT, args.get("method", METHOD), REQUEST, timeout=5,
+                         metadata=args.get("metadata"))
+        pytest.fail("a request too large to send succeeded")
+    except Exception as exc:
+        if not hasattr(exc, "status_code"):
+            raise
+        assert exc.status_code.name == "RESOURCE_EXHAUSTED", (exc.status_code, exc.details())
+        assert "65536" in exc.details() and "by the server" not in exc.details(), exc.details()
+    assert time.monotonic() - t0 < 2.0
+    assert len(server.requests) == 1, "the oversized request reached the server, or was retried"
+    expect_ok(ch, server)  # the connection is fine
+
+
+@pytest.mark.parametrize("kind", ["64KiB-metadata-value", "1MB-method"])
+def test_request_too_large_to_send_streaming(make_server, open_channel, kind):
+    server = make_server()
+    ch = open_channel(server.target)
+    expect_ok(ch, server)
+    args = BIG_REQUESTS[kind]
+    out = expect_stream_status(ch, "RESOURCE_EXHAUSTED", details="65536", metadata=args.get("metadata"),
+                               method=args.get("method", METHOD))
+    assert "by the server" not in out.details
+    assert len(server.requests) == 1
+    expect_ok(ch, server)

@@ -29,31 +29,23 @@ package class Call: @unchecked Sendable {
     var attempts = 0
     /// The deadline timer is in the loop's heap.
     var timerArmed = false
-    var finished = false
-    var httpStatus = 0
-    var responseHeadersSeen = false
-    var trailersOnly = false
-    var grpcStatus: Int32?
-    /// The grpc-status text when it was not a number.
-    var invalidStatusText: String?
-    /// The response's content-type when it is not application/grpc*.
-    var nonGRPCContentType: String?
-    /// Bytes of response header and trailer fields so far (RFC 9113 §6.5.2 sizes).
-    var headerListBytes = 0
-    var grpcMessage: String?
-    var deframer: GRPCMessageDeframer
-    var protocolError: (StatusCode, String)?
+    /// Everything about the call's request and response and how it ends (I/O-free).
+    var machine: CallStateMachine
+    /// The call has ended (its status is set, its caller told).
+    var finished: Bool { machine.isFinished }
 
     // MARK: result (valid after completion)
     package internal(set) var status: StatusCode = .unknown
     package internal(set) var statusMessage = ""
-    package var headers = Metadata()
-    package var trailers = Metadata()
+    /// Response headers (metadata only).
+    package var headers: Metadata { machine.headers }
+    /// Trailers (all metadata of a trailers-only response).
+    package var trailers: Metadata { machine.trailers }
     /// Address of the endpoint that served the call (nil when none was picked).
     package var peerName: CString?
     package var peer: String { peerName?.string ?? "" }
 
-    init(method: String, metadata: Metadata, timeoutMs: Int64?, maxReceiveMessageSize: Int) {
+    init(method: String, metadata: Metadata, timeoutMs: Int64?, maxReceiveMessageSize: Int, singleResponse: Bool) {
         self.method = method
         self.encodedMetadata = EncodedMetadata(metadata)
         self.timeoutMs = timeoutMs
@@ -65,7 +57,8 @@ package class Call: @unchecked Sendable {
             self.deadlineNs = nil
         }
         self.maxReceiveMessageSize = maxReceiveMessageSize
-        self.deframer = GRPCMessageDeframer(maxMessageSize: maxReceiveMessageSize)
+        self.machine = CallStateMachine(maxReceiveMessageSize: maxReceiveMessageSize, singleResponse: singleResponse,
+                                        maxHeaderListBytes: HTTP2Connection.maxHeaderListSize)
     }
 
     // MARK: hooks for the kinds of call (loop thread)
@@ -73,8 +66,8 @@ package class Call: @unchecked Sendable {
     /// The call entered the loop (its `LoopTask` ran).
     func enteredLoop() { channel?.admit(self) }
 
-    /// A chunk of the response body arrived. Returns an error to reset the stream with.
-    func receiveData(_ chunk: UnsafeRawBufferPointer, session: OpaquePointer, streamID: Int32) -> (StatusCode, String)? {
+    /// A chunk of the response body arrived. Returns an HTTP/2 code to reset the stream with.
+    func receiveData(_ chunk: UnsafeRawBufferPointer, session: OpaquePointer, streamID: Int32) -> UInt32? {
         fatalError("subclass")
     }
 
@@ -90,47 +83,16 @@ package class Call: @unchecked Sendable {
     /// The call was put on `endpoint` (its stream is open).
     func didDispatch() {}
 
-    /// Transparent retries resend the request from the start; only calls that
-    /// still hold all of it can do that.
-    var canRetryTransparently: Bool { false }
-
     /// Record the final status and tell the caller. Loop thread, once.
     func complete(_ status: StatusCode, _ message: String) {
         self.status = status
         self.statusMessage = message
     }
 
-    /// The error for an OK status that the call's shape does not allow (e.g. a unary
-    /// call without a response message), or nil.
-    func okStatusViolation() -> (StatusCode, String)? { nil }
-
     /// Forget everything received so far (before a transparent retry).
     func resetForRetry() {
         streamID = -1
         connection = nil
-        httpStatus = 0
-        responseHeadersSeen = false
-        trailersOnly = false
-        grpcStatus = nil
-        invalidStatusText = nil
-        nonGRPCContentType = nil
-        headerListBytes = 0
-        grpcMessage = nil
-        protocolError = nil
-        headers = Metadata()
-        trailers = Metadata()
-        deframer = GRPCMessageDeframer(maxMessageSize: maxReceiveMessageSize)
-    }
-
-    /// The gRPC status for a deframing error.
-    static func status(for error: DeframeError) -> (StatusCode, String) {
-        switch error {
-        case .messageTooLarge(let size, let limit):
-            return (.resourceExhausted, "received message larger than max (\(size) vs. \(limit))")
-        case .compressedWithoutEncoding:
-            return (.internalError, "received a compressed message but no compression was negotiated")
-        case .invalidFlag(let flag):
-            return (.internalError, "received a message with invalid flags \(flag)")
-        }
+        machine.prepareForRetry()
     }
 }

@@ -74,7 +74,7 @@ package final class StreamCall: Call, @unchecked Sendable {
         self.maxSendMessageSize = channel.options.maxSendMessageSize
         self.window = StreamReceiveWindow(windowBytes: channel.options.streamWindowBytes)
         super.init(method: method, metadata: metadata, timeoutMs: timeoutMs,
-                   maxReceiveMessageSize: channel.options.maxReceiveMessageSize)
+                   maxReceiveMessageSize: channel.options.maxReceiveMessageSize, singleResponse: false)
     }
 
     // MARK: caller side
@@ -270,7 +270,6 @@ package final class StreamCall: Call, @unchecked Sendable {
     }
 
     override func responseHeadersComplete() {
-        if httpStatus >= 100 && httpStatus < 200 { return }  // informational, not the response
         state.lock()
         if !headersReady {
             headersReady = true
@@ -314,21 +313,15 @@ package final class StreamCall: Call, @unchecked Sendable {
     }
 
     override func receiveData(_ chunk: UnsafeRawBufferPointer, session: OpaquePointer,
-                              streamID: Int32) -> (StatusCode, String)? {
+                              streamID: Int32) -> UInt32? {
         // The connection window is returned at once (one slow stream must not stall
         // the others); the stream's window only as the caller takes messages.
         NGHTTP2Window.consumeConnection(session, count: chunk.count)
         defer { returnWindow(received: chunk.count) }
-        if protocolError != nil { return nil }
-        if (httpStatus != 0 && httpStatus != 200) || nonGRPCContentType != nil { return nil }
-        deframer.append(chunk)
-        do {
-            while let message = try deframer.next() { deliver(message) }
-        } catch {
-            protocolError = Call.status(for: error)
-            return protocolError
+        switch machine.receivedData(chunk, deliver: { deliver($0) }) {
+        case .none: return nil
+        case .resetStream(let code): return code
         }
-        return nil
     }
 
     private func deliver(_ message: [UInt8]) {

@@ -46,7 +46,7 @@ package final class UnaryCall: Call, @unchecked Sendable {
             self.completion = nil
         }
         super.init(method: method, metadata: metadata, timeoutMs: timeoutMs,
-                   maxReceiveMessageSize: maxReceiveMessageSize)
+                   maxReceiveMessageSize: maxReceiveMessageSize, singleResponse: true)
     }
 
     /// Block the calling thread until the call has finished. Must be called on the
@@ -63,12 +63,6 @@ package final class UnaryCall: Call, @unchecked Sendable {
         super.complete(status, message)
         if status != .ok { response = nil }
         if let queue { queue.post(self) } else { completion?.signal() }
-    }
-
-    override var canRetryTransparently: Bool { true }
-
-    override func okStatusViolation() -> (StatusCode, String)? {
-        response == nil ? (.internalError, "server sent no response message for a unary call") : nil
     }
 
     override func resetForRetry() {
@@ -91,34 +85,12 @@ package final class UnaryCall: Call, @unchecked Sendable {
     }
 
     override func receiveData(_ chunk: UnsafeRawBufferPointer, session: OpaquePointer,
-                              streamID: Int32) -> (StatusCode, String)? {
+                              streamID: Int32) -> UInt32? {
         // A unary response is consumed whole: return the window at once.
         NGHTTP2Window.consume(session, streamID: streamID, count: chunk.count)
-        if protocolError != nil { return nil }
-        // Not a gRPC response (an error page from a proxy, say): its body is not
-        // length-prefixed messages; the status comes from the HTTP status.
-        if (httpStatus != 0 && httpStatus != 200) || nonGRPCContentType != nil { return nil }
-        // Fast path: the whole message in one chunk, nothing buffered before it.
-        if response == nil, deframer.bufferedByteCount == 0, chunk.count >= 5, chunk[0] == 0 {
-            let length = Int(chunk[1]) << 24 | Int(chunk[2]) << 16 | Int(chunk[3]) << 8 | Int(chunk[4])
-            if length == chunk.count - 5 && length <= maxReceiveMessageSize {
-                response = Array(UnsafeRawBufferPointer(rebasing: chunk[5...]))
-                return nil
-            }
+        switch machine.receivedData(chunk, deliver: { response = $0 }) {
+        case .none: return nil
+        case .resetStream(let code): return code
         }
-        deframer.append(chunk)
-        do {
-            while let message = try deframer.next() {
-                if response != nil {
-                    protocolError = (.internalError, "server sent more than one response message for a unary call")
-                    return protocolError
-                }
-                response = message
-            }
-        } catch {
-            protocolError = Call.status(for: error)
-            return protocolError
-        }
-        return nil
     }
 }

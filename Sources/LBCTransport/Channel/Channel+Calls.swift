@@ -76,8 +76,7 @@ extension Channel {
 
     /// Finish `call` once: update counters, cancel its deadline, wake its caller.
     func finish(_ call: Call, _ status: StatusCode, _ message: String) {
-        guard !call.finished else { return }
-        call.finished = true
+        guard call.machine.finish() else { return }
         call.channel = nil
         call.connection = nil
         if call.timerArmed { loop.timerCancelled() }
@@ -102,12 +101,19 @@ extension Channel {
         finish(call, .cancelled, "cancelled by the client")
     }
 
-    /// Take `call` off its stream (RST_STREAM CANCEL) or out of the waiting list.
+    /// Undo what `call` holds: its stream (RST_STREAM CANCEL), its place in a
+    /// connection's queue, or in the waiting list.
     private func abandon(_ call: Call) {
-        if let connection = call.connection, call.streamID > 0 {
-            connection.resetStream(call.streamID)
-        } else if let i = waiting.firstIndex(where: { $0 === call }) {
-            waiting.remove(at: i)
+        switch call.machine.abandon() {
+        case .none:
+            break
+        case .resetStream:
+            if let connection = call.connection, call.streamID > 0 { connection.resetStream(call.streamID) }
+        case .leaveConnectionQueue:
+            // No stream exists, so nothing would ever report its end: remove it now.
+            call.connection?.removeQueued(call)
+        case .leaveWaitingList:
+            if let i = waiting.firstIndex(where: { $0 === call }) { waiting.remove(at: i) }
         }
     }
 

@@ -97,17 +97,24 @@ extension Channel: ConnectionDelegate {
     package func streamClosed(_ connection: HTTP2Connection, call: Call, errorCode: UInt32,
                               failure: (StatusCode, String)?) {
         guard !call.finished else { return }
-        // Transparent retry (gRFC A6): the server never processed a refused stream.
-        if failure == nil, errorCode == HTTP2ErrorCode.refusedStream, !call.responseHeadersSeen, call.attempts < 2,
-           call.canRetryTransparently {
+        if let (status, message) = failure {
+            finish(call, status, message)
+            return
+        }
+        switch call.machine.streamClosed(errorCode: errorCode) {
+        case .finish(let status, let message):
+            finish(call, status, message)
+        case .retryTransparently:
+            // gRFC A6: the server never processed it (or it never left the client).
             call.endpoint?.inFlight -= 1
             call.endpoint = nil
             call.resetForRetry()
-            dispatch(call)
-            return
+            if isShutDown {
+                finish(call, .cancelled, "channel closed")
+            } else {
+                dispatch(call)
+            }
         }
-        let (status, message) = failure ?? call.outcome(streamErrorCode: errorCode)
-        finish(call, status, message)
     }
 
     /// Fail waiting calls when no endpoint can serve them any more.

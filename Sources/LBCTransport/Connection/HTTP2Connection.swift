@@ -22,6 +22,13 @@ package final class HTTP2Connection: FileDescriptorHandler {
     package unowned(unsafe) var delegate: ConnectionDelegate?
     /// Open streams by id; the connection owns their calls until they close.
     var streams: [Int32: Call] = [:]
+    /// Calls waiting for a stream slot (the server's SETTINGS_MAX_CONCURRENT_STREAMS),
+    /// oldest first. Nothing of them is in nghttp2 yet, so one that ends while it
+    /// waits is simply removed (nghttp2 would keep a queued request until a slot
+    /// frees, which with a limit of 0 is never).
+    private(set) var queued: [Call] = []
+    /// The server's SETTINGS_MAX_CONCURRENT_STREAMS (nghttp2's assumption until SETTINGS).
+    private var maxConcurrentStreams = 100
 
     let loop: EventLoop
     private let authority: CString
@@ -46,6 +53,9 @@ package final class HTTP2Connection: FileDescriptorHandler {
 
     /// SETTINGS_MAX_HEADER_LIST_SIZE we advertise and enforce per response.
     static let maxHeaderListSize = 64 << 10
+    /// The largest request header block nghttp2 sends (its default
+    /// max_send_header_block_length); larger requests fail RESOURCE_EXHAUSTED.
+    static let maxSendHeaderBlockSize = 64 << 10
 
     package init(address: EndpointAddress, loop: EventLoop, authority: String, userAgent: String,
                  streamWindow: Int = 4 << 20) {
@@ -56,8 +66,8 @@ package final class HTTP2Connection: FileDescriptorHandler {
         self.userAgent = CString(userAgent)
     }
 
-    /// True when new streams may be opened (READY; nghttp2 queues streams beyond the
-    /// server's MAX_CONCURRENT_STREAMS until earlier ones finish).
+    /// True when new streams may be opened (READY; calls beyond the server's
+    /// MAX_CONCURRENT_STREAMS wait in `queued` until earlier ones finish).
     package var hasCapacity: Bool { state == .ready }
 
     // MARK: connecting
@@ -103,9 +113,15 @@ package final class HTTP2Connection: FileDescriptorHandler {
         flush()
     }
 
-    /// Called by the nghttp2 callbacks when the server's first SETTINGS frame arrives.
+    /// Called by the nghttp2 callbacks when a SETTINGS frame from the server arrives.
     func receivedSettings() {
-        guard state == .handshaking else { return }
+        if let s = session {
+            maxConcurrentStreams = Int(nghttp2_session_get_remote_settings(s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS))
+        }
+        guard state == .handshaking else {
+            startQueuedStreams()  // the limit may have grown
+            return
+        }
         state = .ready
         if let t = connectTimer { loop.cancelTimer(t); connectTimer = nil }
         delegate?.connectionReady(self)
@@ -117,6 +133,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
         case .ready:
             state = .draining
             delegate?.connectionDraining(self)
+            releaseQueued()
         case .handshaking:
             // Not usable yet: a failed connection attempt (retried with backoff).
             fail("\(address) sent GOAWAY before the connection was ready")
@@ -131,6 +148,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
         switch state {
         case .ready:
             state = .draining
+            releaseQueued()
             if streams.isEmpty { close(status: .unavailable, reason: nil) }
         case .connecting, .handshaking:
             state = .draining
@@ -196,9 +214,24 @@ package final class HTTP2Connection: FileDescriptorHandler {
 
     // MARK: streams
 
-    /// Open a stream for `call`. Returns false when the connection cannot take it.
+    /// Open a stream for `call`, or queue it until a stream slot frees (the server's
+    /// MAX_CONCURRENT_STREAMS). Returns false when the connection cannot take it.
     func startStream(_ call: Call) -> Bool {
-        guard state == .ready, let s = session else { return false }
+        guard state == .ready else { return false }
+        if streams.count >= maxConcurrentStreams {
+            queued.append(call)
+            call.connection = self
+            call.machine.dispatched(queued: true)
+            return true
+        }
+        guard submit(call) else { return false }
+        call.machine.dispatched(queued: false)
+        return true
+    }
+
+    /// Hand `call`'s request to nghttp2 on a new stream.
+    private func submit(_ call: Call) -> Bool {
+        guard let s = session else { return false }
         var provider = nghttp2_data_provider()
         provider.source.ptr = Unmanaged.passUnretained(call).toOpaque()
         provider.read_callback = NGHTTP2Callbacks.readRequestBody
@@ -218,6 +251,39 @@ package final class HTTP2Connection: FileDescriptorHandler {
         call.connection = self
         streams[id] = call
         return true
+    }
+
+    /// Start queued calls while stream slots are free (a stream closed, or the
+    /// server raised its limit).
+    func startQueuedStreams() {
+        while !queued.isEmpty && streams.count < maxConcurrentStreams && state == .ready {
+            let call = queued.removeFirst()
+            if submit(call) {
+                call.machine.requestSubmitted()
+            } else {
+                call.connection = nil
+                call.machine.unassigned()
+                delegate?.streamClosed(self, call: call, errorCode: HTTP2ErrorCode.refusedStream, failure: nil)
+            }
+        }
+    }
+
+    /// Take a queued call off the queue (it ended while waiting for a slot).
+    func removeQueued(_ call: Call) {
+        if let i = queued.firstIndex(where: { $0 === call }) { queued.remove(at: i) }
+        call.connection = nil
+    }
+
+    /// The connection takes no new streams: queued calls go back to the owner, which
+    /// sends them elsewhere (nothing of them was sent).
+    private func releaseQueued() {
+        guard !queued.isEmpty else { return }
+        let calls = queued
+        queued.removeAll()
+        for call in calls {
+            call.connection = nil
+            delegate?.streamClosed(self, call: call, errorCode: HTTP2ErrorCode.refusedStream, failure: nil)
+        }
     }
 
     /// More request body is queued for a stream whose body source said "deferred".
@@ -375,5 +441,6 @@ package final class HTTP2Connection: FileDescriptorHandler {
         case .closed:
             break
         }
+        releaseQueued()  // after the owner knows this connection is gone
     }
 }

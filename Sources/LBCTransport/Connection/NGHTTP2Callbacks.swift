@@ -12,6 +12,7 @@ enum NGHTTP2Callbacks {
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, onDataChunk)
         nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, onFrame)
         nghttp2_session_callbacks_set_on_stream_close_callback(cbs, onStreamClose)
+        nghttp2_session_callbacks_set_on_frame_not_send_callback(cbs, onFrameNotSent)
         nghttp2_session_callbacks_set_error_callback2(cbs, onError)
         return cbs!
     }()
@@ -41,23 +42,16 @@ enum NGHTTP2Callbacks {
     static let onHeader: nghttp2_on_header_callback = { session, frame, name, nameLength, value, valueLength, _, _ in
         guard let frame else { return 0 }
         let id = frame.pointee.hd.stream_id
-        guard frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue), let call = call(session, id),
-              !call.finished else { return 0 }
-        // The limit we advertise in SETTINGS_MAX_HEADER_LIST_SIZE, per stream.
-        call.headerListBytes += nameLength + valueLength + 32
-        if call.headerListBytes > HTTP2Connection.maxHeaderListSize {
-            if call.protocolError == nil {
-                call.protocolError = (.resourceExhausted,
-                                      "response header list larger than \(HTTP2Connection.maxHeaderListSize) bytes")
-            }
-            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue  // nghttp2 resets the stream
+        guard frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue), let call = call(session, id) else { return 0 }
+        // The call's machine decides what the block is (1xx, response, trailers):
+        // nghttp2's own category files a final response after a 1xx as trailers.
+        let endStream = frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+        switch call.machine.receivedHeaderField(name: UnsafeRawBufferPointer(start: name, count: nameLength),
+                                                value: UnsafeRawBufferPointer(start: value, count: valueLength),
+                                                frameEndsStream: endStream) {
+        case .none: return 0
+        case .rejectHeaderBlock: return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue  // nghttp2 resets the stream
         }
-        let trailer = frame.pointee.headers.cat == NGHTTP2_HCAT_HEADERS
-        if !trailer { call.responseHeadersSeen = true }
-        call.receiveHeader(name: UnsafeRawBufferPointer(start: name, count: nameLength),
-                           value: UnsafeRawBufferPointer(start: value, count: valueLength),
-                           trailer: trailer)
-        return 0
     }
 
     static let onDataChunk: nghttp2_on_data_chunk_recv_callback = { session, _, streamID, data, length, _ in
@@ -67,9 +61,9 @@ enum NGHTTP2Callbacks {
             NGHTTP2Window.consumeConnection(session!, count: length)
             return 0
         }
-        if call.receiveData(UnsafeRawBufferPointer(start: data, count: length), session: session!,
-                            streamID: streamID) != nil {
-            nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, HTTP2ErrorCode.cancel)
+        if let code = call.receiveData(UnsafeRawBufferPointer(start: data, count: length), session: session!,
+                                       streamID: streamID) {
+            nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, code)
         }
         return 0
     }
@@ -90,11 +84,16 @@ enum NGHTTP2Callbacks {
         }
         switch type {
         case NGHTTP2_HEADERS.rawValue:
-            // Response headers that are not also the end (a trailers-only response).
-            if frame.pointee.headers.cat == NGHTTP2_HCAT_RESPONSE, !endStream,
-               let call = call(session, id), !call.finished {
-                call.responseHeadersComplete()
+            guard let call = call(session, id) else { break }
+            switch call.machine.headerFrameEnded(endStream: endStream) {
+            case .none: break
+            case .publishHeaders: call.responseHeadersComplete()
+            case .resetStream(let code):
+                nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, code)
             }
+        case NGHTTP2_RST_STREAM.rawValue:
+            // The server's reset (nghttp2 reports resets of its own only as the close code).
+            call(session, id)?.machine.receivedReset(errorCode: frame.pointee.rst_stream.error_code)
         case NGHTTP2_SETTINGS.rawValue:
             if frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0 { conn.receivedSettings() }
         case NGHTTP2_GOAWAY.rawValue:
@@ -119,6 +118,33 @@ enum NGHTTP2Callbacks {
         let conn = connection(userData)
         guard let call = conn.streams.removeValue(forKey: streamID) else { return 0 }
         conn.delegate?.streamClosed(conn, call: call, errorCode: errorCode, failure: nil)
+        conn.startQueuedStreams()
+        return 0
+    }
+
+    /// nghttp2 did not send a frame. For a request's HEADERS the stream closes next
+    /// (with REFUSED_STREAM, which would otherwise read as the server's refusal): tell
+    /// the call why, so a local refusal is reported as local and not retried.
+    static let onFrameNotSent: nghttp2_on_frame_not_send_callback = { session, frame, libError, _ in
+        guard let frame, frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue),
+              frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST,
+              let call = call(session, frame.pointee.hd.stream_id) else { return 0 }
+        let reason: CallStateMachine.NotSentReason
+        switch libError {
+        case NGHTTP2_ERR_FRAME_SIZE_ERROR.rawValue, NGHTTP2_ERR_HEADER_COMP.rawValue:
+            var bytes = 0
+            if let nva = frame.pointee.headers.nva {
+                for i in 0..<frame.pointee.headers.nvlen { bytes += nva[i].namelen + nva[i].valuelen + 32 }
+            }
+            reason = .headerBlockTooLarge(headerListBytes: bytes, limitBytes: HTTP2Connection.maxSendHeaderBlockSize)
+        case NGHTTP2_ERR_START_STREAM_NOT_ALLOWED.rawValue:
+            reason = .connectionNotAccepting
+        case NGHTTP2_ERR_STREAM_CLOSING.rawValue:
+            reason = .cancelled
+        default:
+            reason = .failed(String(cString: nghttp2_strerror(libError)))
+        }
+        call.machine.requestNotSent(reason)
         return 0
     }
 

@@ -2,10 +2,10 @@ import Glibc
 
 /// Classifies a response header name without allocating: the names gRPC reserves
 /// are recognised by length and bytes, everything else is user metadata.
-enum ResponseHeaderName {
+package enum ResponseHeaderName {
     case status, otherPseudo, contentType, grpcStatus, grpcMessage, grpcEncoding, grpcAcceptEncoding, metadata
 
-    init(_ name: UnsafeRawBufferPointer) {
+    package init(_ name: UnsafeRawBufferPointer) {
         guard let first = name.first else {
             self = .metadata
             return
@@ -26,9 +26,16 @@ enum ResponseHeaderName {
 
     /// True when `bytes` begins with `prefix` (a memcmp, not a generic sequence walk).
     @inline(__always)
-    static func hasPrefix(_ bytes: UnsafeRawBufferPointer, _ prefix: StaticString) -> Bool {
+    package static func hasPrefix(_ bytes: UnsafeRawBufferPointer, _ prefix: StaticString) -> Bool {
         bytes.count >= prefix.utf8CodeUnitCount
             && memcmp(bytes.baseAddress!, prefix.utf8Start, prefix.utf8CodeUnitCount) == 0
+    }
+
+    /// True when `bytes` ends with `suffix`.
+    @inline(__always)
+    package static func hasSuffix(_ bytes: UnsafeRawBufferPointer, _ suffix: StaticString) -> Bool {
+        let n = suffix.utf8CodeUnitCount
+        return bytes.count >= n && memcmp(bytes.baseAddress! + (bytes.count - n), suffix.utf8Start, n) == 0
     }
 
     @inline(__always)
