@@ -43,7 +43,10 @@ SONAME  := liblbchannel.so.$(MAJOR)
 REALNAME := liblbchannel.so.$(VERSION)
 
 SWIFT_FLAGS   := --scratch-path $(SCRATCH)
+# LBC_STATIC_SWIFT_RUNTIME: the runtime is linked in, so the fork handler can reach
+# its thread-id cache (Sources/CLBCShim/fork.c); only with -static-stdlib.
 RELEASE_FLAGS := -c release -Xswiftc -static-stdlib -Xswiftc -use-ld=lld \
+                 -Xcc -DLBC_STATIC_SWIFT_RUNTIME \
                  -Xlinker --version-script=$(CURDIR)/Sources/LBChannel/lbchannel.map \
                  -Xlinker -soname=$(SONAME)
 LIB := $(SCRATCH)/release/liblbchannel.so

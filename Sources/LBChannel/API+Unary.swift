@@ -51,10 +51,7 @@ func checkMethod(_ function: String, _ ch: UnsafeMutableRawPointer, _ method: Un
         return .failure(CodedError(.invalidArgument,
                                    "\(function): method \"\(path)\" must look like \"/package.Service/Method\"", ch))
     }
-    guard let channel = ChannelRegistry.lookup(ch) else {
-        return .failure(CodedError(.closed, "\(function): the channel is closed", ch))
-    }
-    return .success((channel, path))
+    return ChannelRegistry.lookup(ch, function).map { ($0, path) }
 }
 
 @_cdecl("lbc_unary")
