@@ -1,16 +1,19 @@
 """Fork children from a process that uses lbchannel, and report how they fared.
 
-    python3 fork_children.py TARGET CHILDREN [--parallel P] [--busy] [--alarm S]
+    python3 fork_children.py TARGET CHILDREN [--parallel P] [--busy] [--cold] [--alarm S]
+                             [--no-parent-check]
 
 The parent loads the library, opens a channel to TARGET (a Tests/python/backend.py
 backend) and makes a call on it, so the library's I/O thread runs and the Swift
-runtime is warm in the forking thread. Then it forks CHILDREN children, at most P
+runtime is warm in the forking thread. With --cold it only loads the library (the
+case that livelocked: the child's first channel is the first to run the runtime's
+lazy initialisation, from two threads). Then it forks CHILDREN children, at most P
 at a time, with plain ``os.fork()`` (no exec: what multiprocessing's "fork" start
 method and pre-forking servers do). With --busy another thread of the parent keeps
 calling on the parent's channel while it forks. Each child, under ``alarm(S)``:
 
-1. uses the parent's channel: must raise ``lbchannel.ForkedError`` naming the
-   parent's pid (exit 3 otherwise);
+1. uses the parent's channel (not with --cold or --no-parent-check): must raise
+   ``lbchannel.ForkedError`` naming the parent's pid (exit 3 otherwise);
 2. opens its own channel to TARGET and makes a call: must succeed (exit 4);
 3. closes both channels (must return: a hang is caught by the alarm) and exits 0.
 
@@ -31,10 +34,12 @@ import lbchannel
 WHOAMI = "/lbtest.Test/Whoami"
 
 
-def child(parent_channel, target, alarm):
+def child(parent_channel, target, alarm, parent_check=True):
     signal.alarm(alarm)
     parent_pid = os.getppid()
     try:
+        if not parent_check:
+            raise lbchannel.ForkedError(lbchannel.ErrorCode.FORKED, "process %d before fork()" % parent_pid)
         parent_channel.unary(WHOAMI, b"", timeout=5)
         return 3
     except lbchannel.ForkedError as e:
@@ -50,7 +55,8 @@ def child(parent_channel, target, alarm):
     except BaseException as e:  # noqa: BLE001
         sys.stderr.write("child %d: own channel: %r\n" % (os.getpid(), e))
         return 4
-    parent_channel.close()
+    if parent_check:
+        parent_channel.close()
     return 0
 
 
@@ -61,13 +67,18 @@ def main():
     ap.add_argument("--parallel", type=int, default=4)
     ap.add_argument("--busy", action="store_true")
     ap.add_argument("--alarm", type=int, default=10)
+    ap.add_argument("--cold", action="store_true", help="the parent opens no channel before forking")
+    ap.add_argument("--no-parent-check", action="store_true",
+                    help="do not touch the parent's channel in the children (to measure old builds)")
     args = ap.parse_args()
 
-    channel = lbchannel.Channel(args.target)
-    channel.unary(WHOAMI, b"", timeout=5)
+    channel = None
+    if not args.cold:
+        channel = lbchannel.Channel(args.target)
+        channel.unary(WHOAMI, b"", timeout=5)
     stop = threading.Event()
     busy = None
-    if args.busy:
+    if args.busy and channel is not None:
         def load():
             while not stop.is_set():
                 try:
@@ -87,7 +98,7 @@ def main():
             if pid == 0:
                 code = 5
                 try:
-                    code = child(channel, args.target, args.alarm)
+                    code = child(channel, args.target, args.alarm, channel is not None and not args.no_parent_check)
                 finally:
                     os._exit(code)
             running[pid] = True
@@ -100,7 +111,8 @@ def main():
     stop.set()
     if busy is not None:
         busy.join(10)
-    channel.close()
+    if channel is not None:
+        channel.close()
     print(json.dumps({
         "children": args.children,
         "ok": codes.get(0, 0),
