@@ -48,7 +48,7 @@ enum LBCError: Int32, CaseIterable {
         case .wouldBlock: return "not ready yet (would block)"
         case .callFinished: return "the call has already finished"
         case .sendClosed: return "the send side of the call is closed"
-        case .forked: return "handle was opened before fork() (in the parent process)"
+        case .forked: return "not usable in a child process after fork()"
         }
     }
 }

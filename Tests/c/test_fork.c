@@ -140,7 +140,7 @@ static void fork_children(const char *phase, int n) {
   }
   printf("%s: %d children, %d ok, %d hung, %d failed\n", phase, n, ok, hung, other);
   CHECK(hung == 0, "%s: %d of %d children hung", phase, hung, n);
-  CHECK(ok == n, "%s: %d of %d children failed", phase, other, n);
+  CHECK(ok == n, "%s: %d of %d children did not finish their work", phase, n - ok, n);
 }
 
 int main(int argc, char **argv) {
