@@ -196,9 +196,9 @@ void lbc_options_free(lbc_options *opts);
  *                             resets the backoff and is replaced at
  *                             once; one that ends sooner counts as a
  *                             failed attempt and the endpoint waits
- *                             for the next backoff (after GOAWAY it is
- *                             IDLE: calls waiting with no READY
- *                             endpoint reconnect it at once); 0 =
+ *                             for the next backoff (after a first such
+ *                             GOAWAY it is IDLE: calls waiting with no
+ *                             READY endpoint reconnect it at once); 0 =
  *                             every READY connection counts as
  *                             healthy                               (default 5000)
  *   authority                 :authority header value    (default: the endpoint's host:port)

@@ -102,8 +102,26 @@ final class EndpointStateMachineTests: XCTestCase {
         XCTAssertFalse(m.failingSinceReady, "GOAWAY is not a failure: calls wait instead of failing fast")
         XCTAssertEqual(m.retryTimerFired(), .connect)
         XCTAssertEqual(m.state, .connecting)
-        m.connected(nowMs: 1003)
-        XCTAssertEqual(m.goAway(nowMs: 1006), .scheduleRetry(delayMs: 1600))
+    }
+
+    func testGoAwayWhenReadyBrieflyAgainCountsAsAFailedAttempt() {
+        // A server that sends GOAWAY on every connection: the second early GOAWAY in a
+        // row is a failure (calls fail fast, waiting calls do not force a reconnect).
+        var m = ready(at: 0)
+        _ = m.goAway(nowMs: 3)
+        XCTAssertEqual(m.requestConnection(), .connect)
+        m.connected(nowMs: 10)
+        XCTAssertEqual(m.goAway(nowMs: 12), .scheduleRetry(delayMs: 1600))
+        XCTAssertEqual(m.state, .transientFailure)
+        XCTAssertTrue(m.failingSinceReady)
+        XCTAssertEqual(m.requestConnection(), .none)
+        XCTAssertEqual(m.retryTimerFired(), .connect)
+        // A healthy connection starts the count again.
+        m.connected(nowMs: 2000)
+        XCTAssertEqual(m.goAway(nowMs: 7000), .connect)
+        m.connected(nowMs: 7010)
+        XCTAssertEqual(m.goAway(nowMs: 7020), .scheduleRetry(delayMs: 1000))
+        XCTAssertEqual(m.state, .idle)
     }
 
     func testRequestConnectionWhenIdleAfterEarlyGoAwayConnectsAtOnce() {

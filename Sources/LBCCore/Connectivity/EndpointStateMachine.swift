@@ -13,9 +13,12 @@
 ///   backoff reset;
 /// - a connection lost soon after READY counts as a failed attempt (TRANSIENT_FAILURE,
 ///   next backoff);
-/// - a connection that sent GOAWAY soon after READY leaves the endpoint IDLE until the
-///   next backoff expires, or until calls need it (`requestConnection()`: no endpoint
-///   is READY and calls are waiting), as gRPC's subchannels go IDLE on GOAWAY.
+/// - the first connection since the last healthy one that sent GOAWAY soon after READY
+///   leaves the endpoint IDLE until the next backoff expires, or until calls need it
+///   (`requestConnection()`: no endpoint is READY and calls are waiting), as gRPC's
+///   subchannels go IDLE on GOAWAY; a second one in a row counts as a failed attempt
+///   (TRANSIENT_FAILURE), so calls cannot drive a reconnect per call to a server that
+///   sends GOAWAY on every connection.
 ///
 /// ```swift
 /// var machine = EndpointStateMachine(backoff: options.backoff, resetBackoffAfterMs: 5000)
@@ -50,6 +53,8 @@ package struct EndpointStateMachine: Sendable {
     private var started = false
     /// A `.scheduleRetry` is outstanding; only then does `retryTimerFired()` act.
     private var retryPending = false
+    /// Connections in a row that ended (loss or GOAWAY) before proving healthy.
+    private var earlyEnds = 0
 
     package init(backoff: ConnectionBackoff, resetBackoffAfterMs: Int64 = 5000,
                  random: @escaping @Sendable () -> Double = { Double.random(in: -1...1) }) {
@@ -85,23 +90,33 @@ package struct EndpointStateMachine: Sendable {
     package mutating func connectionLost(nowMs: Int64) -> Action {
         guard state == .ready else { return connectFailed() }
         if provedHealthy(nowMs: nowMs) {
+            earlyEnds = 0
             backoff.reset()
             return connectNow()
         }
+        earlyEnds += 1
         state = .transientFailure
         failingSinceReady = true
         return scheduleRetry()
     }
 
     /// The server sent GOAWAY at `nowMs`: the old connection drains; a healthy one is
-    /// replaced now, an early one after the next backoff (IDLE until then).
+    /// replaced now, an early one after the next backoff (IDLE until then, or
+    /// TRANSIENT_FAILURE if the previous connection ended early too).
     package mutating func goAway(nowMs: Int64) -> Action {
         guard state == .ready else { return .none }
         if provedHealthy(nowMs: nowMs) {
+            earlyEnds = 0
             backoff.reset()
             return connectNow()
         }
-        state = .idle
+        earlyEnds += 1
+        if earlyEnds == 1 {
+            state = .idle
+        } else {
+            state = .transientFailure
+            failingSinceReady = true
+        }
         return scheduleRetry()
     }
 
