@@ -44,7 +44,10 @@ SONAME  := liblbchannel.so.$(MAJOR)
 REALNAME := liblbchannel.so.$(VERSION)
 
 SWIFT_FLAGS   := --scratch-path $(SCRATCH)
+# LBC_STATIC_SWIFT_RUNTIME: the runtime is linked in, so the fork handler can reach
+# its thread-id cache (Sources/CLBCShim/fork.c); only with -static-stdlib.
 RELEASE_FLAGS := -c release -Xswiftc -static-stdlib -Xswiftc -use-ld=lld \
+                 -Xcc -DLBC_STATIC_SWIFT_RUNTIME \
                  -Xlinker --version-script=$(CURDIR)/Sources/LBChannel/lbchannel.map \
                  -Xlinker -soname=$(SONAME)
 LIB := $(SCRATCH)/release/liblbchannel.so
@@ -145,12 +148,15 @@ test-c:
 	    $$($(TEST_PKG) --cflags --libs lbchannel) -Wl,-rpath,$(TEST_PREFIX)/lib
 	$(CC) $(C_WARN) -o $(C_TEST_DIR)/test_streams Tests/c/test_streams.c \
 	    $$($(TEST_PKG) --cflags --libs lbchannel) -Wl,-rpath,$(TEST_PREFIX)/lib
+	$(CC) $(C_WARN) -o $(C_TEST_DIR)/test_fork Tests/c/test_fork.c \
+	    $$($(TEST_PKG) --cflags --libs lbchannel) -Wl,-rpath,$(TEST_PREFIX)/lib
 	ldd $(C_TEST_DIR)/test_unary | grep -q '$(TEST_PREFIX)/lib/$(SONAME)' \
 	    || { echo "test_unary does not load the installed copy:" >&2; ldd $(C_TEST_DIR)/test_unary >&2; exit 1; }
 	PYTHON=$(PYTHON) bash Tests/c/run.sh $(C_TEST_DIR)/unary
 	PYTHON=$(PYTHON) bash Tests/c/run.sh $(C_TEST_DIR)/test_unary
 	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh $(C_TEST_DIR)/test_interop
 	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh $(C_TEST_DIR)/test_streams
+	PYTHON=$(PYTHON) SERVERS=1 bash Tests/c/run.sh $(C_TEST_DIR)/test_fork
 
 test-python:
 	LBCHANNEL_LIBRARY=$(TEST_LIB) \

@@ -4,6 +4,7 @@
 #   - it needs no Swift runtime library at run time (-static-stdlib worked),
 #   - its SONAME is liblbchannel.so.MAJOR.
 #   - (given the header) every function the header declares is exported.
+#   - the fork handler's reference to the runtime's thread-id cache resolved.
 # Usage: .ci/check-lib.sh PATH/TO/liblbchannel.so [EXPECTED_SONAME [HEADER]]
 set -euo pipefail
 
@@ -65,6 +66,18 @@ if [ "$soname" != "$want_soname" ]; then
     fail "SONAME is '${soname:-<none>}', expected '$want_soname'"
 else
     ok "SONAME $soname"
+fi
+
+# 4. Fork safety: the fork handler (Sources/CLBCShim/fork.c) resets the static Swift
+# runtime's thread-id cache; that reference must have resolved inside the library
+# (a runtime that renamed it would leave it undefined, or fail to load).
+tid_sym=_ZZN5swift14threading_impl5linux13ulock_get_tidEvE3tid
+if nm -u "$lib" | grep -q "$tid_sym"; then
+    fail "the Swift runtime's thread-id cache ($tid_sym) is not defined in the library"
+elif [ "$(readelf -sW "$lib" | awk -v s="$tid_sym" '$8 == s && $4 == "TLS" && $7 != "UND"' | wc -l)" -ne 1 ]; then
+    fail "the Swift runtime's thread-id cache ($tid_sym) is not a single TLS symbol of the library (fork handler)"
+else
+    ok "fork handler reaches the Swift runtime's thread-id cache"
 fi
 
 exit "$failed"

@@ -28,6 +28,22 @@
  *   Options, metadata and response objects are plain values: use each from one
  *   thread at a time (read-only accessors may be called concurrently).
  * - No global initialisation is needed.
+ * - FORK: a process may fork() without exec after loading the library (Python's
+ *   multiprocessing "fork" start method, pre-forking servers): the child can open
+ *   its own channels and use them. Handles made before fork() — channels,
+ *   completion queues, streaming calls — belong to the parent, whose I/O threads
+ *   the child does not have: in the child every function taking one returns
+ *   LBC_ERR_FORKED ("... was opened in process PID before fork(); ... open a new
+ *   channel in the child"); lbc_cq_fd() returns -1; lbc_channel_close(),
+ *   lbc_cq_free() and lbc_call_free() only forget the handle (its memory and
+ *   inherited file descriptors stay until the child exits: nothing of the
+ *   parent's can be torn down safely in the child). Responses, metadata and
+ *   options are plain values and remain usable. The parent's handles are not
+ *   affected. A pthread_atfork() handler, installed when the library is loaded,
+ *   makes this work (see README, "fork"). Forking while another thread of the
+ *   parent is inside an lbc_* call that has never run before in that process is
+ *   the one case it cannot make safe; open channels before forking to be sure,
+ *   or start workers with exec ("spawn"/"forkserver").
  */
 #ifndef LBCHANNEL_H
 #define LBCHANNEL_H
@@ -90,7 +106,10 @@ typedef enum lbc_error {
   /** The call has already ended (its status is known): nothing more can be sent. */
   LBC_ERR_CALL_FINISHED = -14,
   /** The send side of the call was closed (lbc_call_close_send or LBC_SEND_END). */
-  LBC_ERR_SEND_CLOSED = -15
+  LBC_ERR_SEND_CLOSED = -15,
+  /** The handle was opened in the parent process before fork(); this process is the
+   *  child, where it cannot be used (see FORK above). Open a new one in the child. */
+  LBC_ERR_FORKED = -16
 } lbc_error;
 
 /** Static, never NULL, English name of an `lbc_error` code ("unknown error" otherwise). */
@@ -189,6 +208,16 @@ void lbc_options_free(lbc_options *opts);
  *   backoff_max_ms            >= backoff_initial_ms      (default 120000)
  *                             (each is checked against the current value of
  *                             the other: set both with lbc_options_set_backoff)
+ *   backoff_reset_after_ms    >= 0: how long a connection must
+ *                             stay READY before its loss or GOAWAY
+ *                             resets the backoff and is replaced at
+ *                             once; one that ends sooner counts as a
+ *                             failed attempt and the endpoint waits
+ *                             for the next backoff (after a first such
+ *                             GOAWAY it is IDLE: calls waiting with no
+ *                             READY endpoint reconnect it at once); 0 =
+ *                             every READY connection counts as
+ *                             healthy                               (default 5000)
  *   authority                 :authority header value, visible
  *                             ASCII 0x21-0x7E            (default: the endpoint's host:port)
  *   user_agent                prefix of the user-agent,
@@ -363,8 +392,10 @@ typedef struct lbc_channel lbc_channel;
  * finish their RPCs and close. `opts` may be NULL for all defaults; it is copied.
  *
  * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT, LBC_ERR_INVALID_TARGET,
- * LBC_ERR_UNSUPPORTED, LBC_ERR_RESOLUTION (eager resolution timed out) or
- * LBC_ERR_RESOURCE (thread, epoll or eventfd creation failed).
+ * LBC_ERR_UNSUPPORTED, LBC_ERR_RESOLUTION (eager resolution timed out),
+ * LBC_ERR_RESOURCE (thread, epoll or eventfd creation failed) or LBC_ERR_FORKED
+ * (only in a forked child of a build that links the Swift runtime dynamically,
+ * which cannot be made fork-safe; the release build links it statically).
  */
 int lbc_channel_open(const char *target, const lbc_options *opts, lbc_channel **out);
 
@@ -378,6 +409,8 @@ int lbc_channel_open(const char *target, const lbc_options *opts, lbc_channel **
  * Blocks until the I/O thread has exited and a running lookup callback has
  * returned — except when called from the channel's own lookup or log callback:
  * then it returns at once and the teardown completes on another thread.
+ * In a forked child, closing a channel of the parent only forgets the handle
+ * (see FORK above) and returns at once.
  * THREAD SAFETY: any thread; closing twice is harmless.
  */
 void lbc_channel_close(lbc_channel *ch);
@@ -528,14 +561,16 @@ int lbc_cq_new(lbc_cq **out);
  */
 void lbc_cq_free(lbc_cq *cq);
 
-/** The queue's file descriptor, readable while events are pending (-1 for NULL).
+/** The queue's file descriptor, readable while events are pending (-1 for NULL,
+ *  and for a parent's queue in a forked child).
  *  Owned by the queue: poll it, never read, write or close it. */
 int lbc_cq_fd(const lbc_cq *cq);
 
 /**
  * Take up to `max` pending events into `events`, waiting up to `timeout_ms`
  * for the first one (0: do not wait; < 0: wait forever). Returns the number
- * of events taken (0 when none arrived in time) or LBC_ERR_INVALID_ARGUMENT.
+ * of events taken (0 when none arrived in time), LBC_ERR_INVALID_ARGUMENT or
+ * LBC_ERR_FORKED (the parent's queue, in a forked child).
  */
 int lbc_cq_poll(lbc_cq *cq, lbc_event *events, int max, int64_t timeout_ms);
 

@@ -4,6 +4,8 @@ import LBCTransport
 /// Behind `lbc_cq *`.
 final class QueueBox {
     let queue: CompletionQueue
+    /// The process that made the queue (see HandleOrigin).
+    let origin = HandleOrigin()
     init(_ queue: CompletionQueue) { self.queue = queue }
 }
 
@@ -27,14 +29,18 @@ public func lbc_cq_new(_ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -
 @_cdecl("lbc_cq_free")
 public func lbc_cq_free(_ cq: UnsafeMutableRawPointer?) {
     guard let cq else { return }
-    Handle.get(cq, as: QueueBox.self).queue.close()
+    let box = Handle.get(cq, as: QueueBox.self)
+    guard box.origin.isCurrent else { return }   // the parent's queue: leaked in a forked child
+    box.queue.close()
     Handle.release(cq, as: QueueBox.self)
 }
 
 @_cdecl("lbc_cq_fd")
 public func lbc_cq_fd(_ cq: UnsafeRawPointer?) -> Int32 {
     guard let cq else { return -1 }
-    return Handle.get(cq, as: QueueBox.self).queue.fd
+    let box = Handle.get(cq, as: QueueBox.self)
+    if let error = box.origin.refuse("lbc_cq_fd", "completion queue") { _ = error.record(); return -1 }
+    return box.queue.fd
 }
 
 @_cdecl("lbc_cq_poll")
@@ -43,7 +49,9 @@ public func lbc_cq_poll(_ cq: UnsafeMutableRawPointer?, _ events: UnsafeMutableR
     guard let cq else { return fail(.invalidArgument, "lbc_cq_poll: cq is NULL") }
     guard let events else { return fail(.invalidArgument, "lbc_cq_poll: events is NULL") }
     guard max > 0 else { return fail(.invalidArgument, "lbc_cq_poll: max must be > 0, got \(max)") }
-    let queue = Handle.get(cq, as: QueueBox.self).queue
+    let box = Handle.get(cq, as: QueueBox.self)
+    if let error = box.origin.refuse("lbc_cq_poll", "completion queue") { return error.record() }
+    let queue = box.queue
     let deadline = timeoutMs > 0 ? EventLoop.deadline(afterMs: timeoutMs) : 0
     var written = 0
     var waitMs = timeoutMs
@@ -87,9 +95,11 @@ public func lbc_unary_async(_ ch: UnsafeMutableRawPointer?, _ method: UnsafePoin
                             _ metadata: UnsafeRawPointer?, _ timeoutMs: Int64,
                             _ cq: UnsafeMutableRawPointer?, _ tag: UnsafeMutableRawPointer?) -> Int32 {
     guard let cq else { return fail(.invalidArgument, "lbc_unary_async: cq is NULL", handle: ch) }
+    let queueBox = Handle.get(cq, as: QueueBox.self)
+    if let error = queueBox.origin.refuse("lbc_unary_async", "completion queue", handle: ch) { return error.record() }
     switch checkUnary("lbc_unary_async", ch, method, request, requestLength, metadata, timeoutMs) {
     case .success(let unary):
-        let queue = Handle.get(cq, as: QueueBox.self).queue
+        let queue = queueBox.queue
         let call = unary.makeCall(queue: queue, tag: UInt(bitPattern: tag))
         queue.track(call)
         unary.channel.start(call)
@@ -102,6 +112,8 @@ public func lbc_unary_async(_ ch: UnsafeMutableRawPointer?, _ method: UnsafePoin
 @_cdecl("lbc_unary_cancel")
 public func lbc_unary_cancel(_ cq: UnsafeMutableRawPointer?, _ tag: UnsafeMutableRawPointer?) -> Int32 {
     guard let cq else { return fail(.invalidArgument, "lbc_unary_cancel: cq is NULL") }
-    Handle.get(cq, as: QueueBox.self).queue.trackedCall(tag: UInt(bitPattern: tag))?.cancel()
+    let box = Handle.get(cq, as: QueueBox.self)
+    if let error = box.origin.refuse("lbc_unary_cancel", "completion queue") { return error.record() }
+    box.queue.trackedCall(tag: UInt(bitPattern: tag))?.cancel()
     return 0
 }

@@ -8,6 +8,7 @@ public func lbc_channel_open(_ target: UnsafePointer<CChar>?, _ opts: UnsafeRawP
                              _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
     guard let target else { return fail(.invalidArgument, "lbc_channel_open: target is NULL") }
     guard let out else { return fail(.invalidArgument, "lbc_channel_open: out is NULL") }
+    if let error = HandleOrigin.refuseOpenInChild() { return error.record() }
     let text = String(cString: target)
     let box = opts.map { Handle.get($0, as: OptionsBox.self) }
     let options = box?.options ?? ChannelOptions()
@@ -43,7 +44,12 @@ public func lbc_channel_open(_ target: UnsafePointer<CChar>?, _ opts: UnsafeRawP
 
 @_cdecl("lbc_channel_close")
 public func lbc_channel_close(_ ch: UnsafeMutableRawPointer?) {
-    guard let ch, let channel = ChannelRegistry.remove(ch) else { return }
+    guard let ch else { return }
+    let channel: Channel
+    switch ChannelRegistry.remove(ch) {
+    case .channel(let found): channel = found
+    case .forked, .none: return   // .forked: the parent's channel is leaked in the child, deliberately
+    }
     if channel.isOwnThread {
         // Called from the channel's own log or lookup callback: the handle is closed
         // now; the teardown, which waits for that callback to return, runs elsewhere.
@@ -73,7 +79,12 @@ public func lbc_channel_stats_json(_ ch: UnsafeMutableRawPointer?,
                                    _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     guard let ch else { return fail(.invalidArgument, "lbc_channel_stats_json: ch is NULL") }
     guard let out else { return fail(.invalidArgument, "lbc_channel_stats_json: json_out is NULL", handle: ch) }
-    guard let channel = ChannelRegistry.lookup(ch), let json = channel.statsJSON() else {
+    let channel: Channel
+    switch ChannelRegistry.lookup(ch, "lbc_channel_stats_json") {
+    case .success(let found): channel = found
+    case .failure(let error): return error.record()
+    }
+    guard let json = channel.statsJSON() else {
         return fail(.closed, "lbc_channel_stats_json: the channel is closed", handle: ch)
     }
     guard let copy = strdup(json) else { return fail(.resource, "out of memory", handle: ch) }

@@ -58,7 +58,12 @@ public func lbc_channel_set_endpoints(_ ch: UnsafeMutableRawPointer?,
             return fail(.invalidArgument, "lbc_channel_set_endpoints: addresses[\(i)]: \(error.message)", handle: ch)
         }
     }
-    guard let channel = ChannelRegistry.lookup(ch), channel.setEndpoints(parsed) else {
+    let channel: Channel
+    switch ChannelRegistry.lookup(ch, "lbc_channel_set_endpoints") {
+    case .success(let found): channel = found
+    case .failure(let error): return error.record()
+    }
+    guard channel.setEndpoints(parsed) else {
         return fail(.closed, "lbc_channel_set_endpoints: the channel is closed", handle: ch)
     }
     return 0

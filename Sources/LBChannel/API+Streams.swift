@@ -5,6 +5,8 @@ import LBCTransport
 /// Behind `lbc_call *`: the call plus C copies of what it reports, made once.
 final class CallBox {
     let call: StreamCall
+    /// The process that started the call (see HandleOrigin).
+    let origin = HandleOrigin()
     private let lock = Lock()
     private var headersBox: MetadataBox?      // guarded by lock
     private var trailersBox: MetadataBox?     // guarded by lock
@@ -44,6 +46,13 @@ private func deadline(_ timeoutMs: Int64) -> Int64? {
     return EventLoop.deadline(afterMs: timeoutMs)
 }
 
+/// The call behind a handle, or the LBC_ERR_FORKED error in a forked child.
+private func callBox(_ c: UnsafeMutableRawPointer, _ function: String) -> Result<CallBox, CodedError> {
+    let box = Handle.get(c, as: CallBox.self)
+    if let error = box.origin.refuse(function, "call") { return .failure(error) }
+    return .success(box)
+}
+
 /// The error for a blocking wait on the channel's own I/O thread, if this is one.
 private func recursion(_ function: String, _ box: CallBox, _ timeoutMs: Int64) -> Int32? {
     guard timeoutMs != 0 else { return nil }
@@ -61,10 +70,14 @@ public func lbc_call_start(_ ch: UnsafeMutableRawPointer?, _ method: UnsafePoint
     case .failure(let error):
         return error.record()
     case .success(let (channel, path)):
+        let queueBox = cq.map { Handle.get($0, as: QueueBox.self) }
+        if let error = queueBox?.origin.refuse("lbc_call_start", "completion queue", handle: ch) {
+            return error.record()
+        }
         let md = metadata.map { Handle.get($0, as: MetadataBox.self).metadata } ?? Metadata()
         let call = StreamCall(channel: channel, method: path, metadata: md,
                               timeoutMs: timeoutMs < 0 ? nil : timeoutMs,
-                              queue: cq.map { Handle.get($0, as: QueueBox.self).queue },
+                              queue: queueBox?.queue,
                               tag: UInt(bitPattern: tag))
         channel.start(call)
         out.pointee = Handle.make(CallBox(call))
@@ -81,7 +94,11 @@ public func lbc_call_send(_ c: UnsafeMutableRawPointer?, _ message: UnsafeRawPoi
     }
     guard length >= 0 else { return fail(.invalidArgument, "lbc_call_send: len is too large") }
     guard flags & ~1 == 0 else { return fail(.invalidArgument, "lbc_call_send: unknown flags 0x\(String(flags, radix: 16))") }
-    let box = Handle.get(c, as: CallBox.self)
+    let box: CallBox
+    switch callBox(c, "lbc_call_send") {
+    case .success(let found): box = found
+    case .failure(let error): return error.record()
+    }
     if let error = recursion("lbc_call_send", box, timeoutMs) { return error }
     let limit = box.call.maxSendMessageSize
     guard length <= limit else {
@@ -99,7 +116,10 @@ public func lbc_call_send(_ c: UnsafeMutableRawPointer?, _ message: UnsafeRawPoi
 @_cdecl("lbc_call_close_send")
 public func lbc_call_close_send(_ c: UnsafeMutableRawPointer?) -> Int32 {
     guard let c else { return fail(.invalidArgument, "lbc_call_close_send: call is NULL") }
-    Handle.get(c, as: CallBox.self).call.closeSend()
+    switch callBox(c, "lbc_call_close_send") {
+    case .success(let box): box.call.closeSend()
+    case .failure(let error): return error.record()
+    }
     return 0
 }
 
@@ -109,7 +129,11 @@ public func lbc_call_recv(_ c: UnsafeMutableRawPointer?, _ timeoutMs: Int64,
                           _ length: UnsafeMutablePointer<Int>?) -> Int32 {
     guard let c else { return fail(.invalidArgument, "lbc_call_recv: call is NULL") }
     guard let message, let length else { return fail(.invalidArgument, "lbc_call_recv: message or len is NULL") }
-    let box = Handle.get(c, as: CallBox.self)
+    let box: CallBox
+    switch callBox(c, "lbc_call_recv") {
+    case .success(let found): box = found
+    case .failure(let error): return error.record()
+    }
     if let error = recursion("lbc_call_recv", box, timeoutMs) { return error }
     switch box.call.receive(deadlineNs: deadline(timeoutMs)) {
     case .message(let bytes):
@@ -130,7 +154,11 @@ public func lbc_call_headers(_ c: UnsafeMutableRawPointer?, _ timeoutMs: Int64,
                              _ out: UnsafeMutablePointer<UnsafeRawPointer?>?) -> Int32 {
     guard let c else { return fail(.invalidArgument, "lbc_call_headers: call is NULL") }
     guard let out else { return fail(.invalidArgument, "lbc_call_headers: out is NULL") }
-    let box = Handle.get(c, as: CallBox.self)
+    let box: CallBox
+    switch callBox(c, "lbc_call_headers") {
+    case .success(let found): box = found
+    case .failure(let error): return error.record()
+    }
     if let error = recursion("lbc_call_headers", box, timeoutMs) { return error }
     guard box.call.waitForHeaders(deadlineNs: deadline(timeoutMs)) else {
         return fail(.wouldBlock, "lbc_call_headers: no response headers within the timeout")
@@ -145,7 +173,11 @@ public func lbc_call_finish(_ c: UnsafeMutableRawPointer?, _ timeoutMs: Int64,
                             _ message: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
                             _ trailers: UnsafeMutablePointer<UnsafeRawPointer?>?) -> Int32 {
     guard let c else { return fail(.invalidArgument, "lbc_call_finish: call is NULL") }
-    let box = Handle.get(c, as: CallBox.self)
+    let box: CallBox
+    switch callBox(c, "lbc_call_finish") {
+    case .success(let found): box = found
+    case .failure(let error): return error.record()
+    }
     if let error = recursion("lbc_call_finish", box, timeoutMs) { return error }
     guard box.call.waitForEnd(deadlineNs: deadline(timeoutMs)) else {
         return fail(.wouldBlock, "lbc_call_finish: the call has not ended within the timeout")
@@ -160,19 +192,25 @@ public func lbc_call_finish(_ c: UnsafeMutableRawPointer?, _ timeoutMs: Int64,
 @_cdecl("lbc_call_cancel")
 public func lbc_call_cancel(_ c: UnsafeMutableRawPointer?) -> Int32 {
     guard let c else { return fail(.invalidArgument, "lbc_call_cancel: call is NULL") }
-    Handle.get(c, as: CallBox.self).call.cancel()
+    switch callBox(c, "lbc_call_cancel") {
+    case .success(let box): box.call.cancel()
+    case .failure(let error): return error.record()
+    }
     return 0
 }
 
 @_cdecl("lbc_call_peer")
 public func lbc_call_peer(_ c: UnsafeMutableRawPointer?) -> UnsafePointer<CChar>? {
     guard let c else { return CString.empty.pointer }
-    return Handle.get(c, as: CallBox.self).call.dispatchedPeer?.pointer ?? CString.empty.pointer
+    guard case .success(let box) = callBox(c, "lbc_call_peer") else { return CString.empty.pointer }
+    return box.call.dispatchedPeer?.pointer ?? CString.empty.pointer
 }
 
 @_cdecl("lbc_call_free")
 public func lbc_call_free(_ c: UnsafeMutableRawPointer?) {
     guard let c else { return }
-    Handle.get(c, as: CallBox.self).call.detach()
+    let box = Handle.get(c, as: CallBox.self)
+    guard box.origin.isCurrent else { return }   // the parent's call: leaked in a forked child
+    box.call.detach()
     Handle.release(c, as: CallBox.self)
 }

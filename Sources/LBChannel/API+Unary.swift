@@ -50,10 +50,7 @@ func checkMethod(_ function: String, _ ch: UnsafeMutableRawPointer, _ method: Un
     if let problem = MethodPath.problem(path) {
         return .failure(CodedError(.invalidArgument, "\(function): \(problem)", ch))
     }
-    guard let channel = ChannelRegistry.lookup(ch) else {
-        return .failure(CodedError(.closed, "\(function): the channel is closed", ch))
-    }
-    return .success((channel, path))
+    return ChannelRegistry.lookup(ch, function).map { ($0, path) }
 }
 
 @_cdecl("lbc_unary")

@@ -1,3 +1,4 @@
+import CLBCShim
 import Glibc
 import LBCCore
 import LBCTransport
@@ -118,28 +119,54 @@ enum Handle {
 }
 
 /// Live channel handles. A handle is valid from open until close; lookups of
-/// closed handles fail with LBC_ERR_CLOSED instead of touching freed memory.
+/// closed handles fail with LBC_ERR_CLOSED instead of touching freed memory, and
+/// lookups in a forked child of handles opened before fork() with LBC_ERR_FORKED.
+/// The lock is the C shim's, held across fork() so a child never inherits it locked.
 enum ChannelRegistry {
-    private static let lock = Lock()
-    nonisolated(unsafe) private static var live: Set<UnsafeRawPointer> = []
+    nonisolated(unsafe) private static var live: [UnsafeRawPointer: HandleOrigin] = [:]
+
+    @inline(__always)
+    private static func locked<T>(_ body: () -> T) -> T {
+        lbcshim_registry_lock()
+        defer { lbcshim_registry_unlock() }
+        return body()
+    }
 
     static func register(_ channel: Channel) -> UnsafeMutableRawPointer {
         let handle = Handle.make(channel)
-        lock.withLock { _ = live.insert(UnsafeRawPointer(handle)) }
+        locked { live[UnsafeRawPointer(handle)] = HandleOrigin() }
         return handle
     }
 
-    /// The channel behind a live handle (retained by the caller for the duration of use).
-    static func lookup(_ handle: UnsafeRawPointer) -> Channel? {
-        lock.withLock {
-            live.contains(handle) ? Handle.get(handle, as: Channel.self) : nil
+    /// The channel behind a live handle (retained by the caller for the duration of
+    /// use), or the LBC_ERR_CLOSED / LBC_ERR_FORKED error for `function`.
+    static func lookup(_ handle: UnsafeRawPointer, _ function: String) -> Result<Channel, CodedError> {
+        let (channel, origin): (Channel?, HandleOrigin?) = locked {
+            guard let origin = live[handle] else { return (nil, nil) }
+            return (origin.isCurrent ? Handle.get(handle, as: Channel.self) : nil, origin)
         }
+        if let channel { return .success(channel) }
+        guard let origin else {
+            return .failure(CodedError(.closed, "\(function): the channel is closed", handle))
+        }
+        return .failure(origin.refuse(function, "channel", handle: handle)!)
     }
 
-    /// Remove the handle; returns the channel if it was live (exactly once).
-    static func remove(_ handle: UnsafeRawPointer) -> Channel? {
-        lock.withLock {
-            live.remove(handle) != nil ? Handle.get(handle, as: Channel.self) : nil
+    /// What `remove` found.
+    enum Removed {
+        /// The handle was live: the caller closes and releases the channel.
+        case channel(Channel)
+        /// Opened before fork(): forgotten, never to be touched in this process.
+        case forked
+        /// Not a live handle (closed already).
+        case none
+    }
+
+    /// Remove the handle (exactly once).
+    static func remove(_ handle: UnsafeRawPointer) -> Removed {
+        locked {
+            guard let origin = live.removeValue(forKey: handle) else { return .none }
+            return origin.isCurrent ? .channel(Handle.get(handle, as: Channel.self)) : .forked
         }
     }
 }

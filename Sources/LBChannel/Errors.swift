@@ -21,6 +21,7 @@ enum LBCError: Int32, CaseIterable {
     case wouldBlock = -13
     case callFinished = -14
     case sendClosed = -15
+    case forked = -16
 
     /// Static C strings for lbc_strerror (never freed).
     static let names: [Int32: UnsafePointer<CChar>] = {
@@ -47,6 +48,7 @@ enum LBCError: Int32, CaseIterable {
         case .wouldBlock: return "not ready yet (would block)"
         case .callFinished: return "the call has already finished"
         case .sendClosed: return "the send side of the call is closed"
+        case .forked: return "not usable in a child process after fork()"
         }
     }
 }

@@ -76,7 +76,7 @@ final class ChannelOptionsTests: XCTestCase {
     }
 
     func testKeysListsEveryKeyThatSetAccepts() throws {
-        XCTAssertEqual(ChannelOptions.keys.count, 22)
+        XCTAssertEqual(ChannelOptions.keys.count, 23)
         for key in ChannelOptions.keys {
             var options = ChannelOptions()
             let error = setError(&options, key, "\u{1}not valid for any option\u{1}")
@@ -204,8 +204,20 @@ final class ChannelOptionsTests: XCTestCase {
         XCTAssertEqual(Array(ChannelOptions.keys.dropFirst(11)), [
             "discovery_interval_ms", "min_reresolution_interval_ms", "dns_use_ttl", "dns_ttl_floor_ms",
             "empty_answer", "resolution", "eager_timeout_ms", "dns_srv", "dns_timeout_ms",
-            "stream_window_bytes", "stream_send_buffer_bytes",
+            "stream_window_bytes", "stream_send_buffer_bytes", "backoff_reset_after_ms",
         ])
+    }
+
+    func testBackoffResetAfterDefaultsAndLimits() throws {
+        var options = ChannelOptions()
+        XCTAssertEqual(options.backoffResetAfterMs, 5000)
+        try options.set("backoff_reset_after_ms", "0")
+        XCTAssertEqual(options.backoffResetAfterMs, 0)
+        try options.set("backoff_reset_after_ms", "60000")
+        XCTAssertEqual(options.backoffResetAfterMs, 60_000)
+        XCTAssertEqual(setError(&options, "backoff_reset_after_ms", "-1")?.kind, .invalidValue)
+        XCTAssertEqual(setError(&options, "backoff_reset_after_ms", "soon")?.kind, .invalidValue)
+        XCTAssertEqual(options.backoffResetAfterMs, 60_000)
     }
 
     func testStreamOptionsDefaultsAndLimits() throws {

@@ -2,9 +2,18 @@ import XCTest
 @testable import LBCCore
 
 final class EndpointStateMachineTests: XCTestCase {
-    private func machine() -> EndpointStateMachine {
+    /// Backoff 1 s, ×1.6, no jitter effect (random 0); healthy after 5 s READY.
+    private func machine(resetAfterMs: Int64 = 5000) -> EndpointStateMachine {
         EndpointStateMachine(backoff: ConnectionBackoff(initialMs: 1000, multiplier: 1.6, jitter: 0.2, maxMs: 120_000),
-                             random: { 0 })
+                             resetBackoffAfterMs: resetAfterMs, random: { 0 })
+    }
+
+    /// A machine whose connection became READY at `readyAtMs`.
+    private func ready(at readyAtMs: Int64 = 0, resetAfterMs: Int64 = 5000) -> EndpointStateMachine {
+        var m = machine(resetAfterMs: resetAfterMs)
+        _ = m.start()
+        m.connected(nowMs: readyAtMs)
+        return m
     }
 
     func testStartWhenIdleConnects() {
@@ -26,40 +35,140 @@ final class EndpointStateMachineTests: XCTestCase {
         XCTAssertEqual(m.connectFailed(), .scheduleRetry(delayMs: 2560))
     }
 
-    func testConnectedWhenConnectingResetsBackoff() {
+    func testConnectedWhenConnectingDoesNotResetBackoffYet() {
+        var m = machine()
+        _ = m.start()
+        _ = m.connectFailed()                       // 1000
+        _ = m.retryTimerFired()
+        m.connected(nowMs: 10_000)
+        XCTAssertEqual(m.state, .ready)
+        XCTAssertFalse(m.failingSinceReady)
+        // Lost 100 ms after READY: not proven healthy, the backoff goes on growing.
+        XCTAssertEqual(m.connectionLost(nowMs: 10_100), .scheduleRetry(delayMs: 1600))
+    }
+
+    func testConnectionLostWhenReadyLongEnoughReconnectsAtOnceAndResetsBackoff() {
         var m = machine()
         _ = m.start()
         _ = m.connectFailed()
         _ = m.retryTimerFired()
-        m.connected()
-        XCTAssertEqual(m.state, .ready)
+        _ = m.connectFailed()                       // backoff now at 2560
+        _ = m.retryTimerFired()
+        m.connected(nowMs: 0)
+        XCTAssertEqual(m.connectionLost(nowMs: 5000), .connect)
+        XCTAssertEqual(m.state, .connecting)
         XCTAssertFalse(m.failingSinceReady)
-        // Lost after READY: reconnect at once, and the next failure starts from the initial backoff.
-        XCTAssertEqual(m.connectionLost(), .connect)
         XCTAssertEqual(m.connectFailed(), .scheduleRetry(delayMs: 1000))
     }
 
-    func testGoAwayWhenReadyReconnectsAtOnce() {
+    func testConnectionLostWhenReadyBrieflyBacksOffAsAFailure() {
+        var m = ready(at: 1000)
+        XCTAssertEqual(m.connectionLost(nowMs: 1010), .scheduleRetry(delayMs: 1000))
+        XCTAssertEqual(m.state, .transientFailure)
+        XCTAssertTrue(m.failingSinceReady)
+        XCTAssertEqual(m.requestConnection(), .none, "waiting calls do not shorten a failure's backoff")
+        XCTAssertEqual(m.retryTimerFired(), .connect)
+    }
+
+    func testConnectionLostWhenReadyBrieflyRepeatedlyGrowsTheBackoff() {
+        // A server that closes right after SETTINGS: 1000, 1600, 2560, ... never a tight loop.
         var m = machine()
         _ = m.start()
-        m.connected()
-        XCTAssertEqual(m.goAway(), .connect)
+        var now: Int64 = 0
+        var delays: [Int64] = []
+        for _ in 0..<5 {
+            m.connected(nowMs: now)
+            guard case .scheduleRetry(let delay) = m.connectionLost(nowMs: now + 5) else {
+                return XCTFail("an early loss must back off")
+            }
+            delays.append(delay)
+            now += 5 + delay
+            XCTAssertEqual(m.retryTimerFired(), .connect)
+        }
+        XCTAssertEqual(delays, [1000, 1600, 2560, 4096, 6554])
+    }
+
+    func testGoAwayWhenReadyLongEnoughReconnectsAtOnce() {
+        var m = ready(at: 0)
+        XCTAssertEqual(m.goAway(nowMs: 5000), .connect)
         XCTAssertEqual(m.state, .connecting)
         XCTAssertFalse(m.failingSinceReady)
+    }
+
+    func testGoAwayWhenReadyBrieflyGoesIdleUntilTheBackoffExpires() {
+        var m = ready(at: 0)
+        XCTAssertEqual(m.goAway(nowMs: 3), .scheduleRetry(delayMs: 1000))
+        XCTAssertEqual(m.state, .idle)
+        XCTAssertFalse(m.failingSinceReady, "GOAWAY is not a failure: calls wait instead of failing fast")
+        XCTAssertEqual(m.retryTimerFired(), .connect)
+        XCTAssertEqual(m.state, .connecting)
+    }
+
+    func testGoAwayWhenReadyBrieflyAgainCountsAsAFailedAttempt() {
+        // A server that sends GOAWAY on every connection: the second early GOAWAY in a
+        // row is a failure (calls fail fast, waiting calls do not force a reconnect).
+        var m = ready(at: 0)
+        _ = m.goAway(nowMs: 3)
+        XCTAssertEqual(m.requestConnection(), .connect)
+        m.connected(nowMs: 10)
+        XCTAssertEqual(m.goAway(nowMs: 12), .scheduleRetry(delayMs: 1600))
+        XCTAssertEqual(m.state, .transientFailure)
+        XCTAssertTrue(m.failingSinceReady)
+        XCTAssertEqual(m.requestConnection(), .none)
+        XCTAssertEqual(m.retryTimerFired(), .connect)
+        // A healthy connection starts the count again.
+        m.connected(nowMs: 2000)
+        XCTAssertEqual(m.goAway(nowMs: 7000), .connect)
+        m.connected(nowMs: 7010)
+        XCTAssertEqual(m.goAway(nowMs: 7020), .scheduleRetry(delayMs: 1000))
+        XCTAssertEqual(m.state, .idle)
+    }
+
+    func testRequestConnectionWhenIdleAfterEarlyGoAwayConnectsAtOnce() {
+        var m = ready(at: 0)
+        _ = m.goAway(nowMs: 3)
+        XCTAssertEqual(m.requestConnection(), .connect)
+        XCTAssertEqual(m.state, .connecting)
+        // The timer of the abandoned backoff is stale now.
+        XCTAssertEqual(m.retryTimerFired(), .none)
+        XCTAssertEqual(m.requestConnection(), .none)
+    }
+
+    func testRequestConnectionWhenNotIdleDoesNothing() {
+        var m = machine()
+        XCTAssertEqual(m.requestConnection(), .none, "an endpoint that has not started yet")
+        _ = m.start()
+        XCTAssertEqual(m.requestConnection(), .none)
+        m.connected(nowMs: 0)
+        XCTAssertEqual(m.requestConnection(), .none)
+    }
+
+    func testGoAwayWhenNotReadyDoesNothing() {
+        var m = machine()
+        _ = m.start()
+        XCTAssertEqual(m.goAway(nowMs: 0), .none)
+        XCTAssertEqual(m.state, .connecting)
+    }
+
+    func testGoAwayWhenResetAfterIsZeroReconnectsAtOnce() {
+        var m = ready(at: 0, resetAfterMs: 0)
+        XCTAssertEqual(m.goAway(nowMs: 0), .connect)
+        m.connected(nowMs: 1)
+        XCTAssertEqual(m.connectionLost(nowMs: 1), .connect)
     }
 
     func testRetryTimerFiredWhenNotInFailureDoesNothing() {
         var m = machine()
         _ = m.start()
         XCTAssertEqual(m.retryTimerFired(), .none)
-        m.connected()
+        m.connected(nowMs: 0)
         XCTAssertEqual(m.retryTimerFired(), .none)
     }
 
     func testConnectionLostWhenConnectingCountsAsFailure() {
         var m = machine()
         _ = m.start()
-        XCTAssertEqual(m.connectionLost(), .scheduleRetry(delayMs: 1000))
+        XCTAssertEqual(m.connectionLost(nowMs: 0), .scheduleRetry(delayMs: 1000))
         XCTAssertEqual(m.state, .transientFailure)
     }
 }

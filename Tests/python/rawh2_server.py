@@ -24,6 +24,11 @@ speaks just enough HTTP/2 to let a test send exactly the frames it wants:
   TCP connection instead of HTTP/2 (for things ``h2`` refuses to produce:
   garbage bytes, never sending SETTINGS). ``index`` counts accepted
   connections from 0.
+* ``server.on_connect`` — when not None, ``on_connect(conn)`` runs on each new
+  HTTP/2 connection right after the server's SETTINGS went out, before any
+  request is read: e.g. :func:`goaway_after_settings`,
+  :func:`goaway_storm_after_settings`, :func:`close_after_settings`, servers
+  that shed every connection as soon as it is established.
 
 Everything is bounded: sockets have timeouts, threads are daemons, and
 :meth:`RawH2Server.stop` closes every socket.
@@ -49,6 +54,9 @@ __all__ = [
     "RESPONSE_HEADERS",
     "informational_then",
     "headers_without_status",
+    "goaway_after_settings",
+    "goaway_storm_after_settings",
+    "close_after_settings",
 ]
 
 #: The headers of a normal gRPC response.
@@ -90,6 +98,27 @@ def headers_without_status(stream, end_stream=True, data=None):
     if data is not None:
         stream.send_data(data)
     stream.send_trailers([("grpc-status", "0")])
+
+
+def goaway_after_settings(conn):
+    """``on_connect``: GOAWAY (last stream 0, NO_ERROR) right after SETTINGS; the
+    connection stays open until the client closes it."""
+    conn.goaway(last_stream_id=0)
+
+
+def goaway_storm_after_settings(conn, count=20):
+    """``on_connect``: a burst of ``count`` GOAWAY frames right after SETTINGS (the
+    first announcing the highest stream id, as a graceful shutdown does, then last
+    stream 0 over and over), then the TCP connection is dropped."""
+    conn.goaway(last_stream_id=2**31 - 1)
+    for _ in range(count - 1):
+        conn.write_raw(struct.pack(">I", 8)[1:] + bytes([7, 0]) + struct.pack(">III", 0, 0, 0))
+    conn.close()
+
+
+def close_after_settings(conn):
+    """``on_connect``: drop the TCP connection right after SETTINGS (no GOAWAY)."""
+    conn.close()
 
 
 class Stream:
@@ -195,11 +224,12 @@ class RawH2Server:
     """An h2c server on 127.0.0.1:<free port>. Use as a context manager or call stop()."""
 
     def __init__(self, handler=ok_handler, raw=None, host="127.0.0.1", on_headers=False,
-                 max_concurrent_streams=None, validate_outbound=True):
+                 max_concurrent_streams=None, validate_outbound=True, on_connect=None):
         self.handler = handler
         self.max_concurrent_streams = max_concurrent_streams
         self.validate_outbound = validate_outbound
         self.raw = raw
+        self.on_connect = on_connect
         self.on_headers = on_headers
         self.host = host
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -319,6 +349,9 @@ class RawH2Server:
         pending = {}
         try:
             conn.do(lambda c: c.initiate_connection())
+            on_connect = self.on_connect
+            if on_connect is not None:
+                on_connect(conn)
             sock.settimeout(0.1)
             while not self._stopping.is_set() and not conn.closed:
                 try:

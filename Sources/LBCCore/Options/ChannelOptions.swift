@@ -29,6 +29,9 @@ package struct ChannelOptions: Sendable, Equatable {
     package var backoffJitter = 0.2
     /// `backoff_max_ms` (>= backoff_initial_ms).
     package var backoffMaxMs: Int64 = 120_000
+    /// `backoff_reset_after_ms` (>= 0): how long a connection must stay READY before its
+    /// loss or GOAWAY resets the backoff; one that ends sooner is retried with backoff.
+    package var backoffResetAfterMs: Int64 = 5000
     /// `authority`: the `:authority` header (and TLS host name); nil means each endpoint's
     /// host:port.
     package var authority: String? = nil
@@ -73,6 +76,7 @@ package struct ChannelOptions: Sendable, Equatable {
         "backoff_max_ms", "authority", "user_agent", "discovery_interval_ms",
         "min_reresolution_interval_ms", "dns_use_ttl", "dns_ttl_floor_ms", "empty_answer", "resolution",
         "eager_timeout_ms", "dns_srv", "dns_timeout_ms", "stream_window_bytes", "stream_send_buffer_bytes",
+        "backoff_reset_after_ms",
     ]
 
     /// The connection backoff configured by the backoff_* fields.
@@ -125,6 +129,10 @@ package struct ChannelOptions: Sendable, Equatable {
         case "backoff_max_ms":
             let ms = try Self.integer(key, value)
             try setBackoff(initialMs: backoffInitialMs, multiplier: backoffMultiplier, jitter: backoffJitter, maxMs: ms)
+        case "backoff_reset_after_ms":
+            let ms = try Self.integer(key, value)
+            try Self.checkMinimum(key, ms, 0)
+            backoffResetAfterMs = ms
         case "authority":
             try setAuthority(value)
         case "user_agent":

@@ -47,6 +47,15 @@ extension Channel {
             finish(call, .unavailable, reason)
         } else {
             waiting.append(call)
+            requestIdleConnections()
+        }
+    }
+
+    /// Calls are waiting for a READY endpoint: endpoints left IDLE by an early GOAWAY
+    /// reconnect now rather than when their backoff expires.
+    private func requestIdleConnections() {
+        for endpoint in endpoints where endpoint.machine.state == .idle && !endpoint.retired {
+            apply(endpoint.machine.requestConnection(), to: endpoint)
         }
     }
 

@@ -8,6 +8,10 @@ extension Channel: ConnectionDelegate {
         case .none:
             break
         case .connect:
+            if let t = endpoint.retryTimer {  // reconnecting before the backoff expired
+                loop.cancelTimer(t)
+                endpoint.retryTimer = nil
+            }
             connect(endpoint)
         case .scheduleRetry(let delayMs):
             // Timer closures capture strongly: a cancelled timer drops its closure, and the
@@ -47,7 +51,7 @@ extension Channel: ConnectionDelegate {
 
     package func connectionReady(_ connection: HTTP2Connection) {
         guard let endpoint = endpoint(of: connection), endpoint.connection === connection else { return }
-        endpoint.machine.connected()
+        endpoint.machine.connected(nowMs: EventLoop.now() / 1_000_000)
         endpoint.lastError = nil
         retryWaiting()
     }
@@ -63,7 +67,7 @@ extension Channel: ConnectionDelegate {
     package func connectionLost(_ connection: HTTP2Connection, reason: String) {
         guard let endpoint = activeEndpoint(of: connection, reason: reason) else { return }
         emit(.info, "\(targetText): \(reason)")
-        apply(endpoint.machine.connectionLost(), to: endpoint)
+        apply(endpoint.machine.connectionLost(nowMs: EventLoop.now() / 1_000_000), to: endpoint)
         requestReresolution()
     }
 
@@ -85,7 +89,7 @@ extension Channel: ConnectionDelegate {
         endpoint.connection = nil
         endpoint.draining.append(connection)
         emit(.info, "\(targetText): \(endpoint.address) sent GOAWAY; draining its connection")
-        apply(endpoint.machine.goAway(), to: endpoint)
+        apply(endpoint.machine.goAway(nowMs: EventLoop.now() / 1_000_000), to: endpoint)
         requestReresolution()
     }
 

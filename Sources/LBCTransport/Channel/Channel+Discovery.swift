@@ -89,7 +89,8 @@ extension Channel {
         }
         let backoff = options.backoff
         for address in diff.added {
-            let endpoint = Endpoint(address: address, backoff: backoff)
+            let endpoint = Endpoint(address: address, backoff: backoff,
+                                    resetBackoffAfterMs: options.backoffResetAfterMs)
             endpoints.append(endpoint)
             apply(endpoint.machine.start(), to: endpoint)
         }

@@ -28,10 +28,10 @@ package final class Endpoint {
         latencyEWMAMicros = latencyEWMAMicros == 0 ? micros : latencyEWMAMicros * 0.9 + micros * 0.1
     }
 
-    init(address: EndpointAddress, backoff: ConnectionBackoff) {
+    init(address: EndpointAddress, backoff: ConnectionBackoff, resetBackoffAfterMs: Int64) {
         self.address = address
         self.addressText = CString(address.description)
-        self.machine = EndpointStateMachine(backoff: backoff)
+        self.machine = EndpointStateMachine(backoff: backoff, resetBackoffAfterMs: resetBackoffAfterMs)
     }
 
     /// READY with a connection that accepts streams.

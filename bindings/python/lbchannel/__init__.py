@@ -43,6 +43,7 @@ from ._errors import (
     WouldBlockError,
     CallFinishedError,
     SendClosedError,
+    ForkedError,
 )
 from ._callbacks import LogLevel
 from ._grpc_interface import CallFuture
@@ -72,6 +73,7 @@ __all__ = [
     "WouldBlockError",
     "CallFinishedError",
     "SendClosedError",
+    "ForkedError",
     "StreamingCall",
     "LogLevel",
     "HAVE_GRPC",

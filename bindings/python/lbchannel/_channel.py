@@ -104,6 +104,11 @@ class Channel(_ChannelBase):
 
     The channel also implements ``grpc.Channel`` (unary and streaming
     methods), so grpcio-generated stubs work on it unchanged.
+
+    After ``os.fork()`` (multiprocessing's "fork" start method), the child may
+    open and use its own channels; a channel opened in the parent raises
+    :class:`lbchannel.ForkedError` there, and closing it in the child only
+    forgets it (the parent's channel is unaffected).
     """
 
     def __init__(self, target, lookup=None, log_callback=None, **options):

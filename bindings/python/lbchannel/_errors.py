@@ -29,6 +29,7 @@ __all__ = [
     "WouldBlockError",
     "CallFinishedError",
     "SendClosedError",
+    "ForkedError",
 ]
 
 
@@ -66,6 +67,8 @@ class ErrorCode(enum.IntEnum):
     CALL_FINISHED = -14
     #: The send side of the call was closed (``close_send()`` or ``end=True``).
     SEND_CLOSED = -15
+    #: The handle was opened before ``fork()``; this process is the child.
+    FORKED = -16
 
 
 class Error(Exception):
@@ -164,6 +167,12 @@ class SendClosedError(Error):
     """``LBC_ERR_SEND_CLOSED``: the send side of the call was already closed."""
 
 
+class ForkedError(Error):
+    """``LBC_ERR_FORKED``: the channel (or call) was opened in the parent process
+    before ``os.fork()``; the child cannot use it (its I/O thread stayed in the
+    parent). Open a new :class:`lbchannel.Channel` in the child."""
+
+
 _BY_CODE = {
     ErrorCode.INVALID_ARGUMENT: InvalidArgumentError,
     ErrorCode.INVALID_TARGET: InvalidTargetError,
@@ -180,6 +189,7 @@ _BY_CODE = {
     ErrorCode.WOULD_BLOCK: WouldBlockError,
     ErrorCode.CALL_FINISHED: CallFinishedError,
     ErrorCode.SEND_CLOSED: SendClosedError,
+    ErrorCode.FORKED: ForkedError,
 }
 
 

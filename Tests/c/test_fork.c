@@ -1,0 +1,184 @@
+/*
+ * test_fork.c — fork() without exec, against real gRPC backends.
+ *
+ *   test_fork TARGET
+ *
+ * TARGET lists running test backends (Tests/python/backend.py); Tests/c/run.sh
+ * starts them. Two phases, every child under alarm(10) (killed by SIGALRM = hung):
+ *
+ *   cold: the parent has only used the library without a channel (options, version);
+ *         1,000 children each open a channel and make a call (this livelocked in
+ *         some children before the fork handler reset the Swift runtime's cached
+ *         thread id);
+ *   warm: the parent has a channel, a completion queue and a streaming call; 200
+ *         children each get LBC_ERR_FORKED (with a message naming the parent's pid)
+ *         from every one of those handles, open their own channel and make a call,
+ *         then close/free the parent's handles without hanging.
+ *
+ * Prints "N passed, M failed" and exits 1 if anything failed.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <lbchannel.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define WHOAMI "/lbtest.Test/Whoami"
+#define PARALLEL 4
+
+static int g_passed, g_failed;
+static const char *g_target;
+
+#define CHECK(cond, ...)                                          \
+  do {                                                            \
+    if (cond) {                                                   \
+      g_passed++;                                                 \
+    } else {                                                      \
+      g_failed++;                                                 \
+      printf("FAIL (%s:%d): ", __FILE__, __LINE__);               \
+      printf(__VA_ARGS__);                                        \
+      printf("\n");                                               \
+    }                                                             \
+  } while (0)
+
+/* In a child: report and exit with `code` unless `cond`. */
+#define CHILD_REQUIRE(cond, code, ...)                            \
+  do {                                                            \
+    if (!(cond)) {                                                \
+      fprintf(stderr, "child %d: ", (int)getpid());               \
+      fprintf(stderr, __VA_ARGS__);                               \
+      fprintf(stderr, "\n");                                      \
+      _exit(code);                                                \
+    }                                                             \
+  } while (0)
+
+/* The parent's handles, inherited by the children (NULL in the cold phase). */
+static lbc_channel *g_parent_ch;
+static lbc_cq *g_parent_cq;
+static lbc_call *g_parent_call;
+
+/* A call on a fresh channel must succeed. */
+static int own_channel_call(void) {
+  lbc_channel *ch = NULL;
+  lbc_response *resp = NULL;
+  if (lbc_channel_open(g_target, NULL, &ch) != LBC_OK) return 0;
+  int rc = lbc_unary(ch, WHOAMI, NULL, 0, NULL, 5000, &resp);
+  int ok = rc == LBC_OK && lbc_response_status(resp) == 0;
+  if (!ok) fprintf(stderr, "child %d: call: rc %d status %d %s\n", (int)getpid(), rc,
+                   resp ? lbc_response_status(resp) : -1, resp ? lbc_response_message(resp) : lbc_last_errmsg());
+  lbc_response_free(resp);
+  lbc_channel_close(ch);
+  return ok;
+}
+
+/* rc must be LBC_ERR_FORKED with a message naming the parent's pid. */
+static void require_forked(int rc, const char *what, const char *message) {
+  char want[64];
+  snprintf(want, sizeof want, "process %d before fork()", (int)getppid());
+  CHILD_REQUIRE(rc == LBC_ERR_FORKED, 3, "%s returned %d (%s), expected LBC_ERR_FORKED", what, rc, lbc_strerror(rc));
+  CHILD_REQUIRE(strstr(message, want) != NULL, 3, "%s: message \"%s\" does not say \"%s\"", what, message, want);
+}
+
+static void child(void) {
+  alarm(10);
+  if (g_parent_ch) {
+    lbc_response *resp = NULL;
+    lbc_call *call = NULL;
+    lbc_event ev;
+    char *json = NULL;
+    /* The message is read after the call (argument evaluation order is unspecified). */
+    int rc = lbc_unary(g_parent_ch, WHOAMI, NULL, 0, NULL, 1000, &resp);
+    require_forked(rc, "lbc_unary", lbc_channel_errmsg(g_parent_ch));
+    CHILD_REQUIRE(resp == NULL, 3, "lbc_unary filled out on error");
+    rc = lbc_channel_stats_json(g_parent_ch, &json);
+    require_forked(rc, "lbc_channel_stats_json", lbc_last_errmsg());
+    rc = lbc_call_start(g_parent_ch, WHOAMI, NULL, 1000, NULL, NULL, &call);
+    require_forked(rc, "lbc_call_start", lbc_last_errmsg());
+    rc = lbc_call_send(g_parent_call, "x", 1, 0, 1000);
+    require_forked(rc, "lbc_call_send", lbc_last_errmsg());
+    rc = lbc_call_cancel(g_parent_call);
+    require_forked(rc, "lbc_call_cancel", lbc_last_errmsg());
+    rc = lbc_cq_poll(g_parent_cq, &ev, 1, 1000);
+    require_forked(rc, "lbc_cq_poll", lbc_last_errmsg());
+    CHILD_REQUIRE(lbc_cq_fd(g_parent_cq) == -1, 3, "lbc_cq_fd of the parent's queue is not -1");
+  }
+  CHILD_REQUIRE(own_channel_call(), 4, "a call on the child's own channel failed");
+  if (g_parent_ch) {
+    /* Forgotten, not torn down (the parent's I/O thread does not exist here): must return. */
+    lbc_call_free(g_parent_call);
+    lbc_cq_free(g_parent_cq);
+    lbc_channel_close(g_parent_ch);
+    lbc_channel_close(g_parent_ch);
+  }
+  _exit(0);
+}
+
+/* Fork `n` children (PARALLEL at a time); count how they ended. */
+static void fork_children(const char *phase, int n) {
+  int running = 0, started = 0, ok = 0, hung = 0, other = 0;
+  while (started < n || running > 0) {
+    while (started < n && running < PARALLEL) {
+      fflush(stdout);
+      pid_t pid = fork();
+      if (pid == 0) child();
+      if (pid < 0) { perror("fork"); exit(2); }
+      running++;
+      started++;
+    }
+    int status = 0;
+    if (wait(&status) < 0) break;
+    running--;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) ok++;
+    else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) hung++;
+    else other++;
+  }
+  printf("%s: %d children, %d ok, %d hung, %d failed\n", phase, n, ok, hung, other);
+  CHECK(hung == 0, "%s: %d of %d children hung", phase, hung, n);
+  CHECK(ok == n, "%s: %d of %d children did not finish their work", phase, n - ok, n);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: %s TARGET\n", argv[0]);
+    return 2;
+  }
+  g_target = argv[argc - 1];
+  setvbuf(stdout, NULL, _IOLBF, 0);
+
+  /* cold: the library is loaded and used, no channel yet. */
+  lbc_options *opts = NULL;
+  CHECK(lbc_options_new(&opts) == LBC_OK, "lbc_options_new");
+  CHECK(lbc_options_set(opts, "lb_policy", "round_robin") == LBC_OK, "lbc_options_set");
+  lbc_options_free(opts);
+  CHECK(lbc_version_num() == LBC_VERSION_NUM, "lbc_version_num");
+  fork_children("cold", 1000);
+
+  /* warm: the parent's channel, queue and streaming call, inherited by the children. */
+  CHECK(lbc_channel_open(g_target, NULL, &g_parent_ch) == LBC_OK, "lbc_channel_open: %s", lbc_last_errmsg());
+  lbc_response *resp = NULL;
+  CHECK(lbc_unary(g_parent_ch, WHOAMI, NULL, 0, NULL, 5000, &resp) == LBC_OK && lbc_response_status(resp) == 0,
+        "parent call");
+  lbc_response_free(resp);
+  CHECK(lbc_cq_new(&g_parent_cq) == LBC_OK, "lbc_cq_new");
+  CHECK(lbc_call_start(g_parent_ch, "/lbtest.Test/Sleep", NULL, 30000, g_parent_cq, NULL, &g_parent_call) == LBC_OK,
+        "lbc_call_start: %s", lbc_last_errmsg());
+  fork_children("warm", 200);
+
+  /* The parent's handles still work after all that. */
+  CHECK(lbc_unary(g_parent_ch, WHOAMI, NULL, 0, NULL, 5000, &resp) == LBC_OK && lbc_response_status(resp) == 0,
+        "parent call after the forks");
+  lbc_response_free(resp);
+  CHECK(lbc_call_cancel(g_parent_call) == LBC_OK, "lbc_call_cancel in the parent");
+  lbc_call_free(g_parent_call);
+  lbc_cq_free(g_parent_cq);
+  lbc_channel_close(g_parent_ch);
+
+  printf("%d passed, %d failed\n", g_passed, g_failed);
+  return g_failed ? 1 : 0;
+}
