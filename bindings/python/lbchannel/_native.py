@@ -288,6 +288,11 @@ lbc_options_set_backoff = _fn(
 # int lbc_options_set_authority(lbc_options *opts, const char *authority);
 lbc_options_set_authority = _fn("lbc_options_set_authority", c_int, [lbc_options_p, c_char_p])
 
+# --- TLS ------------------------------------------------------------------------
+
+# int lbc_channel_reload_tls(lbc_channel *ch);
+lbc_channel_reload_tls = _fn("lbc_channel_reload_tls", c_int, [lbc_channel_p], optional=True)
+
 # --- Discovery hooks and logging ------------------------------------------------
 
 # int lbc_address_list_add(lbc_address_list *list, const char *address);
