@@ -33,7 +33,7 @@ public func lbc_channel_open(_ target: UnsafePointer<CChar>?, _ opts: UnsafeRawP
     let tls: ChannelTLS?
     switch makeChannelTLS(options.tls, serviceHost: tlsTarget.host, servicePort: tlsTarget.port) {
     case .success(let value): tls = value
-    case .failure(let error): return fail(.invalidArgument, "lbc_channel_open: \(error.message)")
+    case .failure(let error): return fail(.invalidArgument, error.message)
     }
     do {
         let channel = try Channel(source: source, targetText: text, options: options,

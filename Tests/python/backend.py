@@ -240,7 +240,12 @@ def main(argv=None):
             # A port must be owned by one backend only: tests kill a backend
             # and restart it on the same address.
             ("grpc.so_reuseport", 0),
-        ],
+        ]
+        # LBTEST_MAX_CONNECTION_AGE_MS: GOAWAY every connection after that long
+        # (clients reconnect to the same process, e.g. to resume TLS sessions).
+        + ([("grpc.max_connection_age_ms", int(os.environ["LBTEST_MAX_CONNECTION_AGE_MS"])),
+            ("grpc.max_connection_age_grace_ms", 5000)]
+           if os.environ.get("LBTEST_MAX_CONNECTION_AGE_MS") else []),
     )
     server.add_generic_rpc_handlers((_test_handlers(args.name),))
     _add_greeter(server, args.name, args.gen_dir)

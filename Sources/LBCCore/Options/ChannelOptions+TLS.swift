@@ -1,7 +1,8 @@
 /// Parsing of the `tls*` options (``TLSOptions``).
 extension TLSOptions {
     /// Sets one `tls*` option from its text form; on error `self` is unchanged.
-    /// Paths and PEM texts must be non-empty; `tls_server_name` is a host name or an
+    /// Paths must be non-empty without control bytes, PEM texts must hold a
+    /// "-----BEGIN " line; `tls_server_name` is a host name or an
     /// IP address literal (bytes 0x21...0x7E, at most 253).
     package mutating func set(_ key: String, _ value: String) throws(OptionError) {
         switch key {
@@ -24,8 +25,12 @@ extension TLSOptions {
         }
     }
 
+    /// A path: non-empty, no control characters.
     private static func nonEmpty(_ key: String, _ value: String) throws(OptionError) -> String {
         if value.isEmpty { throw .invalid(key, "must not be empty") }
+        for (offset, byte) in value.utf8.enumerated() where byte < 0x20 || byte == 0x7F {
+            throw .invalid(key, "\(ASCII.quoted(value)) has control byte \(ASCII.hexByte(byte)) at offset \(offset)")
+        }
         return value
     }
 

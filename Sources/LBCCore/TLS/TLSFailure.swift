@@ -57,6 +57,34 @@ package struct TLSFailure: Equatable, Sendable {
             || r.contains("access denied")
     }
 
+    /// What the client did about a client certificate during the handshake.
+    package enum ClientCertificate: Equatable, Sendable {
+        /// The server did not ask for one (none was configured).
+        case notRequested
+        /// The server asked for one and none is configured.
+        case requestedButMissing
+        /// A client certificate is configured (and was sent when asked for).
+        case configured
+    }
+
+    /// The message when the server closes the connection right after the handshake,
+    /// before HTTP/2 starts. Servers that refuse a client certificate often close
+    /// without a TLS alert (gRPC's servers do), so the client certificate situation
+    /// is the best clue.
+    package static func closedAfterHandshakeMessage(peer: String, clientCertificate: ClientCertificate) -> String {
+        let head = "\(peer) closed the connection right after the TLS handshake, before HTTP/2 started"
+        switch clientCertificate {
+        case .requestedButMissing:
+            return "\(head): the server rejected the client certificate: it asked for one and none is configured"
+                + " (tls_cert_file/tls_key_file or tls_cert_pem/tls_key_pem)"
+        case .configured:
+            return "\(head): the server rejected the client certificate (not signed by a CA it trusts, or not"
+                + " acceptable to it)"
+        case .notRequested:
+            return head
+        }
+    }
+
     /// The message for logs, RPC statuses and the endpoint's last error.
     package func message(peer: String, serverName: String, duringHandshake: Bool) -> String {
         let head = duringHandshake ? "TLS handshake with \(peer) failed" : "TLS error on the connection to \(peer)"

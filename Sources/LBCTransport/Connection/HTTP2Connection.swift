@@ -259,9 +259,8 @@ package final class HTTP2Connection: FileDescriptorHandler {
             return "connection to \(address) closed by the server before it answered HTTP/2"
                 + " (a TLS server on a plaintext channel? set the option \"tls\")"
         }
-        if state == .handshaking && readUntilBlocked {
-            return "connection to \(address) closed by the server after the TLS handshake, before HTTP/2 started"
-                + " (did the server reject the client certificate?)"
+        if state == .handshaking, let tls = tlsTransport {
+            return tls.closedAfterHandshakeReason
         }
         return "connection to \(address) closed by the server"
     }

@@ -48,6 +48,7 @@ package final class TLSContext: @unchecked Sendable {
         }
         lbcshim_ssl_ctx_client_session_cache(ctx)
         SSL_CTX_sess_set_new_cb(ctx, TLSTransport.newSessionCallback)
+        SSL_CTX_set_client_cert_cb(ctx, TLSTransport.clientCertificateCallback)
         try loadTrust(options)
         try loadIdentity(options)
     }
@@ -137,7 +138,11 @@ package final class TLSContext: @unchecked Sendable {
         }
         defer { EVP_PKEY_free(pkey) }
         guard SSL_CTX_use_PrivateKey(ctx, pkey) == 1 else {
-            throw TransportError("\(keyWhat): \(Self.takeErrorReason() ?? "the key was rejected")")
+            let reason = Self.takeErrorReason() ?? "the key was rejected"
+            if reason.contains("mismatch") {
+                throw TransportError("\(keyWhat) does not match the client certificate of \(chainWhat) (\(reason))")
+            }
+            throw TransportError("\(keyWhat): \(reason)")
         }
         guard SSL_CTX_check_private_key(ctx) == 1 else {
             throw TransportError("\(keyWhat) does not match the client certificate of \(chainWhat)"

@@ -22,6 +22,8 @@ package final class TLSTransport: ByteTransport {
     /// Ciphertext read from the socket before OpenSSL takes it.
     private let cipher = UnsafeMutableRawBufferPointer.allocate(byteCount: 32 << 10, alignment: 16)
     private var peerBytes: TLSFailure.PeerBytes = .none
+    /// The server asked for a client certificate and none was configured.
+    private var certificateRequestedButMissing = false
 
     /// A TLS client on the connected socket `fd` (owned by the connection).
     package init(fd: Int32, connector: TLSConnector, peer: String) throws(TransportError) {
@@ -230,6 +232,24 @@ package final class TLSTransport: ByteTransport {
         _ = SSL_shutdown(ssl)
         _ = try? drainOutput()
         ERR_clear_error()
+    }
+
+    /// Why the server closing the connection right after the handshake (before its
+    /// HTTP/2 SETTINGS) failed the connection.
+    package var closedAfterHandshakeReason: String {
+        let certificate: TLSFailure.ClientCertificate = connector.context.options.hasClientCertificate
+            ? .configured : (certificateRequestedButMissing ? .requestedButMissing : .notRequested)
+        return TLSFailure.closedAfterHandshakeMessage(peer: machine.peer, clientCertificate: certificate)
+    }
+
+    /// OpenSSL asks for a client certificate only when the server requested one and
+    /// none is configured: remember that (for the failure message) and send none.
+    static let clientCertificateCallback: @convention(c) (OpaquePointer?, UnsafeMutablePointer<OpaquePointer?>?,
+                                                          UnsafeMutablePointer<OpaquePointer?>?) -> Int32 = { ssl, _, _ in
+        if let ssl, let raw = SSL_get_ex_data(ssl, 0) {
+            Unmanaged<TLSTransport>.fromOpaque(raw).takeUnretainedValue().certificateRequestedButMissing = true
+        }
+        return 0
     }
 
     // MARK: sessions
