@@ -4,6 +4,7 @@ client certificates) behind a dnsmasq name, certificates made at test time with 
 the endpoint's last error and the log callback."""
 
 import os
+from pathlib import Path
 import shutil
 import socket
 import ssl
@@ -458,3 +459,55 @@ def test_session_resumption_on_reconnect(lbchannel, pki, lone, resumption):
                   % (h["last_full_handshake_us"], h["last_resumed_handshake_us"]))
         else:
             assert h["resumed_handshakes"] == 0, h
+
+
+# -- the README's TLS examples run as printed ---------------------------------------------------
+
+
+def _readme_block(heading, language):
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text.split(heading, 1)[1]
+    return section.split("```%s\n" % language, 1)[1].split("```", 1)[0]
+
+
+def _example_dir(pki, tmp_path):
+    for name in ("ca.pem", "client.pem", "client.key"):
+        shutil.copy(pki / name, tmp_path / name)
+    return tmp_path
+
+
+def test_readme_c_tls_example(library_path, pki, lone, tmp_path):
+    backend, _ = lone(client_ca="ca")
+    prefix = Path(library_path).resolve().parents[1]
+    include = prefix / "include"
+    if not (include / "lbchannel.h").exists():
+        include = Path(__file__).resolve().parents[2] / "include"
+    source = tmp_path / "tls_example.c"
+    source.write_text(_readme_block("### TLS in C", "c"))
+    exe = tmp_path / "tls_example"
+    libdir = Path(library_path).resolve().parent
+    subprocess.run(["cc", "-Wall", "-Werror", "-o", str(exe), str(source), "-I", str(include),
+                    str(Path(library_path).resolve()), "-Wl,-rpath," + str(libdir)], check=True)
+    run = subprocess.run([str(exe), "ipv4:" + backend.address], cwd=_example_dir(pki, tmp_path),
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "%s: OK lone" % backend.address
+    # Without the files the open fails and says which file.
+    os.remove(tmp_path / "ca.pem")
+    run = subprocess.run([str(exe), "ipv4:" + backend.address], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=30)
+    assert run.returncode == 1 and 'tls_ca_file "ca.pem": cannot open' in run.stderr, run.stderr
+
+
+def test_readme_python_tls_example(lbchannel, pki, lone, tmp_path, capsys):
+    backend, _ = lone(client_ca="ca")
+    code = _readme_block("### TLS in Python", "python").replace("127.0.0.2:50443", backend.address)
+    cwd = os.getcwd()
+    os.chdir(_example_dir(pki, tmp_path))
+    try:
+        exec(compile(code, "README.md", "exec"), {})
+    finally:
+        os.chdir(cwd)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "b'lone'"
+    assert out[1].startswith("{'full_handshakes': 1")
