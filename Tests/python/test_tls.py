@@ -511,3 +511,43 @@ def test_readme_python_tls_example(lbchannel, pki, lone, tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "b'lone'"
     assert out[1].startswith("{'full_handshakes': 1")
+
+
+# -- what goes on the wire -------------------------------------------------------------------
+
+
+def test_scheme_https_authority_and_sni(lbchannel, pki, dns):
+    from rawh2_server import RawH2Server
+
+    names = []
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki / "server.pem", pki / "server.key")
+    ctx.set_alpn_protocols(["h2"])
+    ctx.sni_callback = lambda sock, name, c: names.append(name)
+    with RawH2Server(host=LONE_HOST, ssl_context=ctx) as server:
+        dns.point([LONE_HOST])
+        with lbchannel.secure_channel(_target(dns, server.port), _creds(lbchannel, pki)) as ch:
+            assert ch.unary("/pkg.Svc/M", b"hi", timeout=10) == b"ok:hi"
+        with lbchannel.secure_channel(_target(dns, server.port), _creds(lbchannel, pki),
+                                      authority="explicit.example:1") as ch:
+            assert ch.unary("/pkg.Svc/M", b"hi", timeout=10) == b"ok:hi"
+        headers = [dict(h) for _, _, h in server.requests]
+    assert names == ["svc.test", "svc.test"]  # SNI: the service host name, not 127.0.0.5
+    assert headers[0][":scheme"] == "https"
+    assert headers[0][":authority"] == "svc.test:%d" % server.port
+    assert headers[1][":authority"] == "explicit.example:1"
+
+
+def test_tls_handshake_counts_against_the_connect_timeout(lbchannel, pki):
+    silent = socket.create_server((LONE_HOST, 0))  # accepts TCP, never answers TLS
+    try:
+        port = silent.getsockname()[1]
+        logs = Logs()
+        with lbchannel.secure_channel("ipv4:%s:%d" % (LONE_HOST, port), _creds(lbchannel, pki),
+                                      tls_server_name="svc.test", connect_timeout_ms=300,
+                                      log_callback=logs) as ch:
+            t0 = time.monotonic()
+            _fails_unavailable(ch, logs, "connect timeout after 300 ms: the TLS handshake with")
+            assert time.monotonic() - t0 < 5
+    finally:
+        silent.close()

@@ -86,7 +86,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
             watchingWrite = true
             connectTimer = loop.schedule(at: EventLoop.deadline(afterMs: connectTimeoutMs)) { [self] in
                 guard self.state == .connecting || self.state == .handshaking else { return }
-                self.fail("connect timeout after \(connectTimeoutMs) ms")
+                self.fail(self.connectTimeoutReason(connectTimeoutMs))
             }
             if connected { socketConnected() }
         } catch {
@@ -94,6 +94,17 @@ package final class HTTP2Connection: FileDescriptorHandler {
             let reason = "\(address): \(error)"
             loop.schedule(at: 0) { [self] in fail(reason) }
         }
+    }
+
+    /// Why the connect timer fired: which phase did not finish in time.
+    private func connectTimeoutReason(_ ms: Int64) -> String {
+        if state == .connecting && tlsTransport != nil {
+            return "connect timeout after \(ms) ms: the TLS handshake with \(address) did not finish"
+        }
+        if state == .handshaking {
+            return "connect timeout after \(ms) ms: \(address) did not send its HTTP/2 SETTINGS"
+        }
+        return "connect timeout after \(ms) ms"
     }
 
     /// TCP is up: put the transport on the socket and set it up (TLS handshake).
