@@ -22,8 +22,11 @@ def _run(*args, cwd):
     subprocess.run([OPENSSL, *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _key(d, name):
-    _run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", name + ".key", cwd=d)
+def _key(d, name, algorithm="EC"):
+    if algorithm == "RSA":
+        _run("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", name + ".key", cwd=d)
+    else:
+        _run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", name + ".key", cwd=d)
 
 
 def make_ca(d, name, subject):
@@ -35,10 +38,11 @@ def make_ca(d, name, subject):
          "-out", name + ".pem", cwd=d)
 
 
-def make_leaf(d, name, ca, cn, san=None, client=False, expired=False):
-    """A certificate ``name.pem`` / ``name.key`` signed by CA ``ca`` (files in ``d``)."""
+def make_leaf(d, name, ca, cn, san=None, client=False, expired=False, algorithm="EC"):
+    """A certificate ``name.pem`` / ``name.key`` (an EC P-256 or RSA-2048 key) signed by
+    CA ``ca`` (files in ``d``)."""
     d = Path(d)
-    _key(d, name)
+    _key(d, name, algorithm)
     _run("req", "-new", "-key", name + ".key", "-subj", "/CN=" + cn, "-out", name + ".csr", cwd=d)
     ext = ["basicConstraints=CA:FALSE",
            "extendedKeyUsage=" + ("clientAuth" if client else "serverAuth")]

@@ -41,7 +41,10 @@ extension Channel {
 
     /// The "tls" object of an endpoint's stats entry.
     func renderTLSStats(_ s: TLSEndpointSession) -> String {
-        "{\"full_handshakes\":\(s.fullHandshakes),\"resumed_handshakes\":\(s.resumedHandshakes)"
-            + ",\"last_full_handshake_us\":\(s.lastFullNs / 1000),\"last_resumed_handshake_us\":\(s.lastResumedNs / 1000)}"
+        let meanFull = s.fullHandshakes > 0 ? s.totalFullNs / Int64(s.fullHandshakes) / 1000 : 0
+        let meanResumed = s.resumedHandshakes > 0 ? s.totalResumedNs / Int64(s.resumedHandshakes) / 1000 : 0
+        return "{\"full_handshakes\":\(s.fullHandshakes),\"resumed_handshakes\":\(s.resumedHandshakes)"
+            + ",\"last_full_handshake_us\":\(s.lastFullNs / 1000),\"last_resumed_handshake_us\":\(s.lastResumedNs / 1000)"
+            + ",\"mean_full_handshake_us\":\(meanFull),\"mean_resumed_handshake_us\":\(meanResumed)}"
     }
 }

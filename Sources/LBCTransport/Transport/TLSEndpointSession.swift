@@ -13,6 +13,9 @@ package final class TLSEndpointSession {
     /// Duration of the last full and the last resumed handshake (ns; 0 = none yet).
     package private(set) var lastFullNs: Int64 = 0
     package private(set) var lastResumedNs: Int64 = 0
+    /// Sums of all full and resumed handshake durations (ns), for the means.
+    package private(set) var totalFullNs: Int64 = 0
+    package private(set) var totalResumedNs: Int64 = 0
 
     /// An empty slot.
     package init() {}
@@ -48,9 +51,11 @@ package final class TLSEndpointSession {
         if resumed {
             resumedHandshakes += 1
             lastResumedNs = handshakeNs
+            totalResumedNs += handshakeNs
         } else {
             fullHandshakes += 1
             lastFullNs = handshakeNs
+            totalFullNs += handshakeNs
         }
     }
 }
