@@ -9,7 +9,7 @@ int lbcshim_ssl_ctx_min_tls12(SSL_CTX *ctx) { return (int)SSL_CTX_set_min_proto_
 int lbcshim_ssl_ctx_min_tls13(SSL_CTX *ctx) { return (int)SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION); }
 
 void lbcshim_ssl_ctx_set_modes(SSL_CTX *ctx) {
-  SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 }
 
 void lbcshim_ssl_ctx_set_options(SSL_CTX *ctx) {

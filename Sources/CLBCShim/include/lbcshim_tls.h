@@ -17,7 +17,8 @@ int lbcshim_ssl_set_sni(struct ssl_st *ssl, const char *name);
 int lbcshim_ssl_ctx_min_tls12(struct ssl_ctx_st *ctx);
 /** SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION). 1 on success. */
 int lbcshim_ssl_ctx_min_tls13(struct ssl_ctx_st *ctx);
-/** SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS). */
+/** SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER). (Not SSL_MODE_RELEASE_BUFFERS:
+ *  it would free and re-allocate the record buffers on every read and write.) */
 void lbcshim_ssl_ctx_set_modes(struct ssl_ctx_st *ctx);
 /** SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION). */
 void lbcshim_ssl_ctx_set_options(struct ssl_ctx_st *ctx);

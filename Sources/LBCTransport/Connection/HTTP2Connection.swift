@@ -131,6 +131,9 @@ package final class HTTP2Connection: FileDescriptorHandler {
         switch transport.setUp(nowNs: EventLoop.now()) {
         case .ready:
             startHTTP2()
+            // Records that arrived with the end of the TLS handshake (the server's
+            // SETTINGS) are already off the socket: no epoll event will announce them.
+            if readUntilBlocked && state == .handshaking { readAvailable() }
         case .wantRead:
             setWatchWrite(false)
         case .wantWrite:

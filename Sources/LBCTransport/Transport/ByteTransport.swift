@@ -2,8 +2,11 @@ import LBCCore
 
 /// A transport failure the connection reports as is (the message names the cause).
 package struct TransportError: Error, CustomStringConvertible, Sendable {
+    /// The complete message, e.g. `TLS handshake with 10.0.0.7:443 failed: ...`.
     package var message: String
+    /// An error with `message`.
     package init(_ message: String) { self.message = message }
+    /// The message.
     package var description: String { message }
 }
 

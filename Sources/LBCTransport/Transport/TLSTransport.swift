@@ -22,6 +22,10 @@ package final class TLSTransport: ByteTransport {
     /// Ciphertext read from the socket before OpenSSL takes it.
     private let cipher = UnsafeMutableRawBufferPointer.allocate(byteCount: 32 << 10, alignment: 16)
     private var peerBytes: TLSFailure.PeerBytes = .none
+    /// The last socket read came back short: the socket is empty until epoll says
+    /// otherwise (level-triggered), so the next "want read" ends the round without
+    /// another read syscall.
+    private var socketDrained = false
     /// The server asked for a client certificate and none was configured.
     private var certificateRequestedButMissing = false
 
@@ -146,6 +150,7 @@ package final class TLSTransport: ByteTransport {
         }
         guard let n = r else { return .wouldBlock }
         if n == 0 { return .endOfStream }
+        socketDrained = n < cipher.count
         if peerBytes == .none {
             peerBytes = TLSFailure.classify(firstBytes: UnsafeRawBufferPointer(start: cipher.baseAddress, count: n))
         }
@@ -188,6 +193,10 @@ package final class TLSTransport: ByteTransport {
             case SSL_ERROR_WANT_READ:
                 // Replies OpenSSL queued while reading (e.g. to a KeyUpdate) go out now.
                 _ = try drainOutput()
+                if socketDrained {
+                    socketDrained = false
+                    return nil
+                }
                 switch receiveCiphertext() {
                 case .received: continue
                 case .wouldBlock: return nil
