@@ -141,6 +141,20 @@ def test_balanced_tls_channel_over_three_backends(lbchannel, pki, tls_backends, 
             assert e["last_error"] is None, e
 
 
+def test_tls_channel_follows_dns_churn(lbchannel, pki, tls_backends, dns):
+    from lbtest_support import wait_only
+
+    dns.point(HOSTS[:2])
+    port = int(tls_backends[0].address.rsplit(":", 1)[1])
+    with lbchannel.secure_channel(_target(dns, port), _creds(lbchannel, pki), lb_policy="round_robin",
+                                  discovery_interval_ms=200) as ch:
+        assert set(wait_only(ch, {"b1", "b2"}, timeout=10)) == {"b1", "b2"}
+        dns.point(HOSTS[1:])  # b1 leaves, b3 joins: verified against svc.test like the others
+        assert set(wait_only(ch, {"b2", "b3"}, timeout=10)) == {"b2", "b3"}
+        e3 = [e for e in ch.endpoints() if e["address"] == tls_backends[2].address][0]
+        assert e3["tls"]["full_handshakes"] == 1 and e3["last_error"] is None, e3
+
+
 def test_tls_grpc_stubs_and_metadata(lbchannel, pki, tls_backends, dns, pb):
     lbtest_pb2, lbtest_pb2_grpc = pb
     dns.point(HOSTS)
