@@ -149,6 +149,7 @@ test-c:
 	$(CC) $(C_WARN) -o $(C_TEST_DIR)/test_streams Tests/c/test_streams.c \
 	    $$($(TEST_PKG) --cflags --libs lbchannel) -Wl,-rpath,$(TEST_PREFIX)/lib
 	$(CC) $(C_WARN) -o $(C_TEST_DIR)/test_fork Tests/c/test_fork.c \
+	$(CC) $(C_WARN) -o $(C_TEST_DIR)/test_tls Tests/c/test_tls.c \
 	    $$($(TEST_PKG) --cflags --libs lbchannel) -Wl,-rpath,$(TEST_PREFIX)/lib
 	ldd $(C_TEST_DIR)/test_unary | grep -q '$(TEST_PREFIX)/lib/$(SONAME)' \
 	    || { echo "test_unary does not load the installed copy:" >&2; ldd $(C_TEST_DIR)/test_unary >&2; exit 1; }
@@ -157,6 +158,7 @@ test-c:
 	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh $(C_TEST_DIR)/test_interop
 	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh $(C_TEST_DIR)/test_streams
 	PYTHON=$(PYTHON) SERVERS=1 bash Tests/c/run.sh $(C_TEST_DIR)/test_fork
+	PYTHON=$(PYTHON) bash Tests/c/run-tls.sh $(C_TEST_DIR)/test_tls
 
 test-python:
 	LBCHANNEL_LIBRARY=$(TEST_LIB) \

@@ -18,6 +18,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "bench.grpc.pb.h"
+#include "tls_common.h"
 
 namespace {
 
@@ -93,8 +94,17 @@ int main(int argc, char** argv) {
   EchoService service;
   grpc::ServerBuilder builder;
   int selected = 0;
-  builder.AddListeningPort(addr + ":" + std::to_string(port), grpc::InsecureServerCredentials(),
-                           &selected);
+  std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
+  if (const char* cert = getenv("BENCH_TLS_CERT")) {  // TLS (tls_common.h)
+    char* chain = bench_read_file(cert);
+    char* key = bench_read_file(getenv("BENCH_TLS_KEY"));
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({key, chain});
+    free(chain);
+    free(key);
+    creds = grpc::SslServerCredentials(ssl);
+  }
+  builder.AddListeningPort(addr + ":" + std::to_string(port), creds, &selected);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || selected == 0) {

@@ -22,6 +22,7 @@
 
 #include "bench.grpc.pb.h"
 #include "load_common.h"
+#include "tls_common.h"
 
 static bench_args A;
 static std::unique_ptr<grpc::ClientReaderWriter<bench::Msg, bench::Msg>> RW;
@@ -105,13 +106,26 @@ static void phase(long count, uint64_t end_ns, bench_samples* s) {
     windowed(count, end_ns, s);
 }
 
+// TLS when BENCH_TLS_CA is set (tls_common.h): grpc::SslCredentials trusting that CA,
+// verifying BENCH_TLS_NAME.
+static std::shared_ptr<grpc::ChannelCredentials> bench_channel_credentials(grpc::ChannelArguments* args) {
+  const char* ca = getenv("BENCH_TLS_CA");
+  if (!ca) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  char* roots = bench_read_file(ca);
+  ssl.pem_root_certs = roots;
+  free(roots);
+  if (const char* name = getenv("BENCH_TLS_NAME")) args->SetSslTargetNameOverride(name);
+  return grpc::SslCredentials(ssl);
+}
+
 int main(int argc, char** argv) {
   bench_parse_args(argc, argv, &A);
   grpc::ChannelArguments args;
   args.SetServiceConfigJSON("{\"loadBalancingConfig\":[{\"round_robin\":{}}]}");
   args.SetMaxReceiveMessageSize(-1);
   std::shared_ptr<grpc::Channel> ch =
-      grpc::CreateCustomChannel(A.target, grpc::InsecureChannelCredentials(), args);
+      grpc::CreateCustomChannel(A.target, bench_channel_credentials(&args), args);
   if (!ch->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
     fprintf(stderr, "grpc_stream: channel to %s not connected after 10 s\n", A.target);
     return 1;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "load_common.h"
+#include "tls_common.h"
 
 /* Endpoints READY in the channel's stats, -1 if they cannot be read. */
 static inline int bench_ready_endpoints(lbc_channel *ch) {
@@ -29,6 +30,14 @@ static inline lbc_channel *bench_open_channel(const bench_args *a, const char *p
   lbc_channel *ch = NULL;
   if (lbc_options_new(&opts) != LBC_OK || lbc_options_set(opts, "lb_policy", "round_robin") != LBC_OK) {
     fprintf(stderr, "%s: options: %s\n", prog, lbc_last_errmsg());
+    return NULL;
+  }
+  const char *ca = getenv("BENCH_TLS_CA"), *name = getenv("BENCH_TLS_NAME");
+  if (ca && (lbc_options_set_tls(opts, 1) != LBC_OK ||
+             lbc_options_set_tls_roots(opts, ca, NULL, NULL, 0) != LBC_OK ||
+             (name && lbc_options_set_tls_server_name(opts, name) != LBC_OK))) {
+    fprintf(stderr, "%s: TLS options: %s\n", prog, lbc_last_errmsg());
+    lbc_options_free(opts);
     return NULL;
   }
   int rc = lbc_channel_open(a->target, opts, &ch);

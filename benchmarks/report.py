@@ -80,8 +80,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--tls-handshake", default=None, help="output of tls_handshake.py")
     a = ap.parse_args()
     raw = json.load(open(a.results))
+    handshake = json.load(open(a.tls_handshake)) if a.tls_handshake else None
     d = Data(raw)
     env, cfg = raw["env"], raw["config"]
     runs_done = 1 + max((m["run"] for m in raw["measurements"]), default=-1)
@@ -123,7 +125,7 @@ def main():
             if not ms:
                 continue
             tot = [sum(col) for col in zip(*[m["per_backend"] for m in ms])]
-            nb = 4 if case["id"] in ("c1", "c16", "c64", "py1", "py16") else 1
+            nb = 4 if case["id"] in ("c1", "c16", "c64", "py1", "py16", "tls1", "tls16", "tls64") else 1
             if nb > 1 and sum(tot):
                 share = " / ".join(f"{100.0 * t / sum(tot):.2f}" for t in tot[:nb])
                 spreads = [spread_pct(m["per_backend"][:nb]) for m in ms]
@@ -153,6 +155,8 @@ def main():
     pairs = []
     for n in (1, 16, 64):
         pairs += [(f"c{n}", "lbchannel-c", "grpc++"), (f"c{n}", "lbchannel-c-async", "grpc++")]
+    for n in (1, 16, 64):
+        pairs += [(f"tls{n}", "lbchannel-c", "grpc++"), (f"tls{n}", "lbchannel-c-async", "grpc++")]
     pairs += [("single64", "lbchannel-c", "h2load"),
               ("single64", "lbchannel-c", "grpc++"), ("py1", "lbchannel-py", "grpcio"),
               ("py16", "lbchannel-py", "grpcio")]
@@ -248,6 +252,53 @@ def main():
         w(f"\nlbchannel / gRPC C++: **{ir_ratio:.2f}×** instructions per call (blocking)"
           + (f", **{ir_ratio_async:.2f}×** (async)" if ir_ratio_async is not None else "")
           + ".\n")
+
+    # ---------------------------------------------------------------- TLS
+    tls_cases = [c for c in raw["cases"] if c["id"].startswith("tls")]
+    if tls_cases or handshake:
+        w("## TLS\n")
+        w("The `TLS, ...` rows above: the same drivers with TLS 1.3 on (`tls_common.h`: lbchannel's "
+          "`tls` options; gRPC C++ with `grpc::SslCredentials` and `ssl_target_name_override`) against "
+          "four more echo backends serving TLS (`grpc::SslServerCredentials`, an EC P-256 certificate for "
+          "`svc.test` from a test CA made with `openssl`). Targets from the TLS issue:\n")
+        w("| Target | Measured | Result |")
+        w("|---|---|---|")
+        for n in (1, 16, 64):
+            for lab, mode in (("lbchannel-c", "blocking"), ("lbchannel-c-async", "async")):
+                r, p = d.ratio(f"tls{n}", lab, "grpc++", "cpu_us_per_call")
+                if r is not None:
+                    w(f"| TLS client CPU per call ≤ 0.6× gRPC C++ at {n} outstanding ({mode}) | "
+                      f"{fmt_ratio(r, p)} | {'**met**' if r <= 0.6 else '**missed**'} |")
+        for lab, mode in (("lbchannel-c", "blocking"), ("lbchannel-c-async", "async")):
+            r, p = d.ratio("tls64", lab, "grpc++", "cps")
+            if r is not None:
+                w(f"| TLS calls/s at 64 outstanding ≥ 1.1× gRPC C++ ({mode}) | {fmt_ratio(r, p)} | "
+                  f"{'**met**' if r >= 1.1 else '**missed**'} |")
+        r, p = d.ratio("tls-s64", "lbchannel-c", "grpc++", "cps")
+        if r is not None:
+            w(f"| TLS streaming msgs/s vs gRPC C++ (reported) | {fmt_ratio(r, p)} | — |")
+        w("")
+        ctls, gtls = cg.get("lbchannel-c-tls"), cg.get("grpc++-tls")
+        if ctls and gtls:
+            w(f"Client instructions per unary call with TLS (callgrind, as above): lbchannel "
+              f"{ctls['ir_per_call']:,.0f}, gRPC C++ {gtls['ir_per_call']:,.0f} "
+              f"(**{ctls['ir_per_call'] / gtls['ir_per_call']:.2f}×**).\n")
+        if handshake:
+            w("TLS handshake per endpoint, ClientHello to Finished on the client, median over the "
+              "reconnects of one channel to a grpcio TLS backend that sends GOAWAY every 200 ms "
+              "(`benchmarks/tls_handshake.py`; lbchannel's stats JSON):\n")
+            w("| Server certificate | full handshake µs | resumed µs | saved | samples (full / resumed) |")
+            w("|---|---:|---:|---:|---|")
+            for kind, title in (("ec", "EC P-256"), ("rsa", "RSA 2048")):
+                h = handshake.get(kind)
+                if not h:
+                    continue
+                full = h["full_only"].get("median_full_handshake_us")
+                res = h["resumed"].get("median_resumed_handshake_us")
+                saved = f"{100.0 * (1 - res / full):.0f} %" if full and res else "—"
+                w(f"| {title} | {fmt_num(full, 0)} | {fmt_num(res, 0)} | {saved} | "
+                  f"{h['full_only'].get('full_samples')} / {h['resumed'].get('resumed_samples')} |")
+            w("")
 
     # ---------------------------------------------------------------- targets
     w("## Targets (from the benchmark issue)\n")

@@ -6,6 +6,9 @@
 #   LBCHANNEL_LIB=/path/liblbchannel.so benchmarks/run.sh   (skip the library build)
 #   BENCH_SKIP_INSTALL=1                    do not apt-get / pip install missing tools
 #   BENCH_CALLGRIND=0                       skip the instruction counts
+#   BENCH_TLS=0                             skip the TLS rows (four more echo backends
+#                                           serving TLS with certificates made by openssl)
+#   BENCH_ONLY=tls,s1                       measure only the cases whose id starts so
 #
 # Installs missing tools (Debian: libgrpc++-dev protobuf-compiler-grpc protobuf-compiler
 # nghttp2-client valgrind util-linux; PyPI: grpcio), builds the release library and
@@ -129,10 +132,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-start_servers() {
+start_servers() {  # start_servers [PREFIX]; with BENCH_TLS_CERT/KEY set the servers use TLS
+  local prefix="${1:-}"
   PORTS=()
   for i in $(seq 1 $NSERVERS); do
-    local logf="$OUT/server$i.log"
+    local logf="$OUT/${prefix}server$i.log"
     : >"$logf"
     taskset -c 0 "$OUT/echo_server" --port 0 >"$logf" 2>&1 &
     SERVER_PIDS+=($!)
@@ -146,7 +150,19 @@ start_servers() {
     [ -n "$port" ] || { cat "$logf" >&2; log "echo_server $i did not start"; exit 1; }
     PORTS+=("$port")
   done
-  log "backends on 127.0.0.1: ${PORTS[*]} (pids ${SERVER_PIDS[*]}, CPU 0)"
+  log "${prefix:+$prefix }backends on 127.0.0.1: ${PORTS[*]} (pids ${SERVER_PIDS[*]}, CPU 0)"
+}
+
+# TLS backends: certificates for "svc.test" from a test CA, made with openssl.
+start_tls_servers() {
+  TLS_PORTS=()
+  [ "${BENCH_TLS:-1}" = 1 ] || return 0
+  "$PYTHON" -c 'import sys; sys.path.insert(0, sys.argv[1]); import tls_certs; tls_certs.make_pki(sys.argv[2])' \
+    "$ROOT/Tests/python" "$OUT/pki"
+  local plain=("${PORTS[@]}")
+  BENCH_TLS_CERT="$OUT/pki/server.pem" BENCH_TLS_KEY="$OUT/pki/server.key" start_servers tls
+  TLS_PORTS=("${PORTS[@]}")
+  PORTS=("${plain[@]}")
 }
 
 # ------------------------------------------------------------------------ main
@@ -156,16 +172,29 @@ install_deps
 build_library
 build_programs
 start_servers
+start_tls_servers
 
 log "measuring: BENCH_RUNS=$BENCH_RUNS BENCH_SECONDS=$BENCH_SECONDS"
 "$PYTHON" "$HERE/runner.py" \
   --bin "$OUT" --lib "$LIB" --pyroot "$ROOT/bindings/python" \
   --ports "$(IFS=,; echo "${PORTS[*]}")" \
   --runs "$BENCH_RUNS" --seconds "$BENCH_SECONDS" --callgrind "$BENCH_CALLGRIND" \
+  --tls-ports "$(IFS=,; echo "${TLS_PORTS[*]}")" --tls-ca "$OUT/pki/ca.pem" --tls-name svc.test \
   --out "$OUT/results.json" &
 RUNNER_PID=$!
 wait "$RUNNER_PID"
 RUNNER_PID=""
 
-"$PYTHON" "$HERE/report.py" --results "$OUT/results.json" --out "$HERE/RESULTS.md"
-log "wrote benchmarks/RESULTS.md ($(( $(date +%s) - START_TS )) s in all)"
+HS_ARGS=()
+if [ ${#TLS_PORTS[@]} -gt 0 ]; then
+  log "TLS handshake times (full vs resumed)"
+  LBCHANNEL_LIBRARY="$LIB" PYTHONPATH="$ROOT/bindings/python" \
+    "$PYTHON" "$HERE/tls_handshake.py" >"$OUT/tls_handshake.json" 2>"$OUT/tls_handshake.log" \
+    && HS_ARGS=(--tls-handshake "$OUT/tls_handshake.json") || log "tls_handshake.py failed (see $OUT/tls_handshake.log)"
+fi
+
+REPORT="$HERE/RESULTS.md"
+# A partial run (BENCH_ONLY) must not replace the full results.
+[ -n "${BENCH_ONLY:-}" ] && REPORT="$OUT/RESULTS-partial.md"
+"$PYTHON" "$HERE/report.py" --results "$OUT/results.json" --out "$REPORT" ${HS_ARGS[@]+"${HS_ARGS[@]}"}
+log "wrote ${REPORT#$ROOT/} ($(( $(date +%s) - START_TS )) s in all)"

@@ -63,9 +63,15 @@ class Backends:
     # Count's request: empty for the unary count, payload "stream" for stream messages.
     REQUEST = {"unary": b"", "stream": b"\x0a\x06stream"}
 
-    def __init__(self, ports):
+    def __init__(self, ports, tls_ca=None, tls_name=None):
         self.ports = ports
-        self.channels = [grpc.insecure_channel(f"127.0.0.1:{p}") for p in ports]
+        if tls_ca:
+            with open(tls_ca, "rb") as f:
+                creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+            opts = [("grpc.ssl_target_name_override", tls_name)] if tls_name else []
+            self.channels = [grpc.secure_channel(f"127.0.0.1:{p}", creds, options=opts) for p in ports]
+        else:
+            self.channels = [grpc.insecure_channel(f"127.0.0.1:{p}") for p in ports]
         self.stubs = [c.unary_unary("/bench.Echo/Count") for c in self.channels]
 
     def counts(self, kind="unary"):
@@ -351,7 +357,16 @@ def main():
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--callgrind", type=int, default=1)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--tls-ports", default="", help="four TLS echo backends (empty: no TLS rows)")
+    ap.add_argument("--tls-ca", default=None)
+    ap.add_argument("--tls-name", default="svc.test")
     a = ap.parse_args()
+    # BENCH_ONLY=tls,s1: measure only the cases whose id starts with one of these.
+    only = [x for x in os.environ.get("BENCH_ONLY", "").split(",") if x]
+
+    def selected(cid):
+        return not only or any(cid.startswith(x) for x in only)
+
     signal.signal(signal.SIGTERM, _on_term)
 
     ports = [int(p) for p in a.ports.split(",")]
@@ -411,22 +426,50 @@ def main():
                         ("grpcio", "stream", py + ["--client", "grpcio"])]
         cases.append((cid, title, clients))
 
+    # TLS: the same drivers with TLS on (BENCH_TLS_CA / BENCH_TLS_NAME, tls_common.h)
+    # against four TLS echo backends; lbchannel vs gRPC C++ with grpc::SslCredentials.
+    tls_ports = [int(p) for p in a.tls_ports.split(",") if p]
+    case_ctx = {}
+    tls_env = None
+    if tls_ports:
+        tls_target = "ipv4:" + ",".join(f"127.0.0.1:{p}" for p in tls_ports)
+        tls_env = dict(env, BENCH_TLS_CA=a.tls_ca, BENCH_TLS_NAME=a.tls_name)
+        tls_backends = Backends(tls_ports, a.tls_ca, a.tls_name)
+        for n in (1, 16, 64):
+            cases.append((f"tls{n}", f"TLS, C, 4 backends, {n} outstanding", [
+                ("lbchannel-c", "driver", c_driver(lbc, tls_target, n, 4)),
+                ("lbchannel-c-async", "driver", c_driver(lbc, tls_target, n, 4, "--async")),
+                ("grpc++", "driver", c_driver(gpp, tls_target, n, 0)),
+            ]))
+            case_ctx[f"tls{n}"] = (tls_env, tls_backends)
+        cases.append(("tls-s64", "TLS, stream, 32 B, up to 64 in flight", [
+            ("lbchannel-c", "stream", c_driver(lbs, tls_target, 1, 4, "--payload", "32", "--window", "64")),
+            ("grpc++", "stream", c_driver(gps, tls_target, 1, 0, "--payload", "32", "--window", "64")),
+        ]))
+        case_ctx["tls-s64"] = (tls_env, tls_backends)
+        STREAM_IDS.add("tls-s64")
+    cases = [c for c in cases if selected(c[0])]
+
     backends = Backends(ports)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     results = {"env": environment(root),
                "config": {"runs": a.runs, "seconds": a.seconds, "ports": ports,
-                          "target4": target4, "target1": target1, "payload": 32},
+                          "target4": target4, "target1": target1, "payload": 32,
+                          "tls_ports": tls_ports, "only": only},
                "cases": [{"id": c[0], "title": c[1], "clients": [x[0] for x in c[2]],
                           "kind": "stream" if c[0] in STREAM_IDS else "unary"} for c in cases],
                "measurements": [], "callgrind": {}}
     try:
         # h2load runs a fixed number of requests: size it to BENCH_SECONDS from a short
         # calibration, then from the previous run's rate.
-        cal, _, _ = run_h2load(ports[0], 20000, body, backends, timeout)
-        h2_rate = cal["cps"]
-        log(f"h2load calibration: {h2_rate:.0f} req/s")
+        h2_rate = 0
+        if any(kind == "h2load" for _, _, cl in cases for _, kind, _ in cl):
+            cal, _, _ = run_h2load(ports[0], 20000, body, backends, timeout)
+            h2_rate = cal["cps"]
+            log(f"h2load calibration: {h2_rate:.0f} req/s")
         for run in range(a.runs):
             for cid, title, clients in cases:
+                env_c, backends_c = case_ctx.get(cid, (env, backends))
                 for label, kind, cmd in clients:
                     if kind == "h2load":
                         n = max(1000, int(h2_rate * a.seconds))
@@ -435,12 +478,12 @@ def main():
                         res["server_count_check"] = "ok" if per[0] == res["calls"] else \
                             f"MISMATCH: server counted {per[0]}, h2load {res['calls']} succeeded"
                     elif kind == "stream":
-                        res, per, cpu_total = run_driver(cmd, env, backends, timeout, "stream")
+                        res, per, cpu_total = run_driver(cmd, env_c, backends_c, timeout, "stream")
                         res["server_count_check"] = "ok" if sum(per) == res["calls"] and \
                             sorted(per)[:-1] == [0] * (len(per) - 1) else \
                             f"MISMATCH: servers counted {per}, client received {res['calls']}"
                     else:
-                        res, per, cpu_total = run_driver(cmd, env, backends, timeout)
+                        res, per, cpu_total = run_driver(cmd, env_c, backends_c, timeout)
                     res.update({"run": run, "case": cid, "label": label, "per_backend": per,
                                 "process_cpu_s": cpu_total})
                     results["measurements"].append(res)
@@ -450,7 +493,12 @@ def main():
                         + f"p50 {res['p50_us'] or 0:7.0f} us  cpu {res['cpu_us_per_call'] or 0:6.1f} us/call "
                         f"backends {per}" + (f" errors {res['errors']}" if res["errors"] else "")
                         + (f" {res['server_count_check']}" if res.get("server_count_check", "ok") != "ok" else ""))
-        if a.callgrind:
+        if a.callgrind and tls_ports and selected("tls1"):
+            results["callgrind"]["lbchannel-c-tls"] = run_callgrind(
+                "lbc_tls", [lbc, "--target", tls_target, "--expect-endpoints", "4"], a.bin, tls_env)
+            results["callgrind"]["grpc++-tls"] = run_callgrind(
+                "grpcpp_tls", [gpp, "--target", tls_target], a.bin, tls_env)
+        if a.callgrind and selected("c1"):
             cg_env = dict(env)
             results["callgrind"]["lbchannel-c"] = run_callgrind(
                 "lbc", [lbc, "--target", target4, "--expect-endpoints", "4"], a.bin, cg_env)
@@ -460,12 +508,16 @@ def main():
             results["callgrind"]["grpc++"] = run_callgrind("grpcpp", [gpp, "--target", target4],
                                                           a.bin, cg_env)
             for label, c in results["callgrind"].items():
+                if label.endswith("-tls"):
+                    continue
                 lb = label.startswith("lbchannel")
                 c["top_inclusive"] = top_functions(c["file_4000"], 30 if lb else 15)
                 c["top_self"] = top_functions(c["file_4000"], 25 if lb else 15, inclusive=False)
     finally:
         _kill_current()
         backends.close()
+        if tls_ports:
+            tls_backends.close()
         with open(a.out, "w") as f:
             json.dump(results, f, indent=1)
 

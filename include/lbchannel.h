@@ -249,6 +249,29 @@ void lbc_options_free(lbc_options *opts);
  *                             lbc_channel_open wait for the first
  *                             non-empty resolution                  (default lazy)
  *   eager_timeout_ms          > 0: how long eager waits             (default 5000)
+ * TLS (see "TLS" below and the README's TLS section):
+ *   tls                       bool: TLS on every connection, ALPN h2,
+ *                             :scheme https                         (default false)
+ *   tls_ca_file               PEM file of trusted CA certificates   (default: the
+ *   tls_ca_dir                OpenSSL hashed CA directory            system's roots)
+ *   tls_ca_pem                trusted CA certificates as PEM text
+ *                             (any combination of the three; given
+ *                             any of them, the system roots are not used)
+ *   tls_cert_file             PEM file: client certificate chain,
+ *                             leaf first (mutual TLS)               (default none)
+ *   tls_key_file              PEM file: its private key (unencrypted)
+ *   tls_cert_pem, tls_key_pem the same as PEM text (instead of the files)
+ *   tls_server_name           host name (or IP literal) for SNI, certificate
+ *                             verification and the default
+ *                             :authority (like gRPC's
+ *                             ssl_target_name_override)            (default: the
+ *                             target's host; for ipv4:/ipv6: targets each address)
+ *   tls_min_version           1.2 | 1.3                             (default 1.2)
+ *   tls_session_resumption    bool: resume TLS sessions when
+ *                             reconnecting to an endpoint          (default true)
+ * Paths must be non-empty without control bytes; PEM text must hold a
+ * "-----BEGIN " line. Files are read by lbc_channel_open() (and again by
+ * lbc_channel_reload_tls()), not by the setter.
  * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (NULL argument or bad value) or
  * LBC_ERR_UNKNOWN_OPTION. On failure the options are unchanged.
  */
@@ -267,6 +290,68 @@ int lbc_options_set_backoff(lbc_options *opts, int64_t initial_ms, double multip
                             double jitter, int64_t max_ms);
 /** Typed setter for authority; NULL restores the default. */
 int lbc_options_set_authority(lbc_options *opts, const char *authority);
+
+/* ------------------------------------------------------------------------- */
+/* TLS                                                                        */
+/* ------------------------------------------------------------------------- */
+/*
+ * With `tls` on, every connection of the channel runs TLS 1.2 or 1.3 through
+ * OpenSSL with ALPN "h2" (a server that does not select h2 is refused) and
+ * sends `:scheme https`. Verification is always on, and there is no switch to
+ * turn it off: the server's certificate must chain to the trusted CAs and name
+ * the target's SERVICE host name -- "api.internal" for "dns:///api.internal:443",
+ * even though connections go to the resolved addresses -- or tls_server_name
+ * when set; SNI carries the same name (never an IP address). The default
+ * :authority becomes "host:port" of the target (or tls_server_name).
+ *
+ * The handshake runs on the channel's I/O thread without blocking it and
+ * counts against connect_timeout_ms. A connection that fails ends the RPCs
+ * waiting for it with UNAVAILABLE and a message naming the cause and OpenSSL's
+ * reason (untrusted CA, host name mismatch, expired certificate, no ALPN h2, a
+ * plaintext server on a TLS channel, a TLS server on a plaintext channel, a
+ * rejected client certificate); the same text is the endpoint's "last_error"
+ * in lbc_channel_stats_json() and a LBC_LOG_WARNING line.
+ *
+ * lbc_channel_open() reads every file and fails with LBC_ERR_INVALID_ARGUMENT,
+ * naming the option, the file and the reason, for settings that cannot work:
+ * an unreadable or empty file, no certificate in a CA or certificate file, no
+ * usable key, a key that does not match the certificate, a key without a
+ * certificate or the reverse, a file and PEM text for the same thing, or a
+ * tls_* setting while `tls` is off.
+ *
+ * Sessions are resumed per endpoint across reconnects (tls_session_resumption)
+ * but never across lbc_channel_reload_tls(), so a resumed session was always
+ * verified with the current trust settings.
+ */
+
+/** Typed setter for `tls` (non-zero: TLS on every connection). */
+int lbc_options_set_tls(lbc_options *opts, int enabled);
+/**
+ * Typed setter for the trusted CAs: `ca_file` (PEM file), `ca_dir` (OpenSSL hashed
+ * directory) and `ca_pem` (`ca_pem_len` bytes of PEM text, not NUL-terminated
+ * necessarily). Each may be NULL; all NULL restores the system's default roots.
+ * Replaces all three settings. Strings are copied.
+ * Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT (opts NULL, empty path, not PEM).
+ */
+int lbc_options_set_tls_roots(lbc_options *opts, const char *ca_file, const char *ca_dir,
+                              const char *ca_pem, size_t ca_pem_len);
+/**
+ * Typed setter for the client certificate (mutual TLS) as files: `cert_file`
+ * holds the chain (leaf first), `key_file` its unencrypted private key, both PEM.
+ * NULL, NULL removes the client certificate. Replaces tls_cert_pem/tls_key_pem.
+ * Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT; a key without a certificate (or
+ * the reverse) is refused by lbc_channel_open().
+ */
+int lbc_options_set_tls_client_cert_files(lbc_options *opts, const char *cert_file, const char *key_file);
+/**
+ * Typed setter for the client certificate as PEM text in memory (`cert_len` and
+ * `key_len` bytes; copied). NULL, 0, NULL, 0 removes it. Replaces
+ * tls_cert_file/tls_key_file. Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT.
+ */
+int lbc_options_set_tls_client_cert_pem(lbc_options *opts, const char *cert_pem, size_t cert_len,
+                                        const char *key_pem, size_t key_len);
+/** Typed setter for tls_server_name; NULL restores the default (the target's host). */
+int lbc_options_set_tls_server_name(lbc_options *opts, const char *name);
 
 /** Addresses collected by a lookup callback. Valid only during the callback. */
 typedef struct lbc_address_list lbc_address_list;
@@ -440,6 +525,11 @@ int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, siz
  *     {"address": "127.0.0.2:50051", "state": "READY", "in_flight": 0,
  *      "calls_started": 10, "calls_failed": 0, "connect_failures": 0,
  *      "latency_ewma_us": 180, "draining_connections": 0, "last_error": null}, ...],
+ *    (TLS channels add to each endpoint "tls": {"full_handshakes": 1,
+ *     "resumed_handshakes": 2, "last_full_handshake_us": 1400,
+ *     "last_resumed_handshake_us": 950, "mean_full_handshake_us": 1380,
+ *     "mean_resumed_handshake_us": 940}: counts and durations, ClientHello to
+ *     Finished, of the TLS handshakes of the endpoint's connections)
  *    "retired_endpoints": 0, "waiting_calls": 0,
  *    "discovery": {"kind": "dns", "resolutions": 3, "errors": 0, "empty_answers": 0,
  *      "updates": 1, "pushes": 0, "last_result": "ok", "last_error": null,
@@ -451,6 +541,19 @@ int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, siz
  * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT or LBC_ERR_CLOSED.
  */
 int lbc_channel_stats_json(lbc_channel *ch, char **json_out);
+
+/**
+ * Certificate rotation: re-read the channel's TLS files (tls_ca_file, tls_ca_dir,
+ * tls_cert_file, tls_key_file; PEM options are kept as given) and use them for
+ * every connection made from now on. Existing connections keep working with the
+ * settings they were made with; sessions cached for resumption are dropped.
+ * Nothing changes on error.
+ * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (ch NULL, the channel does not use TLS,
+ * or a file cannot be used: the message names the file and the reason),
+ * LBC_ERR_CLOSED or LBC_ERR_RECURSIVE_CALL (called from this channel's log or
+ * lookup callback). THREAD SAFETY: any thread. Blocks while the files are read.
+ */
+int lbc_channel_reload_tls(lbc_channel *ch);
 
 /* ------------------------------------------------------------------------- */
 /* Unary calls                                                                */

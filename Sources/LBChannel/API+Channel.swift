@@ -13,6 +13,7 @@ public func lbc_channel_open(_ target: UnsafePointer<CChar>?, _ opts: UnsafeRawP
     let box = opts.map { Handle.get($0, as: OptionsBox.self) }
     let options = box?.options ?? ChannelOptions()
     let source: EndpointSource
+    var tlsTarget: (host: String?, port: UInt16?) = (nil, nil)
     if let lookup = box?.lookup {
         guard !text.isEmpty else { return fail(.invalidTarget, "lbc_channel_open: the target is empty") }
         source = .lookup(lookupFunction(lookup))
@@ -22,15 +23,22 @@ public func lbc_channel_open(_ target: UnsafePointer<CChar>?, _ opts: UnsafeRawP
         do {
             switch try Target.parse(text) {
             case .addresses(let addresses): source = .fixed(addresses)
-            case .dns(let server, let host, let port): source = .dns(server: server, host: host, port: port)
+            case .dns(let server, let host, let port):
+                source = .dns(server: server, host: host, port: port)
+                tlsTarget = (host, port)
             }
         } catch {
             return fail(error.isUnsupported ? .unsupported : .invalidTarget, error.message)
         }
     }
+    let tls: ChannelTLS?
+    switch makeChannelTLS(options.tls, serviceHost: tlsTarget.host, servicePort: tlsTarget.port) {
+    case .success(let value): tls = value
+    case .failure(let error): return fail(.invalidArgument, error.message)
+    }
     do {
         let channel = try Channel(source: source, targetText: text, options: options,
-                                  log: box?.log.map(logFunction))
+                                  log: box?.log.map(logFunction), tls: tls)
         out.pointee = ChannelRegistry.register(channel)
         return 0
     } catch {

@@ -224,7 +224,15 @@ async def serve(args):
     ])
     server.add_generic_rpc_handlers((build_handlers(args.name),))
     try:
-        port = server.add_insecure_port(args.listen)
+        cert = os.environ.get("LBTEST_TLS_CERT")  # TLS when set (with LBTEST_TLS_KEY)
+        if cert:
+            with open(cert, "rb") as f:
+                chain = f.read()
+            with open(os.environ["LBTEST_TLS_KEY"], "rb") as f:
+                key = f.read()
+            port = server.add_secure_port(args.listen, grpc.ssl_server_credentials([(key, chain)]))
+        else:
+            port = server.add_insecure_port(args.listen)
     except RuntimeError as exc:
         print("server: cannot listen on %s: %s" % (args.listen, exc), file=sys.stderr, flush=True)
         return 2

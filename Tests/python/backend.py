@@ -6,6 +6,10 @@ Usage::
     python3 Tests/python/backend.py --listen 127.0.0.2:50051 --name b1 [--gen-dir DIR]
     python3 Tests/python/backend.py --listen unix:/tmp/x.sock --name b1
 
+TLS: with the environment variables ``LBTEST_TLS_CERT`` and ``LBTEST_TLS_KEY``
+(PEM files) the backend serves TLS (grpcio ``ssl_server_credentials``); with
+``LBTEST_TLS_CLIENT_CA`` as well it requires client certificates signed by that CA.
+
 Prints exactly ``READY <listen>`` on stdout (flushed) once serving (with
 port 0, the port actually bound replaces the 0). SIGTERM or SIGINT: graceful
 ``server.stop(grace=5)`` — GOAWAY, in-flight RPCs finish — then exit 0.
@@ -168,6 +172,27 @@ def _add_greeter(server, name, gen_dir):
     return True
 
 
+def _add_port(server, listen):
+    """Listen with TLS when LBTEST_TLS_CERT/LBTEST_TLS_KEY name PEM files (and require
+    client certificates signed by LBTEST_TLS_CLIENT_CA when that is set), else plaintext."""
+    cert = os.environ.get("LBTEST_TLS_CERT")
+    if not cert:
+        return server.add_insecure_port(listen)
+    with open(cert, "rb") as f:
+        chain = f.read()
+    with open(os.environ["LBTEST_TLS_KEY"], "rb") as f:
+        key = f.read()
+    client_ca = os.environ.get("LBTEST_TLS_CLIENT_CA")
+    roots = None
+    if client_ca:
+        with open(client_ca, "rb") as f:
+            roots = f.read()
+    credentials = grpc.ssl_server_credentials(
+        [(key, chain)], root_certificates=roots, require_client_auth=roots is not None
+    )
+    return server.add_secure_port(listen, credentials)
+
+
 def _watch_parent():
     """Exit at once if the test run that started us dies (never leak backends).
 
@@ -215,12 +240,17 @@ def main(argv=None):
             # A port must be owned by one backend only: tests kill a backend
             # and restart it on the same address.
             ("grpc.so_reuseport", 0),
-        ],
+        ]
+        # LBTEST_MAX_CONNECTION_AGE_MS: GOAWAY every connection after that long
+        # (clients reconnect to the same process, e.g. to resume TLS sessions).
+        + ([("grpc.max_connection_age_ms", int(os.environ["LBTEST_MAX_CONNECTION_AGE_MS"])),
+            ("grpc.max_connection_age_grace_ms", 5000)]
+           if os.environ.get("LBTEST_MAX_CONNECTION_AGE_MS") else []),
     )
     server.add_generic_rpc_handlers((_test_handlers(args.name),))
     _add_greeter(server, args.name, args.gen_dir)
     try:
-        port = server.add_insecure_port(args.listen)
+        port = _add_port(server, args.listen)
     except RuntimeError as exc:
         print("backend: cannot listen on %s: %s" % (args.listen, exc), file=sys.stderr, flush=True)
         return 2

@@ -30,15 +30,16 @@ PROTOS = ("empty.proto", "messages.proto", "test.proto")
 class InteropServer:
     """One ``Tests/interop/server.py`` process listening on ``host:0``."""
 
-    def __init__(self, host, name):
+    def __init__(self, host, name, env=None):
         self.host = host
         self.name = name
+        self.env = dict(env or {})  # e.g. LBTEST_TLS_CERT / LBTEST_TLS_KEY: serve TLS
         self.proc = None
         self.address = None
         self._log = None
 
     def spawn(self):
-        env = dict(os.environ, LBTEST_PARENT_PID=str(os.getpid()), PYTHONUNBUFFERED="1")
+        env = dict(os.environ, LBTEST_PARENT_PID=str(os.getpid()), PYTHONUNBUFFERED="1", **self.env)
         self._log = tempfile.TemporaryFile(prefix="lbtest-interop-")
         self.proc = subprocess.Popen(
             [sys.executable, str(INTEROP_SERVER), "--listen", "%s:0" % self.host, "--name", self.name],

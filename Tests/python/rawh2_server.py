@@ -20,6 +20,7 @@ speaks just enough HTTP/2 to let a test send exactly the frames it wants:
 * ``informational_then(handler)`` wraps a handler to send a ``:status 100``
   block first; ``headers_without_status`` answers with a HEADERS block that
   has no ``:status``.
+* ``RawH2Server(ssl_context=ctx)`` serves TLS (h2 over TLS) instead of h2c.
 * ``server.raw`` — when not None, ``raw(sock, index)`` takes over each *new*
   TCP connection instead of HTTP/2 (for things ``h2`` refuses to produce:
   garbage bytes, never sending SETTINGS). ``index`` counts accepted
@@ -224,7 +225,9 @@ class RawH2Server:
     """An h2c server on 127.0.0.1:<free port>. Use as a context manager or call stop()."""
 
     def __init__(self, handler=ok_handler, raw=None, host="127.0.0.1", on_headers=False,
-                 max_concurrent_streams=None, validate_outbound=True, on_connect=None):
+                 max_concurrent_streams=None, validate_outbound=True, on_connect=None, ssl_context=None):
+        #: With an ``ssl.SSLContext`` (server side, ALPN h2), every connection is TLS.
+        self.ssl_context = ssl_context
         self.handler = handler
         self.max_concurrent_streams = max_concurrent_streams
         self.validate_outbound = validate_outbound
@@ -310,6 +313,14 @@ class RawH2Server:
                 self.connections += 1
                 self._sockets.append(sock)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.ssl_context is not None:
+                try:
+                    sock.settimeout(5)
+                    sock = self.ssl_context.wrap_socket(sock, server_side=True)
+                    sock.settimeout(None)
+                except OSError:
+                    sock.close()
+                    continue
             raw = self.raw
             target = self._run_raw if raw is not None else self._run_h2
             args = (sock, index, raw) if raw is not None else (sock, index)

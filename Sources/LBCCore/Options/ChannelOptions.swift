@@ -65,6 +65,8 @@ package struct ChannelOptions: Sendable, Equatable {
     /// `stream_send_buffer_bytes`: how many bytes a streaming call queues for sending
     /// before a send blocks (>= 0; one message is always accepted into an empty buffer).
     package var streamSendBufferBytes = 64 << 10
+    /// The `tls*` options (plaintext unless `tls` is on); see ``TLSOptions``.
+    package var tls = TLSOptions()
 
     /// All defaults.
     package init() {}
@@ -77,7 +79,7 @@ package struct ChannelOptions: Sendable, Equatable {
         "min_reresolution_interval_ms", "dns_use_ttl", "dns_ttl_floor_ms", "empty_answer", "resolution",
         "eager_timeout_ms", "dns_srv", "dns_timeout_ms", "stream_window_bytes", "stream_send_buffer_bytes",
         "backoff_reset_after_ms",
-    ]
+    ] + TLSOptions.keys
 
     /// The connection backoff configured by the backoff_* fields.
     package var backoff: ConnectionBackoff {
@@ -175,6 +177,8 @@ package struct ChannelOptions: Sendable, Equatable {
             let ms = try Self.integer(key, value)
             try Self.checkPositive(key, ms)
             dnsTimeoutMs = ms
+        case _ where key.hasPrefix("tls") && TLSOptions.keys.contains(key):
+            try tls.set(key, value)
         default:
             throw OptionError(kind: .unknownKey, message: "unknown option \(ASCII.quoted(key))"
                 + " (valid options: \(Self.keys.joined(separator: ", ")))")

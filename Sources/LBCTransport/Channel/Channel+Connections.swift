@@ -25,14 +25,11 @@ extension Channel: ConnectionDelegate {
     }
 
     private func connect(_ endpoint: Endpoint) {
-        let connection = HTTP2Connection(
-            address: endpoint.address, loop: loop,
-            authority: options.authority ?? endpoint.address.authority,
-            userAgent: (options.userAgent.map { $0 + " " } ?? "") + "lbchannel/\(LBChannelVersion.string)",
-            streamWindow: options.streamWindowBytes)
+        let connection = HTTP2Connection(address: endpoint.address, loop: loop,
+                                         configuration: connectionConfiguration(for: endpoint))
         connection.delegate = self
         endpoint.connection = connection
-        connection.start(connectTimeoutMs: options.connectTimeoutMs)
+        connection.start()
     }
 
     private func endpoint(of connection: HTTP2Connection) -> Endpoint? {
@@ -58,6 +55,7 @@ extension Channel: ConnectionDelegate {
 
     package func connectionFailed(_ connection: HTTP2Connection, reason: String) {
         guard let endpoint = activeEndpoint(of: connection, reason: reason) else { return }
+        emit(.warning, "\(targetText): \(reason)")
         endpoint.connectFailures += 1
         apply(endpoint.machine.connectFailed(), to: endpoint)
         requestReresolution()

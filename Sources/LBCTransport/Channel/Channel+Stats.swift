@@ -12,6 +12,7 @@ extension Channel {
             out += ",\"calls_failed\":\(e.callsFailed),\"connect_failures\":\(e.connectFailures)"
             out += ",\"latency_ewma_us\":\(Int(e.latencyEWMAMicros.rounded()))"
             out += ",\"draining_connections\":\(e.draining.count)"
+            if let s = e.tlsSession { out += ",\"tls\":" + renderTLSStats(s) }
             out += ",\"last_error\":\(e.lastError.map(JSON.quote) ?? "null")}"
         }
         out += "],\"retired_endpoints\":\(retired.count),\"waiting_calls\":\(waiting.count)"

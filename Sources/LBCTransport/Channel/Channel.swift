@@ -73,10 +73,13 @@ package final class Channel: @unchecked Sendable {
     var stats = DiscoveryStats()
     /// Signalled when the endpoint set first becomes non-empty (eager resolution waits for it).
     let firstEndpoints = Completion()
+    /// TLS for every connection; nil for plaintext (see Channel+TLS.swift).
+    let tls: ChannelTLS?
 
     package init(source: EndpointSource, targetText: String, options: ChannelOptions,
-                 log: LogFunction? = nil) throws(ChannelError) {
+                 log: LogFunction? = nil, tls: ChannelTLS? = nil) throws(ChannelError) {
         self.options = options
+        self.tls = tls
         self.targetText = targetText
         self.log = log
         self.picker = Picker(policy: options.lbPolicy)

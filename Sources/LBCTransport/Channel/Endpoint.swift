@@ -14,6 +14,8 @@ package final class Endpoint {
     var lastError: String?
     /// Removed from the endpoint set: takes no new RPCs, never reconnects.
     var retired = false
+    /// TLS session cache and handshake counters (TLS channels only, made on first connect).
+    var tlsSession: TLSEndpointSession?
 
     var inFlight = 0
     var callsStarted = 0

@@ -3,12 +3,13 @@ import CNGHTTP2
 import Glibc
 import LBCCore
 
-/// One HTTP/2 (h2c, prior knowledge) client connection to one endpoint: a
-/// non-blocking socket driven by the event loop and an nghttp2 session fed with
-/// `mem_recv` / drained with `mem_send`. Loop thread only.
+/// One HTTP/2 client connection to one endpoint: a non-blocking socket driven by the
+/// event loop, a byte transport on it (plaintext h2c with prior knowledge, or TLS with
+/// ALPN h2; see ``ByteTransport``) and an nghttp2 session fed with `mem_recv` /
+/// drained with `mem_send`. Loop thread only.
 package final class HTTP2Connection: FileDescriptorHandler {
     package enum State: Equatable {
-        case connecting     // TCP connect in progress
+        case connecting     // TCP connect (and the TLS handshake) in progress
         case handshaking    // TCP up, waiting for the server's SETTINGS
         case ready
         case draining       // GOAWAY received
@@ -31,11 +32,22 @@ package final class HTTP2Connection: FileDescriptorHandler {
     private var maxConcurrentStreams = 100
 
     let loop: EventLoop
+    /// The settings this connection was made with.
+    package let configuration: ConnectionConfiguration
     private let authority: CString
     private let userAgent: CString
+    private let scheme: CString
     /// SETTINGS_INITIAL_WINDOW_SIZE: each stream's receive window.
     private let streamWindow: UInt32
     private var fd: Int32 = -1
+    /// Plaintext or TLS; set once the TCP connection is up.
+    private var transport: ByteTransport?
+    /// The TLS transport, when this is a TLS connection (for its handshake figures).
+    package private(set) var tlsTransport: TLSTransport?
+    /// TLS may hold decrypted bytes the socket no longer signals: read until it blocks.
+    private var readUntilBlocked = false
+    /// Nothing has been read from the server yet (to recognise a TLS server's answer).
+    private var nothingReadYet = true
     var session: OpaquePointer?
     private var outbound: [UInt8] = []
     private var outboundStart = 0
@@ -57,13 +69,14 @@ package final class HTTP2Connection: FileDescriptorHandler {
     /// max_send_header_block_length); larger requests fail RESOURCE_EXHAUSTED.
     static let maxSendHeaderBlockSize = 64 << 10
 
-    package init(address: EndpointAddress, loop: EventLoop, authority: String, userAgent: String,
-                 streamWindow: Int = 4 << 20) {
-        self.streamWindow = UInt32(clamping: streamWindow)
+    package init(address: EndpointAddress, loop: EventLoop, configuration: ConnectionConfiguration) {
+        self.configuration = configuration
+        self.streamWindow = UInt32(clamping: configuration.streamWindow)
         self.address = address
         self.loop = loop
-        self.authority = CString(authority)
-        self.userAgent = CString(userAgent)
+        self.authority = CString(configuration.authority)
+        self.userAgent = CString(configuration.userAgent)
+        self.scheme = CString(configuration.scheme)
     }
 
     /// True when new streams may be opened (READY; calls beyond the server's
@@ -72,8 +85,10 @@ package final class HTTP2Connection: FileDescriptorHandler {
 
     // MARK: connecting
 
-    /// Start the TCP connection; failures are reported through the delegate.
-    package func start(connectTimeoutMs: Int64) {
+    /// Start the TCP connection (then the TLS handshake, then HTTP/2), all within the
+    /// configuration's connect timeout; failures are reported through the delegate.
+    package func start() {
+        let connectTimeoutMs = configuration.connectTimeoutMs
         do {
             let (fd, connected) = try Socket.connect(to: address)
             self.fd = fd
@@ -81,7 +96,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
             watchingWrite = true
             connectTimer = loop.schedule(at: EventLoop.deadline(afterMs: connectTimeoutMs)) { [self] in
                 guard self.state == .connecting || self.state == .handshaking else { return }
-                self.fail("connect timeout after \(connectTimeoutMs) ms")
+                self.fail(self.connectTimeoutReason(connectTimeoutMs))
             }
             if connected { socketConnected() }
         } catch {
@@ -91,7 +106,54 @@ package final class HTTP2Connection: FileDescriptorHandler {
         }
     }
 
+    /// Why the connect timer fired: which phase did not finish in time.
+    private func connectTimeoutReason(_ ms: Int64) -> String {
+        if state == .connecting && tlsTransport != nil {
+            return "connect timeout after \(ms) ms: the TLS handshake with \(address) did not finish"
+        }
+        if state == .handshaking {
+            return "connect timeout after \(ms) ms: \(address) did not send its HTTP/2 SETTINGS"
+        }
+        return "connect timeout after \(ms) ms"
+    }
+
+    /// TCP is up: put the transport on the socket and set it up (TLS handshake).
     private func socketConnected() {
+        if let tls = configuration.tls {
+            do {
+                let t = try TLSTransport(fd: fd, connector: tls, peer: address.description)
+                tlsTransport = t
+                transport = t
+                readUntilBlocked = true
+            } catch {
+                fail(error.message)
+                return
+            }
+        } else {
+            transport = PlaintextTransport(fd: fd)
+        }
+        continueSetUp()
+    }
+
+    /// Step the transport's setup; start HTTP/2 when it is done.
+    private func continueSetUp() {
+        guard let transport else { return }
+        switch transport.setUp(nowNs: EventLoop.now()) {
+        case .ready:
+            startHTTP2()
+            // Records that arrived with the end of the TLS handshake (the server's
+            // SETTINGS) are already off the socket: no epoll event will announce them.
+            if readUntilBlocked && state == .handshaking { readAvailable() }
+        case .wantRead:
+            setWatchWrite(false)
+        case .wantWrite:
+            setWatchWrite(true)
+        case .failed(let message):
+            fail(message)
+        }
+    }
+
+    private func startHTTP2() {
         state = .handshaking
         var s: OpaquePointer?
         let rv = nghttp2_session_client_new2(&s, NGHTTP2Callbacks.shared, Unmanaged.passUnretained(self).toOpaque(),
@@ -162,6 +224,10 @@ package final class HTTP2Connection: FileDescriptorHandler {
 
     package func handleEvents(_ events: UInt32) {
         if state == .connecting {
+            if transport != nil {
+                continueSetUp()
+                return
+            }
             let err = Socket.pendingError(fd)
             if err != 0 {
                 fail("connect to \(address): \(String(cString: strerror(err)))")
@@ -181,18 +247,25 @@ package final class HTTP2Connection: FileDescriptorHandler {
 
     private func readAvailable() {
         let buffer = loop.readBuffer
-        while state != .closed {
+        while state != .closed, let transport {
             let n: Int?
             do {
-                n = try Syscall.nonBlocking("read") { read(fd, buffer.baseAddress, buffer.count) }
+                n = try transport.read(into: buffer)
             } catch {
-                fail("connection to \(address) lost: \(error)")
+                fail(readUntilBlocked ? error.message : "connection to \(address) lost: \(error)")
                 return
             }
             guard let count = n else { return }  // EAGAIN
             if count == 0 {
-                fail(state == .draining && streams.isEmpty ? nil : "connection to \(address) closed by the server")
+                fail(state == .draining && streams.isEmpty ? nil : closedByServerReason())
                 return
+            }
+            if nothingReadYet {
+                nothingReadYet = false
+                if !readUntilBlocked, TLSFailure.classify(firstBytes: UnsafeRawBufferPointer(start: buffer.baseAddress, count: min(count, 2))) == .tls {
+                    fail("\(address) answered with TLS, not plaintext HTTP/2 (a TLS server on a plaintext channel? set the option \"tls\")")
+                    return
+                }
             }
             guard let s = session else { return }
             inNGHTTP2 = true
@@ -208,8 +281,20 @@ package final class HTTP2Connection: FileDescriptorHandler {
                 fail(reason)
                 return
             }
-            if count < buffer.count { return }
+            if count < buffer.count && !readUntilBlocked { return }
         }
+    }
+
+    /// Why the server's end of stream is a failure.
+    private func closedByServerReason() -> String {
+        if state == .handshaking && nothingReadYet && !readUntilBlocked {
+            return "connection to \(address) closed by the server before it answered HTTP/2"
+                + " (a TLS server on a plaintext channel? set the option \"tls\")"
+        }
+        if state == .handshaking, let tls = tlsTransport {
+            return tls.closedAfterHandshakeReason
+        }
+        return "connection to \(address) closed by the server"
     }
 
     // MARK: streams
@@ -235,7 +320,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
         var provider = nghttp2_data_provider()
         provider.source.ptr = Unmanaged.passUnretained(call).toOpaque()
         provider.read_callback = NGHTTP2Callbacks.readRequestBody
-        let id = RequestHeaders.withFields(for: call, authority: authority, userAgent: userAgent) { nva, count in
+        let id = RequestHeaders.withFields(for: call, scheme: scheme, authority: authority, userAgent: userAgent) { nva, count in
             nghttp2_submit_request(s, nil, nva, count, &provider, Unmanaged.passUnretained(call).toOpaque())
         }
         needsFlush = true
@@ -368,26 +453,31 @@ package final class HTTP2Connection: FileDescriptorHandler {
     /// Write the buffered bytes. True when everything was written (the buffer is then
     /// empty); false when the socket is full (EPOLLOUT is armed) or the connection failed.
     private func writeOutbound() -> Bool {
-        while outboundStart < outbound.count {
-            let r: Int?
-            do {
-                r = try outbound.withUnsafeBytes { raw throws(SystemError) in
-                    try Syscall.nonBlocking("write") {
-                        write(fd, raw.baseAddress! + outboundStart, raw.count - outboundStart)
+        guard let transport else { return false }
+        do throws(TransportError) {
+            while outboundStart < outbound.count {
+                let r = try outbound.withUnsafeBytes { raw in
+                    Result { () throws(TransportError) in
+                        try transport.write(UnsafeRawBufferPointer(rebasing: raw[outboundStart...]))
                     }
+                }.get()
+                guard let written = r else {
+                    setWatchWrite(true)
+                    return false
                 }
-            } catch {
-                fail("connection to \(address) lost: \(error)")
-                return false
+                outboundStart += written
             }
-            guard let written = r else {
+            outbound.removeAll(keepingCapacity: true)
+            outboundStart = 0
+            // TLS records the socket did not take yet.
+            guard try transport.flushBuffered() else {
                 setWatchWrite(true)
                 return false
             }
-            outboundStart += written
+        } catch {
+            fail(readUntilBlocked ? error.message : "connection to \(address) lost: \(error)")
+            return false
         }
-        outbound.removeAll(keepingCapacity: true)
-        outboundStart = 0
         setWatchWrite(false)
         return true
     }
@@ -417,6 +507,8 @@ package final class HTTP2Connection: FileDescriptorHandler {
         state = .closed
         if let t = connectTimer { loop.cancelTimer(t); connectTimer = nil }
         if fd >= 0 {
+            transport?.shutDown()
+            transport = nil
             loop.unregister(fd: fd)
             Glibc.close(fd)
             fd = -1

@@ -34,10 +34,8 @@ enum RequestHeaders {
     private static let neverIndex = UInt8(NGHTTP2_NV_FLAG_NO_COPY_NAME.rawValue | NGHTTP2_NV_FLAG_NO_INDEX.rawValue)
 
     // RFC 9113 §8.3: every pseudo-header comes before the regular fields.
-    private static let pseudoConstants: [(CString, CString)] = [
-        (CString(":method"), CString("POST")),
-        (CString(":scheme"), CString("http")),
-    ]
+    private static let methodField = (CString(":method"), CString("POST"))
+    private static let schemeName = CString(":scheme")
     private static let constants: [(CString, CString)] = [
         (CString("content-type"), CString("application/grpc")),
         (CString("te"), CString("trailers")),
@@ -47,14 +45,15 @@ enum RequestHeaders {
     private static let userAgent = CString("user-agent")
     private static let timeout = CString("grpc-timeout")
 
-    /// Call `body` with the header fields of `call`. `authority` and `userAgent`
-    /// must outlive the connection's streams (nghttp2 does not copy them).
-    static func withFields<R>(for call: Call, authority authorityValue: CString, userAgent agentValue: CString,
+    /// Call `body` with the header fields of `call`. `scheme`, `authority` and
+    /// `userAgent` must outlive the connection's streams (nghttp2 does not copy them).
+    static func withFields<R>(for call: Call, scheme schemeValue: CString, authority authorityValue: CString,
+                              userAgent agentValue: CString,
                               _ body: (UnsafePointer<nghttp2_nv>, Int) -> R) -> R {
         var method = call.method
         var timeoutText = call.deadlineNs.map { GRPCTimeout.encode(nanoseconds: max($0 - EventLoop.now(), 1)) } ?? ""
         let metadata = call.encodedMetadata
-        let count = pseudoConstants.count + constants.count + 3 + (call.deadlineNs == nil ? 0 : 1) + metadata.fields.count
+        let count = 2 + constants.count + 3 + (call.deadlineNs == nil ? 0 : 1) + metadata.fields.count
         return method.withUTF8 { pathBytes in
             timeoutText.withUTF8 { timeoutBytes in
                 metadata.bytes.withUnsafeBufferPointer { block in
@@ -65,7 +64,8 @@ enum RequestHeaders {
                                                 valuelen: length, flags: flags)
                             i += 1
                         }
-                        for (name, value) in pseudoConstants { add(name, value.bytes, value.count, noCopy) }
+                        add(methodField.0, methodField.1.bytes, methodField.1.count, noCopy)
+                        add(schemeName, schemeValue.bytes, schemeValue.count, noCopy)
                         add(path, UnsafeMutablePointer(mutating: pathBytes.baseAddress!), pathBytes.count, copyValue)
                         add(authority, authorityValue.bytes, authorityValue.count, noCopy)
                         for (name, value) in constants { add(name, value.bytes, value.count, noCopy) }

@@ -49,9 +49,14 @@ from ._callbacks import LogLevel
 from ._grpc_interface import CallFuture
 from ._streaming import StreamingCall
 from ._status import HAVE_GRPC, Call, RpcError, StatusCode
+from ._tls import ChannelCredentials, insecure_channel, secure_channel, ssl_channel_credentials
 
 __all__ = [
     "Channel",
+    "ChannelCredentials",
+    "ssl_channel_credentials",
+    "secure_channel",
+    "insecure_channel",
     "Call",
     "CallFuture",
     "RpcError",

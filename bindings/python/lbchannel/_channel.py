@@ -90,7 +90,12 @@ class Channel(_ChannelBase):
             and for discovery ``discovery_interval_ms``,
             ``min_reresolution_interval_ms``, ``dns_use_ttl``,
             ``dns_ttl_floor_ms``, ``dns_srv``, ``dns_timeout_ms``,
-            ``empty_answer``, ``resolution``, ``eager_timeout_ms``.
+            ``empty_answer``, ``resolution``, ``eager_timeout_ms``, and for TLS
+            ``tls``, ``tls_ca_file``, ``tls_ca_dir``, ``tls_ca_pem``,
+            ``tls_cert_file``, ``tls_key_file``, ``tls_cert_pem``,
+            ``tls_key_pem``, ``tls_server_name``, ``tls_min_version``,
+            ``tls_session_resumption`` (PEM values may be bytes; see also
+            :func:`lbchannel.secure_channel`).
 
     Raises:
         lbchannel.InvalidTargetError, lbchannel.UnsupportedError,
@@ -412,6 +417,19 @@ class Channel(_ChannelBase):
         finally:
             _native.lbc_free(out)
         return json.loads(text)
+
+    def reload_tls(self):
+        """Re-read the channel's TLS files (``tls_ca_file``, ``tls_cert_file``,
+        ``tls_key_file``, ...) for new connections (``lbc_channel_reload_tls``);
+        existing connections keep working with the old ones.
+
+        Raises:
+            lbchannel.InvalidArgumentError: a file cannot be used (nothing changes)
+                or the channel is plaintext.
+            lbchannel.ClosedError: the channel is closed.
+        """
+        handle = self._live_handle()
+        _check(_native.lbc_channel_reload_tls(handle), "lbc_channel_reload_tls")
 
     def endpoints(self):
         """The per-endpoint list of :meth:`stats` (``stats()["endpoints"]``)."""

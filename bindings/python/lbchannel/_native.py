@@ -288,6 +288,29 @@ lbc_options_set_backoff = _fn(
 # int lbc_options_set_authority(lbc_options *opts, const char *authority);
 lbc_options_set_authority = _fn("lbc_options_set_authority", c_int, [lbc_options_p, c_char_p])
 
+# --- TLS ------------------------------------------------------------------------
+
+# int lbc_options_set_tls(lbc_options *opts, int enabled);
+lbc_options_set_tls = _fn("lbc_options_set_tls", c_int, [lbc_options_p, c_int])
+# int lbc_options_set_tls_roots(lbc_options *opts, const char *ca_file, const char *ca_dir,
+#                               const char *ca_pem, size_t ca_pem_len);
+lbc_options_set_tls_roots = _fn(
+    "lbc_options_set_tls_roots", c_int, [lbc_options_p, c_char_p, c_char_p, c_char_p, c_size_t]
+)
+# int lbc_options_set_tls_client_cert_files(lbc_options *opts, const char *cert_file, const char *key_file);
+lbc_options_set_tls_client_cert_files = _fn(
+    "lbc_options_set_tls_client_cert_files", c_int, [lbc_options_p, c_char_p, c_char_p]
+)
+# int lbc_options_set_tls_client_cert_pem(lbc_options *opts, const char *cert_pem, size_t cert_len,
+#                                         const char *key_pem, size_t key_len);
+lbc_options_set_tls_client_cert_pem = _fn(
+    "lbc_options_set_tls_client_cert_pem", c_int, [lbc_options_p, c_char_p, c_size_t, c_char_p, c_size_t]
+)
+# int lbc_options_set_tls_server_name(lbc_options *opts, const char *name);
+lbc_options_set_tls_server_name = _fn("lbc_options_set_tls_server_name", c_int, [lbc_options_p, c_char_p])
+# int lbc_channel_reload_tls(lbc_channel *ch);
+lbc_channel_reload_tls = _fn("lbc_channel_reload_tls", c_int, [lbc_channel_p])
+
 # --- Discovery hooks and logging ------------------------------------------------
 
 # int lbc_address_list_add(lbc_address_list *list, const char *address);

@@ -28,9 +28,15 @@ from ._channel import Channel
 from ._common import EOF, AioRpcError
 from ._stream import StreamStreamCall, StreamUnaryCall, UnaryStreamCall
 from ._unary import UnaryUnaryCall
+from ._tls import insecure_channel, secure_channel
+from .._tls import ChannelCredentials, ssl_channel_credentials
 
 __all__ = [
     "Channel",
+    "secure_channel",
+    "insecure_channel",
+    "ssl_channel_credentials",
+    "ChannelCredentials",
     "AioRpcError",
     "EOF",
     "UnaryUnaryCall",

@@ -315,5 +315,9 @@ class Channel(_ChannelBase):
     def set_endpoints(self, addresses):
         self._sync.set_endpoints(addresses)
 
+    def reload_tls(self):
+        """Re-read the TLS files for new connections (see :meth:`lbchannel.Channel.reload_tls`)."""
+        self._sync.reload_tls()
+
     def __repr__(self):
         return "<lbchannel.aio.Channel %r%s>" % (self.target, " closed" if self._closed else "")

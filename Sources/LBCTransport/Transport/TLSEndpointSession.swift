@@ -1,0 +1,61 @@
+import COpenSSL
+
+/// Per-endpoint TLS memory: the last resumable session (so a reconnect can skip the
+/// full handshake) and handshake counters for the stats JSON. Loop thread only.
+package final class TLSEndpointSession {
+    private var session: OpaquePointer?
+    private var sessionGeneration: UInt64 = 0
+    /// Whether sessions are kept at all (`tls_session_resumption`).
+    package var enabled = true
+
+    package private(set) var fullHandshakes = 0
+    package private(set) var resumedHandshakes = 0
+    /// Duration of the last full and the last resumed handshake (ns; 0 = none yet).
+    package private(set) var lastFullNs: Int64 = 0
+    package private(set) var lastResumedNs: Int64 = 0
+    /// Sums of all full and resumed handshake durations (ns), for the means.
+    package private(set) var totalFullNs: Int64 = 0
+    package private(set) var totalResumedNs: Int64 = 0
+
+    /// An empty slot.
+    package init() {}
+
+    deinit { if let session { SSL_SESSION_free(session) } }
+
+    /// Keep `newSession` (owned: this slot frees it) from a context of `generation`.
+    func store(_ newSession: OpaquePointer, generation: UInt64) {
+        guard enabled else {
+            SSL_SESSION_free(newSession)
+            return
+        }
+        if let session { SSL_SESSION_free(session) }
+        session = newSession
+        sessionGeneration = generation
+    }
+
+    /// The session to offer on a new connection with a context of `generation`
+    /// (borrowed; SSL_set_session takes its own reference).
+    func session(for generation: UInt64) -> OpaquePointer? {
+        guard enabled, let session, sessionGeneration == generation else { return nil }
+        return session
+    }
+
+    /// Forget the session (after a failed handshake, or when the context changed).
+    func forget() {
+        if let session { SSL_SESSION_free(session) }
+        session = nil
+    }
+
+    /// Count a completed handshake.
+    func record(handshakeNs: Int64, resumed: Bool) {
+        if resumed {
+            resumedHandshakes += 1
+            lastResumedNs = handshakeNs
+            totalResumedNs += handshakeNs
+        } else {
+            fullHandshakes += 1
+            lastFullNs = handshakeNs
+            totalFullNs += handshakeNs
+        }
+    }
+}
