@@ -103,8 +103,10 @@ public func lbc_options_set_tls_server_name(_ opts: UnsafeMutableRawPointer?, _ 
 @_cdecl("lbc_channel_reload_tls")
 public func lbc_channel_reload_tls(_ ch: UnsafeMutableRawPointer?) -> Int32 {
     guard let ch else { return fail(.invalidArgument, "lbc_channel_reload_tls: ch is NULL") }
-    guard let channel = ChannelRegistry.lookup(ch) else {
-        return fail(.closed, "lbc_channel_reload_tls: the channel is closed", handle: ch)
+    let channel: Channel
+    switch ChannelRegistry.lookup(ch, "lbc_channel_reload_tls") {
+    case .success(let found): channel = found
+    case .failure(let error): return error.record()
     }
     if channel.isOwnThread {
         return fail(.recursiveCall, "lbc_channel_reload_tls: called from one of this channel's callbacks", handle: ch)
