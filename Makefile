@@ -138,19 +138,15 @@ test-install:
 check-lib:
 	bash .ci/check-lib.sh $(TEST_LIB) $(SONAME) $(HEADER)
 
+# The C example and every C test program, built against the installed copy.
+C_PROGRAMS := examples/unary.c Tests/c/test_unary.c Tests/c/test_interop.c Tests/c/test_streams.c \
+              Tests/c/test_fork.c Tests/c/test_tls.c
 test-c:
 	mkdir -p $(C_TEST_DIR)
-	$(CC) $(C_WARN) -o $(C_TEST_DIR)/test_unary Tests/c/test_unary.c \
-	    $$($(TEST_PKG) --cflags --libs lbchannel) -Wl,-rpath,$(TEST_PREFIX)/lib
-	$(CC) $(C_WARN) -o $(C_TEST_DIR)/unary examples/unary.c \
-	    $$($(TEST_PKG) --cflags --libs lbchannel) -Wl,-rpath,$(TEST_PREFIX)/lib
-	$(CC) $(C_WARN) -o $(C_TEST_DIR)/test_interop Tests/c/test_interop.c \
-	    $$($(TEST_PKG) --cflags --libs lbchannel) -Wl,-rpath,$(TEST_PREFIX)/lib
-	$(CC) $(C_WARN) -o $(C_TEST_DIR)/test_streams Tests/c/test_streams.c \
-	    $$($(TEST_PKG) --cflags --libs lbchannel) -Wl,-rpath,$(TEST_PREFIX)/lib
-	$(CC) $(C_WARN) -o $(C_TEST_DIR)/test_fork Tests/c/test_fork.c \
-	$(CC) $(C_WARN) -o $(C_TEST_DIR)/test_tls Tests/c/test_tls.c \
-	    $$($(TEST_PKG) --cflags --libs lbchannel) -Wl,-rpath,$(TEST_PREFIX)/lib
+	for src in $(C_PROGRAMS); do \
+	    $(CC) $(C_WARN) -o $(C_TEST_DIR)/$$(basename $$src .c) $$src \
+	        $$($(TEST_PKG) --cflags --libs lbchannel) -Wl,-rpath,$(TEST_PREFIX)/lib || exit 1; \
+	done
 	ldd $(C_TEST_DIR)/test_unary | grep -q '$(TEST_PREFIX)/lib/$(SONAME)' \
 	    || { echo "test_unary does not load the installed copy:" >&2; ldd $(C_TEST_DIR)/test_unary >&2; exit 1; }
 	PYTHON=$(PYTHON) bash Tests/c/run.sh $(C_TEST_DIR)/unary
