@@ -452,6 +452,24 @@ final class CallStateMachineTests: XCTestCase {
         XCTAssertEqual(m.streamClosed(errorCode: HTTP2ErrorCode.refusedStream), .retryTransparently)
     }
 
+    func testConnectionClosedWhenSubmittedEndsWithItsReason() {
+        var m = CallStateMachine.submitted(unary: true)
+        m.headers(okHeaders, endStream: false)
+        assertFinish(m.connectionClosed(status: .unavailable, message: "connection lost"), .unavailable, "connection lost")
+    }
+
+    func testConnectionClosedWhenQueuedIsRetried() {
+        var m = CallStateMachine(maxReceiveMessageSize: 100, singleResponse: false)
+        m.dispatched(queued: true)
+        XCTAssertEqual(m.connectionClosed(status: .unavailable, message: "lost"), .retryTransparently)
+    }
+
+    func testConnectionClosedWhenMalformedKeepsTheFirstFailure() {
+        var m = CallStateMachine.submitted(unary: false)
+        m.headers([("grpc-status", "0")], endStream: true)
+        assertFinish(m.connectionClosed(status: .unavailable, message: "lost"), .internalError, ":status")
+    }
+
     func testQueuedCallWhenSubmittedBehavesAsSubmitted() {
         var m = CallStateMachine(maxReceiveMessageSize: 100, singleResponse: true)
         m.dispatched(queued: true)

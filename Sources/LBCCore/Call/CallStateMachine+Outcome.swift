@@ -49,6 +49,16 @@ extension CallStateMachine {
         return .finish(.internalError, "server closed the stream without sending a gRPC status")
     }
 
+    /// The connection under the call went away (lost, closed, the channel closing):
+    /// `status` and `message` say why. A call whose request never left the client is
+    /// sent elsewhere; any other ends with that status (or the failure it already had).
+    package mutating func connectionClosed(status: StatusCode, message: String) -> CloseAction {
+        guard !isFinished else { return .finish(.cancelled, "the call has already ended") }
+        if failure == nil && request != .submitted { return .retryTransparently }
+        if let failure { return .finish(failure.0, failure.1) }
+        return .finish(status, message)
+    }
+
     /// The status a grpc-status `code` from the server gives, checked against what
     /// the response carried.
     private func statusFromServer(_ code: Int32) -> (StatusCode, String) {

@@ -99,11 +99,9 @@ extension Channel: ConnectionDelegate {
     package func streamClosed(_ connection: HTTP2Connection, call: Call, errorCode: UInt32,
                               failure: (StatusCode, String)?) {
         guard !call.finished else { return }
-        if let (status, message) = failure {
-            finish(call, status, message)
-            return
-        }
-        switch call.machine.streamClosed(errorCode: errorCode) {
+        let action = failure.map { call.machine.connectionClosed(status: $0.0, message: $0.1) }
+            ?? call.machine.streamClosed(errorCode: errorCode)
+        switch action {
         case .finish(let status, let message):
             finish(call, status, message)
         case .retryTransparently:
