@@ -209,7 +209,8 @@ void lbc_options_free(lbc_options *opts);
  *                             (each is checked against the current value of
  *                             the other: set both with lbc_options_set_backoff)
  *   backoff_reset_after_ms    >= 0: how long a connection must
- *                             stay READY before its loss or GOAWAY
+ *                             stay READY (or answer a call) before
+ *                             its loss or GOAWAY
  *                             resets the backoff and is replaced at
  *                             once; one that ends sooner counts as a
  *                             failed attempt and the endpoint waits

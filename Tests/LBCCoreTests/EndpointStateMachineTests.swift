@@ -124,6 +124,40 @@ final class EndpointStateMachineTests: XCTestCase {
         XCTAssertEqual(m.state, .idle)
     }
 
+    func testGoAwayWhenReadyBrieflyButServedACallReconnectsAtOnce() {
+        // A server with a short max connection age (GOAWAY every few hundred ms) that
+        // answers calls is healthy: never a failure, never a wait.
+        var m = ready(at: 0)
+        for round in 0..<5 {
+            let t = Int64(round) * 300
+            m.callCompleted()
+            XCTAssertEqual(m.goAway(nowMs: t + 299), .connect, "round \(round)")
+            XCTAssertEqual(m.state, .connecting)
+            XCTAssertFalse(m.failingSinceReady)
+            m.connected(nowMs: t + 300)
+        }
+        // The proof belongs to one connection: the next one starts unproven.
+        XCTAssertEqual(m.goAway(nowMs: 1_505), .scheduleRetry(delayMs: 1000))
+    }
+
+    func testConnectionLostWhenReadyBrieflyButServedACallReconnectsAtOnceAndResetsBackoff() {
+        var m = ready(at: 0)
+        _ = m.connectionLost(nowMs: 10)            // early: backoff 1000
+        XCTAssertEqual(m.retryTimerFired(), .connect)
+        m.connected(nowMs: 1_100)
+        m.callCompleted()
+        XCTAssertEqual(m.connectionLost(nowMs: 1_120), .connect)
+        XCTAssertEqual(m.connectFailed(), .scheduleRetry(delayMs: 1000), "the backoff was reset")
+    }
+
+    func testCallCompletedWhenNotReadyChangesNothing() {
+        var m = machine()
+        _ = m.start()
+        m.callCompleted()                          // CONNECTING: ignored
+        m.connected(nowMs: 0)
+        XCTAssertEqual(m.goAway(nowMs: 5), .scheduleRetry(delayMs: 1000))
+    }
+
     func testRequestConnectionWhenIdleAfterEarlyGoAwayConnectsAtOnce() {
         var m = ready(at: 0)
         _ = m.goAway(nowMs: 3)

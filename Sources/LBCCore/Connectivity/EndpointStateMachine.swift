@@ -3,8 +3,8 @@
 /// Each event returns the action the owner must carry out; events that depend on time
 /// take the current monotonic time in milliseconds (`nowMs`). Backoff follows gRPC's
 /// connection-backoff.md, with one rule against reconnect storms: a connection must
-/// prove healthy — stay READY for `resetBackoffAfterMs` — before its loss resets the
-/// backoff. Reaching READY alone does not, so a server that accepts connections and
+/// prove healthy — stay READY for `resetBackoffAfterMs`, or serve a call
+/// (`callCompleted()`) — before its loss resets the backoff. Reaching READY alone does not, so a server that accepts connections and
 /// then drops them or sends GOAWAY at once is retried with a growing backoff instead of
 /// in a tight loop:
 ///
@@ -55,6 +55,9 @@ package struct EndpointStateMachine: Sendable {
     private var retryPending = false
     /// Connections in a row that ended (loss or GOAWAY) before proving healthy.
     private var earlyEnds = 0
+    /// The current connection answered a call: it is healthy whatever its age (a
+    /// server with a short max connection age is not a server that refuses work).
+    private var servedCall = false
 
     package init(backoff: ConnectionBackoff, resetBackoffAfterMs: Int64 = 5000,
                  random: @escaping @Sendable () -> Double = { Double.random(in: -1...1) }) {
@@ -76,6 +79,13 @@ package struct EndpointStateMachine: Sendable {
         state = .ready
         failingSinceReady = false
         readySinceMs = nowMs
+        servedCall = false
+    }
+
+    /// The current connection answered a call (the server sent its response headers):
+    /// it proved healthy, so its loss or GOAWAY resets the backoff and replaces it at once.
+    package mutating func callCompleted() {
+        if state == .ready { servedCall = true }
     }
 
     /// The connection attempt failed or timed out.
@@ -134,9 +144,9 @@ package struct EndpointStateMachine: Sendable {
         return connectNow()
     }
 
-    /// READY for at least `resetBackoffAfterMs` by `nowMs`.
+    /// Served a call, or READY for at least `resetBackoffAfterMs` by `nowMs`.
     private func provedHealthy(nowMs: Int64) -> Bool {
-        nowMs - readySinceMs >= resetBackoffAfterMs
+        servedCall || nowMs - readySinceMs >= resetBackoffAfterMs
     }
 
     private mutating func connectNow() -> Action {

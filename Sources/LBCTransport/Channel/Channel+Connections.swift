@@ -103,6 +103,11 @@ extension Channel: ConnectionDelegate {
             ?? call.machine.streamClosed(errorCode: errorCode)
         switch action {
         case .finish(let status, let message):
+            // The server answered on its current connection: that connection is healthy
+            // (its GOAWAY or loss resets the backoff; see EndpointStateMachine).
+            if call.machine.sawResponseHeaders, let endpoint = call.endpoint, endpoint.connection === connection {
+                endpoint.machine.callCompleted()
+            }
             finish(call, status, message)
         case .retryTransparently:
             // gRFC A6: the server never processed it (or it never left the client).
