@@ -280,8 +280,8 @@ int lbc_options_set_authority(lbc_options *opts, const char *authority);
 int lbc_options_set_tls(lbc_options *opts, int enabled);
 /**
  * Typed setter for the trusted CAs: `ca_file` (PEM file), `ca_dir` (OpenSSL hashed
- * directory) and `ca_pem` (`ca_pem_len` bytes of PEM text, not NUL-terminated
- * necessarily). Each may be NULL; all NULL restores the system's default roots.
+ * directory) and `ca_pem` (`ca_pem_len` bytes of PEM text; it need not be
+ * NUL-terminated). Each may be NULL; all NULL restores the system's default roots.
  * Replaces all three settings. Strings are copied.
  * Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT (opts NULL, empty path, not PEM).
  */

@@ -565,3 +565,20 @@ def test_tls_handshake_counts_against_the_connect_timeout(lbchannel, pki):
             assert time.monotonic() - t0 < 5
     finally:
         silent.close()
+
+
+def test_tls12_server_and_min_version(lbchannel, pki, dns):
+    from rawh2_server import RawH2Server
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki / "server.pem", pki / "server.key")
+    ctx.set_alpn_protocols(["h2"])
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    with RawH2Server(host=LONE_HOST, ssl_context=ctx) as server:
+        dns.point([LONE_HOST])
+        with lbchannel.secure_channel(_target(dns, server.port), _creds(lbchannel, pki)) as ch:
+            assert ch.unary("/pkg.Svc/M", b"v12", timeout=10) == b"ok:v12"
+        logs = Logs()
+        with lbchannel.secure_channel(_target(dns, server.port), _creds(lbchannel, pki), tls_min_version="1.3",
+                                      log_callback=logs) as ch:
+            _fails_unavailable(ch, logs, "TLS handshake with", "protocol version")
