@@ -179,7 +179,7 @@ SAN_RT := $(dir $(shell command -v $(SWIFT)))../lib/swift/clang/lib/linux
 SAN_ENV := TSAN_OPTIONS="halt_on_error=1 exitcode=66" ASAN_OPTIONS="detect_leaks=1 exitcode=66"
 sanitize:
 	$(SWIFT) build --scratch-path $(SAN_SCRATCH) --sanitize=$(SAN) --product lbchannel
-	for t in test_unary test_interop test_streams; do \
+	for t in test_unary test_interop test_streams test_tls; do \
 	    $(SAN_CLANG) -g -O1 -fsanitize=$(SAN) -shared-libsan -pthread -Iinclude Tests/c/$$t.c \
 	        -L$(SAN_SCRATCH)/debug -llbchannel -Wl,-rpath,$(abspath $(SAN_SCRATCH))/debug \
 	        -Wl,-rpath,$(abspath $(SAN_RT)) -o $(SAN_SCRATCH)/$$t || exit 1; \
@@ -187,6 +187,7 @@ sanitize:
 	$(SAN_ENV) Tests/c/run.sh $(SAN_SCRATCH)/test_unary
 	$(SAN_ENV) Tests/c/run-interop.sh $(SAN_SCRATCH)/test_interop
 	$(SAN_ENV) Tests/c/run-interop.sh $(SAN_SCRATCH)/test_streams
+	$(SAN_ENV) Tests/c/run-tls.sh $(SAN_SCRATCH)/test_tls
 
 # --- bench -------------------------------------------------------------------
 # lbchannel against gRPC C++, h2load and grpcio on the same backends, same run;
