@@ -46,6 +46,8 @@ package final class HTTP2Connection: FileDescriptorHandler {
     private var outboundStart = 0
     private var watchingWrite = false
     private var connectTimer: ClosureTimer?
+    /// When `start()` began connecting (for the TLS time-to-READY figure).
+    private var startedNs: Int64 = 0
     /// Set while nghttp2 is calling back into us: teardown waits until it returns.
     private var inNGHTTP2 = false
     private var pendingFailure: String?
@@ -79,6 +81,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
     /// configuration's connect timeout; failures are reported through the delegate.
     package func start() {
         let connectTimeoutMs = configuration.connectTimeoutMs
+        startedNs = EventLoop.now()
         do {
             let (fd, connected) = try Socket.connect(to: address)
             self.fd = fd
@@ -170,6 +173,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
         guard state == .handshaking else { return }
         state = .ready
         if let t = connectTimer { loop.cancelTimer(t); connectTimer = nil }
+        tlsTransport?.connectionReady(afterNs: EventLoop.now() - startedNs)
         delegate?.connectionReady(self)
     }
 

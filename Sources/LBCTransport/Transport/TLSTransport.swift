@@ -69,6 +69,12 @@ package final class TLSTransport: ByteTransport {
         cipher.deallocate()
     }
 
+    /// The connection this transport carries became READY `ns` after its TCP connect
+    /// started: recorded with the endpoint's handshake figures.
+    package func connectionReady(afterNs ns: Int64) {
+        connector.endpoint.recordReady(ns: ns, resumed: machine.resumed)
+    }
+
     /// The handshake time and whether it resumed a session, once established.
     package var handshake: (ns: Int64, resumed: Bool)? {
         machine.handshakeNs.map { ($0, machine.resumed) }
