@@ -469,6 +469,9 @@ def test_session_resumption_on_reconnect(lbchannel, pki, lone, resumption):
         if resumption:
             assert h["full_handshakes"] == 1 and h["resumed_handshakes"] >= 3, h
             assert 0 < h["last_resumed_handshake_us"], h
+            # Connect to READY contains the handshake.
+            assert h["last_resumed_ready_us"] >= h["last_resumed_handshake_us"] > 0, h
+            assert h["last_full_ready_us"] >= h["last_full_handshake_us"] > 0, h
             print("\nTLS handshake (ClientHello to Finished): full %d us, resumed %d us"
                   % (h["last_full_handshake_us"], h["last_resumed_handshake_us"]))
         else:
