@@ -447,6 +447,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
         if fd >= 0 {
             transport?.shutDown()
             transport = nil
+            tlsTransport = nil  // frees the SSL object now, not with the connection
             loop.unregister(fd: fd)
             Glibc.close(fd)
             fd = -1
