@@ -185,7 +185,7 @@ sanitize:
 	for san in $(SAN); do \
 	    dir=.build-san-$$san; \
 	    $(SWIFT) build --scratch-path $$dir --sanitize=$$san --product lbchannel || exit 1; \
-	    for t in test_unary test_interop test_streams; do \
+	    for t in test_unary test_interop test_streams test_tls; do \
 	        $(SAN_CLANG) -g -O1 -fsanitize=$$san -shared-libsan -pthread -Iinclude Tests/c/$$t.c \
 	            -L$$dir/debug -llbchannel -Wl,-rpath,$(CURDIR)/$$dir/debug \
 	            -Wl,-rpath,$(abspath $(SAN_RT)) -o $$dir/$$t || exit 1; \
@@ -194,6 +194,7 @@ sanitize:
 	    $(SAN_ENV) Tests/c/run.sh $$dir/test_unary || exit 1; \
 	    $(SAN_ENV) Tests/c/run-interop.sh $$dir/test_interop || exit 1; \
 	    $(SAN_ENV) Tests/c/run-interop.sh $$dir/test_streams || exit 1; \
+	    $(SAN_ENV) Tests/c/run-tls.sh $$dir/test_tls || exit 1; \
 	done
 
 # --- bench -------------------------------------------------------------------

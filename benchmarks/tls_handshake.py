@@ -12,7 +12,8 @@ RSA-2048 server certificate, and prints one JSON object:
 
 The durations are ClientHello to Finished on the client (lbc_channel_stats_json's
 "tls" object, polled after every call so each handshake is seen; medians added as
-"median_full_handshake_us" / "median_resumed_handshake_us"). The very first full
+"median_full_handshake_us" / "median_resumed_handshake_us", and the time from the TCP
+connect to READY as "median_full_ready_us" / "median_resumed_ready_us"). The very first full
 handshake of each run also pays for the server's first connection. Needs LBCHANNEL_LIBRARY / PYTHONPATH like the other drivers.
 """
 import argparse
@@ -42,22 +43,28 @@ def measure(pki, cert, resumption, seconds, age_ms):
         with lbchannel.secure_channel("ipv4:127.0.0.1:%d" % port, creds, tls_server_name="svc.test",
                                       tls_session_resumption=resumption) as ch:
             # Polled after every call: each new handshake's duration is seen as "last_*".
-            seen = {"full": [], "resumed": []}
+            seen = {"full": [], "resumed": [], "full_ready": [], "resumed_ready": []}
             counts = (0, 0)
             end = time.monotonic() + seconds
             while time.monotonic() < end:
                 ch.unary("/lbtest.Test/Whoami", b"", timeout=5)
                 t = ch.endpoints()[0]["tls"]
                 now = (t["full_handshakes"], t["resumed_handshakes"])
+                # A call completes only on a READY connection: the new connection's
+                # time to READY is recorded by now too.
                 if now[0] == counts[0] + 1 and now[1] == counts[1]:
                     seen["full"].append(t["last_full_handshake_us"])
+                    seen["full_ready"].append(t["last_full_ready_us"])
                 elif now[1] == counts[1] + 1 and now[0] == counts[0]:
                     seen["resumed"].append(t["last_resumed_handshake_us"])
+                    seen["resumed_ready"].append(t["last_resumed_ready_us"])
                 counts = now
                 time.sleep(0.005)
             t = ch.endpoints()[0]["tls"]
             for kind in ("full", "resumed"):
                 t["median_%s_handshake_us" % kind] = statistics.median(seen[kind]) if seen[kind] else None
+                ready = seen[kind + "_ready"]
+                t["median_%s_ready_us" % kind] = statistics.median(ready) if ready else None
                 t["%s_samples" % kind] = len(seen[kind])
             return t
     finally:

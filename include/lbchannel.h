@@ -329,8 +329,8 @@ int lbc_options_set_authority(lbc_options *opts, const char *authority);
 int lbc_options_set_tls(lbc_options *opts, int enabled);
 /**
  * Typed setter for the trusted CAs: `ca_file` (PEM file), `ca_dir` (OpenSSL hashed
- * directory) and `ca_pem` (`ca_pem_len` bytes of PEM text, not NUL-terminated
- * necessarily). Each may be NULL; all NULL restores the system's default roots.
+ * directory) and `ca_pem` (`ca_pem_len` bytes of PEM text; it need not be
+ * NUL-terminated). Each may be NULL; all NULL restores the system's default roots.
  * Replaces all three settings. Strings are copied.
  * Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT (opts NULL, empty path, not PEM).
  */
@@ -529,8 +529,11 @@ int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, siz
  *    (TLS channels add to each endpoint "tls": {"full_handshakes": 1,
  *     "resumed_handshakes": 2, "last_full_handshake_us": 1400,
  *     "last_resumed_handshake_us": 950, "mean_full_handshake_us": 1380,
- *     "mean_resumed_handshake_us": 940}: counts and durations, ClientHello to
- *     Finished, of the TLS handshakes of the endpoint's connections)
+ *     "mean_resumed_handshake_us": 940, "last_full_ready_us": 1900,
+ *     "last_resumed_ready_us": 1300}: counts and durations, ClientHello to
+ *     Finished, of the TLS handshakes of the endpoint's connections, and the time
+ *     from the start of the TCP connect to READY of the last connection with a
+ *     full and with a resumed handshake)
  *    "retired_endpoints": 0, "waiting_calls": 0,
  *    "discovery": {"kind": "dns", "resolutions": 3, "errors": 0, "empty_answers": 0,
  *      "updates": 1, "pushes": 0, "last_result": "ok", "last_error": null,

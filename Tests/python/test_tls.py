@@ -469,6 +469,9 @@ def test_session_resumption_on_reconnect(lbchannel, pki, lone, resumption):
         if resumption:
             assert h["full_handshakes"] == 1 and h["resumed_handshakes"] >= 3, h
             assert 0 < h["last_resumed_handshake_us"], h
+            # Connect to READY contains the handshake.
+            assert h["last_resumed_ready_us"] >= h["last_resumed_handshake_us"] > 0, h
+            assert h["last_full_ready_us"] >= h["last_full_handshake_us"] > 0, h
             print("\nTLS handshake (ClientHello to Finished): full %d us, resumed %d us"
                   % (h["last_full_handshake_us"], h["last_resumed_handshake_us"]))
         else:
@@ -565,3 +568,20 @@ def test_tls_handshake_counts_against_the_connect_timeout(lbchannel, pki):
             assert time.monotonic() - t0 < 5
     finally:
         silent.close()
+
+
+def test_tls12_server_and_min_version(lbchannel, pki, dns):
+    from rawh2_server import RawH2Server
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki / "server.pem", pki / "server.key")
+    ctx.set_alpn_protocols(["h2"])
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    with RawH2Server(host=LONE_HOST, ssl_context=ctx) as server:
+        dns.point([LONE_HOST])
+        with lbchannel.secure_channel(_target(dns, server.port), _creds(lbchannel, pki)) as ch:
+            assert ch.unary("/pkg.Svc/M", b"v12", timeout=10) == b"ok:v12"
+        logs = Logs()
+        with lbchannel.secure_channel(_target(dns, server.port), _creds(lbchannel, pki), tls_min_version="1.3",
+                                      log_callback=logs) as ch:
+            _fails_unavailable(ch, logs, "TLS handshake with", "protocol version")

@@ -45,6 +45,7 @@ extension Channel {
         let meanResumed = s.resumedHandshakes > 0 ? s.totalResumedNs / Int64(s.resumedHandshakes) / 1000 : 0
         return "{\"full_handshakes\":\(s.fullHandshakes),\"resumed_handshakes\":\(s.resumedHandshakes)"
             + ",\"last_full_handshake_us\":\(s.lastFullNs / 1000),\"last_resumed_handshake_us\":\(s.lastResumedNs / 1000)"
-            + ",\"mean_full_handshake_us\":\(meanFull),\"mean_resumed_handshake_us\":\(meanResumed)}"
+            + ",\"mean_full_handshake_us\":\(meanFull),\"mean_resumed_handshake_us\":\(meanResumed)"
+            + ",\"last_full_ready_us\":\(s.lastFullReadyNs / 1000),\"last_resumed_ready_us\":\(s.lastResumedReadyNs / 1000)}"
     }
 }

@@ -53,6 +53,8 @@ package final class HTTP2Connection: FileDescriptorHandler {
     private var outboundStart = 0
     private var watchingWrite = false
     private var connectTimer: ClosureTimer?
+    /// When `start()` began connecting (for the TLS time-to-READY figure).
+    private var startedNs: Int64 = 0
     /// Set while nghttp2 is calling back into us: teardown waits until it returns.
     private var inNGHTTP2 = false
     private var pendingFailure: String?
@@ -89,6 +91,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
     /// configuration's connect timeout; failures are reported through the delegate.
     package func start() {
         let connectTimeoutMs = configuration.connectTimeoutMs
+        startedNs = EventLoop.now()
         do {
             let (fd, connected) = try Socket.connect(to: address)
             self.fd = fd
@@ -186,6 +189,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
         }
         state = .ready
         if let t = connectTimer { loop.cancelTimer(t); connectTimer = nil }
+        tlsTransport?.connectionReady(afterNs: EventLoop.now() - startedNs)
         delegate?.connectionReady(self)
     }
 
@@ -509,6 +513,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
         if fd >= 0 {
             transport?.shutDown()
             transport = nil
+            tlsTransport = nil  // frees the SSL object now, not with the connection
             loop.unregister(fd: fd)
             Glibc.close(fd)
             fd = -1

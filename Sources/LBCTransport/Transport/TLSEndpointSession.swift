@@ -13,6 +13,10 @@ package final class TLSEndpointSession {
     /// Duration of the last full and the last resumed handshake (ns; 0 = none yet).
     package private(set) var lastFullNs: Int64 = 0
     package private(set) var lastResumedNs: Int64 = 0
+    /// Time from the start of the TCP connect to READY (the server's SETTINGS) of the
+    /// last connection with a full and with a resumed handshake (ns; 0 = none yet).
+    package private(set) var lastFullReadyNs: Int64 = 0
+    package private(set) var lastResumedReadyNs: Int64 = 0
     /// Sums of all full and resumed handshake durations (ns), for the means.
     package private(set) var totalFullNs: Int64 = 0
     package private(set) var totalResumedNs: Int64 = 0
@@ -44,6 +48,11 @@ package final class TLSEndpointSession {
     func forget() {
         if let session { SSL_SESSION_free(session) }
         session = nil
+    }
+
+    /// A TLS connection became READY `ns` after its TCP connect started.
+    func recordReady(ns: Int64, resumed: Bool) {
+        if resumed { lastResumedReadyNs = ns } else { lastFullReadyNs = ns }
     }
 
     /// Count a completed handshake.

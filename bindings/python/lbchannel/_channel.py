@@ -418,7 +418,7 @@ class Channel(_ChannelBase):
             _native.lbc_free(out)
         return json.loads(text)
 
-    def reload_tls(self):
+    def reload_tls(self) -> None:
         """Re-read the channel's TLS files (``tls_ca_file``, ``tls_cert_file``,
         ``tls_key_file``, ...) for new connections (``lbc_channel_reload_tls``);
         existing connections keep working with the old ones.

@@ -315,7 +315,7 @@ class Channel(_ChannelBase):
     def set_endpoints(self, addresses):
         self._sync.set_endpoints(addresses)
 
-    def reload_tls(self):
+    def reload_tls(self) -> None:
         """Re-read the TLS files for new connections (see :meth:`lbchannel.Channel.reload_tls`)."""
         self._sync.reload_tls()
 
