@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int g_passed, g_failed;
 static const char *g_test = "?";
@@ -74,6 +75,23 @@ static int whoami(lbc_channel *ch, char *out, size_t cap) {
   return status;
 }
 
+/* Wait (up to 20 s) until `want` endpoints are READY, so that a round_robin loop
+ * sees every backend even when handshakes are slow (sanitizer builds). */
+static int wait_ready(lbc_channel *ch, int want) {
+  for (int i = 0; i < 400; i++) {
+    char *json = NULL;
+    int ready = 0;
+    if (lbc_channel_stats_json(ch, &json) == LBC_OK && json) {
+      for (const char *p = json; (p = strstr(p, "\"state\":\"READY\"")) != NULL; p++) ready++;
+    }
+    lbc_free(json);
+    if (ready >= want) return 1;
+    struct timespec pause = {0, 50 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+  }
+  return 0;
+}
+
 static void test_balanced_tls_with_typed_setters(void) {
   g_test = "balanced_tls_with_typed_setters";
   lbc_options *opts = NULL;
@@ -87,6 +105,9 @@ static void test_balanced_tls_with_typed_setters(void) {
   lbc_options_free(opts);
   CHECK(rc == LBC_OK, "open: %s", lbc_last_errmsg());
   if (rc != LBC_OK) return;
+  char first[512];
+  CHECK(whoami(ch, first, sizeof first) == LBC_STATUS_OK, "first call: %s", first);
+  CHECK(wait_ready(ch, 3), "all three TLS endpoints READY within 20 s");
   int seen[3] = {0, 0, 0};
   for (int i = 0; i < 30; i++) {
     char text[512];
