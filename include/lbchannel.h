@@ -146,7 +146,12 @@ typedef enum lbc_lb_policy {
   /** Each READY endpoint in turn. */
   LBC_LB_ROUND_ROBIN = 1,
   /** The first READY endpoint in target order. */
-  LBC_LB_PICK_FIRST = 2
+  LBC_LB_PICK_FIRST = 2,
+  /** Power of two random choices on latency × load (peak EWMA, as Finagle and
+   *  Linkerd): each endpoint's cost is a peak-sensitive moving average of its call
+   *  latency, decaying with time (peak_ewma_decay_ms), × (outstanding calls + 1).
+   *  An endpoint without a latency yet costs the channel's average latency. */
+  LBC_LB_PEAK_EWMA = 3
 } lbc_lb_policy;
 
 /**
@@ -163,7 +168,8 @@ void lbc_options_free(lbc_options *opts);
  * Set any option by name from its text form — the interface meant for bindings.
  * Keys and values (durations in milliseconds, sizes in bytes, booleans exactly
  * 1, 0, true or false — other spellings are LBC_ERR_INVALID_ARGUMENT):
- *   lb_policy                 least_request | round_robin | pick_first
+ *   lb_policy                 least_request | round_robin | pick_first |
+ *                             peak_ewma                  (default least_request)
  *   connect_timeout_ms        > 0                        (default 20000)
  *   wait_for_ready            bool                       (default false)
  *   max_send_message_size     0 .. 2147483647            (default 2147483647)
@@ -205,6 +211,26 @@ void lbc_options_free(lbc_options *opts);
  *                             lbc_channel_open wait for the first
  *                             non-empty resolution                  (default lazy)
  *   eager_timeout_ms          > 0: how long eager waits             (default 5000)
+ * Balancing (see lbc_lb_policy):
+ *   least_request_choice_count 2 .. 10: endpoints drawn per pick by
+ *                             least_request                         (default 2)
+ *   peak_ewma_decay_ms        1 .. 86400000: time constant of
+ *                             peak_ewma's latency averages          (default 10000)
+ * Outlier ejection (off by default; every policy): an endpoint whose last N calls
+ * all ended with a counted status is taken out of the balancer for a while; it
+ * keeps its connection and comes back when the time is over:
+ *   outlier_consecutive_failures 0 .. 1000000: N; 0 turns ejection off (default 0)
+ *   outlier_base_ejection_ms  1 .. 86400000: the first ejection's
+ *                             length; the k-th lasts k times as long (default 30000)
+ *   outlier_max_ejection_ms   1 .. 86400000: the longest ejection  (default 300000)
+ *   outlier_max_ejection_percent 0 .. 100: an endpoint is ejected only
+ *                             while (ejected + 1) <= this share of the
+ *                             endpoints (so never the only one at 50) (default 50)
+ *   outlier_status_codes      comma-separated codes that count, by
+ *                             number or name, e.g. "UNAVAILABLE,13";
+ *                             connection errors end calls with
+ *                             UNAVAILABLE                           (default UNAVAILABLE)
+ * Ejections and returns are logged (warning / info) and shown in the stats.
  * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (NULL argument or bad value) or
  * LBC_ERR_UNKNOWN_OPTION. On failure the options are unchanged.
  */
@@ -391,13 +417,25 @@ int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, siz
  *   {"target": "...", "policy": "round_robin", "endpoints": [
  *     {"address": "127.0.0.2:50051", "state": "READY", "in_flight": 0,
  *      "calls_started": 10, "calls_failed": 0, "connect_failures": 0,
- *      "latency_ewma_us": 180, "draining_connections": 0, "last_error": null}, ...],
- *    "retired_endpoints": 0, "waiting_calls": 0,
+ *      "latency_ewma_us": 180, "cost": 0, "pickable": true, "free_streams": 100,
+ *      "ejected": false, "ejections": 0, "consecutive_failures": 0,
+ *      "draining_connections": 0, "last_error": null}, ...],
+ *    "retired_endpoints": 0, "waiting_calls": 0, "ejected_endpoints": 0,
  *    "discovery": {"kind": "dns", "resolutions": 3, "errors": 0, "empty_answers": 0,
  *      "updates": 1, "pushes": 0, "last_result": "ok", "last_error": null,
  *      "last_resolution_age_ms": 420}}
  * latency_ewma_us: moving average (weight 0.1 for the newest) of the time from
  * putting an RPC on the endpoint to its end; 0 before the first RPC.
+ * cost: the balancer's current cost of the endpoint (lower is preferred), rounded:
+ * least_request: outstanding calls; peak_ewma: latency estimate in µs ×
+ * (outstanding + 1); 0 for round_robin and pick_first. pickable: the endpoint
+ * takes new calls now (READY, in the set, not ejected, a free stream slot).
+ * free_streams: streams its connection may still open under the server's
+ * SETTINGS_MAX_CONCURRENT_STREAMS (0 when not READY). When no endpoint has a free
+ * slot, new calls wait (waiting_calls) until one does, or until their deadline;
+ * a stream the server refuses for want of room (REFUSED_STREAM while others are
+ * open) waits the same way. ejected / ejections / consecutive_failures: outlier
+ * ejection (see the outlier_* options); ejected_endpoints counts those ejected now.
  * States: IDLE, CONNECTING, READY, TRANSIENT_FAILURE. discovery.kind is "dns",
  * "lookup" or "static"; last_result is "ok", "empty", "error" or null.
  * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT or LBC_ERR_CLOSED.

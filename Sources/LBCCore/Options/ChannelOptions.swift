@@ -63,6 +63,15 @@ package struct ChannelOptions: Sendable, Equatable {
     /// before a send blocks (>= 0; one message is always accepted into an empty buffer).
     package var streamSendBufferBytes = 64 << 10
 
+    // MARK: balancing (see ChannelOptions+Balancing.swift)
+
+    /// `least_request_choice_count`: endpoints drawn per pick by least_request (2 ... 10).
+    package var leastRequestChoiceCount = 2
+    /// `peak_ewma_decay_ms`: time constant of peak_ewma's latency averages (>= 1).
+    package var peakEWMADecayMs: Int64 = 10_000
+    /// `outlier_*`: outlier ejection (off unless `outlier_consecutive_failures` > 0).
+    package var outlierEjection = OutlierEjection()
+
     /// All defaults.
     package init() {}
 
@@ -73,7 +82,7 @@ package struct ChannelOptions: Sendable, Equatable {
         "backoff_max_ms", "authority", "user_agent", "discovery_interval_ms",
         "min_reresolution_interval_ms", "dns_use_ttl", "dns_ttl_floor_ms", "empty_answer", "resolution",
         "eager_timeout_ms", "dns_srv", "dns_timeout_ms", "stream_window_bytes", "stream_send_buffer_bytes",
-    ]
+    ] + balancingKeys
 
     /// The connection backoff configured by the backoff_* fields.
     package var backoff: ConnectionBackoff {
@@ -98,7 +107,7 @@ package struct ChannelOptions: Sendable, Equatable {
         case "lb_policy":
             guard let policy = LBPolicy(name: value) else {
                 throw .invalid(key, "\(ASCII.quoted(value)) is not a policy"
-                    + " (least_request, round_robin, pick_first)")
+                    + " (\(LBPolicy.allCases.map(\.name).joined(separator: ", ")))")
             }
             lbPolicy = policy
         case "connect_timeout_ms":
@@ -168,6 +177,7 @@ package struct ChannelOptions: Sendable, Equatable {
             try Self.checkPositive(key, ms)
             dnsTimeoutMs = ms
         default:
+            if try setBalancing(key, value) { return }
             throw OptionError(kind: .unknownKey, message: "unknown option \(ASCII.quoted(key))"
                 + " (valid options: \(Self.keys.joined(separator: ", ")))")
         }

@@ -96,11 +96,20 @@ extension Channel: ConnectionDelegate {
 
     package func streamClosed(_ connection: HTTP2Connection, call: Call, errorCode: UInt32,
                               failure: (StatusCode, String)?) {
+        if let endpoint = call.endpoint, endpoint.streamClosed(on: connection) { retryWaiting() }
         guard !call.finished else { return }
         // Transparent retry (gRFC A6): the server never processed a refused stream.
-        if failure == nil, errorCode == HTTP2ErrorCode.refusedStream, !call.responseHeadersSeen, call.attempts < 2,
-           call.canRetryTransparently {
-            call.endpoint?.inFlight -= 1
+        // Refused while other streams are open: the server's stream limit, so the call
+        // waits for room (any number of times) instead of using its one retry.
+        if failure == nil, errorCode == HTTP2ErrorCode.refusedStream, !call.responseHeadersSeen,
+           call.canRetryTransparently, !connection.streams.isEmpty || call.attempts < 2 {
+            if let endpoint = call.endpoint {
+                if !connection.streams.isEmpty {
+                    call.attempts -= 1
+                    endpoint.streamRefused(on: connection)
+                }
+                callEnded(call, on: endpoint, status: nil)
+            }
             call.endpoint = nil
             call.resetForRetry()
             dispatch(call)

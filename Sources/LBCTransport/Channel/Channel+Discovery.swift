@@ -82,29 +82,46 @@ extension Channel {
         let diff = EndpointSetDiff(current: endpoints.map(\.address), next: addresses)
         guard !diff.isEmpty else { return }
         stats.updates += 1
+        var removedSlots: [Int] = []
         if !diff.removed.isEmpty {
             let gone = Set(diff.removed)
-            for endpoint in endpoints where gone.contains(endpoint.address) { retire(endpoint) }
+            for endpoint in endpoints where gone.contains(endpoint.address) {
+                retire(endpoint)
+                removedSlots.append(endpoint.slot)
+                slots[endpoint.slot] = nil
+                freeSlots.append(endpoint.slot)
+                endpoint.slot = -1
+            }
             endpoints.removeAll { gone.contains($0.address) }
         }
         let backoff = options.backoff
+        var added: [Endpoint] = []
         for address in diff.added {
-            let endpoint = Endpoint(address: address, backoff: backoff)
+            let slot = freeSlots.popLast() ?? slots.count
+            if slot == slots.count { slots.append(nil) }
+            let endpoint = Endpoint(address: address, backoff: backoff, channel: self, slot: slot)
+            slots[slot] = endpoint
             endpoints.append(endpoint)
-            apply(endpoint.machine.start(), to: endpoint)
+            added.append(endpoint)
         }
-        let added = diff.added.map(\.description).joined(separator: ", ")
-        let removed = diff.removed.map(\.description).joined(separator: ", ")
-        emit(.info, "\(targetText): endpoints updated by \(origin): added [\(added)], removed [\(removed)], now \(endpoints.count)")
+        balancer.endpointsChanged(added: added.map(\.slot), removed: removedSlots, nowNs: EventLoop.now())
+        for endpoint in added { apply(endpoint.machine.start(), to: endpoint) }
+        let addedText = diff.added.map(\.description).joined(separator: ", ")
+        let removedText = diff.removed.map(\.description).joined(separator: ", ")
+        emit(.info, "\(targetText): endpoints updated by \(origin): added [\(addedText)], removed [\(removedText)], now \(endpoints.count)")
         if !endpoints.isEmpty { firstEndpoints.signal() }
     }
 
     /// Take `endpoint` out of service: no new RPCs; its connections close when idle.
     private func retire(_ endpoint: Endpoint) {
-        endpoint.retired = true
+        endpoint.update { $0.drain() }
         if let t = endpoint.retryTimer {
             loop.cancelTimer(t)
             endpoint.retryTimer = nil
+        }
+        if let t = endpoint.ejectionTimer {
+            loop.cancelTimer(t)
+            endpoint.ejectionTimer = nil
         }
         if let connection = endpoint.connection {
             endpoint.connection = nil

@@ -57,7 +57,12 @@ package final class Channel: @unchecked Sendable {
     var endpoints: [Endpoint] = []
     /// Endpoints removed from the set whose connections are still finishing RPCs.
     var retired: [Endpoint] = []
-    var picker: Picker
+    /// The policy's balancer; endpoints are known to it by slot (`slots`).
+    var balancer: any LoadBalancer
+    /// The endpoint in each balancer slot (nil: free).
+    var slots: [Endpoint?] = []
+    /// Free slots, reused before new ones.
+    var freeSlots: [Int] = []
     /// RPCs waiting for a READY endpoint, oldest first.
     var waiting: [Call] = []
     var isShutDown = false
@@ -79,7 +84,7 @@ package final class Channel: @unchecked Sendable {
         self.options = options
         self.targetText = targetText
         self.log = log
-        self.picker = Picker(policy: options.lbPolicy)
+        self.balancer = LoadBalancers.make(options: options)
         self.scheduler = DiscoveryScheduler(options: options)
         do {
             loop = try EventLoop()

@@ -90,7 +90,14 @@ class Channel(_ChannelBase):
             and for discovery ``discovery_interval_ms``,
             ``min_reresolution_interval_ms``, ``dns_use_ttl``,
             ``dns_ttl_floor_ms``, ``dns_srv``, ``dns_timeout_ms``,
-            ``empty_answer``, ``resolution``, ``eager_timeout_ms``.
+            ``empty_answer``, ``resolution``, ``eager_timeout_ms``; for
+            balancing ``lb_policy`` is ``"least_request"`` (default),
+            ``"round_robin"``, ``"pick_first"`` or ``"peak_ewma"``, with
+            ``least_request_choice_count``, ``peak_ewma_decay_ms``, and
+            outlier ejection ``outlier_consecutive_failures`` (0 = off),
+            ``outlier_base_ejection_ms``, ``outlier_max_ejection_ms``,
+            ``outlier_max_ejection_percent``, ``outlier_status_codes``
+            (e.g. ``"UNAVAILABLE,13"``).
 
     Raises:
         lbchannel.InvalidTargetError, lbchannel.UnsupportedError,
@@ -396,7 +403,9 @@ class Channel(_ChannelBase):
         Keys include ``target``, ``policy``, ``endpoints`` (a list of dicts
         with ``address``, ``state`` — IDLE, CONNECTING, READY,
         TRANSIENT_FAILURE — ``in_flight``, ``calls_started``,
-        ``calls_failed``, ``connect_failures``, ...) and ``discovery``; see
+        ``calls_failed``, ``connect_failures``, the balancer's ``cost``,
+        ``pickable``, ``free_streams``, ``ejected``, ``ejections``, ...),
+        ``waiting_calls``, ``ejected_endpoints`` and ``discovery``; see
         ``lbc_channel_stats_json`` in ``include/lbchannel.h``.
         """
         handle = self._live_handle()

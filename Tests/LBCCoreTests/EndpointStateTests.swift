@@ -1,0 +1,110 @@
+import XCTest
+@testable import LBCCore
+
+final class EndpointStateTests: XCTestCase {
+    private func ready() -> EndpointState {
+        var s = EndpointState(connectivity: EndpointStateMachine(backoff: ConnectionBackoff(), random: { 0 }))
+        _ = s.connectivity.start()
+        s.connectivity.connected()
+        s.setCapacity(.available)
+        return s
+    }
+
+    private func outlier(_ n: Int) -> OutlierEjection {
+        var o = OutlierEjection()
+        o.consecutiveFailures = n
+        o.baseEjectionMs = 1000
+        o.maxEjectionMs = 2500
+        return o
+    }
+
+    func testPickableOnlyWhenReadyActiveNotEjectedWithRoom() {
+        var s = ready()
+        XCTAssertTrue(s.isPickable)
+        XCTAssertEqual(s.name, "READY")
+        s.setCapacity(.full)
+        XCTAssertFalse(s.isPickable)
+        XCTAssertEqual(s.name, "READY")  // connected, just busy
+        s.setCapacity(.none)
+        XCTAssertFalse(s.isPickable)
+        XCTAssertEqual(s.name, "CONNECTING")
+        s.setCapacity(.available)
+        _ = s.eject(nowNs: 0, policy: outlier(1))
+        XCTAssertFalse(s.isPickable)
+        s.unejected()
+        XCTAssertTrue(s.isPickable)
+        s.drain()
+        XCTAssertFalse(s.isPickable)
+        XCTAssertEqual(s.admin, .draining)
+    }
+
+    func testNotPickableWhileConnectingOrFailing() {
+        var s = EndpointState(connectivity: EndpointStateMachine(backoff: ConnectionBackoff(), random: { 0 }))
+        s.setCapacity(.available)
+        XCTAssertFalse(s.isPickable)
+        XCTAssertEqual(s.name, "IDLE")
+        _ = s.connectivity.start()
+        XCTAssertFalse(s.isPickable)
+        _ = s.connectivity.connectFailed()
+        XCTAssertFalse(s.isPickable)
+        XCTAssertEqual(s.name, "TRANSIENT_FAILURE")
+    }
+
+    func testCallEndedWhenFailuresReachTheThresholdAsksForEjection() {
+        var s = ready()
+        let policy = outlier(3)
+        XCTAssertFalse(s.callEnded(.unavailable, policy: policy))
+        XCTAssertFalse(s.callEnded(.unavailable, policy: policy))
+        XCTAssertTrue(s.callEnded(.unavailable, policy: policy))
+        XCTAssertEqual(s.consecutiveFailures, 3)
+    }
+
+    func testCallEndedWhenOKResetsTheRunOtherStatusesLeaveIt() {
+        var s = ready()
+        let policy = outlier(3)
+        _ = s.callEnded(.unavailable, policy: policy)
+        _ = s.callEnded(.unavailable, policy: policy)
+        XCTAssertFalse(s.callEnded(.notFound, policy: policy))  // not counted, not a success
+        XCTAssertEqual(s.consecutiveFailures, 2)
+        XCTAssertFalse(s.callEnded(.ok, policy: policy))
+        XCTAssertEqual(s.consecutiveFailures, 0)
+    }
+
+    func testEjectGrowsWithEachEjectionUpToTheMaximum() {
+        var s = ready()
+        let policy = outlier(1)
+        XCTAssertEqual(s.eject(nowNs: 0, policy: policy), 1000 * 1_000_000)
+        s.unejected()
+        XCTAssertEqual(s.eject(nowNs: 0, policy: policy), 2000 * 1_000_000)
+        s.unejected()
+        XCTAssertEqual(s.eject(nowNs: 0, policy: policy), 2500 * 1_000_000)
+        XCTAssertEqual(s.ejections, 3)
+        XCTAssertEqual(s.consecutiveFailures, 0)
+    }
+
+    func testCallEndedWhileEjectedDoesNotAskAgain() {
+        var s = ready()
+        let policy = outlier(1)
+        _ = s.eject(nowNs: 0, policy: policy)
+        XCTAssertFalse(s.callEnded(.unavailable, policy: policy))
+    }
+
+    func testOutlierEjectionShareAndStatuses() {
+        var o = OutlierEjection()
+        XCTAssertFalse(o.isEnabled)
+        XCTAssertTrue(o.counts(.unavailable))
+        XCTAssertFalse(o.counts(.internalError))
+        XCTAssertFalse(o.counts(.ok))
+        XCTAssertTrue(o.allowsEjection(ejected: 0, total: 4))
+        XCTAssertTrue(o.allowsEjection(ejected: 1, total: 4))
+        XCTAssertFalse(o.allowsEjection(ejected: 2, total: 4))
+        XCTAssertFalse(o.allowsEjection(ejected: 0, total: 1))  // never the only endpoint at 50 %
+        XCTAssertTrue(o.allowsEjection(ejected: 0, total: 3))
+        XCTAssertFalse(o.allowsEjection(ejected: 1, total: 3))
+        o.maxEjectionPercent = 100
+        XCTAssertTrue(o.allowsEjection(ejected: 0, total: 1))
+        o.maxEjectionPercent = 0
+        XCTAssertFalse(o.allowsEjection(ejected: 0, total: 100))
+        XCTAssertEqual(OutlierEjection().statusNames, "UNAVAILABLE")
+    }
+}
