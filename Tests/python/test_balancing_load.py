@@ -240,3 +240,44 @@ def test_max_concurrent_streams_4_with_64_callers_nothing_fails(lbchannel, make_
     assert peak["waiting"] >= 32, peak  # 64 callers, 4 * count slots: most wait, visibly
     assert peak["in_flight"] <= 4, peak
     assert stats["waiting_calls"] == 0 and all(e["in_flight"] == 0 for e in stats["endpoints"]), stats
+
+
+# -- the stats snapshot ---------------------------------------------------------------------
+
+
+def test_stats_show_the_balancer_cost_and_endpoint_state(lbchannel, make_backends):
+    backends = make_backends([{"LBTEST_SLEEP_FACTOR": "10", "LBTEST_MAX_STREAMS": "8"}, {}])
+    with lbchannel.Channel(_target(backends), lb_policy="least_request") as ch:
+        assert wait_all_ready(ch, 2, timeout=10), ch.endpoints()
+        slow = [e for e in ch.endpoints() if e["address"] == backends[0].address][0]
+        assert slow["free_streams"] == 8 and slow["pickable"] and not slow["ejected"], slow
+        threads = [threading.Thread(target=lambda: ch.unary(SLEEP, b"100", timeout=10)) for _ in range(6)]
+        for t in threads:
+            t.start()
+        try:
+            # least_request's cost is the outstanding calls of each endpoint.
+            assert wait_until(lambda: sum(e["in_flight"] for e in ch.endpoints()) == 6, 5), ch.endpoints()
+            for e in ch.endpoints():
+                assert e["cost"] == e["in_flight"], e
+                if e["address"] == backends[0].address:
+                    assert e["free_streams"] == 8 - e["in_flight"], e
+        finally:
+            for t in threads:
+                t.join(15)
+    with lbchannel.Channel(_target(backends), lb_policy="peak_ewma") as ch:
+        assert wait_all_ready(ch, 2, timeout=10), ch.endpoints()
+        for _ in range(10):
+            ch.unary(SLEEP, b"10", timeout=10)
+        stats = ch.stats()
+    assert stats["policy"] == "peak_ewma"
+    by_address = {e["address"]: e for e in stats["endpoints"]}
+    slow, fast = by_address[backends[0].address], by_address[backends[1].address]
+    # peak_ewma's cost is a latency in µs (× outstanding + 1): about 10 ms for the fast
+    # backend, 100 ms (decaying slowly) for the slow one once it served a call, and the
+    # channel's average latency (neutral) before that.
+    assert fast["calls_started"] >= 1 and 5000 <= fast["cost"] <= 60000, fast
+    if slow["calls_started"]:
+        assert slow["cost"] >= 50000, slow
+    else:
+        assert 5000 <= slow["cost"] <= 60000, slow
+    assert stats["ejected_endpoints"] == 0 and stats["waiting_calls"] == 0, stats

@@ -127,10 +127,22 @@ extension Channel: ConnectionDelegate {
         for call in calls { finish(call, .unavailable, reason) }
     }
 
-    /// Write what every connection has queued (once per loop iteration).
+    package func connectionNeedsFlush(_ connection: HTTP2Connection) {
+        flushList.append(connection)
+    }
+
+    /// Write what the connections that asked have queued (once per loop iteration):
+    /// the work does not grow with the number of endpoints.
     func flushConnections() {
-        for endpoint in endpoints { endpoint.flush() }
-        for endpoint in retired { endpoint.flush() }
+        guard !flushList.isEmpty else { return }
+        if flushList.count == 1 {
+            let connection = flushList.removeLast()
+            connection.flush()
+            return
+        }
+        let list = flushList
+        flushList.removeAll(keepingCapacity: true)
+        for connection in list { connection.flush() }
     }
 
     /// Close everything on the loop thread (the final work item).

@@ -63,6 +63,8 @@ package final class Channel: @unchecked Sendable {
     var slots: [Endpoint?] = []
     /// Free slots, reused before new ones.
     var freeSlots: [Int] = []
+    /// Connections with frames to send, flushed after each loop iteration.
+    var flushList: [HTTP2Connection] = []
     /// RPCs waiting for a READY endpoint, oldest first.
     var waiting: [Call] = []
     var isShutDown = false

@@ -121,12 +121,4 @@ package final class Endpoint {
             if slot >= 0 { channel.balancer.connectivityChanged(slot, pickable: now) }
         }
     }
-
-    /// Write what this endpoint's connections have queued.
-    func flush() {
-        connection?.flush()
-        if !draining.isEmpty {
-            for c in draining { c.flush() }
-        }
-    }
 }
