@@ -231,6 +231,20 @@ void lbc_options_free(lbc_options *opts);
  *                             connection errors end calls with
  *                             UNAVAILABLE                           (default UNAVAILABLE)
  * Ejections and returns are logged (warning / info) and shown in the stats.
+ * Slow start (off by default; round_robin, least_request, peak_ewma): an endpoint
+ * that has just become READY (new, or reconnected) takes part in picks with a
+ * probability rising linearly from the minimum weight to 1 over the window
+ * (endpoints that joined an empty set, e.g. at open, do not ramp on their first READY):
+ *   slow_start_window_ms      0 .. 86400000: the ramp; 0 = off      (default 0)
+ *   slow_start_min_weight_percent 1 .. 100: the weight at READY     (default 10)
+ * Subsetting (large fleets): each channel uses a stable subset of the endpoints
+ * discovery offers, chosen by rendezvous hashing of a client id, so that many
+ * clients spread over the fleet and a change of the set moves few connections:
+ *   subset_size               0 .. 1000000: connect to at most this
+ *                             many endpoints; 0 = all               (default 0)
+ *   subset_client_id          visible ASCII 0x21-0x7E: the id hashed
+ *                             (the same id picks the same subset in
+ *                             every process)          (default: random per channel)
  * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (NULL argument or bad value) or
  * LBC_ERR_UNKNOWN_OPTION. On failure the options are unchanged.
  */
@@ -421,6 +435,7 @@ int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, siz
  *      "ejected": false, "ejections": 0, "consecutive_failures": 0,
  *      "draining_connections": 0, "last_error": null}, ...],
  *    "retired_endpoints": 0, "waiting_calls": 0, "ejected_endpoints": 0,
+ *    "subset": {"size": 0, "discovered_endpoints": 3, "client_id": null},
  *    "discovery": {"kind": "dns", "resolutions": 3, "errors": 0, "empty_answers": 0,
  *      "updates": 1, "pushes": 0, "last_result": "ok", "last_error": null,
  *      "last_resolution_age_ms": 420}}
@@ -436,6 +451,9 @@ int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, siz
  * a stream the server refuses for want of room (REFUSED_STREAM while others are
  * open) waits the same way. ejected / ejections / consecutive_failures: outlier
  * ejection (see the outlier_* options); ejected_endpoints counts those ejected now.
+ * subset: the subset_size and subset_client_id options (client_id null when
+ * random) and how many endpoints the last update offered before subsetting;
+ * "endpoints" lists only the subset.
  * States: IDLE, CONNECTING, READY, TRANSIENT_FAILURE. discovery.kind is "dns",
  * "lookup" or "static"; last_result is "ok", "empty", "error" or null.
  * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT or LBC_ERR_CLOSED.

@@ -354,6 +354,10 @@ final class ChannelOptionsBalancingTests: XCTestCase {
         try o.set("outlier_max_ejection_ms", "9000")
         try o.set("outlier_max_ejection_percent", "25")
         try o.set("outlier_status_codes", "UNAVAILABLE,13,RESOURCE_EXHAUSTED")
+        try o.set("slow_start_window_ms", "3000")
+        try o.set("slow_start_min_weight_percent", "20")
+        try o.set("subset_size", "5")
+        try o.set("subset_client_id", "frontend-7")
         XCTAssertEqual(o.lbPolicy, .peakEWMA)
         XCTAssertEqual(o.leastRequestChoiceCount, 4)
         XCTAssertEqual(o.peakEWMADecayMs, 2500)
@@ -362,6 +366,10 @@ final class ChannelOptionsBalancingTests: XCTestCase {
         XCTAssertEqual(o.outlierEjection.maxEjectionMs, 9000)
         XCTAssertEqual(o.outlierEjection.maxEjectionPercent, 25)
         XCTAssertEqual(o.outlierEjection.statusNames, "RESOURCE_EXHAUSTED,INTERNAL,UNAVAILABLE")
+        XCTAssertEqual(o.slowStartWindowMs, 3000)
+        XCTAssertEqual(o.slowStartMinWeightPercent, 20)
+        XCTAssertEqual(o.subsetSize, 5)
+        XCTAssertEqual(o.subsetClientID, "frontend-7")
         for key in ChannelOptions.balancingKeys { XCTAssert(ChannelOptions.keys.contains(key), key) }
     }
 
@@ -372,6 +380,8 @@ final class ChannelOptionsBalancingTests: XCTestCase {
             ("outlier_base_ejection_ms", "0"), ("outlier_max_ejection_percent", "101"),
             ("outlier_status_codes", ""), ("outlier_status_codes", "OK"), ("outlier_status_codes", "14,,13"),
             ("outlier_status_codes", "17"), ("outlier_status_codes", "unavailable"),
+            ("slow_start_window_ms", "-1"), ("slow_start_min_weight_percent", "0"),
+            ("subset_size", "-1"), ("subset_client_id", ""), ("subset_client_id", "a\nb"),
         ]
         for (key, value) in bad {
             var o = ChannelOptions()

@@ -268,6 +268,10 @@ TEST(test_options) {
       {"outlier_consecutive_failures", "5"}, {"outlier_base_ejection_ms", "30000"},
       {"outlier_max_ejection_ms", "300000"}, {"outlier_max_ejection_percent", "100"},
       {"outlier_status_codes", "UNAVAILABLE,13"},
+      {"slow_start_window_ms", "0"},      {"slow_start_window_ms", "30000"},
+      {"slow_start_min_weight_percent", "1"},
+      {"subset_size", "0"},               {"subset_size", "25"},
+      {"subset_client_id", "frontend-7"},
   };
   static const char *bad[][2] = {
       {"lb_policy", "random"},
@@ -277,6 +281,9 @@ TEST(test_options) {
       {"outlier_max_ejection_percent", "101"},
       {"outlier_status_codes", "OK"},
       {"outlier_status_codes", "14;13"},
+      {"slow_start_min_weight_percent", "0"},
+      {"subset_size", "-1"},
+      {"subset_client_id", ""},
       {"connect_timeout_ms", "0"},
       {"connect_timeout_ms", "-5"},
       {"connect_timeout_ms", "soon"},

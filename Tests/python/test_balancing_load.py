@@ -281,3 +281,50 @@ def test_stats_show_the_balancer_cost_and_endpoint_state(lbchannel, make_backend
     else:
         assert 5000 <= slow["cost"] <= 60000, slow
     assert stats["ejected_endpoints"] == 0 and stats["waiting_calls"] == 0, stats
+
+
+# -- slow start -----------------------------------------------------------------------------
+
+
+def _share_of_new_endpoint(lbchannel, backends, **options):
+    """Open a channel on the first three backends, add the fourth, and return its share
+    of the calls (4 callers, Whoami) per 0.5 s interval from the moment it is READY."""
+    first, new = backends[:3], backends[3]
+    with lbchannel.Channel(_target(first), lb_policy="round_robin", **options) as ch:
+        assert wait_all_ready(ch, 3, timeout=10), ch.endpoints()
+        ch.set_endpoints([b.address for b in backends])
+        assert wait_all_ready(ch, 4, timeout=10), ch.endpoints()
+        t0 = time.monotonic()
+        samples = []  # (time since READY, answered by the new backend?)
+        lock = threading.Lock()
+
+        def run():
+            while time.monotonic() - t0 < 5.0:
+                name = ch.unary(WHOAMI, b"", timeout=5).decode()
+                with lock:
+                    samples.append((time.monotonic() - t0, name == new.name))
+
+        threads = [threading.Thread(target=run) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+    shares = []
+    for i in range(10):
+        window = [hit for t, hit in samples if i * 0.5 <= t < (i + 1) * 0.5]
+        shares.append(sum(window) / len(window) if window else float("nan"))
+    return shares
+
+
+def test_slow_start_ramps_a_new_endpoints_share_over_the_window(lbchannel, make_backends):
+    backends = make_backends([{}, {}, {}, {}])
+    ramp = _share_of_new_endpoint(lbchannel, backends, slow_start_window_ms=4000, slow_start_min_weight_percent=10)
+    flat = _share_of_new_endpoint(lbchannel, backends)
+    print("\nnew endpoint's share per 0.5 s, slow start 4 s: %s" % " ".join("%.2f" % s for s in ramp))
+    print("new endpoint's share per 0.5 s, no slow start: %s" % " ".join("%.2f" % s for s in flat))
+    # Without slow start it takes a full quarter at once; with it, a small share that
+    # grows over the window to a quarter.
+    assert flat[0] >= 0.18 and flat[1] >= 0.18, flat
+    assert ramp[0] <= 0.12 and ramp[1] <= 0.14, ramp
+    assert sum(ramp[0:4]) / 4 < sum(ramp[4:8]) / 4, ramp
+    assert min(ramp[8:10]) >= 0.18, ramp

@@ -17,17 +17,25 @@ package final class LeastRequestBalancer: LoadBalancer {
     private var outstanding: [Int] = []
     private var rng: SplitMix64
     private let choiceCount: Int
+    private var slowStart: SlowStart
 
-    /// `choiceCount` >= 2 (smaller values are raised to 2).
-    package init(choiceCount: Int = 2, seed: UInt64) {
+    /// `choiceCount` >= 2 (smaller values are raised to 2). With `slowStart` on, a
+    /// drawn endpoint in its ramp takes part with probability equal to its factor.
+    package init(choiceCount: Int = 2, seed: UInt64, slowStart: SlowStart = SlowStart()) {
         self.choiceCount = max(2, choiceCount)
         self.rng = SplitMix64(seed: seed)
+        self.slowStart = slowStart
     }
+
+    package func endpointReady(_ slot: Int, nowNs: Int64) { slowStart.started(slot, nowNs: nowNs) }
 
     package var policy: LBPolicy { .leastRequest }
 
     package func endpointsChanged(added: [Int], removed: [Int], nowNs: Int64) {
-        for slot in removed { ready.remove(slot) }
+        for slot in removed {
+            ready.remove(slot)
+            slowStart.reset(slot)
+        }
         for slot in added {
             outstanding.grow(toInclude: slot)
             outstanding[slot] = 0
@@ -50,6 +58,7 @@ package final class LeastRequestBalancer: LoadBalancer {
         let i = rng.below(count)
         var j = rng.below(count - 1)
         if j >= i { j += 1 }
+        if slowStart.isEnabled { return pickRamping(i, j, count: count, nowNs: nowNs) }
         var best = ready[i]
         var bestLoad = outstanding[best]
         let other = ready[j]
@@ -67,6 +76,29 @@ package final class LeastRequestBalancer: LoadBalancer {
             }
         }
         return best
+    }
+
+    /// `pick` with slow start: a ramping candidate takes part with probability equal
+    /// to its weight factor; the fewest outstanding calls among the rest wins.
+    private func pickRamping(_ i: Int, _ j: Int, count: Int, nowNs: Int64) -> Int {
+        var best = -1
+        var bestLoad = Int.max
+        var fallback = ready[i]
+        var candidate = ready[i]
+        var k = 0
+        while true {
+            if slowStart.admits(candidate, nowNs: nowNs, rng: &rng) {
+                if outstanding[candidate] < bestLoad {
+                    best = candidate
+                    bestLoad = outstanding[candidate]
+                }
+            } else if slowStart.factor(candidate, nowNs: nowNs) > slowStart.factor(fallback, nowNs: nowNs) {
+                fallback = candidate
+            }
+            k += 1
+            if k >= choiceCount { return best >= 0 ? best : fallback }
+            candidate = k == 1 ? ready[j] : ready[rng.below(count)]
+        }
     }
 
     package func cost(_ slot: Int, nowNs: Int64) -> Double {

@@ -37,6 +37,9 @@ package protocol LoadBalancer: AnyObject {
     /// admin state, ejection or free stream slots changed).
     func connectivityChanged(_ slot: Int, pickable: Bool)
 
+    /// The endpoint in `slot` (re)connected at `nowNs`: slow start ramps its share from here.
+    func endpointReady(_ slot: Int, nowNs: Int64)
+
     /// A call was put on `slot`.
     func callStarted(_ slot: Int)
 
@@ -51,20 +54,27 @@ package protocol LoadBalancer: AnyObject {
     func cost(_ slot: Int, nowNs: Int64) -> Double
 }
 
+extension LoadBalancer {
+    /// Policies without slow start ignore reconnections.
+    package func endpointReady(_ slot: Int, nowNs: Int64) {}
+}
+
 /// The registry of balancers by policy.
 package enum LoadBalancers {
     /// The balancer `options.lbPolicy` names, configured from `options`.
     package static func make(options: ChannelOptions,
                              seed: UInt64 = UInt64.random(in: .min ... .max)) -> any LoadBalancer {
+        let slowStart = SlowStart(windowNs: options.slowStartWindowMs * 1_000_000,
+                                  minFactor: Double(options.slowStartMinWeightPercent) / 100)
         switch options.lbPolicy {
         case .leastRequest:
-            return LeastRequestBalancer(choiceCount: options.leastRequestChoiceCount, seed: seed)
+            return LeastRequestBalancer(choiceCount: options.leastRequestChoiceCount, seed: seed, slowStart: slowStart)
         case .roundRobin:
-            return RoundRobinBalancer()
+            return RoundRobinBalancer(seed: seed, slowStart: slowStart)
         case .pickFirst:
             return PickFirstBalancer()
         case .peakEWMA:
-            return PeakEWMABalancer(decayNs: options.peakEWMADecayMs * 1_000_000, seed: seed)
+            return PeakEWMABalancer(decayNs: options.peakEWMADecayMs * 1_000_000, seed: seed, slowStart: slowStart)
         }
     }
 }

@@ -34,16 +34,26 @@ package final class PeakEWMABalancer: LoadBalancer {
     private var rng: SplitMix64
     private let decayNs: Double
 
+    private var slowStart: SlowStart
+
     /// `decayNs`: the time constant of the averages (> 0; Finagle's and Linkerd's is 10 s).
-    package init(decayNs: Int64, seed: UInt64) {
+    /// With `slowStart` on, a drawn endpoint in its ramp takes part with probability
+    /// equal to its factor.
+    package init(decayNs: Int64, seed: UInt64, slowStart: SlowStart = SlowStart()) {
         self.decayNs = Double(max(1, decayNs))
         self.rng = SplitMix64(seed: seed)
+        self.slowStart = slowStart
     }
+
+    package func endpointReady(_ slot: Int, nowNs: Int64) { slowStart.started(slot, nowNs: nowNs) }
 
     package var policy: LBPolicy { .peakEWMA }
 
     package func endpointsChanged(added: [Int], removed: [Int], nowNs: Int64) {
-        for slot in removed { ready.remove(slot) }
+        for slot in removed {
+            ready.remove(slot)
+            slowStart.reset(slot)
+        }
         for slot in added {
             outstanding.grow(toInclude: slot)
             averageNs.grow(toInclude: slot)
@@ -96,6 +106,13 @@ package final class PeakEWMABalancer: LoadBalancer {
         var j = rng.below(count - 1)
         if j >= i { j += 1 }
         let a = ready[i], b = ready[j]
+        if slowStart.isEnabled {
+            // A ramping candidate takes part with probability equal to its factor.
+            let takeA = slowStart.admits(a, nowNs: nowNs, rng: &rng)
+            let takeB = slowStart.admits(b, nowNs: nowNs, rng: &rng)
+            if takeA != takeB { return takeA ? a : b }
+            if !takeA { return slowStart.factor(b, nowNs: nowNs) > slowStart.factor(a, nowNs: nowNs) ? b : a }
+        }
         return load(b, nowNs: nowNs) < load(a, nowNs: nowNs) ? b : a
     }
 

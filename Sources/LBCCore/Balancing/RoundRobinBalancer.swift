@@ -13,14 +13,26 @@
 package final class RoundRobinBalancer: LoadBalancer {
     private var ready = PickableSet()
     private var next = 0
+    private var slowStart: SlowStart
+    private var rng: SplitMix64
 
-    package init() {}
+    /// With `slowStart` on, an endpoint in its ramp takes its turn with probability
+    /// equal to its weight factor (otherwise the next one takes it).
+    package init(seed: UInt64 = 1, slowStart: SlowStart = SlowStart()) {
+        self.slowStart = slowStart
+        self.rng = SplitMix64(seed: seed)
+    }
 
     package var policy: LBPolicy { .roundRobin }
 
     package func endpointsChanged(added: [Int], removed: [Int], nowNs: Int64) {
-        for slot in removed { ready.remove(slot) }
+        for slot in removed {
+            ready.remove(slot)
+            slowStart.reset(slot)
+        }
     }
+
+    package func endpointReady(_ slot: Int, nowNs: Int64) { slowStart.started(slot, nowNs: nowNs) }
 
     package func connectivityChanged(_ slot: Int, pickable: Bool) { ready.set(slot, pickable) }
 
@@ -32,8 +44,18 @@ package final class RoundRobinBalancer: LoadBalancer {
         let count = ready.count
         guard count > 0 else { return nil }
         if next >= count { next = 0 }
-        let slot = ready[next]
+        var slot = ready[next]
         next += 1
+        if slowStart.isEnabled {
+            // A ramping endpoint passes its turn on with probability 1 - factor (at most
+            // 64 times in a row: O(1), and fair when several ramp at once).
+            for _ in 0..<64 {
+                if slowStart.admits(slot, nowNs: nowNs, rng: &rng) { break }
+                if next >= count { next = 0 }
+                slot = ready[next]
+                next += 1
+            }
+        }
         return slot
     }
 

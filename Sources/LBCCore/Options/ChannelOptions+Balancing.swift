@@ -1,11 +1,12 @@
 /// The balancing options (`least_request_choice_count`, `peak_ewma_decay_ms`, outlier
-/// ejection): their keys and text setters.
+/// ejection, slow start, subsetting): their keys and text setters.
 extension ChannelOptions {
     /// The balancing keys of ``set(_:_:)``, in header order.
     package static let balancingKeys: [String] = [
         "least_request_choice_count", "peak_ewma_decay_ms", "outlier_consecutive_failures",
         "outlier_base_ejection_ms", "outlier_max_ejection_ms", "outlier_max_ejection_percent",
-        "outlier_status_codes",
+        "outlier_status_codes", "slow_start_window_ms", "slow_start_min_weight_percent",
+        "subset_size", "subset_client_id",
     ]
 
     /// Sets one balancing option; false when `key` is not one. On error `self` is unchanged.
@@ -31,6 +32,19 @@ extension ChannelOptions {
             outlierEjection.maxEjectionPercent = Int(n)
         case "outlier_status_codes":
             outlierEjection.statusMask = try Self.statusMask(key, value)
+        case "slow_start_window_ms":
+            slowStartWindowMs = try Self.milliseconds(key, value, minimum: 0)
+        case "slow_start_min_weight_percent":
+            let n = try Self.integer(key, value)
+            guard (1...100).contains(n) else { throw .invalid(key, "must be between 1 and 100, got \(n)") }
+            slowStartMinWeightPercent = Int(n)
+        case "subset_size":
+            let n = try Self.integer(key, value)
+            guard (0...1_000_000).contains(n) else { throw .invalid(key, "must be between 0 and 1000000, got \(n)") }
+            subsetSize = Int(n)
+        case "subset_client_id":
+            try Self.checkText(key, value, lowest: 0x21)
+            subsetClientID = value
         default:
             return false
         }

@@ -71,6 +71,15 @@ package struct ChannelOptions: Sendable, Equatable {
     package var peakEWMADecayMs: Int64 = 10_000
     /// `outlier_*`: outlier ejection (off unless `outlier_consecutive_failures` > 0).
     package var outlierEjection = OutlierEjection()
+    /// `slow_start_window_ms`: a newly READY endpoint ramps its share over this window (0 = off).
+    package var slowStartWindowMs: Int64 = 0
+    /// `slow_start_min_weight_percent`: its weight right after it became READY (1 ... 100).
+    package var slowStartMinWeightPercent = 10
+    /// `subset_size`: connect to at most this many of the discovered endpoints, chosen
+    /// by rendezvous hashing of the client id (0 = all).
+    package var subsetSize = 0
+    /// `subset_client_id`: the id subsetting hashes; nil: random per channel.
+    package var subsetClientID: String? = nil
 
     /// All defaults.
     package init() {}

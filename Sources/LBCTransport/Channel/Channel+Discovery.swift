@@ -77,8 +77,10 @@ extension Channel {
 
     /// Move the endpoint set to `addresses`: new endpoints start connecting and join the
     /// picker when READY; vanished ones take no new RPCs and close once their RPCs end.
-    func updateEndpoints(_ addresses: [EndpointAddress], origin: String) {
+    func updateEndpoints(_ offered: [EndpointAddress], origin: String) {
         guard !isShutDown else { return }
+        discoveredEndpoints = offered.count
+        let addresses = RendezvousSubset.select(offered, size: options.subsetSize, clientID: subsetClientID)
         let diff = EndpointSetDiff(current: endpoints.map(\.address), next: addresses)
         guard !diff.isEmpty else { return }
         stats.updates += 1
@@ -96,10 +98,12 @@ extension Channel {
         }
         let backoff = options.backoff
         var added: [Endpoint] = []
+        let joiningEmptySet = endpoints.isEmpty
         for address in diff.added {
             let slot = freeSlots.popLast() ?? slots.count
             if slot == slots.count { slots.append(nil) }
             let endpoint = Endpoint(address: address, backoff: backoff, channel: self, slot: slot)
+            endpoint.rampsWhenReady = !joiningEmptySet
             slots[slot] = endpoint
             endpoints.append(endpoint)
             added.append(endpoint)

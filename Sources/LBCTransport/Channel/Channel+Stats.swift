@@ -21,6 +21,8 @@ extension Channel {
         }
         out += "],\"retired_endpoints\":\(retired.count),\"waiting_calls\":\(waiting.count)"
         out += ",\"ejected_endpoints\":\(ejected)"
+        out += ",\"subset\":{\"size\":\(options.subsetSize),\"discovered_endpoints\":\(discoveredEndpoints)"
+        out += ",\"client_id\":\(options.subsetClientID.map(JSON.quote) ?? "null")}"
         out += ",\"discovery\":{\"kind\":\(JSON.quote(resolver?.kind ?? "static"))"
         out += ",\"resolutions\":\(stats.resolutions),\"errors\":\(stats.errors)"
         out += ",\"empty_answers\":\(stats.emptyAnswers),\"updates\":\(stats.updates),\"pushes\":\(stats.pushes)"

@@ -63,6 +63,10 @@ package final class Channel: @unchecked Sendable {
     var slots: [Endpoint?] = []
     /// Free slots, reused before new ones.
     var freeSlots: [Int] = []
+    /// The id subsetting hashes (option subset_client_id, else random).
+    let subsetClientID: UInt64
+    /// How many endpoints the last update offered before subsetting.
+    var discoveredEndpoints = 0
     /// Connections with frames to send, flushed after each loop iteration.
     var flushList: [HTTP2Connection] = []
     /// RPCs waiting for a READY endpoint, oldest first.
@@ -87,6 +91,8 @@ package final class Channel: @unchecked Sendable {
         self.targetText = targetText
         self.log = log
         self.balancer = LoadBalancers.make(options: options)
+        self.subsetClientID = options.subsetClientID.map(RendezvousSubset.clientID)
+            ?? UInt64.random(in: .min ... .max)
         self.scheduler = DiscoveryScheduler(options: options)
         do {
             loop = try EventLoop()

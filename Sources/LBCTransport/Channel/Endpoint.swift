@@ -21,7 +21,12 @@ package final class Endpoint {
     var machine: EndpointStateMachine {
         get { state.connectivity }
         set {
+            let wasReady = state.connectivity.state == .ready
             state.connectivity = newValue
+            if !wasReady && newValue.state == .ready && slot >= 0 {
+                if rampsWhenReady { channel.balancer.endpointReady(slot, nowNs: EventLoop.now()) }
+                rampsWhenReady = true
+            }
             refresh()
         }
     }
@@ -37,6 +42,9 @@ package final class Endpoint {
     var lastError: String?
     /// What the balancer was last told.
     private var pickable = false
+    /// Slow start applies to the next READY: false for endpoints that joined an empty
+    /// set (nothing else could take their share), true after their first READY.
+    var rampsWhenReady = true
 
     var inFlight = 0
     var callsStarted = 0

@@ -97,7 +97,9 @@ class Channel(_ChannelBase):
             outlier ejection ``outlier_consecutive_failures`` (0 = off),
             ``outlier_base_ejection_ms``, ``outlier_max_ejection_ms``,
             ``outlier_max_ejection_percent``, ``outlier_status_codes``
-            (e.g. ``"UNAVAILABLE,13"``).
+            (e.g. ``"UNAVAILABLE,13"``), slow start ``slow_start_window_ms``
+            (0 = off) with ``slow_start_min_weight_percent``, and subsetting ``subset_size``
+            (0 = all endpoints) with ``subset_client_id``.
 
     Raises:
         lbchannel.InvalidTargetError, lbchannel.UnsupportedError,
