@@ -151,7 +151,11 @@ typedef enum lbc_lb_policy {
    *  Linkerd): each endpoint's cost is a peak-sensitive moving average of its call
    *  latency, decaying with time (peak_ewma_decay_ms), × (outstanding calls + 1).
    *  An endpoint without a latency yet costs the channel's average latency. */
-  LBC_LB_PEAK_EWMA = 3
+  LBC_LB_PEAK_EWMA = 3,
+  /** Each READY endpoint in turn, in proportion to its weight: "ADDRESS;weight=N"
+   *  (N = 1 .. 1000000) in lbc_channel_set_endpoints() or lbc_address_list_add();
+   *  1 when not given. Earliest-deadline-first, as gRPC's weighted_round_robin. */
+  LBC_LB_WEIGHTED_ROUND_ROBIN = 4
 } lbc_lb_policy;
 
 /**
@@ -169,7 +173,7 @@ void lbc_options_free(lbc_options *opts);
  * Keys and values (durations in milliseconds, sizes in bytes, booleans exactly
  * 1, 0, true or false — other spellings are LBC_ERR_INVALID_ARGUMENT):
  *   lb_policy                 least_request | round_robin | pick_first |
- *                             peak_ewma                  (default least_request)
+ *                             peak_ewma | weighted_round_robin (default least_request)
  *   connect_timeout_ms        > 0                        (default 20000)
  *   wait_for_ready            bool                       (default false)
  *   max_send_message_size     0 .. 2147483647            (default 2147483647)
@@ -269,8 +273,10 @@ typedef struct lbc_address_list lbc_address_list;
 
 /**
  * Add one address to a lookup answer: "10.0.0.1:50051", "[::1]:50051" or
- * "unix:/path"; copied. Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (NULL or a
- * malformed address; the list is unchanged).
+ * "unix:/path", optionally followed by ";weight=N" (N = 1 .. 1000000, used by
+ * weighted_round_robin; 1 when absent); copied. Returns LBC_OK,
+ * LBC_ERR_INVALID_ARGUMENT (NULL or a malformed address or weight; the list is
+ * unchanged).
  */
 int lbc_address_list_add(lbc_address_list *list, const char *address);
 
@@ -431,7 +437,7 @@ int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, siz
  *   {"target": "...", "policy": "round_robin", "endpoints": [
  *     {"address": "127.0.0.2:50051", "state": "READY", "in_flight": 0,
  *      "calls_started": 10, "calls_failed": 0, "connect_failures": 0,
- *      "latency_ewma_us": 180, "cost": 0, "pickable": true, "free_streams": 100,
+ *      "latency_ewma_us": 180, "cost": 0, "weight": 1, "pickable": true, "free_streams": 100,
  *      "ejected": false, "ejections": 0, "consecutive_failures": 0,
  *      "draining_connections": 0, "last_error": null}, ...],
  *    "retired_endpoints": 0, "waiting_calls": 0, "ejected_endpoints": 0,
@@ -443,7 +449,8 @@ int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, siz
  * putting an RPC on the endpoint to its end; 0 before the first RPC.
  * cost: the balancer's current cost of the endpoint (lower is preferred), rounded:
  * least_request: outstanding calls; peak_ewma: latency estimate in µs ×
- * (outstanding + 1); 0 for round_robin and pick_first. pickable: the endpoint
+ * (outstanding + 1); 0 for the other policies. weight: from "ADDRESS;weight=N"
+ * (weighted_round_robin), 1 by default. pickable: the endpoint
  * takes new calls now (READY, in the set, not ejected, a free stream slot).
  * free_streams: streams its connection may still open under the server's
  * SETTINGS_MAX_CONCURRENT_STREAMS (0 when not READY). When no endpoint has a free

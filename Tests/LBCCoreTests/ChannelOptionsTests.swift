@@ -187,8 +187,9 @@ final class ChannelOptionsTests: XCTestCase {
     }
 
     func testLBPolicyNames() {
-        XCTAssertEqual(LBPolicy.allCases.map(\.name), ["least_request", "round_robin", "pick_first", "peak_ewma"])
-        XCTAssertEqual(LBPolicy.allCases.map(\.rawValue), [0, 1, 2, 3])
+        XCTAssertEqual(LBPolicy.allCases.map(\.name),
+                       ["least_request", "round_robin", "pick_first", "peak_ewma", "weighted_round_robin"])
+        XCTAssertEqual(LBPolicy.allCases.map(\.rawValue), [0, 1, 2, 3, 4])
         for policy in LBPolicy.allCases { XCTAssertEqual(LBPolicy(name: policy.name), policy) }
         XCTAssertNil(LBPolicy(name: "random"))
     }

@@ -263,7 +263,8 @@ TEST(test_options) {
       {"stream_window_bytes", "1024"},    {"stream_window_bytes", "2147483647"},
       {"stream_send_buffer_bytes", "0"},  {"stream_send_buffer_bytes", "65536"},
       /* balancing */
-      {"lb_policy", "peak_ewma"},         {"least_request_choice_count", "10"},
+      {"lb_policy", "peak_ewma"},         {"lb_policy", "weighted_round_robin"},
+      {"least_request_choice_count", "10"},
       {"peak_ewma_decay_ms", "1"},        {"outlier_consecutive_failures", "0"},
       {"outlier_consecutive_failures", "5"}, {"outlier_base_ejection_ms", "30000"},
       {"outlier_max_ejection_ms", "300000"}, {"outlier_max_ejection_percent", "100"},
@@ -337,7 +338,8 @@ TEST(test_options) {
   /* Typed setters. */
   CHECK_RC(lbc_options_set_lb_policy(opts, LBC_LB_ROUND_ROBIN), LBC_OK);
   CHECK_RC(lbc_options_set_lb_policy(opts, LBC_LB_PEAK_EWMA), LBC_OK);
-  CHECK_RC(lbc_options_set_lb_policy(opts, (lbc_lb_policy)4), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_options_set_lb_policy(opts, LBC_LB_WEIGHTED_ROUND_ROBIN), LBC_OK);
+  CHECK_RC(lbc_options_set_lb_policy(opts, (lbc_lb_policy)5), LBC_ERR_INVALID_ARGUMENT);
   CHECK_RC(lbc_options_set_lb_policy(opts, (lbc_lb_policy)42), LBC_ERR_INVALID_ARGUMENT);
   CHECK_RC(lbc_options_set_lb_policy(NULL, LBC_LB_PICK_FIRST), LBC_ERR_INVALID_ARGUMENT);
   CHECK_RC(lbc_options_set_connect_timeout_ms(opts, 1000), LBC_OK);

@@ -40,6 +40,9 @@ package protocol LoadBalancer: AnyObject {
     /// The endpoint in `slot` (re)connected at `nowNs`: slow start ramps its share from here.
     func endpointReady(_ slot: Int, nowNs: Int64)
 
+    /// The endpoint in `slot` got a new weight (>= 1; 1 unless its address says otherwise).
+    func weightChanged(_ slot: Int, weight: Int)
+
     /// A call was put on `slot`.
     func callStarted(_ slot: Int)
 
@@ -57,6 +60,9 @@ package protocol LoadBalancer: AnyObject {
 extension LoadBalancer {
     /// Policies without slow start ignore reconnections.
     package func endpointReady(_ slot: Int, nowNs: Int64) {}
+
+    /// Policies without weights ignore them.
+    package func weightChanged(_ slot: Int, weight: Int) {}
 }
 
 /// The registry of balancers by policy.
@@ -75,6 +81,8 @@ package enum LoadBalancers {
             return PickFirstBalancer()
         case .peakEWMA:
             return PeakEWMABalancer(decayNs: options.peakEWMADecayMs * 1_000_000, seed: seed, slowStart: slowStart)
+        case .weightedRoundRobin:
+            return WeightedRoundRobinBalancer()
         }
     }
 }

@@ -9,14 +9,18 @@ package enum LBPolicy: Int32, Sendable, CaseIterable {
     case pickFirst = 2
     /// Power of two random choices on latency average × (outstanding + 1).
     case peakEWMA = 3
+    /// Each READY endpoint in turn, in proportion to its weight.
+    case weightedRoundRobin = 4
 
-    /// The option value: "least_request", "round_robin", "pick_first" or "peak_ewma".
+    /// The option value: "least_request", "round_robin", "pick_first", "peak_ewma" or
+    /// "weighted_round_robin".
     package var name: String {
         switch self {
         case .leastRequest: return "least_request"
         case .roundRobin: return "round_robin"
         case .pickFirst: return "pick_first"
         case .peakEWMA: return "peak_ewma"
+        case .weightedRoundRobin: return "weighted_round_robin"
         }
     }
 

@@ -53,7 +53,7 @@ extension Channel {
             emit(.warning, "\(targetText): \(message); keeping the last known \(endpoints.count) endpoint(s)")
             carry(scheduler.resolutionFailed(nowMs: nowMs))
             failWaitingIfHopeless()
-        case .addresses(let addresses, let ttl):
+        case .addresses(let addresses, let ttl, let weights):
             stats.lastError = nil
             if addresses.isEmpty {
                 stats.emptyAnswers += 1
@@ -68,7 +68,7 @@ extension Channel {
                 }
             } else {
                 stats.lastResult = "ok"
-                updateEndpoints(addresses, origin: "resolution")
+                updateEndpoints(addresses, weights: weights, origin: "resolution")
             }
             carry(scheduler.resolutionSucceeded(nowMs: nowMs, ttlSeconds: ttl))
             failWaitingIfHopeless()
@@ -77,11 +77,12 @@ extension Channel {
 
     /// Move the endpoint set to `addresses`: new endpoints start connecting and join the
     /// picker when READY; vanished ones take no new RPCs and close once their RPCs end.
-    func updateEndpoints(_ offered: [EndpointAddress], origin: String) {
+    func updateEndpoints(_ offered: [EndpointAddress], weights: [EndpointAddress: Int] = [:], origin: String) {
         guard !isShutDown else { return }
         discoveredEndpoints = offered.count
         let addresses = RendezvousSubset.select(offered, size: options.subsetSize, clientID: subsetClientID)
         let diff = EndpointSetDiff(current: endpoints.map(\.address), next: addresses)
+        defer { applyWeights(weights) }
         guard !diff.isEmpty else { return }
         stats.updates += 1
         var removedSlots: [Int] = []
@@ -114,6 +115,18 @@ extension Channel {
         let removedText = diff.removed.map(\.description).joined(separator: ", ")
         emit(.info, "\(targetText): endpoints updated by \(origin): added [\(addedText)], removed [\(removedText)], now \(endpoints.count)")
         if !endpoints.isEmpty { firstEndpoints.signal() }
+    }
+
+    /// Give each endpoint its weight from the last update (1 when it names none).
+    private func applyWeights(_ weights: [EndpointAddress: Int]) {
+        guard !weights.isEmpty || endpoints.contains(where: { $0.weight != 1 }) else { return }
+        for endpoint in endpoints {
+            let weight = weights[endpoint.address] ?? 1
+            if weight != endpoint.weight {
+                endpoint.weight = weight
+                balancer.weightChanged(endpoint.slot, weight: weight)
+            }
+        }
     }
 
     /// Take `endpoint` out of service: no new RPCs; its connections close when idle.

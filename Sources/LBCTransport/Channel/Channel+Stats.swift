@@ -43,7 +43,8 @@ extension Channel {
     /// stream slots and outlier ejection.
     private func renderBalancing(_ e: Endpoint, _ state: EndpointState, nowNs: Int64) -> String {
         let cost = e.slot >= 0 ? balancer.cost(e.slot, nowNs: nowNs) : 0
-        var out = ",\"cost\":\(cost.isFinite ? Int(cost.rounded()) : 0),\"pickable\":\(state.isPickable)"
+        var out = ",\"cost\":\(cost.isFinite ? Int(cost.rounded()) : 0),\"weight\":\(e.weight)"
+        out += ",\"pickable\":\(state.isPickable)"
         out += ",\"free_streams\":\(max(0, e.connection?.freeStreamSlots ?? 0))"
         out += ",\"ejected\":\(state.isEjected),\"ejections\":\(state.ejections)"
         out += ",\"consecutive_failures\":\(state.consecutiveFailures)"

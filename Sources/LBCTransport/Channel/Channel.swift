@@ -150,10 +150,10 @@ package final class Channel: @unchecked Sendable {
     /// Replace the endpoint set (push discovery). Any thread. Returns false once closed.
     /// On a channel with a resolver the next resolution replaces the pushed set again.
     @discardableResult
-    package func setEndpoints(_ addresses: [EndpointAddress]) -> Bool {
+    package func setEndpoints(_ addresses: [EndpointAddress], weights: [EndpointAddress: Int] = [:]) -> Bool {
         loop.submit { [self] in
             stats.pushes += 1
-            updateEndpoints(addresses, origin: "push")
+            updateEndpoints(addresses, weights: weights, origin: "push")
         }
     }
 

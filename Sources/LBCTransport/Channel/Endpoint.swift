@@ -46,6 +46,8 @@ package final class Endpoint {
     /// set (nothing else could take their share), true after their first READY.
     var rampsWhenReady = true
 
+    /// Share weight (weighted_round_robin), from `ADDRESS;weight=N`; 1 by default.
+    var weight = 1
     var inFlight = 0
     var callsStarted = 0
     var callsFailed = 0

@@ -92,7 +92,9 @@ class Channel(_ChannelBase):
             ``dns_ttl_floor_ms``, ``dns_srv``, ``dns_timeout_ms``,
             ``empty_answer``, ``resolution``, ``eager_timeout_ms``; for
             balancing ``lb_policy`` is ``"least_request"`` (default),
-            ``"round_robin"``, ``"pick_first"`` or ``"peak_ewma"``, with
+            ``"round_robin"``, ``"pick_first"``, ``"peak_ewma"`` or
+            ``"weighted_round_robin"`` (weights as ``"ADDRESS;weight=N"`` in
+            :meth:`set_endpoints` and lookup answers), with
             ``least_request_choice_count``, ``peak_ewma_decay_ms``, and
             outlier ejection ``outlier_consecutive_failures`` (0 = off),
             ``outlier_base_ejection_ms``, ``outlier_max_ejection_ms``,
@@ -378,7 +380,8 @@ class Channel(_ChannelBase):
         """Replace the endpoint set (push discovery; ``lbc_channel_set_endpoints``).
 
         ``addresses``: an iterable of ``"10.0.0.1:50051"``, ``"[::1]:50051"``
-        or ``"unix:/path"`` texts; all are validated first and nothing changes
+        or ``"unix:/path"`` texts, each optionally with ``";weight=N"`` for
+        ``weighted_round_robin``; all are validated first and nothing changes
         on error (:class:`lbchannel.InvalidArgumentError`). An empty iterable
         empties the set. New endpoints start connecting; removed ones finish
         their RPCs and close. With DNS or a lookup the next resolution
