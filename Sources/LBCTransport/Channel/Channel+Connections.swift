@@ -132,17 +132,19 @@ extension Channel: ConnectionDelegate {
     }
 
     /// Write what the connections that asked have queued (once per loop iteration):
-    /// the work does not grow with the number of endpoints.
+    /// the work does not grow with the number of endpoints. Repeats while flushing
+    /// queued more (a failed connection's calls retried elsewhere), so nothing waits
+    /// for the next wake-up.
     func flushConnections() {
-        guard !flushList.isEmpty else { return }
-        if flushList.count == 1 {
-            let connection = flushList.removeLast()
-            connection.flush()
-            return
+        while !flushList.isEmpty {
+            if flushList.count == 1 {
+                flushList.removeLast().flush()
+                continue
+            }
+            let list = flushList
+            flushList.removeAll(keepingCapacity: true)
+            for connection in list { connection.flush() }
         }
-        let list = flushList
-        flushList.removeAll(keepingCapacity: true)
-        for connection in list { connection.flush() }
     }
 
     /// Close everything on the loop thread (the final work item).
