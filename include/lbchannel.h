@@ -225,7 +225,9 @@ void lbc_options_free(lbc_options *opts);
  * keeps its connection and comes back when the time is over:
  *   outlier_consecutive_failures 0 .. 1000000: N; 0 turns ejection off (default 0)
  *   outlier_base_ejection_ms  1 .. 86400000: the first ejection's
- *                             length; the k-th lasts k times as long (default 30000)
+ *                             length; the k-th lasts k times as long
+ *                             (k starts over after outlier_max_ejection_ms
+ *                             without an ejection)                  (default 30000)
  *   outlier_max_ejection_ms   1 .. 86400000: the longest ejection  (default 300000)
  *   outlier_max_ejection_percent 0 .. 100: an endpoint is ejected only
  *                             while (ejected + 1) <= this share of the

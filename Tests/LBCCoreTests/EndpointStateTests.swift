@@ -31,7 +31,7 @@ final class EndpointStateTests: XCTestCase {
         s.setCapacity(.available)
         _ = s.eject(nowNs: 0, policy: outlier(1))
         XCTAssertFalse(s.isPickable)
-        s.unejected()
+        s.unejected(nowNs: 0)
         XCTAssertTrue(s.isPickable)
         s.drain()
         XCTAssertFalse(s.isPickable)
@@ -74,12 +74,27 @@ final class EndpointStateTests: XCTestCase {
         var s = ready()
         let policy = outlier(1)
         XCTAssertEqual(s.eject(nowNs: 0, policy: policy), 1000 * 1_000_000)
-        s.unejected()
-        XCTAssertEqual(s.eject(nowNs: 0, policy: policy), 2000 * 1_000_000)
-        s.unejected()
-        XCTAssertEqual(s.eject(nowNs: 0, policy: policy), 2500 * 1_000_000)
+        s.unejected(nowNs: 1000 * 1_000_000)
+        XCTAssertEqual(s.eject(nowNs: 1000 * 1_000_000, policy: policy), 3000 * 1_000_000)
+        s.unejected(nowNs: 3000 * 1_000_000)
+        XCTAssertEqual(s.eject(nowNs: 3000 * 1_000_000, policy: policy), 5500 * 1_000_000)
         XCTAssertEqual(s.ejections, 3)
+        XCTAssertEqual(s.ejectionLevel, 3)
         XCTAssertEqual(s.consecutiveFailures, 0)
+    }
+
+    func testEjectAfterAHealthyMaximumEjectionTimeStartsOverAtTheBase() {
+        var s = ready()
+        let policy = outlier(1)  // base 1 s, max 2.5 s
+        _ = s.eject(nowNs: 0, policy: policy)
+        s.unejected(nowNs: 1_000_000_000)
+        _ = s.eject(nowNs: 2_000_000_000, policy: policy)  // 1 s healthy: level 2
+        XCTAssertEqual(s.ejectionLevel, 2)
+        s.unejected(nowNs: 4_000_000_000)
+        let at: Int64 = 4_000_000_000 + 2_600_000_000  // healthy longer than the maximum
+        XCTAssertEqual(s.eject(nowNs: at, policy: policy), at + 1_000_000_000)
+        XCTAssertEqual(s.ejectionLevel, 1)
+        XCTAssertEqual(s.ejections, 3)
     }
 
     func testCallEndedWhileEjectedDoesNotAskAgain() {

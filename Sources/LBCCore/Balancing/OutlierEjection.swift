@@ -1,7 +1,8 @@
 /// Outlier ejection settings (Envoy's consecutive-failure detector, gRFC A50's
 /// ejection times): an endpoint whose last `consecutiveFailures` calls all failed with
 /// a counted status leaves the pickable set for `baseEjectionMs` × the number of times
-/// it was ejected (at most `maxEjectionMs`), unless that would take more than
+/// it was ejected (at most `maxEjectionMs`; the count starts over once it served
+/// `maxEjectionMs` without an ejection), unless that would take more than
 /// `maxEjectionPercent` of the endpoints out.
 ///
 /// ```swift

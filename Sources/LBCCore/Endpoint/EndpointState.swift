@@ -43,6 +43,11 @@ package struct EndpointState: Sendable {
     package private(set) var ejectedUntilNs: Int64?
     /// How many times the endpoint was ejected.
     package private(set) var ejections = 0
+    /// The ejection multiplier: the next ejection lasts base × this (gRFC A50). Back to
+    /// 0 once the endpoint has served `maxEjectionMs` without being ejected again.
+    package private(set) var ejectionLevel = 0
+    /// When the last ejection ended.
+    private var returnedAtNs: Int64?
 
     package init(connectivity: EndpointStateMachine) {
         self.connectivity = connectivity
@@ -84,15 +89,24 @@ package struct EndpointState: Sendable {
         return false
     }
 
-    /// Take the endpoint out for its next ejection time; returns when it ends.
+    /// Take the endpoint out for its next ejection time (base × the ejection level,
+    /// which grows with each ejection and starts over after a healthy `maxEjectionMs`);
+    /// returns when it ends.
     package mutating func eject(nowNs: Int64, policy: OutlierEjection) -> Int64 {
+        if let returned = returnedAtNs, nowNs &- returned > max(policy.baseEjectionMs, policy.maxEjectionMs) &* 1_000_000 {
+            ejectionLevel = 0
+        }
         ejections += 1
-        let until = nowNs &+ policy.ejectionMs(count: ejections) &* 1_000_000
+        ejectionLevel += 1
+        let until = nowNs &+ policy.ejectionMs(count: ejectionLevel) &* 1_000_000
         ejectedUntilNs = until
         consecutiveFailures = 0
         return until
     }
 
     /// The ejection time is over: the endpoint takes calls again.
-    package mutating func unejected() { ejectedUntilNs = nil }
+    package mutating func unejected(nowNs: Int64) {
+        ejectedUntilNs = nil
+        returnedAtNs = nowNs
+    }
 }

@@ -23,7 +23,7 @@ extension Channel {
         endpoint.ejectionTimer = loop.schedule(at: until) { [self] in
             endpoint.ejectionTimer = nil
             guard !isShutDown, !endpoint.retired else { return }
-            endpoint.update { $0.unejected() }
+            endpoint.update { $0.unejected(nowNs: EventLoop.now()) }
             emit(.info, "\(targetText): \(endpoint.address) returns from ejection")
             retryWaiting()
         }
