@@ -221,8 +221,9 @@ void lbc_options_free(lbc_options *opts);
  *   peak_ewma_decay_ms        1 .. 86400000: time constant of
  *                             peak_ewma's latency averages          (default 10000)
  * Outlier ejection (off by default; every policy): an endpoint whose last N calls
- * all ended with a counted status is taken out of the balancer for a while; it
- * keeps its connection and comes back when the time is over:
+ * all ended with a counted status (or whose failure rate over an interval is too
+ * high) is taken out of the balancer for a while; it keeps its connection and
+ * comes back when the time is over:
  *   outlier_consecutive_failures 0 .. 1000000: N; 0 turns ejection off (default 0)
  *   outlier_base_ejection_ms  1 .. 86400000: the first ejection's
  *                             length; the k-th lasts k times as long
@@ -236,6 +237,14 @@ void lbc_options_free(lbc_options *opts);
  *                             number or name, e.g. "UNAVAILABLE,13";
  *                             connection errors end calls with
  *                             UNAVAILABLE                           (default UNAVAILABLE)
+ *   outlier_failure_percentage 0 .. 100: a second detector: at the end
+ *                             of each interval, an endpoint with at
+ *                             least outlier_request_volume calls of
+ *                             which this share or more failed (with a
+ *                             counted status) is ejected; 0 = off   (default 0)
+ *   outlier_interval_ms       10 .. 86400000: its interval          (default 10000)
+ *   outlier_request_volume    1 .. 1000000: the fewest calls in an
+ *                             interval for the rate to count        (default 50)
  * Ejections and returns are logged (warning / info) and shown in the stats.
  * Slow start (off by default; round_robin, least_request, peak_ewma): an endpoint
  * that has just become READY (new, or reconnected) takes part in picks with a

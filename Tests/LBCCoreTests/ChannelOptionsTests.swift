@@ -355,6 +355,9 @@ final class ChannelOptionsBalancingTests: XCTestCase {
         try o.set("outlier_max_ejection_ms", "9000")
         try o.set("outlier_max_ejection_percent", "25")
         try o.set("outlier_status_codes", "UNAVAILABLE,13,RESOURCE_EXHAUSTED")
+        try o.set("outlier_failure_percentage", "60")
+        try o.set("outlier_interval_ms", "500")
+        try o.set("outlier_request_volume", "7")
         try o.set("slow_start_window_ms", "3000")
         try o.set("slow_start_min_weight_percent", "20")
         try o.set("subset_size", "5")
@@ -367,6 +370,9 @@ final class ChannelOptionsBalancingTests: XCTestCase {
         XCTAssertEqual(o.outlierEjection.maxEjectionMs, 9000)
         XCTAssertEqual(o.outlierEjection.maxEjectionPercent, 25)
         XCTAssertEqual(o.outlierEjection.statusNames, "RESOURCE_EXHAUSTED,INTERNAL,UNAVAILABLE")
+        XCTAssertEqual(o.outlierEjection.failurePercentage, 60)
+        XCTAssertEqual(o.outlierEjection.intervalMs, 500)
+        XCTAssertEqual(o.outlierEjection.requestVolume, 7)
         XCTAssertEqual(o.slowStartWindowMs, 3000)
         XCTAssertEqual(o.slowStartMinWeightPercent, 20)
         XCTAssertEqual(o.subsetSize, 5)
@@ -381,6 +387,7 @@ final class ChannelOptionsBalancingTests: XCTestCase {
             ("outlier_base_ejection_ms", "0"), ("outlier_max_ejection_percent", "101"),
             ("outlier_status_codes", ""), ("outlier_status_codes", "OK"), ("outlier_status_codes", "14,,13"),
             ("outlier_status_codes", "17"), ("outlier_status_codes", "unavailable"),
+            ("outlier_failure_percentage", "101"), ("outlier_interval_ms", "5"), ("outlier_request_volume", "0"),
             ("slow_start_window_ms", "-1"), ("slow_start_min_weight_percent", "0"),
             ("subset_size", "-1"), ("subset_client_id", ""), ("subset_client_id", "a\nb"),
         ]

@@ -122,4 +122,28 @@ final class EndpointStateTests: XCTestCase {
         XCTAssertFalse(o.allowsEjection(ejected: 0, total: 100))
         XCTAssertEqual(OutlierEjection().statusNames, "UNAVAILABLE")
     }
+
+    func testIntervalEndedEjectsByFailureRateAboveTheVolume() {
+        var s = ready()
+        var policy = OutlierEjection()
+        policy.failurePercentage = 50
+        policy.requestVolume = 10
+        XCTAssertTrue(policy.isEnabled)
+        for i in 0..<10 { XCTAssertFalse(s.callEnded(i < 5 ? .unavailable : .ok, policy: policy)) }
+        XCTAssertEqual(s.intervalCalls, 10)
+        XCTAssertEqual(s.intervalFailures, 5)
+        XCTAssertTrue(s.intervalEnded(policy: policy))  // 5 of 10 = 50 %
+        XCTAssertEqual(s.intervalCalls, 0)
+        for _ in 0..<9 { _ = s.callEnded(.unavailable, policy: policy) }
+        XCTAssertFalse(s.intervalEnded(policy: policy))  // below the volume
+        for i in 0..<10 { _ = s.callEnded(i < 4 ? .unavailable : .ok, policy: policy) }
+        XCTAssertFalse(s.intervalEnded(policy: policy))  // 40 %
+    }
+
+    func testConsecutiveDetectorOffNeverAsksForEjection() {
+        var s = ready()
+        var policy = OutlierEjection()
+        policy.failurePercentage = 10
+        for _ in 0..<100 { XCTAssertFalse(s.callEnded(.unavailable, policy: policy)) }
+    }
 }

@@ -204,6 +204,36 @@ def test_never_more_than_the_maximum_share_is_ejected(lbchannel, make_backends):
     assert log.matching("is not ejected"), log.lines
 
 
+def test_failure_rate_ejects_a_failing_backend_after_an_interval(lbchannel, make_backends):
+    # Failure-rate detector only: b1 fails every call; after an interval of 500 ms
+    # with at least 5 calls it is ejected (100 % >= 50 %), the others are not.
+    backends = make_backends([{"LBTEST_FAIL_ALL": "14"}, {}, {}, {}])
+    log = _Log()
+    options = dict(lb_policy="round_robin", outlier_failure_percentage=50, outlier_interval_ms=500,
+                   outlier_request_volume=5, outlier_base_ejection_ms=60000)
+    with lbchannel.Channel(_target(backends), log_callback=log, **options) as ch:
+        assert wait_all_ready(ch, 4, timeout=10), ch.endpoints()
+        failures = 0
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not log.matching("ejected "):
+            try:
+                ch.unary(WHOAMI, b"", timeout=5)
+            except lbchannel.RpcError:
+                failures += 1
+            time.sleep(0.01)
+        after = collections.Counter()
+        for _ in range(40):
+            after[ch.unary(WHOAMI, b"", timeout=5).decode()] += 1  # none fails now
+        stats = ch.stats()
+    ejected = log.matching("ejected ")
+    print("\nfailure rate: ejected after %d failed calls: %s" % (failures, ejected[0][1] if ejected else None))
+    assert len(ejected) == 1 and backends[0].address in ejected[0][1], log.lines
+    assert "calls failed in 500 ms" in ejected[0][1], ejected
+    assert failures >= 5, failures
+    assert "b1" not in after and sum(after.values()) == 40, after
+    assert [e["ejected"] for e in stats["endpoints"]] == [True, False, False, False], stats["endpoints"]
+
+
 # -- stream limits ------------------------------------------------------------------------
 
 

@@ -5,6 +5,8 @@
 /// `maxEjectionMs` without an ejection), unless that would take more than
 /// `maxEjectionPercent` of the endpoints out.
 ///
+/// A second detector ejects by failure rate per interval (``failurePercentage``).
+///
 /// ```swift
 /// var outlier = OutlierEjection()
 /// outlier.consecutiveFailures = 5               // 0 (the default) turns it off
@@ -23,12 +25,26 @@ package struct OutlierEjection: Sendable, Equatable {
     /// The statuses that count as failures, one bit per code (default: UNAVAILABLE).
     /// Connection errors end calls with UNAVAILABLE.
     package var statusMask: UInt32 = 1 << UInt32(StatusCode.unavailable.rawValue)
+    /// Failure-rate ejection (gRFC A50's failure_percentage): at the end of each
+    /// interval, an endpoint with at least `requestVolume` calls of which at least this
+    /// percentage failed is ejected; 0 turns it off.
+    package var failurePercentage = 0
+    /// The failure-rate interval.
+    package var intervalMs: Int64 = 10_000
+    /// The fewest calls in an interval for the failure rate to count.
+    package var requestVolume = 50
 
     package init() {}
 
-    /// Ejection is on.
+    /// Ejection is on (either detector).
     @inline(__always)
-    package var isEnabled: Bool { consecutiveFailures > 0 }
+    package var isEnabled: Bool { consecutiveFailures > 0 || failurePercentage > 0 }
+
+    /// An endpoint with `calls` calls of which `failures` failed in the last interval
+    /// is to be ejected for its failure rate.
+    package func failureRateEjects(calls: Int, failures: Int) -> Bool {
+        failurePercentage > 0 && calls >= max(1, requestVolume) && failures * 100 >= calls * failurePercentage
+    }
 
     /// `status` counts as a failure.
     @inline(__always)

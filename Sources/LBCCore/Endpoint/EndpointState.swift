@@ -48,6 +48,9 @@ package struct EndpointState: Sendable {
     package private(set) var ejectionLevel = 0
     /// When the last ejection ended.
     private var returnedAtNs: Int64?
+    /// Calls and counted failures in the current failure-rate interval.
+    package private(set) var intervalCalls = 0
+    package private(set) var intervalFailures = 0
 
     package init(connectivity: EndpointStateMachine) {
         self.connectivity = connectivity
@@ -79,14 +82,30 @@ package struct EndpointState: Sendable {
     /// failures, OK ends it, other statuses leave it. Returns true when the endpoint should now be
     /// ejected (the failure threshold is reached and it is not ejected already); the
     /// owner checks the ejected share and calls ``eject(nowNs:policy:)``.
+    /// Calls are also counted for the failure rate (``intervalEnded(policy:)``).
     @inline(__always)
     package mutating func callEnded(_ status: StatusCode, policy: OutlierEjection) -> Bool {
-        if policy.counts(status) {
+        let failed = policy.counts(status)
+        if policy.failurePercentage > 0 {
+            intervalCalls += 1
+            if failed { intervalFailures += 1 }
+        }
+        if failed {
             consecutiveFailures += 1
-            return consecutiveFailures >= policy.consecutiveFailures && ejectedUntilNs == nil
+            return policy.consecutiveFailures > 0 && consecutiveFailures >= policy.consecutiveFailures
+                && ejectedUntilNs == nil
         }
         if status == .ok && consecutiveFailures != 0 { consecutiveFailures = 0 }
         return false
+    }
+
+    /// A failure-rate interval ended: true when the endpoint's rate in it ejects it
+    /// (and it is not ejected already). The counts start over.
+    package mutating func intervalEnded(policy: OutlierEjection) -> Bool {
+        let ejects = policy.failureRateEjects(calls: intervalCalls, failures: intervalFailures) && ejectedUntilNs == nil
+        intervalCalls = 0
+        intervalFailures = 0
+        return ejects
     }
 
     /// Take the endpoint out for its next ejection time (base × the ejection level,

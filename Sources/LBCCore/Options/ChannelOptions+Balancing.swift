@@ -5,7 +5,8 @@ extension ChannelOptions {
     package static let balancingKeys: [String] = [
         "least_request_choice_count", "peak_ewma_decay_ms", "outlier_consecutive_failures",
         "outlier_base_ejection_ms", "outlier_max_ejection_ms", "outlier_max_ejection_percent",
-        "outlier_status_codes", "slow_start_window_ms", "slow_start_min_weight_percent",
+        "outlier_status_codes", "outlier_failure_percentage", "outlier_interval_ms", "outlier_request_volume",
+        "slow_start_window_ms", "slow_start_min_weight_percent",
         "subset_size", "subset_client_id",
     ]
 
@@ -32,6 +33,16 @@ extension ChannelOptions {
             outlierEjection.maxEjectionPercent = Int(n)
         case "outlier_status_codes":
             outlierEjection.statusMask = try Self.statusMask(key, value)
+        case "outlier_failure_percentage":
+            let n = try Self.integer(key, value)
+            guard (0...100).contains(n) else { throw .invalid(key, "must be between 0 and 100, got \(n)") }
+            outlierEjection.failurePercentage = Int(n)
+        case "outlier_interval_ms":
+            outlierEjection.intervalMs = try Self.milliseconds(key, value, minimum: 10)
+        case "outlier_request_volume":
+            let n = try Self.integer(key, value)
+            guard (1...1_000_000).contains(n) else { throw .invalid(key, "must be between 1 and 1000000, got \(n)") }
+            outlierEjection.requestVolume = Int(n)
         case "slow_start_window_ms":
             slowStartWindowMs = try Self.milliseconds(key, value, minimum: 0)
         case "slow_start_min_weight_percent":

@@ -124,6 +124,7 @@ package final class Channel: @unchecked Sendable {
         loop.submit { [self] in
             if !initial.isEmpty { updateEndpoints(initial, origin: "target") }
             startDiscovery()
+            startOutlierDetection()
         }
         if options.resolution == .eager && resolver != nil {
             let deadline = EventLoop.deadline(afterMs: options.eagerTimeoutMs)

@@ -99,7 +99,8 @@ class Channel(_ChannelBase):
             outlier ejection ``outlier_consecutive_failures`` (0 = off),
             ``outlier_base_ejection_ms``, ``outlier_max_ejection_ms``,
             ``outlier_max_ejection_percent``, ``outlier_status_codes``
-            (e.g. ``"UNAVAILABLE,13"``), slow start ``slow_start_window_ms``
+            (e.g. ``"UNAVAILABLE,13"``), ``outlier_failure_percentage`` (0 = off),
+            ``outlier_interval_ms``, ``outlier_request_volume``, slow start ``slow_start_window_ms``
             (0 = off) with ``slow_start_min_weight_percent``, and subsetting ``subset_size``
             (0 = all endpoints) with ``subset_client_id``.
 
