@@ -153,8 +153,9 @@ typedef enum lbc_lb_policy {
    *  An endpoint without a latency yet costs the channel's average latency. */
   LBC_LB_PEAK_EWMA = 3,
   /** Each READY endpoint in turn, in proportion to its weight: "ADDRESS;weight=N"
-   *  (N = 1 .. 1000000) in lbc_channel_set_endpoints() or lbc_address_list_add();
-   *  1 when not given. Earliest-deadline-first, as gRPC's weighted_round_robin. */
+   *  (N = 1 .. 1000000) in lbc_channel_set_endpoints() or lbc_address_list_add(),
+   *  or the SRV record's weight with dns_srv (0 counts as 1); 1 otherwise.
+   *  Earliest-deadline-first, as gRPC's weighted_round_robin. */
   LBC_LB_WEIGHTED_ROUND_ROBIN = 4
 } lbc_lb_policy;
 

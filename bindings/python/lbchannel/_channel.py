@@ -94,7 +94,7 @@ class Channel(_ChannelBase):
             balancing ``lb_policy`` is ``"least_request"`` (default),
             ``"round_robin"``, ``"pick_first"``, ``"peak_ewma"`` or
             ``"weighted_round_robin"`` (weights as ``"ADDRESS;weight=N"`` in
-            :meth:`set_endpoints` and lookup answers), with
+            :meth:`set_endpoints` and lookup answers, or SRV weights), with
             ``least_request_choice_count``, ``peak_ewma_decay_ms``, and
             outlier ejection ``outlier_consecutive_failures`` (0 = off),
             ``outlier_base_ejection_ms``, ``outlier_max_ejection_ms``,
