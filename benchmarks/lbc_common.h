@@ -7,6 +7,7 @@
 
 #include <lbchannel.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -23,12 +24,14 @@ static inline int bench_ready_endpoints(lbc_channel *ch) {
   return n;
 }
 
-/* A round_robin channel to a->target with a->expect_endpoints READY (10 s at most);
- * NULL after printing why. */
+/* A channel to a->target with a->expect_endpoints READY (10 s at most), policy
+ * round_robin unless $LBC_BENCH_POLICY names another; NULL after printing why. */
 static inline lbc_channel *bench_open_channel(const bench_args *a, const char *prog) {
   lbc_options *opts = NULL;
   lbc_channel *ch = NULL;
-  if (lbc_options_new(&opts) != LBC_OK || lbc_options_set(opts, "lb_policy", "round_robin") != LBC_OK) {
+  const char *policy = getenv("LBC_BENCH_POLICY");
+  if (lbc_options_new(&opts) != LBC_OK ||
+      lbc_options_set(opts, "lb_policy", policy && *policy ? policy : "round_robin") != LBC_OK) {
     fprintf(stderr, "%s: options: %s\n", prog, lbc_last_errmsg());
     return NULL;
   }
@@ -46,10 +49,11 @@ static inline lbc_channel *bench_open_channel(const bench_args *a, const char *p
     fprintf(stderr, "%s: open %s: %s\n", prog, a->target, lbc_last_errmsg());
     return NULL;
   }
-  uint64_t until = bench_now_ns() + 10000000000ull;
+  const char *wait_s = getenv("LBC_BENCH_READY_TIMEOUT_S"); /* slow runs (valgrind, 1,000 endpoints) */
+  uint64_t until = bench_now_ns() + (wait_s && atoi(wait_s) > 0 ? (uint64_t)atoi(wait_s) : 10u) * 1000000000ull;
   while (a->expect_endpoints > 0 && bench_ready_endpoints(ch) < a->expect_endpoints) {
     if (bench_now_ns() > until) {
-      fprintf(stderr, "%s: only %d of %d endpoints READY after 10 s\n", prog, bench_ready_endpoints(ch),
+      fprintf(stderr, "%s: only %d of %d endpoints READY in time\n", prog, bench_ready_endpoints(ch),
               a->expect_endpoints);
       lbc_channel_close(ch);
       return NULL;

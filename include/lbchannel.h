@@ -180,7 +180,17 @@ typedef enum lbc_lb_policy {
   /** Each READY endpoint in turn. */
   LBC_LB_ROUND_ROBIN = 1,
   /** The first READY endpoint in target order. */
-  LBC_LB_PICK_FIRST = 2
+  LBC_LB_PICK_FIRST = 2,
+  /** Power of two random choices on latency × load (peak EWMA, as Finagle and
+   *  Linkerd): each endpoint's cost is a peak-sensitive moving average of its call
+   *  latency, decaying with time (peak_ewma_decay_ms), × (outstanding calls + 1).
+   *  An endpoint without a latency yet costs the channel's average latency. */
+  LBC_LB_PEAK_EWMA = 3,
+  /** Each READY endpoint in turn, in proportion to its weight: "ADDRESS;weight=N"
+   *  (N = 1 .. 1000000) in lbc_channel_set_endpoints() or lbc_address_list_add(),
+   *  or the SRV record's weight with dns_srv (0 counts as 1); 1 otherwise.
+   *  Earliest-deadline-first, as gRPC's weighted_round_robin. */
+  LBC_LB_WEIGHTED_ROUND_ROBIN = 4
 } lbc_lb_policy;
 
 /**
@@ -197,7 +207,8 @@ void lbc_options_free(lbc_options *opts);
  * Set any option by name from its text form — the interface meant for bindings.
  * Keys and values (durations in milliseconds, sizes in bytes, booleans exactly
  * 1, 0, true or false — other spellings are LBC_ERR_INVALID_ARGUMENT):
- *   lb_policy                 least_request | round_robin | pick_first
+ *   lb_policy                 least_request | round_robin | pick_first |
+ *                             peak_ewma | weighted_round_robin (default least_request)
  *   connect_timeout_ms        > 0                        (default 20000)
  *   wait_for_ready            bool                       (default false)
  *   max_send_message_size     0 .. 2147483647            (default 2147483647)
@@ -273,6 +284,51 @@ void lbc_options_free(lbc_options *opts);
  * Paths must be non-empty without control bytes; PEM text must hold a
  * "-----BEGIN " line. Files are read by lbc_channel_open() (and again by
  * lbc_channel_reload_tls()), not by the setter.
+ * Balancing (see lbc_lb_policy):
+ *   least_request_choice_count 2 .. 10: endpoints drawn per pick by
+ *                             least_request                         (default 2)
+ *   peak_ewma_decay_ms        1 .. 86400000: time constant of
+ *                             peak_ewma's latency averages          (default 10000)
+ * Outlier ejection (off by default; every policy): an endpoint whose last N calls
+ * all ended with a counted status (or whose failure rate over an interval is too
+ * high) is taken out of the balancer for a while; it keeps its connection and
+ * comes back when the time is over:
+ *   outlier_consecutive_failures 0 .. 1000000: N; 0 turns ejection off (default 0)
+ *   outlier_base_ejection_ms  1 .. 86400000: the first ejection's
+ *                             length; the k-th lasts k times as long
+ *                             (k starts over after outlier_max_ejection_ms
+ *                             without an ejection)                  (default 30000)
+ *   outlier_max_ejection_ms   1 .. 86400000: the longest ejection  (default 300000)
+ *   outlier_max_ejection_percent 0 .. 100: an endpoint is ejected only
+ *                             while (ejected + 1) <= this share of the
+ *                             endpoints (so never the only one at 50) (default 50)
+ *   outlier_status_codes      comma-separated codes that count, by
+ *                             number or name, e.g. "UNAVAILABLE,13";
+ *                             connection errors end calls with
+ *                             UNAVAILABLE                           (default UNAVAILABLE)
+ *   outlier_failure_percentage 0 .. 100: a second detector: at the end
+ *                             of each interval, an endpoint with at
+ *                             least outlier_request_volume calls of
+ *                             which this share or more failed (with a
+ *                             counted status) is ejected; 0 = off   (default 0)
+ *   outlier_interval_ms       10 .. 86400000: its interval          (default 10000)
+ *   outlier_request_volume    1 .. 1000000: the fewest calls in an
+ *                             interval for the rate to count        (default 50)
+ * Ejections and returns are logged (warning / info) and shown in the stats.
+ * Slow start (off by default; round_robin, least_request, peak_ewma): an endpoint
+ * that has just become READY (new, or reconnected) takes part in picks with a
+ * probability rising linearly from the minimum weight to 1 over the window
+ * (endpoints that joined an empty set, e.g. at open, do not ramp on their first READY):
+ *   slow_start_window_ms      0 .. 86400000: the ramp; 0 = off      (default 0)
+ *   slow_start_min_weight_percent 1 .. 100: the weight at READY     (default 10)
+ * Subsetting (large fleets): each channel uses a stable subset of the endpoints
+ * discovery offers, chosen by rendezvous hashing of a client id, so that many
+ * clients spread over the fleet and a change of the set moves few connections:
+ *   subset_size               0 .. 1000000: connect to at most this
+ *                             many endpoints; 0 = all               (default 0)
+ *   subset_client_id          visible ASCII 0x21-0x7E: the id hashed
+ *                             (the same id picks the same subset in
+ *                             every process)          (default: random per channel)
  * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (NULL argument or bad value) or
  * LBC_ERR_UNKNOWN_OPTION. On failure the options are unchanged.
  */
@@ -359,8 +415,10 @@ typedef struct lbc_address_list lbc_address_list;
 
 /**
  * Add one address to a lookup answer: "10.0.0.1:50051", "[::1]:50051" or
- * "unix:/path"; copied. Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (NULL or a
- * malformed address; the list is unchanged).
+ * "unix:/path", optionally followed by ";weight=N" (N = 1 .. 1000000, used by
+ * weighted_round_robin; 1 when absent); copied. Returns LBC_OK,
+ * LBC_ERR_INVALID_ARGUMENT (NULL or a malformed address or weight; the list is
+ * unchanged).
  */
 int lbc_address_list_add(lbc_address_list *list, const char *address);
 
@@ -525,7 +583,9 @@ int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, siz
  *   {"target": "...", "policy": "round_robin", "endpoints": [
  *     {"address": "127.0.0.2:50051", "state": "READY", "in_flight": 0,
  *      "calls_started": 10, "calls_failed": 0, "connect_failures": 0,
- *      "latency_ewma_us": 180, "draining_connections": 0, "last_error": null}, ...],
+ *      "latency_ewma_us": 180, "cost": 0, "weight": 1, "pickable": true, "free_streams": 100,
+ *      "ejected": false, "ejections": 0, "consecutive_failures": 0,
+ *      "draining_connections": 0, "last_error": null}, ...],
  *    (TLS channels add to each endpoint "tls": {"full_handshakes": 1,
  *     "resumed_handshakes": 2, "last_full_handshake_us": 1400,
  *     "last_resumed_handshake_us": 950, "mean_full_handshake_us": 1380,
@@ -534,12 +594,27 @@ int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, siz
  *     Finished, of the TLS handshakes of the endpoint's connections, and the time
  *     from the start of the TCP connect to READY of the last connection with a
  *     full and with a resumed handshake)
- *    "retired_endpoints": 0, "waiting_calls": 0,
+ *    "retired_endpoints": 0, "waiting_calls": 0, "ejected_endpoints": 0,
+ *    "subset": {"size": 0, "discovered_endpoints": 3, "client_id": null},
  *    "discovery": {"kind": "dns", "resolutions": 3, "errors": 0, "empty_answers": 0,
  *      "updates": 1, "pushes": 0, "last_result": "ok", "last_error": null,
  *      "last_resolution_age_ms": 420}}
  * latency_ewma_us: moving average (weight 0.1 for the newest) of the time from
  * putting an RPC on the endpoint to its end; 0 before the first RPC.
+ * cost: the balancer's current cost of the endpoint (lower is preferred), rounded:
+ * least_request: outstanding calls; peak_ewma: latency estimate in µs ×
+ * (outstanding + 1); 0 for the other policies. weight: from "ADDRESS;weight=N"
+ * (weighted_round_robin), 1 by default. pickable: the endpoint
+ * takes new calls now (READY, in the set, not ejected, a free stream slot).
+ * free_streams: streams its connection may still open under the server's
+ * SETTINGS_MAX_CONCURRENT_STREAMS (0 when not READY). When no endpoint has a free
+ * slot, new calls wait (waiting_calls) until one does, or until their deadline;
+ * a stream the server refuses for want of room (REFUSED_STREAM while others are
+ * open) waits the same way. ejected / ejections / consecutive_failures: outlier
+ * ejection (see the outlier_* options); ejected_endpoints counts those ejected now.
+ * subset: the subset_size and subset_client_id options (client_id null when
+ * random) and how many endpoints the last update offered before subsetting;
+ * "endpoints" lists only the subset.
  * States: IDLE, CONNECTING, READY, TRANSIENT_FAILURE. discovery.kind is "dns",
  * "lookup" or "static"; last_result is "ok", "empty", "error" or null.
  * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT or LBC_ERR_CLOSED.

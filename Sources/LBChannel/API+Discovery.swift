@@ -23,7 +23,7 @@ public func lbc_address_list_add(_ list: UnsafeMutableRawPointer?, _ address: Un
     guard let address else { return fail(.invalidArgument, "lbc_address_list_add: address is NULL") }
     let text = String(cString: address)
     do {
-        _ = try EndpointAddress.parse(text)
+        _ = try EndpointAddress.parseWeighted(text)
     } catch {
         return fail(.invalidArgument, error.message)
     }
@@ -48,12 +48,15 @@ public func lbc_channel_set_endpoints(_ ch: UnsafeMutableRawPointer?,
     }
     guard count >= 0 else { return fail(.invalidArgument, "lbc_channel_set_endpoints: count is too large", handle: ch) }
     var parsed: [EndpointAddress] = []
+    var weights: [EndpointAddress: Int] = [:]
     for i in 0..<count {
         guard let text = addresses![i] else {
             return fail(.invalidArgument, "lbc_channel_set_endpoints: addresses[\(i)] is NULL", handle: ch)
         }
         do {
-            parsed.append(try EndpointAddress.parse(String(cString: text)))
+            let (address, weight) = try EndpointAddress.parseWeighted(String(cString: text))
+            parsed.append(address)
+            if let weight { weights[address] = weight }
         } catch {
             return fail(.invalidArgument, "lbc_channel_set_endpoints: addresses[\(i)]: \(error.message)", handle: ch)
         }
@@ -63,7 +66,7 @@ public func lbc_channel_set_endpoints(_ ch: UnsafeMutableRawPointer?,
     case .success(let found): channel = found
     case .failure(let error): return error.record()
     }
-    guard channel.setEndpoints(parsed) else {
+    guard channel.setEndpoints(parsed, weights: weights) else {
         return fail(.closed, "lbc_channel_set_endpoints: the channel is closed", handle: ch)
     }
     return 0

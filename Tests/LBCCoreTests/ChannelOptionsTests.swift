@@ -76,7 +76,7 @@ final class ChannelOptionsTests: XCTestCase {
     }
 
     func testKeysListsEveryKeyThatSetAccepts() throws {
-        XCTAssertEqual(ChannelOptions.keys.count, 23 + TLSOptions.keys.count)
+        XCTAssertEqual(ChannelOptions.keys.count, 23 + TLSOptions.keys.count + ChannelOptions.balancingKeys.count)
         for key in ChannelOptions.keys {
             var options = ChannelOptions()
             let error = setError(&options, key, "\u{1}not valid for any option\u{1}")
@@ -129,7 +129,7 @@ final class ChannelOptionsTests: XCTestCase {
             ("backoff_multiplier", "x"),
             ("backoff_jitter", "-0.1"), ("backoff_jitter", "1.01"),
             ("backoff_max_ms", "999"),
-            ("lb_policy", "peak_ewma"), ("lb_policy", "Round_Robin"),
+            ("lb_policy", "peak-ewma"), ("lb_policy", "Round_Robin"),
             ("authority", ""), ("authority", "a b"), ("authority", "caf\u{E9}"),
             ("user_agent", ""), ("user_agent", "agent\n"),
         ]
@@ -187,8 +187,9 @@ final class ChannelOptionsTests: XCTestCase {
     }
 
     func testLBPolicyNames() {
-        XCTAssertEqual(LBPolicy.allCases.map(\.name), ["least_request", "round_robin", "pick_first"])
-        XCTAssertEqual(LBPolicy.allCases.map(\.rawValue), [0, 1, 2])
+        XCTAssertEqual(LBPolicy.allCases.map(\.name),
+                       ["least_request", "round_robin", "pick_first", "peak_ewma", "weighted_round_robin"])
+        XCTAssertEqual(LBPolicy.allCases.map(\.rawValue), [0, 1, 2, 3, 4])
         for policy in LBPolicy.allCases { XCTAssertEqual(LBPolicy(name: policy.name), policy) }
         XCTAssertNil(LBPolicy(name: "random"))
     }
@@ -201,7 +202,7 @@ final class ChannelOptionsTests: XCTestCase {
             "max_receive_message_size", "backoff_initial_ms", "backoff_multiplier", "backoff_jitter",
             "backoff_max_ms", "authority", "user_agent",
         ])
-        XCTAssertEqual(Array(ChannelOptions.keys.dropFirst(11).dropLast(TLSOptions.keys.count)), [
+        XCTAssertEqual(ChannelOptions.keys.count, 23 + TLSOptions.keys.count + ChannelOptions.balancingKeys.count)
             "discovery_interval_ms", "min_reresolution_interval_ms", "dns_use_ttl", "dns_ttl_floor_ms",
             "empty_answer", "resolution", "eager_timeout_ms", "dns_srv", "dns_timeout_ms",
             "stream_window_bytes", "stream_send_buffer_bytes", "backoff_reset_after_ms",
@@ -342,5 +343,79 @@ final class ChannelOptionsTests: XCTestCase {
         backoff = options.discoveryErrorBackoff
         XCTAssertEqual(backoff.initialMs, 100, "the first retry never waits longer than the interval")
         XCTAssertEqual((0..<2).map { _ in backoff.nextDelayMs(random: { 0 }) }, [100, 100])
+    }
+}
+
+final class ChannelOptionsBalancingTests: XCTestCase {
+    func testBalancingDefaults() {
+        let o = ChannelOptions()
+        XCTAssertEqual(o.lbPolicy, .leastRequest)
+        XCTAssertEqual(o.leastRequestChoiceCount, 2)
+        XCTAssertEqual(o.peakEWMADecayMs, 10_000)
+        XCTAssertEqual(o.outlierEjection, OutlierEjection())
+        XCTAssertFalse(o.outlierEjection.isEnabled)
+        XCTAssertEqual(o.outlierEjection.maxEjectionPercent, 50)
+    }
+
+    func testSetBalancingOptions() throws {
+        var o = ChannelOptions()
+        try o.set("lb_policy", "peak_ewma")
+        try o.set("least_request_choice_count", "4")
+        try o.set("peak_ewma_decay_ms", "2500")
+        try o.set("outlier_consecutive_failures", "5")
+        try o.set("outlier_base_ejection_ms", "1000")
+        try o.set("outlier_max_ejection_ms", "9000")
+        try o.set("outlier_max_ejection_percent", "25")
+        try o.set("outlier_status_codes", "UNAVAILABLE,13,RESOURCE_EXHAUSTED")
+        try o.set("outlier_failure_percentage", "60")
+        try o.set("outlier_interval_ms", "500")
+        try o.set("outlier_request_volume", "7")
+        try o.set("slow_start_window_ms", "3000")
+        try o.set("slow_start_min_weight_percent", "20")
+        try o.set("subset_size", "5")
+        try o.set("subset_client_id", "frontend-7")
+        XCTAssertEqual(o.lbPolicy, .peakEWMA)
+        XCTAssertEqual(o.leastRequestChoiceCount, 4)
+        XCTAssertEqual(o.peakEWMADecayMs, 2500)
+        XCTAssertEqual(o.outlierEjection.consecutiveFailures, 5)
+        XCTAssertEqual(o.outlierEjection.baseEjectionMs, 1000)
+        XCTAssertEqual(o.outlierEjection.maxEjectionMs, 9000)
+        XCTAssertEqual(o.outlierEjection.maxEjectionPercent, 25)
+        XCTAssertEqual(o.outlierEjection.statusNames, "RESOURCE_EXHAUSTED,INTERNAL,UNAVAILABLE")
+        XCTAssertEqual(o.outlierEjection.failurePercentage, 60)
+        XCTAssertEqual(o.outlierEjection.intervalMs, 500)
+        XCTAssertEqual(o.outlierEjection.requestVolume, 7)
+        XCTAssertEqual(o.slowStartWindowMs, 3000)
+        XCTAssertEqual(o.slowStartMinWeightPercent, 20)
+        XCTAssertEqual(o.subsetSize, 5)
+        XCTAssertEqual(o.subsetClientID, "frontend-7")
+        for key in ChannelOptions.balancingKeys { XCTAssert(ChannelOptions.keys.contains(key), key) }
+    }
+
+    func testBadBalancingValuesAreRefusedAndChangeNothing() {
+        let bad: [(String, String)] = [
+            ("lb_policy", "peak-ewma"), ("least_request_choice_count", "1"), ("least_request_choice_count", "11"),
+            ("peak_ewma_decay_ms", "0"), ("peak_ewma_decay_ms", "x"), ("outlier_consecutive_failures", "-1"),
+            ("outlier_base_ejection_ms", "0"), ("outlier_max_ejection_percent", "101"),
+            ("outlier_status_codes", ""), ("outlier_status_codes", "OK"), ("outlier_status_codes", "14,,13"),
+            ("outlier_status_codes", "17"), ("outlier_status_codes", "unavailable"),
+            ("outlier_failure_percentage", "101"), ("outlier_interval_ms", "5"), ("outlier_request_volume", "0"),
+            ("slow_start_window_ms", "-1"), ("slow_start_min_weight_percent", "0"),
+            ("subset_size", "-1"), ("subset_client_id", ""), ("subset_client_id", "a\nb"),
+        ]
+        for (key, value) in bad {
+            var o = ChannelOptions()
+            XCTAssertThrowsError(try o.set(key, value), "\(key)=\(value)") { error in
+                XCTAssertEqual((error as? OptionError)?.kind, .invalidValue, "\(key)=\(value)")
+            }
+            XCTAssertEqual(o, ChannelOptions(), "\(key)=\(value)")
+        }
+    }
+
+    func testPolicyErrorNamesEveryPolicy() {
+        var o = ChannelOptions()
+        XCTAssertThrowsError(try o.set("lb_policy", "random")) { error in
+            XCTAssert((error as? OptionError)?.message.contains("peak_ewma") ?? false, "\(error)")
+        }
     }
 }

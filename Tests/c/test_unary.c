@@ -262,10 +262,33 @@ TEST(test_options) {
       {"eager_timeout_ms", "5000"},
       {"stream_window_bytes", "1024"},    {"stream_window_bytes", "2147483647"},
       {"stream_send_buffer_bytes", "0"},  {"stream_send_buffer_bytes", "65536"},
+      /* balancing */
+      {"lb_policy", "peak_ewma"},         {"lb_policy", "weighted_round_robin"},
+      {"least_request_choice_count", "10"},
+      {"peak_ewma_decay_ms", "1"},        {"outlier_consecutive_failures", "0"},
+      {"outlier_consecutive_failures", "5"}, {"outlier_base_ejection_ms", "30000"},
+      {"outlier_max_ejection_ms", "300000"}, {"outlier_max_ejection_percent", "100"},
+      {"outlier_status_codes", "UNAVAILABLE,13"},
+      {"outlier_failure_percentage", "85"}, {"outlier_interval_ms", "10000"},
+      {"outlier_request_volume", "50"},
+      {"slow_start_window_ms", "0"},      {"slow_start_window_ms", "30000"},
+      {"slow_start_min_weight_percent", "1"},
+      {"subset_size", "0"},               {"subset_size", "25"},
+      {"subset_client_id", "frontend-7"},
   };
   static const char *bad[][2] = {
       {"lb_policy", "random"},
       {"lb_policy", ""},
+      {"least_request_choice_count", "1"},
+      {"peak_ewma_decay_ms", "0"},
+      {"outlier_max_ejection_percent", "101"},
+      {"outlier_status_codes", "OK"},
+      {"outlier_status_codes", "14;13"},
+      {"outlier_failure_percentage", "-1"},
+      {"outlier_request_volume", "0"},
+      {"slow_start_min_weight_percent", "0"},
+      {"subset_size", "-1"},
+      {"subset_client_id", ""},
       {"connect_timeout_ms", "0"},
       {"connect_timeout_ms", "-5"},
       {"connect_timeout_ms", "soon"},
@@ -318,6 +341,9 @@ TEST(test_options) {
 
   /* Typed setters. */
   CHECK_RC(lbc_options_set_lb_policy(opts, LBC_LB_ROUND_ROBIN), LBC_OK);
+  CHECK_RC(lbc_options_set_lb_policy(opts, LBC_LB_PEAK_EWMA), LBC_OK);
+  CHECK_RC(lbc_options_set_lb_policy(opts, LBC_LB_WEIGHTED_ROUND_ROBIN), LBC_OK);
+  CHECK_RC(lbc_options_set_lb_policy(opts, (lbc_lb_policy)5), LBC_ERR_INVALID_ARGUMENT);
   CHECK_RC(lbc_options_set_lb_policy(opts, (lbc_lb_policy)42), LBC_ERR_INVALID_ARGUMENT);
   CHECK_RC(lbc_options_set_lb_policy(NULL, LBC_LB_PICK_FIRST), LBC_ERR_INVALID_ARGUMENT);
   CHECK_RC(lbc_options_set_connect_timeout_ms(opts, 1000), LBC_OK);
@@ -525,8 +551,8 @@ TEST(test_round_robin_spread) {
 }
 
 TEST(test_other_policies) {
-  static const char *policies[] = {"least_request", "pick_first"};
-  for (size_t p = 0; p < 2; p++) {
+  static const char *policies[] = {"least_request", "pick_first", "peak_ewma"};
+  for (size_t p = 0; p < sizeof policies / sizeof policies[0]; p++) {
     lbc_channel *ch = open_channel(policies[p], NULL, NULL);
     int ok = 0;
     if (!ch) continue;

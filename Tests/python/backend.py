@@ -26,6 +26,12 @@ Service ``lbtest.Test`` (bytes in, bytes out; no generated code needed):
   UTF-8 message (code 0 answers with the name).
 * ``Size``: request is ASCII N; responds with N bytes ``b"x" * N``.
 
+Environment (for balancing tests): ``LBTEST_SLEEP_FACTOR=F`` makes ``Sleep``
+sleep F times the requested time (a slow backend); ``LBTEST_FAIL_ALL=CODE``
+makes every ``lbtest.Test`` call end with that status code (a failing backend);
+``LBTEST_MAX_STREAMS=N`` sets ``grpc.max_concurrent_streams`` (the server's
+SETTINGS_MAX_CONCURRENT_STREAMS).
+
 Service ``lbtest.Greeter`` (``Tests/python/protos/lbtest.proto``):
 ``SayHello`` answers ``"Hello, <name> from <backend name>"``; a name of the form
 ``"!CODE:message"`` aborts with that status instead. Served when the
@@ -54,6 +60,7 @@ def _log_line(text):
 
 def _test_handlers(name):
     name_bytes = name.encode("utf-8")
+    sleep_factor = float(os.environ.get("LBTEST_SLEEP_FACTOR", "1"))
 
     def whoami(request, context):
         return name_bytes
@@ -72,7 +79,7 @@ def _test_handlers(name):
             ms = int(request.decode("ascii").strip() or "0")
         except ValueError:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Sleep wants ASCII milliseconds")
-        end = time.monotonic() + ms / 1000.0
+        end = time.monotonic() + ms * sleep_factor / 1000.0
         while context.is_active():
             left = end - time.monotonic()
             if left <= 0:
@@ -124,6 +131,18 @@ def _test_handlers(name):
         whoami, echo, sleep, fail, size = (
             logged(n, f) for n, f in (("Whoami", whoami), ("Echo", echo), ("Sleep", sleep), ("Fail", fail), ("Size", size))
         )
+
+    fail_all = os.environ.get("LBTEST_FAIL_ALL")
+    if fail_all:
+        code = STATUS_BY_INT[int(fail_all)]
+
+        def failing(fn):
+            def handler(request, context):
+                context.abort(code, "%s fails every call (LBTEST_FAIL_ALL)" % name)
+
+            return handler
+
+        whoami, echo, sleep, fail, size = (failing(f) for f in (whoami, echo, sleep, fail, size))
 
     handlers = {
         "Whoami": whoami,
@@ -246,6 +265,8 @@ def main(argv=None):
         + ([("grpc.max_connection_age_ms", int(os.environ["LBTEST_MAX_CONNECTION_AGE_MS"])),
             ("grpc.max_connection_age_grace_ms", 5000)]
            if os.environ.get("LBTEST_MAX_CONNECTION_AGE_MS") else []),
+        + ([("grpc.max_concurrent_streams", int(os.environ["LBTEST_MAX_STREAMS"]))]
+           if os.environ.get("LBTEST_MAX_STREAMS") else []),
     )
     server.add_generic_rpc_handlers((_test_handlers(args.name),))
     _add_greeter(server, args.name, args.gen_dir)

@@ -176,3 +176,24 @@ def test_a_and_aaaa_records_both_become_endpoints(lbchannel, gen_dir, tmp_path):
         dns.stop()
         v4.stop()
         v6.stop()
+
+
+def test_srv_weights_drive_weighted_round_robin(lbchannel, two_ports, tmp_path):
+    # --srv-host=NAME,TARGET,PORT,PRIORITY,WEIGHT: weights 1 and 3.
+    s1, s2 = two_ports
+    port1, port2 = (int(b.address.rsplit(":", 1)[1]) for b in (s1, s2))
+    dns = Dnsmasq(tmp_path, extra_args=[
+        "--srv-host=_grpc._tcp.svc.test,one.svc.test,%d,0,1" % port1,
+        "--srv-host=_grpc._tcp.svc.test,two.svc.test,%d,0,3" % port2,
+    ])
+    dns.start([("127.0.0.2", "one.svc.test"), ("127.0.0.2", "two.svc.test")])
+    try:
+        target = "dns://127.0.0.1:%d/_grpc._tcp.svc.test" % dns.port
+        with lbchannel.Channel(target, dns_srv=True, lb_policy="weighted_round_robin") as ch:
+            assert wait_until(lambda: sum(e["state"] == "READY" for e in ch.endpoints()) == 2, 10), ch.endpoints()
+            weights = {e["address"]: e["weight"] for e in ch.endpoints()}
+            assert weights == {s1.address: 1, s2.address: 3}, weights
+            counts = count_names(ch, 400)
+        assert abs(counts["s1"] - 100) <= 2 and abs(counts["s2"] - 300) <= 2, counts
+    finally:
+        dns.stop()

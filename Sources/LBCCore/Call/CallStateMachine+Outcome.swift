@@ -8,7 +8,10 @@ extension CallStateMachine {
     /// The stream closed (HTTP/2's last word on it) with `errorCode`: RST_STREAM's
     /// code, one the client's own session reset it with, REFUSED_STREAM for a
     /// stream a GOAWAY did not cover or HTTP/2 did not send, or NO_ERROR.
-    package mutating func streamClosed(errorCode: UInt32) -> CloseAction {
+    /// `atStreamLimit`: the server refused the stream while others were open on the
+    /// connection (its MAX_CONCURRENT_STREAMS): such a refusal is retried whenever it
+    /// happens (the channel waits for a free stream), not only once.
+    package mutating func streamClosed(errorCode: UInt32, atStreamLimit: Bool = false) -> CloseAction {
         guard !isFinished else { return .finish(.cancelled, "the call has already ended") }
         if failure == nil && request != .submitted {
             // Nothing reached the server (still queued, or HTTP/2 declined to send
@@ -18,8 +21,8 @@ extension CallStateMachine {
         if let failure { return .finish(failure.0, failure.1) }
         let refusedByServer = errorCode == HTTP2ErrorCode.refusedStream
             && (remoteResetCode == nil || remoteResetCode == HTTP2ErrorCode.refusedStream)
-        if refusedByServer && !sawResponseHeaders && canResendRequest && serverRefusalRetries == 0 {
-            serverRefusalRetries += 1
+        if refusedByServer && !sawResponseHeaders && canResendRequest && (atStreamLimit || serverRefusalRetries == 0) {
+            if !atStreamLimit { serverRefusalRetries += 1 }
             return .retryTransparently
         }
         // The grpc-status counts when it came in the block that ended the stream, or

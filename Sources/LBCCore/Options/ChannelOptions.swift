@@ -68,6 +68,24 @@ package struct ChannelOptions: Sendable, Equatable {
     /// The `tls*` options (plaintext unless `tls` is on); see ``TLSOptions``.
     package var tls = TLSOptions()
 
+    // MARK: balancing (see ChannelOptions+Balancing.swift)
+
+    /// `least_request_choice_count`: endpoints drawn per pick by least_request (2 ... 10).
+    package var leastRequestChoiceCount = 2
+    /// `peak_ewma_decay_ms`: time constant of peak_ewma's latency averages (>= 1).
+    package var peakEWMADecayMs: Int64 = 10_000
+    /// `outlier_*`: outlier ejection (off unless `outlier_consecutive_failures` > 0).
+    package var outlierEjection = OutlierEjection()
+    /// `slow_start_window_ms`: a newly READY endpoint ramps its share over this window (0 = off).
+    package var slowStartWindowMs: Int64 = 0
+    /// `slow_start_min_weight_percent`: its weight right after it became READY (1 ... 100).
+    package var slowStartMinWeightPercent = 10
+    /// `subset_size`: connect to at most this many of the discovered endpoints, chosen
+    /// by rendezvous hashing of the client id (0 = all).
+    package var subsetSize = 0
+    /// `subset_client_id`: the id subsetting hashes; nil: random per channel.
+    package var subsetClientID: String? = nil
+
     /// All defaults.
     package init() {}
 
@@ -79,7 +97,7 @@ package struct ChannelOptions: Sendable, Equatable {
         "min_reresolution_interval_ms", "dns_use_ttl", "dns_ttl_floor_ms", "empty_answer", "resolution",
         "eager_timeout_ms", "dns_srv", "dns_timeout_ms", "stream_window_bytes", "stream_send_buffer_bytes",
         "backoff_reset_after_ms",
-    ] + TLSOptions.keys
+    ] + TLSOptions.keys + balancingKeys
 
     /// The connection backoff configured by the backoff_* fields.
     package var backoff: ConnectionBackoff {
@@ -104,7 +122,7 @@ package struct ChannelOptions: Sendable, Equatable {
         case "lb_policy":
             guard let policy = LBPolicy(name: value) else {
                 throw .invalid(key, "\(ASCII.quoted(value)) is not a policy"
-                    + " (least_request, round_robin, pick_first)")
+                    + " (\(LBPolicy.allCases.map(\.name).joined(separator: ", ")))")
             }
             lbPolicy = policy
         case "connect_timeout_ms":
@@ -180,6 +198,7 @@ package struct ChannelOptions: Sendable, Equatable {
         case _ where key.hasPrefix("tls") && TLSOptions.keys.contains(key):
             try tls.set(key, value)
         default:
+            if try setBalancing(key, value) { return }
             throw OptionError(kind: .unknownKey, message: "unknown option \(ASCII.quoted(key))"
                 + " (valid options: \(Self.keys.joined(separator: ", ")))")
         }

@@ -19,20 +19,19 @@ extension Channel {
         dispatch(call)
     }
 
-    /// Put `call` on a READY endpoint, queue it, or fail it fast.
+    /// Put `call` on the endpoint the balancer picks, queue it, or fail it fast.
     func dispatch(_ call: Call) {
-        let endpoints = self.endpoints
-        if let index = picker.pick(count: endpoints.count,
-                                   isReady: { endpoints[$0].isReady },
-                                   load: { endpoints[$0].inFlight }) {
-            let endpoint = endpoints[index]
+        let now = EventLoop.now()
+        if let slot = balancer.pick(nowNs: now), let endpoint = slots[slot] {
             call.attempts += 1
             if let connection = endpoint.connection, connection.startStream(call) {
                 call.endpoint = endpoint
                 call.peerName = endpoint.addressText
-                call.dispatchedNs = EventLoop.now()
+                call.dispatchedNs = now
                 endpoint.inFlight += 1
                 endpoint.callsStarted += 1
+                balancer.callStarted(slot)
+                endpoint.streamStarted(on: connection)
                 call.didDispatch()
                 return
             }
@@ -47,7 +46,8 @@ extension Channel {
             finish(call, .unavailable, reason)
         } else {
             waiting.append(call)
-            requestIdleConnections()
+            // Once per episode of waiting, not per call: the scan is O(endpoints).
+            if waiting.count == 1 { requestIdleConnections() }
         }
     }
 
@@ -75,12 +75,20 @@ extension Channel {
         return "no endpoint is available (" + details.joined(separator: "; ") + ")"
     }
 
-    /// Dispatch waiting calls again (an endpoint became ready or failed).
+    /// Dispatch waiting calls again, oldest first (an endpoint became ready, came back
+    /// from ejection, got a free stream slot, or failed). Stops at the first call that
+    /// has to wait again: the rest wait too, in order.
     func retryWaiting() {
         guard !waiting.isEmpty else { return }
         let calls = waiting
         waiting.removeAll()
-        for call in calls where !call.finished { dispatch(call) }
+        for (i, call) in calls.enumerated() where !call.finished {
+            dispatch(call)
+            if let last = waiting.last, last === call {
+                for rest in calls[(i + 1)...] where !rest.finished { waiting.append(rest) }
+                return
+            }
+        }
     }
 
     /// Finish `call` once: update counters, cancel its deadline, wake its caller.
@@ -89,12 +97,26 @@ extension Channel {
         call.channel = nil
         call.connection = nil
         if call.timerArmed { loop.timerCancelled() }
-        if let endpoint = call.endpoint {
-            endpoint.inFlight -= 1
-            if status != .ok { endpoint.callsFailed += 1 }
-            endpoint.recordLatency(ns: EventLoop.now() - call.dispatchedNs)
-        }
+        if let endpoint = call.endpoint { callEnded(call, on: endpoint, status: status) }
         call.complete(status, message)
+    }
+
+    /// `call` left `endpoint` with `status` (nil: refused, to be retried elsewhere):
+    /// counters, the balancer (`callFinished`) and outlier ejection.
+    func callEnded(_ call: Call, on endpoint: Endpoint, status: StatusCode?) {
+        let now = EventLoop.now()
+        endpoint.inFlight -= 1
+        let latency = now - call.dispatchedNs
+        if let status {
+            if status != .ok { endpoint.callsFailed += 1 }
+            endpoint.recordLatency(ns: latency)
+        }
+        let slot = endpoint.slot
+        guard slot >= 0 else { return }  // left the endpoint set
+        balancer.callFinished(slot, status: status ?? .unavailable, latencyNs: status == nil ? -1 : latency, nowNs: now)
+        if let status, options.outlierEjection.isEnabled {
+            outlierCallEnded(endpoint, status: status, nowNs: now)
+        }
     }
 
     func deadlineExpired(_ call: Call) {

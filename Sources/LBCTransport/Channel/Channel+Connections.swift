@@ -98,9 +98,13 @@ extension Channel: ConnectionDelegate {
 
     package func streamClosed(_ connection: HTTP2Connection, call: Call, errorCode: UInt32,
                               failure: (StatusCode, String)?) {
+        if let endpoint = call.endpoint, endpoint.streamClosed(on: connection) { retryWaiting() }
         guard !call.finished else { return }
+        // Refused while other streams are open: the server's stream limit, so the call
+        // waits for room (any number of times) instead of using its one retry.
+        let atStreamLimit = failure == nil && errorCode == HTTP2ErrorCode.refusedStream && !connection.streams.isEmpty
         let action = failure.map { call.machine.connectionClosed(status: $0.0, message: $0.1) }
-            ?? call.machine.streamClosed(errorCode: errorCode)
+            ?? call.machine.streamClosed(errorCode: errorCode, atStreamLimit: atStreamLimit)
         switch action {
         case .finish(let status, let message):
             // The server answered on its current connection: that connection is healthy
@@ -111,7 +115,13 @@ extension Channel: ConnectionDelegate {
             finish(call, status, message)
         case .retryTransparently:
             // gRFC A6: the server never processed it (or it never left the client).
-            call.endpoint?.inFlight -= 1
+            if let endpoint = call.endpoint {
+                if atStreamLimit {
+                    call.attempts -= 1
+                    endpoint.streamRefused(on: connection)
+                }
+                callEnded(call, on: endpoint, status: nil)
+            }
             call.endpoint = nil
             call.resetForRetry()
             if isShutDown {
@@ -130,10 +140,24 @@ extension Channel: ConnectionDelegate {
         for call in calls { finish(call, .unavailable, reason) }
     }
 
-    /// Write what every connection has queued (once per loop iteration).
+    package func connectionNeedsFlush(_ connection: HTTP2Connection) {
+        flushList.append(connection)
+    }
+
+    /// Write what the connections that asked have queued (once per loop iteration):
+    /// the work does not grow with the number of endpoints. Repeats while flushing
+    /// queued more (a failed connection's calls retried elsewhere), so nothing waits
+    /// for the next wake-up.
     func flushConnections() {
-        for endpoint in endpoints { endpoint.flush() }
-        for endpoint in retired { endpoint.flush() }
+        while !flushList.isEmpty {
+            if flushList.count == 1 {
+                flushList.removeLast().flush()
+                continue
+            }
+            let list = flushList
+            flushList.removeAll(keepingCapacity: true)
+            for connection in list { connection.flush() }
+        }
     }
 
     /// Close everything on the loop thread (the final work item).

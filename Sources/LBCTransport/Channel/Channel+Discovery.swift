@@ -53,7 +53,7 @@ extension Channel {
             emit(.warning, "\(targetText): \(message); keeping the last known \(endpoints.count) endpoint(s)")
             carry(scheduler.resolutionFailed(nowMs: nowMs))
             failWaitingIfHopeless()
-        case .addresses(let addresses, let ttl):
+        case .addresses(let addresses, let ttl, let weights):
             stats.lastError = nil
             if addresses.isEmpty {
                 stats.emptyAnswers += 1
@@ -68,7 +68,7 @@ extension Channel {
                 }
             } else {
                 stats.lastResult = "ok"
-                updateEndpoints(addresses, origin: "resolution")
+                updateEndpoints(addresses, weights: weights, origin: "resolution")
             }
             carry(scheduler.resolutionSucceeded(nowMs: nowMs, ttlSeconds: ttl))
             failWaitingIfHopeless()
@@ -77,35 +77,69 @@ extension Channel {
 
     /// Move the endpoint set to `addresses`: new endpoints start connecting and join the
     /// picker when READY; vanished ones take no new RPCs and close once their RPCs end.
-    func updateEndpoints(_ addresses: [EndpointAddress], origin: String) {
+    func updateEndpoints(_ offered: [EndpointAddress], weights: [EndpointAddress: Int] = [:], origin: String) {
         guard !isShutDown else { return }
+        discoveredEndpoints = offered.count
+        let addresses = RendezvousSubset.select(offered, size: options.subsetSize, clientID: subsetClientID)
         let diff = EndpointSetDiff(current: endpoints.map(\.address), next: addresses)
+        defer { applyWeights(weights) }
         guard !diff.isEmpty else { return }
         stats.updates += 1
+        var removedSlots: [Int] = []
         if !diff.removed.isEmpty {
             let gone = Set(diff.removed)
-            for endpoint in endpoints where gone.contains(endpoint.address) { retire(endpoint) }
+            for endpoint in endpoints where gone.contains(endpoint.address) {
+                retire(endpoint)
+                removedSlots.append(endpoint.slot)
+                slots[endpoint.slot] = nil
+                freeSlots.append(endpoint.slot)
+                endpoint.slot = -1
+            }
             endpoints.removeAll { gone.contains($0.address) }
         }
         let backoff = options.backoff
+        var added: [Endpoint] = []
+        let joiningEmptySet = endpoints.isEmpty
         for address in diff.added {
-            let endpoint = Endpoint(address: address, backoff: backoff,
-                                    resetBackoffAfterMs: options.backoffResetAfterMs)
+            let slot = freeSlots.popLast() ?? slots.count
+            if slot == slots.count { slots.append(nil) }
+            let endpoint = Endpoint(address: address, backoff: backoff, resetBackoffAfterMs: options.backoffResetAfterMs,
+                                    channel: self, slot: slot)
+            endpoint.rampsWhenReady = !joiningEmptySet
+            slots[slot] = endpoint
             endpoints.append(endpoint)
-            apply(endpoint.machine.start(), to: endpoint)
+            added.append(endpoint)
         }
-        let added = diff.added.map(\.description).joined(separator: ", ")
-        let removed = diff.removed.map(\.description).joined(separator: ", ")
-        emit(.info, "\(targetText): endpoints updated by \(origin): added [\(added)], removed [\(removed)], now \(endpoints.count)")
+        balancer.endpointsChanged(added: added.map(\.slot), removed: removedSlots, nowNs: EventLoop.now())
+        for endpoint in added { apply(endpoint.machine.start(), to: endpoint) }
+        let addedText = diff.added.map(\.description).joined(separator: ", ")
+        let removedText = diff.removed.map(\.description).joined(separator: ", ")
+        emit(.info, "\(targetText): endpoints updated by \(origin): added [\(addedText)], removed [\(removedText)], now \(endpoints.count)")
         if !endpoints.isEmpty { firstEndpoints.signal() }
+    }
+
+    /// Give each endpoint its weight from the last update (1 when it names none).
+    private func applyWeights(_ weights: [EndpointAddress: Int]) {
+        guard !weights.isEmpty || endpoints.contains(where: { $0.weight != 1 }) else { return }
+        for endpoint in endpoints {
+            let weight = weights[endpoint.address] ?? 1
+            if weight != endpoint.weight {
+                endpoint.weight = weight
+                balancer.weightChanged(endpoint.slot, weight: weight)
+            }
+        }
     }
 
     /// Take `endpoint` out of service: no new RPCs; its connections close when idle.
     private func retire(_ endpoint: Endpoint) {
-        endpoint.retired = true
+        endpoint.update { $0.drain() }
         if let t = endpoint.retryTimer {
             loop.cancelTimer(t)
             endpoint.retryTimer = nil
+        }
+        if let t = endpoint.ejectionTimer {
+            loop.cancelTimer(t)
+            endpoint.ejectionTimer = nil
         }
         if let connection = endpoint.connection {
             endpoint.connection = nil

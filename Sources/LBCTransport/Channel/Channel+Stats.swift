@@ -4,18 +4,26 @@ extension Channel {
     /// The stats JSON documented at lbc_channel_stats_json. Loop thread.
     func renderStats() -> String {
         var out = "{\"target\":\(JSON.quote(targetText)),\"policy\":\(JSON.quote(options.lbPolicy.name)),\"endpoints\":["
+        let now = EventLoop.now()
+        var ejected = 0
         for (i, e) in endpoints.enumerated() {
             if i > 0 { out += "," }
+            let state = e.state
+            if state.isEjected { ejected += 1 }
             out += "{\"address\":\(JSON.quote(e.address.description))"
-            out += ",\"state\":\"\(e.isReady ? "READY" : (e.machine.state == .ready ? "CONNECTING" : e.machine.state.name))\""
+            out += ",\"state\":\"\(state.name)\""
             out += ",\"in_flight\":\(e.inFlight),\"calls_started\":\(e.callsStarted)"
             out += ",\"calls_failed\":\(e.callsFailed),\"connect_failures\":\(e.connectFailures)"
             out += ",\"latency_ewma_us\":\(Int(e.latencyEWMAMicros.rounded()))"
+            out += renderBalancing(e, state, nowNs: now)
             out += ",\"draining_connections\":\(e.draining.count)"
             if let s = e.tlsSession { out += ",\"tls\":" + renderTLSStats(s) }
             out += ",\"last_error\":\(e.lastError.map(JSON.quote) ?? "null")}"
         }
         out += "],\"retired_endpoints\":\(retired.count),\"waiting_calls\":\(waiting.count)"
+        out += ",\"ejected_endpoints\":\(ejected)"
+        out += ",\"subset\":{\"size\":\(options.subsetSize),\"discovered_endpoints\":\(discoveredEndpoints)"
+        out += ",\"client_id\":\(options.subsetClientID.map(JSON.quote) ?? "null")}"
         out += ",\"discovery\":{\"kind\":\(JSON.quote(resolver?.kind ?? "static"))"
         out += ",\"resolutions\":\(stats.resolutions),\"errors\":\(stats.errors)"
         out += ",\"empty_answers\":\(stats.emptyAnswers),\"updates\":\(stats.updates),\"pushes\":\(stats.pushes)"
@@ -27,6 +35,20 @@ extension Channel {
             out += ",\"last_resolution_age_ms\":null"
         }
         out += "}}"
+        return out
+    }
+}
+
+extension Channel {
+    /// The balancing fields of one endpoint: the balancer's cost, pickability, free
+    /// stream slots and outlier ejection.
+    private func renderBalancing(_ e: Endpoint, _ state: EndpointState, nowNs: Int64) -> String {
+        let cost = e.slot >= 0 ? balancer.cost(e.slot, nowNs: nowNs) : 0
+        var out = ",\"cost\":\(cost.isFinite ? Int(cost.rounded()) : 0),\"weight\":\(e.weight)"
+        out += ",\"pickable\":\(state.isPickable)"
+        out += ",\"free_streams\":\(max(0, e.connection?.freeStreamSlots ?? 0))"
+        out += ",\"ejected\":\(state.isEjected),\"ejections\":\(state.ejections)"
+        out += ",\"consecutive_failures\":\(state.consecutiveFailures)"
         return out
     }
 }

@@ -57,7 +57,18 @@ package final class Channel: @unchecked Sendable {
     var endpoints: [Endpoint] = []
     /// Endpoints removed from the set whose connections are still finishing RPCs.
     var retired: [Endpoint] = []
-    var picker: Picker
+    /// The policy's balancer; endpoints are known to it by slot (`slots`).
+    var balancer: any LoadBalancer
+    /// The endpoint in each balancer slot (nil: free).
+    var slots: [Endpoint?] = []
+    /// Free slots, reused before new ones.
+    var freeSlots: [Int] = []
+    /// The id subsetting hashes (option subset_client_id, else random).
+    let subsetClientID: UInt64
+    /// How many endpoints the last update offered before subsetting.
+    var discoveredEndpoints = 0
+    /// Connections with frames to send, flushed after each loop iteration.
+    var flushList: [HTTP2Connection] = []
     /// RPCs waiting for a READY endpoint, oldest first.
     var waiting: [Call] = []
     var isShutDown = false
@@ -82,7 +93,9 @@ package final class Channel: @unchecked Sendable {
         self.tls = tls
         self.targetText = targetText
         self.log = log
-        self.picker = Picker(policy: options.lbPolicy)
+        self.balancer = LoadBalancers.make(options: options)
+        self.subsetClientID = options.subsetClientID.map(RendezvousSubset.clientID)
+            ?? UInt64.random(in: .min ... .max)
         self.scheduler = DiscoveryScheduler(options: options)
         do {
             loop = try EventLoop()
@@ -114,6 +127,7 @@ package final class Channel: @unchecked Sendable {
         loop.submit { [self] in
             if !initial.isEmpty { updateEndpoints(initial, origin: "target") }
             startDiscovery()
+            startOutlierDetection()
         }
         if options.resolution == .eager && resolver != nil {
             let deadline = EventLoop.deadline(afterMs: options.eagerTimeoutMs)
@@ -140,10 +154,10 @@ package final class Channel: @unchecked Sendable {
     /// Replace the endpoint set (push discovery). Any thread. Returns false once closed.
     /// On a channel with a resolver the next resolution replaces the pushed set again.
     @discardableResult
-    package func setEndpoints(_ addresses: [EndpointAddress]) -> Bool {
+    package func setEndpoints(_ addresses: [EndpointAddress], weights: [EndpointAddress: Int] = [:]) -> Bool {
         loop.submit { [self] in
             stats.pushes += 1
-            updateEndpoints(addresses, origin: "push")
+            updateEndpoints(addresses, weights: weights, origin: "push")
         }
     }
 

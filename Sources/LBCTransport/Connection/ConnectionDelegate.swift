@@ -12,6 +12,8 @@ package protocol ConnectionDelegate: AnyObject {
     func connectionDraining(_ connection: HTTP2Connection)
     /// A draining connection closed after its last stream ended.
     func connectionClosed(_ connection: HTTP2Connection)
+    /// The connection has frames to send: call its `flush()` after this loop iteration.
+    func connectionNeedsFlush(_ connection: HTTP2Connection)
     /// A stream ended (normally, by reset, or because the connection went away).
     func streamClosed(_ connection: HTTP2Connection, call: Call, errorCode: UInt32, failure: (StatusCode, String)?)
 }

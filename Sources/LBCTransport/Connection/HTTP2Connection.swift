@@ -63,7 +63,11 @@ package final class HTTP2Connection: FileDescriptorHandler {
     /// Something may have been queued in nghttp2 since the last flush: set by every
     /// path that submits frames or feeds received bytes (which can queue replies),
     /// so that the per-iteration flush of idle connections costs one test.
-    private var needsFlush = true
+    private var needsFlush = true {
+        // The owner flushes only the connections that asked (a list, not a scan of
+        // every connection), once per loop iteration.
+        didSet { if needsFlush && !oldValue { delegate?.connectionNeedsFlush(self) } }
+    }
 
     /// SETTINGS_MAX_HEADER_LIST_SIZE we advertise and enforce per response.
     static let maxHeaderListSize = 64 << 10

@@ -82,7 +82,7 @@ package final class DNSResolver: Resolver {
         if srv {
             SRVQuery(resolver: self, completion: completion).start(channel: channel, name: host)
         } else {
-            AddressQuery(hosts: [(host, port)], completion: completion).start(channel: channel)
+            AddressQuery(hosts: [(host, port, nil)], completion: completion).start(channel: channel)
         }
         armTimer()
     }
@@ -141,8 +141,8 @@ package final class DNSResolver: Resolver {
         }
     }
 
-    /// Query the A/AAAA records of hosts for an SRV answer.
-    fileprivate func resolveTargets(_ targets: [(String, UInt16)], ttl: UInt32?,
+    /// Query the A/AAAA records of hosts for an SRV answer (with the records' weights).
+    fileprivate func resolveTargets(_ targets: [(String, UInt16, Int?)], ttl: UInt32?,
                                     completion: @escaping (ResolutionResult) -> Void) {
         guard let channel, !isShutDown else { return }
         if targets.isEmpty {
@@ -153,17 +153,19 @@ package final class DNSResolver: Resolver {
     }
 }
 
-/// A/AAAA lookups of one or more (host, port) pairs, merged into one result.
+/// A/AAAA lookups of one or more (host, port, weight) triples, merged into one result;
+/// SRV targets carry their record's weight (for weighted_round_robin).
 private final class AddressQuery {
     private var remaining: Int
     private var addresses: [EndpointAddress] = []
+    private var weights: [EndpointAddress: Int] = [:]
     private var ttl: UInt32?
     private var errors: [String] = []
     private var emptyAnswers = 0
-    private let hosts: [(String, UInt16)]
+    private let hosts: [(String, UInt16, Int?)]
     private let completion: (ResolutionResult) -> Void
 
-    init(hosts: [(String, UInt16)], completion: @escaping (ResolutionResult) -> Void, initialTTL: UInt32? = nil) {
+    init(hosts: [(String, UInt16, Int?)], completion: @escaping (ResolutionResult) -> Void, initialTTL: UInt32? = nil) {
         self.hosts = hosts
         self.remaining = hosts.count
         self.completion = completion
@@ -171,7 +173,7 @@ private final class AddressQuery {
     }
 
     func start(channel: OpaquePointer) {
-        for (index, (host, _)) in hosts.enumerated() {
+        for (index, (host, _, _)) in hosts.enumerated() {
             var hints = ares_addrinfo_hints()
             hints.ai_family = AF_UNSPEC
             hints.ai_flags = ARES_AI_NOSORT
@@ -195,13 +197,14 @@ private final class AddressQuery {
     }
 
     private func finished(index: Int, status: Int32, result: UnsafeMutablePointer<ares_addrinfo>?) {
-        let (host, port) = hosts[index]
+        let (host, port, weight) = hosts[index]
         if status == ARES_EDESTRUCTION || status == ARES_ECANCELLED { return }
         if status == ARES_SUCCESS, let result {
             var node = result.pointee.nodes
             while let n = node {
                 if let address = Self.address(n.pointee, port: port), !addresses.contains(address) {
                     addresses.append(address)
+                    if let weight { weights[address] = weight }
                 }
                 if n.pointee.ai_ttl >= 0 {
                     let t = UInt32(n.pointee.ai_ttl)
@@ -219,7 +222,7 @@ private final class AddressQuery {
         if addresses.isEmpty && !errors.isEmpty {
             completion(.failure("DNS lookup failed: " + errors.joined(separator: "; ")))
         } else {
-            completion(.addresses(addresses, ttlSeconds: ttl))
+            completion(.addresses(addresses, ttlSeconds: ttl, weights: weights))
         }
     }
 
@@ -283,10 +286,11 @@ private final class SRVQuery {
             }
             return
         }
-        var targets: [(String, UInt16)] = []
+        var targets: [(String, UInt16, Int?)] = []
         var node = reply
         while let n = node {
-            targets.append((String(cString: n.pointee.host), n.pointee.port))
+            // RFC 2782 weight 0 means "rarely": the smallest weight here.
+            targets.append((String(cString: n.pointee.host), n.pointee.port, max(1, Int(n.pointee.weight))))
             node = n.pointee.next
         }
         ares_free_data(reply)

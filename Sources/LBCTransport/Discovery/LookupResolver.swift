@@ -96,15 +96,17 @@ package final class LookupResolver: Resolver, @unchecked Sendable {
             return .failure("lookup failed: \(failure.message)")
         case .success(let texts):
             var addresses: [EndpointAddress] = []
+            var weights: [EndpointAddress: Int] = [:]
             for text in texts {
                 do {
-                    let address = try EndpointAddress.parse(text)
+                    let (address, weight) = try EndpointAddress.parseWeighted(text)
                     if !addresses.contains(address) { addresses.append(address) }
+                    if let weight { weights[address] = weight }
                 } catch {
                     return .failure("lookup returned an invalid address: \(error.message)")
                 }
             }
-            return .addresses(addresses, ttlSeconds: nil)
+            return .addresses(addresses, ttlSeconds: nil, weights: weights)
         }
     }
 }

@@ -2,8 +2,9 @@ import LBCCore
 
 /// The outcome of one resolution.
 package enum ResolutionResult: Sendable {
-    /// The addresses found (possibly none: an empty answer) and the smallest TTL, if known.
-    case addresses([EndpointAddress], ttlSeconds: UInt32?)
+    /// The addresses found (possibly none: an empty answer), the smallest TTL, if known,
+    /// and the weights some of them carry (`ADDRESS;weight=N`; others weigh 1).
+    case addresses([EndpointAddress], ttlSeconds: UInt32?, weights: [EndpointAddress: Int] = [:])
     /// The lookup failed; the message says why.
     case failure(String)
 }

@@ -90,12 +90,24 @@ class Channel(_ChannelBase):
             and for discovery ``discovery_interval_ms``,
             ``min_reresolution_interval_ms``, ``dns_use_ttl``,
             ``dns_ttl_floor_ms``, ``dns_srv``, ``dns_timeout_ms``,
-            ``empty_answer``, ``resolution``, ``eager_timeout_ms``, and for TLS
+            ``empty_answer``, ``resolution``, ``eager_timeout_ms``; for TLS
             ``tls``, ``tls_ca_file``, ``tls_ca_dir``, ``tls_ca_pem``,
             ``tls_cert_file``, ``tls_key_file``, ``tls_cert_pem``,
             ``tls_key_pem``, ``tls_server_name``, ``tls_min_version``,
             ``tls_session_resumption`` (PEM values may be bytes; see also
-            :func:`lbchannel.secure_channel`).
+            :func:`lbchannel.secure_channel`);
+            for balancing ``lb_policy`` is ``"least_request"`` (default),
+            ``"round_robin"``, ``"pick_first"``, ``"peak_ewma"`` or
+            ``"weighted_round_robin"`` (weights as ``"ADDRESS;weight=N"`` in
+            :meth:`set_endpoints` and lookup answers, or SRV weights), with
+            ``least_request_choice_count``, ``peak_ewma_decay_ms``, and
+            outlier ejection ``outlier_consecutive_failures`` (0 = off),
+            ``outlier_base_ejection_ms``, ``outlier_max_ejection_ms``,
+            ``outlier_max_ejection_percent``, ``outlier_status_codes``
+            (e.g. ``"UNAVAILABLE,13"``), ``outlier_failure_percentage`` (0 = off),
+            ``outlier_interval_ms``, ``outlier_request_volume``, slow start ``slow_start_window_ms``
+            (0 = off) with ``slow_start_min_weight_percent``, and subsetting ``subset_size``
+            (0 = all endpoints) with ``subset_client_id``.
 
     Raises:
         lbchannel.InvalidTargetError, lbchannel.UnsupportedError,
@@ -379,7 +391,8 @@ class Channel(_ChannelBase):
         """Replace the endpoint set (push discovery; ``lbc_channel_set_endpoints``).
 
         ``addresses``: an iterable of ``"10.0.0.1:50051"``, ``"[::1]:50051"``
-        or ``"unix:/path"`` texts; all are validated first and nothing changes
+        or ``"unix:/path"`` texts, each optionally with ``";weight=N"`` for
+        ``weighted_round_robin``; all are validated first and nothing changes
         on error (:class:`lbchannel.InvalidArgumentError`). An empty iterable
         empties the set. New endpoints start connecting; removed ones finish
         their RPCs and close. With DNS or a lookup the next resolution
@@ -406,7 +419,9 @@ class Channel(_ChannelBase):
         Keys include ``target``, ``policy``, ``endpoints`` (a list of dicts
         with ``address``, ``state`` — IDLE, CONNECTING, READY,
         TRANSIENT_FAILURE — ``in_flight``, ``calls_started``,
-        ``calls_failed``, ``connect_failures``, ...) and ``discovery``; see
+        ``calls_failed``, ``connect_failures``, the balancer's ``cost``,
+        ``pickable``, ``free_streams``, ``ejected``, ``ejections``, ...),
+        ``waiting_calls``, ``ejected_endpoints`` and ``discovery``; see
         ``lbc_channel_stats_json`` in ``include/lbchannel.h``.
         """
         handle = self._live_handle()
