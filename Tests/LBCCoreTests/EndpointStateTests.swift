@@ -5,7 +5,7 @@ final class EndpointStateTests: XCTestCase {
     private func ready() -> EndpointState {
         var s = EndpointState(connectivity: EndpointStateMachine(backoff: ConnectionBackoff(), random: { 0 }))
         _ = s.connectivity.start()
-        s.connectivity.connected()
+        s.connectivity.connected(nowMs: 0)
         s.setCapacity(.available)
         return s
     }

@@ -8,7 +8,7 @@
 /// ```swift
 /// var state = EndpointState(connectivity: EndpointStateMachine(backoff: options.backoff))
 /// _ = state.connectivity.start()
-/// state.connectivity.connected()
+/// state.connectivity.connected(nowMs: now)
 /// state.setCapacity(.available)
 /// state.isPickable     // true
 /// state.name           // "READY"
