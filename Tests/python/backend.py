@@ -264,7 +264,7 @@ def main(argv=None):
         # (clients reconnect to the same process, e.g. to resume TLS sessions).
         + ([("grpc.max_connection_age_ms", int(os.environ["LBTEST_MAX_CONNECTION_AGE_MS"])),
             ("grpc.max_connection_age_grace_ms", 5000)]
-           if os.environ.get("LBTEST_MAX_CONNECTION_AGE_MS") else []),
+           if os.environ.get("LBTEST_MAX_CONNECTION_AGE_MS") else [])
         + ([("grpc.max_concurrent_streams", int(os.environ["LBTEST_MAX_STREAMS"]))]
            if os.environ.get("LBTEST_MAX_STREAMS") else []),
     )
