@@ -147,7 +147,7 @@ test-c:
 	    $(CC) $(C_WARN) -o $(C_TEST_DIR)/$$(basename $$src .c) $$src \
 	        $$($(TEST_PKG) --cflags --libs lbchannel) -Wl,-rpath,$(TEST_PREFIX)/lib || exit 1; \
 	done
-	ldd $(C_TEST_DIR)/test_unary | grep -q '$(TEST_PREFIX)/lib/$(SONAME)' \
+	ldd $(C_TEST_DIR)/test_unary | grep '$(TEST_PREFIX)/lib/$(SONAME)' >/dev/null \
 	    || { echo "test_unary does not load the installed copy:" >&2; ldd $(C_TEST_DIR)/test_unary >&2; exit 1; }
 	PYTHON=$(PYTHON) bash Tests/c/run.sh $(C_TEST_DIR)/unary
 	PYTHON=$(PYTHON) bash Tests/c/run.sh $(C_TEST_DIR)/test_unary

@@ -72,7 +72,7 @@ fi
 # runtime's thread-id cache; that reference must have resolved inside the library
 # (a runtime that renamed it would leave it undefined, or fail to load).
 tid_sym=_ZZN5swift14threading_impl5linux13ulock_get_tidEvE3tid
-if nm -u "$lib" | grep -q "$tid_sym"; then
+if nm -u "$lib" | grep "$tid_sym" >/dev/null; then
     fail "the Swift runtime's thread-id cache ($tid_sym) is not defined in the library"
 elif [ "$(readelf -sW "$lib" | awk -v s="$tid_sym" '$8 == s && $4 == "TLS" && $7 != "UND"' | wc -l)" -ne 1 ]; then
     fail "the Swift runtime's thread-id cache ($tid_sym) is not a single TLS symbol of the library (fork handler)"
