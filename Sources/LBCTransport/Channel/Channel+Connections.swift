@@ -53,6 +53,14 @@ extension Channel: ConnectionDelegate {
         retryWaiting()
     }
 
+    /// New SETTINGS: the endpoint's free stream slots follow the server's limit, and
+    /// calls waiting for room may go now.
+    package func connectionSettingsChanged(_ connection: HTTP2Connection) {
+        guard let endpoint = endpoint(of: connection), endpoint.connection === connection else { return }
+        endpoint.refresh()
+        retryWaiting()
+    }
+
     package func connectionFailed(_ connection: HTTP2Connection, reason: String) {
         guard let endpoint = activeEndpoint(of: connection, reason: reason) else { return }
         emit(.warning, "\(targetText): \(reason)")

@@ -4,6 +4,8 @@ import LBCCore
 package protocol ConnectionDelegate: AnyObject {
     /// The server's SETTINGS arrived: the connection can carry RPCs.
     func connectionReady(_ connection: HTTP2Connection)
+    /// A ready connection got new SETTINGS from the server (its stream limit may have changed).
+    func connectionSettingsChanged(_ connection: HTTP2Connection)
     /// The connection failed before it became ready.
     func connectionFailed(_ connection: HTTP2Connection, reason: String)
     /// A ready connection was lost; its streams were already finished.

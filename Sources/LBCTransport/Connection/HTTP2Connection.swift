@@ -189,6 +189,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
         }
         guard state == .handshaking else {
             startQueuedStreams()  // the limit may have grown
+            if state == .ready { delegate?.connectionSettingsChanged(self) }
             return
         }
         state = .ready
