@@ -119,7 +119,7 @@ static void async_phase(long total, uint64_t end_ns, bench_samples *s) {
     outstanding++;
   }
   while (outstanding > 0) {
-    int n = lbc_cq_poll(CQ, ev, ASYNC_BATCH, 60000);
+    int n = lbc_cq_poll(CQ, ev, sizeof(lbc_event), ASYNC_BATCH, 60000);
     if (n < 0) {
       fprintf(stderr, "lbc_load: lbc_cq_poll: %d (%s)\n", n, lbc_strerror(n));
       exit(1);

@@ -647,7 +647,15 @@ typedef enum lbc_event_kind {
 /** The call ended: lbc_call_finish no longer blocks. The last event of a call. */
 #define LBC_CALL_DONE 0x8u
 
-/** One event taken from a completion queue. */
+/**
+ * One event taken from a completion queue.
+ *
+ * EXTENSIBLE: later versions may append fields after `response` (never move,
+ * resize or remove one). lbc_cq_poll() is therefore told the caller's
+ * sizeof(lbc_event) and steps through the array by it: a program built against
+ * this header gets exactly these fields from any newer library, and a program
+ * built against a newer header reads its extra fields as zero from this one.
+ */
 typedef struct lbc_event {
   /** The `tag` given when the call was started. */
   void *tag;
@@ -658,6 +666,10 @@ typedef struct lbc_event {
   /** LBC_EVENT_UNARY: the result; the receiver owns it (lbc_response_free). Else NULL. */
   lbc_response *response;
 } lbc_event;
+
+/** The smallest event_size lbc_cq_poll() accepts: the end of `response`, the last
+ *  field of the first lbc_event (24 on LP64 platforms). */
+#define LBC_EVENT_MIN_SIZE (2 * sizeof(void *) + sizeof(lbc_response *))
 
 /** CONSTRUCTOR. Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (out is NULL) or LBC_ERR_RESOURCE. */
 int lbc_cq_new(lbc_cq **out);
@@ -675,11 +687,18 @@ int lbc_cq_fd(const lbc_cq *cq);
 
 /**
  * Take up to `max` pending events into `events`, waiting up to `timeout_ms`
- * for the first one (0: do not wait; < 0: wait forever). Returns the number
- * of events taken (0 when none arrived in time), LBC_ERR_INVALID_ARGUMENT or
- * LBC_ERR_FORKED (the parent's queue, in a forked child).
+ * for the first one (0: do not wait; < 0: wait forever).
+ *
+ *   events      an array of `max` slots of `event_size` bytes each
+ *   event_size  sizeof(lbc_event) as the caller compiled it (see lbc_event):
+ *               >= LBC_EVENT_MIN_SIZE; a multiple of the pointer size
+ *
+ * Returns the number of events taken (0 when none arrived in time),
+ * LBC_ERR_INVALID_ARGUMENT (cq or events NULL, max <= 0, event_size too small
+ * or not a multiple of the pointer size) or LBC_ERR_FORKED (the parent's queue,
+ * in a forked child). Slots beyond the returned count are left untouched.
  */
-int lbc_cq_poll(lbc_cq *cq, lbc_event *events, int max, int64_t timeout_ms);
+int lbc_cq_poll(lbc_cq *cq, lbc_event *events, size_t event_size, int max, int64_t timeout_ms);
 
 /**
  * Start a unary RPC and return at once; its result arrives on `cq` as an

@@ -1,3 +1,4 @@
+import CLBCShim
 import LBCCore
 import LBCTransport
 
@@ -7,12 +8,6 @@ final class QueueBox {
     /// The process that made the queue (see HandleOrigin).
     let origin = HandleOrigin()
     init(_ queue: CompletionQueue) { self.queue = queue }
-}
-
-/// `lbc_event` as laid out by the C compiler on LP64: tag, kind, flags, response.
-private enum EventLayout {
-    static let size = 24
-    static let tag = 0, kind = 8, flags = 12, response = 16
 }
 
 @_cdecl("lbc_cq_new")
@@ -44,23 +39,28 @@ public func lbc_cq_fd(_ cq: UnsafeRawPointer?) -> Int32 {
 }
 
 @_cdecl("lbc_cq_poll")
-public func lbc_cq_poll(_ cq: UnsafeMutableRawPointer?, _ events: UnsafeMutableRawPointer?, _ max: Int32,
-                        _ timeoutMs: Int64) -> Int32 {
+public func lbc_cq_poll(_ cq: UnsafeMutableRawPointer?, _ events: UnsafeMutableRawPointer?, _ eventSize: Int,
+                        _ max: Int32, _ timeoutMs: Int64) -> Int32 {
     guard let cq else { return fail(.invalidArgument, "lbc_cq_poll: cq is NULL") }
     guard let events else { return fail(.invalidArgument, "lbc_cq_poll: events is NULL") }
     guard max > 0 else { return fail(.invalidArgument, "lbc_cq_poll: max must be > 0, got \(max)") }
+    let minimum = lbcshim_event_min_size()
+    guard eventSize >= minimum, eventSize % MemoryLayout<UnsafeRawPointer>.size == 0 else {
+        return fail(.invalidArgument, "lbc_cq_poll: event_size \(eventSize) is not sizeof(lbc_event): "
+                    + "it must be >= \(minimum) and a multiple of \(MemoryLayout<UnsafeRawPointer>.size)")
+    }
     let box = Handle.get(cq, as: QueueBox.self)
     if let error = box.origin.refuse("lbc_cq_poll", "completion queue") { return error.record() }
     let queue = box.queue
     let deadline = timeoutMs > 0 ? EventLoop.deadline(afterMs: timeoutMs) : 0
-    var written = 0
+    var written: Int32 = 0
     var waitMs = timeoutMs
     while true {
-        _ = queue.take(max: Int(max) - written, timeoutMs: waitMs) { item in
-            if fillEvent(events + written * EventLayout.size, from: item) { written += 1 }
+        _ = queue.take(max: Int(max - written), timeoutMs: waitMs) { item in
+            if fillEvent(events, eventSize, written, from: item) { written += 1 }
         }
         // A freed call's leftover events are dropped; keep waiting for real ones.
-        if written > 0 || timeoutMs == 0 { return Int32(written) }
+        if written > 0 || timeoutMs == 0 { return written }
         if timeoutMs > 0 {
             let left = deadline - EventLoop.now()
             if left <= 0 { return 0 }
@@ -69,23 +69,19 @@ public func lbc_cq_poll(_ cq: UnsafeMutableRawPointer?, _ events: UnsafeMutableR
     }
 }
 
-/// Fill one `lbc_event` for a queue item; false for the leftover event of a call
-/// the application has freed (nothing to report).
-private func fillEvent(_ slot: UnsafeMutableRawPointer, from item: AnyObject) -> Bool {
-    let tag: UInt, kind: Int32, flags: UInt32, response: UnsafeMutableRawPointer?
+/// Fill event slot `index` for a queue item (by the C layout: CLBCShim's event.c);
+/// false for the leftover event of a call the application has freed (nothing to report).
+private func fillEvent(_ events: UnsafeMutableRawPointer, _ eventSize: Int, _ index: Int32,
+                       from item: AnyObject) -> Bool {
     if let unary = item as? UnaryCall {
-        (tag, kind, flags, response) = (unary.tag, 1, 0, Handle.make(ResponseBox(unary)))
-    } else {
-        let call = item as! StreamCall
-        let taken = call.takeEventFlags()
-        if taken == 0 { return false }
-        (tag, kind, flags, response) = (call.tag, 2, taken, nil)
+        lbcshim_fill_event(events, eventSize, index, UnsafeMutableRawPointer(bitPattern: unary.tag), 1, 0,
+                           Handle.make(ResponseBox(unary)))
+        return true
     }
-    slot.storeBytes(of: UnsafeMutableRawPointer(bitPattern: tag), toByteOffset: EventLayout.tag,
-                    as: UnsafeMutableRawPointer?.self)
-    slot.storeBytes(of: kind, toByteOffset: EventLayout.kind, as: Int32.self)
-    slot.storeBytes(of: flags, toByteOffset: EventLayout.flags, as: UInt32.self)
-    slot.storeBytes(of: response, toByteOffset: EventLayout.response, as: UnsafeMutableRawPointer?.self)
+    let call = item as! StreamCall
+    let taken = call.takeEventFlags()
+    if taken == 0 { return false }
+    lbcshim_fill_event(events, eventSize, index, UnsafeMutableRawPointer(bitPattern: call.tag), 2, taken, nil)
     return true
 }
 

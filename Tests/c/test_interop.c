@@ -601,7 +601,7 @@ static void cancel_after_first_response_cq(void) {
   double deadline = now_s() + 20;
   while (!(done && ended) && now_s() < deadline) {
     lbc_event ev[8];
-    int n = lbc_cq_poll(cq, ev, 8, 100);
+    int n = lbc_cq_poll(cq, ev, sizeof(lbc_event), 8, 100);
     if (!CHECK(n >= 0, "lbc_cq_poll: %d", n)) break;
     for (int i = 0; i < n; i++) {
       CHECK(ev[i].tag == &tag && ev[i].kind == LBC_EVENT_CALL, "unexpected event tag/kind");
@@ -657,7 +657,7 @@ static void unary_async(void) {
   double deadline = now_s() + 20;
   while (total < 3 && now_s() < deadline) {
     lbc_event ev[4];
-    int n = lbc_cq_poll(cq, ev, 4, 100);
+    int n = lbc_cq_poll(cq, ev, sizeof(lbc_event), 4, 100);
     if (!CHECK(n >= 0, "lbc_cq_poll: %d", n)) break;
     for (int i = 0; i < n; i++) {
       int *t = (int *)ev[i].tag;

@@ -188,7 +188,7 @@ static unsigned wait_flags(lbc_cq *cq, void *tag, unsigned want, long timeout_ms
   do {
     lbc_event ev[8];
     long left = (long)((deadline - now_s()) * 1000);
-    int n = lbc_cq_poll(cq, ev, 8, left > 0 ? left : 0);
+    int n = lbc_cq_poll(cq, ev, sizeof(lbc_event), 8, left > 0 ? left : 0);
     if (!CHECK(n >= 0, "lbc_cq_poll: %d", n)) break;
     for (int i = 0; i < n; i++) {
       CHECK(ev[i].tag == tag && ev[i].kind == LBC_EVENT_CALL, "event with a foreign tag/kind");
@@ -556,21 +556,25 @@ static void bad_input(void) {
 
   CHECK_RC(lbc_cq_new(NULL), LBC_ERR_INVALID_ARGUMENT);
   CHECK(lbc_cq_fd(NULL) == -1, "lbc_cq_fd(NULL) = %d", lbc_cq_fd(NULL));
-  CHECK_RC(lbc_cq_poll(NULL, ev, 2, 0), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_cq_poll(NULL, ev, sizeof(lbc_event), 2, 0), LBC_ERR_INVALID_ARGUMENT);
   lbc_cq_free(NULL);
   if (CHECK_RC(lbc_cq_new(&cq), LBC_OK)) {
-    CHECK_RC(lbc_cq_poll(cq, NULL, 2, 0), LBC_ERR_INVALID_ARGUMENT);
-    CHECK_RC(lbc_cq_poll(cq, ev, 0, 0), LBC_ERR_INVALID_ARGUMENT);
-    CHECK_RC(lbc_cq_poll(cq, ev, -1, 0), LBC_ERR_INVALID_ARGUMENT);
-    CHECK_RC(lbc_cq_poll(cq, ev, 2, 0), 0); /* nothing pending */
+    CHECK_RC(lbc_cq_poll(cq, NULL, sizeof(lbc_event), 2, 0), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_cq_poll(cq, ev, sizeof(lbc_event), 0, 0), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_cq_poll(cq, ev, sizeof(lbc_event), -1, 0), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_cq_poll(cq, ev, 0, 2, 0), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_cq_poll(cq, ev, LBC_EVENT_MIN_SIZE - sizeof(void *), 2, 0), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_cq_poll(cq, ev, sizeof(lbc_event) + 1, 1, 0), LBC_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(lbc_last_errmsg(), "event_size") != NULL, "message: %s", lbc_last_errmsg());
+    CHECK_RC(lbc_cq_poll(cq, ev, sizeof(lbc_event), 2, 0), 0); /* nothing pending */
     double t0 = now_s();
-    CHECK_RC(lbc_cq_poll(cq, ev, 2, 100), 0);
+    CHECK_RC(lbc_cq_poll(cq, ev, sizeof(lbc_event), 2, 100), 0);
     CHECK(now_s() - t0 >= 0.09, "lbc_cq_poll(timeout 100) returned after %.3f s", now_s() - t0);
     CHECK_RC(lbc_unary_async(NULL, M_EMPTY, NULL, 0, NULL, -1, cq, NULL), LBC_ERR_INVALID_ARGUMENT);
     CHECK_RC(lbc_unary_async(ch, NULL, NULL, 0, NULL, -1, cq, NULL), LBC_ERR_INVALID_ARGUMENT);
     CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, -1, NULL, NULL), LBC_ERR_INVALID_ARGUMENT);
     CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 5, NULL, -1, cq, NULL), LBC_ERR_INVALID_ARGUMENT);
-    CHECK_RC(lbc_cq_poll(cq, ev, 2, 200), 0); /* failed starts queue no event */
+    CHECK_RC(lbc_cq_poll(cq, ev, sizeof(lbc_event), 2, 200), 0); /* failed starts queue no event */
     lbc_cq_free(cq);
   }
 
@@ -730,7 +734,7 @@ static void unary_async_many(void) {
   double deadline = now_s() + 30;
   while (done < started && now_s() < deadline) {
     lbc_event ev[64];
-    int n = lbc_cq_poll(cq, ev, 64, 100);
+    int n = lbc_cq_poll(cq, ev, sizeof(lbc_event), 64, 100);
     if (!CHECK(n >= 0, "lbc_cq_poll: %d", n)) break;
     for (int i = 0; i < n; i++) {
       int *t = ev[i].tag;
@@ -756,7 +760,51 @@ static void unary_async_many(void) {
   printf("    %d async unary calls: %d results, %d OK in %.2f s\n", started, done, ok, now_s() - t0);
   CHECK(started == NASYNC && done == NASYNC && ok == NASYNC, "%d started, %d results, %d OK", started,
         done, ok);
-  CHECK_RC(lbc_cq_poll(cq, (lbc_event[1]){{0}}, 1, 100), 0); /* exactly one event per call */
+  CHECK_RC(lbc_cq_poll(cq, (lbc_event[1]){{0}}, sizeof(lbc_event), 1, 100), 0); /* exactly one event per call */
+  lbc_cq_free(cq);
+  lbc_channel_close(ch);
+}
+
+/* A program built against a newer header whose lbc_event has more fields: the library
+ * steps through the array by the caller's event_size, fills the fields it knows and
+ * zeroes the rest of each slot it fills; slots it does not fill are untouched. */
+typedef struct future_event {
+  lbc_event v1;
+  void *added_pointer;
+  uint64_t added_counter;
+} future_event;
+
+static void extensible_events(void) {
+  lbc_channel *ch = open_with(NULL, NULL, NULL, NULL);
+  REQUIRE(ch, "open");
+  lbc_cq *cq = NULL;
+  REQUIRE(lbc_cq_new(&cq) == LBC_OK, "lbc_cq_new");
+  int tags[2];
+  for (int i = 0; i < 2; i++) CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, TIMEOUT_MS, cq, &tags[i]), LBC_OK);
+  future_event ev[3];
+  memset(ev, 0xA5, sizeof ev);
+  int got = 0;
+  double deadline = now_s() + 10;
+  while (got < 2 && now_s() < deadline) {
+    int n = lbc_cq_poll(cq, &ev[got].v1, sizeof(future_event), 2 - got, 100);
+    if (!CHECK(n >= 0, "lbc_cq_poll: %d (%s)", n, lbc_last_errmsg())) break;
+    got += n;
+  }
+  CHECK(got == 2, "%d events", got);
+  for (int i = 0; i < got; i++) {
+    CHECK(ev[i].v1.kind == LBC_EVENT_UNARY && ev[i].v1.flags == 0 && ev[i].v1.response != NULL &&
+              (ev[i].v1.tag == &tags[0] || ev[i].v1.tag == &tags[1]),
+          "event %d: kind %d flags %u tag %p", i, ev[i].v1.kind, ev[i].v1.flags, ev[i].v1.tag);
+    CHECK(ev[i].added_pointer == NULL && ev[i].added_counter == 0, "event %d: unknown fields not zeroed", i);
+    if (ev[i].v1.response) {
+      CHECK(lbc_response_status(ev[i].v1.response) == LBC_STATUS_OK, "status %d", lbc_response_status(ev[i].v1.response));
+      lbc_response_free(ev[i].v1.response);
+    }
+  }
+  CHECK(got < 2 || ev[0].v1.tag != ev[1].v1.tag, "the same tag twice");
+  unsigned char untouched[sizeof(future_event)];
+  memset(untouched, 0xA5, sizeof untouched);
+  CHECK(memcmp(&ev[2], untouched, sizeof untouched) == 0, "a slot beyond the count was written");
   lbc_cq_free(cq);
   lbc_channel_close(ch);
 }
@@ -780,7 +828,7 @@ static void cq_fd_poll(void) {
     int tag = round;
     CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, TIMEOUT_MS, cq, &tag), LBC_OK);
     if (!CHECK(fd_readable(fd, 10000), "round %d: the fd did not become readable", round)) break;
-    int n = lbc_cq_poll(cq, ev, 4, 0);
+    int n = lbc_cq_poll(cq, ev, sizeof(lbc_event), 4, 0);
     CHECK(n == 1 && ev[0].tag == &tag && ev[0].kind == LBC_EVENT_UNARY,
           "round %d: lbc_cq_poll(timeout 0) = %d after the fd was readable", round, n);
     for (int i = 0; i < n; i++) {
@@ -788,7 +836,7 @@ static void cq_fd_poll(void) {
             lbc_status_name(lbc_response_status(ev[i].response)));
       lbc_response_free(ev[i].response);
     }
-    CHECK_RC(lbc_cq_poll(cq, ev, 4, 0), 0);
+    CHECK_RC(lbc_cq_poll(cq, ev, sizeof(lbc_event), 4, 0), 0);
     CHECK(!fd_readable(fd, 0), "round %d: the fd stays readable after the queue was drained",
           round);
   }
@@ -806,7 +854,7 @@ static void cq_fd_poll(void) {
         if (!fd_readable(fd, 1000)) continue;
         lbc_event ev[4];
         int n;
-        while ((n = lbc_cq_poll(cq, ev, 4, 0)) > 0) {
+        while ((n = lbc_cq_poll(cq, ev, sizeof(lbc_event), 4, 0)) > 0) {
           for (int i = 0; i < n; i++) {
             CHECK(ev[i].tag == &tag && ev[i].kind == LBC_EVENT_CALL, "unexpected event");
             if (ev[i].flags & LBC_CALL_DONE) done = 1;
@@ -852,7 +900,7 @@ static void unary_async_cancel(void) {
   CHECK_RC(lbc_unary_async(ch, M_FDX, slow.data, slow.len, NULL, TIMEOUT_MS, cq, &slow_tag), LBC_OK);
   CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, TIMEOUT_MS, cq, &fast_tag), LBC_OK);
   lbc_event ev[2];
-  int n = lbc_cq_poll(cq, ev, 1, TIMEOUT_MS);
+  int n = lbc_cq_poll(cq, ev, sizeof(lbc_event), 1, TIMEOUT_MS);
   CHECK(n == 1 && ev[0].tag == &fast_tag, "the uncancelled call did not complete first (n=%d)", n);
   if (n == 1) {
     CHECK(lbc_response_status(ev[0].response) == LBC_STATUS_OK, "fast call: %s",
@@ -862,7 +910,7 @@ static void unary_async_cancel(void) {
   sleep_ms(100);
   double t0 = now_s();
   CHECK_RC(lbc_unary_cancel(cq, &slow_tag), LBC_OK);
-  n = lbc_cq_poll(cq, ev, 2, 3000);
+  n = lbc_cq_poll(cq, ev, sizeof(lbc_event), 2, 3000);
   double took = now_s() - t0;
   CHECK(n == 1 && ev[0].tag == &slow_tag, "no event for the cancelled call within 3 s (n=%d)", n);
   if (n == 1) {
@@ -872,7 +920,7 @@ static void unary_async_cancel(void) {
     lbc_response_free(ev[0].response);
   }
   CHECK_RC(lbc_unary_cancel(cq, &slow_tag), LBC_OK); /* again, after the end: no effect */
-  CHECK_RC(lbc_cq_poll(cq, ev, 2, 200), 0);          /* and no second event */
+  CHECK_RC(lbc_cq_poll(cq, ev, sizeof(lbc_event), 2, 200), 0);          /* and no second event */
   pb_buf_free(&slow);
   lbc_cq_free(cq);
   lbc_channel_close(ch);
@@ -905,6 +953,7 @@ int main(int argc, char **argv) {
       {"bad input and call-state errors", bad_input},
       {"a call outlives its freed completion queue", cq_freed_before_call},
       {"1000 lbc_unary_async calls on one cq", unary_async_many},
+      {"events in a larger (newer) lbc_event: unknown fields zeroed", extensible_events},
       {"lbc_unary_cancel ends an async unary call", unary_async_cancel},
       {"lbc_cq_fd with poll(2)", cq_fd_poll},
   };

@@ -941,7 +941,7 @@ def _queued_timeouts(lbchannel, channel, count, batch=500, timeout_ms=20):
             left = size
             deadline = time.monotonic() + 10
             while left and time.monotonic() < deadline:
-                got = n.lbc_cq_poll(cq, events, 64, 1000)
+                got = n.lbc_cq_poll(cq, events, n.LBC_EVENT_SIZE, 64, 1000)
                 assert got >= 0, got
                 for e in events[:got]:
                     status = n.lbc_response_status(e.response)

@@ -104,7 +104,11 @@ lbc_call_p = POINTER(lbc_call)
 
 
 class lbc_event(Structure):
-    """``struct lbc_event``: one event taken from a completion queue."""
+    """``struct lbc_event``: one event taken from a completion queue.
+
+    Extensible: ``lbc_cq_poll`` is passed ``ctypes.sizeof(lbc_event)`` and fills
+    only the fields declared here (a newer library may know more).
+    """
 
     _fields_ = [
         ("tag", c_void_p),  # void *tag
@@ -392,8 +396,10 @@ lbc_cq_new = _fn("lbc_cq_new", c_int, [POINTER(lbc_cq_p)], optional=True)
 lbc_cq_free = _fn("lbc_cq_free", None, [lbc_cq_p], optional=True)
 # int lbc_cq_fd(const lbc_cq *cq);
 lbc_cq_fd = _fn("lbc_cq_fd", c_int, [lbc_cq_p], optional=True)
-# int lbc_cq_poll(lbc_cq *cq, lbc_event *events, int max, int64_t timeout_ms);
-lbc_cq_poll = _fn("lbc_cq_poll", c_int, [lbc_cq_p, POINTER(lbc_event), c_int, c_int64], optional=True)
+# int lbc_cq_poll(lbc_cq *cq, lbc_event *events, size_t event_size, int max, int64_t timeout_ms);
+lbc_cq_poll = _fn("lbc_cq_poll", c_int, [lbc_cq_p, POINTER(lbc_event), c_size_t, c_int, c_int64], optional=True)
+#: The ``event_size`` argument of every ``lbc_cq_poll`` call.
+LBC_EVENT_SIZE = ctypes.sizeof(lbc_event)
 # int lbc_unary_async(lbc_channel *ch, const char *method, const void *request, size_t request_len,
 #                     const lbc_metadata *metadata, int64_t timeout_ms, lbc_cq *cq, void *tag);
 lbc_unary_async = _fn(
