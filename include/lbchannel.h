@@ -737,6 +737,13 @@ int lbc_unary_cancel(lbc_cq *cq, void *tag);
  * THREAD SAFETY: one thread may send while another receives; lbc_call_cancel
  * may be called from any thread at any time. Do not call the same function
  * concurrently on one call (two senders, two receivers).
+ *
+ * LIFETIME: lbc_call_free may be called while other threads are blocked in
+ * lbc_call_send, lbc_call_recv, lbc_call_headers or lbc_call_finish on the same
+ * call: it cancels the call and wakes them at once with LBC_ERR_CLOSED, and the
+ * call's memory is released when the last of them has returned. A function
+ * *entered* after lbc_call_free has begun is a use after free, as for any
+ * destructor: the thread that frees must know no new use will start.
  */
 typedef struct lbc_call lbc_call;
 
@@ -778,7 +785,9 @@ int lbc_call_start(lbc_channel *ch, const char *method, const lbc_metadata *meta
  * lbc_call_finish), LBC_ERR_SEND_CLOSED (the send side was closed; reported
  * in preference to LBC_ERR_CALL_FINISHED), LBC_ERR_MESSAGE_TOO_LARGE (above
  * max_send_message_size), LBC_ERR_RECURSIVE_CALL (a blocking send on the
- * channel's I/O thread) or LBC_ERR_INVALID_ARGUMENT.
+ * channel's I/O thread), LBC_ERR_CLOSED (another thread freed the call while
+ * this one waited), LBC_ERR_FORKED or LBC_ERR_INVALID_ARGUMENT (call NULL,
+ * message NULL with len > 0, unknown flags).
  */
 int lbc_call_send(lbc_call *call, const void *message, size_t len, unsigned flags, int64_t timeout_ms);
 
@@ -795,8 +804,10 @@ int lbc_call_close_send(lbc_call *call);
  * lbc_free; a zero-length message gives a non-NULL pointer), LBC_END when the
  * call has ended and every message has been taken (then lbc_call_finish tells
  * how it ended), LBC_ERR_WOULD_BLOCK when nothing arrived in time,
- * LBC_ERR_RECURSIVE_CALL (a blocking receive on the I/O thread) or
- * LBC_ERR_INVALID_ARGUMENT.
+ * LBC_ERR_RESOURCE (no memory for the copy: the message stays first in line,
+ * nothing changed), LBC_ERR_RECURSIVE_CALL (a blocking receive on the I/O
+ * thread), LBC_ERR_CLOSED (another thread freed the call while this one
+ * waited), LBC_ERR_FORKED or LBC_ERR_INVALID_ARGUMENT (call, message or len NULL).
  */
 int lbc_call_recv(lbc_call *call, int64_t timeout_ms, void **message, size_t *len);
 
@@ -804,7 +815,8 @@ int lbc_call_recv(lbc_call *call, int64_t timeout_ms, void **message, size_t *le
  * The response headers (initial metadata), waiting up to `timeout_ms` for them.
  * A call that ends without headers (e.g. a trailers-only response) gives an
  * empty list. *out lives as long as the call. Returns LBC_OK,
- * LBC_ERR_WOULD_BLOCK, LBC_ERR_RECURSIVE_CALL or LBC_ERR_INVALID_ARGUMENT.
+ * LBC_ERR_WOULD_BLOCK, LBC_ERR_RECURSIVE_CALL, LBC_ERR_CLOSED (freed by another
+ * thread meanwhile), LBC_ERR_FORKED or LBC_ERR_INVALID_ARGUMENT (call or out NULL).
  */
 int lbc_call_headers(lbc_call *call, int64_t timeout_ms, const lbc_metadata **out);
 
@@ -813,7 +825,8 @@ int lbc_call_headers(lbc_call *call, int64_t timeout_ms, const lbc_metadata **ou
  * status code, its message ("" if none) and the trailers. Does not cancel and
  * does not discard unread messages. The out-pointers may each be NULL; the
  * strings and metadata live as long as the call. Returns LBC_OK,
- * LBC_ERR_WOULD_BLOCK, LBC_ERR_RECURSIVE_CALL or LBC_ERR_INVALID_ARGUMENT.
+ * LBC_ERR_WOULD_BLOCK, LBC_ERR_RECURSIVE_CALL, LBC_ERR_CLOSED (freed by another
+ * thread meanwhile), LBC_ERR_FORKED or LBC_ERR_INVALID_ARGUMENT (call NULL).
  */
 int lbc_call_finish(lbc_call *call, int64_t timeout_ms, int *status, const char **message,
                     const lbc_metadata **trailers);
@@ -830,10 +843,15 @@ const char *lbc_call_peer(lbc_call *call);
 
 /**
  * DESTRUCTOR. Cancels the call if it has not ended and drops what it buffered.
- * No event of the call is posted after this; events still in the queue are
- * dropped by lbc_cq_poll — except one another thread is taking at this very
- * moment, so free calls on the thread that polls their queue (or tolerate one
- * late event). NULL is a no-op.
+ * Threads blocked on the call return LBC_ERR_CLOSED (see LIFETIME above); the
+ * pointers lbc_call_headers/lbc_call_finish/lbc_call_peer gave become invalid.
+ * Events: when lbc_call_free returns, no event of the call is in any event
+ * array and none will be — a concurrent lbc_cq_poll that was filling one has
+ * finished, and an event still queued is dropped. (A poll running concurrently
+ * may thus return an event it filled just before the free: check your own
+ * record of freed calls there, or free calls on the polling thread.) After the
+ * call's LBC_CALL_DONE event, no other event of it follows. Returns at once
+ * (never waits for the network). NULL is a no-op.
  */
 void lbc_call_free(lbc_call *call);
 

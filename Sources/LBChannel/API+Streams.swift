@@ -106,6 +106,7 @@ public func lbc_call_send(_ c: UnsafeMutableRawPointer?, _ message: UnsafeRawPoi
     }
     switch box.call.send(UnsafeRawBufferPointer(start: message, count: length), end: flags & 1 != 0,
                          deadlineNs: deadline(timeoutMs)) {
+    case .freed: return freedWhileWaiting("lbc_call_send")
     case .queued: return 0
     case .wouldBlock: return fail(.wouldBlock, "lbc_call_send: the send buffer is full")
     case .finished: return fail(.callFinished, "lbc_call_send: the call has finished; lbc_call_finish tells how")
@@ -135,18 +136,34 @@ public func lbc_call_recv(_ c: UnsafeMutableRawPointer?, _ timeoutMs: Int64,
     case .failure(let error): return error.record()
     }
     if let error = recursion("lbc_call_recv", box, timeoutMs) { return error }
-    switch box.call.receive(deadlineNs: deadline(timeoutMs)) {
-    case .message(let bytes):
-        guard let p = malloc(max(bytes.count, 1)) else { return fail(.resource, "lbc_call_recv: out of memory") }
+    var copy: UnsafeMutableRawPointer?
+    var count = 0
+    let result = box.call.receive(deadlineNs: deadline(timeoutMs)) { bytes in
+        // Copied before the message leaves the call: out of memory changes nothing.
+        guard let p = malloc(max(bytes.count, 1)) else { return false }
         bytes.withUnsafeBytes { if let base = $0.baseAddress { p.copyMemory(from: base, byteCount: bytes.count) } }
-        message.pointee = p
-        length.pointee = bytes.count
+        (copy, count) = (p, bytes.count)
+        return true
+    }
+    switch result {
+    case .taken:
+        message.pointee = copy
+        length.pointee = count
         return 0
+    case .notTaken:
+        return fail(.resource, "lbc_call_recv: out of memory (the message stays queued)")
     case .end:
         return 1
     case .wouldBlock:
         return fail(.wouldBlock, "lbc_call_recv: no message within the timeout")
+    case .freed:
+        return freedWhileWaiting("lbc_call_recv")
     }
+}
+
+/// LBC_ERR_CLOSED for a blocking function whose call another thread freed meanwhile.
+private func freedWhileWaiting(_ function: String) -> Int32 {
+    fail(.closed, "\(function): the call was freed (lbc_call_free) by another thread while this one waited")
 }
 
 @_cdecl("lbc_call_headers")
@@ -163,6 +180,7 @@ public func lbc_call_headers(_ c: UnsafeMutableRawPointer?, _ timeoutMs: Int64,
     guard box.call.waitForHeaders(deadlineNs: deadline(timeoutMs)) else {
         return fail(.wouldBlock, "lbc_call_headers: no response headers within the timeout")
     }
+    if box.call.isDetached { return freedWhileWaiting("lbc_call_headers") }
     out.pointee = UnsafeRawPointer(Unmanaged.passUnretained(box.headers).toOpaque())
     return 0
 }
@@ -182,6 +200,7 @@ public func lbc_call_finish(_ c: UnsafeMutableRawPointer?, _ timeoutMs: Int64,
     guard box.call.waitForEnd(deadlineNs: deadline(timeoutMs)) else {
         return fail(.wouldBlock, "lbc_call_finish: the call has not ended within the timeout")
     }
+    if box.call.isDetached { return freedWhileWaiting("lbc_call_finish") }
     let (code, text, md) = box.outcome
     status?.pointee = code
     message?.pointee = text

@@ -523,6 +523,132 @@ static void cancel_blocked_send(void) {
   lbc_channel_close(ch);
 }
 
+/* lbc_call_free while other threads are blocked in lbc_call_recv, lbc_call_finish
+ * and lbc_call_send on the same call: each wakes at once with LBC_ERR_CLOSED, and
+ * the call's memory lives until the last of them has returned (TSan/ASan check that). */
+typedef struct {
+  lbc_call *call;
+  int which; /* 0 recv, 1 finish, 2 send */
+  const void *msg;
+  size_t msg_len;
+  int rc;
+  double returned_at;
+} blocked_op;
+
+static void *run_blocked(void *arg) {
+  blocked_op *op = arg;
+  void *m = NULL;
+  size_t len = 0;
+  int status = -1;
+  if (op->which == 0) {
+    op->rc = lbc_call_recv(op->call, -1, &m, &len);
+    if (op->rc == LBC_OK) lbc_free(m);
+  } else if (op->which == 1) {
+    op->rc = lbc_call_finish(op->call, -1, &status, NULL, NULL);
+  } else {
+    op->rc = lbc_call_send(op->call, op->msg, op->msg_len, 0, -1);
+  }
+  op->returned_at = now_s();
+  return NULL;
+}
+
+static void free_while_blocked(void) {
+  lbc_channel *ch = open_with(NULL, NULL, NULL, NULL);
+  REQUIRE(ch, "open");
+  lbc_call *reader = NULL, *writer = NULL;
+  REQUIRE(lbc_call_start(ch, M_FDX, NULL, TIMEOUT_MS, NULL, NULL, &reader) == LBC_OK, "start reader");
+  lbc_metadata *md = NULL;
+  lbc_metadata_new(&md);
+  lbc_metadata_add(md, "x-lbtest-sleep-before-read-ms", "10000", 5);
+  int rc = lbc_call_start(ch, M_SIN, md, TIMEOUT_MS, NULL, NULL, &writer);
+  lbc_metadata_free(md);
+  REQUIRE(rc == LBC_OK, "start writer");
+  pb_buf msg = {0};
+  pb_streaming_input_request(&msg, 64 * KiB);
+  int n = 0;
+  while (n < 4096 && (rc = lbc_call_send(writer, msg.data, msg.len, 0, 300)) == LBC_OK) n++;
+  CHECK(rc == LBC_ERR_WOULD_BLOCK, "sends did not push back: %d after %d", rc, n);
+  blocked_op ops[4] = {{reader, 0, NULL, 0, -99, 0}, {reader, 1, NULL, 0, -99, 0},
+                       {writer, 2, msg.data, msg.len, -99, 0}, {writer, 1, NULL, 0, -99, 0}};
+  pthread_t th[4];
+  for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, run_blocked, &ops[i]);
+  sleep_ms(300);
+  for (int i = 0; i < 4; i++) CHECK(ops[i].rc == -99, "op %d returned %d before the free", i, ops[i].rc);
+  double t0 = now_s();
+  lbc_call_free(reader);
+  lbc_call_free(writer);
+  double freed = now_s() - t0;
+  for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+  static const char *names[] = {"recv", "finish", "send", "finish"};
+  for (int i = 0; i < 4; i++) {
+    CHECK(ops[i].rc == LBC_ERR_CLOSED, "blocked %s returned %d (%s), expected LBC_ERR_CLOSED", names[i],
+          ops[i].rc, lbc_strerror(ops[i].rc));
+    CHECK(ops[i].returned_at - t0 < 1.0, "blocked %s returned %.2f s after the free", names[i],
+          ops[i].returned_at - t0);
+  }
+  CHECK(freed < 1.0, "lbc_call_free took %.2f s", freed);
+  pb_buf_free(&msg);
+  lbc_channel_close(ch);
+}
+
+/* Calls on a queue polled by another thread are freed while their events flow: once
+ * lbc_call_free has returned, no lbc_cq_poll that starts afterwards returns its tag. */
+#define FREE_ROUNDS 30
+typedef struct {
+  lbc_cq *cq;
+  int tags[FREE_ROUNDS];
+  volatile int freed_upto; /* calls [0, freed_upto) have been freed (lbc_call_free returned) */
+  volatile int stop;
+  int late;     /* events of a call whose free returned before the poll started */
+  long events;
+} free_poller;
+
+static void *poll_freed(void *arg) {
+  free_poller *p = arg;
+  while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
+    int freed_before = __atomic_load_n(&p->freed_upto, __ATOMIC_ACQUIRE);
+    lbc_event ev[16];
+    int n = lbc_cq_poll(p->cq, ev, sizeof(lbc_event), 16, 20);
+    for (int i = 0; i < n; i++) {
+      int idx = (int)((int *)ev[i].tag - p->tags);
+      p->events++;
+      if (idx >= 0 && idx < freed_before) p->late++;
+    }
+  }
+  return NULL;
+}
+
+static void free_with_concurrent_poll(void) {
+  lbc_channel *ch = open_with(NULL, NULL, NULL, NULL);
+  REQUIRE(ch, "open");
+  static free_poller p;
+  memset(&p, 0, sizeof p);
+  REQUIRE(lbc_cq_new(&p.cq) == LBC_OK, "lbc_cq_new");
+  pthread_t th;
+  pthread_create(&th, NULL, poll_freed, &p);
+  int32_t sizes[400];
+  for (int i = 0; i < 400; i++) sizes[i] = 10;
+  pb_buf req = {0};
+  pb_streaming_output_request(&req, sizes, 400, 500, -1, 0, NULL);
+  for (int r = 0; r < FREE_ROUNDS; r++) {
+    lbc_call *call = NULL;
+    if (!CHECK_RC(lbc_call_start(ch, M_FDX, NULL, TIMEOUT_MS, p.cq, &p.tags[r], &call), LBC_OK)) break;
+    CHECK_RC(lbc_call_send(call, req.data, req.len, LBC_SEND_END, 1000), LBC_OK);
+    sleep_ms(5 + r % 7 * 5);
+    lbc_call_free(call);
+    __atomic_store_n(&p.freed_upto, r + 1, __ATOMIC_RELEASE);
+  }
+  sleep_ms(100);
+  __atomic_store_n(&p.stop, 1, __ATOMIC_RELEASE);
+  pthread_join(th, NULL);
+  printf("    %d calls freed while polled: %ld events\n", FREE_ROUNDS, p.events);
+  CHECK(p.events > 0, "no event at all: the calls never ran");
+  CHECK(p.late == 0, "%d events of calls freed before the poll started", p.late);
+  pb_buf_free(&req);
+  lbc_cq_free(p.cq);
+  lbc_channel_close(ch);
+}
+
 /* ------------------------------------------------------------------------- */
 /* (e) Bad input and the edges of the contract                                */
 /* ------------------------------------------------------------------------- */
@@ -950,6 +1076,8 @@ int main(int argc, char **argv) {
       {"1000 concurrent streams on one channel (cq, one thread)", many_streams},
       {"cancel from another thread wakes a blocked recv", cancel_blocked_recv},
       {"cancel from another thread wakes a blocked send", cancel_blocked_send},
+      {"lbc_call_free wakes threads blocked on the call (LBC_ERR_CLOSED)", free_while_blocked},
+      {"no event of a freed call after lbc_call_free returns", free_with_concurrent_poll},
       {"bad input and call-state errors", bad_input},
       {"a call outlives its freed completion queue", cq_freed_before_call},
       {"1000 lbc_unary_async calls on one cq", unary_async_many},

@@ -96,6 +96,13 @@ package final class CompletionQueue: @unchecked Sendable {
         lock.withLock { tracked[tag] as? UnaryCall }
     }
 
+    /// Wait until no `take` is handing items to its body (returns at once when none
+    /// is): after a call stopped posting, no event of it is being delivered either.
+    package func quiesce() {
+        takeLock.lock()
+        takeLock.unlock()
+    }
+
     /// Drop pending items and refuse new ones (the owner let go of the queue).
     package func close() {
         lock.lock()
