@@ -81,7 +81,7 @@ static uint64_t *ISSUED_AT; /* per slot (tag = slot + 1) */
 
 static void async_issue(intptr_t slot) {
   ISSUED_AT[slot] = bench_now_ns();
-  int rc = lbc_unary_async(CH, METHOD, REQ, REQ_LEN, NULL, A.deadline_ms, CQ, (void *)(slot + 1));
+  int rc = lbc_unary_async(CH, METHOD, REQ, REQ_LEN, NULL, A.deadline_ms, CQ, (void *)(slot + 1), NULL);
   if (rc != LBC_OK) {
     fprintf(stderr, "lbc_load: lbc_unary_async: rc=%d (%s) %s\n", rc, lbc_strerror(rc),
             lbc_last_errmsg());

@@ -700,21 +700,51 @@ int lbc_cq_fd(const lbc_cq *cq);
  */
 int lbc_cq_poll(lbc_cq *cq, lbc_event *events, size_t event_size, int max, int64_t timeout_ms);
 
-/**
- * Start a unary RPC and return at once; its result arrives on `cq` as an
- * LBC_EVENT_UNARY event carrying `tag` and the lbc_response (exactly one event
- * per call that returned LBC_OK). Arguments and errors as for lbc_unary().
- * Unlike lbc_unary() it may be called from the channel's log callback.
- */
-int lbc_unary_async(lbc_channel *ch, const char *method, const void *request, size_t request_len,
-                    const lbc_metadata *metadata, int64_t timeout_ms, lbc_cq *cq, void *tag);
+/** An asynchronous unary call (lbc_unary_async's handle), for cancelling it. */
+typedef struct lbc_unary_call lbc_unary_call;
 
 /**
- * Cancel the asynchronous unary call started on `cq` with `tag` (the most
- * recent one, if several share the tag): it ends with CANCELLED, the server
- * sees RST_STREAM(CANCEL), and its LBC_EVENT_UNARY event still arrives. No
- * effect when no such call is in flight (its event may already be queued).
- * Any thread. Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT (cq is NULL).
+ * Start a unary RPC and return at once; its result arrives on `cq` as an
+ * LBC_EVENT_UNARY event carrying `tag` and the lbc_response: exactly one event
+ * per call that returned LBC_OK, whatever happens to the handle.
+ *
+ *   out   receives the call's handle (lbc_unary_call_cancel, lbc_unary_call_free),
+ *         or NULL when the caller will not cancel it
+ *
+ * Other arguments as for lbc_unary(). Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT
+ * (NULL ch/method/cq, request NULL with request_len > 0, a method refused as for
+ * lbc_unary()), LBC_ERR_MESSAGE_TOO_LARGE, LBC_ERR_CLOSED or LBC_ERR_FORKED;
+ * on failure no event follows and *out is untouched.
+ * Unlike lbc_unary() it may be called from the channel's log callback.
+ * THREAD SAFETY: any thread, concurrently.
+ */
+int lbc_unary_async(lbc_channel *ch, const char *method, const void *request, size_t request_len,
+                    const lbc_metadata *metadata, int64_t timeout_ms, lbc_cq *cq, void *tag,
+                    lbc_unary_call **out);
+
+/**
+ * Cancel the call: it ends with CANCELLED unless it has ended already, the
+ * server sees RST_STREAM(CANCEL), and its one event still arrives (with the
+ * CANCELLED response, or the result if the call ended first). Repeatable; any
+ * thread, concurrently with lbc_cq_poll. Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT
+ * (call is NULL) or LBC_ERR_FORKED.
+ */
+int lbc_unary_call_cancel(lbc_unary_call *call);
+
+/**
+ * DESTRUCTOR of the handle only: the call runs on (cancel it first to stop it)
+ * and its event still arrives. May be called before or after that event, from
+ * any thread, but not concurrently with lbc_unary_call_cancel on the same handle.
+ * NULL is a no-op.
+ */
+void lbc_unary_call_free(lbc_unary_call *call);
+
+/**
+ * SHORTCUT for callers without a handle: cancel the asynchronous unary call
+ * started on `cq` with `tag` — only the most recent one when several share the
+ * tag, and none once its event has been posted. Prefer lbc_unary_call_cancel.
+ * Any thread. Returns LBC_OK (also when no such call is in flight),
+ * LBC_ERR_INVALID_ARGUMENT (cq is NULL) or LBC_ERR_FORKED.
  */
 int lbc_unary_cancel(lbc_cq *cq, void *tag);
 

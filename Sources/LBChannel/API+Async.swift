@@ -85,11 +85,20 @@ private func fillEvent(_ events: UnsafeMutableRawPointer, _ eventSize: Int, _ in
     return true
 }
 
+/// Behind `lbc_unary_call *`: an asynchronous unary call the application may cancel.
+final class UnaryCallBox {
+    let call: UnaryCall
+    /// The process that started the call (see HandleOrigin).
+    let origin = HandleOrigin()
+    init(_ call: UnaryCall) { self.call = call }
+}
+
 @_cdecl("lbc_unary_async")
 public func lbc_unary_async(_ ch: UnsafeMutableRawPointer?, _ method: UnsafePointer<CChar>?,
                             _ request: UnsafeRawPointer?, _ requestLength: Int,
                             _ metadata: UnsafeRawPointer?, _ timeoutMs: Int64,
-                            _ cq: UnsafeMutableRawPointer?, _ tag: UnsafeMutableRawPointer?) -> Int32 {
+                            _ cq: UnsafeMutableRawPointer?, _ tag: UnsafeMutableRawPointer?,
+                            _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
     guard let cq else { return fail(.invalidArgument, "lbc_unary_async: cq is NULL", handle: ch) }
     let queueBox = Handle.get(cq, as: QueueBox.self)
     if let error = queueBox.origin.refuse("lbc_unary_async", "completion queue", handle: ch) { return error.record() }
@@ -98,11 +107,30 @@ public func lbc_unary_async(_ ch: UnsafeMutableRawPointer?, _ method: UnsafePoin
         let queue = queueBox.queue
         let call = unary.makeCall(queue: queue, tag: UInt(bitPattern: tag))
         queue.track(call)
+        // The handle exists before the call can end, so it never misses the call.
+        out?.pointee = Handle.make(UnaryCallBox(call))
         unary.channel.start(call)
         return 0
     case .failure(let error):
         return error.record()
     }
+}
+
+@_cdecl("lbc_unary_call_cancel")
+public func lbc_unary_call_cancel(_ c: UnsafeMutableRawPointer?) -> Int32 {
+    guard let c else { return fail(.invalidArgument, "lbc_unary_call_cancel: call is NULL") }
+    let box = Handle.get(c, as: UnaryCallBox.self)
+    if let error = box.origin.refuse("lbc_unary_call_cancel", "call") { return error.record() }
+    box.call.cancel()
+    return 0
+}
+
+@_cdecl("lbc_unary_call_free")
+public func lbc_unary_call_free(_ c: UnsafeMutableRawPointer?) {
+    guard let c else { return }
+    let box = Handle.get(c, as: UnaryCallBox.self)
+    guard box.origin.isCurrent else { return }   // the parent's call: leaked in a forked child
+    Handle.release(c, as: UnaryCallBox.self)
 }
 
 @_cdecl("lbc_unary_cancel")

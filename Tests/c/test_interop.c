@@ -644,12 +644,12 @@ static void unary_async(void) {
   REQUIRE(lbc_cq_new(&cq) == LBC_OK, "lbc_cq_new");
   pb_simple_request(&large, 314159, 271828, 0, NULL);
   pb_simple_request(&status_req, 0, -1, 2, "test status message");
-  CHECK_RC(lbc_unary_async(g_ch, M_EMPTY, NULL, 0, NULL, CALL_TIMEOUT_MS, cq, &tags[0]), LBC_OK);
+  CHECK_RC(lbc_unary_async(g_ch, M_EMPTY, NULL, 0, NULL, CALL_TIMEOUT_MS, cq, &tags[0], NULL), LBC_OK);
   CHECK_RC(lbc_unary_async(g_ch, M_UNARY, large.data, large.len, NULL, CALL_TIMEOUT_MS, cq,
-                           &tags[1]),
+                           &tags[1], NULL),
            LBC_OK);
   CHECK_RC(lbc_unary_async(g_ch, M_UNARY, status_req.data, status_req.len, NULL, CALL_TIMEOUT_MS,
-                           cq, &tags[2]),
+                           cq, &tags[2], NULL),
            LBC_OK);
   pb_buf_free(&large);
   pb_buf_free(&status_req);

@@ -696,10 +696,10 @@ static void bad_input(void) {
     double t0 = now_s();
     CHECK_RC(lbc_cq_poll(cq, ev, sizeof(lbc_event), 2, 100), 0);
     CHECK(now_s() - t0 >= 0.09, "lbc_cq_poll(timeout 100) returned after %.3f s", now_s() - t0);
-    CHECK_RC(lbc_unary_async(NULL, M_EMPTY, NULL, 0, NULL, -1, cq, NULL), LBC_ERR_INVALID_ARGUMENT);
-    CHECK_RC(lbc_unary_async(ch, NULL, NULL, 0, NULL, -1, cq, NULL), LBC_ERR_INVALID_ARGUMENT);
-    CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, -1, NULL, NULL), LBC_ERR_INVALID_ARGUMENT);
-    CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 5, NULL, -1, cq, NULL), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_unary_async(NULL, M_EMPTY, NULL, 0, NULL, -1, cq, NULL, NULL), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_unary_async(ch, NULL, NULL, 0, NULL, -1, cq, NULL, NULL), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, -1, NULL, NULL, NULL), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 5, NULL, -1, cq, NULL, NULL), LBC_ERR_INVALID_ARGUMENT);
     CHECK_RC(lbc_cq_poll(cq, ev, sizeof(lbc_event), 2, 200), 0); /* failed starts queue no event */
     lbc_cq_free(cq);
   }
@@ -852,7 +852,7 @@ static void unary_async_many(void) {
     pb_buf req = {0};
     tags[i] = i;
     pb_simple_request(&req, i, i % 50, 0, NULL); /* response_size = i: checks the pairing */
-    int rc = lbc_unary_async(ch, M_UNARY, req.data, req.len, NULL, TIMEOUT_MS, cq, &tags[i]);
+    int rc = lbc_unary_async(ch, M_UNARY, req.data, req.len, NULL, TIMEOUT_MS, cq, &tags[i], NULL);
     pb_buf_free(&req);
     if (!CHECK(rc == LBC_OK, "lbc_unary_async %d: %d (%s)", i, rc, lbc_strerror(rc))) break;
     started++;
@@ -906,7 +906,7 @@ static void extensible_events(void) {
   lbc_cq *cq = NULL;
   REQUIRE(lbc_cq_new(&cq) == LBC_OK, "lbc_cq_new");
   int tags[2];
-  for (int i = 0; i < 2; i++) CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, TIMEOUT_MS, cq, &tags[i]), LBC_OK);
+  for (int i = 0; i < 2; i++) CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, TIMEOUT_MS, cq, &tags[i], NULL), LBC_OK);
   future_event ev[3];
   memset(ev, 0xA5, sizeof ev);
   int got = 0;
@@ -952,7 +952,7 @@ static void cq_fd_poll(void) {
   for (int round = 0; round < 3; round++) {
     lbc_event ev[4];
     int tag = round;
-    CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, TIMEOUT_MS, cq, &tag), LBC_OK);
+    CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, TIMEOUT_MS, cq, &tag, NULL), LBC_OK);
     if (!CHECK(fd_readable(fd, 10000), "round %d: the fd did not become readable", round)) break;
     int n = lbc_cq_poll(cq, ev, sizeof(lbc_event), 4, 0);
     CHECK(n == 1 && ev[0].tag == &tag && ev[0].kind == LBC_EVENT_UNARY,
@@ -1023,8 +1023,8 @@ static void unary_async_cancel(void) {
   int slow_tag = 1, fast_tag = 2;
   CHECK_RC(lbc_unary_cancel(NULL, &slow_tag), LBC_ERR_INVALID_ARGUMENT);
   CHECK_RC(lbc_unary_cancel(cq, &slow_tag), LBC_OK); /* nothing in flight: no effect */
-  CHECK_RC(lbc_unary_async(ch, M_FDX, slow.data, slow.len, NULL, TIMEOUT_MS, cq, &slow_tag), LBC_OK);
-  CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, TIMEOUT_MS, cq, &fast_tag), LBC_OK);
+  CHECK_RC(lbc_unary_async(ch, M_FDX, slow.data, slow.len, NULL, TIMEOUT_MS, cq, &slow_tag, NULL), LBC_OK);
+  CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, TIMEOUT_MS, cq, &fast_tag, NULL), LBC_OK);
   lbc_event ev[2];
   int n = lbc_cq_poll(cq, ev, sizeof(lbc_event), 1, TIMEOUT_MS);
   CHECK(n == 1 && ev[0].tag == &fast_tag, "the uncancelled call did not complete first (n=%d)", n);
@@ -1047,6 +1047,66 @@ static void unary_async_cancel(void) {
   }
   CHECK_RC(lbc_unary_cancel(cq, &slow_tag), LBC_OK); /* again, after the end: no effect */
   CHECK_RC(lbc_cq_poll(cq, ev, sizeof(lbc_event), 2, 200), 0);          /* and no second event */
+  pb_buf_free(&slow);
+  lbc_cq_free(cq);
+  lbc_channel_close(ch);
+}
+
+/* lbc_unary_call_cancel: two slow async unary calls share one tag; cancelling
+ * the OLDER one by its handle ends exactly it (cancel-by-tag could only reach the
+ * newer one), the other goes on until cancelled in turn. A handle freed at once
+ * leaves its call running: its one event still arrives with the result. */
+static int poll_one(lbc_cq *cq, lbc_event *ev, int timeout_ms) {
+  int n = lbc_cq_poll(cq, ev, sizeof(lbc_event), 1, timeout_ms);
+  return n;
+}
+
+static void unary_async_cancel_by_handle(void) {
+  lbc_channel *ch = open_with(NULL, NULL, NULL, NULL);
+  REQUIRE(ch, "open");
+  lbc_cq *cq = NULL;
+  REQUIRE(lbc_cq_new(&cq) == LBC_OK, "lbc_cq_new");
+  CHECK_RC(lbc_unary_call_cancel(NULL), LBC_ERR_INVALID_ARGUMENT);
+  lbc_unary_call_free(NULL);
+  pb_buf slow = {0};
+  int32_t one = 1;
+  pb_streaming_output_request(&slow, &one, 1, 5000000, -1, 0, NULL);
+  int shared_tag = 7, fast_tag = 8;
+  lbc_unary_call *older = NULL, *newer = NULL, *fast = NULL;
+  CHECK_RC(lbc_unary_async(ch, M_FDX, slow.data, slow.len, NULL, TIMEOUT_MS, cq, &shared_tag, &older), LBC_OK);
+  CHECK_RC(lbc_unary_async(ch, M_FDX, slow.data, slow.len, NULL, TIMEOUT_MS, cq, &shared_tag, &newer), LBC_OK);
+  CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, TIMEOUT_MS, cq, &fast_tag, &fast), LBC_OK);
+  REQUIRE(older && newer && fast && older != newer, "handles %p %p %p", (void *)older, (void *)newer, (void *)fast);
+  lbc_unary_call_free(fast); /* the handle only: the call runs on */
+  lbc_event ev;
+  int n = poll_one(cq, &ev, TIMEOUT_MS);
+  if (CHECK(n == 1 && ev.tag == &fast_tag, "the call whose handle was freed did not complete (n=%d)", n)) {
+    CHECK(lbc_response_status(ev.response) == LBC_STATUS_OK, "fast call: %s",
+          lbc_status_name(lbc_response_status(ev.response)));
+    lbc_response_free(ev.response);
+  }
+  sleep_ms(100);
+  double t0 = now_s();
+  CHECK_RC(lbc_unary_call_cancel(older), LBC_OK);
+  lbc_unary_call_free(older); /* before its event: the event still comes */
+  n = poll_one(cq, &ev, 3000);
+  if (CHECK(n == 1 && ev.tag == &shared_tag, "no event for the cancelled older call (n=%d)", n)) {
+    CHECK(lbc_response_status(ev.response) == LBC_STATUS_CANCELLED, "older call ended %s",
+          lbc_status_name(lbc_response_status(ev.response)));
+    CHECK(now_s() - t0 < 1.0, "the cancel took %.2f s", now_s() - t0);
+    lbc_response_free(ev.response);
+  }
+  CHECK_RC(poll_one(cq, &ev, 300), 0); /* the newer call with the same tag runs on */
+  CHECK_RC(lbc_unary_call_cancel(newer), LBC_OK);
+  n = poll_one(cq, &ev, 3000);
+  if (CHECK(n == 1 && ev.tag == &shared_tag, "no event for the cancelled newer call (n=%d)", n)) {
+    CHECK(lbc_response_status(ev.response) == LBC_STATUS_CANCELLED, "newer call ended %s",
+          lbc_status_name(lbc_response_status(ev.response)));
+    lbc_response_free(ev.response);
+  }
+  CHECK_RC(lbc_unary_call_cancel(newer), LBC_OK); /* after the end: no effect */
+  CHECK_RC(poll_one(cq, &ev, 200), 0);             /* and exactly one event per call */
+  lbc_unary_call_free(newer);
   pb_buf_free(&slow);
   lbc_cq_free(cq);
   lbc_channel_close(ch);
@@ -1082,7 +1142,8 @@ int main(int argc, char **argv) {
       {"a call outlives its freed completion queue", cq_freed_before_call},
       {"1000 lbc_unary_async calls on one cq", unary_async_many},
       {"events in a larger (newer) lbc_event: unknown fields zeroed", extensible_events},
-      {"lbc_unary_cancel ends an async unary call", unary_async_cancel},
+      {"lbc_unary_cancel (by tag) ends an async unary call", unary_async_cancel},
+      {"lbc_unary_call_cancel ends exactly its call; freed handles", unary_async_cancel_by_handle},
       {"lbc_cq_fd with poll(2)", cq_fd_poll},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(cases[i].name, cases[i].fn);

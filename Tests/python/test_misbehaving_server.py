@@ -936,7 +936,7 @@ def _queued_timeouts(lbchannel, channel, count, batch=500, timeout_ms=20):
             size = min(batch, count - done)
             for i in range(size):
                 rc = n.lbc_unary_async(channel._handle, METHOD.encode(), REQUEST, len(REQUEST), None, timeout_ms,
-                                       cq, ctypes.c_void_p(i + 1))
+                                       cq, ctypes.c_void_p(i + 1), None)
                 assert rc == 0, rc
             left = size
             deadline = time.monotonic() + 10

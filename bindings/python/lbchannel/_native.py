@@ -94,6 +94,10 @@ class lbc_call(Structure):
     """Opaque ``struct lbc_call`` (a streaming call)."""
 
 
+class lbc_unary_call(Structure):
+    """Opaque ``struct lbc_unary_call`` (an asynchronous unary call's handle)."""
+
+
 lbc_options_p = POINTER(lbc_options)
 lbc_metadata_p = POINTER(lbc_metadata)
 lbc_channel_p = POINTER(lbc_channel)
@@ -101,6 +105,7 @@ lbc_response_p = POINTER(lbc_response)
 lbc_address_list_p = POINTER(lbc_address_list)
 lbc_cq_p = POINTER(lbc_cq)
 lbc_call_p = POINTER(lbc_call)
+lbc_unary_call_p = POINTER(lbc_unary_call)
 
 
 class lbc_event(Structure):
@@ -401,13 +406,19 @@ lbc_cq_poll = _fn("lbc_cq_poll", c_int, [lbc_cq_p, POINTER(lbc_event), c_size_t,
 #: The ``event_size`` argument of every ``lbc_cq_poll`` call.
 LBC_EVENT_SIZE = ctypes.sizeof(lbc_event)
 # int lbc_unary_async(lbc_channel *ch, const char *method, const void *request, size_t request_len,
-#                     const lbc_metadata *metadata, int64_t timeout_ms, lbc_cq *cq, void *tag);
+#                     const lbc_metadata *metadata, int64_t timeout_ms, lbc_cq *cq, void *tag,
+#                     lbc_unary_call **out);
 lbc_unary_async = _fn(
     "lbc_unary_async",
     c_int,
-    [lbc_channel_p, c_char_p, c_char_p, c_size_t, lbc_metadata_p, c_int64, lbc_cq_p, c_void_p],
+    [lbc_channel_p, c_char_p, c_char_p, c_size_t, lbc_metadata_p, c_int64, lbc_cq_p, c_void_p,
+     POINTER(lbc_unary_call_p)],
     optional=True,
 )
+# int lbc_unary_call_cancel(lbc_unary_call *call);
+lbc_unary_call_cancel = _fn("lbc_unary_call_cancel", c_int, [lbc_unary_call_p], optional=True)
+# void lbc_unary_call_free(lbc_unary_call *call);
+lbc_unary_call_free = _fn("lbc_unary_call_free", None, [lbc_unary_call_p], optional=True)
 
 # int lbc_unary_cancel(lbc_cq *cq, void *tag);
 lbc_unary_cancel = _fn("lbc_unary_cancel", c_int, [lbc_cq_p, c_void_p], optional=True)
@@ -456,7 +467,8 @@ lbc_call_free = _fn("lbc_call_free", None, [lbc_call_p], optional=True)
 HAVE_STREAMING = not any(
     getattr(f, "missing", False)
     for f in (
-        lbc_cq_new, lbc_cq_free, lbc_cq_fd, lbc_cq_poll, lbc_unary_async, lbc_unary_cancel, lbc_call_start,
+        lbc_cq_new, lbc_cq_free, lbc_cq_fd, lbc_cq_poll, lbc_unary_async, lbc_unary_cancel,
+        lbc_unary_call_cancel, lbc_unary_call_free, lbc_call_start,
         lbc_call_send, lbc_call_close_send, lbc_call_recv, lbc_call_headers, lbc_call_finish,
         lbc_call_cancel, lbc_call_peer, lbc_call_free,
     )
