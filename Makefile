@@ -63,7 +63,7 @@ TEST_LIB    := $(TEST_PREFIX)/lib/$(REALNAME)
 PC_LIBDIR     := $(if $(filter $(PREFIX)/lib,$(LIBDIR)),$${exec_prefix}/lib,$(LIBDIR))
 PC_INCLUDEDIR := $(if $(filter $(PREFIX)/include,$(INCLUDEDIR)),$${prefix}/include,$(INCLUDEDIR))
 
-.PHONY: all build deps install uninstall test swift-test check-lib test-install \
+.PHONY: all build deps install uninstall test swift-test check-lib update-symbols test-install \
         test-c test-python demo bench fuzz sanitize clean distclean version
 
 all: build
@@ -136,7 +136,14 @@ test-install:
 	test "$$($(TEST_PKG) --modversion lbchannel)" = $(VERSION)
 
 check-lib:
-	bash .ci/check-lib.sh $(TEST_LIB) $(SONAME) $(HEADER)
+	bash .ci/check-lib.sh $(TEST_LIB) $(SONAME) $(HEADER) include/lbchannel.symbols
+
+# Rewrite the committed list of exported symbols from the built library (only after
+# an intended ABI change: check-lib fails on any difference).
+update-symbols: $(LIB)
+	{ grep '^#' include/lbchannel.symbols; \
+	  nm -D --defined-only $(LIB) | awk 'NF >= 3 { print $$3 }' | sort -u; } > include/lbchannel.symbols.new
+	mv include/lbchannel.symbols.new include/lbchannel.symbols
 
 # The C example and every C test program, built against the installed copy.
 C_PROGRAMS := examples/unary.c Tests/c/test_unary.c Tests/c/test_interop.c Tests/c/test_streams.c \

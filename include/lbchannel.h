@@ -48,8 +48,31 @@
 #ifndef LBCHANNEL_H
 #define LBCHANNEL_H
 
+/*
+ * FFI PARSERS (Python cffi's cdef, LuaJIT's ffi.cdef, ...): define
+ * LBC_NO_SYSTEM_INCLUDES and preprocess, e.g.
+ *   cc -E -P -DLBC_NO_SYSTEM_INCLUDES lbchannel.h
+ * The result includes no system header (the parser must know size_t, int64_t,
+ * uint8_t, uint32_t and uint64_t, as cffi and LuaJIT do) and no compiler extension;
+ * every constant an FFI needs is an enum constant, so it survives preprocessing.
+ * (The version macros and LBC_EVENT_MIN_SIZE remain #defines: use lbc_version()
+ * and your own sizeof(lbc_event).) `make test` checks this with cffi.
+ */
+#ifndef LBC_NO_SYSTEM_INCLUDES
 #include <stddef.h>
 #include <stdint.h>
+#endif
+
+/*
+ * LBC_DEPRECATED(msg) marks a function that a later major version will remove;
+ * compilers warn where it is used (the replacement is in `msg` and in its
+ * comment). Deprecated functions keep working until that major version.
+ */
+#if defined(LBC_NO_SYSTEM_INCLUDES) || !(defined(__GNUC__) || defined(__clang__))
+#define LBC_DEPRECATED(msg)
+#else
+#define LBC_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -278,18 +301,28 @@ void lbc_options_free(lbc_options *opts);
  */
 int lbc_options_set(lbc_options *opts, const char *key, const char *value);
 
-/** Typed setter for lb_policy. LBC_ERR_INVALID_ARGUMENT for an unknown policy. */
+/*
+ * Typed setters. Each returns LBC_OK or LBC_ERR_INVALID_ARGUMENT (opts NULL, or
+ * a value outside the range given for its key above; the message names the
+ * option and the value) — never LBC_ERR_UNKNOWN_OPTION. On failure the options
+ * are unchanged. THREAD SAFETY: as for every options function, one thread at a
+ * time per options object.
+ */
+/** lb_policy: an lbc_lb_policy value. */
 int lbc_options_set_lb_policy(lbc_options *opts, lbc_lb_policy policy);
-/** Typed setter for connect_timeout_ms (> 0). */
+/** connect_timeout_ms: > 0. */
 int lbc_options_set_connect_timeout_ms(lbc_options *opts, int64_t ms);
-/** Typed setter for wait_for_ready (0 = fail fast with UNAVAILABLE when no endpoint is usable). */
+/** wait_for_ready: any int (0 = fail fast with UNAVAILABLE when no endpoint is
+ *  usable). Fails only for opts NULL. */
 int lbc_options_set_wait_for_ready(lbc_options *opts, int enabled);
-/** Typed setter for max_send_message_size and max_receive_message_size (each 0 .. INT32_MAX). */
+/** max_send_message_size and max_receive_message_size: each 0 .. INT32_MAX; both or neither are set. */
 int lbc_options_set_max_message_sizes(lbc_options *opts, int64_t max_send, int64_t max_receive);
-/** Typed setter for the connection backoff (gRPC connection-backoff.md). */
+/** The connection backoff (gRPC connection-backoff.md): initial_ms > 0,
+ *  multiplier >= 1.0, jitter 0.0 .. 1.0, max_ms >= initial_ms (NaN refused);
+ *  all four or none are set. */
 int lbc_options_set_backoff(lbc_options *opts, int64_t initial_ms, double multiplier,
                             double jitter, int64_t max_ms);
-/** Typed setter for authority; NULL restores the default. */
+/** authority: visible ASCII 0x21-0x7E (as for lbc_options_set); NULL restores the default. */
 int lbc_options_set_authority(lbc_options *opts, const char *authority);
 
 /* ------------------------------------------------------------------------- */
@@ -325,7 +358,8 @@ int lbc_options_set_authority(lbc_options *opts, const char *authority);
  * verified with the current trust settings.
  */
 
-/** Typed setter for `tls` (non-zero: TLS on every connection). */
+/** Typed setter for `tls` (non-zero: TLS on every connection). Returns LBC_OK or
+ *  LBC_ERR_INVALID_ARGUMENT (opts NULL). */
 int lbc_options_set_tls(lbc_options *opts, int enabled);
 /**
  * Typed setter for the trusted CAs: `ca_file` (PEM file), `ca_dir` (OpenSSL hashed
@@ -351,7 +385,9 @@ int lbc_options_set_tls_client_cert_files(lbc_options *opts, const char *cert_fi
  */
 int lbc_options_set_tls_client_cert_pem(lbc_options *opts, const char *cert_pem, size_t cert_len,
                                         const char *key_pem, size_t key_len);
-/** Typed setter for tls_server_name; NULL restores the default (the target's host). */
+/** Typed setter for tls_server_name; NULL restores the default (the target's host).
+ *  Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT (opts NULL, an empty name, one with
+ *  bytes outside visible ASCII 0x21-0x7E, or one longer than 253 bytes). */
 int lbc_options_set_tls_server_name(lbc_options *opts, const char *name);
 
 /** Addresses collected by a lookup callback. Valid only during the callback. */
@@ -389,6 +425,7 @@ typedef int (*lbc_lookup_fn)(const char *target, lbc_address_list *out, void *us
  * is then any non-empty text, passed to `fn` unparsed. `user_data` must stay valid
  * until the channel is closed (lbc_channel_close waits for a running lookup to
  * return). fn = NULL removes the callback.
+ * Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT (opts NULL).
  */
 int lbc_options_set_lookup(lbc_options *opts, lbc_lookup_fn fn, void *user_data);
 
@@ -417,7 +454,8 @@ typedef enum lbc_log_level {
  */
 typedef void (*lbc_log_fn)(int level, const char *message, void *user_data);
 
-/** Install a log callback (NULL: no logging, the default). user_data as for lookups. */
+/** Install a log callback (NULL: no logging, the default). user_data as for lookups.
+ *  Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT (opts NULL). */
 int lbc_options_set_log_callback(lbc_options *opts, lbc_log_fn fn, void *user_data);
 
 /* ------------------------------------------------------------------------- */
@@ -636,16 +674,18 @@ typedef enum lbc_event_kind {
   LBC_EVENT_CALL = 2
 } lbc_event_kind;
 
-/* Bits of lbc_event.flags for LBC_EVENT_CALL (several may be set at once). */
-/** Messages (or the end of the stream) can be read: lbc_call_recv(call, 0, ...)
- *  until it returns LBC_ERR_WOULD_BLOCK. Edge-triggered: drain before waiting again. */
-#define LBC_CALL_READABLE 0x1u
-/** A send that returned LBC_ERR_WOULD_BLOCK can now be retried. */
-#define LBC_CALL_WRITABLE 0x2u
-/** The response headers arrived (lbc_call_headers no longer blocks). */
-#define LBC_CALL_HEADERS 0x4u
-/** The call ended: lbc_call_finish no longer blocks. The last event of a call. */
-#define LBC_CALL_DONE 0x8u
+/** Bits of lbc_event.flags for LBC_EVENT_CALL (several may be set at once). */
+typedef enum lbc_call_event_flag {
+  /** Messages (or the end of the stream) can be read: lbc_call_recv(call, 0, ...)
+   *  until it returns LBC_ERR_WOULD_BLOCK. Edge-triggered: drain before waiting again. */
+  LBC_CALL_READABLE = 0x1,
+  /** A send that returned LBC_ERR_WOULD_BLOCK can now be retried. */
+  LBC_CALL_WRITABLE = 0x2,
+  /** The response headers arrived (lbc_call_headers no longer blocks). */
+  LBC_CALL_HEADERS = 0x4,
+  /** The call ended: lbc_call_finish no longer blocks. The last event of a call. */
+  LBC_CALL_DONE = 0x8
+} lbc_call_event_flag;
 
 /**
  * One event taken from a completion queue.
@@ -677,6 +717,11 @@ int lbc_cq_new(lbc_cq **out);
 /**
  * DESTRUCTOR. Calls still bound to the queue keep running; their later events
  * are dropped (responses of dropped unary events are freed). NULL is a no-op.
+ * THREAD SAFETY: may be called while other threads are blocked in lbc_cq_poll
+ * on the queue: they return LBC_ERR_CLOSED at once, and the queue's memory and
+ * descriptor are released when the last of them has returned. (A poll *entered*
+ * after lbc_cq_free has begun is a use after free.) Close the descriptor out of
+ * your own poll set before freeing.
  */
 void lbc_cq_free(lbc_cq *cq);
 
@@ -695,8 +740,11 @@ int lbc_cq_fd(const lbc_cq *cq);
  *
  * Returns the number of events taken (0 when none arrived in time),
  * LBC_ERR_INVALID_ARGUMENT (cq or events NULL, max <= 0, event_size too small
- * or not a multiple of the pointer size) or LBC_ERR_FORKED (the parent's queue,
- * in a forked child). Slots beyond the returned count are left untouched.
+ * or not a multiple of the pointer size), LBC_ERR_CLOSED (another thread freed
+ * the queue while this one waited) or LBC_ERR_FORKED (the parent's queue, in a
+ * forked child). Slots beyond the returned count are left untouched.
+ * THREAD SAFETY: any thread; several threads may poll one queue (each event
+ * goes to one of them).
  */
 int lbc_cq_poll(lbc_cq *cq, lbc_event *events, size_t event_size, int max, int64_t timeout_ms);
 
@@ -778,10 +826,16 @@ int lbc_unary_cancel(lbc_cq *cq, void *tag);
 typedef struct lbc_call lbc_call;
 
 /** Flags of lbc_call_send. */
-#define LBC_SEND_END 0x1u /**< the last message: close the send side after it */
+typedef enum lbc_send_flag {
+  /** The last message: close the send side after it. */
+  LBC_SEND_END = 0x1
+} lbc_send_flag;
 
-/** lbc_call_recv's "no more messages" result (not an error; see lbc_call_finish). */
-#define LBC_END 1
+/** lbc_call_recv's positive result. */
+typedef enum lbc_recv_result {
+  /** No more messages (not an error; see lbc_call_finish). */
+  LBC_END = 1
+} lbc_recv_result;
 
 /**
  * Start a call and return at once (picking an endpoint and opening the stream
@@ -868,8 +922,9 @@ int lbc_call_finish(lbc_call *call, int64_t timeout_ms, int *status, const char 
  */
 int lbc_call_cancel(lbc_call *call);
 
-/** Address of the endpoint the call was put on ("" until then); lives as long as the call. */
-const char *lbc_call_peer(lbc_call *call);
+/** Address of the endpoint the call was put on ("" until then, for NULL, and for a
+ *  parent's call in a forked child); lives as long as the call. Never fails. */
+const char *lbc_call_peer(const lbc_call *call);
 
 /**
  * DESTRUCTOR. Cancels the call if it has not ended and drops what it buffered.

@@ -56,8 +56,11 @@ public func lbc_cq_poll(_ cq: UnsafeMutableRawPointer?, _ events: UnsafeMutableR
     var written: Int32 = 0
     var waitMs = timeoutMs
     while true {
-        _ = queue.take(max: Int(max - written), timeoutMs: waitMs) { item in
+        let taken = queue.take(max: Int(max - written), timeoutMs: waitMs) { item in
             if fillEvent(events, eventSize, written, from: item) { written += 1 }
+        }
+        if taken == nil {
+            return fail(.closed, "lbc_cq_poll: the completion queue was freed (lbc_cq_free) by another thread")
         }
         // A freed call's leftover events are dropped; keep waiting for real ones.
         if written > 0 || timeoutMs == 0 { return written }

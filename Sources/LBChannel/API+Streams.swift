@@ -47,7 +47,7 @@ private func deadline(_ timeoutMs: Int64) -> Int64? {
 }
 
 /// The call behind a handle, or the LBC_ERR_FORKED error in a forked child.
-private func callBox(_ c: UnsafeMutableRawPointer, _ function: String) -> Result<CallBox, CodedError> {
+private func callBox(_ c: UnsafeRawPointer, _ function: String) -> Result<CallBox, CodedError> {
     let box = Handle.get(c, as: CallBox.self)
     if let error = box.origin.refuse(function, "call") { return .failure(error) }
     return .success(box)
@@ -219,7 +219,7 @@ public func lbc_call_cancel(_ c: UnsafeMutableRawPointer?) -> Int32 {
 }
 
 @_cdecl("lbc_call_peer")
-public func lbc_call_peer(_ c: UnsafeMutableRawPointer?) -> UnsafePointer<CChar>? {
+public func lbc_call_peer(_ c: UnsafeRawPointer?) -> UnsafePointer<CChar>? {
     guard let c else { return CString.empty.pointer }
     guard case .success(let box) = callBox(c, "lbc_call_peer") else { return CString.empty.pointer }
     return box.call.dispatchedPeer?.pointer ?? CString.empty.pointer

@@ -891,6 +891,37 @@ static void unary_async_many(void) {
   lbc_channel_close(ch);
 }
 
+/* lbc_cq_free while another thread waits forever in lbc_cq_poll: the poll returns
+ * LBC_ERR_CLOSED at once instead of hanging (or touching freed memory). */
+typedef struct {
+  lbc_cq *cq;
+  int rc;
+  double returned_at;
+} cq_waiter;
+
+static void *wait_on_cq(void *arg) {
+  cq_waiter *w = arg;
+  lbc_event ev;
+  w->rc = lbc_cq_poll(w->cq, &ev, sizeof ev, 1, -1);
+  w->returned_at = now_s();
+  return NULL;
+}
+
+static void cq_free_wakes_poll(void) {
+  cq_waiter w = {NULL, -99, 0};
+  REQUIRE(lbc_cq_new(&w.cq) == LBC_OK, "lbc_cq_new");
+  pthread_t th;
+  pthread_create(&th, NULL, wait_on_cq, &w);
+  sleep_ms(200);
+  CHECK(w.rc == -99, "lbc_cq_poll(-1) returned %d with nothing posted", w.rc);
+  double t0 = now_s();
+  lbc_cq_free(w.cq);
+  pthread_join(th, NULL);
+  CHECK(w.rc == LBC_ERR_CLOSED, "the waiting poll returned %d (%s), expected LBC_ERR_CLOSED", w.rc,
+        lbc_strerror(w.rc));
+  CHECK(w.returned_at - t0 < 1.0, "the waiting poll returned %.2f s after lbc_cq_free", w.returned_at - t0);
+}
+
 /* A program built against a newer header whose lbc_event has more fields: the library
  * steps through the array by the caller's event_size, fills the fields it knows and
  * zeroes the rest of each slot it fills; slots it does not fill are untouched. */
@@ -1142,6 +1173,7 @@ int main(int argc, char **argv) {
       {"a call outlives its freed completion queue", cq_freed_before_call},
       {"1000 lbc_unary_async calls on one cq", unary_async_many},
       {"events in a larger (newer) lbc_event: unknown fields zeroed", extensible_events},
+      {"lbc_cq_free wakes a thread waiting in lbc_cq_poll (LBC_ERR_CLOSED)", cq_free_wakes_poll},
       {"lbc_unary_cancel (by tag) ends an async unary call", unary_async_cancel},
       {"lbc_unary_call_cancel ends exactly its call; freed handles", unary_async_cancel_by_handle},
       {"lbc_cq_fd with poll(2)", cq_fd_poll},
