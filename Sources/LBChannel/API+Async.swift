@@ -105,14 +105,14 @@ public func lbc_unary_async(_ ch: UnsafeMutableRawPointer?, _ method: UnsafePoin
     guard let cq else { return fail(.invalidArgument, "lbc_unary_async: cq is NULL", handle: ch) }
     let queueBox = Handle.get(cq, as: QueueBox.self)
     if let error = queueBox.origin.refuse("lbc_unary_async", "completion queue", handle: ch) { return error.record() }
-    switch checkUnary("lbc_unary_async", ch, method, request, requestLength, metadata, timeoutMs) {
-    case .success(let unary):
-        let queue = queueBox.queue
-        let call = unary.makeCall(queue: queue, tag: UInt(bitPattern: tag))
+    let queue = queueBox.queue
+    switch checkUnary("lbc_unary_async", ch, method, request, requestLength, metadata, timeoutMs,
+                      queue: queue, tag: UInt(bitPattern: tag)) {
+    case .success(let (channel, call)):
         queue.track(call)
         // The handle exists before the call can end, so it never misses the call.
         out?.pointee = Handle.make(UnaryCallBox(call))
-        unary.channel.start(call)
+        channel.start(call)
         return 0
     case .failure(let error):
         return error.record()

@@ -17,12 +17,11 @@ public func lbc_channel_open(_ target: UnsafePointer<CChar>?, _ opts: UnsafeRawP
     if let lookup = box?.lookup {
         guard !text.isEmpty else { return fail(.invalidTarget, "lbc_channel_open: the target is empty") }
         source = .lookup(lookupFunction(lookup))
-    } else if text == "manual:" || text.hasPrefix("manual:") {
-        source = .manual
     } else {
         do {
             switch try Target.parse(text) {
             case .addresses(let addresses): source = .fixed(addresses)
+            case .manual: source = .manual
             case .dns(let server, let host, let port):
                 source = .dns(server: server, host: host, port: port)
                 tlsTarget = (host, port)

@@ -66,23 +66,28 @@ public func lbc_call_start(_ ch: UnsafeMutableRawPointer?, _ method: UnsafePoint
                            _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
     guard let ch else { return fail(.invalidArgument, "lbc_call_start: ch is NULL") }
     guard let out else { return fail(.invalidArgument, "lbc_call_start: out is NULL", handle: ch) }
-    switch checkMethod("lbc_call_start", ch, method) {
-    case .failure(let error):
-        return error.record()
-    case .success(let (channel, path)):
-        let queueBox = cq.map { Handle.get($0, as: QueueBox.self) }
-        if let error = queueBox?.origin.refuse("lbc_call_start", "completion queue", handle: ch) {
-            return error.record()
-        }
-        let md = metadata.map { Handle.get($0, as: MetadataBox.self).metadata } ?? Metadata()
-        let call = StreamCall(channel: channel, method: path, metadata: md,
-                              timeoutMs: timeoutMs < 0 ? nil : timeoutMs,
-                              queue: queueBox?.queue,
-                              tag: UInt(bitPattern: tag))
-        channel.start(call)
-        out.pointee = Handle.make(CallBox(call))
-        return 0
+    guard let method else { return fail(.invalidArgument, "lbc_call_start: method is NULL", handle: ch) }
+    let channel: Channel
+    switch ChannelRegistry.lookup(ch, "lbc_call_start") {
+    case .success(let found): channel = found
+    case .failure(let error): return error.record()
     }
+    let queueBox = cq.map { Handle.get($0, as: QueueBox.self) }
+    if let error = queueBox?.origin.refuse("lbc_call_start", "completion queue", handle: ch) {
+        return error.record()
+    }
+    let md = metadata.map { Handle.get($0, as: MetadataBox.self).metadata } ?? Metadata()
+    let call: StreamCall
+    do throws(RequestProblem) {
+        call = try channel.streamCall(method: String(cString: method), metadata: md,
+                                      timeoutMs: timeoutMs < 0 ? nil : timeoutMs,
+                                      queue: queueBox?.queue, tag: UInt(bitPattern: tag))
+    } catch {
+        return requestError("lbc_call_start", error, ch).record()
+    }
+    channel.start(call)
+    out.pointee = Handle.make(CallBox(call))
+    return 0
 }
 
 @_cdecl("lbc_call_send")
@@ -100,13 +105,10 @@ public func lbc_call_send(_ c: UnsafeMutableRawPointer?, _ message: UnsafeRawPoi
     case .failure(let error): return error.record()
     }
     if let error = recursion("lbc_call_send", box, timeoutMs) { return error }
-    let limit = box.call.maxSendMessageSize
-    guard length <= limit else {
-        return fail(.messageTooLarge, "lbc_call_send: message of \(length) bytes exceeds max_send_message_size (\(limit))")
-    }
     switch box.call.send(UnsafeRawBufferPointer(start: message, count: length), end: flags & 1 != 0,
                          deadlineNs: deadline(timeoutMs)) {
     case .freed: return freedWhileWaiting("lbc_call_send")
+    case .refused(let problem): return requestError("lbc_call_send", problem, nil).record()
     case .queued: return 0
     case .wouldBlock: return fail(.wouldBlock, "lbc_call_send: the send buffer is full")
     case .finished: return fail(.callFinished, "lbc_call_send: the call has finished; lbc_call_finish tells how")

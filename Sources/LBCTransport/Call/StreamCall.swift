@@ -29,7 +29,8 @@ package final class StreamCall: Call, @unchecked Sendable {
     }
 
     /// `.freed`: `detach()` was called (lbc_call_free) while this caller waited.
-    package enum SendResult { case queued, wouldBlock, finished, sendClosed, freed }
+    /// `.refused`: the message failed the request checks (``RequestCheck``); nothing queued.
+    package enum SendResult { case queued, wouldBlock, finished, sendClosed, freed, refused(RequestProblem) }
     /// `.taken`: the next message was handed to `take`; `.notTaken`: `take` refused it
     /// (e.g. out of memory) and it stays first in line; `.freed` as for SendResult.
     package enum ReceiveResult { case taken, notTaken, end, wouldBlock, freed }
@@ -85,6 +86,11 @@ package final class StreamCall: Call, @unchecked Sendable {
     /// Queue `message` (framed) unless the buffer is full; wait for room until
     /// `deadlineNs` (nil: as long as the call lasts; 0: not at all).
     package func send(_ message: UnsafeRawBufferPointer, end: Bool, deadlineNs: Int64?) -> SendResult {
+        do throws(RequestProblem) {
+            try RequestCheck.message(length: message.count, limit: maxSendMessageSize)
+        } catch {
+            return .refused(error)
+        }
         state.lock()
         while true {
             if detached { state.unlock(); return .freed }
