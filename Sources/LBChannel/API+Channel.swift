@@ -72,8 +72,12 @@ public func lbc_channel_close(_ ch: UnsafeMutableRawPointer?) {
         }
         return
     }
-    channel.close()
-    Handle.release(ch, as: Channel.self)
+    // Bounded: a callback that never returns (a runtime lock the caller holds) must
+    // not hang the caller; the teardown then completes when it returns.
+    let handle = UnsafeRawPointer(ch)
+    _ = channel.close(waitingAtMostNs: Channel.closeWaitNs) {
+        Handle.release(handle, as: Channel.self)
+    }
 }
 
 @_cdecl("lbc_channel_errmsg")

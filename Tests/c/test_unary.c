@@ -1004,6 +1004,96 @@ TEST(test_api_from_log_callback) {
   lbc_channel_close(ch);
 }
 
+/* lbc_channel_close() never waits unboundedly for application code: a lookup or log
+   callback blocks on a lock the closing thread holds (what a runtime with a global
+   lock does: Ruby's GVL held during C calls). close returns after its bound (2 s),
+   no callback starts after it returned, and the teardown finishes once the callback
+   is let go. */
+struct blocked_cb {
+  pthread_mutex_t state;  /* guards the counters */
+  pthread_mutex_t gate;   /* held by the test while it closes: the "global lock" */
+  int started, returned, started_after_close, closed;
+};
+
+static void blocked_cb_enter(struct blocked_cb *st) {
+  pthread_mutex_lock(&st->state);
+  st->started++;
+  if (st->closed) st->started_after_close++;
+  pthread_mutex_unlock(&st->state);
+  pthread_mutex_lock(&st->gate); /* blocks while the closing thread holds it */
+  pthread_mutex_unlock(&st->gate);
+  pthread_mutex_lock(&st->state);
+  st->returned++;
+  pthread_mutex_unlock(&st->state);
+}
+
+static int blocking_lookup(const char *target, lbc_address_list *out, void *user_data) {
+  (void)target;
+  blocked_cb_enter(user_data);
+  lbc_address_list_add(out, g_addrs[0]);
+  return 0;
+}
+
+static int plain_lookup(const char *target, lbc_address_list *out, void *user_data) {
+  (void)target;
+  (void)user_data;
+  lbc_address_list_add(out, g_addrs[0]);
+  return 0;
+}
+
+static void blocking_log(int level, const char *message, void *user_data) {
+  (void)level;
+  (void)message;
+  blocked_cb_enter(user_data);
+}
+
+static void close_with_blocked_callback(int use_log) {
+  static struct blocked_cb st;
+  memset(&st, 0, sizeof st);
+  pthread_mutex_init(&st.state, NULL);
+  pthread_mutex_init(&st.gate, NULL);
+  pthread_mutex_lock(&st.gate);
+  lbc_options *opts = NULL;
+  lbc_channel *ch = NULL;
+  CHECK_RC(lbc_options_new(&opts), LBC_OK);
+  CHECK_RC(lbc_options_set(opts, "discovery_interval_ms", "100"), LBC_OK);
+  if (use_log) {
+    CHECK_RC(lbc_options_set_lookup(opts, plain_lookup, NULL), LBC_OK);
+    CHECK_RC(lbc_options_set_log_callback(opts, blocking_log, &st), LBC_OK);
+  } else {
+    CHECK_RC(lbc_options_set_lookup(opts, blocking_lookup, &st), LBC_OK);
+  }
+  CHECK_RC(lbc_channel_open("blocked-callback", opts, &ch), LBC_OK);
+  lbc_options_free(opts);
+  if (!ch) {
+    pthread_mutex_unlock(&st.gate);
+    return;
+  }
+  CHECK(wait_flag(&st.state, &st.started, 5.0), "the %s callback never ran", use_log ? "log" : "lookup");
+  double t0 = now_s();
+  lbc_channel_close(ch); /* the callback waits for st.gate, which this thread holds */
+  double took = now_s() - t0;
+  pthread_mutex_lock(&st.state);
+  st.closed = 1;
+  int returned_before = st.returned;
+  pthread_mutex_unlock(&st.state);
+  CHECK(took >= 1.5 && took < 4.0, "close with a blocked %s callback took %.2f s (bound: 2 s)",
+        use_log ? "log" : "lookup", took);
+  CHECK(returned_before == 0, "the blocked callback returned before the gate opened");
+  lbc_response *resp = NULL;
+  CHECK_RC(lbc_unary(ch, "/lbtest.Test/Whoami", "", 0, NULL, 1000, &resp), LBC_ERR_CLOSED);
+  pthread_mutex_unlock(&st.gate); /* the runtime lets go: the teardown completes */
+  CHECK(wait_flag(&st.state, &st.returned, 5.0), "the callback did not return once let go");
+  sleep_ms(500); /* five discovery intervals: time for any late callback */
+  pthread_mutex_lock(&st.state);
+  CHECK(st.started_after_close == 0, "%d callbacks started after lbc_channel_close returned",
+        st.started_after_close);
+  pthread_mutex_unlock(&st.state);
+}
+
+TEST(test_close_with_blocked_lookup_callback) { close_with_blocked_callback(0); }
+TEST(test_close_with_blocked_log_callback) { close_with_blocked_callback(1); }
+
 /* 8 threads x 200 calls on one channel. */
 enum { THREADS = 8, CALLS_PER_THREAD = 200 };
 struct worker {
@@ -1082,6 +1172,8 @@ int main(int argc, char **argv) {
   RUN(test_lookup_callback);
   RUN(test_close_from_lookup_callback);
   RUN(test_api_from_log_callback);
+  RUN(test_close_with_blocked_lookup_callback);
+  RUN(test_close_with_blocked_log_callback);
   RUN(test_threads);
 
   printf("%d passed, %d failed\n", g_passed, g_failed);
