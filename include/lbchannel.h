@@ -417,14 +417,25 @@ int lbc_address_list_set_error(lbc_address_list *list, const char *message);
  * Calling lbc_channel_close() on its own channel from the callback closes the
  * handle at once (no callback of the channel starts after that); the teardown
  * finishes on another thread after the callback returns.
+ *
+ * THREAD: always the channel's lookup thread, a thread the library created
+ * (never an application thread, never the I/O thread). RUNTIMES WITH A GLOBAL
+ * LOCK (Ruby's GVL, Python's GIL, a Lua state): the callback has to take the lock
+ * on that foreign thread, so release it around every lbc_* call that may wait
+ * (lbc_unary, lbc_call_* and lbc_cq_poll with a timeout other than 0,
+ * lbc_channel_open with eager resolution, lbc_channel_close, lbc_channel_stats_json,
+ * lbc_channel_set_endpoints, lbc_channel_reload_tls) — ruby-ffi: `blocking: true`;
+ * Python ctypes.CDLL does it by itself. A runtime that cannot run code on a
+ * foreign thread at all must not install callbacks. Should the lock be held
+ * anyway, lbc_channel_close still returns (after at most 2 s, see there).
  */
 typedef int (*lbc_lookup_fn)(const char *target, lbc_address_list *out, void *user_data);
 
 /**
  * Use `fn` instead of DNS to find the endpoints: the target of lbc_channel_open()
  * is then any non-empty text, passed to `fn` unparsed. `user_data` must stay valid
- * until the channel is closed (lbc_channel_close waits for a running lookup to
- * return). fn = NULL removes the callback.
+ * until the channel is closed and a lookup running then has returned
+ * (lbc_channel_close waits for it, at most 2 s). fn = NULL removes the callback.
  * Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT (opts NULL).
  */
 int lbc_options_set_lookup(lbc_options *opts, lbc_lookup_fn fn, void *user_data);
@@ -451,6 +462,15 @@ typedef enum lbc_log_level {
  * lbc_channel_close() from it closes the handle at once (no callback
  * of the channel starts after that; the teardown finishes on another thread).
  * `message` is valid during the call only.
+ *
+ * THREAD: the channel's I/O thread (a library thread), or an application
+ * thread inside one of the lbc_* functions named above (then that thread, with
+ * whatever locks it holds). RUNTIMES WITH A GLOBAL LOCK: as for lbc_lookup_fn,
+ * release the lock around lbc_* calls that may wait; the callback must take the
+ * lock itself (it may already hold it when it runs inline on an application
+ * thread: use a recursive acquire, e.g. PyGILState_Ensure). While a log callback
+ * waits, the channel's I/O stops: RPCs of the channel wait and may reach their
+ * deadlines.
  */
 typedef void (*lbc_log_fn)(int level, const char *message, void *user_data);
 
@@ -530,9 +550,14 @@ int lbc_channel_open(const char *target, const lbc_options *opts, lbc_channel **
  * Connections close, the I/O thread exits. Later
  * calls with this handle return LBC_ERR_CLOSED (a closed handle is detected as
  * long as its address is not reused by a newer channel). NULL is a no-op.
- * Blocks until the I/O thread has exited and a running lookup callback has
- * returned — except when called from the channel's own lookup or log callback:
- * then it returns at once and the teardown completes on another thread.
+ * Blocks until the I/O thread has exited and a running lookup or log callback
+ * has returned, but AT MOST 2 SECONDS: a callback that does not return by then
+ * (one waiting for a lock the closing thread holds, such as a runtime's global
+ * lock) is left running; close returns, no callback of the channel starts after
+ * that, and the teardown completes on another thread once the callback returns
+ * (so its user_data must stay valid until then). Called from the channel's own
+ * lookup or log callback it returns at once and the teardown completes on
+ * another thread.
  * In a forked child, closing a channel of the parent only forgets the handle
  * (see FORK above) and returns at once.
  * THREAD SAFETY: any thread; closing twice is harmless.
