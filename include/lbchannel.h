@@ -13,7 +13,9 @@
  *   are left untouched. (Accessors such as lbc_response_status() and the
  *   string functions cannot fail; destructors return void.) `lbc_strerror()` names the
  *   code; `lbc_last_errmsg()` gives the detailed message of the most recent
- *   failing call on the calling thread.
+ *   failing call on the calling OS thread. RULE for runtimes that move code
+ *   between OS threads (Go, green threads): read the message in the same native
+ *   call that failed, or with lbc_channel_errmsg_copy() (per channel, any thread).
  *   The one positive result is LBC_END from lbc_call_recv() (no more messages).
  * - The outcome of an RPC is not an error code: `lbc_unary()` returns LBC_OK when
  *   the RPC ran to *any* gRPC status (including UNAVAILABLE or DEADLINE_EXCEEDED)
@@ -570,6 +572,24 @@ void lbc_channel_close(lbc_channel *ch);
  * failure. Valid until the next lbc_* call on this thread.
  */
 const char *lbc_channel_errmsg(const lbc_channel *ch);
+
+/**
+ * The message of the most recent failing call on this channel made by ANY thread
+ * ("" if none), copied into `buf` (NUL-terminated, cut to size - 1 bytes).
+ * For runtimes whose code moves between OS threads (Go's goroutines, green
+ * threads, async executors), where lbc_last_errmsg() and lbc_channel_errmsg() —
+ * per OS thread — may give another call's message: read it with this right after
+ * the failure. It is exact while no other call on the same channel fails in
+ * between; with concurrent failures on one channel, run the call and the read in
+ * one native call (one cgo function) and use lbc_last_errmsg() there instead.
+ * Failures of functions without a channel (options, metadata, calls, queues)
+ * are only per thread: their codes say what went wrong.
+ * Returns the message's length in bytes (it was cut when >= size; pass buf NULL
+ * with size 0 to learn it), LBC_ERR_INVALID_ARGUMENT (ch NULL, or buf NULL with
+ * size > 0), LBC_ERR_CLOSED or LBC_ERR_FORKED. Does not itself count as a
+ * failure on the channel. THREAD SAFETY: any thread.
+ */
+int lbc_channel_errmsg_copy(const lbc_channel *ch, char *buf, size_t size);
 
 /**
  * Replace the channel's endpoint set (push discovery, for callers that watch their

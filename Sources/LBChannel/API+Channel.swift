@@ -85,6 +85,27 @@ public func lbc_channel_errmsg(_ ch: UnsafeRawPointer?) -> UnsafePointer<CChar> 
     lbcshim_errmsg_for(ch)
 }
 
+@_cdecl("lbc_channel_errmsg_copy")
+public func lbc_channel_errmsg_copy(_ ch: UnsafeRawPointer?, _ buffer: UnsafeMutablePointer<CChar>?,
+                                    _ size: Int) -> Int32 {
+    guard let ch else { return fail(.invalidArgument, "lbc_channel_errmsg_copy: ch is NULL") }
+    guard buffer != nil || size == 0 else {
+        return fail(.invalidArgument, "lbc_channel_errmsg_copy: buf is NULL but size is \(size)")
+    }
+    let message: String
+    switch ChannelRegistry.lastFailure(ch, "lbc_channel_errmsg_copy") {
+    case .success(let found): message = found
+    case .failure(let error): return error.record()
+    }
+    let bytes = Array(message.utf8.prefix(Int(Int32.max - 1)))
+    if let buffer, size > 0 {
+        let n = min(bytes.count, size - 1)
+        for i in 0..<n { buffer[i] = CChar(bitPattern: bytes[i]) }
+        buffer[n] = 0
+    }
+    return Int32(bytes.count)
+}
+
 @_cdecl("lbc_channel_stats_json")
 public func lbc_channel_stats_json(_ ch: UnsafeMutableRawPointer?,
                                    _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {

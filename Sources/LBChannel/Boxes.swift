@@ -124,6 +124,9 @@ enum Handle {
 /// The lock is the C shim's, held across fork() so a child never inherits it locked.
 enum ChannelRegistry {
     nonisolated(unsafe) private static var live: [UnsafeRawPointer: HandleOrigin] = [:]
+    /// The message of each live channel's most recent failing call, whichever thread
+    /// made it (lbc_channel_errmsg_copy: readable from any thread). Failures only.
+    nonisolated(unsafe) private static var messages: [UnsafeRawPointer: String] = [:]
 
     @inline(__always)
     private static func locked<T>(_ body: () -> T) -> T {
@@ -152,6 +155,26 @@ enum ChannelRegistry {
         return .failure(origin.refuse(function, "channel", handle: handle)!)
     }
 
+    /// Remember `message` as the most recent failure on `handle` if it is a live
+    /// channel of this process (ignored otherwise).
+    static func recordFailure(_ handle: UnsafeRawPointer, _ message: String) {
+        locked {
+            if let origin = live[handle], origin.isCurrent { messages[handle] = message }
+        }
+    }
+
+    /// The most recent failure message on a live channel ("" if none), or the
+    /// LBC_ERR_CLOSED / LBC_ERR_FORKED error for `function`.
+    static func lastFailure(_ handle: UnsafeRawPointer, _ function: String) -> Result<String, CodedError> {
+        let (message, origin): (String?, HandleOrigin?) = locked {
+            guard let origin = live[handle] else { return (nil, nil) }
+            return (origin.isCurrent ? messages[handle] ?? "" : nil, origin)
+        }
+        if let message { return .success(message) }
+        guard let origin else { return .failure(CodedError(.closed, "\(function): the channel is closed")) }
+        return .failure(origin.refuse(function, "channel")!)
+    }
+
     /// What `remove` found.
     enum Removed {
         /// The handle was live: the caller closes and releases the channel.
@@ -166,6 +189,7 @@ enum ChannelRegistry {
     static func remove(_ handle: UnsafeRawPointer) -> Removed {
         locked {
             guard let origin = live.removeValue(forKey: handle) else { return .none }
+            messages[handle] = nil
             return origin.isCurrent ? .channel(Handle.get(handle, as: Channel.self)) : .forked
         }
     }

@@ -581,6 +581,18 @@ TEST(test_echo_metadata) {
   lbc_channel_close(ch);
 }
 
+struct errmsg_reader {
+  lbc_channel *ch;
+  char text[1024];
+  int rc;
+};
+
+static void *read_errmsg_elsewhere(void *arg) {
+  struct errmsg_reader *rd = arg;
+  rd->rc = lbc_channel_errmsg_copy(rd->ch, rd->text, sizeof rd->text);
+  return NULL;
+}
+
 TEST(test_statuses) {
   lbc_channel *ch = open_channel("round_robin", NULL, NULL);
   lbc_response *resp;
@@ -654,7 +666,30 @@ TEST(test_statuses) {
            LBC_ERR_INVALID_ARGUMENT);
   CHECK(out == sentinel, "out-parameter written on failure");
 
+  /* The channel's last failure, read from another OS thread (what a goroutine that
+     moved to another thread sees): the failing thread's exact message. */
+  struct errmsg_reader rd = {ch, {0}, -99};
+  CHECK_RC(lbc_unary(ch, "/no-service\tHere", NULL, 0, NULL, 1000, &out), LBC_ERR_INVALID_ARGUMENT);
+  char expected[1024];
+  snprintf(expected, sizeof expected, "%s", lbc_last_errmsg());
+  pthread_t th;
+  pthread_create(&th, NULL, read_errmsg_elsewhere, &rd);
+  pthread_join(th, NULL);
+  CHECK(rd.rc == (int)strlen(expected) && strcmp(rd.text, expected) == 0,
+        "from another thread: rc %d \"%s\", expected \"%s\"", rd.rc, rd.text, expected);
+  CHECK(strstr(expected, "0x09") != NULL, "message does not name the bad byte: %s", expected);
+  char small[8];
+  CHECK(lbc_channel_errmsg_copy(ch, small, sizeof small) == (int)strlen(expected) &&
+            strlen(small) == 7 && strncmp(small, expected, 7) == 0,
+        "cut copy \"%s\"", small);
+  CHECK(lbc_channel_errmsg_copy(ch, NULL, 0) == (int)strlen(expected), "length query");
+  CHECK_RC(lbc_channel_errmsg_copy(ch, NULL, 5), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_channel_errmsg_copy(NULL, small, sizeof small), LBC_ERR_INVALID_ARGUMENT);
+  CHECK(lbc_channel_errmsg_copy(ch, small, sizeof small) == (int)strlen(expected),
+        "a failed copy on another handle changed the channel's message");
+
   lbc_channel_close(ch);
+  CHECK_RC(lbc_channel_errmsg_copy(ch, small, sizeof small), LBC_ERR_CLOSED);
 }
 
 TEST(test_large_messages) {

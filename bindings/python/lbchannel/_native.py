@@ -359,6 +359,12 @@ lbc_channel_open = _fn("lbc_channel_open", c_int, [c_char_p, lbc_options_p, POIN
 lbc_channel_close = _fn("lbc_channel_close", None, [lbc_channel_p])
 # const char *lbc_channel_errmsg(const lbc_channel *ch);
 lbc_channel_errmsg = _fn("lbc_channel_errmsg", c_char_p, [lbc_channel_p])
+# int lbc_channel_errmsg_copy(const lbc_channel *ch, char *buf, size_t size);
+# (the channel's last failure from any thread; Python threads stay on their OS thread,
+# so the binding itself uses lbc_last_errmsg.)
+lbc_channel_errmsg_copy = _fn(
+    "lbc_channel_errmsg_copy", c_int, [lbc_channel_p, ctypes.c_char_p, c_size_t], optional=True
+)
 # int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, size_t count);
 lbc_channel_set_endpoints = _fn(
     "lbc_channel_set_endpoints", c_int, [lbc_channel_p, POINTER(c_char_p), c_size_t]
