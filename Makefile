@@ -134,6 +134,8 @@ test-install:
 	test "$$(readlink $(TEST_PREFIX)/lib/liblbchannel.so)" = $(SONAME)
 	test "$$(readlink $(TEST_PREFIX)/lib/$(SONAME))" = $(REALNAME)
 	test "$$($(TEST_PKG) --modversion lbchannel)" = $(VERSION)
+	@# As on a machine with only the run-time packages: no other .pc file visible.
+	PKG_CONFIG_LIBDIR=$(TEST_PREFIX)/lib/pkgconfig pkg-config --cflags --libs lbchannel >/dev/null
 
 check-lib:
 	bash .ci/check-lib.sh $(TEST_LIB) $(SONAME) $(HEADER) include/lbchannel.symbols
