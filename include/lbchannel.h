@@ -599,7 +599,8 @@ int lbc_channel_errmsg_copy(const lbc_channel *ch, char *buf, size_t size);
  * RPCs started after this call returns see the new set. On a channel with DNS or
  * a lookup the next resolution replaces the pushed set; open with "manual:" for
  * push-only discovery. count = 0 empties the set.
- * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT or LBC_ERR_CLOSED. THREAD SAFETY: any thread.
+ * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (ch NULL, addresses NULL with count > 0,
+ * a malformed address), LBC_ERR_CLOSED or LBC_ERR_FORKED. THREAD SAFETY: any thread.
  */
 int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, size_t count);
 
@@ -625,7 +626,8 @@ int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, siz
  * putting an RPC on the endpoint to its end; 0 before the first RPC.
  * States: IDLE, CONNECTING, READY, TRANSIENT_FAILURE. discovery.kind is "dns",
  * "lookup" or "static"; last_result is "ok", "empty", "error" or null.
- * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT or LBC_ERR_CLOSED.
+ * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (ch or json_out NULL), LBC_ERR_CLOSED,
+ * LBC_ERR_RESOURCE (no memory for the copy) or LBC_ERR_FORKED.
  */
 int lbc_channel_stats_json(lbc_channel *ch, char **json_out);
 
@@ -666,9 +668,11 @@ typedef struct lbc_response lbc_response;
  *
  * Returns LBC_OK when the RPC finished (inspect lbc_response_status()),
  * LBC_ERR_INVALID_ARGUMENT (NULL channel/method/out, a method that is not '/'
- * followed by visible ASCII), LBC_ERR_MESSAGE_TOO_LARGE (request above max_send_message_size),
+ * followed by visible ASCII, request NULL with request_len > 0),
+ * LBC_ERR_MESSAGE_TOO_LARGE (request above max_send_message_size),
  * LBC_ERR_CLOSED, LBC_ERR_RECURSIVE_CALL (called from this channel's log
- * callback) or LBC_ERR_RESOURCE.
+ * callback) or LBC_ERR_FORKED. The request checks (method, size) are the
+ * channel's own, the same for every function that starts a call.
  * THREAD SAFETY: any thread, concurrently.
  */
 int lbc_unary(lbc_channel *ch, const char *method, const void *request, size_t request_len,
