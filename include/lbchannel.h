@@ -480,6 +480,24 @@ typedef void (*lbc_log_fn)(int level, const char *message, void *user_data);
  *  Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT (opts NULL). */
 int lbc_options_set_log_callback(lbc_options *opts, lbc_log_fn fn, void *user_data);
 
+/* lbc_cq is declared with the completion queues below. */
+typedef struct lbc_cq lbc_cq;
+
+/**
+ * The pollable alternative to the log callback, for runtimes that must never be
+ * called from another thread (LuaJIT, some green-thread runtimes): the channel
+ * keeps its log lines (at most 1024 unread; older ones are dropped and the next
+ * line taken says how many) and posts an LBC_EVENT_LOG event with `tag` to `cq`
+ * when lines arrive; take them with lbc_channel_next_log() until it returns
+ * LBC_ERR_WOULD_BLOCK (edge-triggered: drain before waiting again). No code of
+ * the application runs on a library thread. May be combined with a callback
+ * (each line goes to both). The queue is kept alive by the options and the
+ * channel; freeing it stops the events (lines can still be taken).
+ * cq = NULL removes it. Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (opts NULL) or
+ * LBC_ERR_FORKED (a parent's queue in a forked child).
+ */
+int lbc_options_set_log_queue(lbc_options *opts, lbc_cq *cq, void *tag);
+
 /* ------------------------------------------------------------------------- */
 /* Metadata (gRPC request/response headers and trailers)                      */
 /* ------------------------------------------------------------------------- */
@@ -572,6 +590,16 @@ void lbc_channel_close(lbc_channel *ch);
  * failure. Valid until the next lbc_* call on this thread.
  */
 const char *lbc_channel_errmsg(const lbc_channel *ch);
+
+/**
+ * Take the next log line of a channel opened with lbc_options_set_log_queue():
+ * *level receives its lbc_log_level, *message the line (release it with lbc_free).
+ * Returns LBC_OK, LBC_ERR_WOULD_BLOCK (no line pending), LBC_ERR_RESOURCE (no
+ * memory for the copy: the line stays first in line), LBC_ERR_INVALID_ARGUMENT
+ * (a NULL argument, or the channel has no log queue), LBC_ERR_CLOSED or
+ * LBC_ERR_FORKED. THREAD SAFETY: any thread; each line goes to one caller.
+ */
+int lbc_channel_next_log(lbc_channel *ch, int *level, char **message);
 
 /**
  * The message of the most recent failing call on this channel made by ANY thread
@@ -701,9 +729,10 @@ const char *lbc_response_peer(const lbc_response *resp);
 /* ------------------------------------------------------------------------- */
 
 /**
- * A completion queue collects events of asynchronous unary calls and of
- * streaming calls started with it, so one thread (an event loop: asyncio,
- * libuv, epoll) can drive any number of calls without a thread per call.
+ * A completion queue collects events of asynchronous unary calls, of
+ * streaming calls started with it and of channel log lines (LBC_EVENT_LOG), so
+ * one thread (an event loop: asyncio, libuv, epoll) can drive any number of
+ * calls without a thread per call.
  *
  * Its file descriptor (lbc_cq_fd) is readable while events are pending: add it
  * to your poll set, and when it is readable call lbc_cq_poll(cq, ..., 0) until
@@ -713,14 +742,15 @@ const char *lbc_response_peer(const lbc_response *resp);
  * THREAD SAFETY: any thread; usually one thread polls. A queue may serve calls
  * of several channels.
  */
-typedef struct lbc_cq lbc_cq;
-
 /** What an lbc_event reports. */
 typedef enum lbc_event_kind {
   /** An lbc_unary_async call ended; `response` holds its result. */
   LBC_EVENT_UNARY = 1,
   /** A streaming call changed; `flags` says how (LBC_CALL_* bits). */
-  LBC_EVENT_CALL = 2
+  LBC_EVENT_CALL = 2,
+  /** Log lines of a channel opened with lbc_options_set_log_queue() are pending:
+   *  take them with lbc_channel_next_log() until LBC_ERR_WOULD_BLOCK. */
+  LBC_EVENT_LOG = 3
 } lbc_event_kind;
 
 /** Bits of lbc_event.flags for LBC_EVENT_CALL (several may be set at once). */

@@ -81,10 +81,15 @@ private func fillEvent(_ events: UnsafeMutableRawPointer, _ eventSize: Int, _ in
                            Handle.make(ResponseBox(unary)))
         return true
     }
-    let call = item as! StreamCall
-    let taken = call.takeEventFlags()
-    if taken == 0 { return false }
-    lbcshim_fill_event(events, eventSize, index, UnsafeMutableRawPointer(bitPattern: call.tag), 2, taken, nil)
+    if let call = item as? StreamCall {
+        let taken = call.takeEventFlags()
+        if taken == 0 { return false }
+        lbcshim_fill_event(events, eventSize, index, UnsafeMutableRawPointer(bitPattern: call.tag), 2, taken, nil)
+        return true
+    }
+    let feed = item as! LogFeed
+    guard feed.takeEvent() else { return false }
+    lbcshim_fill_event(events, eventSize, index, UnsafeMutableRawPointer(bitPattern: feed.tag), 3, 0, nil)
     return true
 }
 

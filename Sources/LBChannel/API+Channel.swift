@@ -35,10 +35,11 @@ public func lbc_channel_open(_ target: UnsafePointer<CChar>?, _ opts: UnsafeRawP
     case .success(let value): tls = value
     case .failure(let error): return fail(.invalidArgument, error.message)
     }
+    let feed = box?.logQueue.map { LogFeed(queue: $0.queue, tag: $0.tag) }
     do {
         let channel = try Channel(source: source, targetText: text, options: options,
-                                  log: box?.log.map(logFunction), tls: tls)
-        out.pointee = ChannelRegistry.register(channel)
+                                  log: logSink(box?.log, feed), tls: tls)
+        out.pointee = ChannelRegistry.register(channel, feed: feed)
         return 0
     } catch {
         switch error {
@@ -104,6 +105,38 @@ public func lbc_channel_errmsg_copy(_ ch: UnsafeRawPointer?, _ buffer: UnsafeMut
         buffer[n] = 0
     }
     return Int32(bytes.count)
+}
+
+@_cdecl("lbc_channel_next_log")
+public func lbc_channel_next_log(_ ch: UnsafeMutableRawPointer?, _ level: UnsafeMutablePointer<Int32>?,
+                                 _ message: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    guard let ch else { return fail(.invalidArgument, "lbc_channel_next_log: ch is NULL") }
+    guard let level, let message else {
+        return fail(.invalidArgument, "lbc_channel_next_log: level or message is NULL", handle: ch)
+    }
+    let feed: LogFeed
+    switch ChannelRegistry.logFeed(ch, "lbc_channel_next_log") {
+    case .success(let found?): feed = found
+    case .success(nil):
+        return fail(.invalidArgument, "lbc_channel_next_log: the channel was opened without a log queue "
+                    + "(lbc_options_set_log_queue)", handle: ch)
+    case .failure(let error): return error.record()
+    }
+    // Copied before the line is taken: out of memory changes nothing.
+    var copy: UnsafeMutablePointer<CChar>?
+    var lineLevel: Int32 = 0
+    switch feed.next({ l, text in
+        copy = strdup(text)
+        lineLevel = l.rawValue
+        return copy != nil
+    }) {
+    case nil: return fail(.wouldBlock, "lbc_channel_next_log: no log line pending")
+    case false?: return fail(.resource, "lbc_channel_next_log: out of memory (the line stays queued)", handle: ch)
+    case true?:
+        level.pointee = lineLevel
+        message.pointee = copy
+        return 0
+    }
 }
 
 @_cdecl("lbc_channel_stats_json")

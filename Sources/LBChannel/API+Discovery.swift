@@ -84,6 +84,30 @@ func lookupFunction(_ callback: LookupCallback) -> LookupFunction {
 }
 
 /// Adapt a C log callback.
+/// Where the channel's log lines go: the callback, the polled feed, both or nowhere.
+func logSink(_ callback: LogCallback?, _ feed: LogFeed?) -> LogFunction? {
+    switch (callback.map(logFunction), feed) {
+    case (nil, nil): return nil
+    case (let f?, nil): return f
+    case (nil, let feed?): return { level, message in feed.append(level, message) }
+    case (let f?, let feed?): return { level, message in f(level, message); feed.append(level, message) }
+    }
+}
+
+@_cdecl("lbc_options_set_log_queue")
+public func lbc_options_set_log_queue(_ opts: UnsafeMutableRawPointer?, _ cq: UnsafeMutableRawPointer?,
+                                      _ tag: UnsafeMutableRawPointer?) -> Int32 {
+    guard let opts else { return fail(.invalidArgument, "lbc_options_set_log_queue: opts is NULL") }
+    guard let cq else {
+        Handle.get(opts, as: OptionsBox.self).logQueue = nil
+        return 0
+    }
+    let queueBox = Handle.get(cq, as: QueueBox.self)
+    if let error = queueBox.origin.refuse("lbc_options_set_log_queue", "completion queue") { return error.record() }
+    Handle.get(opts, as: OptionsBox.self).logQueue = (queueBox.queue, UInt(bitPattern: tag))
+    return 0
+}
+
 func logFunction(_ callback: LogCallback) -> LogFunction {
     return { level, message in
         message.withCString { callback.function(level.rawValue, $0, callback.userData) }

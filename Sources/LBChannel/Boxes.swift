@@ -21,6 +21,8 @@ final class OptionsBox {
     var options = ChannelOptions()
     var lookup: LookupCallback?
     var log: LogCallback?
+    /// lbc_options_set_log_queue: the queue (kept alive) and tag for LBC_EVENT_LOG.
+    var logQueue: (queue: CompletionQueue, tag: UInt)?
 }
 
 /// Behind `lbc_address_list *` (lives during one lookup callback).
@@ -127,6 +129,8 @@ enum ChannelRegistry {
     /// The message of each live channel's most recent failing call, whichever thread
     /// made it (lbc_channel_errmsg_copy: readable from any thread). Failures only.
     nonisolated(unsafe) private static var messages: [UnsafeRawPointer: String] = [:]
+    /// The log feed of each live channel opened with a log queue.
+    nonisolated(unsafe) private static var feeds: [UnsafeRawPointer: LogFeed] = [:]
 
     @inline(__always)
     private static func locked<T>(_ body: () -> T) -> T {
@@ -135,10 +139,25 @@ enum ChannelRegistry {
         return body()
     }
 
-    static func register(_ channel: Channel) -> UnsafeMutableRawPointer {
+    static func register(_ channel: Channel, feed: LogFeed? = nil) -> UnsafeMutableRawPointer {
         let handle = Handle.make(channel)
-        locked { live[UnsafeRawPointer(handle)] = HandleOrigin() }
+        locked {
+            live[UnsafeRawPointer(handle)] = HandleOrigin()
+            if let feed { feeds[UnsafeRawPointer(handle)] = feed }
+        }
         return handle
+    }
+
+    /// The log feed of a live channel (nil: opened without a log queue), or the
+    /// LBC_ERR_CLOSED / LBC_ERR_FORKED error for `function`.
+    static func logFeed(_ handle: UnsafeRawPointer, _ function: String) -> Result<LogFeed?, CodedError> {
+        let (feed, origin): (LogFeed??, HandleOrigin?) = locked {
+            guard let origin = live[handle] else { return (nil, nil) }
+            return (origin.isCurrent ? .some(feeds[handle]) : nil, origin)
+        }
+        if let feed { return .success(feed) }
+        guard let origin else { return .failure(CodedError(.closed, "\(function): the channel is closed")) }
+        return .failure(origin.refuse(function, "channel")!)
     }
 
     /// The channel behind a live handle (retained by the caller for the duration of
@@ -190,6 +209,7 @@ enum ChannelRegistry {
         locked {
             guard let origin = live.removeValue(forKey: handle) else { return .none }
             messages[handle] = nil
+            feeds[handle] = nil
             return origin.isCurrent ? .channel(Handle.get(handle, as: Channel.self)) : .forked
         }
     }

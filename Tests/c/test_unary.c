@@ -1129,6 +1129,52 @@ static void close_with_blocked_callback(int use_log) {
 TEST(test_close_with_blocked_lookup_callback) { close_with_blocked_callback(0); }
 TEST(test_close_with_blocked_log_callback) { close_with_blocked_callback(1); }
 
+/* Log lines without a callback (lbc_options_set_log_queue): an LBC_EVENT_LOG event
+   on the queue, then lbc_channel_next_log until LBC_ERR_WOULD_BLOCK; no application
+   code ever runs on a library thread. */
+TEST(test_log_queue) {
+  lbc_cq *cq = NULL;
+  CHECK_RC(lbc_cq_new(&cq), LBC_OK);
+  if (!cq) return;
+  int tag = 42;
+  lbc_options *opts = NULL;
+  lbc_channel *ch = NULL, *plain = NULL;
+  CHECK_RC(lbc_options_new(&opts), LBC_OK);
+  CHECK_RC(lbc_options_set_log_queue(NULL, cq, &tag), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_options_set_log_queue(opts, cq, &tag), LBC_OK);
+  CHECK_RC(lbc_channel_open("manual:", opts, &ch), LBC_OK);
+  CHECK_RC(lbc_options_set_log_queue(opts, NULL, NULL), LBC_OK); /* removed again */
+  CHECK_RC(lbc_channel_open("manual:", opts, &plain), LBC_OK);
+  lbc_options_free(opts);
+  if (!ch || !plain) return;
+  int level = -1;
+  char *line = NULL;
+  CHECK_RC(lbc_channel_next_log(plain, &level, &line), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_channel_next_log(ch, NULL, &line), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_channel_next_log(NULL, &level, &line), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_channel_set_endpoints(ch, g_addrs, 1), LBC_OK); /* logs the new set */
+  lbc_event ev;
+  int n = lbc_cq_poll(cq, &ev, sizeof ev, 1, 5000);
+  CHECK(n == 1 && ev.kind == LBC_EVENT_LOG && ev.tag == &tag && ev.response == NULL,
+        "no LBC_EVENT_LOG within 5 s (n=%d kind %d)", n, n == 1 ? ev.kind : -1);
+  int lines = 0, named = 0, rc;
+  while ((rc = lbc_channel_next_log(ch, &level, &line)) == LBC_OK) {
+    lines++;
+    if (strstr(line, g_addrs[0])) named++;
+    CHECK(level >= LBC_LOG_DEBUG && level <= LBC_LOG_ERROR, "level %d", level);
+    lbc_free(line);
+  }
+  CHECK(rc == LBC_ERR_WOULD_BLOCK, "draining ended with %d (%s)", rc, lbc_strerror(rc));
+  CHECK(lines >= 1 && named >= 1, "%d lines, %d name %s", lines, named, g_addrs[0]);
+  lbc_response *resp = NULL;
+  CHECK_RC(lbc_unary(ch, "/lbtest.Test/Whoami", "", 0, NULL, 5000, &resp), LBC_OK);
+  lbc_response_free(resp);
+  lbc_channel_close(ch);
+  lbc_channel_close(plain);
+  CHECK_RC(lbc_channel_next_log(ch, &level, &line), LBC_ERR_CLOSED);
+  lbc_cq_free(cq);
+}
+
 /* 8 threads x 200 calls on one channel. */
 enum { THREADS = 8, CALLS_PER_THREAD = 200 };
 struct worker {
@@ -1209,6 +1255,7 @@ int main(int argc, char **argv) {
   RUN(test_api_from_log_callback);
   RUN(test_close_with_blocked_lookup_callback);
   RUN(test_close_with_blocked_log_callback);
+  RUN(test_log_queue);
   RUN(test_threads);
 
   printf("%d passed, %d failed\n", g_passed, g_failed);

@@ -126,6 +126,7 @@ class lbc_event(Structure):
 # lbc_event_kind
 LBC_EVENT_UNARY = 1
 LBC_EVENT_CALL = 2
+LBC_EVENT_LOG = 3
 # lbc_event.flags bits
 LBC_CALL_READABLE = 0x1
 LBC_CALL_WRITABLE = 0x2
@@ -359,6 +360,12 @@ lbc_channel_open = _fn("lbc_channel_open", c_int, [c_char_p, lbc_options_p, POIN
 lbc_channel_close = _fn("lbc_channel_close", None, [lbc_channel_p])
 # const char *lbc_channel_errmsg(const lbc_channel *ch);
 lbc_channel_errmsg = _fn("lbc_channel_errmsg", c_char_p, [lbc_channel_p])
+# int lbc_options_set_log_queue(lbc_options *opts, lbc_cq *cq, void *tag);
+lbc_options_set_log_queue = _fn("lbc_options_set_log_queue", c_int, [lbc_options_p, lbc_cq_p, c_void_p], optional=True)
+# int lbc_channel_next_log(lbc_channel *ch, int *level, char **message);
+lbc_channel_next_log = _fn(
+    "lbc_channel_next_log", c_int, [lbc_channel_p, POINTER(c_int), POINTER(c_void_p)], optional=True
+)
 # int lbc_channel_errmsg_copy(const lbc_channel *ch, char *buf, size_t size);
 # (the channel's last failure from any thread; Python threads stay on their OS thread,
 # so the binding itself uses lbc_last_errmsg.)
