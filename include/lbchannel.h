@@ -498,6 +498,22 @@ typedef struct lbc_cq lbc_cq;
  */
 int lbc_options_set_log_queue(lbc_options *opts, lbc_cq *cq, void *tag);
 
+/**
+ * The pollable alternative to the lookup callback (for the same runtimes): the
+ * channel discovers its endpoints by asking the application, on the lookup
+ * schedule (discovery_interval_ms, early re-resolution, backoff after failures,
+ * never twice at once), but instead of calling a function it posts an
+ * LBC_EVENT_LOOKUP event with `tag` to `cq` and waits for
+ * lbc_channel_answer_lookup() from any thread of the application. The target
+ * text of lbc_channel_open() is then any non-empty text (the application knows
+ * what it names). Takes precedence over lbc_options_set_lookup(). Needs
+ * resolution=lazy: an eager open would wait for an answer nobody can give yet
+ * (lbc_channel_open returns LBC_ERR_INVALID_ARGUMENT). A lookup still waiting
+ * when the channel closes ends at once. cq = NULL removes it.
+ * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (opts NULL) or LBC_ERR_FORKED.
+ */
+int lbc_options_set_lookup_queue(lbc_options *opts, lbc_cq *cq, void *tag);
+
 /* ------------------------------------------------------------------------- */
 /* Metadata (gRPC request/response headers and trailers)                      */
 /* ------------------------------------------------------------------------- */
@@ -600,6 +616,20 @@ const char *lbc_channel_errmsg(const lbc_channel *ch);
  * LBC_ERR_FORKED. THREAD SAFETY: any thread; each line goes to one caller.
  */
 int lbc_channel_next_log(lbc_channel *ch, int *level, char **message);
+
+/**
+ * Answer the due lookup of a channel opened with lbc_options_set_lookup_queue():
+ * `addresses` holds `count` texts as for lbc_address_list_add() (count = 0: an
+ * empty answer, handled by the empty_answer option), or `error` is non-NULL for a
+ * failed lookup (the message is copied; the last known endpoints are kept and the
+ * lookup is retried with backoff). An invalid address fails the lookup as from a
+ * callback. Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (ch NULL, addresses NULL with
+ * count > 0, a NULL address, the channel has no lookup queue, or no lookup is
+ * due: answer each LBC_EVENT_LOOKUP once), LBC_ERR_CLOSED or LBC_ERR_FORKED.
+ * THREAD SAFETY: any thread.
+ */
+int lbc_channel_answer_lookup(lbc_channel *ch, const char *const *addresses, size_t count,
+                              const char *error);
 
 /**
  * The message of the most recent failing call on this channel made by ANY thread
@@ -750,7 +780,10 @@ typedef enum lbc_event_kind {
   LBC_EVENT_CALL = 2,
   /** Log lines of a channel opened with lbc_options_set_log_queue() are pending:
    *  take them with lbc_channel_next_log() until LBC_ERR_WOULD_BLOCK. */
-  LBC_EVENT_LOG = 3
+  LBC_EVENT_LOG = 3,
+  /** A lookup of a channel opened with lbc_options_set_lookup_queue() is due:
+   *  answer it once with lbc_channel_answer_lookup(). */
+  LBC_EVENT_LOOKUP = 4
 } lbc_event_kind;
 
 /** Bits of lbc_event.flags for LBC_EVENT_CALL (several may be set at once). */

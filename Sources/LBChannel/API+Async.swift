@@ -87,9 +87,14 @@ private func fillEvent(_ events: UnsafeMutableRawPointer, _ eventSize: Int, _ in
         lbcshim_fill_event(events, eventSize, index, UnsafeMutableRawPointer(bitPattern: call.tag), 2, taken, nil)
         return true
     }
-    let feed = item as! LogFeed
-    guard feed.takeEvent() else { return false }
-    lbcshim_fill_event(events, eventSize, index, UnsafeMutableRawPointer(bitPattern: feed.tag), 3, 0, nil)
+    if let feed = item as? LogFeed {
+        guard feed.takeEvent() else { return false }
+        lbcshim_fill_event(events, eventSize, index, UnsafeMutableRawPointer(bitPattern: feed.tag), 3, 0, nil)
+        return true
+    }
+    let lookup = item as! PolledLookup
+    guard lookup.takeEvent() else { return false }
+    lbcshim_fill_event(events, eventSize, index, UnsafeMutableRawPointer(bitPattern: lookup.tag), 4, 0, nil)
     return true
 }
 

@@ -14,7 +14,15 @@ public func lbc_channel_open(_ target: UnsafePointer<CChar>?, _ opts: UnsafeRawP
     let options = box?.options ?? ChannelOptions()
     let source: EndpointSource
     var tlsTarget: (host: String?, port: UInt16?) = (nil, nil)
-    if let lookup = box?.lookup {
+    let polled = box?.lookupQueue.map { PolledLookup(queue: $0.queue, tag: $0.tag) }
+    if let polled {
+        guard !text.isEmpty else { return fail(.invalidTarget, "lbc_channel_open: the target is empty") }
+        guard options.resolution != .eager else {
+            return fail(.invalidArgument, "lbc_channel_open: resolution=eager cannot wait for a lookup queue "
+                        + "(nobody can answer before open returns); use lazy")
+        }
+        source = .lookup({ target in polled.lookup(target) })
+    } else if let lookup = box?.lookup {
         guard !text.isEmpty else { return fail(.invalidTarget, "lbc_channel_open: the target is empty") }
         source = .lookup(lookupFunction(lookup))
     } else {
@@ -39,7 +47,7 @@ public func lbc_channel_open(_ target: UnsafePointer<CChar>?, _ opts: UnsafeRawP
     do {
         let channel = try Channel(source: source, targetText: text, options: options,
                                   log: logSink(box?.log, feed), tls: tls)
-        out.pointee = ChannelRegistry.register(channel, feed: feed)
+        out.pointee = ChannelRegistry.register(channel, feed: feed, polledLookup: polled)
         return 0
     } catch {
         switch error {

@@ -23,6 +23,8 @@ final class OptionsBox {
     var log: LogCallback?
     /// lbc_options_set_log_queue: the queue (kept alive) and tag for LBC_EVENT_LOG.
     var logQueue: (queue: CompletionQueue, tag: UInt)?
+    /// lbc_options_set_lookup_queue: the queue (kept alive) and tag for LBC_EVENT_LOOKUP.
+    var lookupQueue: (queue: CompletionQueue, tag: UInt)?
 }
 
 /// Behind `lbc_address_list *` (lives during one lookup callback).
@@ -131,6 +133,8 @@ enum ChannelRegistry {
     nonisolated(unsafe) private static var messages: [UnsafeRawPointer: String] = [:]
     /// The log feed of each live channel opened with a log queue.
     nonisolated(unsafe) private static var feeds: [UnsafeRawPointer: LogFeed] = [:]
+    /// The polled lookup of each live channel opened with a lookup queue.
+    nonisolated(unsafe) private static var polledLookups: [UnsafeRawPointer: PolledLookup] = [:]
 
     @inline(__always)
     private static func locked<T>(_ body: () -> T) -> T {
@@ -139,13 +143,27 @@ enum ChannelRegistry {
         return body()
     }
 
-    static func register(_ channel: Channel, feed: LogFeed? = nil) -> UnsafeMutableRawPointer {
+    static func register(_ channel: Channel, feed: LogFeed? = nil,
+                         polledLookup: PolledLookup? = nil) -> UnsafeMutableRawPointer {
         let handle = Handle.make(channel)
         locked {
             live[UnsafeRawPointer(handle)] = HandleOrigin()
             if let feed { feeds[UnsafeRawPointer(handle)] = feed }
+            if let polledLookup { polledLookups[UnsafeRawPointer(handle)] = polledLookup }
         }
         return handle
+    }
+
+    /// The polled lookup of a live channel (nil: opened without a lookup queue), or
+    /// the LBC_ERR_CLOSED / LBC_ERR_FORKED error for `function`.
+    static func polledLookup(_ handle: UnsafeRawPointer, _ function: String) -> Result<PolledLookup?, CodedError> {
+        let (found, origin): (PolledLookup??, HandleOrigin?) = locked {
+            guard let origin = live[handle] else { return (nil, nil) }
+            return (origin.isCurrent ? .some(polledLookups[handle]) : nil, origin)
+        }
+        if let found { return .success(found) }
+        guard let origin else { return .failure(CodedError(.closed, "\(function): the channel is closed")) }
+        return .failure(origin.refuse(function, "channel")!)
     }
 
     /// The log feed of a live channel (nil: opened without a log queue), or the
@@ -210,6 +228,8 @@ enum ChannelRegistry {
             guard let origin = live.removeValue(forKey: handle) else { return .none }
             messages[handle] = nil
             feeds[handle] = nil
+            // A lookup waiting for an answer that will never come returns now.
+            polledLookups.removeValue(forKey: handle)?.abandon()
             return origin.isCurrent ? .channel(Handle.get(handle, as: Channel.self)) : .forked
         }
     }

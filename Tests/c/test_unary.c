@@ -1175,6 +1175,75 @@ TEST(test_log_queue) {
   lbc_cq_free(cq);
 }
 
+/* Discovery without a lookup callback (lbc_options_set_lookup_queue): each due lookup
+   is an LBC_EVENT_LOOKUP event answered with lbc_channel_answer_lookup from this
+   thread; answers drive the endpoint set, failures keep it; closing releases a
+   lookup that waits for an answer. */
+static int wait_lookup_event(lbc_cq *cq, int *tag, double seconds) {
+  double deadline = now_s() + seconds;
+  while (now_s() < deadline) {
+    lbc_event ev;
+    int n = lbc_cq_poll(cq, &ev, sizeof ev, 1, 100);
+    if (n == 1) return ev.kind == LBC_EVENT_LOOKUP && ev.tag == tag;
+    if (n < 0) return 0;
+  }
+  return 0;
+}
+
+TEST(test_lookup_queue) {
+  lbc_cq *cq = NULL;
+  CHECK_RC(lbc_cq_new(&cq), LBC_OK);
+  if (!cq) return;
+  int tag = 7;
+  lbc_options *opts = NULL;
+  lbc_channel *ch = NULL, *eager = NULL;
+  CHECK_RC(lbc_options_new(&opts), LBC_OK);
+  CHECK_RC(lbc_options_set_lookup_queue(NULL, cq, &tag), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_options_set_lookup_queue(opts, cq, &tag), LBC_OK);
+  CHECK_RC(lbc_options_set(opts, "discovery_interval_ms", "200"), LBC_OK);
+  CHECK_RC(lbc_options_set(opts, "resolution", "eager"), LBC_OK);
+  CHECK_RC(lbc_channel_open("my-registry/svc", opts, &eager), LBC_ERR_INVALID_ARGUMENT);
+  CHECK(eager == NULL, "eager open with a lookup queue gave a channel");
+  CHECK_RC(lbc_options_set(opts, "resolution", "lazy"), LBC_OK);
+  CHECK_RC(lbc_channel_open("my-registry/svc", opts, &ch), LBC_OK);
+  lbc_options_free(opts);
+  if (!ch) return;
+  CHECK(wait_lookup_event(cq, &tag, 5.0), "no LBC_EVENT_LOOKUP within 5 s");
+  CHECK_RC(lbc_channel_answer_lookup(ch, NULL, 2, NULL), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_channel_answer_lookup(ch, g_addrs, 2, NULL), LBC_OK);
+  CHECK_RC(lbc_channel_answer_lookup(ch, g_addrs, 2, NULL), LBC_ERR_INVALID_ARGUMENT); /* answered */
+  int served[2] = {0, 0};
+  for (int i = 0; i < 20; i++) {
+    lbc_response *resp = NULL;
+    if (lbc_unary(ch, "/lbtest.Test/Echo", "x", 1, NULL, 5000, &resp) == LBC_OK &&
+        lbc_response_status(resp) == LBC_STATUS_OK) {
+      for (int k = 0; k < 2; k++)
+        if (strcmp(lbc_response_peer(resp), g_addrs[k]) == 0) served[k]++;
+    }
+    lbc_response_free(resp);
+  }
+  CHECK(served[0] + served[1] == 20 && served[0] > 0 && served[1] > 0,
+        "the answered endpoints served %d and %d of 20 calls", served[0], served[1]);
+  /* The next scheduled lookup: fail it; the endpoints stay. */
+  CHECK(wait_lookup_event(cq, &tag, 5.0), "no second LBC_EVENT_LOOKUP");
+  CHECK_RC(lbc_channel_answer_lookup(ch, NULL, 0, "registry down"), LBC_OK);
+  lbc_response *resp = NULL;
+  CHECK_RC(lbc_unary(ch, "/lbtest.Test/Echo", "x", 1, NULL, 5000, &resp), LBC_OK);
+  CHECK(resp && lbc_response_status(resp) == LBC_STATUS_OK, "a call after a failed lookup failed");
+  lbc_response_free(resp);
+  char *json = NULL;
+  CHECK_RC(lbc_channel_stats_json(ch, &json), LBC_OK);
+  CHECK(json && strstr(json, "registry down"), "the failed lookup is not in the stats: %s", json ? json : "");
+  lbc_free(json);
+  /* A lookup due and never answered: close releases it (no 2 s wait). */
+  CHECK(wait_lookup_event(cq, &tag, 5.0), "no third LBC_EVENT_LOOKUP");
+  double t0 = now_s();
+  lbc_channel_close(ch);
+  CHECK(now_s() - t0 < 1.0, "close with an unanswered lookup took %.2f s", now_s() - t0);
+  CHECK_RC(lbc_channel_answer_lookup(ch, g_addrs, 1, NULL), LBC_ERR_CLOSED);
+  lbc_cq_free(cq);
+}
+
 /* 8 threads x 200 calls on one channel. */
 enum { THREADS = 8, CALLS_PER_THREAD = 200 };
 struct worker {
@@ -1256,6 +1325,7 @@ int main(int argc, char **argv) {
   RUN(test_close_with_blocked_lookup_callback);
   RUN(test_close_with_blocked_log_callback);
   RUN(test_log_queue);
+  RUN(test_lookup_queue);
   RUN(test_threads);
 
   printf("%d passed, %d failed\n", g_passed, g_failed);

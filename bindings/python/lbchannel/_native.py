@@ -127,6 +127,7 @@ class lbc_event(Structure):
 LBC_EVENT_UNARY = 1
 LBC_EVENT_CALL = 2
 LBC_EVENT_LOG = 3
+LBC_EVENT_LOOKUP = 4
 # lbc_event.flags bits
 LBC_CALL_READABLE = 0x1
 LBC_CALL_WRITABLE = 0x2
@@ -365,6 +366,14 @@ lbc_options_set_log_queue = _fn("lbc_options_set_log_queue", c_int, [lbc_options
 # int lbc_channel_next_log(lbc_channel *ch, int *level, char **message);
 lbc_channel_next_log = _fn(
     "lbc_channel_next_log", c_int, [lbc_channel_p, POINTER(c_int), POINTER(c_void_p)], optional=True
+)
+# int lbc_options_set_lookup_queue(lbc_options *opts, lbc_cq *cq, void *tag);
+lbc_options_set_lookup_queue = _fn(
+    "lbc_options_set_lookup_queue", c_int, [lbc_options_p, lbc_cq_p, c_void_p], optional=True
+)
+# int lbc_channel_answer_lookup(lbc_channel *ch, const char *const *addresses, size_t count, const char *error);
+lbc_channel_answer_lookup = _fn(
+    "lbc_channel_answer_lookup", c_int, [lbc_channel_p, POINTER(c_char_p), c_size_t, c_char_p], optional=True
 )
 # int lbc_channel_errmsg_copy(const lbc_channel *ch, char *buf, size_t size);
 # (the channel's last failure from any thread; Python threads stay on their OS thread,
