@@ -164,6 +164,10 @@ test-c:
 	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh $(C_TEST_DIR)/test_streams
 	PYTHON=$(PYTHON) SERVERS=1 bash Tests/c/run.sh $(C_TEST_DIR)/test_fork
 	PYTHON=$(PYTHON) bash Tests/c/run-tls.sh $(C_TEST_DIR)/test_tls
+	@# C++: the header from C++, one thread, no callbacks (discovery and logs polled).
+	$(CXX) -std=c++17 -Wall -Wextra -Werror -o $(C_TEST_DIR)/balanced examples/cpp/balanced.cpp \
+	    $$($(TEST_PKG) --cflags --libs lbchannel) -Wl,-rpath,$(TEST_PREFIX)/lib
+	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh $(C_TEST_DIR)/balanced
 
 test-python:
 	LBCHANNEL_LIBRARY=$(TEST_LIB) \
