@@ -63,7 +63,7 @@ TEST_LIB    := $(TEST_PREFIX)/lib/$(REALNAME)
 PC_LIBDIR     := $(if $(filter $(PREFIX)/lib,$(LIBDIR)),$${exec_prefix}/lib,$(LIBDIR))
 PC_INCLUDEDIR := $(if $(filter $(PREFIX)/include,$(INCLUDEDIR)),$${prefix}/include,$(INCLUDEDIR))
 
-.PHONY: all build deps install uninstall test swift-test check-lib test-install \
+.PHONY: all build deps install uninstall test swift-test check-lib update-symbols test-install \
         test-c test-python demo bench fuzz sanitize clean distclean version
 
 all: build
@@ -134,9 +134,18 @@ test-install:
 	test "$$(readlink $(TEST_PREFIX)/lib/liblbchannel.so)" = $(SONAME)
 	test "$$(readlink $(TEST_PREFIX)/lib/$(SONAME))" = $(REALNAME)
 	test "$$($(TEST_PKG) --modversion lbchannel)" = $(VERSION)
+	@# As on a machine with only the run-time packages: no other .pc file visible.
+	PKG_CONFIG_LIBDIR=$(TEST_PREFIX)/lib/pkgconfig pkg-config --cflags --libs lbchannel >/dev/null
 
 check-lib:
-	bash .ci/check-lib.sh $(TEST_LIB) $(SONAME) $(HEADER)
+	bash .ci/check-lib.sh $(TEST_LIB) $(SONAME) $(HEADER) include/lbchannel.symbols
+
+# Rewrite the committed list of exported symbols from the built library (only after
+# an intended ABI change: check-lib fails on any difference).
+update-symbols: $(LIB)
+	{ grep '^#' include/lbchannel.symbols; \
+	  nm -D --defined-only $(LIB) | awk 'NF >= 3 { print $$3 }' | sort -u; } > include/lbchannel.symbols.new
+	mv include/lbchannel.symbols.new include/lbchannel.symbols
 
 # The C example and every C test program, built against the installed copy.
 C_PROGRAMS := examples/unary.c Tests/c/test_unary.c Tests/c/test_interop.c Tests/c/test_streams.c \
@@ -155,6 +164,10 @@ test-c:
 	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh $(C_TEST_DIR)/test_streams
 	PYTHON=$(PYTHON) SERVERS=1 bash Tests/c/run.sh $(C_TEST_DIR)/test_fork
 	PYTHON=$(PYTHON) bash Tests/c/run-tls.sh $(C_TEST_DIR)/test_tls
+	@# C++: the header from C++, one thread, no callbacks (discovery and logs polled).
+	$(CXX) -std=c++17 -Wall -Wextra -Werror -o $(C_TEST_DIR)/balanced examples/cpp/balanced.cpp \
+	    $$($(TEST_PKG) --cflags --libs lbchannel) -Wl,-rpath,$(TEST_PREFIX)/lib
+	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh $(C_TEST_DIR)/balanced
 
 test-python:
 	LBCHANNEL_LIBRARY=$(TEST_LIB) \

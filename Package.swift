@@ -25,7 +25,9 @@ let package = Package(
         .systemLibrary(name: "CAres", pkgConfig: "libcares",
                        providers: [.apt(["libc-ares-dev"])]),
         // Small C helpers: thread-local error text, epoll without packed structs.
-        .target(name: "CLBCShim"),
+        .target(name: "CLBCShim",
+                // event.c fills the public structs by the layout of include/lbchannel.h.
+                cSettings: [.headerSearchPath("../../include")]),
         // I/O-free core: targets, framing, codecs, backoff, options, pickers.
         .target(name: "LBCCore", swiftSettings: releaseSettings),
         // Event loop, sockets, HTTP/2 connections, the channel.

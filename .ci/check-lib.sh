@@ -5,12 +5,15 @@
 #   - its SONAME is liblbchannel.so.MAJOR.
 #   - (given the header) every function the header declares is exported.
 #   - the fork handler's reference to the runtime's thread-id cache resolved.
-# Usage: .ci/check-lib.sh PATH/TO/liblbchannel.so [EXPECTED_SONAME [HEADER]]
+#   - (given a symbols file) the exported names and their symbol versions are
+#     exactly those committed in it (include/lbchannel.symbols).
+# Usage: .ci/check-lib.sh PATH/TO/liblbchannel.so [EXPECTED_SONAME [HEADER [SYMBOLS]]]
 set -euo pipefail
 
 lib=${1:?usage: check-lib.sh LIBRARY [SONAME]}
 want_soname=${2:-liblbchannel.so.0}
 header=${3:-}
+symbols=${4:-}
 failed=0
 fail() { printf 'check-lib: FAIL: %s\n' "$*" >&2; failed=1; }
 ok() { printf 'check-lib: ok: %s\n' "$*"; }
@@ -43,6 +46,21 @@ if [ -n "$header" ]; then
         fail "functions declared in $header but not exported: $(echo $missing)"
     else
         ok "all $(printf '%s\n' "$declared" | wc -l) functions of $header are exported"
+    fi
+fi
+
+# 1c. The exported ABI, name@version, against the committed list.
+if [ -n "$symbols" ]; then
+    built=$(nm -D --defined-only "$lib" | awk 'NF >= 3 { print $3 }' | sort -u)
+    want=$(grep -v '^#' "$symbols" | grep . | sort -u)
+    added=$(comm -13 <(printf '%s\n' "$want") <(printf '%s\n' "$built"))
+    removed=$(comm -23 <(printf '%s\n' "$want") <(printf '%s\n' "$built"))
+    if [ -n "$added$removed" ]; then
+        fail "exported symbols differ from $symbols (an ABI change; if intended: make update-symbols)"
+        [ -z "$added" ] || printf '%s\n' "$added" | sed 's/^/    + /' >&2
+        [ -z "$removed" ] || printf '%s\n' "$removed" | sed 's/^/    - /' >&2
+    else
+        ok "exported symbols and versions match $symbols ($(printf '%s\n' "$want" | wc -l))"
     fi
 fi
 

@@ -3,7 +3,7 @@
 #
 #   Debian: libnghttp2-dev libssl-dev libc-ares-dev pkg-config dnsmasq-base openssl
 #           (plus a C compiler and python3/pip if the machine has none)
-#   PyPI:   grpcio grpcio-tools pytest h2, for $PYTHON (default python3)
+#   PyPI:   grpcio grpcio-tools pytest h2 cffi, for $PYTHON (default python3)
 #           (h2: the deliberately misbehaving HTTP/2 servers of the robustness tests)
 #
 # Idempotent and quick when everything is present. Runs apt-get update at most
@@ -11,9 +11,9 @@
 set -euo pipefail
 
 PYTHON=${PYTHON:-python3}
-APT_PACKAGES=(libnghttp2-dev libssl-dev libc-ares-dev pkg-config dnsmasq-base openssl)
+APT_PACKAGES=(libnghttp2-dev libssl-dev libc-ares-dev pkg-config dnsmasq-base openssl g++)
 # PyPI name -> module imported to check it is there.
-PIP_PACKAGES=(grpcio:grpc grpcio-tools:grpc_tools pytest:pytest h2:h2)
+PIP_PACKAGES=(grpcio:grpc grpcio-tools:grpc_tools pytest:pytest h2:h2 cffi:cffi)
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 

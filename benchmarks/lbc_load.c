@@ -81,7 +81,7 @@ static uint64_t *ISSUED_AT; /* per slot (tag = slot + 1) */
 
 static void async_issue(intptr_t slot) {
   ISSUED_AT[slot] = bench_now_ns();
-  int rc = lbc_unary_async(CH, METHOD, REQ, REQ_LEN, NULL, A.deadline_ms, CQ, (void *)(slot + 1));
+  int rc = lbc_unary_async(CH, METHOD, REQ, REQ_LEN, NULL, A.deadline_ms, CQ, (void *)(slot + 1), NULL);
   if (rc != LBC_OK) {
     fprintf(stderr, "lbc_load: lbc_unary_async: rc=%d (%s) %s\n", rc, lbc_strerror(rc),
             lbc_last_errmsg());
@@ -119,7 +119,7 @@ static void async_phase(long total, uint64_t end_ns, bench_samples *s) {
     outstanding++;
   }
   while (outstanding > 0) {
-    int n = lbc_cq_poll(CQ, ev, ASYNC_BATCH, 60000);
+    int n = lbc_cq_poll(CQ, ev, sizeof(lbc_event), ASYNC_BATCH, 60000);
     if (n < 0) {
       fprintf(stderr, "lbc_load: lbc_cq_poll: %d (%s)\n", n, lbc_strerror(n));
       exit(1);

@@ -74,7 +74,7 @@ static void phase(long count, uint64_t end_ns, bench_samples *s) {
   int more = count > 0 || bench_now_ns() < end_ns;
   fill(more, limit);
   while (SENT > RECEIVED || (more && SEND_BLOCKED)) {
-    int n = lbc_cq_poll(CQ, ev, 16, 60000);
+    int n = lbc_cq_poll(CQ, ev, sizeof(lbc_event), 16, 60000);
     if (n <= 0) {
       fprintf(stderr, "lbc_stream: lbc_cq_poll: %d (%ld sent, %ld received)\n", n, SENT, RECEIVED);
       exit(1);

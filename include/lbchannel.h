@@ -13,7 +13,9 @@
  *   are left untouched. (Accessors such as lbc_response_status() and the
  *   string functions cannot fail; destructors return void.) `lbc_strerror()` names the
  *   code; `lbc_last_errmsg()` gives the detailed message of the most recent
- *   failing call on the calling thread.
+ *   failing call on the calling OS thread. RULE for runtimes that move code
+ *   between OS threads (Go, green threads): read the message in the same native
+ *   call that failed, or with lbc_channel_errmsg_copy() (per channel, any thread).
  *   The one positive result is LBC_END from lbc_call_recv() (no more messages).
  * - The outcome of an RPC is not an error code: `lbc_unary()` returns LBC_OK when
  *   the RPC ran to *any* gRPC status (including UNAVAILABLE or DEADLINE_EXCEEDED)
@@ -48,8 +50,31 @@
 #ifndef LBCHANNEL_H
 #define LBCHANNEL_H
 
+/*
+ * FFI PARSERS (Python cffi's cdef, LuaJIT's ffi.cdef, ...): define
+ * LBC_NO_SYSTEM_INCLUDES and preprocess, e.g.
+ *   cc -E -P -DLBC_NO_SYSTEM_INCLUDES lbchannel.h
+ * The result includes no system header (the parser must know size_t, int64_t,
+ * uint8_t, uint32_t and uint64_t, as cffi and LuaJIT do) and no compiler extension;
+ * every constant an FFI needs is an enum constant, so it survives preprocessing.
+ * (The version macros and LBC_EVENT_MIN_SIZE remain #defines: use lbc_version()
+ * and your own sizeof(lbc_event).) `make test` checks this with cffi.
+ */
+#ifndef LBC_NO_SYSTEM_INCLUDES
 #include <stddef.h>
 #include <stdint.h>
+#endif
+
+/*
+ * LBC_DEPRECATED(msg) marks a function that a later major version will remove;
+ * compilers warn where it is used (the replacement is in `msg` and in its
+ * comment). Deprecated functions keep working until that major version.
+ */
+#if defined(LBC_NO_SYSTEM_INCLUDES) || !(defined(__GNUC__) || defined(__clang__))
+#define LBC_DEPRECATED(msg)
+#else
+#define LBC_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -334,18 +359,28 @@ void lbc_options_free(lbc_options *opts);
  */
 int lbc_options_set(lbc_options *opts, const char *key, const char *value);
 
-/** Typed setter for lb_policy. LBC_ERR_INVALID_ARGUMENT for an unknown policy. */
+/*
+ * Typed setters. Each returns LBC_OK or LBC_ERR_INVALID_ARGUMENT (opts NULL, or
+ * a value outside the range given for its key above; the message names the
+ * option and the value) — never LBC_ERR_UNKNOWN_OPTION. On failure the options
+ * are unchanged. THREAD SAFETY: as for every options function, one thread at a
+ * time per options object.
+ */
+/** lb_policy: an lbc_lb_policy value. */
 int lbc_options_set_lb_policy(lbc_options *opts, lbc_lb_policy policy);
-/** Typed setter for connect_timeout_ms (> 0). */
+/** connect_timeout_ms: > 0. */
 int lbc_options_set_connect_timeout_ms(lbc_options *opts, int64_t ms);
-/** Typed setter for wait_for_ready (0 = fail fast with UNAVAILABLE when no endpoint is usable). */
+/** wait_for_ready: any int (0 = fail fast with UNAVAILABLE when no endpoint is
+ *  usable). Fails only for opts NULL. */
 int lbc_options_set_wait_for_ready(lbc_options *opts, int enabled);
-/** Typed setter for max_send_message_size and max_receive_message_size (each 0 .. INT32_MAX). */
+/** max_send_message_size and max_receive_message_size: each 0 .. INT32_MAX; both or neither are set. */
 int lbc_options_set_max_message_sizes(lbc_options *opts, int64_t max_send, int64_t max_receive);
-/** Typed setter for the connection backoff (gRPC connection-backoff.md). */
+/** The connection backoff (gRPC connection-backoff.md): initial_ms > 0,
+ *  multiplier >= 1.0, jitter 0.0 .. 1.0, max_ms >= initial_ms (NaN refused);
+ *  all four or none are set. */
 int lbc_options_set_backoff(lbc_options *opts, int64_t initial_ms, double multiplier,
                             double jitter, int64_t max_ms);
-/** Typed setter for authority; NULL restores the default. */
+/** authority: visible ASCII 0x21-0x7E (as for lbc_options_set); NULL restores the default. */
 int lbc_options_set_authority(lbc_options *opts, const char *authority);
 
 /* ------------------------------------------------------------------------- */
@@ -381,7 +416,8 @@ int lbc_options_set_authority(lbc_options *opts, const char *authority);
  * verified with the current trust settings.
  */
 
-/** Typed setter for `tls` (non-zero: TLS on every connection). */
+/** Typed setter for `tls` (non-zero: TLS on every connection). Returns LBC_OK or
+ *  LBC_ERR_INVALID_ARGUMENT (opts NULL). */
 int lbc_options_set_tls(lbc_options *opts, int enabled);
 /**
  * Typed setter for the trusted CAs: `ca_file` (PEM file), `ca_dir` (OpenSSL hashed
@@ -407,7 +443,9 @@ int lbc_options_set_tls_client_cert_files(lbc_options *opts, const char *cert_fi
  */
 int lbc_options_set_tls_client_cert_pem(lbc_options *opts, const char *cert_pem, size_t cert_len,
                                         const char *key_pem, size_t key_len);
-/** Typed setter for tls_server_name; NULL restores the default (the target's host). */
+/** Typed setter for tls_server_name; NULL restores the default (the target's host).
+ *  Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT (opts NULL, an empty name, one with
+ *  bytes outside visible ASCII 0x21-0x7E, or one longer than 253 bytes). */
 int lbc_options_set_tls_server_name(lbc_options *opts, const char *name);
 
 /** Addresses collected by a lookup callback. Valid only during the callback. */
@@ -439,14 +477,26 @@ int lbc_address_list_set_error(lbc_address_list *list, const char *message);
  * Calling lbc_channel_close() on its own channel from the callback closes the
  * handle at once (no callback of the channel starts after that); the teardown
  * finishes on another thread after the callback returns.
+ *
+ * THREAD: always the channel's lookup thread, a thread the library created
+ * (never an application thread, never the I/O thread). RUNTIMES WITH A GLOBAL
+ * LOCK (Ruby's GVL, Python's GIL, a Lua state): the callback has to take the lock
+ * on that foreign thread, so release it around every lbc_* call that may wait
+ * (lbc_unary, lbc_call_* and lbc_cq_poll with a timeout other than 0,
+ * lbc_channel_open with eager resolution, lbc_channel_close, lbc_channel_stats_json,
+ * lbc_channel_set_endpoints, lbc_channel_reload_tls) — ruby-ffi: `blocking: true`;
+ * Python ctypes.CDLL does it by itself. A runtime that cannot run code on a
+ * foreign thread at all must not install callbacks. Should the lock be held
+ * anyway, lbc_channel_close still returns (after at most 2 s, see there).
  */
 typedef int (*lbc_lookup_fn)(const char *target, lbc_address_list *out, void *user_data);
 
 /**
  * Use `fn` instead of DNS to find the endpoints: the target of lbc_channel_open()
  * is then any non-empty text, passed to `fn` unparsed. `user_data` must stay valid
- * until the channel is closed (lbc_channel_close waits for a running lookup to
- * return). fn = NULL removes the callback.
+ * until the channel is closed and a lookup running then has returned
+ * (lbc_channel_close waits for it, at most 2 s). fn = NULL removes the callback.
+ * Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT (opts NULL).
  */
 int lbc_options_set_lookup(lbc_options *opts, lbc_lookup_fn fn, void *user_data);
 
@@ -472,11 +522,55 @@ typedef enum lbc_log_level {
  * lbc_channel_close() from it closes the handle at once (no callback
  * of the channel starts after that; the teardown finishes on another thread).
  * `message` is valid during the call only.
+ *
+ * THREAD: the channel's I/O thread (a library thread), or an application
+ * thread inside one of the lbc_* functions named above (then that thread, with
+ * whatever locks it holds). RUNTIMES WITH A GLOBAL LOCK: as for lbc_lookup_fn,
+ * release the lock around lbc_* calls that may wait; the callback must take the
+ * lock itself (it may already hold it when it runs inline on an application
+ * thread: use a recursive acquire, e.g. PyGILState_Ensure). While a log callback
+ * waits, the channel's I/O stops: RPCs of the channel wait and may reach their
+ * deadlines.
  */
 typedef void (*lbc_log_fn)(int level, const char *message, void *user_data);
 
-/** Install a log callback (NULL: no logging, the default). user_data as for lookups. */
+/** Install a log callback (NULL: no logging, the default). user_data as for lookups.
+ *  Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT (opts NULL). */
 int lbc_options_set_log_callback(lbc_options *opts, lbc_log_fn fn, void *user_data);
+
+/* lbc_cq is declared with the completion queues below. */
+typedef struct lbc_cq lbc_cq;
+
+/**
+ * The pollable alternative to the log callback, for runtimes that must never be
+ * called from another thread (LuaJIT, some green-thread runtimes): the channel
+ * keeps its log lines (at most 1024 unread; older ones are dropped and the next
+ * line taken says how many) and posts an LBC_EVENT_LOG event with `tag` to `cq`
+ * when lines arrive; take them with lbc_channel_next_log() until it returns
+ * LBC_ERR_WOULD_BLOCK (edge-triggered: drain before waiting again). No code of
+ * the application runs on a library thread. May be combined with a callback
+ * (each line goes to both). The queue is kept alive by the options and the
+ * channel; freeing it stops the events (lines can still be taken).
+ * cq = NULL removes it. Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (opts NULL) or
+ * LBC_ERR_FORKED (a parent's queue in a forked child).
+ */
+int lbc_options_set_log_queue(lbc_options *opts, lbc_cq *cq, void *tag);
+
+/**
+ * The pollable alternative to the lookup callback (for the same runtimes): the
+ * channel discovers its endpoints by asking the application, on the lookup
+ * schedule (discovery_interval_ms, early re-resolution, backoff after failures,
+ * never twice at once), but instead of calling a function it posts an
+ * LBC_EVENT_LOOKUP event with `tag` to `cq` and waits for
+ * lbc_channel_answer_lookup() from any thread of the application. The target
+ * text of lbc_channel_open() is then any non-empty text (the application knows
+ * what it names). Takes precedence over lbc_options_set_lookup(). Needs
+ * resolution=lazy: an eager open would wait for an answer nobody can give yet
+ * (lbc_channel_open returns LBC_ERR_INVALID_ARGUMENT). A lookup still waiting
+ * when the channel closes ends at once. cq = NULL removes it.
+ * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (opts NULL) or LBC_ERR_FORKED.
+ */
+int lbc_options_set_lookup_queue(lbc_options *opts, lbc_cq *cq, void *tag);
 
 /* ------------------------------------------------------------------------- */
 /* Metadata (gRPC request/response headers and trailers)                      */
@@ -550,9 +644,14 @@ int lbc_channel_open(const char *target, const lbc_options *opts, lbc_channel **
  * Connections close, the I/O thread exits. Later
  * calls with this handle return LBC_ERR_CLOSED (a closed handle is detected as
  * long as its address is not reused by a newer channel). NULL is a no-op.
- * Blocks until the I/O thread has exited and a running lookup callback has
- * returned — except when called from the channel's own lookup or log callback:
- * then it returns at once and the teardown completes on another thread.
+ * Blocks until the I/O thread has exited and a running lookup or log callback
+ * has returned, but AT MOST 2 SECONDS: a callback that does not return by then
+ * (one waiting for a lock the closing thread holds, such as a runtime's global
+ * lock) is left running; close returns, no callback of the channel starts after
+ * that, and the teardown completes on another thread once the callback returns
+ * (so its user_data must stay valid until then). Called from the channel's own
+ * lookup or log callback it returns at once and the teardown completes on
+ * another thread.
  * In a forked child, closing a channel of the parent only forgets the handle
  * (see FORK above) and returns at once.
  * THREAD SAFETY: any thread; closing twice is harmless.
@@ -567,6 +666,48 @@ void lbc_channel_close(lbc_channel *ch);
 const char *lbc_channel_errmsg(const lbc_channel *ch);
 
 /**
+ * Take the next log line of a channel opened with lbc_options_set_log_queue():
+ * *level receives its lbc_log_level, *message the line (release it with lbc_free).
+ * Returns LBC_OK, LBC_ERR_WOULD_BLOCK (no line pending), LBC_ERR_RESOURCE (no
+ * memory for the copy: the line stays first in line), LBC_ERR_INVALID_ARGUMENT
+ * (a NULL argument, or the channel has no log queue), LBC_ERR_CLOSED or
+ * LBC_ERR_FORKED. THREAD SAFETY: any thread; each line goes to one caller.
+ */
+int lbc_channel_next_log(lbc_channel *ch, int *level, char **message);
+
+/**
+ * Answer the due lookup of a channel opened with lbc_options_set_lookup_queue():
+ * `addresses` holds `count` texts as for lbc_address_list_add() (count = 0: an
+ * empty answer, handled by the empty_answer option), or `error` is non-NULL for a
+ * failed lookup (the message is copied; the last known endpoints are kept and the
+ * lookup is retried with backoff). An invalid address fails the lookup as from a
+ * callback. Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (ch NULL, addresses NULL with
+ * count > 0, a NULL address, the channel has no lookup queue, or no lookup is
+ * due: answer each LBC_EVENT_LOOKUP once), LBC_ERR_CLOSED or LBC_ERR_FORKED.
+ * THREAD SAFETY: any thread.
+ */
+int lbc_channel_answer_lookup(lbc_channel *ch, const char *const *addresses, size_t count,
+                              const char *error);
+
+/**
+ * The message of the most recent failing call on this channel made by ANY thread
+ * ("" if none), copied into `buf` (NUL-terminated, cut to size - 1 bytes).
+ * For runtimes whose code moves between OS threads (Go's goroutines, green
+ * threads, async executors), where lbc_last_errmsg() and lbc_channel_errmsg() —
+ * per OS thread — may give another call's message: read it with this right after
+ * the failure. It is exact while no other call on the same channel fails in
+ * between; with concurrent failures on one channel, run the call and the read in
+ * one native call (one cgo function) and use lbc_last_errmsg() there instead.
+ * Failures of functions without a channel (options, metadata, calls, queues)
+ * are only per thread: their codes say what went wrong.
+ * Returns the message's length in bytes (it was cut when >= size; pass buf NULL
+ * with size 0 to learn it), LBC_ERR_INVALID_ARGUMENT (ch NULL, or buf NULL with
+ * size > 0), LBC_ERR_CLOSED or LBC_ERR_FORKED. Does not itself count as a
+ * failure on the channel. THREAD SAFETY: any thread.
+ */
+int lbc_channel_errmsg_copy(const lbc_channel *ch, char *buf, size_t size);
+
+/**
  * Replace the channel's endpoint set (push discovery, for callers that watch their
  * own registry). `addresses` holds `count` texts as for lbc_address_list_add();
  * all are validated first, nothing changes on error. New endpoints start
@@ -574,7 +715,8 @@ const char *lbc_channel_errmsg(const lbc_channel *ch);
  * RPCs started after this call returns see the new set. On a channel with DNS or
  * a lookup the next resolution replaces the pushed set; open with "manual:" for
  * push-only discovery. count = 0 empties the set.
- * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT or LBC_ERR_CLOSED. THREAD SAFETY: any thread.
+ * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (ch NULL, addresses NULL with count > 0,
+ * a malformed address), LBC_ERR_CLOSED or LBC_ERR_FORKED. THREAD SAFETY: any thread.
  */
 int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, size_t count);
 
@@ -617,7 +759,8 @@ int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, siz
  * "endpoints" lists only the subset.
  * States: IDLE, CONNECTING, READY, TRANSIENT_FAILURE. discovery.kind is "dns",
  * "lookup" or "static"; last_result is "ok", "empty", "error" or null.
- * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT or LBC_ERR_CLOSED.
+ * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (ch or json_out NULL), LBC_ERR_CLOSED,
+ * LBC_ERR_RESOURCE (no memory for the copy) or LBC_ERR_FORKED.
  */
 int lbc_channel_stats_json(lbc_channel *ch, char **json_out);
 
@@ -658,9 +801,11 @@ typedef struct lbc_response lbc_response;
  *
  * Returns LBC_OK when the RPC finished (inspect lbc_response_status()),
  * LBC_ERR_INVALID_ARGUMENT (NULL channel/method/out, a method that is not '/'
- * followed by visible ASCII), LBC_ERR_MESSAGE_TOO_LARGE (request above max_send_message_size),
+ * followed by visible ASCII, request NULL with request_len > 0),
+ * LBC_ERR_MESSAGE_TOO_LARGE (request above max_send_message_size),
  * LBC_ERR_CLOSED, LBC_ERR_RECURSIVE_CALL (called from this channel's log
- * callback) or LBC_ERR_RESOURCE.
+ * callback) or LBC_ERR_FORKED. The request checks (method, size) are the
+ * channel's own, the same for every function that starts a call.
  * THREAD SAFETY: any thread, concurrently.
  */
 int lbc_unary(lbc_channel *ch, const char *method, const void *request, size_t request_len,
@@ -689,9 +834,10 @@ const char *lbc_response_peer(const lbc_response *resp);
 /* ------------------------------------------------------------------------- */
 
 /**
- * A completion queue collects events of asynchronous unary calls and of
- * streaming calls started with it, so one thread (an event loop: asyncio,
- * libuv, epoll) can drive any number of calls without a thread per call.
+ * A completion queue collects events of asynchronous unary calls, of
+ * streaming calls started with it and of channel log lines (LBC_EVENT_LOG), so
+ * one thread (an event loop: asyncio, libuv, epoll) can drive any number of
+ * calls without a thread per call.
  *
  * Its file descriptor (lbc_cq_fd) is readable while events are pending: add it
  * to your poll set, and when it is readable call lbc_cq_poll(cq, ..., 0) until
@@ -701,28 +847,42 @@ const char *lbc_response_peer(const lbc_response *resp);
  * THREAD SAFETY: any thread; usually one thread polls. A queue may serve calls
  * of several channels.
  */
-typedef struct lbc_cq lbc_cq;
-
 /** What an lbc_event reports. */
 typedef enum lbc_event_kind {
   /** An lbc_unary_async call ended; `response` holds its result. */
   LBC_EVENT_UNARY = 1,
   /** A streaming call changed; `flags` says how (LBC_CALL_* bits). */
-  LBC_EVENT_CALL = 2
+  LBC_EVENT_CALL = 2,
+  /** Log lines of a channel opened with lbc_options_set_log_queue() are pending:
+   *  take them with lbc_channel_next_log() until LBC_ERR_WOULD_BLOCK. */
+  LBC_EVENT_LOG = 3,
+  /** A lookup of a channel opened with lbc_options_set_lookup_queue() is due:
+   *  answer it once with lbc_channel_answer_lookup(). */
+  LBC_EVENT_LOOKUP = 4
 } lbc_event_kind;
 
-/* Bits of lbc_event.flags for LBC_EVENT_CALL (several may be set at once). */
-/** Messages (or the end of the stream) can be read: lbc_call_recv(call, 0, ...)
- *  until it returns LBC_ERR_WOULD_BLOCK. Edge-triggered: drain before waiting again. */
-#define LBC_CALL_READABLE 0x1u
-/** A send that returned LBC_ERR_WOULD_BLOCK can now be retried. */
-#define LBC_CALL_WRITABLE 0x2u
-/** The response headers arrived (lbc_call_headers no longer blocks). */
-#define LBC_CALL_HEADERS 0x4u
-/** The call ended: lbc_call_finish no longer blocks. The last event of a call. */
-#define LBC_CALL_DONE 0x8u
+/** Bits of lbc_event.flags for LBC_EVENT_CALL (several may be set at once). */
+typedef enum lbc_call_event_flag {
+  /** Messages (or the end of the stream) can be read: lbc_call_recv(call, 0, ...)
+   *  until it returns LBC_ERR_WOULD_BLOCK. Edge-triggered: drain before waiting again. */
+  LBC_CALL_READABLE = 0x1,
+  /** A send that returned LBC_ERR_WOULD_BLOCK can now be retried. */
+  LBC_CALL_WRITABLE = 0x2,
+  /** The response headers arrived (lbc_call_headers no longer blocks). */
+  LBC_CALL_HEADERS = 0x4,
+  /** The call ended: lbc_call_finish no longer blocks. The last event of a call. */
+  LBC_CALL_DONE = 0x8
+} lbc_call_event_flag;
 
-/** One event taken from a completion queue. */
+/**
+ * One event taken from a completion queue.
+ *
+ * EXTENSIBLE: later versions may append fields after `response` (never move,
+ * resize or remove one). lbc_cq_poll() is therefore told the caller's
+ * sizeof(lbc_event) and steps through the array by it: a program built against
+ * this header gets exactly these fields from any newer library, and a program
+ * built against a newer header reads its extra fields as zero from this one.
+ */
 typedef struct lbc_event {
   /** The `tag` given when the call was started. */
   void *tag;
@@ -734,12 +894,21 @@ typedef struct lbc_event {
   lbc_response *response;
 } lbc_event;
 
+/** The smallest event_size lbc_cq_poll() accepts: the end of `response`, the last
+ *  field of the first lbc_event (24 on LP64 platforms). */
+#define LBC_EVENT_MIN_SIZE (2 * sizeof(void *) + sizeof(lbc_response *))
+
 /** CONSTRUCTOR. Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (out is NULL) or LBC_ERR_RESOURCE. */
 int lbc_cq_new(lbc_cq **out);
 
 /**
  * DESTRUCTOR. Calls still bound to the queue keep running; their later events
  * are dropped (responses of dropped unary events are freed). NULL is a no-op.
+ * THREAD SAFETY: may be called while other threads are blocked in lbc_cq_poll
+ * on the queue: they return LBC_ERR_CLOSED at once, and the queue's memory and
+ * descriptor are released when the last of them has returned. (A poll *entered*
+ * after lbc_cq_free has begun is a use after free.) Close the descriptor out of
+ * your own poll set before freeing.
  */
 void lbc_cq_free(lbc_cq *cq);
 
@@ -750,27 +919,67 @@ int lbc_cq_fd(const lbc_cq *cq);
 
 /**
  * Take up to `max` pending events into `events`, waiting up to `timeout_ms`
- * for the first one (0: do not wait; < 0: wait forever). Returns the number
- * of events taken (0 when none arrived in time), LBC_ERR_INVALID_ARGUMENT or
- * LBC_ERR_FORKED (the parent's queue, in a forked child).
+ * for the first one (0: do not wait; < 0: wait forever).
+ *
+ *   events      an array of `max` slots of `event_size` bytes each
+ *   event_size  sizeof(lbc_event) as the caller compiled it (see lbc_event):
+ *               >= LBC_EVENT_MIN_SIZE; a multiple of the pointer size
+ *
+ * Returns the number of events taken (0 when none arrived in time),
+ * LBC_ERR_INVALID_ARGUMENT (cq or events NULL, max <= 0, event_size too small
+ * or not a multiple of the pointer size), LBC_ERR_CLOSED (another thread freed
+ * the queue while this one waited) or LBC_ERR_FORKED (the parent's queue, in a
+ * forked child). Slots beyond the returned count are left untouched.
+ * THREAD SAFETY: any thread; several threads may poll one queue (each event
+ * goes to one of them).
  */
-int lbc_cq_poll(lbc_cq *cq, lbc_event *events, int max, int64_t timeout_ms);
+int lbc_cq_poll(lbc_cq *cq, lbc_event *events, size_t event_size, int max, int64_t timeout_ms);
+
+/** An asynchronous unary call (lbc_unary_async's handle), for cancelling it. */
+typedef struct lbc_unary_call lbc_unary_call;
 
 /**
  * Start a unary RPC and return at once; its result arrives on `cq` as an
- * LBC_EVENT_UNARY event carrying `tag` and the lbc_response (exactly one event
- * per call that returned LBC_OK). Arguments and errors as for lbc_unary().
+ * LBC_EVENT_UNARY event carrying `tag` and the lbc_response: exactly one event
+ * per call that returned LBC_OK, whatever happens to the handle.
+ *
+ *   out   receives the call's handle (lbc_unary_call_cancel, lbc_unary_call_free),
+ *         or NULL when the caller will not cancel it
+ *
+ * Other arguments as for lbc_unary(). Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT
+ * (NULL ch/method/cq, request NULL with request_len > 0, a method refused as for
+ * lbc_unary()), LBC_ERR_MESSAGE_TOO_LARGE, LBC_ERR_CLOSED or LBC_ERR_FORKED;
+ * on failure no event follows and *out is untouched.
  * Unlike lbc_unary() it may be called from the channel's log callback.
+ * THREAD SAFETY: any thread, concurrently.
  */
 int lbc_unary_async(lbc_channel *ch, const char *method, const void *request, size_t request_len,
-                    const lbc_metadata *metadata, int64_t timeout_ms, lbc_cq *cq, void *tag);
+                    const lbc_metadata *metadata, int64_t timeout_ms, lbc_cq *cq, void *tag,
+                    lbc_unary_call **out);
 
 /**
- * Cancel the asynchronous unary call started on `cq` with `tag` (the most
- * recent one, if several share the tag): it ends with CANCELLED, the server
- * sees RST_STREAM(CANCEL), and its LBC_EVENT_UNARY event still arrives. No
- * effect when no such call is in flight (its event may already be queued).
- * Any thread. Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT (cq is NULL).
+ * Cancel the call: it ends with CANCELLED unless it has ended already, the
+ * server sees RST_STREAM(CANCEL), and its one event still arrives (with the
+ * CANCELLED response, or the result if the call ended first). Repeatable; any
+ * thread, concurrently with lbc_cq_poll. Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT
+ * (call is NULL) or LBC_ERR_FORKED.
+ */
+int lbc_unary_call_cancel(lbc_unary_call *call);
+
+/**
+ * DESTRUCTOR of the handle only: the call runs on (cancel it first to stop it)
+ * and its event still arrives. May be called before or after that event, from
+ * any thread, but not concurrently with lbc_unary_call_cancel on the same handle.
+ * NULL is a no-op.
+ */
+void lbc_unary_call_free(lbc_unary_call *call);
+
+/**
+ * SHORTCUT for callers without a handle: cancel the asynchronous unary call
+ * started on `cq` with `tag` — only the most recent one when several share the
+ * tag, and none once its event has been posted. Prefer lbc_unary_call_cancel.
+ * Any thread. Returns LBC_OK (also when no such call is in flight),
+ * LBC_ERR_INVALID_ARGUMENT (cq is NULL) or LBC_ERR_FORKED.
  */
 int lbc_unary_cancel(lbc_cq *cq, void *tag);
 
@@ -793,14 +1002,27 @@ int lbc_unary_cancel(lbc_cq *cq, void *tag);
  * THREAD SAFETY: one thread may send while another receives; lbc_call_cancel
  * may be called from any thread at any time. Do not call the same function
  * concurrently on one call (two senders, two receivers).
+ *
+ * LIFETIME: lbc_call_free may be called while other threads are blocked in
+ * lbc_call_send, lbc_call_recv, lbc_call_headers or lbc_call_finish on the same
+ * call: it cancels the call and wakes them at once with LBC_ERR_CLOSED, and the
+ * call's memory is released when the last of them has returned. A function
+ * *entered* after lbc_call_free has begun is a use after free, as for any
+ * destructor: the thread that frees must know no new use will start.
  */
 typedef struct lbc_call lbc_call;
 
 /** Flags of lbc_call_send. */
-#define LBC_SEND_END 0x1u /**< the last message: close the send side after it */
+typedef enum lbc_send_flag {
+  /** The last message: close the send side after it. */
+  LBC_SEND_END = 0x1
+} lbc_send_flag;
 
-/** lbc_call_recv's "no more messages" result (not an error; see lbc_call_finish). */
-#define LBC_END 1
+/** lbc_call_recv's positive result. */
+typedef enum lbc_recv_result {
+  /** No more messages (not an error; see lbc_call_finish). */
+  LBC_END = 1
+} lbc_recv_result;
 
 /**
  * Start a call and return at once (picking an endpoint and opening the stream
@@ -834,7 +1056,9 @@ int lbc_call_start(lbc_channel *ch, const char *method, const lbc_metadata *meta
  * lbc_call_finish), LBC_ERR_SEND_CLOSED (the send side was closed; reported
  * in preference to LBC_ERR_CALL_FINISHED), LBC_ERR_MESSAGE_TOO_LARGE (above
  * max_send_message_size), LBC_ERR_RECURSIVE_CALL (a blocking send on the
- * channel's I/O thread) or LBC_ERR_INVALID_ARGUMENT.
+ * channel's I/O thread), LBC_ERR_CLOSED (another thread freed the call while
+ * this one waited), LBC_ERR_FORKED or LBC_ERR_INVALID_ARGUMENT (call NULL,
+ * message NULL with len > 0, unknown flags).
  */
 int lbc_call_send(lbc_call *call, const void *message, size_t len, unsigned flags, int64_t timeout_ms);
 
@@ -851,8 +1075,10 @@ int lbc_call_close_send(lbc_call *call);
  * lbc_free; a zero-length message gives a non-NULL pointer), LBC_END when the
  * call has ended and every message has been taken (then lbc_call_finish tells
  * how it ended), LBC_ERR_WOULD_BLOCK when nothing arrived in time,
- * LBC_ERR_RECURSIVE_CALL (a blocking receive on the I/O thread) or
- * LBC_ERR_INVALID_ARGUMENT.
+ * LBC_ERR_RESOURCE (no memory for the copy: the message stays first in line,
+ * nothing changed), LBC_ERR_RECURSIVE_CALL (a blocking receive on the I/O
+ * thread), LBC_ERR_CLOSED (another thread freed the call while this one
+ * waited), LBC_ERR_FORKED or LBC_ERR_INVALID_ARGUMENT (call, message or len NULL).
  */
 int lbc_call_recv(lbc_call *call, int64_t timeout_ms, void **message, size_t *len);
 
@@ -860,7 +1086,8 @@ int lbc_call_recv(lbc_call *call, int64_t timeout_ms, void **message, size_t *le
  * The response headers (initial metadata), waiting up to `timeout_ms` for them.
  * A call that ends without headers (e.g. a trailers-only response) gives an
  * empty list. *out lives as long as the call. Returns LBC_OK,
- * LBC_ERR_WOULD_BLOCK, LBC_ERR_RECURSIVE_CALL or LBC_ERR_INVALID_ARGUMENT.
+ * LBC_ERR_WOULD_BLOCK, LBC_ERR_RECURSIVE_CALL, LBC_ERR_CLOSED (freed by another
+ * thread meanwhile), LBC_ERR_FORKED or LBC_ERR_INVALID_ARGUMENT (call or out NULL).
  */
 int lbc_call_headers(lbc_call *call, int64_t timeout_ms, const lbc_metadata **out);
 
@@ -869,7 +1096,8 @@ int lbc_call_headers(lbc_call *call, int64_t timeout_ms, const lbc_metadata **ou
  * status code, its message ("" if none) and the trailers. Does not cancel and
  * does not discard unread messages. The out-pointers may each be NULL; the
  * strings and metadata live as long as the call. Returns LBC_OK,
- * LBC_ERR_WOULD_BLOCK, LBC_ERR_RECURSIVE_CALL or LBC_ERR_INVALID_ARGUMENT.
+ * LBC_ERR_WOULD_BLOCK, LBC_ERR_RECURSIVE_CALL, LBC_ERR_CLOSED (freed by another
+ * thread meanwhile), LBC_ERR_FORKED or LBC_ERR_INVALID_ARGUMENT (call NULL).
  */
 int lbc_call_finish(lbc_call *call, int64_t timeout_ms, int *status, const char **message,
                     const lbc_metadata **trailers);
@@ -881,15 +1109,21 @@ int lbc_call_finish(lbc_call *call, int64_t timeout_ms, int *status, const char 
  */
 int lbc_call_cancel(lbc_call *call);
 
-/** Address of the endpoint the call was put on ("" until then); lives as long as the call. */
-const char *lbc_call_peer(lbc_call *call);
+/** Address of the endpoint the call was put on ("" until then, for NULL, and for a
+ *  parent's call in a forked child); lives as long as the call. Never fails. */
+const char *lbc_call_peer(const lbc_call *call);
 
 /**
  * DESTRUCTOR. Cancels the call if it has not ended and drops what it buffered.
- * No event of the call is posted after this; events still in the queue are
- * dropped by lbc_cq_poll — except one another thread is taking at this very
- * moment, so free calls on the thread that polls their queue (or tolerate one
- * late event). NULL is a no-op.
+ * Threads blocked on the call return LBC_ERR_CLOSED (see LIFETIME above); the
+ * pointers lbc_call_headers/lbc_call_finish/lbc_call_peer gave become invalid.
+ * Events: when lbc_call_free returns, no event of the call is in any event
+ * array and none will be — a concurrent lbc_cq_poll that was filling one has
+ * finished, and an event still queued is dropped. (A poll running concurrently
+ * may thus return an event it filled just before the free: check your own
+ * record of freed calls there, or free calls on the polling thread.) After the
+ * call's LBC_CALL_DONE event, no other event of it follows. Returns at once
+ * (never waits for the network). NULL is a no-op.
  */
 void lbc_call_free(lbc_call *call);
 

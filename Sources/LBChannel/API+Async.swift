@@ -1,3 +1,4 @@
+import CLBCShim
 import LBCCore
 import LBCTransport
 
@@ -7,12 +8,6 @@ final class QueueBox {
     /// The process that made the queue (see HandleOrigin).
     let origin = HandleOrigin()
     init(_ queue: CompletionQueue) { self.queue = queue }
-}
-
-/// `lbc_event` as laid out by the C compiler on LP64: tag, kind, flags, response.
-private enum EventLayout {
-    static let size = 24
-    static let tag = 0, kind = 8, flags = 12, response = 16
 }
 
 @_cdecl("lbc_cq_new")
@@ -44,23 +39,31 @@ public func lbc_cq_fd(_ cq: UnsafeRawPointer?) -> Int32 {
 }
 
 @_cdecl("lbc_cq_poll")
-public func lbc_cq_poll(_ cq: UnsafeMutableRawPointer?, _ events: UnsafeMutableRawPointer?, _ max: Int32,
-                        _ timeoutMs: Int64) -> Int32 {
+public func lbc_cq_poll(_ cq: UnsafeMutableRawPointer?, _ events: UnsafeMutableRawPointer?, _ eventSize: Int,
+                        _ max: Int32, _ timeoutMs: Int64) -> Int32 {
     guard let cq else { return fail(.invalidArgument, "lbc_cq_poll: cq is NULL") }
     guard let events else { return fail(.invalidArgument, "lbc_cq_poll: events is NULL") }
     guard max > 0 else { return fail(.invalidArgument, "lbc_cq_poll: max must be > 0, got \(max)") }
+    let minimum = lbcshim_event_min_size()
+    guard eventSize >= minimum, eventSize % MemoryLayout<UnsafeRawPointer>.size == 0 else {
+        return fail(.invalidArgument, "lbc_cq_poll: event_size \(eventSize) is not sizeof(lbc_event): "
+                    + "it must be >= \(minimum) and a multiple of \(MemoryLayout<UnsafeRawPointer>.size)")
+    }
     let box = Handle.get(cq, as: QueueBox.self)
     if let error = box.origin.refuse("lbc_cq_poll", "completion queue") { return error.record() }
     let queue = box.queue
     let deadline = timeoutMs > 0 ? EventLoop.deadline(afterMs: timeoutMs) : 0
-    var written = 0
+    var written: Int32 = 0
     var waitMs = timeoutMs
     while true {
-        _ = queue.take(max: Int(max) - written, timeoutMs: waitMs) { item in
-            if fillEvent(events + written * EventLayout.size, from: item) { written += 1 }
+        let taken = queue.take(max: Int(max - written), timeoutMs: waitMs) { item in
+            if fillEvent(events, eventSize, written, from: item) { written += 1 }
+        }
+        if taken == nil {
+            return fail(.closed, "lbc_cq_poll: the completion queue was freed (lbc_cq_free) by another thread")
         }
         // A freed call's leftover events are dropped; keep waiting for real ones.
-        if written > 0 || timeoutMs == 0 { return Int32(written) }
+        if written > 0 || timeoutMs == 0 { return written }
         if timeoutMs > 0 {
             let left = deadline - EventLoop.now()
             if left <= 0 { return 0 }
@@ -69,44 +72,78 @@ public func lbc_cq_poll(_ cq: UnsafeMutableRawPointer?, _ events: UnsafeMutableR
     }
 }
 
-/// Fill one `lbc_event` for a queue item; false for the leftover event of a call
-/// the application has freed (nothing to report).
-private func fillEvent(_ slot: UnsafeMutableRawPointer, from item: AnyObject) -> Bool {
-    let tag: UInt, kind: Int32, flags: UInt32, response: UnsafeMutableRawPointer?
+/// Fill event slot `index` for a queue item (by the C layout: CLBCShim's event.c);
+/// false for the leftover event of a call the application has freed (nothing to report).
+private func fillEvent(_ events: UnsafeMutableRawPointer, _ eventSize: Int, _ index: Int32,
+                       from item: AnyObject) -> Bool {
     if let unary = item as? UnaryCall {
-        (tag, kind, flags, response) = (unary.tag, 1, 0, Handle.make(ResponseBox(unary)))
-    } else {
-        let call = item as! StreamCall
+        lbcshim_fill_event(events, eventSize, index, UnsafeMutableRawPointer(bitPattern: unary.tag), 1, 0,
+                           Handle.make(ResponseBox(unary)))
+        return true
+    }
+    if let call = item as? StreamCall {
         let taken = call.takeEventFlags()
         if taken == 0 { return false }
-        (tag, kind, flags, response) = (call.tag, 2, taken, nil)
+        lbcshim_fill_event(events, eventSize, index, UnsafeMutableRawPointer(bitPattern: call.tag), 2, taken, nil)
+        return true
     }
-    slot.storeBytes(of: UnsafeMutableRawPointer(bitPattern: tag), toByteOffset: EventLayout.tag,
-                    as: UnsafeMutableRawPointer?.self)
-    slot.storeBytes(of: kind, toByteOffset: EventLayout.kind, as: Int32.self)
-    slot.storeBytes(of: flags, toByteOffset: EventLayout.flags, as: UInt32.self)
-    slot.storeBytes(of: response, toByteOffset: EventLayout.response, as: UnsafeMutableRawPointer?.self)
+    if let feed = item as? LogFeed {
+        guard feed.takeEvent() else { return false }
+        lbcshim_fill_event(events, eventSize, index, UnsafeMutableRawPointer(bitPattern: feed.tag), 3, 0, nil)
+        return true
+    }
+    let lookup = item as! PolledLookup
+    guard lookup.takeEvent() else { return false }
+    lbcshim_fill_event(events, eventSize, index, UnsafeMutableRawPointer(bitPattern: lookup.tag), 4, 0, nil)
     return true
+}
+
+/// Behind `lbc_unary_call *`: an asynchronous unary call the application may cancel.
+final class UnaryCallBox {
+    let call: UnaryCall
+    /// The process that started the call (see HandleOrigin).
+    let origin = HandleOrigin()
+    init(_ call: UnaryCall) { self.call = call }
 }
 
 @_cdecl("lbc_unary_async")
 public func lbc_unary_async(_ ch: UnsafeMutableRawPointer?, _ method: UnsafePointer<CChar>?,
                             _ request: UnsafeRawPointer?, _ requestLength: Int,
                             _ metadata: UnsafeRawPointer?, _ timeoutMs: Int64,
-                            _ cq: UnsafeMutableRawPointer?, _ tag: UnsafeMutableRawPointer?) -> Int32 {
+                            _ cq: UnsafeMutableRawPointer?, _ tag: UnsafeMutableRawPointer?,
+                            _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
     guard let cq else { return fail(.invalidArgument, "lbc_unary_async: cq is NULL", handle: ch) }
     let queueBox = Handle.get(cq, as: QueueBox.self)
     if let error = queueBox.origin.refuse("lbc_unary_async", "completion queue", handle: ch) { return error.record() }
-    switch checkUnary("lbc_unary_async", ch, method, request, requestLength, metadata, timeoutMs) {
-    case .success(let unary):
-        let queue = queueBox.queue
-        let call = unary.makeCall(queue: queue, tag: UInt(bitPattern: tag))
+    let queue = queueBox.queue
+    switch checkUnary("lbc_unary_async", ch, method, request, requestLength, metadata, timeoutMs,
+                      queue: queue, tag: UInt(bitPattern: tag)) {
+    case .success(let (channel, call)):
         queue.track(call)
-        unary.channel.start(call)
+        // The handle exists before the call can end, so it never misses the call.
+        out?.pointee = Handle.make(UnaryCallBox(call))
+        channel.start(call)
         return 0
     case .failure(let error):
         return error.record()
     }
+}
+
+@_cdecl("lbc_unary_call_cancel")
+public func lbc_unary_call_cancel(_ c: UnsafeMutableRawPointer?) -> Int32 {
+    guard let c else { return fail(.invalidArgument, "lbc_unary_call_cancel: call is NULL") }
+    let box = Handle.get(c, as: UnaryCallBox.self)
+    if let error = box.origin.refuse("lbc_unary_call_cancel", "call") { return error.record() }
+    box.call.cancel()
+    return 0
+}
+
+@_cdecl("lbc_unary_call_free")
+public func lbc_unary_call_free(_ c: UnsafeMutableRawPointer?) {
+    guard let c else { return }
+    let box = Handle.get(c, as: UnaryCallBox.self)
+    guard box.origin.isCurrent else { return }   // the parent's call: leaked in a forked child
+    Handle.release(c, as: UnaryCallBox.self)
 }
 
 @_cdecl("lbc_unary_cancel")

@@ -47,7 +47,7 @@ private func deadline(_ timeoutMs: Int64) -> Int64? {
 }
 
 /// The call behind a handle, or the LBC_ERR_FORKED error in a forked child.
-private func callBox(_ c: UnsafeMutableRawPointer, _ function: String) -> Result<CallBox, CodedError> {
+private func callBox(_ c: UnsafeRawPointer, _ function: String) -> Result<CallBox, CodedError> {
     let box = Handle.get(c, as: CallBox.self)
     if let error = box.origin.refuse(function, "call") { return .failure(error) }
     return .success(box)
@@ -66,23 +66,28 @@ public func lbc_call_start(_ ch: UnsafeMutableRawPointer?, _ method: UnsafePoint
                            _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
     guard let ch else { return fail(.invalidArgument, "lbc_call_start: ch is NULL") }
     guard let out else { return fail(.invalidArgument, "lbc_call_start: out is NULL", handle: ch) }
-    switch checkMethod("lbc_call_start", ch, method) {
-    case .failure(let error):
-        return error.record()
-    case .success(let (channel, path)):
-        let queueBox = cq.map { Handle.get($0, as: QueueBox.self) }
-        if let error = queueBox?.origin.refuse("lbc_call_start", "completion queue", handle: ch) {
-            return error.record()
-        }
-        let md = metadata.map { Handle.get($0, as: MetadataBox.self).metadata } ?? Metadata()
-        let call = StreamCall(channel: channel, method: path, metadata: md,
-                              timeoutMs: timeoutMs < 0 ? nil : timeoutMs,
-                              queue: queueBox?.queue,
-                              tag: UInt(bitPattern: tag))
-        channel.start(call)
-        out.pointee = Handle.make(CallBox(call))
-        return 0
+    guard let method else { return fail(.invalidArgument, "lbc_call_start: method is NULL", handle: ch) }
+    let channel: Channel
+    switch ChannelRegistry.lookup(ch, "lbc_call_start") {
+    case .success(let found): channel = found
+    case .failure(let error): return error.record()
     }
+    let queueBox = cq.map { Handle.get($0, as: QueueBox.self) }
+    if let error = queueBox?.origin.refuse("lbc_call_start", "completion queue", handle: ch) {
+        return error.record()
+    }
+    let md = metadata.map { Handle.get($0, as: MetadataBox.self).metadata } ?? Metadata()
+    let call: StreamCall
+    do throws(RequestProblem) {
+        call = try channel.streamCall(method: String(cString: method), metadata: md,
+                                      timeoutMs: timeoutMs < 0 ? nil : timeoutMs,
+                                      queue: queueBox?.queue, tag: UInt(bitPattern: tag))
+    } catch {
+        return requestError("lbc_call_start", error, ch).record()
+    }
+    channel.start(call)
+    out.pointee = Handle.make(CallBox(call))
+    return 0
 }
 
 @_cdecl("lbc_call_send")
@@ -100,12 +105,10 @@ public func lbc_call_send(_ c: UnsafeMutableRawPointer?, _ message: UnsafeRawPoi
     case .failure(let error): return error.record()
     }
     if let error = recursion("lbc_call_send", box, timeoutMs) { return error }
-    let limit = box.call.maxSendMessageSize
-    guard length <= limit else {
-        return fail(.messageTooLarge, "lbc_call_send: message of \(length) bytes exceeds max_send_message_size (\(limit))")
-    }
     switch box.call.send(UnsafeRawBufferPointer(start: message, count: length), end: flags & 1 != 0,
                          deadlineNs: deadline(timeoutMs)) {
+    case .freed: return freedWhileWaiting("lbc_call_send")
+    case .refused(let problem): return requestError("lbc_call_send", problem, nil).record()
     case .queued: return 0
     case .wouldBlock: return fail(.wouldBlock, "lbc_call_send: the send buffer is full")
     case .finished: return fail(.callFinished, "lbc_call_send: the call has finished; lbc_call_finish tells how")
@@ -135,18 +138,34 @@ public func lbc_call_recv(_ c: UnsafeMutableRawPointer?, _ timeoutMs: Int64,
     case .failure(let error): return error.record()
     }
     if let error = recursion("lbc_call_recv", box, timeoutMs) { return error }
-    switch box.call.receive(deadlineNs: deadline(timeoutMs)) {
-    case .message(let bytes):
-        guard let p = malloc(max(bytes.count, 1)) else { return fail(.resource, "lbc_call_recv: out of memory") }
+    var copy: UnsafeMutableRawPointer?
+    var count = 0
+    let result = box.call.receive(deadlineNs: deadline(timeoutMs)) { bytes in
+        // Copied before the message leaves the call: out of memory changes nothing.
+        guard let p = malloc(max(bytes.count, 1)) else { return false }
         bytes.withUnsafeBytes { if let base = $0.baseAddress { p.copyMemory(from: base, byteCount: bytes.count) } }
-        message.pointee = p
-        length.pointee = bytes.count
+        (copy, count) = (p, bytes.count)
+        return true
+    }
+    switch result {
+    case .taken:
+        message.pointee = copy
+        length.pointee = count
         return 0
+    case .notTaken:
+        return fail(.resource, "lbc_call_recv: out of memory (the message stays queued)")
     case .end:
         return 1
     case .wouldBlock:
         return fail(.wouldBlock, "lbc_call_recv: no message within the timeout")
+    case .freed:
+        return freedWhileWaiting("lbc_call_recv")
     }
+}
+
+/// LBC_ERR_CLOSED for a blocking function whose call another thread freed meanwhile.
+private func freedWhileWaiting(_ function: String) -> Int32 {
+    fail(.closed, "\(function): the call was freed (lbc_call_free) by another thread while this one waited")
 }
 
 @_cdecl("lbc_call_headers")
@@ -163,6 +182,7 @@ public func lbc_call_headers(_ c: UnsafeMutableRawPointer?, _ timeoutMs: Int64,
     guard box.call.waitForHeaders(deadlineNs: deadline(timeoutMs)) else {
         return fail(.wouldBlock, "lbc_call_headers: no response headers within the timeout")
     }
+    if box.call.isDetached { return freedWhileWaiting("lbc_call_headers") }
     out.pointee = UnsafeRawPointer(Unmanaged.passUnretained(box.headers).toOpaque())
     return 0
 }
@@ -182,6 +202,7 @@ public func lbc_call_finish(_ c: UnsafeMutableRawPointer?, _ timeoutMs: Int64,
     guard box.call.waitForEnd(deadlineNs: deadline(timeoutMs)) else {
         return fail(.wouldBlock, "lbc_call_finish: the call has not ended within the timeout")
     }
+    if box.call.isDetached { return freedWhileWaiting("lbc_call_finish") }
     let (code, text, md) = box.outcome
     status?.pointee = code
     message?.pointee = text
@@ -200,7 +221,7 @@ public func lbc_call_cancel(_ c: UnsafeMutableRawPointer?) -> Int32 {
 }
 
 @_cdecl("lbc_call_peer")
-public func lbc_call_peer(_ c: UnsafeMutableRawPointer?) -> UnsafePointer<CChar>? {
+public func lbc_call_peer(_ c: UnsafeRawPointer?) -> UnsafePointer<CChar>? {
     guard let c else { return CString.empty.pointer }
     guard case .success(let box) = callBox(c, "lbc_call_peer") else { return CString.empty.pointer }
     return box.call.dispatchedPeer?.pointer ?? CString.empty.pointer

@@ -1,56 +1,41 @@
 import LBCCore
 import LBCTransport
 
-/// What a unary call needs once its arguments have been checked.
-struct UnaryRequest {
-    let channel: Channel
-    let path: String
-    let metadata: Metadata
-    let request: UnsafeRawBufferPointer
-    let timeoutMs: Int64?
-
-    func makeCall(queue: CompletionQueue? = nil, tag: UInt = 0) -> UnaryCall {
-        UnaryCall(method: path, request: request, metadata: metadata, timeoutMs: timeoutMs,
-                  maxReceiveMessageSize: channel.options.maxReceiveMessageSize, queue: queue, tag: tag,
-                  owner: queue == nil ? nil : channel)
-    }
-}
-
-/// Check the arguments shared by lbc_unary and lbc_unary_async; an error code
-/// (with the message recorded) on failure.
+/// Check the C arguments shared by lbc_unary and lbc_unary_async and make the call
+/// (the channel runs the request checks); an error on failure.
 func checkUnary(_ function: String, _ ch: UnsafeMutableRawPointer?, _ method: UnsafePointer<CChar>?,
                 _ request: UnsafeRawPointer?, _ requestLength: Int, _ metadata: UnsafeRawPointer?,
-                _ timeoutMs: Int64) -> Result<UnaryRequest, CodedError> {
+                _ timeoutMs: Int64, queue: CompletionQueue? = nil,
+                tag: UInt = 0) -> Result<(Channel, UnaryCall), CodedError> {
     guard let ch else { return .failure(CodedError(.invalidArgument, "\(function): ch is NULL")) }
     guard request != nil || requestLength == 0 else {
         return .failure(CodedError(.invalidArgument, "\(function): request is NULL but request_len is \(requestLength)", ch))
     }
     guard requestLength >= 0 else { return .failure(CodedError(.invalidArgument, "\(function): request_len is too large", ch)) }
-    let channel: Channel, path: String
-    switch checkMethod(function, ch, method) {
-    case .success(let found): (channel, path) = found
+    guard let method else { return .failure(CodedError(.invalidArgument, "\(function): method is NULL", ch)) }
+    let channel: Channel
+    switch ChannelRegistry.lookup(ch, function) {
+    case .success(let found): channel = found
     case .failure(let error): return .failure(error)
     }
-    let limit = channel.options.maxSendMessageSize
-    guard requestLength <= limit else {
-        return .failure(CodedError(.messageTooLarge,
-            "\(function): request of \(requestLength) bytes exceeds max_send_message_size (\(limit))", ch))
-    }
     let md = metadata.map { Handle.get($0, as: MetadataBox.self).metadata } ?? Metadata()
-    return .success(UnaryRequest(channel: channel, path: path, metadata: md,
-                                 request: UnsafeRawBufferPointer(start: request, count: requestLength),
-                                 timeoutMs: timeoutMs < 0 ? nil : timeoutMs))
+    do throws(RequestProblem) {
+        let call = try channel.unaryCall(method: String(cString: method),
+                                         request: UnsafeRawBufferPointer(start: request, count: requestLength),
+                                         metadata: md, timeoutMs: timeoutMs < 0 ? nil : timeoutMs,
+                                         queue: queue, tag: tag)
+        return .success((channel, call))
+    } catch {
+        return .failure(requestError(function, error, ch))
+    }
 }
 
-/// Check a method name and find the live channel.
-func checkMethod(_ function: String, _ ch: UnsafeMutableRawPointer, _ method: UnsafePointer<CChar>?)
-    -> Result<(Channel, String), CodedError> {
-    guard let method else { return .failure(CodedError(.invalidArgument, "\(function): method is NULL", ch)) }
-    let path = String(cString: method)
-    if let problem = MethodPath.problem(path) {
-        return .failure(CodedError(.invalidArgument, "\(function): \(problem)", ch))
+/// The C error for a request the channel refused.
+func requestError(_ function: String, _ problem: RequestProblem, _ ch: UnsafeRawPointer?) -> CodedError {
+    switch problem {
+    case .invalidMethod: return CodedError(.invalidArgument, "\(function): \(problem.message)", ch)
+    case .messageTooLarge: return CodedError(.messageTooLarge, "\(function): \(problem.message)", ch)
     }
-    return ChannelRegistry.lookup(ch, function).map { ($0, path) }
 }
 
 @_cdecl("lbc_unary")
@@ -59,17 +44,16 @@ public func lbc_unary(_ ch: UnsafeMutableRawPointer?, _ method: UnsafePointer<CC
                       _ metadata: UnsafeRawPointer?, _ timeoutMs: Int64,
                       _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
     guard let out else { return fail(.invalidArgument, "lbc_unary: out is NULL", handle: ch) }
-    let unary: UnaryRequest
+    let channel: Channel, call: UnaryCall
     switch checkUnary("lbc_unary", ch, method, request, requestLength, metadata, timeoutMs) {
-    case .success(let checked): unary = checked
+    case .success(let checked): (channel, call) = checked
     case .failure(let error): return error.record()
     }
-    if let error = refuseBlockingOnLoop("lbc_unary", onLoop: unary.channel.isLoopThread,
+    if let error = refuseBlockingOnLoop("lbc_unary", onLoop: channel.isLoopThread,
                                         hint: "; use lbc_unary_async", handle: ch) {
         return error
     }
-    let call = unary.makeCall()
-    unary.channel.start(call)
+    channel.start(call)
     call.waitForCompletion()
     out.pointee = Handle.make(ResponseBox(call))
     return 0

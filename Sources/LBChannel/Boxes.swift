@@ -21,6 +21,10 @@ final class OptionsBox {
     var options = ChannelOptions()
     var lookup: LookupCallback?
     var log: LogCallback?
+    /// lbc_options_set_log_queue: the queue (kept alive) and tag for LBC_EVENT_LOG.
+    var logQueue: (queue: CompletionQueue, tag: UInt)?
+    /// lbc_options_set_lookup_queue: the queue (kept alive) and tag for LBC_EVENT_LOOKUP.
+    var lookupQueue: (queue: CompletionQueue, tag: UInt)?
 }
 
 /// Behind `lbc_address_list *` (lives during one lookup callback).
@@ -124,6 +128,13 @@ enum Handle {
 /// The lock is the C shim's, held across fork() so a child never inherits it locked.
 enum ChannelRegistry {
     nonisolated(unsafe) private static var live: [UnsafeRawPointer: HandleOrigin] = [:]
+    /// The message of each live channel's most recent failing call, whichever thread
+    /// made it (lbc_channel_errmsg_copy: readable from any thread). Failures only.
+    nonisolated(unsafe) private static var messages: [UnsafeRawPointer: String] = [:]
+    /// The log feed of each live channel opened with a log queue.
+    nonisolated(unsafe) private static var feeds: [UnsafeRawPointer: LogFeed] = [:]
+    /// The polled lookup of each live channel opened with a lookup queue.
+    nonisolated(unsafe) private static var polledLookups: [UnsafeRawPointer: PolledLookup] = [:]
 
     @inline(__always)
     private static func locked<T>(_ body: () -> T) -> T {
@@ -132,10 +143,39 @@ enum ChannelRegistry {
         return body()
     }
 
-    static func register(_ channel: Channel) -> UnsafeMutableRawPointer {
+    static func register(_ channel: Channel, feed: LogFeed? = nil,
+                         polledLookup: PolledLookup? = nil) -> UnsafeMutableRawPointer {
         let handle = Handle.make(channel)
-        locked { live[UnsafeRawPointer(handle)] = HandleOrigin() }
+        locked {
+            live[UnsafeRawPointer(handle)] = HandleOrigin()
+            if let feed { feeds[UnsafeRawPointer(handle)] = feed }
+            if let polledLookup { polledLookups[UnsafeRawPointer(handle)] = polledLookup }
+        }
         return handle
+    }
+
+    /// The polled lookup of a live channel (nil: opened without a lookup queue), or
+    /// the LBC_ERR_CLOSED / LBC_ERR_FORKED error for `function`.
+    static func polledLookup(_ handle: UnsafeRawPointer, _ function: String) -> Result<PolledLookup?, CodedError> {
+        let (found, origin): (PolledLookup??, HandleOrigin?) = locked {
+            guard let origin = live[handle] else { return (nil, nil) }
+            return (origin.isCurrent ? .some(polledLookups[handle]) : nil, origin)
+        }
+        if let found { return .success(found) }
+        guard let origin else { return .failure(CodedError(.closed, "\(function): the channel is closed")) }
+        return .failure(origin.refuse(function, "channel")!)
+    }
+
+    /// The log feed of a live channel (nil: opened without a log queue), or the
+    /// LBC_ERR_CLOSED / LBC_ERR_FORKED error for `function`.
+    static func logFeed(_ handle: UnsafeRawPointer, _ function: String) -> Result<LogFeed?, CodedError> {
+        let (feed, origin): (LogFeed??, HandleOrigin?) = locked {
+            guard let origin = live[handle] else { return (nil, nil) }
+            return (origin.isCurrent ? .some(feeds[handle]) : nil, origin)
+        }
+        if let feed { return .success(feed) }
+        guard let origin else { return .failure(CodedError(.closed, "\(function): the channel is closed")) }
+        return .failure(origin.refuse(function, "channel")!)
     }
 
     /// The channel behind a live handle (retained by the caller for the duration of
@@ -152,6 +192,26 @@ enum ChannelRegistry {
         return .failure(origin.refuse(function, "channel", handle: handle)!)
     }
 
+    /// Remember `message` as the most recent failure on `handle` if it is a live
+    /// channel of this process (ignored otherwise).
+    static func recordFailure(_ handle: UnsafeRawPointer, _ message: String) {
+        locked {
+            if let origin = live[handle], origin.isCurrent { messages[handle] = message }
+        }
+    }
+
+    /// The most recent failure message on a live channel ("" if none), or the
+    /// LBC_ERR_CLOSED / LBC_ERR_FORKED error for `function`.
+    static func lastFailure(_ handle: UnsafeRawPointer, _ function: String) -> Result<String, CodedError> {
+        let (message, origin): (String?, HandleOrigin?) = locked {
+            guard let origin = live[handle] else { return (nil, nil) }
+            return (origin.isCurrent ? messages[handle] ?? "" : nil, origin)
+        }
+        if let message { return .success(message) }
+        guard let origin else { return .failure(CodedError(.closed, "\(function): the channel is closed")) }
+        return .failure(origin.refuse(function, "channel")!)
+    }
+
     /// What `remove` found.
     enum Removed {
         /// The handle was live: the caller closes and releases the channel.
@@ -166,6 +226,10 @@ enum ChannelRegistry {
     static func remove(_ handle: UnsafeRawPointer) -> Removed {
         locked {
             guard let origin = live.removeValue(forKey: handle) else { return .none }
+            messages[handle] = nil
+            feeds[handle] = nil
+            // A lookup waiting for an answer that will never come returns now.
+            polledLookups.removeValue(forKey: handle)?.abandon()
             return origin.isCurrent ? .channel(Handle.get(handle, as: Channel.self)) : .forked
         }
     }

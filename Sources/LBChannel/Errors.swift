@@ -53,10 +53,12 @@ enum LBCError: Int32, CaseIterable {
     }
 }
 
-/// Record `message` as the calling thread's last error (on `handle`, if any) and return `code`.
+/// Record `message` as the calling thread's last error (on `handle`, a channel, if
+/// any; then also as that channel's last failure for every thread) and return `code`.
 @inline(never)
 func fail(_ code: LBCError, _ message: String, handle: UnsafeRawPointer? = nil) -> Int32 {
     message.withCString { lbcshim_set_errmsg_for(handle, $0) }
+    if let handle { ChannelRegistry.recordFailure(handle, message) }
     return code.rawValue
 }
 

@@ -127,6 +127,16 @@ final class TargetTests: XCTestCase {
         XCTAssertTrue(failure("unix:" + longest + "a").contains("108 bytes long"))
     }
 
+    func testParseManual() {
+        XCTAssertEqual(parse("manual:"), .manual)
+        XCTAssertEqual(parse("MANUAL:"), .manual)
+        XCTAssertEqual(parse("manual:///anything"), .manual)
+    }
+
+    func testUnknownSchemeListsEverySupportedOne() {
+        XCTAssertTrue(failure("foo://x/y").contains("(supported: dns, ipv4, ipv6, unix, manual)"), failure("foo://x/y"))
+    }
+
     func testParseUnixAbstractIsNotSupported() {
         XCTAssertTrue(failure("unix-abstract:name").contains(#"scheme "unix-abstract" is not supported"#))
     }

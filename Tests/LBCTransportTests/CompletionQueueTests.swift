@@ -55,6 +55,18 @@ final class CompletionQueueTests: XCTestCase {
         queue.close()
         XCTAssertNil(dropped, "a closed queue releases what it held")
         XCTAssertFalse(queue.post(Item(2)))
-        XCTAssertFalse(isReadable(queue.fd))
+        XCTAssertNil(queue.take(max: 1, timeoutMs: 0) { _ in XCTFail("closed") }, "a closed queue reports it")
+    }
+
+    func testCloseWakesATakeWaitingForever() throws {
+        let queue = try CompletionQueue()
+        let closer = try Thread.start {
+            usleep(50_000)
+            queue.close()
+        }
+        let start = EventLoop.now()
+        XCTAssertNil(queue.take(max: 1, timeoutMs: -1) { _ in XCTFail("nothing was posted") })
+        XCTAssertLessThan(EventLoop.now() - start, 2_000_000_000, "woken by close, not stuck")
+        pthread_join(closer, nil)
     }
 }

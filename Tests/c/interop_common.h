@@ -353,7 +353,7 @@ static inline size_t cqs_run(lbc_cq *cq, cq_stream *streams, size_t n, double de
       unfinished--;
     }
   while (unfinished > 0 && now_s() < deadline_s) {
-    int got = lbc_cq_poll(cq, ev, 64, 100);
+    int got = lbc_cq_poll(cq, ev, sizeof(lbc_event), 64, 100);
     if (!CHECK(got >= 0, "lbc_cq_poll: %d (%s)", got, lbc_strerror(got))) break;
     for (int i = 0; i < got; i++) {
       cq_stream *s = (cq_stream *)ev[i].tag;

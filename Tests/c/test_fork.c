@@ -104,7 +104,7 @@ static void child(void) {
     require_forked(rc, "lbc_call_send", lbc_last_errmsg());
     rc = lbc_call_cancel(g_parent_call);
     require_forked(rc, "lbc_call_cancel", lbc_last_errmsg());
-    rc = lbc_cq_poll(g_parent_cq, &ev, 1, 1000);
+    rc = lbc_cq_poll(g_parent_cq, &ev, sizeof(lbc_event), 1, 1000);
     require_forked(rc, "lbc_cq_poll", lbc_last_errmsg());
     CHILD_REQUIRE(lbc_cq_fd(g_parent_cq) == -1, 3, "lbc_cq_fd of the parent's queue is not -1");
   }

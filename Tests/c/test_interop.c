@@ -601,7 +601,7 @@ static void cancel_after_first_response_cq(void) {
   double deadline = now_s() + 20;
   while (!(done && ended) && now_s() < deadline) {
     lbc_event ev[8];
-    int n = lbc_cq_poll(cq, ev, 8, 100);
+    int n = lbc_cq_poll(cq, ev, sizeof(lbc_event), 8, 100);
     if (!CHECK(n >= 0, "lbc_cq_poll: %d", n)) break;
     for (int i = 0; i < n; i++) {
       CHECK(ev[i].tag == &tag && ev[i].kind == LBC_EVENT_CALL, "unexpected event tag/kind");
@@ -644,12 +644,12 @@ static void unary_async(void) {
   REQUIRE(lbc_cq_new(&cq) == LBC_OK, "lbc_cq_new");
   pb_simple_request(&large, 314159, 271828, 0, NULL);
   pb_simple_request(&status_req, 0, -1, 2, "test status message");
-  CHECK_RC(lbc_unary_async(g_ch, M_EMPTY, NULL, 0, NULL, CALL_TIMEOUT_MS, cq, &tags[0]), LBC_OK);
+  CHECK_RC(lbc_unary_async(g_ch, M_EMPTY, NULL, 0, NULL, CALL_TIMEOUT_MS, cq, &tags[0], NULL), LBC_OK);
   CHECK_RC(lbc_unary_async(g_ch, M_UNARY, large.data, large.len, NULL, CALL_TIMEOUT_MS, cq,
-                           &tags[1]),
+                           &tags[1], NULL),
            LBC_OK);
   CHECK_RC(lbc_unary_async(g_ch, M_UNARY, status_req.data, status_req.len, NULL, CALL_TIMEOUT_MS,
-                           cq, &tags[2]),
+                           cq, &tags[2], NULL),
            LBC_OK);
   pb_buf_free(&large);
   pb_buf_free(&status_req);
@@ -657,7 +657,7 @@ static void unary_async(void) {
   double deadline = now_s() + 20;
   while (total < 3 && now_s() < deadline) {
     lbc_event ev[4];
-    int n = lbc_cq_poll(cq, ev, 4, 100);
+    int n = lbc_cq_poll(cq, ev, sizeof(lbc_event), 4, 100);
     if (!CHECK(n >= 0, "lbc_cq_poll: %d", n)) break;
     for (int i = 0; i < n; i++) {
       int *t = (int *)ev[i].tag;

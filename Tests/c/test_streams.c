@@ -188,7 +188,7 @@ static unsigned wait_flags(lbc_cq *cq, void *tag, unsigned want, long timeout_ms
   do {
     lbc_event ev[8];
     long left = (long)((deadline - now_s()) * 1000);
-    int n = lbc_cq_poll(cq, ev, 8, left > 0 ? left : 0);
+    int n = lbc_cq_poll(cq, ev, sizeof(lbc_event), 8, left > 0 ? left : 0);
     if (!CHECK(n >= 0, "lbc_cq_poll: %d", n)) break;
     for (int i = 0; i < n; i++) {
       CHECK(ev[i].tag == tag && ev[i].kind == LBC_EVENT_CALL, "event with a foreign tag/kind");
@@ -523,6 +523,132 @@ static void cancel_blocked_send(void) {
   lbc_channel_close(ch);
 }
 
+/* lbc_call_free while other threads are blocked in lbc_call_recv, lbc_call_finish
+ * and lbc_call_send on the same call: each wakes at once with LBC_ERR_CLOSED, and
+ * the call's memory lives until the last of them has returned (TSan/ASan check that). */
+typedef struct {
+  lbc_call *call;
+  int which; /* 0 recv, 1 finish, 2 send */
+  const void *msg;
+  size_t msg_len;
+  int rc;
+  double returned_at;
+} blocked_op;
+
+static void *run_blocked(void *arg) {
+  blocked_op *op = arg;
+  void *m = NULL;
+  size_t len = 0;
+  int status = -1;
+  if (op->which == 0) {
+    op->rc = lbc_call_recv(op->call, -1, &m, &len);
+    if (op->rc == LBC_OK) lbc_free(m);
+  } else if (op->which == 1) {
+    op->rc = lbc_call_finish(op->call, -1, &status, NULL, NULL);
+  } else {
+    op->rc = lbc_call_send(op->call, op->msg, op->msg_len, 0, -1);
+  }
+  op->returned_at = now_s();
+  return NULL;
+}
+
+static void free_while_blocked(void) {
+  lbc_channel *ch = open_with(NULL, NULL, NULL, NULL);
+  REQUIRE(ch, "open");
+  lbc_call *reader = NULL, *writer = NULL;
+  REQUIRE(lbc_call_start(ch, M_FDX, NULL, TIMEOUT_MS, NULL, NULL, &reader) == LBC_OK, "start reader");
+  lbc_metadata *md = NULL;
+  lbc_metadata_new(&md);
+  lbc_metadata_add(md, "x-lbtest-sleep-before-read-ms", "10000", 5);
+  int rc = lbc_call_start(ch, M_SIN, md, TIMEOUT_MS, NULL, NULL, &writer);
+  lbc_metadata_free(md);
+  REQUIRE(rc == LBC_OK, "start writer");
+  pb_buf msg = {0};
+  pb_streaming_input_request(&msg, 64 * KiB);
+  int n = 0;
+  while (n < 4096 && (rc = lbc_call_send(writer, msg.data, msg.len, 0, 300)) == LBC_OK) n++;
+  CHECK(rc == LBC_ERR_WOULD_BLOCK, "sends did not push back: %d after %d", rc, n);
+  blocked_op ops[4] = {{reader, 0, NULL, 0, -99, 0}, {reader, 1, NULL, 0, -99, 0},
+                       {writer, 2, msg.data, msg.len, -99, 0}, {writer, 1, NULL, 0, -99, 0}};
+  pthread_t th[4];
+  for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, run_blocked, &ops[i]);
+  sleep_ms(300);
+  for (int i = 0; i < 4; i++) CHECK(ops[i].rc == -99, "op %d returned %d before the free", i, ops[i].rc);
+  double t0 = now_s();
+  lbc_call_free(reader);
+  lbc_call_free(writer);
+  double freed = now_s() - t0;
+  for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+  static const char *names[] = {"recv", "finish", "send", "finish"};
+  for (int i = 0; i < 4; i++) {
+    CHECK(ops[i].rc == LBC_ERR_CLOSED, "blocked %s returned %d (%s), expected LBC_ERR_CLOSED", names[i],
+          ops[i].rc, lbc_strerror(ops[i].rc));
+    CHECK(ops[i].returned_at - t0 < 1.0, "blocked %s returned %.2f s after the free", names[i],
+          ops[i].returned_at - t0);
+  }
+  CHECK(freed < 1.0, "lbc_call_free took %.2f s", freed);
+  pb_buf_free(&msg);
+  lbc_channel_close(ch);
+}
+
+/* Calls on a queue polled by another thread are freed while their events flow: once
+ * lbc_call_free has returned, no lbc_cq_poll that starts afterwards returns its tag. */
+#define FREE_ROUNDS 30
+typedef struct {
+  lbc_cq *cq;
+  int tags[FREE_ROUNDS];
+  volatile int freed_upto; /* calls [0, freed_upto) have been freed (lbc_call_free returned) */
+  volatile int stop;
+  int late;     /* events of a call whose free returned before the poll started */
+  long events;
+} free_poller;
+
+static void *poll_freed(void *arg) {
+  free_poller *p = arg;
+  while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
+    int freed_before = __atomic_load_n(&p->freed_upto, __ATOMIC_ACQUIRE);
+    lbc_event ev[16];
+    int n = lbc_cq_poll(p->cq, ev, sizeof(lbc_event), 16, 20);
+    for (int i = 0; i < n; i++) {
+      int idx = (int)((int *)ev[i].tag - p->tags);
+      p->events++;
+      if (idx >= 0 && idx < freed_before) p->late++;
+    }
+  }
+  return NULL;
+}
+
+static void free_with_concurrent_poll(void) {
+  lbc_channel *ch = open_with(NULL, NULL, NULL, NULL);
+  REQUIRE(ch, "open");
+  static free_poller p;
+  memset(&p, 0, sizeof p);
+  REQUIRE(lbc_cq_new(&p.cq) == LBC_OK, "lbc_cq_new");
+  pthread_t th;
+  pthread_create(&th, NULL, poll_freed, &p);
+  int32_t sizes[400];
+  for (int i = 0; i < 400; i++) sizes[i] = 10;
+  pb_buf req = {0};
+  pb_streaming_output_request(&req, sizes, 400, 500, -1, 0, NULL);
+  for (int r = 0; r < FREE_ROUNDS; r++) {
+    lbc_call *call = NULL;
+    if (!CHECK_RC(lbc_call_start(ch, M_FDX, NULL, TIMEOUT_MS, p.cq, &p.tags[r], &call), LBC_OK)) break;
+    CHECK_RC(lbc_call_send(call, req.data, req.len, LBC_SEND_END, 1000), LBC_OK);
+    sleep_ms(5 + r % 7 * 5);
+    lbc_call_free(call);
+    __atomic_store_n(&p.freed_upto, r + 1, __ATOMIC_RELEASE);
+  }
+  sleep_ms(100);
+  __atomic_store_n(&p.stop, 1, __ATOMIC_RELEASE);
+  pthread_join(th, NULL);
+  printf("    %d calls freed while polled: %ld events\n", FREE_ROUNDS, p.events);
+  CHECK(p.events > 0, "no event at all: the calls never ran");
+  CHECK(p.late == 0, "%d events of calls freed before the poll started", p.late);
+  pb_buf_free(&req);
+  lbc_cq_free(p.cq);
+  lbc_channel_close(ch);
+}
+
 /* ------------------------------------------------------------------------- */
 /* (e) Bad input and the edges of the contract                                */
 /* ------------------------------------------------------------------------- */
@@ -556,21 +682,25 @@ static void bad_input(void) {
 
   CHECK_RC(lbc_cq_new(NULL), LBC_ERR_INVALID_ARGUMENT);
   CHECK(lbc_cq_fd(NULL) == -1, "lbc_cq_fd(NULL) = %d", lbc_cq_fd(NULL));
-  CHECK_RC(lbc_cq_poll(NULL, ev, 2, 0), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_cq_poll(NULL, ev, sizeof(lbc_event), 2, 0), LBC_ERR_INVALID_ARGUMENT);
   lbc_cq_free(NULL);
   if (CHECK_RC(lbc_cq_new(&cq), LBC_OK)) {
-    CHECK_RC(lbc_cq_poll(cq, NULL, 2, 0), LBC_ERR_INVALID_ARGUMENT);
-    CHECK_RC(lbc_cq_poll(cq, ev, 0, 0), LBC_ERR_INVALID_ARGUMENT);
-    CHECK_RC(lbc_cq_poll(cq, ev, -1, 0), LBC_ERR_INVALID_ARGUMENT);
-    CHECK_RC(lbc_cq_poll(cq, ev, 2, 0), 0); /* nothing pending */
+    CHECK_RC(lbc_cq_poll(cq, NULL, sizeof(lbc_event), 2, 0), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_cq_poll(cq, ev, sizeof(lbc_event), 0, 0), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_cq_poll(cq, ev, sizeof(lbc_event), -1, 0), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_cq_poll(cq, ev, 0, 2, 0), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_cq_poll(cq, ev, LBC_EVENT_MIN_SIZE - sizeof(void *), 2, 0), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_cq_poll(cq, ev, sizeof(lbc_event) + 1, 1, 0), LBC_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(lbc_last_errmsg(), "event_size") != NULL, "message: %s", lbc_last_errmsg());
+    CHECK_RC(lbc_cq_poll(cq, ev, sizeof(lbc_event), 2, 0), 0); /* nothing pending */
     double t0 = now_s();
-    CHECK_RC(lbc_cq_poll(cq, ev, 2, 100), 0);
+    CHECK_RC(lbc_cq_poll(cq, ev, sizeof(lbc_event), 2, 100), 0);
     CHECK(now_s() - t0 >= 0.09, "lbc_cq_poll(timeout 100) returned after %.3f s", now_s() - t0);
-    CHECK_RC(lbc_unary_async(NULL, M_EMPTY, NULL, 0, NULL, -1, cq, NULL), LBC_ERR_INVALID_ARGUMENT);
-    CHECK_RC(lbc_unary_async(ch, NULL, NULL, 0, NULL, -1, cq, NULL), LBC_ERR_INVALID_ARGUMENT);
-    CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, -1, NULL, NULL), LBC_ERR_INVALID_ARGUMENT);
-    CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 5, NULL, -1, cq, NULL), LBC_ERR_INVALID_ARGUMENT);
-    CHECK_RC(lbc_cq_poll(cq, ev, 2, 200), 0); /* failed starts queue no event */
+    CHECK_RC(lbc_unary_async(NULL, M_EMPTY, NULL, 0, NULL, -1, cq, NULL, NULL), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_unary_async(ch, NULL, NULL, 0, NULL, -1, cq, NULL, NULL), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, -1, NULL, NULL, NULL), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 5, NULL, -1, cq, NULL, NULL), LBC_ERR_INVALID_ARGUMENT);
+    CHECK_RC(lbc_cq_poll(cq, ev, sizeof(lbc_event), 2, 200), 0); /* failed starts queue no event */
     lbc_cq_free(cq);
   }
 
@@ -722,7 +852,7 @@ static void unary_async_many(void) {
     pb_buf req = {0};
     tags[i] = i;
     pb_simple_request(&req, i, i % 50, 0, NULL); /* response_size = i: checks the pairing */
-    int rc = lbc_unary_async(ch, M_UNARY, req.data, req.len, NULL, TIMEOUT_MS, cq, &tags[i]);
+    int rc = lbc_unary_async(ch, M_UNARY, req.data, req.len, NULL, TIMEOUT_MS, cq, &tags[i], NULL);
     pb_buf_free(&req);
     if (!CHECK(rc == LBC_OK, "lbc_unary_async %d: %d (%s)", i, rc, lbc_strerror(rc))) break;
     started++;
@@ -730,7 +860,7 @@ static void unary_async_many(void) {
   double deadline = now_s() + 30;
   while (done < started && now_s() < deadline) {
     lbc_event ev[64];
-    int n = lbc_cq_poll(cq, ev, 64, 100);
+    int n = lbc_cq_poll(cq, ev, sizeof(lbc_event), 64, 100);
     if (!CHECK(n >= 0, "lbc_cq_poll: %d", n)) break;
     for (int i = 0; i < n; i++) {
       int *t = ev[i].tag;
@@ -756,7 +886,82 @@ static void unary_async_many(void) {
   printf("    %d async unary calls: %d results, %d OK in %.2f s\n", started, done, ok, now_s() - t0);
   CHECK(started == NASYNC && done == NASYNC && ok == NASYNC, "%d started, %d results, %d OK", started,
         done, ok);
-  CHECK_RC(lbc_cq_poll(cq, (lbc_event[1]){{0}}, 1, 100), 0); /* exactly one event per call */
+  CHECK_RC(lbc_cq_poll(cq, (lbc_event[1]){{0}}, sizeof(lbc_event), 1, 100), 0); /* exactly one event per call */
+  lbc_cq_free(cq);
+  lbc_channel_close(ch);
+}
+
+/* lbc_cq_free while another thread waits forever in lbc_cq_poll: the poll returns
+ * LBC_ERR_CLOSED at once instead of hanging (or touching freed memory). */
+typedef struct {
+  lbc_cq *cq;
+  int rc;
+  double returned_at;
+} cq_waiter;
+
+static void *wait_on_cq(void *arg) {
+  cq_waiter *w = arg;
+  lbc_event ev;
+  w->rc = lbc_cq_poll(w->cq, &ev, sizeof ev, 1, -1);
+  w->returned_at = now_s();
+  return NULL;
+}
+
+static void cq_free_wakes_poll(void) {
+  cq_waiter w = {NULL, -99, 0};
+  REQUIRE(lbc_cq_new(&w.cq) == LBC_OK, "lbc_cq_new");
+  pthread_t th;
+  pthread_create(&th, NULL, wait_on_cq, &w);
+  sleep_ms(200);
+  CHECK(w.rc == -99, "lbc_cq_poll(-1) returned %d with nothing posted", w.rc);
+  double t0 = now_s();
+  lbc_cq_free(w.cq);
+  pthread_join(th, NULL);
+  CHECK(w.rc == LBC_ERR_CLOSED, "the waiting poll returned %d (%s), expected LBC_ERR_CLOSED", w.rc,
+        lbc_strerror(w.rc));
+  CHECK(w.returned_at - t0 < 1.0, "the waiting poll returned %.2f s after lbc_cq_free", w.returned_at - t0);
+}
+
+/* A program built against a newer header whose lbc_event has more fields: the library
+ * steps through the array by the caller's event_size, fills the fields it knows and
+ * zeroes the rest of each slot it fills; slots it does not fill are untouched. */
+typedef struct future_event {
+  lbc_event v1;
+  void *added_pointer;
+  uint64_t added_counter;
+} future_event;
+
+static void extensible_events(void) {
+  lbc_channel *ch = open_with(NULL, NULL, NULL, NULL);
+  REQUIRE(ch, "open");
+  lbc_cq *cq = NULL;
+  REQUIRE(lbc_cq_new(&cq) == LBC_OK, "lbc_cq_new");
+  int tags[2];
+  for (int i = 0; i < 2; i++) CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, TIMEOUT_MS, cq, &tags[i], NULL), LBC_OK);
+  future_event ev[3];
+  memset(ev, 0xA5, sizeof ev);
+  int got = 0;
+  double deadline = now_s() + 10;
+  while (got < 2 && now_s() < deadline) {
+    int n = lbc_cq_poll(cq, &ev[got].v1, sizeof(future_event), 2 - got, 100);
+    if (!CHECK(n >= 0, "lbc_cq_poll: %d (%s)", n, lbc_last_errmsg())) break;
+    got += n;
+  }
+  CHECK(got == 2, "%d events", got);
+  for (int i = 0; i < got; i++) {
+    CHECK(ev[i].v1.kind == LBC_EVENT_UNARY && ev[i].v1.flags == 0 && ev[i].v1.response != NULL &&
+              (ev[i].v1.tag == &tags[0] || ev[i].v1.tag == &tags[1]),
+          "event %d: kind %d flags %u tag %p", i, ev[i].v1.kind, ev[i].v1.flags, ev[i].v1.tag);
+    CHECK(ev[i].added_pointer == NULL && ev[i].added_counter == 0, "event %d: unknown fields not zeroed", i);
+    if (ev[i].v1.response) {
+      CHECK(lbc_response_status(ev[i].v1.response) == LBC_STATUS_OK, "status %d", lbc_response_status(ev[i].v1.response));
+      lbc_response_free(ev[i].v1.response);
+    }
+  }
+  CHECK(got < 2 || ev[0].v1.tag != ev[1].v1.tag, "the same tag twice");
+  unsigned char untouched[sizeof(future_event)];
+  memset(untouched, 0xA5, sizeof untouched);
+  CHECK(memcmp(&ev[2], untouched, sizeof untouched) == 0, "a slot beyond the count was written");
   lbc_cq_free(cq);
   lbc_channel_close(ch);
 }
@@ -778,9 +983,9 @@ static void cq_fd_poll(void) {
   for (int round = 0; round < 3; round++) {
     lbc_event ev[4];
     int tag = round;
-    CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, TIMEOUT_MS, cq, &tag), LBC_OK);
+    CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, TIMEOUT_MS, cq, &tag, NULL), LBC_OK);
     if (!CHECK(fd_readable(fd, 10000), "round %d: the fd did not become readable", round)) break;
-    int n = lbc_cq_poll(cq, ev, 4, 0);
+    int n = lbc_cq_poll(cq, ev, sizeof(lbc_event), 4, 0);
     CHECK(n == 1 && ev[0].tag == &tag && ev[0].kind == LBC_EVENT_UNARY,
           "round %d: lbc_cq_poll(timeout 0) = %d after the fd was readable", round, n);
     for (int i = 0; i < n; i++) {
@@ -788,7 +993,7 @@ static void cq_fd_poll(void) {
             lbc_status_name(lbc_response_status(ev[i].response)));
       lbc_response_free(ev[i].response);
     }
-    CHECK_RC(lbc_cq_poll(cq, ev, 4, 0), 0);
+    CHECK_RC(lbc_cq_poll(cq, ev, sizeof(lbc_event), 4, 0), 0);
     CHECK(!fd_readable(fd, 0), "round %d: the fd stays readable after the queue was drained",
           round);
   }
@@ -806,7 +1011,7 @@ static void cq_fd_poll(void) {
         if (!fd_readable(fd, 1000)) continue;
         lbc_event ev[4];
         int n;
-        while ((n = lbc_cq_poll(cq, ev, 4, 0)) > 0) {
+        while ((n = lbc_cq_poll(cq, ev, sizeof(lbc_event), 4, 0)) > 0) {
           for (int i = 0; i < n; i++) {
             CHECK(ev[i].tag == &tag && ev[i].kind == LBC_EVENT_CALL, "unexpected event");
             if (ev[i].flags & LBC_CALL_DONE) done = 1;
@@ -849,10 +1054,10 @@ static void unary_async_cancel(void) {
   int slow_tag = 1, fast_tag = 2;
   CHECK_RC(lbc_unary_cancel(NULL, &slow_tag), LBC_ERR_INVALID_ARGUMENT);
   CHECK_RC(lbc_unary_cancel(cq, &slow_tag), LBC_OK); /* nothing in flight: no effect */
-  CHECK_RC(lbc_unary_async(ch, M_FDX, slow.data, slow.len, NULL, TIMEOUT_MS, cq, &slow_tag), LBC_OK);
-  CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, TIMEOUT_MS, cq, &fast_tag), LBC_OK);
+  CHECK_RC(lbc_unary_async(ch, M_FDX, slow.data, slow.len, NULL, TIMEOUT_MS, cq, &slow_tag, NULL), LBC_OK);
+  CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, TIMEOUT_MS, cq, &fast_tag, NULL), LBC_OK);
   lbc_event ev[2];
-  int n = lbc_cq_poll(cq, ev, 1, TIMEOUT_MS);
+  int n = lbc_cq_poll(cq, ev, sizeof(lbc_event), 1, TIMEOUT_MS);
   CHECK(n == 1 && ev[0].tag == &fast_tag, "the uncancelled call did not complete first (n=%d)", n);
   if (n == 1) {
     CHECK(lbc_response_status(ev[0].response) == LBC_STATUS_OK, "fast call: %s",
@@ -862,7 +1067,7 @@ static void unary_async_cancel(void) {
   sleep_ms(100);
   double t0 = now_s();
   CHECK_RC(lbc_unary_cancel(cq, &slow_tag), LBC_OK);
-  n = lbc_cq_poll(cq, ev, 2, 3000);
+  n = lbc_cq_poll(cq, ev, sizeof(lbc_event), 2, 3000);
   double took = now_s() - t0;
   CHECK(n == 1 && ev[0].tag == &slow_tag, "no event for the cancelled call within 3 s (n=%d)", n);
   if (n == 1) {
@@ -872,7 +1077,67 @@ static void unary_async_cancel(void) {
     lbc_response_free(ev[0].response);
   }
   CHECK_RC(lbc_unary_cancel(cq, &slow_tag), LBC_OK); /* again, after the end: no effect */
-  CHECK_RC(lbc_cq_poll(cq, ev, 2, 200), 0);          /* and no second event */
+  CHECK_RC(lbc_cq_poll(cq, ev, sizeof(lbc_event), 2, 200), 0);          /* and no second event */
+  pb_buf_free(&slow);
+  lbc_cq_free(cq);
+  lbc_channel_close(ch);
+}
+
+/* lbc_unary_call_cancel: two slow async unary calls share one tag; cancelling
+ * the OLDER one by its handle ends exactly it (cancel-by-tag could only reach the
+ * newer one), the other goes on until cancelled in turn. A handle freed at once
+ * leaves its call running: its one event still arrives with the result. */
+static int poll_one(lbc_cq *cq, lbc_event *ev, int timeout_ms) {
+  int n = lbc_cq_poll(cq, ev, sizeof(lbc_event), 1, timeout_ms);
+  return n;
+}
+
+static void unary_async_cancel_by_handle(void) {
+  lbc_channel *ch = open_with(NULL, NULL, NULL, NULL);
+  REQUIRE(ch, "open");
+  lbc_cq *cq = NULL;
+  REQUIRE(lbc_cq_new(&cq) == LBC_OK, "lbc_cq_new");
+  CHECK_RC(lbc_unary_call_cancel(NULL), LBC_ERR_INVALID_ARGUMENT);
+  lbc_unary_call_free(NULL);
+  pb_buf slow = {0};
+  int32_t one = 1;
+  pb_streaming_output_request(&slow, &one, 1, 5000000, -1, 0, NULL);
+  int shared_tag = 7, fast_tag = 8;
+  lbc_unary_call *older = NULL, *newer = NULL, *fast = NULL;
+  CHECK_RC(lbc_unary_async(ch, M_FDX, slow.data, slow.len, NULL, TIMEOUT_MS, cq, &shared_tag, &older), LBC_OK);
+  CHECK_RC(lbc_unary_async(ch, M_FDX, slow.data, slow.len, NULL, TIMEOUT_MS, cq, &shared_tag, &newer), LBC_OK);
+  CHECK_RC(lbc_unary_async(ch, M_EMPTY, NULL, 0, NULL, TIMEOUT_MS, cq, &fast_tag, &fast), LBC_OK);
+  REQUIRE(older && newer && fast && older != newer, "handles %p %p %p", (void *)older, (void *)newer, (void *)fast);
+  lbc_unary_call_free(fast); /* the handle only: the call runs on */
+  lbc_event ev;
+  int n = poll_one(cq, &ev, TIMEOUT_MS);
+  if (CHECK(n == 1 && ev.tag == &fast_tag, "the call whose handle was freed did not complete (n=%d)", n)) {
+    CHECK(lbc_response_status(ev.response) == LBC_STATUS_OK, "fast call: %s",
+          lbc_status_name(lbc_response_status(ev.response)));
+    lbc_response_free(ev.response);
+  }
+  sleep_ms(100);
+  double t0 = now_s();
+  CHECK_RC(lbc_unary_call_cancel(older), LBC_OK);
+  lbc_unary_call_free(older); /* before its event: the event still comes */
+  n = poll_one(cq, &ev, 3000);
+  if (CHECK(n == 1 && ev.tag == &shared_tag, "no event for the cancelled older call (n=%d)", n)) {
+    CHECK(lbc_response_status(ev.response) == LBC_STATUS_CANCELLED, "older call ended %s",
+          lbc_status_name(lbc_response_status(ev.response)));
+    CHECK(now_s() - t0 < 1.0, "the cancel took %.2f s", now_s() - t0);
+    lbc_response_free(ev.response);
+  }
+  CHECK_RC(poll_one(cq, &ev, 300), 0); /* the newer call with the same tag runs on */
+  CHECK_RC(lbc_unary_call_cancel(newer), LBC_OK);
+  n = poll_one(cq, &ev, 3000);
+  if (CHECK(n == 1 && ev.tag == &shared_tag, "no event for the cancelled newer call (n=%d)", n)) {
+    CHECK(lbc_response_status(ev.response) == LBC_STATUS_CANCELLED, "newer call ended %s",
+          lbc_status_name(lbc_response_status(ev.response)));
+    lbc_response_free(ev.response);
+  }
+  CHECK_RC(lbc_unary_call_cancel(newer), LBC_OK); /* after the end: no effect */
+  CHECK_RC(poll_one(cq, &ev, 200), 0);             /* and exactly one event per call */
+  lbc_unary_call_free(newer);
   pb_buf_free(&slow);
   lbc_cq_free(cq);
   lbc_channel_close(ch);
@@ -902,10 +1167,15 @@ int main(int argc, char **argv) {
       {"1000 concurrent streams on one channel (cq, one thread)", many_streams},
       {"cancel from another thread wakes a blocked recv", cancel_blocked_recv},
       {"cancel from another thread wakes a blocked send", cancel_blocked_send},
+      {"lbc_call_free wakes threads blocked on the call (LBC_ERR_CLOSED)", free_while_blocked},
+      {"no event of a freed call after lbc_call_free returns", free_with_concurrent_poll},
       {"bad input and call-state errors", bad_input},
       {"a call outlives its freed completion queue", cq_freed_before_call},
       {"1000 lbc_unary_async calls on one cq", unary_async_many},
-      {"lbc_unary_cancel ends an async unary call", unary_async_cancel},
+      {"events in a larger (newer) lbc_event: unknown fields zeroed", extensible_events},
+      {"lbc_cq_free wakes a thread waiting in lbc_cq_poll (LBC_ERR_CLOSED)", cq_free_wakes_poll},
+      {"lbc_unary_cancel (by tag) ends an async unary call", unary_async_cancel},
+      {"lbc_unary_call_cancel ends exactly its call; freed handles", unary_async_cancel_by_handle},
       {"lbc_cq_fd with poll(2)", cq_fd_poll},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(cases[i].name, cases[i].fn);

@@ -607,6 +607,18 @@ TEST(test_echo_metadata) {
   lbc_channel_close(ch);
 }
 
+struct errmsg_reader {
+  lbc_channel *ch;
+  char text[1024];
+  int rc;
+};
+
+static void *read_errmsg_elsewhere(void *arg) {
+  struct errmsg_reader *rd = arg;
+  rd->rc = lbc_channel_errmsg_copy(rd->ch, rd->text, sizeof rd->text);
+  return NULL;
+}
+
 TEST(test_statuses) {
   lbc_channel *ch = open_channel("round_robin", NULL, NULL);
   lbc_response *resp;
@@ -680,7 +692,30 @@ TEST(test_statuses) {
            LBC_ERR_INVALID_ARGUMENT);
   CHECK(out == sentinel, "out-parameter written on failure");
 
+  /* The channel's last failure, read from another OS thread (what a goroutine that
+     moved to another thread sees): the failing thread's exact message. */
+  struct errmsg_reader rd = {ch, {0}, -99};
+  CHECK_RC(lbc_unary(ch, "/no-service\tHere", NULL, 0, NULL, 1000, &out), LBC_ERR_INVALID_ARGUMENT);
+  char expected[1024];
+  snprintf(expected, sizeof expected, "%s", lbc_last_errmsg());
+  pthread_t th;
+  pthread_create(&th, NULL, read_errmsg_elsewhere, &rd);
+  pthread_join(th, NULL);
+  CHECK(rd.rc == (int)strlen(expected) && strcmp(rd.text, expected) == 0,
+        "from another thread: rc %d \"%s\", expected \"%s\"", rd.rc, rd.text, expected);
+  CHECK(strstr(expected, "0x09") != NULL, "message does not name the bad byte: %s", expected);
+  char small[8];
+  CHECK(lbc_channel_errmsg_copy(ch, small, sizeof small) == (int)strlen(expected) &&
+            strlen(small) == 7 && strncmp(small, expected, 7) == 0,
+        "cut copy \"%s\"", small);
+  CHECK(lbc_channel_errmsg_copy(ch, NULL, 0) == (int)strlen(expected), "length query");
+  CHECK_RC(lbc_channel_errmsg_copy(ch, NULL, 5), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_channel_errmsg_copy(NULL, small, sizeof small), LBC_ERR_INVALID_ARGUMENT);
+  CHECK(lbc_channel_errmsg_copy(ch, small, sizeof small) == (int)strlen(expected),
+        "a failed copy on another handle changed the channel's message");
+
   lbc_channel_close(ch);
+  CHECK_RC(lbc_channel_errmsg_copy(ch, small, sizeof small), LBC_ERR_CLOSED);
 }
 
 TEST(test_large_messages) {
@@ -1030,6 +1065,211 @@ TEST(test_api_from_log_callback) {
   lbc_channel_close(ch);
 }
 
+/* lbc_channel_close() never waits unboundedly for application code: a lookup or log
+   callback blocks on a lock the closing thread holds (what a runtime with a global
+   lock does: Ruby's GVL held during C calls). close returns after its bound (2 s),
+   no callback starts after it returned, and the teardown finishes once the callback
+   is let go. */
+struct blocked_cb {
+  pthread_mutex_t state;  /* guards the counters */
+  pthread_mutex_t gate;   /* held by the test while it closes: the "global lock" */
+  int started, returned, started_after_close, closed;
+};
+
+static void blocked_cb_enter(struct blocked_cb *st) {
+  pthread_mutex_lock(&st->state);
+  st->started++;
+  if (st->closed) st->started_after_close++;
+  pthread_mutex_unlock(&st->state);
+  pthread_mutex_lock(&st->gate); /* blocks while the closing thread holds it */
+  pthread_mutex_unlock(&st->gate);
+  pthread_mutex_lock(&st->state);
+  st->returned++;
+  pthread_mutex_unlock(&st->state);
+}
+
+static int blocking_lookup(const char *target, lbc_address_list *out, void *user_data) {
+  (void)target;
+  blocked_cb_enter(user_data);
+  lbc_address_list_add(out, g_addrs[0]);
+  return 0;
+}
+
+static int plain_lookup(const char *target, lbc_address_list *out, void *user_data) {
+  (void)target;
+  (void)user_data;
+  lbc_address_list_add(out, g_addrs[0]);
+  return 0;
+}
+
+static void blocking_log(int level, const char *message, void *user_data) {
+  (void)level;
+  (void)message;
+  blocked_cb_enter(user_data);
+}
+
+static void close_with_blocked_callback(int use_log) {
+  static struct blocked_cb st;
+  memset(&st, 0, sizeof st);
+  pthread_mutex_init(&st.state, NULL);
+  pthread_mutex_init(&st.gate, NULL);
+  pthread_mutex_lock(&st.gate);
+  lbc_options *opts = NULL;
+  lbc_channel *ch = NULL;
+  CHECK_RC(lbc_options_new(&opts), LBC_OK);
+  CHECK_RC(lbc_options_set(opts, "discovery_interval_ms", "100"), LBC_OK);
+  if (use_log) {
+    CHECK_RC(lbc_options_set_lookup(opts, plain_lookup, NULL), LBC_OK);
+    CHECK_RC(lbc_options_set_log_callback(opts, blocking_log, &st), LBC_OK);
+  } else {
+    CHECK_RC(lbc_options_set_lookup(opts, blocking_lookup, &st), LBC_OK);
+  }
+  CHECK_RC(lbc_channel_open("blocked-callback", opts, &ch), LBC_OK);
+  lbc_options_free(opts);
+  if (!ch) {
+    pthread_mutex_unlock(&st.gate);
+    return;
+  }
+  CHECK(wait_flag(&st.state, &st.started, 5.0), "the %s callback never ran", use_log ? "log" : "lookup");
+  double t0 = now_s();
+  lbc_channel_close(ch); /* the callback waits for st.gate, which this thread holds */
+  double took = now_s() - t0;
+  pthread_mutex_lock(&st.state);
+  st.closed = 1;
+  int returned_before = st.returned;
+  pthread_mutex_unlock(&st.state);
+  CHECK(took >= 1.5 && took < 4.0, "close with a blocked %s callback took %.2f s (bound: 2 s)",
+        use_log ? "log" : "lookup", took);
+  CHECK(returned_before == 0, "the blocked callback returned before the gate opened");
+  lbc_response *resp = NULL;
+  CHECK_RC(lbc_unary(ch, "/lbtest.Test/Whoami", "", 0, NULL, 1000, &resp), LBC_ERR_CLOSED);
+  pthread_mutex_unlock(&st.gate); /* the runtime lets go: the teardown completes */
+  CHECK(wait_flag(&st.state, &st.returned, 5.0), "the callback did not return once let go");
+  sleep_ms(500); /* five discovery intervals: time for any late callback */
+  pthread_mutex_lock(&st.state);
+  CHECK(st.started_after_close == 0, "%d callbacks started after lbc_channel_close returned",
+        st.started_after_close);
+  pthread_mutex_unlock(&st.state);
+}
+
+TEST(test_close_with_blocked_lookup_callback) { close_with_blocked_callback(0); }
+TEST(test_close_with_blocked_log_callback) { close_with_blocked_callback(1); }
+
+/* Log lines without a callback (lbc_options_set_log_queue): an LBC_EVENT_LOG event
+   on the queue, then lbc_channel_next_log until LBC_ERR_WOULD_BLOCK; no application
+   code ever runs on a library thread. */
+TEST(test_log_queue) {
+  lbc_cq *cq = NULL;
+  CHECK_RC(lbc_cq_new(&cq), LBC_OK);
+  if (!cq) return;
+  int tag = 42;
+  lbc_options *opts = NULL;
+  lbc_channel *ch = NULL, *plain = NULL;
+  CHECK_RC(lbc_options_new(&opts), LBC_OK);
+  CHECK_RC(lbc_options_set_log_queue(NULL, cq, &tag), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_options_set_log_queue(opts, cq, &tag), LBC_OK);
+  CHECK_RC(lbc_channel_open("manual:", opts, &ch), LBC_OK);
+  CHECK_RC(lbc_options_set_log_queue(opts, NULL, NULL), LBC_OK); /* removed again */
+  CHECK_RC(lbc_channel_open("manual:", opts, &plain), LBC_OK);
+  lbc_options_free(opts);
+  if (!ch || !plain) return;
+  int level = -1;
+  char *line = NULL;
+  CHECK_RC(lbc_channel_next_log(plain, &level, &line), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_channel_next_log(ch, NULL, &line), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_channel_next_log(NULL, &level, &line), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_channel_set_endpoints(ch, g_addrs, 1), LBC_OK); /* logs the new set */
+  lbc_event ev;
+  int n = lbc_cq_poll(cq, &ev, sizeof ev, 1, 5000);
+  CHECK(n == 1 && ev.kind == LBC_EVENT_LOG && ev.tag == &tag && ev.response == NULL,
+        "no LBC_EVENT_LOG within 5 s (n=%d kind %d)", n, n == 1 ? ev.kind : -1);
+  int lines = 0, named = 0, rc;
+  while ((rc = lbc_channel_next_log(ch, &level, &line)) == LBC_OK) {
+    lines++;
+    if (strstr(line, g_addrs[0])) named++;
+    CHECK(level >= LBC_LOG_DEBUG && level <= LBC_LOG_ERROR, "level %d", level);
+    lbc_free(line);
+  }
+  CHECK(rc == LBC_ERR_WOULD_BLOCK, "draining ended with %d (%s)", rc, lbc_strerror(rc));
+  CHECK(lines >= 1 && named >= 1, "%d lines, %d name %s", lines, named, g_addrs[0]);
+  lbc_response *resp = NULL;
+  CHECK_RC(lbc_unary(ch, "/lbtest.Test/Whoami", "", 0, NULL, 5000, &resp), LBC_OK);
+  lbc_response_free(resp);
+  lbc_channel_close(ch);
+  lbc_channel_close(plain);
+  CHECK_RC(lbc_channel_next_log(ch, &level, &line), LBC_ERR_CLOSED);
+  lbc_cq_free(cq);
+}
+
+/* Discovery without a lookup callback (lbc_options_set_lookup_queue): each due lookup
+   is an LBC_EVENT_LOOKUP event answered with lbc_channel_answer_lookup from this
+   thread; answers drive the endpoint set, failures keep it; closing releases a
+   lookup that waits for an answer. */
+static int wait_lookup_event(lbc_cq *cq, int *tag, double seconds) {
+  double deadline = now_s() + seconds;
+  while (now_s() < deadline) {
+    lbc_event ev;
+    int n = lbc_cq_poll(cq, &ev, sizeof ev, 1, 100);
+    if (n == 1) return ev.kind == LBC_EVENT_LOOKUP && ev.tag == tag;
+    if (n < 0) return 0;
+  }
+  return 0;
+}
+
+TEST(test_lookup_queue) {
+  lbc_cq *cq = NULL;
+  CHECK_RC(lbc_cq_new(&cq), LBC_OK);
+  if (!cq) return;
+  int tag = 7;
+  lbc_options *opts = NULL;
+  lbc_channel *ch = NULL, *eager = NULL;
+  CHECK_RC(lbc_options_new(&opts), LBC_OK);
+  CHECK_RC(lbc_options_set_lookup_queue(NULL, cq, &tag), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_options_set_lookup_queue(opts, cq, &tag), LBC_OK);
+  CHECK_RC(lbc_options_set(opts, "discovery_interval_ms", "200"), LBC_OK);
+  CHECK_RC(lbc_options_set(opts, "resolution", "eager"), LBC_OK);
+  CHECK_RC(lbc_channel_open("my-registry/svc", opts, &eager), LBC_ERR_INVALID_ARGUMENT);
+  CHECK(eager == NULL, "eager open with a lookup queue gave a channel");
+  CHECK_RC(lbc_options_set(opts, "resolution", "lazy"), LBC_OK);
+  CHECK_RC(lbc_channel_open("my-registry/svc", opts, &ch), LBC_OK);
+  lbc_options_free(opts);
+  if (!ch) return;
+  CHECK(wait_lookup_event(cq, &tag, 5.0), "no LBC_EVENT_LOOKUP within 5 s");
+  CHECK_RC(lbc_channel_answer_lookup(ch, NULL, 2, NULL), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_channel_answer_lookup(ch, g_addrs, 2, NULL), LBC_OK);
+  CHECK_RC(lbc_channel_answer_lookup(ch, g_addrs, 2, NULL), LBC_ERR_INVALID_ARGUMENT); /* answered */
+  int served[2] = {0, 0};
+  for (int i = 0; i < 20; i++) {
+    lbc_response *resp = NULL;
+    if (lbc_unary(ch, "/lbtest.Test/Echo", "x", 1, NULL, 5000, &resp) == LBC_OK &&
+        lbc_response_status(resp) == LBC_STATUS_OK) {
+      for (int k = 0; k < 2; k++)
+        if (strcmp(lbc_response_peer(resp), g_addrs[k]) == 0) served[k]++;
+    }
+    lbc_response_free(resp);
+  }
+  CHECK(served[0] + served[1] == 20 && served[0] > 0 && served[1] > 0,
+        "the answered endpoints served %d and %d of 20 calls", served[0], served[1]);
+  /* The next scheduled lookup: fail it; the endpoints stay. */
+  CHECK(wait_lookup_event(cq, &tag, 5.0), "no second LBC_EVENT_LOOKUP");
+  CHECK_RC(lbc_channel_answer_lookup(ch, NULL, 0, "registry down"), LBC_OK);
+  lbc_response *resp = NULL;
+  CHECK_RC(lbc_unary(ch, "/lbtest.Test/Echo", "x", 1, NULL, 5000, &resp), LBC_OK);
+  CHECK(resp && lbc_response_status(resp) == LBC_STATUS_OK, "a call after a failed lookup failed");
+  lbc_response_free(resp);
+  char *json = NULL;
+  CHECK_RC(lbc_channel_stats_json(ch, &json), LBC_OK);
+  CHECK(json && strstr(json, "registry down"), "the failed lookup is not in the stats: %s", json ? json : "");
+  lbc_free(json);
+  /* A lookup due and never answered: close releases it (no 2 s wait). */
+  CHECK(wait_lookup_event(cq, &tag, 5.0), "no third LBC_EVENT_LOOKUP");
+  double t0 = now_s();
+  lbc_channel_close(ch);
+  CHECK(now_s() - t0 < 1.0, "close with an unanswered lookup took %.2f s", now_s() - t0);
+  CHECK_RC(lbc_channel_answer_lookup(ch, g_addrs, 1, NULL), LBC_ERR_CLOSED);
+  lbc_cq_free(cq);
+}
+
 /* 8 threads x 200 calls on one channel. */
 enum { THREADS = 8, CALLS_PER_THREAD = 200 };
 struct worker {
@@ -1108,6 +1348,10 @@ int main(int argc, char **argv) {
   RUN(test_lookup_callback);
   RUN(test_close_from_lookup_callback);
   RUN(test_api_from_log_callback);
+  RUN(test_close_with_blocked_lookup_callback);
+  RUN(test_close_with_blocked_log_callback);
+  RUN(test_log_queue);
+  RUN(test_lookup_queue);
   RUN(test_threads);
 
   printf("%d passed, %d failed\n", g_passed, g_failed);

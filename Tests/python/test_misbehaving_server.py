@@ -936,12 +936,12 @@ def _queued_timeouts(lbchannel, channel, count, batch=500, timeout_ms=20):
             size = min(batch, count - done)
             for i in range(size):
                 rc = n.lbc_unary_async(channel._handle, METHOD.encode(), REQUEST, len(REQUEST), None, timeout_ms,
-                                       cq, ctypes.c_void_p(i + 1))
+                                       cq, ctypes.c_void_p(i + 1), None)
                 assert rc == 0, rc
             left = size
             deadline = time.monotonic() + 10
             while left and time.monotonic() < deadline:
-                got = n.lbc_cq_poll(cq, events, 64, 1000)
+                got = n.lbc_cq_poll(cq, events, n.LBC_EVENT_SIZE, 64, 1000)
                 assert got >= 0, got
                 for e in events[:got]:
                     status = n.lbc_response_status(e.response)

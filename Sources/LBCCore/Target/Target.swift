@@ -17,6 +17,9 @@ package enum Target: Equatable, Sendable {
     /// for the system resolver. `host` is a host name or a literal IP (IPv6 without
     /// brackets); `port` defaults to 443 when omitted.
     case dns(server: String?, host: String, port: UInt16)
+    /// No discovery: `manual:` (anything after the colon is ignored); the endpoints
+    /// come only from pushes (lbc_channel_set_endpoints).
+    case manual
 
     /// The port used when a DNS target names none.
     package static let defaultPort: UInt16 = 443
@@ -35,6 +38,7 @@ package enum Target: Equatable, Sendable {
             case "ipv6": return .addresses(try parseIPv6List(rest, subject: .target(text)))
             case "unix": return .addresses([try parseUnix(rest, subject: .target(text))])
             case "dns": return try parseDNS(rest, subject: .target(text))
+            case "manual": return .manual
             case "unix-abstract", "vsock", "xds", "google-c2p":
                 var error = TargetParseError(target: text, "scheme \(ASCII.quoted(scheme)) is not supported")
                 error.isUnsupported = true
@@ -42,7 +46,7 @@ package enum Target: Equatable, Sendable {
             default:
                 if rest.hasPrefix("//") && isSchemeName(scheme) {
                     throw TargetParseError(target: text, "unknown scheme \(ASCII.quoted(scheme))"
-                        + " (supported: dns, ipv4, ipv6, unix)")
+                        + " (supported: dns, ipv4, ipv6, unix, manual)")
                 }
             }
         }

@@ -50,14 +50,20 @@ package final class CompletionQueue: @unchecked Sendable {
     }
 
     /// Take up to `max` items, waiting up to `timeoutMs` for the first (0: no wait,
-    /// < 0: forever). Calls `body` for each outside the lock; returns how many.
-    package func take(max: Int, timeoutMs: Int64, _ body: (AnyObject) -> Void) -> Int {
+    /// < 0: forever). Calls `body` for each outside the lock; returns how many, or
+    /// nil once the queue has been closed (also when `close` wakes a waiting take).
+    package func take(max: Int, timeoutMs: Int64, _ body: (AnyObject) -> Void) -> Int? {
         let deadline = timeoutMs > 0 ? EventLoop.deadline(afterMs: timeoutMs) : 0
         while true {
             // takeLock guards the reused batch; it is not held while waiting, so a
             // second thread's non-blocking take never waits for a blocking one.
             takeLock.lock()
             lock.lock()
+            if closed {
+                lock.unlock()
+                takeLock.unlock()
+                return nil
+            }
             if !items.isEmpty {
                 let n = items.moveFirst(max, into: &batch)
                 if items.isEmpty { drain() }
@@ -96,6 +102,13 @@ package final class CompletionQueue: @unchecked Sendable {
         lock.withLock { tracked[tag] as? UnaryCall }
     }
 
+    /// Wait until no `take` is handing items to its body (returns at once when none
+    /// is): after a call stopped posting, no event of it is being delivered either.
+    package func quiesce() {
+        takeLock.lock()
+        takeLock.unlock()
+    }
+
     /// Drop pending items and refuse new ones (the owner let go of the queue).
     package func close() {
         lock.lock()
@@ -103,8 +116,9 @@ package final class CompletionQueue: @unchecked Sendable {
         let dropped = items
         items.removeAll()
         tracked.removeAll()
-        drain()
         lock.unlock()
+        // Readable from now on: a take waiting in poll() wakes and sees `closed`.
+        signal()
         _ = dropped  // released outside the lock
     }
 

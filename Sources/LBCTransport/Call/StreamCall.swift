@@ -28,8 +28,12 @@ package final class StreamCall: Call, @unchecked Sendable {
         static let start: UInt8 = 1, resume: UInt8 = 2, consume: UInt8 = 4, cancel: UInt8 = 8
     }
 
-    package enum SendResult { case queued, wouldBlock, finished, sendClosed }
-    package enum ReceiveResult { case message([UInt8]), end, wouldBlock }
+    /// `.freed`: `detach()` was called (lbc_call_free) while this caller waited.
+    /// `.refused`: the message failed the request checks (``RequestCheck``); nothing queued.
+    package enum SendResult { case queued, wouldBlock, finished, sendClosed, freed, refused(RequestProblem) }
+    /// `.taken`: the next message was handed to `take`; `.notTaken`: `take` refused it
+    /// (e.g. out of memory) and it stays first in line; `.freed` as for SendResult.
+    package enum ReceiveResult { case taken, notTaken, end, wouldBlock, freed }
 
     private let owner: Channel
     private let queue: CompletionQueue?
@@ -82,8 +86,14 @@ package final class StreamCall: Call, @unchecked Sendable {
     /// Queue `message` (framed) unless the buffer is full; wait for room until
     /// `deadlineNs` (nil: as long as the call lasts; 0: not at all).
     package func send(_ message: UnsafeRawBufferPointer, end: Bool, deadlineNs: Int64?) -> SendResult {
+        do throws(RequestProblem) {
+            try RequestCheck.message(length: message.count, limit: maxSendMessageSize)
+        } catch {
+            return .refused(error)
+        }
         state.lock()
         while true {
+            if detached { state.unlock(); return .freed }
             // A closed send side is the caller's own doing: report it whatever the call's state.
             if sendClosed { state.unlock(); return .sendClosed }
             if done { state.unlock(); return .finished }
@@ -117,34 +127,42 @@ package final class StreamCall: Call, @unchecked Sendable {
         if submit { submitTask() }
     }
 
-    /// Take the next message, waiting until `deadlineNs` (nil: as long as the call
-    /// lasts; 0: not at all).
-    package func receive(deadlineNs: Int64?) -> ReceiveResult {
+    /// Hand the next message to `take`, waiting until `deadlineNs` (nil: as long as the
+    /// call lasts; 0: not at all). The message is removed only when `take` returns true
+    /// (it runs with the call's lock held: copy, do not call back into the call).
+    package func receive(deadlineNs: Int64?, _ take: ([UInt8]) -> Bool) -> ReceiveResult {
         state.lock()
         while true {
-            if let message = received.popFirst() {
+            if detached { state.unlock(); return .freed }
+            if let message = received.first {
+                guard take(message) else { state.unlock(); return .notTaken }
+                _ = received.popFirst()
                 let wire = message.count + 5
                 queuedWireBytes -= wire
                 var submit = false
                 if window.taken(wire) && !done { submit = scheduleLocked(Op.consume) }
                 state.unlock()
                 if submit { submitTask() }
-                return .message(message)
+                return .taken
             }
             if done { state.unlock(); return .end }
             if !waitLocked(until: deadlineNs) { state.unlock(); return .wouldBlock }
         }
     }
 
-    /// Wait until the response headers arrived (or the call ended). False on timeout.
+    /// Wait until the response headers arrived (or the call ended, or was detached:
+    /// check `isDetached`). False on timeout.
     package func waitForHeaders(deadlineNs: Int64?) -> Bool {
-        state.withLockedWait(deadlineNs, owner: self) { headersReady || done }
+        state.withLockedWait(deadlineNs, owner: self) { headersReady || done || detached }
     }
 
-    /// Wait until the call ended. False on timeout.
+    /// Wait until the call ended (or was detached: check `isDetached`). False on timeout.
     package func waitForEnd(deadlineNs: Int64?) -> Bool {
-        state.withLockedWait(deadlineNs, owner: self) { done }
+        state.withLockedWait(deadlineNs, owner: self) { done || detached }
     }
+
+    /// `detach()` was called.
+    package var isDetached: Bool { state.withLock { detached } }
 
     /// End the call with CANCELLED (unless it has ended). Any thread.
     package func cancel() {
@@ -208,11 +226,13 @@ package final class StreamCall: Call, @unchecked Sendable {
         state.withLock { taskQueued = false }
     }
 
-    /// The caller let go of the call (lbc_call_free): no more queue events, and the
-    /// buffers go now rather than when the I/O thread last lets go of the call.
+    /// The caller let go of the call (lbc_call_free): no more queue events, the
+    /// buffers go now rather than when the I/O thread last lets go of the call, and
+    /// callers blocked in `send`, `receive` or a wait return at once (`.freed`).
     package func detach() {
         state.lock()
         detached = true
+        if waiters > 0 { state.broadcast() }
         received.removeAll()
         queuedWireBytes = 0
         outbound = []
@@ -220,6 +240,10 @@ package final class StreamCall: Call, @unchecked Sendable {
         eventFlags = 0
         state.unlock()
         cancel()
+        // A poll that took this call's item before the flags were cleared fills its
+        // event under the queue's take lock: once that is free, no event of this call
+        // is being or will be delivered.
+        queue?.quiesce()
     }
 
     /// Room in the send buffer: it is below its limit, or empty (one message of any

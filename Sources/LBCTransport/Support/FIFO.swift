@@ -28,6 +28,9 @@ package struct FIFO<Element> {
     }
 
     /// Remove and return the oldest element.
+    /// The oldest element, left in place.
+    package var first: Element? { head < storage.count ? storage[head] : nil }
+
     package mutating func popFirst() -> Element? {
         guard head < storage.count else { return nil }
         let element = storage[head]

@@ -516,7 +516,7 @@ class CompletionQueue:
         handle = self.handle
         if handle is None:
             return []
-        n = _native.lbc_cq_poll(handle, self._events, self.BATCH, timeout_ms_value)
+        n = _native.lbc_cq_poll(handle, self._events, _native.LBC_EVENT_SIZE, self.BATCH, timeout_ms_value)
         if n < 0:
             _check(n, "lbc_cq_poll")
         out = []

@@ -94,6 +94,10 @@ class lbc_call(Structure):
     """Opaque ``struct lbc_call`` (a streaming call)."""
 
 
+class lbc_unary_call(Structure):
+    """Opaque ``struct lbc_unary_call`` (an asynchronous unary call's handle)."""
+
+
 lbc_options_p = POINTER(lbc_options)
 lbc_metadata_p = POINTER(lbc_metadata)
 lbc_channel_p = POINTER(lbc_channel)
@@ -101,10 +105,15 @@ lbc_response_p = POINTER(lbc_response)
 lbc_address_list_p = POINTER(lbc_address_list)
 lbc_cq_p = POINTER(lbc_cq)
 lbc_call_p = POINTER(lbc_call)
+lbc_unary_call_p = POINTER(lbc_unary_call)
 
 
 class lbc_event(Structure):
-    """``struct lbc_event``: one event taken from a completion queue."""
+    """``struct lbc_event``: one event taken from a completion queue.
+
+    Extensible: ``lbc_cq_poll`` is passed ``ctypes.sizeof(lbc_event)`` and fills
+    only the fields declared here (a newer library may know more).
+    """
 
     _fields_ = [
         ("tag", c_void_p),  # void *tag
@@ -117,6 +126,8 @@ class lbc_event(Structure):
 # lbc_event_kind
 LBC_EVENT_UNARY = 1
 LBC_EVENT_CALL = 2
+LBC_EVENT_LOG = 3
+LBC_EVENT_LOOKUP = 4
 # lbc_event.flags bits
 LBC_CALL_READABLE = 0x1
 LBC_CALL_WRITABLE = 0x2
@@ -350,6 +361,26 @@ lbc_channel_open = _fn("lbc_channel_open", c_int, [c_char_p, lbc_options_p, POIN
 lbc_channel_close = _fn("lbc_channel_close", None, [lbc_channel_p])
 # const char *lbc_channel_errmsg(const lbc_channel *ch);
 lbc_channel_errmsg = _fn("lbc_channel_errmsg", c_char_p, [lbc_channel_p])
+# int lbc_options_set_log_queue(lbc_options *opts, lbc_cq *cq, void *tag);
+lbc_options_set_log_queue = _fn("lbc_options_set_log_queue", c_int, [lbc_options_p, lbc_cq_p, c_void_p], optional=True)
+# int lbc_channel_next_log(lbc_channel *ch, int *level, char **message);
+lbc_channel_next_log = _fn(
+    "lbc_channel_next_log", c_int, [lbc_channel_p, POINTER(c_int), POINTER(c_void_p)], optional=True
+)
+# int lbc_options_set_lookup_queue(lbc_options *opts, lbc_cq *cq, void *tag);
+lbc_options_set_lookup_queue = _fn(
+    "lbc_options_set_lookup_queue", c_int, [lbc_options_p, lbc_cq_p, c_void_p], optional=True
+)
+# int lbc_channel_answer_lookup(lbc_channel *ch, const char *const *addresses, size_t count, const char *error);
+lbc_channel_answer_lookup = _fn(
+    "lbc_channel_answer_lookup", c_int, [lbc_channel_p, POINTER(c_char_p), c_size_t, c_char_p], optional=True
+)
+# int lbc_channel_errmsg_copy(const lbc_channel *ch, char *buf, size_t size);
+# (the channel's last failure from any thread; Python threads stay on their OS thread,
+# so the binding itself uses lbc_last_errmsg.)
+lbc_channel_errmsg_copy = _fn(
+    "lbc_channel_errmsg_copy", c_int, [lbc_channel_p, ctypes.c_char_p, c_size_t], optional=True
+)
 # int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, size_t count);
 lbc_channel_set_endpoints = _fn(
     "lbc_channel_set_endpoints", c_int, [lbc_channel_p, POINTER(c_char_p), c_size_t]
@@ -392,16 +423,24 @@ lbc_cq_new = _fn("lbc_cq_new", c_int, [POINTER(lbc_cq_p)], optional=True)
 lbc_cq_free = _fn("lbc_cq_free", None, [lbc_cq_p], optional=True)
 # int lbc_cq_fd(const lbc_cq *cq);
 lbc_cq_fd = _fn("lbc_cq_fd", c_int, [lbc_cq_p], optional=True)
-# int lbc_cq_poll(lbc_cq *cq, lbc_event *events, int max, int64_t timeout_ms);
-lbc_cq_poll = _fn("lbc_cq_poll", c_int, [lbc_cq_p, POINTER(lbc_event), c_int, c_int64], optional=True)
+# int lbc_cq_poll(lbc_cq *cq, lbc_event *events, size_t event_size, int max, int64_t timeout_ms);
+lbc_cq_poll = _fn("lbc_cq_poll", c_int, [lbc_cq_p, POINTER(lbc_event), c_size_t, c_int, c_int64], optional=True)
+#: The ``event_size`` argument of every ``lbc_cq_poll`` call.
+LBC_EVENT_SIZE = ctypes.sizeof(lbc_event)
 # int lbc_unary_async(lbc_channel *ch, const char *method, const void *request, size_t request_len,
-#                     const lbc_metadata *metadata, int64_t timeout_ms, lbc_cq *cq, void *tag);
+#                     const lbc_metadata *metadata, int64_t timeout_ms, lbc_cq *cq, void *tag,
+#                     lbc_unary_call **out);
 lbc_unary_async = _fn(
     "lbc_unary_async",
     c_int,
-    [lbc_channel_p, c_char_p, c_char_p, c_size_t, lbc_metadata_p, c_int64, lbc_cq_p, c_void_p],
+    [lbc_channel_p, c_char_p, c_char_p, c_size_t, lbc_metadata_p, c_int64, lbc_cq_p, c_void_p,
+     POINTER(lbc_unary_call_p)],
     optional=True,
 )
+# int lbc_unary_call_cancel(lbc_unary_call *call);
+lbc_unary_call_cancel = _fn("lbc_unary_call_cancel", c_int, [lbc_unary_call_p], optional=True)
+# void lbc_unary_call_free(lbc_unary_call *call);
+lbc_unary_call_free = _fn("lbc_unary_call_free", None, [lbc_unary_call_p], optional=True)
 
 # int lbc_unary_cancel(lbc_cq *cq, void *tag);
 lbc_unary_cancel = _fn("lbc_unary_cancel", c_int, [lbc_cq_p, c_void_p], optional=True)
@@ -450,7 +489,8 @@ lbc_call_free = _fn("lbc_call_free", None, [lbc_call_p], optional=True)
 HAVE_STREAMING = not any(
     getattr(f, "missing", False)
     for f in (
-        lbc_cq_new, lbc_cq_free, lbc_cq_fd, lbc_cq_poll, lbc_unary_async, lbc_unary_cancel, lbc_call_start,
+        lbc_cq_new, lbc_cq_free, lbc_cq_fd, lbc_cq_poll, lbc_unary_async, lbc_unary_cancel,
+        lbc_unary_call_cancel, lbc_unary_call_free, lbc_call_start,
         lbc_call_send, lbc_call_close_send, lbc_call_recv, lbc_call_headers, lbc_call_finish,
         lbc_call_cancel, lbc_call_peer, lbc_call_free,
     )

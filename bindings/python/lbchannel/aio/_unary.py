@@ -54,8 +54,11 @@ class UnaryUnaryCall(*_UnaryUnaryCallBase):
         md = _metadata.build(metadata)
         tag = cq.register_future(self)
         self._cq, self._tag = cq, tag
+        #: The call's ``lbc_unary_call*`` (cancel by handle); freed when the call ends.
+        self._call = _native.lbc_unary_call_p()
         try:
-            rc = _native.lbc_unary_async(handle, method_b, payload, len(payload), md, timeout_ms(timeout), cq.handle, ctypes.c_void_p(tag))
+            rc = _native.lbc_unary_async(handle, method_b, payload, len(payload), md, timeout_ms(timeout),
+                                         cq.handle, ctypes.c_void_p(tag), ctypes.byref(self._call))
             if rc != 0:
                 cq.unregister(tag)
                 if rc == ErrorCode.MESSAGE_TOO_LARGE:  # an RPC outcome in grpc
@@ -92,10 +95,24 @@ class UnaryUnaryCall(*_UnaryUnaryCallBase):
     def _on_fut_done(self, fut):
         if fut.cancelled():
             # End the RPC itself, not only the wait; its late event is dropped.
-            _native.lbc_unary_cancel(self._cq.handle, ctypes.c_void_p(self._tag))
+            if self._call:
+                _native.lbc_unary_call_cancel(self._call)
+        self._free_handle()
         callbacks, self._callbacks = self._callbacks, []
         for fn in callbacks:
             run_callback(fn, self)
+
+    def _free_handle(self):
+        """Release the ``lbc_unary_call*`` (the handle only; the event still comes)."""
+        call, self._call = getattr(self, "_call", None), None
+        if call:
+            _native.lbc_unary_call_free(call)
+
+    def __del__(self):
+        try:
+            self._free_handle()
+        except Exception:  # interpreter shutdown: the module may be gone
+            pass
 
     def _outcome(self):
         if self._fut.cancelled():

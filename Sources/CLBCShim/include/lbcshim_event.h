@@ -1,0 +1,18 @@
+/* Public C structs of include/lbchannel.h filled from C compiled against that header,
+ * so their layout is the C compiler's, not offsets written down in Swift.
+ * Not part of the public API. */
+#ifndef LBCSHIM_EVENT_H
+#define LBCSHIM_EVENT_H
+#include <stddef.h>
+
+/** Smallest `event_size` lbc_cq_poll accepts: the end of the last field of 1.0's lbc_event. */
+size_t lbcshim_event_min_size(void);
+
+/**
+ * Fill slot `index` of the caller's array of events of `event_size` bytes each:
+ * the fields this library knows that fit in `event_size`, the rest of the slot zeroed.
+ * `event_size` must be >= lbcshim_event_min_size().
+ */
+void lbcshim_fill_event(void *events, size_t event_size, int index, void *tag, int kind,
+                        unsigned flags, void *response);
+#endif
