@@ -11,13 +11,17 @@
 package enum MethodPath {
     /// nil when `path` may be sent, else a human-readable reason.
     package static func problem(_ path: String) -> String? {
-        guard path.utf8.first == UInt8(ascii: "/"), path.utf8.count > 1 else {
-            return "method \(ASCII.quoted(path)) must look like \"/package.Service/Method\""
+        // One pass over the contiguous UTF-8 (this runs on every call).
+        var text = path
+        let verdict: Int? = text.withUTF8 { bytes in
+            guard bytes.count > 1, bytes[0] == UInt8(ascii: "/") else { return -1 }
+            for i in 1..<bytes.count where bytes[i] < 0x21 || bytes[i] > 0x7E { return i }
+            return nil
         }
-        for (offset, byte) in path.utf8.enumerated() where byte < 0x21 || byte > 0x7E {
-            return "method \(ASCII.quoted(path)) has byte \(ASCII.hexByte(byte)) at offset \(offset)"
-                + " (allowed: visible ASCII 0x21-0x7E)"
-        }
-        return nil
+        guard let offset = verdict else { return nil }
+        if offset < 0 { return "method \(ASCII.quoted(path)) must look like \"/package.Service/Method\"" }
+        let byte = path.utf8[path.utf8.index(path.utf8.startIndex, offsetBy: offset)]
+        return "method \(ASCII.quoted(path)) has byte \(ASCII.hexByte(byte)) at offset \(offset)"
+            + " (allowed: visible ASCII 0x21-0x7E)"
     }
 }

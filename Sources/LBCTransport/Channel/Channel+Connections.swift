@@ -118,7 +118,7 @@ extension Channel: ConnectionDelegate {
             // The server answered on its current connection: that connection is healthy
             // (its GOAWAY or loss resets the backoff; see EndpointStateMachine).
             if call.machine.sawResponseHeaders, let endpoint = call.endpoint, endpoint.connection === connection {
-                endpoint.machine.callCompleted()
+                endpoint.callCompleted()
             }
             finish(call, status, message)
         case .retryTransparently:

@@ -17,6 +17,14 @@ package final class Endpoint {
     var slot: Int
     /// Connectivity × admin state × ejection × capacity.
     private(set) var state: EndpointState
+    /// The current connection answered a call (see `EndpointStateMachine.callCompleted`).
+    /// In place, on every call: no copy of the state and no pickability check (the
+    /// connectivity state does not change).
+    @inline(__always)
+    func callCompleted() {
+        state.connectivity.callCompleted()
+    }
+
     /// The connectivity component of ``state``; a change re-evaluates pickability.
     var machine: EndpointStateMachine {
         get { state.connectivity }
