@@ -168,6 +168,12 @@ test-c:
 	$(CXX) -std=c++17 -Wall -Wextra -Werror -o $(C_TEST_DIR)/balanced examples/cpp/balanced.cpp \
 	    $$($(TEST_PKG) --cflags --libs lbchannel) -Wl,-rpath,$(TEST_PREFIX)/lib
 	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh $(C_TEST_DIR)/balanced
+	@# LuaJIT: the header through ffi.cdef after cc -E -P (LBC_NO_SYSTEM_INCLUDES); no callbacks.
+	$(CC) -E -P -DLBC_NO_SYSTEM_INCLUDES -x c $(TEST_PREFIX)/include/lbchannel.h > $(C_TEST_DIR)/lbchannel_cdef.h
+	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh luajit examples/luajit/balanced.lua \
+	    $(C_TEST_DIR)/lbchannel_cdef.h $(TEST_PREFIX)/lib/$(SONAME)
+	@# Ruby (ruby-ffi): waiting functions attached with blocking: true (GVL released); no callbacks.
+	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh ruby examples/ruby/balanced.rb $(TEST_PREFIX)/lib/$(SONAME)
 
 test-python:
 	LBCHANNEL_LIBRARY=$(TEST_LIB) \

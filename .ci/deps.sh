@@ -11,7 +11,7 @@
 set -euo pipefail
 
 PYTHON=${PYTHON:-python3}
-APT_PACKAGES=(libnghttp2-dev libssl-dev libc-ares-dev pkg-config dnsmasq-base openssl g++)
+APT_PACKAGES=(libnghttp2-dev libssl-dev libc-ares-dev pkg-config dnsmasq-base openssl g++ luajit ruby-ffi)
 # PyPI name -> module imported to check it is there.
 PIP_PACKAGES=(grpcio:grpc grpcio-tools:grpc_tools pytest:pytest h2:h2 cffi:cffi)
 
