@@ -496,6 +496,8 @@ typedef int (*lbc_lookup_fn)(const char *target, lbc_address_list *out, void *us
  * is then any non-empty text, passed to `fn` unparsed. `user_data` must stay valid
  * until the channel is closed and a lookup running then has returned
  * (lbc_channel_close waits for it, at most 2 s). fn = NULL removes the callback.
+ * Without a running callback, lbc_channel_close waits until the teardown is
+ * complete, however long that takes on a loaded machine.
  * Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT (opts NULL).
  */
 int lbc_options_set_lookup(lbc_options *opts, lbc_lookup_fn fn, void *user_data);
@@ -645,9 +647,9 @@ int lbc_channel_open(const char *target, const lbc_options *opts, lbc_channel **
  * calls with this handle return LBC_ERR_CLOSED (a closed handle is detected as
  * long as its address is not reused by a newer channel). NULL is a no-op.
  * Blocks until the I/O thread has exited and a running lookup or log callback
- * has returned, but AT MOST 2 SECONDS: a callback that does not return by then
- * (one waiting for a lock the closing thread holds, such as a runtime's global
- * lock) is left running; close returns, no callback of the channel starts after
+ * has returned. Only a callback bounds that wait: when one is still running
+ * after 2 SECONDS (one waiting for a lock the closing thread holds, such as a
+ * runtime's global lock) it is left running; close returns, no callback of the channel starts after
  * that, and the teardown completes on another thread once the callback returns
  * (so its user_data must stay valid until then). Called from the channel's own
  * lookup or log callback it returns at once and the teardown completes on

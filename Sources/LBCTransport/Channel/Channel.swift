@@ -75,8 +75,8 @@ package final class Channel: @unchecked Sendable {
 
     // Discovery (loop thread).
     var resolver: Resolver?
-    private let muteLock = Lock()
-    private var callbacksMuted = false  // guarded by muteLock
+    /// Calls into the application's log and lookup callbacks (see ``CallbackGate``).
+    let callbacks: CallbackGate
     /// The lookup resolver, if any, readable from any thread (to recognise its thread).
     let lookupWorker: LookupResolver?
     var scheduler: DiscoveryScheduler
@@ -104,6 +104,8 @@ package final class Channel: @unchecked Sendable {
         }
         var initial: [EndpointAddress] = []
         var worker: LookupResolver?
+        let gate = CallbackGate()
+        callbacks = gate
         switch source {
         case .fixed(let addresses):
             initial = addresses
@@ -111,7 +113,9 @@ package final class Channel: @unchecked Sendable {
             resolver = try DNSResolver(loop: loop, server: server, host: host, port: port,
                                        srv: options.dnsSRV, timeoutMs: options.dnsTimeoutMs)
         case .lookup(let function):
-            worker = try LookupResolver(loop: loop, target: targetText, function: function)
+            worker = try LookupResolver(loop: loop, target: targetText, function: { target in
+                gate.run { function(target) } ?? .failure(LookupFailure("the channel is closing"))
+            })
             resolver = worker
         case .manual:
             break
@@ -163,14 +167,14 @@ package final class Channel: @unchecked Sendable {
 
     /// Send a line to the log callback unless callbacks were muted. Loop thread.
     func emit(_ level: LogLevel, _ message: @autoclosure () -> String) {
-        guard let log, !muteLock.withLock({ callbacksMuted }) else { return }
-        log(level, message())
+        guard let log else { return }
+        _ = callbacks.run { log(level, message()) }
     }
 
     /// Stop calling the log callback (the channel is being closed from one of its
     /// own callbacks; no callback may run once that one has returned). Any thread.
     package func muteCallbacks() {
-        muteLock.withLock { callbacksMuted = true }
+        callbacks.mute()
         lookupWorker?.requestStop()
     }
 
