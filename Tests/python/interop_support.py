@@ -152,10 +152,10 @@ def interop_pb(tmp_path_factory):
     return empty_pb2, messages_pb2, test_pb2_grpc
 
 
-@pytest.fixture(scope="session")
-def interop_servers(interop_pb):
-    """Three interop servers s1..s3 on 127.0.0.2..4 shared by the session."""
-    servers = [InteropServer(host, "s%d" % (i + 1)) for i, host in enumerate(HOSTS)]
+def start_interop_servers(env=None):
+    """Generator: three interop servers s1..s3 on 127.0.0.2..4 (``env`` adds to
+    their environment), yielded as InteropServers and stopped afterwards."""
+    servers = [InteropServer(host, "s%d" % (i + 1), env=env) for i, host in enumerate(HOSTS)]
     try:
         for s in servers:
             s.spawn()
@@ -168,3 +168,9 @@ def interop_servers(interop_pb):
     yield InteropServers(servers)
     for s in servers:
         s.stop()
+
+
+@pytest.fixture(scope="session")
+def interop_servers(interop_pb):
+    """Three interop servers s1..s3 on 127.0.0.2..4 shared by the session."""
+    yield from start_interop_servers()

@@ -16,7 +16,7 @@ import grpc
 import pytest
 
 import tls_certs
-from interop_support import InteropServer, InteropServers
+from interop_support import start_interop_servers
 from lbtest_support import Backend, BackendSet, Dnsmasq, HOSTS, free_port, wait_until
 from test_interop import _stream_request
 
@@ -171,19 +171,7 @@ def test_tls_grpc_stubs_and_metadata(lbchannel, pki, tls_backends, dns, pb):
 
 @pytest.fixture(scope="module")
 def tls_interop(pki, interop_pb):
-    servers = [InteropServer(h, "s%d" % (i + 1), env=_tls_env(pki)) for i, h in enumerate(HOSTS)]
-    try:
-        for s in servers:
-            s.spawn()
-        for s in servers:
-            s.wait_ready()
-    except BaseException:
-        for s in servers:
-            s.stop()
-        raise
-    yield InteropServers(servers)
-    for s in servers:
-        s.stop()
+    yield from start_interop_servers(env=_tls_env(pki))
 
 
 def test_tls_streaming_over_three_interop_servers(lbchannel, pki, tls_interop, interop_pb):

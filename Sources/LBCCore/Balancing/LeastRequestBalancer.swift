@@ -55,9 +55,7 @@ package final class LeastRequestBalancer: LoadBalancer {
     package func pick(nowNs: Int64) -> Int? {
         let count = ready.count
         if count <= 1 { return count == 1 ? ready[0] : nil }
-        let i = rng.below(count)
-        var j = rng.below(count - 1)
-        if j >= i { j += 1 }
+        let (i, j) = ready.drawTwo(&rng)
         if slowStart.isEnabled { return pickRamping(i, j, count: count, nowNs: nowNs) }
         var best = ready[i]
         var bestLoad = outstanding[best]

@@ -102,9 +102,7 @@ package final class PeakEWMABalancer: LoadBalancer {
     package func pick(nowNs: Int64) -> Int? {
         let count = ready.count
         if count <= 1 { return count == 1 ? ready[0] : nil }
-        let i = rng.below(count)
-        var j = rng.below(count - 1)
-        if j >= i { j += 1 }
+        let (i, j) = ready.drawTwo(&rng)
         let a = ready[i], b = ready[j]
         if slowStart.isEnabled {
             // A ramping candidate takes part with probability equal to its factor.

@@ -23,6 +23,15 @@ package struct PickableSet: Sendable {
     @inline(__always)
     package subscript(index: Int) -> Int { members[index] }
 
+    /// Two distinct random positions (`count` >= 2): the draw of power-of-two-choices.
+    @inline(__always)
+    package func drawTwo(_ rng: inout SplitMix64) -> (Int, Int) {
+        let i = rng.below(count)
+        var j = rng.below(count - 1)
+        if j >= i { j += 1 }
+        return (i, j)
+    }
+
     package func contains(_ slot: Int) -> Bool {
         slot >= 0 && slot < position.count && position[slot] >= 0
     }

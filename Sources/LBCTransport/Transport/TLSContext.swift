@@ -97,25 +97,22 @@ package final class TLSContext: @unchecked Sendable {
         }
     }
 
+    /// The PEM bytes of an option given as a file (read now) or as text, with the
+    /// name errors use for it; nil when neither is set.
+    private static func source(file: String?, fileOption: String, pem: String?, pemOption: String)
+        throws(TransportError) -> (what: String, bytes: [UInt8])? {
+        if let file { return ("\(fileOption) \(TLSContext.quote(file))", try readFile(file, option: fileOption)) }
+        if let pem { return (pemOption, Array(pem.utf8)) }
+        return nil
+    }
+
     private func loadIdentity(_ options: TLSOptions) throws(TransportError) {
-        let chainWhat: String, chain: [UInt8]
-        if let file = options.certificateFile {
-            chainWhat = "tls_cert_file \(TLSContext.quote(file))"
-            chain = try Self.readFile(file, option: "tls_cert_file")
-        } else if let pem = options.certificatePEM {
-            chainWhat = "tls_cert_pem"
-            chain = Array(pem.utf8)
-        } else {
+        guard let (chainWhat, chain) = try Self.source(file: options.certificateFile, fileOption: "tls_cert_file",
+                                                       pem: options.certificatePEM, pemOption: "tls_cert_pem") else {
             return
         }
-        let keyWhat: String, key: [UInt8]
-        if let file = options.keyFile {
-            keyWhat = "tls_key_file \(TLSContext.quote(file))"
-            key = try Self.readFile(file, option: "tls_key_file")
-        } else if let pem = options.keyPEM {
-            keyWhat = "tls_key_pem"
-            key = Array(pem.utf8)
-        } else {
+        guard let (keyWhat, key) = try Self.source(file: options.keyFile, fileOption: "tls_key_file",
+                                                   pem: options.keyPEM, pemOption: "tls_key_pem") else {
             throw TransportError("a client certificate needs its private key (tls_key_file or tls_key_pem)")
         }
         let certificates = try Self.parseCertificates(chain, what: chainWhat)
