@@ -35,7 +35,9 @@ Everything is bounded: sockets have timeouts, threads are daemons, and
 :meth:`RawH2Server.stop` closes every socket.
 """
 
+import select
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -364,10 +366,20 @@ class RawH2Server:
             if on_connect is not None:
                 on_connect(conn)
             sock.settimeout(0.1)
+            tls = self.ssl_context is not None
             while not self._stopping.is_set() and not conn.closed:
                 try:
-                    data = sock.recv(65536)
-                except socket.timeout:
+                    if tls:
+                        # One SSL object must not be read and written by two threads
+                        # at once (handlers write through conn.do under conn.lock):
+                        # wait for bytes outside the lock, read them under it.
+                        if not sock.pending() and not select.select([sock], [], [], 0.1)[0]:
+                            continue
+                        with conn.lock:
+                            data = sock.recv(65536)
+                    else:
+                        data = sock.recv(65536)
+                except (socket.timeout, ssl.SSLWantReadError):
                     continue
                 if not data:
                     break
