@@ -110,6 +110,17 @@ package struct EndpointStateMachine: Sendable {
         return scheduleRetry()
     }
 
+    /// The established connection was declared dead (its peer left a keepalive PING
+    /// unanswered): whatever its age, a failed attempt — TRANSIENT_FAILURE, reconnect
+    /// after the next backoff (not reset), so a frozen or unreachable server is not
+    /// reconnected in a tight loop.
+    package mutating func peerUnresponsive() -> Action {
+        guard state == .ready else { return connectFailed() }
+        state = .transientFailure
+        failingSinceReady = true
+        return scheduleRetry()
+    }
+
     /// The server sent GOAWAY at `nowMs`: the old connection drains; a healthy one is
     /// replaced now, an early one after the next backoff (IDLE until then, or
     /// TRANSIENT_FAILURE if the previous connection ended early too).

@@ -86,6 +86,17 @@ package struct ChannelOptions: Sendable, Equatable {
     /// `subset_client_id`: the id subsetting hashes; nil: random per channel.
     package var subsetClientID: String? = nil
 
+    // MARK: keepalive (see ChannelOptions+Keepalive.swift)
+
+    /// `keepalive_time_ms`: PING a connection this long after the last byte read from
+    /// its peer (0 = keepalive off).
+    package var keepaliveTimeMs: Int64 = 0
+    /// `keepalive_timeout_ms`: how long a PING may go unanswered before the connection
+    /// is declared dead.
+    package var keepaliveTimeoutMs: Int64 = 20_000
+    /// `keepalive_permit_without_calls`: PING connections that have no open stream too.
+    package var keepalivePermitWithoutCalls = false
+
     /// All defaults.
     package init() {}
 
@@ -97,7 +108,7 @@ package struct ChannelOptions: Sendable, Equatable {
         "min_reresolution_interval_ms", "dns_use_ttl", "dns_ttl_floor_ms", "empty_answer", "resolution",
         "eager_timeout_ms", "dns_srv", "dns_timeout_ms", "stream_window_bytes", "stream_send_buffer_bytes",
         "backoff_reset_after_ms",
-    ] + TLSOptions.keys + balancingKeys
+    ] + TLSOptions.keys + balancingKeys + keepaliveKeys
 
     /// The connection backoff configured by the backoff_* fields.
     package var backoff: ConnectionBackoff {
@@ -199,6 +210,7 @@ package struct ChannelOptions: Sendable, Equatable {
             try tls.set(key, value)
         default:
             if try setBalancing(key, value) { return }
+            if try setKeepalive(key, value) { return }
             throw OptionError(kind: .unknownKey, message: "unknown option \(ASCII.quoted(key))"
                 + " (valid options: \(Self.keys.joined(separator: ", ")))")
         }

@@ -25,8 +25,9 @@ extension Channel: ConnectionDelegate {
     }
 
     private func connect(_ endpoint: Endpoint) {
-        let connection = HTTP2Connection(address: endpoint.address, loop: loop,
-                                         configuration: connectionConfiguration(for: endpoint))
+        var configuration = connectionConfiguration(for: endpoint)
+        applyKeepalive(to: &configuration, for: endpoint)
+        let connection = HTTP2Connection(address: endpoint.address, loop: loop, configuration: configuration)
         connection.delegate = self
         endpoint.connection = connection
         connection.start()
@@ -72,6 +73,14 @@ extension Channel: ConnectionDelegate {
 
     package func connectionLost(_ connection: HTTP2Connection, reason: String) {
         guard let endpoint = activeEndpoint(of: connection, reason: reason) else { return }
+        if connection.keepaliveDeclaredDead {
+            // The peer stopped answering: a failed connection (backoff), not a clean loss.
+            emit(.warning, "\(targetText): \(reason)")
+            apply(endpoint.machine.peerUnresponsive(), to: endpoint)
+            requestReresolution()
+            failWaitingIfHopeless()
+            return
+        }
         emit(.info, "\(targetText): \(reason)")
         apply(endpoint.machine.connectionLost(nowMs: EventLoop.now() / 1_000_000), to: endpoint)
         requestReresolution()
@@ -101,6 +110,10 @@ extension Channel: ConnectionDelegate {
 
     package func connectionClosed(_ connection: HTTP2Connection) {
         guard let endpoint = endpoint(of: connection) else { return }
+        if connection.keepaliveDeclaredDead {
+            emit(.warning, "\(targetText): draining connection to \(connection.address) declared dead:"
+                + " no keepalive PING ACK within \(options.keepaliveTimeoutMs) ms")
+        }
         release(connection, of: endpoint)
     }
 

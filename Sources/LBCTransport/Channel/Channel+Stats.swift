@@ -18,10 +18,12 @@ extension Channel {
             out += renderBalancing(e, state, nowNs: now)
             out += ",\"draining_connections\":\(e.draining.count)"
             if let s = e.tlsSession { out += ",\"tls\":" + renderTLSStats(s) }
+            out += ",\"keepalive\":" + renderKeepaliveStats(e)
             out += ",\"last_error\":\(e.lastError.map(JSON.quote) ?? "null")}"
         }
         out += "],\"retired_endpoints\":\(retired.count),\"waiting_calls\":\(waiting.count)"
         out += ",\"ejected_endpoints\":\(ejected)"
+        out += ",\"keepalive\":" + renderKeepaliveStats()
         out += ",\"subset\":{\"size\":\(options.subsetSize),\"discovered_endpoints\":\(discoveredEndpoints)"
         out += ",\"client_id\":\(options.subsetClientID.map(JSON.quote) ?? "null")}"
         out += ",\"discovery\":{\"kind\":\(JSON.quote(resolver?.kind ?? "static"))"

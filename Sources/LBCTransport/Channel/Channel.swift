@@ -86,6 +86,9 @@ package final class Channel: @unchecked Sendable {
     let firstEndpoints = Completion()
     /// TLS for every connection; nil for plaintext (see Channel+TLS.swift).
     let tls: ChannelTLS?
+    /// Keepalive settings for new connections; the time doubles on "too_many_pings"
+    /// (see Channel+Keepalive.swift). Loop thread.
+    lazy var keepalivePolicy = KeepalivePolicy(options: options)
 
     package init(source: EndpointSource, targetText: String, options: ChannelOptions,
                  log: LogFunction? = nil, tls: ChannelTLS? = nil) throws(ChannelError) {

@@ -50,6 +50,8 @@ package final class Endpoint {
     var lastError: String?
     /// TLS session cache and handshake counters (TLS channels only, made on first connect).
     var tlsSession: TLSEndpointSession?
+    /// Keepalive counters (channels with keepalive only, made on first connect).
+    var keepaliveStats: KeepaliveStats?
     /// What the balancer was last told.
     private var pickable = false
     /// Slow start applies to the next READY: false for endpoints that joined an empty

@@ -20,6 +20,10 @@ package struct ConnectionConfiguration {
     package var connectTimeoutMs: Int64 = 20_000
     /// TLS for this connection; nil for plaintext (h2c).
     package var tls: TLSConnector? = nil
+    /// Keepalive PINGs (gRFC A8); nil (the default) for none: no timer, no PING.
+    package var keepalive: KeepalivePolicy? = nil
+    /// Where the connection counts its PINGs (the endpoint's counters); nil for none.
+    package var keepaliveStats: KeepaliveStats? = nil
 
     /// A configuration with the defaults for everything but the headers.
     package init(authority: String, userAgent: String) {

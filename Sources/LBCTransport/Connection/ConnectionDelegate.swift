@@ -14,6 +14,10 @@ package protocol ConnectionDelegate: AnyObject {
     func connectionDraining(_ connection: HTTP2Connection)
     /// A draining connection closed after its last stream ended.
     func connectionClosed(_ connection: HTTP2Connection)
+    /// The server sent GOAWAY ENHANCE_YOUR_CALM "too_many_pings" (gRFC A8): our
+    /// keepalive PINGs are too frequent for it. Called just before the GOAWAY itself
+    /// is reported (`connectionDraining`), so a replacement connection can ping less.
+    func connectionReceivedTooManyPings(_ connection: HTTP2Connection)
     /// The connection has frames to send: call its `flush()` after this loop iteration.
     func connectionNeedsFlush(_ connection: HTTP2Connection)
     /// A stream ended (normally, by reset, or because the connection went away).

@@ -53,6 +53,10 @@ package final class HTTP2Connection: FileDescriptorHandler {
     private var outboundStart = 0
     private var watchingWrite = false
     private var connectTimer: ClosureTimer?
+    /// Keepalive PINGs (see HTTP2Connection+Keepalive.swift); nil when off.
+    var keepalive: KeepaliveStateMachine?
+    /// The keepalive machine's one timer.
+    var keepaliveTimer: ClosureTimer?
     /// When `start()` began connecting (for the TLS time-to-READY figure).
     private var startedNs: Int64 = 0
     /// Set while nghttp2 is calling back into us: teardown waits until it returns.
@@ -194,6 +198,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
         }
         state = .ready
         if let t = connectTimer { loop.cancelTimer(t); connectTimer = nil }
+        if configuration.keepalive != nil { startKeepalive() }
         tlsTransport?.connectionReady(afterNs: EventLoop.now() - startedNs)
         delegate?.connectionReady(self)
     }
@@ -277,6 +282,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
                 }
             }
             guard let s = session else { return }
+            if keepalive != nil { keepalive!.receivedBytes(nowNs: EventLoop.now()) }
             inNGHTTP2 = true
             needsFlush = true  // replies (SETTINGS ACK, WINDOW_UPDATE, RST_STREAM) may be queued
             let rv = nghttp2_session_mem_recv(s, buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), count)
@@ -326,6 +332,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
     /// Hand `call`'s request to nghttp2 on a new stream.
     private func submit(_ call: Call) -> Bool {
         guard let s = session else { return false }
+        if keepalive != nil && streams.isEmpty { keepaliveStreamStarting() }  // A8: PING before HEADERS
         var provider = nghttp2_data_provider()
         provider.source.ptr = Unmanaged.passUnretained(call).toOpaque()
         provider.read_callback = NGHTTP2Callbacks.readRequestBody
@@ -491,6 +498,11 @@ package final class HTTP2Connection: FileDescriptorHandler {
         return true
     }
 
+    /// Something was queued in nghttp2 outside the paths above (a keepalive PING).
+    func requestFlush() {
+        needsFlush = true
+    }
+
     private func setWatchWrite(_ on: Bool) {
         guard on != watchingWrite, fd >= 0 else { return }
         watchingWrite = on
@@ -515,6 +527,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
         let previous = state
         state = .closed
         if let t = connectTimer { loop.cancelTimer(t); connectTimer = nil }
+        if keepalive != nil { stopKeepalive() }
         if fd >= 0 {
             transport?.shutDown()
             transport = nil

@@ -96,12 +96,22 @@ enum NGHTTP2Callbacks {
             call(session, id)?.machine.receivedReset(errorCode: frame.pointee.rst_stream.error_code)
         case NGHTTP2_SETTINGS.rawValue:
             if frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0 { conn.receivedSettings() }
+        case NGHTTP2_PING.rawValue:
+            if frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 { conn.receivedPingAck() }
         case NGHTTP2_GOAWAY.rawValue:
+            if isTooManyPings(frame.pointee.goaway) { conn.receivedTooManyPings() }
             conn.receivedGoAway()
         default:
             break
         }
         return 0
+    }
+
+    /// gRFC A8: a server that finds our PINGs too frequent sends GOAWAY with
+    /// ENHANCE_YOUR_CALM and the debug data "too_many_pings".
+    private static func isTooManyPings(_ goaway: nghttp2_goaway) -> Bool {
+        guard goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM.rawValue, let data = goaway.opaque_data else { return false }
+        return UnsafeBufferPointer(start: data, count: goaway.opaque_data_len).elementsEqual("too_many_pings".utf8)
     }
 
     /// nghttp2 explains a protocol error it is about to act on (e.g. a peer that
