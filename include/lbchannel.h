@@ -354,6 +354,27 @@ void lbc_options_free(lbc_options *opts);
  *   subset_client_id          visible ASCII 0x21-0x7E: the id hashed
  *                             (the same id picks the same subset in
  *                             every process)          (default: random per channel)
+ * Keepalive (gRFC A8; off by default): each connection sends an HTTP/2 PING once
+ * keepalive_time_ms has passed since the last byte it read from the server, and
+ * re-arms after the PING ACK. A PING left unanswered, with nothing else read, for
+ * keepalive_timeout_ms declares the server dead: the connection closes, its calls
+ * end UNAVAILABLE with the message "keepalive: no PING ACK from ADDRESS within N
+ * ms" (also the endpoint's last_error and a LBC_LOG_WARNING line), the endpoint
+ * goes to TRANSIENT_FAILURE and reconnects after the connection backoff, and
+ * discovery re-resolves early. A server that finds the PINGs too frequent answers
+ * GOAWAY ENHANCE_YOUR_CALM "too_many_pings": the channel then doubles the
+ * keepalive time for its new connections (logged as a warning; see the stats'
+ * "keepalive" objects). gRPC servers accept at most one PING per 5 minutes by
+ * default (one per 2 hours on a connection without calls, unless they permit
+ * PINGs without calls): agree on the values with the server's owners; gRPC
+ * recommends >= 10000 ms.
+ *   keepalive_time_ms         0 = off, or 100 .. 2147483647         (default 0)
+ *   keepalive_timeout_ms      100 .. 2147483647                     (default 20000)
+ *   keepalive_permit_without_calls bool: PING connections without
+ *                             open calls too (false: an idle
+ *                             connection sends no PING; its first new
+ *                             call sends one first when the last read
+ *                             is older than keepalive_time_ms)      (default false)
  * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (NULL argument or bad value) or
  * LBC_ERR_UNKNOWN_OPTION. On failure the options are unchanged.
  */
@@ -382,6 +403,11 @@ int lbc_options_set_backoff(lbc_options *opts, int64_t initial_ms, double multip
                             double jitter, int64_t max_ms);
 /** authority: visible ASCII 0x21-0x7E (as for lbc_options_set); NULL restores the default. */
 int lbc_options_set_authority(lbc_options *opts, const char *authority);
+/** Keepalive (see "Keepalive" above): time_ms 0 (off) or 100 .. 2147483647,
+ *  timeout_ms 100 .. 2147483647, permit_without_calls any int (non-zero: PING
+ *  connections without open calls too); all three or none are set. */
+int lbc_options_set_keepalive(lbc_options *opts, int64_t time_ms, int64_t timeout_ms,
+                              int permit_without_calls);
 
 /* ------------------------------------------------------------------------- */
 /* TLS                                                                        */
@@ -738,7 +764,17 @@ int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, siz
  *     Finished, of the TLS handshakes of the endpoint's connections, and the time
  *     from the start of the TCP connect to READY of the last connection with a
  *     full and with a resumed handshake)
+ *    (every endpoint has "keepalive": null, or with keepalive on {"time_ms": 10000,
+ *     "pings_sent": 4, "pings_acked": 4, "last_rtt_us": 210, "dead_connections": 0,
+ *     "too_many_pings": 0}: the keepalive time of its newest connection, PINGs
+ *     sent and acknowledged, the last PING's round trip (null before the first
+ *     ACK), connections declared dead for want of a PING ACK, and too_many_pings
+ *     GOAWAYs received, summed over the endpoint's connections)
  *    "retired_endpoints": 0, "waiting_calls": 0, "ejected_endpoints": 0,
+ *    "keepalive": null, or with keepalive on {"time_ms": 20000,
+ *      "configured_time_ms": 10000, "timeout_ms": 20000,
+ *      "permit_without_calls": false, "too_many_pings": 1} (time_ms: what new
+ *      connections use, doubled after too_many_pings),
  *    "subset": {"size": 0, "discovered_endpoints": 3, "client_id": null},
  *    "discovery": {"kind": "dns", "resolutions": 3, "errors": 0, "empty_answers": 0,
  *      "updates": 1, "pushes": 0, "last_result": "ok", "last_error": null,

@@ -75,6 +75,14 @@ public func lbc_options_set_backoff(_ opts: UnsafeMutableRawPointer?, _ initialM
     }
 }
 
+@_cdecl("lbc_options_set_keepalive")
+public func lbc_options_set_keepalive(_ opts: UnsafeMutableRawPointer?, _ timeMs: Int64, _ timeoutMs: Int64,
+                                      _ permitWithoutCalls: Int32) -> Int32 {
+    update(opts, "lbc_options_set_keepalive") { (o: inout ChannelOptions) throws(OptionError) in
+        try o.setKeepalive(timeMs: timeMs, timeoutMs: timeoutMs, permitWithoutCalls: permitWithoutCalls != 0)
+    }
+}
+
 @_cdecl("lbc_options_set_authority")
 public func lbc_options_set_authority(_ opts: UnsafeMutableRawPointer?, _ authority: UnsafePointer<CChar>?) -> Int32 {
     update(opts, "lbc_options_set_authority") { (o: inout ChannelOptions) throws(OptionError) in

@@ -107,7 +107,13 @@ class Channel(_ChannelBase):
             (e.g. ``"UNAVAILABLE,13"``), ``outlier_failure_percentage`` (0 = off),
             ``outlier_interval_ms``, ``outlier_request_volume``, slow start ``slow_start_window_ms``
             (0 = off) with ``slow_start_min_weight_percent``, and subsetting ``subset_size``
-            (0 = all endpoints) with ``subset_client_id``.
+            (0 = all endpoints) with ``subset_client_id``; keepalive PINGs
+            (gRFC A8) ``keepalive_time_ms`` (0 = off, the default),
+            ``keepalive_timeout_ms`` (default 20000) and
+            ``keepalive_permit_without_calls``: a server that leaves a PING
+            unanswered that long is declared dead (its calls end UNAVAILABLE, the
+            endpoint reconnects with backoff); after a GOAWAY "too_many_pings"
+            the channel doubles its keepalive time (see :meth:`stats`).
 
     Raises:
         lbchannel.InvalidTargetError, lbchannel.UnsupportedError,
@@ -421,7 +427,10 @@ class Channel(_ChannelBase):
         TRANSIENT_FAILURE — ``in_flight``, ``calls_started``,
         ``calls_failed``, ``connect_failures``, the balancer's ``cost``,
         ``pickable``, ``free_streams``, ``ejected``, ``ejections``, ...),
-        ``waiting_calls``, ``ejected_endpoints`` and ``discovery``; see
+        ``waiting_calls``, ``ejected_endpoints``, ``keepalive`` (None when
+        keepalive is off; ``time_ms`` doubles after a too_many_pings GOAWAY; each
+        endpoint has its own ``keepalive`` counters: ``pings_sent``,
+        ``pings_acked``, ``last_rtt_us``, ``dead_connections``, ...) and ``discovery``; see
         ``lbc_channel_stats_json`` in ``include/lbchannel.h``.
         """
         handle = self._live_handle()

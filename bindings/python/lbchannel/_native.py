@@ -298,6 +298,11 @@ lbc_options_set_backoff = _fn(
 )
 # int lbc_options_set_authority(lbc_options *opts, const char *authority);
 lbc_options_set_authority = _fn("lbc_options_set_authority", c_int, [lbc_options_p, c_char_p])
+# int lbc_options_set_keepalive(lbc_options *opts, int64_t time_ms, int64_t timeout_ms,
+#                               int permit_without_calls);
+lbc_options_set_keepalive = _fn(
+    "lbc_options_set_keepalive", c_int, [lbc_options_p, c_int64, c_int64, c_int]
+)
 
 # --- TLS ------------------------------------------------------------------------
 

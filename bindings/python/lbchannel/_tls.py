@@ -28,6 +28,9 @@ _GRPC_OPTION_NAMES = {
     "grpc.primary_user_agent": "user_agent",
     "grpc.max_send_message_length": "max_send_message_size",
     "grpc.max_receive_message_length": "max_receive_message_size",
+    "grpc.keepalive_time_ms": "keepalive_time_ms",
+    "grpc.keepalive_timeout_ms": "keepalive_timeout_ms",
+    "grpc.keepalive_permit_without_calls": "keepalive_permit_without_calls",
 }
 
 
@@ -114,7 +117,9 @@ def secure_channel(target: str, credentials: ChannelCredentials,
 
     ``options`` is grpcio's list of ``(key, value)`` pairs (lbchannel option
     names, or ``grpc.ssl_target_name_override``, ``grpc.default_authority``,
-    ``grpc.primary_user_agent``, ``grpc.max_*_message_length``); keyword
+    ``grpc.primary_user_agent``, ``grpc.max_*_message_length``,
+    ``grpc.keepalive_time_ms``, ``grpc.keepalive_timeout_ms``,
+    ``grpc.keepalive_permit_without_calls``); keyword
     arguments are lbchannel options and ``lookup`` / ``log_callback``.
     """
     from ._channel import Channel
