@@ -88,6 +88,26 @@ final class EndpointStateMachineTests: XCTestCase {
         XCTAssertEqual(delays, [1000, 1600, 2560, 4096, 6554])
     }
 
+    func testPeerUnresponsiveWhenReadyAndHealthyBacksOffAsAFailure() {
+        var m = ready(at: 0)
+        m.callCompleted()
+        // Long READY and a served call: a loss would reconnect at once; a dead peer does not.
+        XCTAssertEqual(m.peerUnresponsive(), .scheduleRetry(delayMs: 1000))
+        XCTAssertEqual(m.state, .transientFailure)
+        XCTAssertTrue(m.failingSinceReady)
+        XCTAssertEqual(m.retryTimerFired(), .connect)
+        XCTAssertEqual(m.connectFailed(), .scheduleRetry(delayMs: 1600))
+    }
+
+    func testPeerUnresponsiveWhenNotReadyActsAsAFailedAttempt() {
+        var m = machine()
+        _ = m.start()
+        XCTAssertEqual(m.peerUnresponsive(), .scheduleRetry(delayMs: 1000))
+        XCTAssertEqual(m.state, .transientFailure)
+        var idle = machine()
+        XCTAssertEqual(idle.peerUnresponsive(), .none)
+    }
+
     func testGoAwayWhenReadyLongEnoughReconnectsAtOnce() {
         var m = ready(at: 0)
         XCTAssertEqual(m.goAway(nowMs: 5000), .connect)
