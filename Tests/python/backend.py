@@ -30,7 +30,10 @@ Environment (for balancing tests): ``LBTEST_SLEEP_FACTOR=F`` makes ``Sleep``
 sleep F times the requested time (a slow backend); ``LBTEST_FAIL_ALL=CODE``
 makes every ``lbtest.Test`` call end with that status code (a failing backend);
 ``LBTEST_MAX_STREAMS=N`` sets ``grpc.max_concurrent_streams`` (the server's
-SETTINGS_MAX_CONCURRENT_STREAMS).
+SETTINGS_MAX_CONCURRENT_STREAMS). ``LBTEST_GRPC_OPTIONS=KEY=INT[,KEY=INT...]``
+adds grpcio server options (e.g. the keepalive enforcement settings
+``grpc.http2.min_ping_interval_without_data_ms``, ``grpc.http2.max_ping_strikes``,
+``grpc.keepalive_permit_without_calls``).
 
 Service ``lbtest.Greeter`` (``Tests/python/protos/lbtest.proto``):
 ``SayHello`` answers ``"Hello, <name> from <backend name>"``; a name of the form
@@ -212,6 +215,15 @@ def _add_port(server, listen):
     return server.add_secure_port(listen, credentials)
 
 
+def _extra_options(text):
+    """``KEY=INT,KEY=INT`` as grpcio server options."""
+    options = []
+    for item in filter(None, text.split(",")):
+        key, _, value = item.partition("=")
+        options.append((key.strip(), int(value)))
+    return options
+
+
 def _watch_parent():
     """Exit at once if the test run that started us dies (never leak backends).
 
@@ -266,7 +278,8 @@ def main(argv=None):
             ("grpc.max_connection_age_grace_ms", 5000)]
            if os.environ.get("LBTEST_MAX_CONNECTION_AGE_MS") else [])
         + ([("grpc.max_concurrent_streams", int(os.environ["LBTEST_MAX_STREAMS"]))]
-           if os.environ.get("LBTEST_MAX_STREAMS") else []),
+           if os.environ.get("LBTEST_MAX_STREAMS") else [])
+        + _extra_options(os.environ.get("LBTEST_GRPC_OPTIONS", "")),
     )
     server.add_generic_rpc_handlers((_test_handlers(args.name),))
     _add_greeter(server, args.name, args.gen_dir)
