@@ -359,6 +359,14 @@ TEST(test_options) {
   CHECK_RC(lbc_options_set_backoff(opts, 1000, 1.6, 0.2, 10), LBC_ERR_INVALID_ARGUMENT);
   CHECK_RC(lbc_options_set_authority(opts, "svc.example:443"), LBC_OK);
   CHECK_RC(lbc_options_set_authority(opts, NULL), LBC_OK);
+  CHECK_RC(lbc_options_set_keepalive(opts, 10000, 20000, 0), LBC_OK);
+  CHECK_RC(lbc_options_set_keepalive(opts, 0, 20000, 1), LBC_OK);
+  CHECK_RC(lbc_options_set_keepalive(opts, 99, 20000, 0), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_options_set_keepalive(opts, 10000, 0, 0), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_options_set_keepalive(opts, (int64_t)1 << 31, 20000, 0), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_options_set_keepalive(NULL, 10000, 20000, 0), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_options_set(opts, "keepalive_permit_without_calls", "yes"), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_options_set(opts, "keepalive_time_ms", "30000"), LBC_OK);
 
   lbc_options_free(opts);
 }
