@@ -108,7 +108,16 @@ def test_frozen_backend_is_declared_dead_and_comes_back(lbchannel, permissive_ba
     others = {bs[0].name, bs[2].name}
     time_ms, timeout_ms = 500, 500
     log = LogLines()
-    with lbchannel.Channel(bs.target, keepalive_time_ms=time_ms, keepalive_timeout_ms=timeout_ms,
+    lookups = []
+
+    def lookup(target):
+        # Discovery runs only at open and early, after a connection was lost or
+        # failed: the interval is a minute.
+        lookups.append(time.monotonic())
+        return [b.address for b in bs]
+
+    with lbchannel.Channel("keepalive-test", lookup=lookup, discovery_interval_ms=60000,
+                           keepalive_time_ms=time_ms, keepalive_timeout_ms=timeout_ms,
                            connect_timeout_ms=2000, log_callback=log) as ch:
         assert wait_all_ready(ch, 3, timeout=5), ch.endpoints()
         load = Load(ch).start()
@@ -124,6 +133,7 @@ def test_frozen_backend_is_declared_dead_and_comes_back(lbchannel, permissive_ba
                 time.sleep(1.5)  # new calls after the detection
                 records = load.snapshot()
                 frozen = _endpoint(ch, victim.address)  # still frozen: not reconnected
+                lookups_when_frozen = list(lookups)
             finally:
                 os.kill(victim.proc.pid, signal.SIGCONT)
             t_cont = time.monotonic()
@@ -148,6 +158,8 @@ def test_frozen_backend_is_declared_dead_and_comes_back(lbchannel, permissive_ba
             assert frozen["state"] in ("TRANSIENT_FAILURE", "CONNECTING"), frozen
             assert "keepalive: no PING ACK" in (frozen["last_error"] or ""), frozen
             assert log.matching("keepalive: no PING ACK from %s" % victim.address), log.lines[-10:]
+            # Discovery re-resolved early (the reconnection attempt has not failed yet).
+            assert len(lookups_when_frozen) >= 2 and lookups_when_frozen[1] > t_stop, (lookups_when_frozen, t_stop)
             for b in bs:
                 if b is not victim:
                     assert _endpoint(ch, b.address)["keepalive"]["dead_connections"] == 0
