@@ -246,3 +246,35 @@ def test_keepalive_options_are_checked(lbchannel, backends):
         k = ch.stats()["keepalive"]
         assert k == {"time_ms": 10000, "configured_time_ms": 10000, "timeout_ms": 3000,
                      "permit_without_calls": True, "too_many_pings": 0}
+
+
+def _settings_then_silence(sock, index):
+    """A raw server that sends its SETTINGS, then reads and never answers (no
+    SETTINGS ACK, no PING ACK, no response)."""
+    sock.sendall(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+
+
+def test_call_on_a_server_that_never_acks_pings_ends_unavailable(lbchannel):
+    from rawh2_server import RawH2Server
+
+    with RawH2Server(raw=_settings_then_silence) as server:
+        log = LogLines()
+        with lbchannel.Channel(server.target, keepalive_time_ms=300, keepalive_timeout_ms=300,
+                               log_callback=log) as ch:
+            assert wait_all_ready(ch, 1, timeout=5), ch.endpoints()
+            t0 = time.monotonic()
+            with pytest.raises(grpc.RpcError) as info:
+                ch.unary(WHOAMI, b"", timeout=10)
+            elapsed = time.monotonic() - t0
+            assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert info.value.details() == "keepalive: no PING ACK from %s within 300 ms" % server.address
+            # Idle since its SETTINGS: the PING is due 300 ms after them, then 300 ms to answer.
+            assert elapsed < 0.6 + 0.3, elapsed
+            e = ch.endpoints()[0]
+            assert e["keepalive"]["dead_connections"] == 1 and e["keepalive"]["pings_sent"] == 1, e
+            assert e["keepalive"]["pings_acked"] == 0 and e["keepalive"]["last_rtt_us"] is None, e
+            assert e["state"] in ("TRANSIENT_FAILURE", "CONNECTING"), e
+            assert [lvl for lvl, m in log.lines if "keepalive: no PING ACK" in m] == [lbchannel.LogLevel.WARNING]
+            # It reconnects after the backoff (1 s ± 20 %), not at once.
+            assert server.connections == 1
+            assert wait_until(lambda: server.connections >= 2, 5), server.connections
