@@ -5,7 +5,7 @@ import LBCCore
 /// with one loop timer, sends PINGs with `nghttp2_submit_ping`, reports their ACKs
 /// (`NGHTTP2Callbacks.onFrame`) and every read, and closes itself when the machine
 /// declares the peer dead. Nothing of this exists when the configuration has no
-/// keepalive: no machine, no timer, one nil test per read and per first stream.
+/// keepalive: no machine, no timer, one nil test per read and per new stream.
 extension HTTP2Connection {
     /// The connection became READY: start the keepalive cycle (when configured).
     func startKeepalive() {
