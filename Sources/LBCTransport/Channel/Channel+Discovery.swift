@@ -52,6 +52,7 @@ extension Channel {
             stats.lastError = message
             emit(.warning, "\(targetText): \(message); keeping the last known \(endpoints.count) endpoint(s)")
             carry(scheduler.resolutionFailed(nowMs: nowMs))
+            connectivity.discoveryAnswered()
             failWaitingIfHopeless()
         case .addresses(let addresses, let ttl, let weights):
             stats.lastError = nil
@@ -82,13 +83,17 @@ extension Channel {
         discoveredEndpoints = offered.count
         let addresses = RendezvousSubset.select(offered, size: options.subsetSize, clientID: subsetClientID)
         let diff = EndpointSetDiff(current: endpoints.map(\.address), next: addresses)
-        defer { applyWeights(weights) }
+        defer {
+            applyWeights(weights)
+            connectivity.discoveryAnswered()  // after the adds: no TRANSIENT_FAILURE in between
+        }
         guard !diff.isEmpty else { return }
         stats.updates += 1
         var removedSlots: [Int] = []
         if !diff.removed.isEmpty {
             let gone = Set(diff.removed)
             for endpoint in endpoints where gone.contains(endpoint.address) {
+                connectivity.endpointRemoved(endpoint.addressText.string, endpoint.reportedState)
                 retire(endpoint)
                 removedSlots.append(endpoint.slot)
                 slots[endpoint.slot] = nil
@@ -108,6 +113,7 @@ extension Channel {
             endpoint.rampsWhenReady = !joiningEmptySet
             slots[slot] = endpoint
             endpoints.append(endpoint)
+            connectivity.endpointAdded(endpoint.addressText.string, endpoint.reportedState)
             added.append(endpoint)
         }
         balancer.endpointsChanged(added: added.map(\.slot), removed: removedSlots, nowNs: EventLoop.now())

@@ -86,6 +86,8 @@ package final class Channel: @unchecked Sendable {
     let firstEndpoints = Completion()
     /// TLS for every connection; nil for plaintext (see Channel+TLS.swift).
     let tls: ChannelTLS?
+    /// The channel's connectivity state and its watches (any thread).
+    package let connectivity: ConnectivityFeed
 
     package init(source: EndpointSource, targetText: String, options: ChannelOptions,
                  log: LogFunction? = nil, tls: ChannelTLS? = nil) throws(ChannelError) {
@@ -97,6 +99,13 @@ package final class Channel: @unchecked Sendable {
         self.subsetClientID = options.subsetClientID.map(RendezvousSubset.clientID)
             ?? UInt64.random(in: .min ... .max)
         self.scheduler = DiscoveryScheduler(options: options)
+        // Without endpoints: a manual: channel waits for a push (IDLE); every other
+        // one is about to have endpoints or is resolving (CONNECTING).
+        if case .manual = source {
+            connectivity = ConnectivityFeed(emptyState: .idle)
+        } else {
+            connectivity = ConnectivityFeed(emptyState: .connecting)
+        }
         do {
             loop = try EventLoop()
         } catch {
@@ -194,6 +203,7 @@ package final class Channel: @unchecked Sendable {
         loop.submitFinal { [self] in shutDown() }
         loop.stopAndJoin()
         loop.afterIteration = nil
+        connectivity.shutDown()  // done by shutDown() already unless the loop had stopped
     }
 
     /// A JSON snapshot of the endpoints, discovery and counters; nil once closed.

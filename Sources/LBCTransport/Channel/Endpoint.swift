@@ -52,6 +52,8 @@ package final class Endpoint {
     var tlsSession: TLSEndpointSession?
     /// What the balancer was last told.
     private var pickable = false
+    /// What the channel's connectivity feed was last told (``EndpointState/reportedConnectivity``).
+    private(set) var reportedState: ConnectivityState = .idle
     /// Slow start applies to the next READY: false for endpoints that joined an empty
     /// set (nothing else could take their share), true after their first READY.
     var rampsWhenReady = true
@@ -109,6 +111,11 @@ package final class Endpoint {
             capacity = .none
         }
         if capacity != state.capacity { state.setCapacity(capacity) }
+        let reported = state.reportedConnectivity
+        if reported != reportedState && !retired {
+            channel.connectivity.endpointChanged(addressText.string, from: reportedState, to: reported)
+            reportedState = reported
+        }
         let now = state.isPickable
         if now != pickable {
             pickable = now
