@@ -27,8 +27,8 @@ final class ChannelConnectivityTests: XCTestCase {
         XCTAssertEqual(c.endpointChanged(from: .connecting, to: .transientFailure), Change(old: .connecting, new: .idle))
         // And the idle one: every endpoint fails.
         XCTAssertEqual(c.endpointChanged(from: .idle, to: .transientFailure), Change(old: .idle, new: .transientFailure))
-        XCTAssertEqual(c.count(.transientFailure), 3)
-        XCTAssertEqual(c.endpointCount, 3)
+        XCTAssertEqual(c.count(.transientFailure), 4)
+        XCTAssertEqual(c.endpointCount, 4)
     }
 
     func testSameStateChangeReportsNothing() {

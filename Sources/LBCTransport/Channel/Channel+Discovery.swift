@@ -90,10 +90,11 @@ extension Channel {
         guard !diff.isEmpty else { return }
         stats.updates += 1
         var removedSlots: [Int] = []
+        var leaving: [Endpoint] = []
         if !diff.removed.isEmpty {
             let gone = Set(diff.removed)
             for endpoint in endpoints where gone.contains(endpoint.address) {
-                connectivity.endpointRemoved(endpoint.addressText.string, endpoint.reportedState)
+                leaving.append(endpoint)
                 retire(endpoint)
                 removedSlots.append(endpoint.slot)
                 slots[endpoint.slot] = nil
@@ -113,11 +114,14 @@ extension Channel {
             endpoint.rampsWhenReady = !joiningEmptySet
             slots[slot] = endpoint
             endpoints.append(endpoint)
-            connectivity.endpointAdded(endpoint.addressText.string, endpoint.reportedState)
             added.append(endpoint)
         }
         balancer.endpointsChanged(added: added.map(\.slot), removed: removedSlots, nowNs: EventLoop.now())
         for endpoint in added { apply(endpoint.machine.start(), to: endpoint) }
+        // Joins first, then departures: replacing the whole set passes through no
+        // empty set (no TRANSIENT_FAILURE in between).
+        for endpoint in added { endpoint.joinConnectivity() }
+        for endpoint in leaving { endpoint.leaveConnectivity() }
         let addedText = diff.added.map(\.description).joined(separator: ", ")
         let removedText = diff.removed.map(\.description).joined(separator: ", ")
         emit(.info, "\(targetText): endpoints updated by \(origin): added [\(addedText)], removed [\(removedText)], now \(endpoints.count)")
