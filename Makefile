@@ -175,6 +175,12 @@ test-c:
 	    $(C_TEST_DIR)/lbchannel_cdef.h $(TEST_PREFIX)/lib/$(SONAME)
 	@# Ruby (ruby-ffi): waiting functions attached with blocking: true (GVL released); no callbacks.
 	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh ruby examples/ruby/balanced.rb $(TEST_PREFIX)/lib/$(SONAME)
+	@# Go (cgo): no callbacks (lookups and readiness from the queue), errors through
+	@# lbc_channel_errmsg_copy; Go's caches inside the build directory, no network.
+	cd examples/go && env GOCACHE=$(abspath $(C_TEST_DIR))/go-cache GOPATH=$(abspath $(C_TEST_DIR))/go-path \
+	    GOTOOLCHAIN=local GOPROXY=off GOFLAGS= PKG_CONFIG_PATH=$(TEST_PREFIX)/lib/pkgconfig \
+	    CGO_LDFLAGS="-Wl,-rpath,$(TEST_PREFIX)/lib" go build -o $(abspath $(C_TEST_DIR))/balanced-go .
+	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh $(C_TEST_DIR)/balanced-go
 
 test-python:
 	LBCHANNEL_LIBRARY=$(TEST_LIB) \
