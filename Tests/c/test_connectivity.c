@@ -490,6 +490,63 @@ TEST(test_concurrent_watches) {
   lbc_cq_free(g_cq);
 }
 
+/* A log callback that does not return (a runtime lock the closer holds): close
+ * returns after its bounded wait, and the SHUTDOWN event is there already. */
+static pthread_mutex_t g_cb_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_cb_cond = PTHREAD_COND_INITIALIZER;
+static int g_cb_entered, g_cb_release;
+static void stuck_log(int level, const char *message, void *user_data) {
+  (void)level, (void)message, (void)user_data;
+  pthread_mutex_lock(&g_cb_lock);
+  if (!g_cb_entered) {
+    g_cb_entered = 1;
+    pthread_cond_broadcast(&g_cb_cond);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 20;
+    while (!g_cb_release && pthread_cond_timedwait(&g_cb_cond, &g_cb_lock, &until) == 0) {
+    }
+  }
+  pthread_mutex_unlock(&g_cb_lock);
+}
+TEST(test_shutdown_event_when_close_outlives_a_callback) {
+  lbc_cq *cq = NULL;
+  lbc_channel *ch = NULL;
+  lbc_options *opts = NULL;
+  CHECK_RC(lbc_cq_new(&cq), LBC_OK);
+  CHECK_RC(lbc_options_new(&opts), LBC_OK);
+  CHECK_RC(lbc_options_set_log_callback(opts, stuck_log, NULL), LBC_OK);
+  CHECK_RC(lbc_channel_open("manual:", opts, &ch), LBC_OK);
+  lbc_options_free(opts);
+  CHECK_RC(lbc_channel_watch_connectivity(ch, cq, (void *)0xd, 0, NULL), LBC_OK);
+  CHECK_RC(lbc_channel_set_endpoints(ch, g_addrs, 1), LBC_OK);  /* logs "endpoints updated" */
+  pthread_mutex_lock(&g_cb_lock);
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 10;
+  while (!g_cb_entered && pthread_cond_timedwait(&g_cb_cond, &g_cb_lock, &until) == 0) {
+  }
+  int entered = g_cb_entered;
+  pthread_mutex_unlock(&g_cb_lock);
+  CHECK(entered, "the log callback never ran");
+  double t0 = now_s();
+  lbc_channel_close(ch);  /* returns after its bounded wait (2 s) */
+  double took = now_s() - t0;
+  CHECK(took < 10, "close took %.1f s", took);
+  lbc_event ev[4];
+  int n = lbc_cq_poll(cq, ev, sizeof ev[0], 4, 0);
+  int found = 0;
+  for (int i = 0; i < n; i++)
+    if (ev[i].flags & LBC_CONNECTIVITY_LAST) found = ev[i].state == LBC_CONN_SHUTDOWN;
+  CHECK(found, "no SHUTDOWN event pending when close returned (%d events)", n);
+  pthread_mutex_lock(&g_cb_lock);
+  g_cb_release = 1;
+  pthread_cond_broadcast(&g_cb_cond);
+  pthread_mutex_unlock(&g_cb_lock);
+  CHECK_RC(lbc_cq_poll(cq, ev, sizeof ev[0], 4, 300), 0);  /* nothing after the last event */
+  lbc_cq_free(cq);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: %s TARGET   (three test backends, see Tests/c/run.sh)\n", argv[0]);
@@ -506,6 +563,7 @@ int main(int argc, char **argv) {
   RUN(test_watch_free);
   RUN(test_small_event_size);
   RUN(test_concurrent_watches);
+  RUN(test_shutdown_event_when_close_outlives_a_callback);
   printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed ? 1 : 0;
 }
