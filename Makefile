@@ -149,7 +149,7 @@ update-symbols: $(LIB)
 
 # The C example and every C test program, built against the installed copy.
 C_PROGRAMS := examples/unary.c Tests/c/test_unary.c Tests/c/test_interop.c Tests/c/test_streams.c \
-              Tests/c/test_fork.c Tests/c/test_tls.c
+              Tests/c/test_fork.c Tests/c/test_tls.c Tests/c/test_connectivity.c
 test-c:
 	mkdir -p $(C_TEST_DIR)
 	for src in $(C_PROGRAMS); do \
@@ -160,6 +160,7 @@ test-c:
 	    || { echo "test_unary does not load the installed copy:" >&2; ldd $(C_TEST_DIR)/test_unary >&2; exit 1; }
 	PYTHON=$(PYTHON) bash Tests/c/run.sh $(C_TEST_DIR)/unary
 	PYTHON=$(PYTHON) bash Tests/c/run.sh $(C_TEST_DIR)/test_unary
+	PYTHON=$(PYTHON) bash Tests/c/run.sh $(C_TEST_DIR)/test_connectivity
 	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh $(C_TEST_DIR)/test_interop
 	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh $(C_TEST_DIR)/test_streams
 	PYTHON=$(PYTHON) SERVERS=1 bash Tests/c/run.sh $(C_TEST_DIR)/test_fork
@@ -174,6 +175,12 @@ test-c:
 	    $(C_TEST_DIR)/lbchannel_cdef.h $(TEST_PREFIX)/lib/$(SONAME)
 	@# Ruby (ruby-ffi): waiting functions attached with blocking: true (GVL released); no callbacks.
 	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh ruby examples/ruby/balanced.rb $(TEST_PREFIX)/lib/$(SONAME)
+	@# Go (cgo): no callbacks (lookups and readiness from the queue), errors through
+	@# lbc_channel_errmsg_copy; Go's caches inside the build directory, no network.
+	cd examples/go && env GOCACHE=$(abspath $(C_TEST_DIR))/go-cache GOPATH=$(abspath $(C_TEST_DIR))/go-path \
+	    GOTOOLCHAIN=local GOPROXY=off GOFLAGS= PKG_CONFIG_PATH=$(TEST_PREFIX)/lib/pkgconfig \
+	    CGO_LDFLAGS="-Wl,-rpath,$(TEST_PREFIX)/lib" go build -o $(abspath $(C_TEST_DIR))/balanced-go .
+	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh $(C_TEST_DIR)/balanced-go
 
 test-python:
 	LBCHANNEL_LIBRARY=$(TEST_LIB) \
@@ -204,13 +211,14 @@ sanitize:
 	for san in $(SAN); do \
 	    dir=.build-san-$$san; \
 	    $(SWIFT) build --scratch-path $$dir --sanitize=$$san --product lbchannel || exit 1; \
-	    for t in test_unary test_interop test_streams test_tls; do \
+	    for t in test_unary test_interop test_streams test_tls test_connectivity; do \
 	        $(SAN_CLANG) -g -O1 -fsanitize=$$san -shared-libsan -pthread -Iinclude Tests/c/$$t.c \
 	            -L$$dir/debug -llbchannel -Wl,-rpath,$(CURDIR)/$$dir/debug \
 	            -Wl,-rpath,$(abspath $(SAN_RT)) -o $$dir/$$t || exit 1; \
 	    done; \
 	    echo "sanitize: $$san"; \
 	    $(SAN_ENV) Tests/c/run.sh $$dir/test_unary || exit 1; \
+	    $(SAN_ENV) Tests/c/run.sh $$dir/test_connectivity || exit 1; \
 	    $(SAN_ENV) Tests/c/run-interop.sh $$dir/test_interop || exit 1; \
 	    $(SAN_ENV) Tests/c/run-interop.sh $$dir/test_streams || exit 1; \
 	    $(SAN_ENV) Tests/c/run-tls.sh $$dir/test_tls || exit 1; \

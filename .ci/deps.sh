@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what building and testing lbchannel needs, only when it is missing.
 #
-#   Debian: libnghttp2-dev libssl-dev libc-ares-dev pkg-config dnsmasq-base openssl
+#   Debian: libnghttp2-dev libssl-dev libc-ares-dev pkg-config dnsmasq-base openssl,
+#           g++ luajit ruby-ffi golang-go (the runtime examples)
 #           (plus a C compiler and python3/pip if the machine has none)
 #   PyPI:   grpcio grpcio-tools pytest h2 cffi, for $PYTHON (default python3)
 #           (h2: the deliberately misbehaving HTTP/2 servers of the robustness tests)
@@ -11,7 +12,7 @@
 set -euo pipefail
 
 PYTHON=${PYTHON:-python3}
-APT_PACKAGES=(libnghttp2-dev libssl-dev libc-ares-dev pkg-config dnsmasq-base openssl g++ luajit ruby-ffi)
+APT_PACKAGES=(libnghttp2-dev libssl-dev libc-ares-dev pkg-config dnsmasq-base openssl g++ luajit ruby-ffi golang-go)
 # PyPI name -> module imported to check it is there.
 PIP_PACKAGES=(grpcio:grpc grpcio-tools:grpc_tools pytest:pytest h2:h2 cffi:cffi)
 

@@ -873,7 +873,8 @@ const char *lbc_response_peer(const lbc_response *resp);
 
 /**
  * A completion queue collects events of asynchronous unary calls, of
- * streaming calls started with it and of channel log lines (LBC_EVENT_LOG), so
+ * streaming calls started with it, of channel log lines (LBC_EVENT_LOG), due
+ * lookups (LBC_EVENT_LOOKUP) and connectivity changes (LBC_EVENT_CONNECTIVITY), so
  * one thread (an event loop: asyncio, libuv, epoll) can drive any number of
  * calls without a thread per call.
  *
@@ -896,7 +897,10 @@ typedef enum lbc_event_kind {
   LBC_EVENT_LOG = 3,
   /** A lookup of a channel opened with lbc_options_set_lookup_queue() is due:
    *  answer it once with lbc_channel_answer_lookup(). */
-  LBC_EVENT_LOOKUP = 4
+  LBC_EVENT_LOOKUP = 4,
+  /** A connectivity watch (lbc_channel_watch_connectivity) reports a change:
+   *  `state`, `old_state`, `address` and `flags` (LBC_CONNECTIVITY_* bits) say which. */
+  LBC_EVENT_CONNECTIVITY = 5
 } lbc_event_kind;
 
 /** Bits of lbc_event.flags for LBC_EVENT_CALL (several may be set at once). */
@@ -922,18 +926,31 @@ typedef enum lbc_call_event_flag {
  * built against a newer header reads its extra fields as zero from this one.
  */
 typedef struct lbc_event {
-  /** The `tag` given when the call was started. */
+  /** The `tag` given when the call was started (or the queue or watch was set up). */
   void *tag;
-  /** LBC_EVENT_UNARY or LBC_EVENT_CALL. */
+  /** An lbc_event_kind. */
   int kind;
-  /** LBC_EVENT_CALL: LBC_CALL_* bits accumulated since the call's previous event. */
+  /** LBC_EVENT_CALL: LBC_CALL_* bits accumulated since the call's previous event.
+   *  LBC_EVENT_CONNECTIVITY: LBC_CONNECTIVITY_* bits. Else 0. */
   unsigned flags;
   /** LBC_EVENT_UNARY: the result; the receiver owns it (lbc_response_free). Else NULL. */
   lbc_response *response;
+  /* --- appended for connectivity events (only filled when event_size covers them) --- */
+  /** LBC_EVENT_CONNECTIVITY: the new lbc_connectivity_state (of the channel, or of the
+   *  endpoint named by `address`). Else 0. */
+  int state;
+  /** LBC_EVENT_CONNECTIVITY: the state before this change. Else 0. */
+  int old_state;
+  /** LBC_EVENT_CONNECTIVITY with LBC_CONNECTIVITY_ENDPOINT: the endpoint's address as
+   *  lbc_channel_endpoint_connectivity() accepts it ("127.0.0.2:50051",
+   *  "[::1]:50051", "unix:/path"), NUL-terminated; the receiver owns it (lbc_free).
+   *  NULL for the channel's own changes (and if no memory was left for the copy). */
+  char *address;
 } lbc_event;
 
 /** The smallest event_size lbc_cq_poll() accepts: the end of `response`, the last
- *  field of the first lbc_event (24 on LP64 platforms). */
+ *  field of the first lbc_event (24 on LP64 platforms). A caller compiled with that
+ *  first layout gets connectivity events without their appended fields. */
 #define LBC_EVENT_MIN_SIZE (2 * sizeof(void *) + sizeof(lbc_response *))
 
 /** CONSTRUCTOR. Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (out is NULL) or LBC_ERR_RESOURCE. */
@@ -1020,6 +1037,126 @@ void lbc_unary_call_free(lbc_unary_call *call);
  * LBC_ERR_INVALID_ARGUMENT (cq is NULL) or LBC_ERR_FORKED.
  */
 int lbc_unary_cancel(lbc_cq *cq, void *tag);
+
+/* ------------------------------------------------------------------------- */
+/* Connectivity: the channel's state, without polling                         */
+/* ------------------------------------------------------------------------- */
+
+/**
+ * gRPC's connectivity states (grpc/grpc doc/connectivity-semantics-and-api.md),
+ * of the channel and of each endpoint.
+ *
+ * CHANNEL: READY if any endpoint is READY; else CONNECTING if any is
+ * CONNECTING; else IDLE if any is IDLE; else TRANSIENT_FAILURE (every endpoint
+ * is failing and waits for its backoff). Only endpoints in the set count (not
+ * removed ones finishing their RPCs). With no endpoint at all: CONNECTING until
+ * discovery first answers (dns:, lookups; a fixed ipv4:/ipv6:/unix: target
+ * for the instant before its endpoints join), IDLE on a "manual:" channel before
+ * its first lbc_channel_set_endpoints(), and TRANSIENT_FAILURE once discovery
+ * answered with no endpoint, a lookup failed with none known, or an empty set
+ * was pushed. SHUTDOWN once lbc_channel_close() was called, for good.
+ *
+ * ENDPOINT: CONNECTING while a connection is being made (also until its server's
+ * SETTINGS allow streams), READY while one takes streams (also when all its
+ * stream slots are in use), TRANSIENT_FAILURE after a failed attempt until the
+ * next one (connection backoff), IDLE after an early GOAWAY until it reconnects.
+ * Outlier ejection does not change it. An address not in the set is SHUTDOWN.
+ * The channel connects to every endpoint at once: there is no "try to connect".
+ */
+typedef enum lbc_connectivity_state {
+  LBC_CONN_IDLE = 0,
+  LBC_CONN_CONNECTING = 1,
+  LBC_CONN_READY = 2,
+  LBC_CONN_TRANSIENT_FAILURE = 3,
+  LBC_CONN_SHUTDOWN = 4
+} lbc_connectivity_state;
+
+/**
+ * The channel's current lbc_connectivity_state (>= 0), without waiting: a value
+ * kept up to date by the I/O thread, no round trip. LBC_CONN_SHUTDOWN for a
+ * closed channel. Errors (< 0): LBC_ERR_INVALID_ARGUMENT (ch NULL) or
+ * LBC_ERR_FORKED. THREAD SAFETY: any thread; also from the channel's callbacks.
+ */
+int lbc_channel_connectivity(const lbc_channel *ch);
+
+/**
+ * The lbc_connectivity_state (>= 0) of the endpoint `address` of the channel's set,
+ * as written for lbc_channel_set_endpoints() without ";weight=" (compared as
+ * parsed: "127.0.0.2:50051", "[::1]:50051", "unix:/tmp/s"); LBC_CONN_SHUTDOWN when
+ * it is not in the set (never was, or was removed). Waits for the I/O thread (a
+ * round trip, like lbc_channel_stats_json). Errors (< 0): LBC_ERR_INVALID_ARGUMENT
+ * (ch or address NULL, address not parsable), LBC_ERR_CLOSED or LBC_ERR_FORKED.
+ * THREAD SAFETY: any thread, also from the channel's log callback.
+ */
+int lbc_channel_endpoint_connectivity(const lbc_channel *ch, const char *address);
+
+/** Flags of lbc_channel_watch_connectivity(). */
+typedef enum lbc_watch_flag {
+  /** Report every endpoint's changes too, and endpoints joining and leaving the set. */
+  LBC_WATCH_ENDPOINTS = 0x1
+} lbc_watch_flag;
+
+/** Bits of lbc_event.flags for LBC_EVENT_CONNECTIVITY (0: the channel's state changed). */
+typedef enum lbc_connectivity_event_flag {
+  /** An endpoint's change; `address` names it (only with LBC_WATCH_ENDPOINTS). */
+  LBC_CONNECTIVITY_ENDPOINT = 0x1,
+  /** With ENDPOINT: the endpoint joined the set, in `state` (`old_state` == `state`). */
+  LBC_CONNECTIVITY_ADDED = 0x2,
+  /** With ENDPOINT: the endpoint left the set; `state` is LBC_CONN_SHUTDOWN, `old_state`
+   *  its last state. (Its connections may still finish RPCs: no more events of it.) */
+  LBC_CONNECTIVITY_REMOVED = 0x4,
+  /** The watch's last event: no event with its tag follows. At close `state` is
+   *  LBC_CONN_SHUTDOWN; after lbc_connectivity_watch_free `state` == `old_state` ==
+   *  the channel's state then. */
+  LBC_CONNECTIVITY_LAST = 0x8
+} lbc_connectivity_event_flag;
+
+/** A persistent connectivity subscription (lbc_channel_watch_connectivity). */
+typedef struct lbc_connectivity_watch lbc_connectivity_watch;
+
+/**
+ * CONSTRUCTOR. Subscribe to the channel's connectivity changes: from now until the
+ * watch ends, every change of the channel's state posts one LBC_EVENT_CONNECTIVITY
+ * event with `tag` to `cq` (flags 0, `state` and `old_state` the channel's), in
+ * the order the changes happened; with LBC_WATCH_ENDPOINTS in `flags` every change
+ * of an endpoint's state, and every endpoint joining or leaving the set, too
+ * (LBC_CONNECTIVITY_ENDPOINT, `address` allocated for you: lbc_free it), posted
+ * before the channel change it causes. No event reports the state at the time of
+ * the call: read lbc_channel_connectivity() AFTER this returns; a change after
+ * that read arrives as an event (old_state may then equal what you read).
+ * Events are not coalesced: a flapping endpoint posts one event per change
+ * (at most a few per connection backoff period).
+ *
+ * PERSISTENT: the watch ends, with exactly one last event carrying
+ * LBC_CONNECTIVITY_LAST, either when the channel closes (`state`
+ * LBC_CONN_SHUTDOWN, posted during lbc_channel_close(), before it returns) or at
+ * lbc_connectivity_watch_free(), whichever comes first; no event with its tag
+ * follows that one, so it is the moment to release what `tag` points to. (If `cq`
+ * was freed first, events are dropped and so is the last one.)
+ *
+ *   flags  0 or LBC_WATCH_ENDPOINTS
+ *   out    receives the watch (release with lbc_connectivity_watch_free, also after
+ *          the channel closed), or NULL when the watch is to last until the channel
+ *          closes
+ *
+ * Any number of watches per channel and per queue. `cq` is kept alive by the
+ * watch. Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (ch or cq NULL, unknown flag
+ * bits), LBC_ERR_CLOSED (the channel is closed: no event follows) or LBC_ERR_FORKED;
+ * on failure no event follows and *out is untouched.
+ * THREAD SAFETY: any thread; events are posted from the channel's I/O thread
+ * and from the thread calling lbc_channel_close() or lbc_connectivity_watch_free().
+ * No application code runs on a library thread (safe for LuaJIT and the like).
+ */
+int lbc_channel_watch_connectivity(lbc_channel *ch, lbc_cq *cq, void *tag, unsigned flags,
+                                   lbc_connectivity_watch **out);
+
+/**
+ * DESTRUCTOR. End the watch (its LBC_CONNECTIVITY_LAST event is posted now, unless
+ * the channel closed first and posted it already) and release the handle. After it
+ * returns no further event of the watch is posted; the last one may still be
+ * pending in the queue. NULL is a no-op. THREAD SAFETY: any thread, once per watch.
+ */
+void lbc_connectivity_watch_free(lbc_connectivity_watch *watch);
 
 /* ------------------------------------------------------------------------- */
 /* Streaming calls                                                            */

@@ -92,6 +92,15 @@ private func fillEvent(_ events: UnsafeMutableRawPointer, _ eventSize: Int, _ in
         lbcshim_fill_event(events, eventSize, index, UnsafeMutableRawPointer(bitPattern: feed.tag), 3, 0, nil)
         return true
     }
+    if let change = item as? ConnectivityEvent {
+        // Out of memory for the address copy: delivered with address NULL (documented).
+        let fill = { (address: UnsafePointer<CChar>?) in
+            lbcshim_fill_connectivity_event(events, eventSize, index, UnsafeMutableRawPointer(bitPattern: change.tag),
+                                            change.flags, change.state.rawValue, change.oldState.rawValue, address)
+        }
+        _ = change.address.map { $0.withCString(fill) } ?? fill(nil)
+        return true
+    }
     let lookup = item as! PolledLookup
     guard lookup.takeEvent() else { return false }
     lbcshim_fill_event(events, eventSize, index, UnsafeMutableRawPointer(bitPattern: lookup.tag), 4, 0, nil)

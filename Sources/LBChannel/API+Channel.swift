@@ -66,6 +66,9 @@ public func lbc_channel_close(_ ch: UnsafeMutableRawPointer?) {
     case .channel(let found): channel = found
     case .forked, .none: return   // .forked: the parent's channel is leaked in the child, deliberately
     }
+    // SHUTDOWN and the watches' last events now, before close returns, even when the
+    // teardown below outlives it (a callback that does not return).
+    channel.connectivity.shutDown()
     if channel.isOwnThread {
         // Called from the channel's own log or lookup callback: the handle is closed
         // now; the teardown, which waits for that callback to return, runs elsewhere.

@@ -147,3 +147,22 @@ final class EndpointStateTests: XCTestCase {
         for _ in 0..<100 { XCTAssertFalse(s.callEnded(.unavailable, policy: policy)) }
     }
 }
+
+/// What connectivity watches report for one endpoint.
+final class EndpointStateReportedConnectivityTests: XCTestCase {
+    func testReadyWithoutCapacityIsReportedConnecting() {
+        var state = EndpointState(connectivity: EndpointStateMachine(backoff: ConnectionBackoff()))
+        XCTAssertEqual(state.reportedConnectivity, .idle)
+        _ = state.connectivity.start()
+        XCTAssertEqual(state.reportedConnectivity, .connecting)
+        state.connectivity.connected(nowMs: 0)
+        XCTAssertEqual(state.reportedConnectivity, .connecting)
+        state.setCapacity(.available)
+        XCTAssertEqual(state.reportedConnectivity, .ready)
+        state.setCapacity(.full)
+        XCTAssertEqual(state.reportedConnectivity, .ready)
+        _ = state.connectivity.connectionLost(nowMs: 1)
+        state.setCapacity(.none)
+        XCTAssertEqual(state.reportedConnectivity, .transientFailure)
+    }
+}

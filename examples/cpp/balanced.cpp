@@ -47,13 +47,11 @@ std::vector<std::string> registry_answer(const std::string &target) {
   return out;
 }
 
-// How many endpoints are READY (from the stats JSON; a connectivity watch will do this).
-int ready_endpoints(lbc_channel *ch) {
-  char *json = nullptr;
-  if (lbc_channel_stats_json(ch, &json) != LBC_OK) return 0;
+// How many of the backends are READY (lbc_channel_endpoint_connectivity: no stats JSON
+// to parse; examples/go/balanced.go uses a connectivity watch instead).
+int ready_endpoints(lbc_channel *ch, const std::vector<std::string> &backends) {
   int n = 0;
-  for (const char *p = json; (p = std::strstr(p, "\"state\":\"READY\"")) != nullptr; p++) n++;
-  lbc_free(json);
+  for (auto &b : backends) n += lbc_channel_endpoint_connectivity(ch, b.c_str()) == LBC_CONN_READY;
   return n;
 }
 
@@ -122,7 +120,7 @@ int main(int argc, char **argv) {
     }
     // Start the calls once every endpoint discovery found is READY (before that,
     // round_robin has fewer endpoints to spread them over; at most ~5 s).
-    if (lookups == 0 || (started == 0 && ready_endpoints(ch.get()) < (int)backends.size() && spins < 50))
+    if (lookups == 0 || (started == 0 && ready_endpoints(ch.get(), backends) < (int)backends.size() && spins < 50))
       continue;
     for (; started < kCalls; started++) {
       if (int rc = lbc_unary_async(ch.get(), kUnary, request, sizeof request, nullptr, 5000, cq.get(),

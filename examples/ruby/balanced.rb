@@ -17,6 +17,7 @@ module LBC
   LB_ROUND_ROBIN = 1
   SEND_END = 1
   STATUS_OK = 0
+  CONN_READY = 2 # lbc_connectivity_state
 
   # struct lbc_event { void *tag; int kind; unsigned flags; lbc_response *response; }
   class Event < FFI::Struct
@@ -37,7 +38,7 @@ module LBC
   attach_function :lbc_options_set_log_queue, [:pointer, :pointer, :pointer], :int
   attach_function :lbc_channel_open, [:string, :pointer, :pointer], :int, blocking: true
   attach_function :lbc_channel_close, [:pointer], :void, blocking: true
-  attach_function :lbc_channel_stats_json, [:pointer, :pointer], :int, blocking: true
+  attach_function :lbc_channel_endpoint_connectivity, [:pointer, :string], :int, blocking: true
   attach_function :lbc_channel_answer_lookup, [:pointer, :pointer, :size_t, :string], :int
   attach_function :lbc_channel_next_log, [:pointer, :pointer, :pointer], :int
   attach_function :lbc_unary_async, [:pointer, :string, :pointer, :size_t, :pointer, :int64, :pointer, :pointer, :pointer], :int
@@ -77,12 +78,8 @@ LBC.check(LBC.lbc_channel_open("registry:///interop-backends", opts, out), "lbc_
 LBC.lbc_options_free(opts)
 ch = out.read_pointer
 
-ready = lambda do
-  json = FFI::MemoryPointer.new(:pointer)
-  next 0 unless LBC.lbc_channel_stats_json(ch, json) == LBC::OK
-  text = json.read_pointer.read_string
-  LBC.lbc_free(json.read_pointer)
-  text.scan('"state":"READY"').size
+ready = lambda do # no stats JSON to parse
+  backends.count { |addr| LBC.lbc_channel_endpoint_connectivity(ch, addr) == LBC::CONN_READY }
 end
 
 calls = 30

@@ -15,4 +15,12 @@ size_t lbcshim_event_min_size(void);
  */
 void lbcshim_fill_event(void *events, size_t event_size, int index, void *tag, int kind,
                         unsigned flags, void *response);
+
+/**
+ * Fill slot `index` with an LBC_EVENT_CONNECTIVITY event: `state`, `old_state` and a
+ * malloc'd copy of `address` (NULL: none), each only if `event_size` covers its field.
+ * Returns 0, or -1 when the copy of `address` failed (the field is then NULL).
+ */
+int lbcshim_fill_connectivity_event(void *events, size_t event_size, int index, void *tag,
+                                    unsigned flags, int state, int old_state, const char *address);
 #endif

@@ -184,6 +184,7 @@ extension Channel: ConnectionDelegate {
     /// Close everything on the loop thread (the final work item).
     func shutDown() {
         isShutDown = true
+        connectivity.shutDown()
         if let t = discoveryTimer { loop.cancelTimer(t) }
         // Stop the lookup worker from starting anything new, but wait for a running
         // lookup only after every RPC has ended: the lookup may itself wait for an RPC

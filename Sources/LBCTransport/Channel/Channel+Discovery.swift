@@ -52,6 +52,7 @@ extension Channel {
             stats.lastError = message
             emit(.warning, "\(targetText): \(message); keeping the last known \(endpoints.count) endpoint(s)")
             carry(scheduler.resolutionFailed(nowMs: nowMs))
+            connectivity.discoveryAnswered()
             failWaitingIfHopeless()
         case .addresses(let addresses, let ttl, let weights):
             stats.lastError = nil
@@ -82,13 +83,18 @@ extension Channel {
         discoveredEndpoints = offered.count
         let addresses = RendezvousSubset.select(offered, size: options.subsetSize, clientID: subsetClientID)
         let diff = EndpointSetDiff(current: endpoints.map(\.address), next: addresses)
-        defer { applyWeights(weights) }
+        defer {
+            applyWeights(weights)
+            connectivity.discoveryAnswered()  // after the adds: no TRANSIENT_FAILURE in between
+        }
         guard !diff.isEmpty else { return }
         stats.updates += 1
         var removedSlots: [Int] = []
+        var leaving: [Endpoint] = []
         if !diff.removed.isEmpty {
             let gone = Set(diff.removed)
             for endpoint in endpoints where gone.contains(endpoint.address) {
+                leaving.append(endpoint)
                 retire(endpoint)
                 removedSlots.append(endpoint.slot)
                 slots[endpoint.slot] = nil
@@ -112,6 +118,10 @@ extension Channel {
         }
         balancer.endpointsChanged(added: added.map(\.slot), removed: removedSlots, nowNs: EventLoop.now())
         for endpoint in added { apply(endpoint.machine.start(), to: endpoint) }
+        // Joins first, then departures: replacing the whole set passes through no
+        // empty set (no TRANSIENT_FAILURE in between).
+        for endpoint in added { endpoint.joinConnectivity() }
+        for endpoint in leaving { endpoint.leaveConnectivity() }
         let addedText = diff.added.map(\.description).joined(separator: ", ")
         let removedText = diff.removed.map(\.description).joined(separator: ", ")
         emit(.info, "\(targetText): endpoints updated by \(origin): added [\(addedText)], removed [\(removedText)], now \(endpoints.count)")

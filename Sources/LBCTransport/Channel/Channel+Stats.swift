@@ -84,3 +84,14 @@ package enum LBChannelVersion {
     package static let string = "0.1.0"
     package static let number: Int32 = 0x000100
 }
+
+extension Channel {
+    /// The reported state of the endpoint `address` of the set (SHUTDOWN when it is not
+    /// in the set); nil once the channel is closed. Any thread (a loop round trip).
+    package func endpointConnectivity(_ address: EndpointAddress) -> ChannelConnectivity.State? {
+        onLoop {
+            guard let endpoint = self.endpoints.first(where: { $0.address == address }) else { return .shutdown }
+            return ChannelConnectivity.State(endpoint.reportedState)
+        }
+    }
+}

@@ -89,6 +89,8 @@ package final class Channel: @unchecked Sendable {
     /// Keepalive settings for new connections; the time doubles on "too_many_pings"
     /// (see Channel+Keepalive.swift). Loop thread.
     lazy var keepalivePolicy = KeepalivePolicy(options: options)
+    /// The channel's connectivity state and its watches (any thread).
+    package let connectivity: ConnectivityFeed
 
     package init(source: EndpointSource, targetText: String, options: ChannelOptions,
                  log: LogFunction? = nil, tls: ChannelTLS? = nil) throws(ChannelError) {
@@ -100,6 +102,13 @@ package final class Channel: @unchecked Sendable {
         self.subsetClientID = options.subsetClientID.map(RendezvousSubset.clientID)
             ?? UInt64.random(in: .min ... .max)
         self.scheduler = DiscoveryScheduler(options: options)
+        // Without endpoints: a manual: channel waits for a push (IDLE); every other
+        // one is about to have endpoints or is resolving (CONNECTING).
+        if case .manual = source {
+            connectivity = ConnectivityFeed(emptyState: .idle)
+        } else {
+            connectivity = ConnectivityFeed(emptyState: .connecting)
+        }
         do {
             loop = try EventLoop()
         } catch {
@@ -197,6 +206,7 @@ package final class Channel: @unchecked Sendable {
         loop.submitFinal { [self] in shutDown() }
         loop.stopAndJoin()
         loop.afterIteration = nil
+        connectivity.shutDown()  // done by shutDown() already unless the loop had stopped
     }
 
     /// A JSON snapshot of the endpoints, discovery and counters; nil once closed.

@@ -54,6 +54,25 @@ package final class Endpoint {
     var keepaliveStats: KeepaliveStats?
     /// What the balancer was last told.
     private var pickable = false
+    /// What the channel's connectivity feed was last told (``EndpointState/reportedConnectivity``).
+    private(set) var reportedState: ConnectivityState = .idle
+    /// Between ``joinConnectivity()`` and ``leaveConnectivity()``: changes are reported.
+    private var reportsConnectivity = false
+
+    /// Count in the channel's connectivity from now on, in the current state (called
+    /// once the endpoint started connecting, so a join reports no IDLE in passing).
+    func joinConnectivity() {
+        reportedState = state.reportedConnectivity
+        reportsConnectivity = true
+        channel.connectivity.endpointAdded(addressText.string, reportedState)
+    }
+
+    /// No longer counted (it left the set).
+    func leaveConnectivity() {
+        guard reportsConnectivity else { return }
+        reportsConnectivity = false
+        channel.connectivity.endpointRemoved(addressText.string, reportedState)
+    }
     /// Slow start applies to the next READY: false for endpoints that joined an empty
     /// set (nothing else could take their share), true after their first READY.
     var rampsWhenReady = true
@@ -111,6 +130,11 @@ package final class Endpoint {
             capacity = .none
         }
         if capacity != state.capacity { state.setCapacity(capacity) }
+        let reported = state.reportedConnectivity
+        if reported != reportedState && reportsConnectivity && !retired {
+            channel.connectivity.endpointChanged(addressText.string, from: reportedState, to: reported)
+            reportedState = reported
+        }
         let now = state.isPickable
         if now != pickable {
             pickable = now

@@ -511,18 +511,37 @@ class Channel(_ChannelBase):
         """``grpc.Channel.stream_stream``: a bidirectional-streaming multi-callable."""
         return StreamStreamMultiCallable(self, method, request_serializer, response_deserializer)
 
+    def connectivity(self, address: "str | None" = None) -> str:
+        """The channel's connectivity state: ``"IDLE"``, ``"CONNECTING"``,
+        ``"READY"``, ``"TRANSIENT_FAILURE"`` or ``"SHUTDOWN"`` (once closed)
+        (``lbc_channel_connectivity``: no round trip to the I/O thread).
+
+        With ``address`` (``"127.0.0.2:50051"``, as for
+        :meth:`update_endpoints`): that endpoint's state, ``"SHUTDOWN"`` when it
+        is not in the set (``lbc_channel_endpoint_connectivity``); raises
+        :class:`lbchannel.ClosedError` on a closed channel and
+        :class:`lbchannel.InvalidArgumentError` (a ValueError) for an address
+        that does not parse.
+        The aggregation rules are in ``include/lbchannel.h`` (lbc_connectivity_state).
+        """
+        handle = self._handle
+        if address is None:
+            if handle is None:
+                return "SHUTDOWN"
+            rc = _native.lbc_channel_connectivity(handle)
+        else:
+            handle = self._live_handle()
+            rc = _native.lbc_channel_endpoint_connectivity(handle, address.encode("utf-8"))
+        if rc < 0:
+            _check(rc, "lbc_channel_connectivity" if address is None else "lbc_channel_endpoint_connectivity")
+        return _native.CONNECTIVITY_NAMES[rc]
+
     def _connectivity(self):
-        """The aggregate connectivity state name of the endpoints."""
-        if self._handle is None:
-            return "SHUTDOWN"
+        """The channel's connectivity state name (polled by subscribe())."""
         try:
-            states = {e.get("state") for e in self.endpoints()}
+            return self.connectivity()
         except ClosedError:
             return "SHUTDOWN"
-        for state in ("READY", "CONNECTING", "TRANSIENT_FAILURE"):
-            if state in states:
-                return state
-        return "IDLE"
 
     def subscribe(self, callback, try_to_connect=False):
         """``grpc.Channel.subscribe``: call ``callback(state)`` on connectivity changes.

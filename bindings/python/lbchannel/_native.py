@@ -98,6 +98,10 @@ class lbc_unary_call(Structure):
     """Opaque ``struct lbc_unary_call`` (an asynchronous unary call's handle)."""
 
 
+class lbc_connectivity_watch(Structure):
+    """Opaque ``struct lbc_connectivity_watch`` (a connectivity subscription)."""
+
+
 lbc_options_p = POINTER(lbc_options)
 lbc_metadata_p = POINTER(lbc_metadata)
 lbc_channel_p = POINTER(lbc_channel)
@@ -106,6 +110,7 @@ lbc_address_list_p = POINTER(lbc_address_list)
 lbc_cq_p = POINTER(lbc_cq)
 lbc_call_p = POINTER(lbc_call)
 lbc_unary_call_p = POINTER(lbc_unary_call)
+lbc_connectivity_watch_p = POINTER(lbc_connectivity_watch)
 
 
 class lbc_event(Structure):
@@ -120,6 +125,10 @@ class lbc_event(Structure):
         ("kind", c_int),  # int kind (LBC_EVENT_UNARY / LBC_EVENT_CALL)
         ("flags", ctypes.c_uint),  # unsigned flags (LBC_CALL_* bits)
         ("response", lbc_response_p),  # lbc_response *response (owned by the receiver)
+        # Appended for LBC_EVENT_CONNECTIVITY:
+        ("state", c_int),  # int state (lbc_connectivity_state)
+        ("old_state", c_int),  # int old_state
+        ("address", c_void_p),  # char *address (endpoint events; owned by the receiver: lbc_free)
     ]
 
 
@@ -128,6 +137,21 @@ LBC_EVENT_UNARY = 1
 LBC_EVENT_CALL = 2
 LBC_EVENT_LOG = 3
 LBC_EVENT_LOOKUP = 4
+LBC_EVENT_CONNECTIVITY = 5
+# lbc_connectivity_state, indexed by value
+LBC_CONN_IDLE = 0
+LBC_CONN_CONNECTING = 1
+LBC_CONN_READY = 2
+LBC_CONN_TRANSIENT_FAILURE = 3
+LBC_CONN_SHUTDOWN = 4
+CONNECTIVITY_NAMES = ("IDLE", "CONNECTING", "READY", "TRANSIENT_FAILURE", "SHUTDOWN")
+# lbc_watch_flag
+LBC_WATCH_ENDPOINTS = 0x1
+# lbc_event.flags bits of LBC_EVENT_CONNECTIVITY
+LBC_CONNECTIVITY_ENDPOINT = 0x1
+LBC_CONNECTIVITY_ADDED = 0x2
+LBC_CONNECTIVITY_REMOVED = 0x4
+LBC_CONNECTIVITY_LAST = 0x8
 # lbc_event.flags bits
 LBC_CALL_READABLE = 0x1
 LBC_CALL_WRITABLE = 0x2
@@ -432,6 +456,24 @@ lbc_cq_fd = _fn("lbc_cq_fd", c_int, [lbc_cq_p], optional=True)
 lbc_cq_poll = _fn("lbc_cq_poll", c_int, [lbc_cq_p, POINTER(lbc_event), c_size_t, c_int, c_int64], optional=True)
 #: The ``event_size`` argument of every ``lbc_cq_poll`` call.
 LBC_EVENT_SIZE = ctypes.sizeof(lbc_event)
+# int lbc_channel_connectivity(const lbc_channel *ch);
+lbc_channel_connectivity = _fn("lbc_channel_connectivity", c_int, [lbc_channel_p], optional=True)
+# int lbc_channel_endpoint_connectivity(const lbc_channel *ch, const char *address);
+lbc_channel_endpoint_connectivity = _fn(
+    "lbc_channel_endpoint_connectivity", c_int, [lbc_channel_p, c_char_p], optional=True
+)
+# int lbc_channel_watch_connectivity(lbc_channel *ch, lbc_cq *cq, void *tag, unsigned flags,
+#                                    lbc_connectivity_watch **out);
+lbc_channel_watch_connectivity = _fn(
+    "lbc_channel_watch_connectivity",
+    c_int,
+    [lbc_channel_p, lbc_cq_p, c_void_p, ctypes.c_uint, POINTER(lbc_connectivity_watch_p)],
+    optional=True,
+)
+# void lbc_connectivity_watch_free(lbc_connectivity_watch *watch);
+lbc_connectivity_watch_free = _fn(
+    "lbc_connectivity_watch_free", None, [lbc_connectivity_watch_p], optional=True
+)
 # int lbc_unary_async(lbc_channel *ch, const char *method, const void *request, size_t request_len,
 #                     const lbc_metadata *metadata, int64_t timeout_ms, lbc_cq *cq, void *tag,
 #                     lbc_unary_call **out);

@@ -1,0 +1,3 @@
+module lbchannel.example/balanced
+
+go 1.19
