@@ -85,6 +85,8 @@ package struct ChannelOptions: Sendable, Equatable {
     package var subsetSize = 0
     /// `subset_client_id`: the id subsetting hashes; nil: random per channel.
     package var subsetClientID: String? = nil
+    /// The `retry_*`, `hedging_*` and `service_config` options (see ChannelOptions+Retry.swift).
+    package var retry = RetryOptions()
 
     /// All defaults.
     package init() {}
@@ -97,7 +99,7 @@ package struct ChannelOptions: Sendable, Equatable {
         "min_reresolution_interval_ms", "dns_use_ttl", "dns_ttl_floor_ms", "empty_answer", "resolution",
         "eager_timeout_ms", "dns_srv", "dns_timeout_ms", "stream_window_bytes", "stream_send_buffer_bytes",
         "backoff_reset_after_ms",
-    ] + TLSOptions.keys + balancingKeys
+    ] + TLSOptions.keys + balancingKeys + retryKeys
 
     /// The connection backoff configured by the backoff_* fields.
     package var backoff: ConnectionBackoff {
@@ -199,6 +201,7 @@ package struct ChannelOptions: Sendable, Equatable {
             try tls.set(key, value)
         default:
             if try setBalancing(key, value) { return }
+            if try setRetry(key, value) { return }
             throw OptionError(kind: .unknownKey, message: "unknown option \(ASCII.quoted(key))"
                 + " (valid options: \(Self.keys.joined(separator: ", ")))")
         }
