@@ -412,6 +412,10 @@ lbc_response_headers = _fn("lbc_response_headers", lbc_metadata_p, [lbc_response
 lbc_response_trailers = _fn("lbc_response_trailers", lbc_metadata_p, [lbc_response_p])
 # const char *lbc_response_peer(const lbc_response *resp);
 lbc_response_peer = _fn("lbc_response_peer", c_char_p, [lbc_response_p])
+# int lbc_response_attempts(const lbc_response *resp);
+lbc_response_attempts = _fn("lbc_response_attempts", c_int, [lbc_response_p])
+# const char *lbc_response_attempt_peer(const lbc_response *resp, int index);
+lbc_response_attempt_peer = _fn("lbc_response_attempt_peer", c_char_p, [lbc_response_p, c_int])
 
 # --- Completion queues ----------------------------------------------------------
 # (optional=True: a library without streaming still loads; calling one of
@@ -482,6 +486,10 @@ lbc_call_finish = _fn(
 lbc_call_cancel = _fn("lbc_call_cancel", c_int, [lbc_call_p], optional=True)
 # const char *lbc_call_peer(lbc_call *call);
 lbc_call_peer = _fn("lbc_call_peer", c_char_p, [lbc_call_p], optional=True)
+# int lbc_call_attempts(const lbc_call *call);
+lbc_call_attempts = _fn("lbc_call_attempts", c_int, [lbc_call_p], optional=True)
+# const char *lbc_call_attempt_peer(const lbc_call *call, int index);
+lbc_call_attempt_peer = _fn("lbc_call_attempt_peer", c_char_p, [lbc_call_p, c_int], optional=True)
 # void lbc_call_free(lbc_call *call);
 lbc_call_free = _fn("lbc_call_free", None, [lbc_call_p], optional=True)
 

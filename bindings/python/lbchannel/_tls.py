@@ -28,6 +28,7 @@ _GRPC_OPTION_NAMES = {
     "grpc.primary_user_agent": "user_agent",
     "grpc.max_send_message_length": "max_send_message_size",
     "grpc.max_receive_message_length": "max_receive_message_size",
+    "grpc.per_rpc_retry_buffer_size": "retry_buffer_bytes",
 }
 
 
