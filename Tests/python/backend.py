@@ -29,9 +29,9 @@ Service ``lbtest.Test`` (bytes in, bytes out; no generated code needed):
   ``<name>:<message>`` once the client has sent them all (so no response comes
   before the request is complete).
 
-Every unary method adds the trailer ``x-previous-rpc-attempts`` with the
-``grpc-previous-rpc-attempts`` request header it saw (``0`` when absent), so
-retry tests can check what the server received.
+When a unary call carries the ``grpc-previous-rpc-attempts`` request header
+(a retried attempt), its value comes back as the trailer
+``x-previous-rpc-attempts``, so retry tests can check what the server received.
 
 Environment (for balancing tests): ``LBTEST_SLEEP_FACTOR=F`` makes ``Sleep``
 sleep F times the requested time (a slow backend); ``LBTEST_FAIL_ALL=CODE``
@@ -123,20 +123,18 @@ def _test_handlers(name):
     def with_attempts_trailer(fn):
         # The grpc-previous-rpc-attempts header the server saw, as a trailer.
         def handler(request, context):
-            seen = dict(context.invocation_metadata()).get("grpc-previous-rpc-attempts", "0")
-            context.set_trailing_metadata(tuple(context.trailing_metadata() or ()) + (("x-previous-rpc-attempts", seen),))
-            return fn(request, context)
+            seen = dict(context.invocation_metadata()).get("grpc-previous-rpc-attempts")
+            if seen is None:
+                return fn(request, context)
+            try:
+                return fn(request, context)
+            finally:
+                context.set_trailing_metadata(
+                    tuple(context.trailing_metadata() or ()) + (("x-previous-rpc-attempts", seen),))
 
         return handler
 
-    whoami, sleep, fail, size = (with_attempts_trailer(f) for f in (whoami, sleep, fail, size))
-    echo_plain = echo
-
-    def echo(request, context):
-        seen = dict(context.invocation_metadata()).get("grpc-previous-rpc-attempts", "0")
-        result = echo_plain(request, context)
-        context.set_trailing_metadata(tuple(context.trailing_metadata() or ()) + (("x-previous-rpc-attempts", seen),))
-        return result
+    whoami, echo, sleep, fail, size = (with_attempts_trailer(f) for f in (whoami, echo, sleep, fail, size))
 
     delay_ms = int(os.environ.get("LBTEST_DELAY_MS", "0"))
     if delay_ms > 0:

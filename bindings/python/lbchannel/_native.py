@@ -298,6 +298,16 @@ lbc_options_set_backoff = _fn(
 )
 # int lbc_options_set_authority(lbc_options *opts, const char *authority);
 lbc_options_set_authority = _fn("lbc_options_set_authority", c_int, [lbc_options_p, c_char_p])
+# int lbc_options_set_retry_policy(lbc_options *opts, int max_attempts, int64_t initial_backoff_ms,
+#                                  int64_t max_backoff_ms, double multiplier, double jitter);
+lbc_options_set_retry_policy = _fn("lbc_options_set_retry_policy", c_int,
+                                   [lbc_options_p, c_int, c_int64, c_int64, c_double, c_double])
+# int lbc_options_set_retry_throttle(lbc_options *opts, int max_tokens, double token_ratio);
+lbc_options_set_retry_throttle = _fn("lbc_options_set_retry_throttle", c_int, [lbc_options_p, c_int, c_double])
+# int lbc_options_set_retry_buffer_bytes(lbc_options *opts, int64_t bytes);
+lbc_options_set_retry_buffer_bytes = _fn("lbc_options_set_retry_buffer_bytes", c_int, [lbc_options_p, c_int64])
+# int lbc_options_set_hedging(lbc_options *opts, int max_attempts, int64_t delay_ms);
+lbc_options_set_hedging = _fn("lbc_options_set_hedging", c_int, [lbc_options_p, c_int, c_int64])
 
 # --- TLS ------------------------------------------------------------------------
 
