@@ -278,6 +278,29 @@ def test_hedging_nonfatal_codes_and_fatal_codes(lbchannel, make_backends, open_c
         assert e.attempts == 1 or (e.attempts == 2 and peers[0] == failing), peers
 
 
+def test_hedged_call_meets_its_deadline_and_streams_are_not_hedged(lbchannel, make_backends, open_channel):
+    backends = make_backends([{"LBTEST_DELAY_MS": "2000"}] * 3)
+    ch = open_channel(_target(backends), lb_policy="round_robin", hedging_max_attempts=3, hedging_delay_ms=50)
+    assert wait_all_ready(ch, 3, timeout=10), ch.endpoints()
+    t0 = time.monotonic()
+    with pytest.raises(lbchannel.RpcError) as info:
+        ch.unary(WHOAMI, b"", timeout=0.3)
+    elapsed = time.monotonic() - t0
+    e = info.value
+    assert e.code().name == "DEADLINE_EXCEEDED" and 0.25 < elapsed < 1.5, (e, elapsed)
+    assert e.attempts == 3 and len(set(e.attempt_peers())) == 3, e.attempt_peers()
+    # Nothing is left behind: every endpoint's copy was reset (no call in flight).
+    assert wait_all_ready(ch, 3, timeout=5)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(ep["in_flight"] for ep in ch.endpoints()):
+        time.sleep(0.05)
+    assert not any(ep["in_flight"] for ep in ch.endpoints()), ch.endpoints()
+    # A streaming call on a hedging channel makes one attempt.
+    with ch.stream(ECHO_STREAM, timeout=5) as call:
+        call.send(b"s", end=True)
+        assert len(list(call)) == 1 and call.attempts == 1
+
+
 # -- service config ----------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ extension Channel {
     /// Put `call` on the endpoint the balancer picks, queue it, or fail it fast.
     func dispatch(_ call: Call) {
         let now = EventLoop.now()
-        let picked = call.avoidSlot < 0 ? balancer.pick(nowNs: now) : balancer.pick(nowNs: now, avoiding: call.avoidSlot)
+        let picked = call.avoidSlot < 0 ? balancer.pick(nowNs: now) : pickAvoiding(call.avoidSlot, nowNs: now)
         if let slot = picked, let endpoint = slots[slot] {
             call.attempts += 1
             if let connection = endpoint.connection, connection.startStream(call) {

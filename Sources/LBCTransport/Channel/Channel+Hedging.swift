@@ -78,11 +78,15 @@ extension Channel {
         retries.pending[ObjectIdentifier(group.parent)] = nil
         if let timer = group.timer { loop.cancelTimer(timer) }
         group.timer = nil
-        guard !group.done else { return }
-        group.done = true
-        for copy in group.copies where !copy.finished {
-            cancel(copy, dispatched: true)
-            if let peer = copy.peerName { group.parent.earlierPeers.append(peer) }
+        if !group.done {
+            group.done = true
+            for copy in group.copies {
+                if !copy.finished { cancel(copy, dispatched: true) }
+                if let peer = copy.peerName { group.parent.earlierPeers.append(peer) }
+            }
         }
+        // Copies still closing their streams point at the group; the group lets go
+        // of them so nothing keeps the others alive in a cycle.
+        group.copies.removeAll()
     }
 }

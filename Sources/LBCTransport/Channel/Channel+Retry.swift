@@ -53,6 +53,19 @@ extension Channel {
         return true
     }
 
+    /// The slot for a retried attempt: the balancer's pick, but another endpoint than
+    /// `avoid` (where the previous attempt failed) whenever one is pickable. The
+    /// balancer is asked a few times; when it insists (a random policy's bad luck,
+    /// or pick_first), the first other pickable endpoint is taken.
+    func pickAvoiding(_ avoid: Int, nowNs: Int64) -> Int? {
+        let slot = balancer.pick(nowNs: nowNs, avoiding: avoid)
+        guard slot == avoid else { return slot }
+        for (other, endpoint) in slots.enumerated() where other != avoid {
+            if let endpoint, endpoint.pickable { return other }
+        }
+        return slot
+    }
+
     /// Closing: end the calls waiting between attempts.
     func finishPendingRetries() {
         let calls = retries.pending.values

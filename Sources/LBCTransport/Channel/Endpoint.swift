@@ -51,7 +51,7 @@ package final class Endpoint {
     /// TLS session cache and handshake counters (TLS channels only, made on first connect).
     var tlsSession: TLSEndpointSession?
     /// What the balancer was last told.
-    private var pickable = false
+    private(set) var pickable = false
     /// Slow start applies to the next READY: false for endpoints that joined an empty
     /// set (nothing else could take their share), true after their first READY.
     var rampsWhenReady = true
