@@ -349,6 +349,19 @@ def test_service_config_errors_and_translation(lbchannel):
 # -- transparent retry of streams -------------------------------------------------------
 
 
+def _echo_each(stream):
+    """Answer every request message with ``ok:<message>``."""
+    body, messages = stream.body, []
+    while body:
+        n = int.from_bytes(body[1:5], "big")
+        messages.append(body[5:5 + n])
+        body = body[5 + n:]
+    stream.send_headers(RESPONSE_HEADERS)
+    for m in messages:
+        stream.send_data(grpc_frame(b"ok:" + m))
+    stream.send_trailers([("grpc-status", "0")])
+
+
 def test_refused_stream_of_a_streaming_call_is_retried_transparently(lbchannel, open_channel):
     seen = []
 
@@ -357,15 +370,7 @@ def test_refused_stream_of_a_streaming_call_is_retried_transparently(lbchannel, 
         if len(seen) == 1:
             stream.reset(h2.errors.ErrorCodes.REFUSED_STREAM)
             return
-        body, messages = stream.body, []
-        while body:
-            n = int.from_bytes(body[1:5], "big")
-            messages.append(body[5:5 + n])
-            body = body[5 + n:]
-        stream.send_headers(RESPONSE_HEADERS)
-        for m in messages:
-            stream.send_data(grpc_frame(b"ok:" + m))
-        stream.send_trailers([("grpc-status", "0")])
+        _echo_each(stream)
 
     server = RawH2Server(handler=handler)
     try:
@@ -392,5 +397,41 @@ def test_refused_stream_twice_fails_a_streaming_call(lbchannel, open_channel):
                 list(call)
         assert info.value.code().name == "UNAVAILABLE" and "REFUSED_STREAM" in info.value.details()
         assert len(server.requests) == 2, server.requests  # one transparent retry, not a loop
+    finally:
+        server.stop()
+
+
+def test_streaming_call_above_goaway_last_stream_id_is_retried_transparently(lbchannel, open_channel):
+    # Connection 0 answers with GOAWAY(last_stream_id=0): the server never processed
+    # the stream, so the whole request goes again on a new connection.
+    def handler(stream):
+        if stream.conn.index == 0:
+            stream.conn.goaway(last_stream_id=0)
+        else:
+            _echo_each(stream)
+
+    server = RawH2Server(handler=handler)
+    try:
+        ch = open_channel(server.target, backoff_initial_ms=100, backoff_jitter=0, backoff_max_ms=400)
+        with ch.stream("/x.Y/Z", timeout=5) as call:
+            call.send(b"one")
+            call.send(b"two", end=True)
+            replies = list(call)
+        assert replies == [b"ok:one", b"ok:two"], replies
+        assert [r[0] for r in server.requests] == [0, 1], server.requests
+    finally:
+        server.stop()
+
+
+def test_streaming_call_without_retry_buffer_is_not_resent(lbchannel, open_channel):
+    server = RawH2Server(handler=lambda stream: stream.reset(h2.errors.ErrorCodes.REFUSED_STREAM))
+    try:
+        ch = open_channel(server.target, retry_buffer_bytes=0)
+        with ch.stream("/x.Y/Z", timeout=5) as call:
+            call.send(b"one", end=True)
+            with pytest.raises(lbchannel.RpcError) as info:
+                list(call)
+        assert info.value.code().name == "UNAVAILABLE"
+        assert len(server.requests) == 1, server.requests
     finally:
         server.stop()
