@@ -301,6 +301,28 @@ def test_hedged_call_meets_its_deadline_and_streams_are_not_hedged(lbchannel, ma
         assert len(list(call)) == 1 and call.attempts == 1
 
 
+def test_aio_unary_call_reports_its_attempts(lbchannel, make_backends):
+    import asyncio
+
+    import lbchannel.aio
+
+    backends = make_backends([{"LBTEST_FAIL_ALL": "14"}, {}, {}])
+    failing = backends[0].address
+
+    async def main():
+        async with lbchannel.aio.Channel(_target(backends), lb_policy="round_robin", **RETRY) as ch:
+            peers = []
+            for _ in range(12):
+                call = ch.unary_unary(WHOAMI)(b"", timeout=5)
+                assert await call in (b"b2", b"b3")
+                peers.append(await call.attempt_peers())
+            return peers
+
+    peers = asyncio.run(main())
+    retried = [p for p in peers if len(p) == 2]
+    assert retried and all(p[0] == failing and p[1] != failing for p in retried), peers
+
+
 # -- service config ----------------------------------------------------------------------
 
 

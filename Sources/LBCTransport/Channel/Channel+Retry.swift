@@ -73,10 +73,3 @@ extension Channel {
         for call in calls where !call.finished { finish(call, .cancelled, "channel closed") }
     }
 }
-
-extension Metadata {
-    /// The first value of `key` as text (nil when absent).
-    func firstText(_ key: String) -> String? {
-        first(key).map { String(decoding: $0, as: UTF8.self) }
-    }
-}
