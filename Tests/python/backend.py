@@ -23,7 +23,8 @@ Service ``lbtest.Test`` (bytes in, bytes out; no generated code needed):
 * ``Sleep``: request is ASCII milliseconds; sleeps (stops early if the RPC is
   cancelled or its deadline passes); responds with the name.
 * ``Fail``: request is ``CODE:message``; aborts with that status code and
-  UTF-8 message (code 0 answers with the name).
+  UTF-8 message (code 0 answers with the name). A request header
+  ``x-pushback-ms: V`` is sent back as the ``grpc-retry-pushback-ms`` trailer.
 * ``Size``: request is ASCII N; responds with N bytes ``b"x" * N``.
 * ``EchoStream`` (bidirectional streaming): answers every request message with
   ``<name>:<message>`` once the client has sent them all (so no response comes
@@ -97,6 +98,9 @@ def _test_handlers(name):
         return name_bytes
 
     def fail(request, context):
+        pushback = dict(context.invocation_metadata()).get("x-pushback-ms")
+        if pushback is not None:
+            context.set_trailing_metadata((("grpc-retry-pushback-ms", pushback),))
         text = request.decode("utf-8")
         code_text, _, message = text.partition(":")
         try:

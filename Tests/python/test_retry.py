@@ -138,6 +138,23 @@ def test_non_retryable_codes_are_not_retried(lbchannel, make_backends, open_chan
         assert _trailer(e, "x-previous-rpc-attempts") == "2"
 
 
+def test_server_pushback_sets_the_delay_or_stops_retries(lbchannel, make_backends, open_channel):
+    backends = make_backends([{}, {}, {}])
+    ch = open_channel(_target(backends), lb_policy="round_robin", **RETRY)
+    assert wait_all_ready(ch, 3, timeout=10), ch.endpoints()
+    # A valid pushback replaces the (at most 20 ms) backoff: two retries, 300 ms each.
+    t0 = time.monotonic()
+    with pytest.raises(lbchannel.RpcError) as info:
+        ch.unary(FAIL, b"14:later", timeout=5, metadata=[("x-pushback-ms", "300")])
+    elapsed = time.monotonic() - t0
+    assert info.value.attempts == 3 and 0.6 <= elapsed < 2.5, (info.value.attempts, elapsed)
+    # A negative or malformed pushback means "do not retry".
+    for value in ("-1", "soon"):
+        with pytest.raises(lbchannel.RpcError) as info:
+            ch.unary(FAIL, b"14:never", timeout=5, metadata=[("x-pushback-ms", value)])
+        assert info.value.code().name == "UNAVAILABLE" and info.value.attempts == 1, value
+
+
 def test_throttling_stops_retries_when_most_calls_fail(lbchannel, make_backends, open_channel):
     backends = make_backends([{"LBTEST_FAIL_ALL": "14"}, {"LBTEST_FAIL_ALL": "14"}, {}])
     options = dict(RETRY, retry_max_attempts=5, lb_policy="round_robin")
