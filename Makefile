@@ -149,7 +149,7 @@ update-symbols: $(LIB)
 
 # The C example and every C test program, built against the installed copy.
 C_PROGRAMS := examples/unary.c Tests/c/test_unary.c Tests/c/test_interop.c Tests/c/test_streams.c \
-              Tests/c/test_fork.c Tests/c/test_tls.c Tests/c/test_connectivity.c
+              Tests/c/test_fork.c Tests/c/test_tls.c Tests/c/test_connectivity.c Tests/c/test_retry.c
 test-c:
 	mkdir -p $(C_TEST_DIR)
 	for src in $(C_PROGRAMS); do \
@@ -161,6 +161,7 @@ test-c:
 	PYTHON=$(PYTHON) bash Tests/c/run.sh $(C_TEST_DIR)/unary
 	PYTHON=$(PYTHON) bash Tests/c/run.sh $(C_TEST_DIR)/test_unary
 	PYTHON=$(PYTHON) bash Tests/c/run.sh $(C_TEST_DIR)/test_connectivity
+	PYTHON=$(PYTHON) bash Tests/c/run.sh $(C_TEST_DIR)/test_retry
 	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh $(C_TEST_DIR)/test_interop
 	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh $(C_TEST_DIR)/test_streams
 	PYTHON=$(PYTHON) SERVERS=1 bash Tests/c/run.sh $(C_TEST_DIR)/test_fork

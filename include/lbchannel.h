@@ -375,6 +375,75 @@ void lbc_options_free(lbc_options *opts);
  *                             connection sends no PING; its first new
  *                             call sends one first when the last read
  *                             is older than keepalive_time_ms)      (default false)
+ * Retries and hedging (gRFC A6; off by default; see the README's "Retries and
+ * hedging" section). A retried attempt goes through the balancer again and
+ * avoids the endpoint that just failed when another one is pickable; attempts
+ * after the first carry the grpc-previous-rpc-attempts header; a server's
+ * grpc-retry-pushback-ms trailer sets the next delay (a negative or malformed
+ * value stops retrying). A call is committed -- never retried again -- once
+ * response headers (not a trailers-only response) arrived, or, for a streaming
+ * call, once its request outgrew retry_buffer_bytes. lbc_response_attempts() /
+ * lbc_call_attempts() tell how many attempts a call made, and
+ * lbc_response_attempt_peer() / lbc_call_attempt_peer() where each went:
+ *   retry_max_attempts        >= 0: attempts in all, the first included;
+ *                             0 or 1 = no retries, above 5 counts
+ *                             as 5 (A6)                             (default 0)
+ *   retry_initial_backoff_ms  1 .. 86400000: backoff before the first
+ *                             retry                                 (default 100)
+ *   retry_max_backoff_ms      retry_initial_backoff_ms .. 86400000  (default 1000)
+ *   retry_backoff_multiplier  >= 1.0: growth per retry              (default 2.0)
+ *   retry_jitter              0.0 .. 1.0: the delay is uniform in
+ *                             backoff*(1-jitter) .. backoff; 1.0 is
+ *                             A6's random(0, backoff)               (default 1.0)
+ *   retry_status_codes        comma-separated codes that are retried,
+ *                             by number or name, e.g.
+ *                             "UNAVAILABLE,RESOURCE_EXHAUSTED"      (default UNAVAILABLE)
+ *   retry_throttle_max_tokens 0 .. 1000: A6 retry throttling: a token
+ *                             bucket of this size shared by the
+ *                             channel's calls; a call failing with a
+ *                             retryable (hedging: non-fatal) status
+ *                             takes one token, an OK call gives back
+ *                             retry_throttle_token_ratio; retries and
+ *                             further hedged copies only while more
+ *                             than half the tokens are left; 0 = no
+ *                             throttling                            (default 0)
+ *   retry_throttle_token_ratio > 0 .. 1000 (3 decimals kept)        (default 0.1)
+ *   retry_buffer_bytes        0 .. 2147483647: request bytes a
+ *                             streaming call keeps for a retry (and
+ *                             for a transparent retry after
+ *                             REFUSED_STREAM); more commits the call;
+ *                             0 = streaming calls are never resent   (default 262144)
+ *   hedging_max_attempts      >= 0: unary calls send up to this many
+ *                             copies of the request, one every
+ *                             hedging_delay_ms while none answered;
+ *                             the first OK or fatal answer wins and
+ *                             the other copies are cancelled
+ *                             (RST_STREAM CANCEL). Only for methods
+ *                             that are safe to run more than once.
+ *                             0 or 1 = off, above 5 counts as 5. Not
+ *                             together with retry_max_attempts > 1
+ *                             (LBC_ERR_INVALID_ARGUMENT)             (default 0)
+ *   hedging_delay_ms          0 .. 86400000                         (default 0)
+ *   hedging_non_fatal_codes   comma-separated codes after which the
+ *                             other copies go on (a copy failing with
+ *                             any other code ends the call); when no
+ *                             copy is left in flight the next starts
+ *                             at once; "" = none                    (default "")
+ *   service_config            a gRPC service config JSON text
+ *                             (grpc/grpc doc/service_config.md): its
+ *                             methodConfig entries with retryPolicy
+ *                             or hedgingPolicy apply to the services
+ *                             / methods they name (a method entry
+ *                             wins over a service entry, which wins
+ *                             over the retry_ / hedging_ options; an
+ *                             entry with an empty name applies when
+ *                             neither option is set), and its
+ *                             retryThrottling applies unless
+ *                             retry_throttle_max_tokens is set. Other
+ *                             members are ignored. Malformed JSON or
+ *                             an invalid policy is
+ *                             LBC_ERR_INVALID_ARGUMENT naming the
+ *                             JSON path; "" removes it.              (default none)
  * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (NULL argument or bad value) or
  * LBC_ERR_UNKNOWN_OPTION. On failure the options are unchanged.
  */
@@ -408,6 +477,21 @@ int lbc_options_set_authority(lbc_options *opts, const char *authority);
  *  connections without open calls too); all three or none are set. */
 int lbc_options_set_keepalive(lbc_options *opts, int64_t time_ms, int64_t timeout_ms,
                               int permit_without_calls);
+/** The channel's retry policy: retry_max_attempts (>= 0; 0 or 1 = off; above 5
+ *  counts as 5), retry_initial_backoff_ms, retry_max_backoff_ms,
+ *  retry_backoff_multiplier and retry_jitter, ranges as above; all five or none
+ *  are set. The retried codes are retry_status_codes (lbc_options_set). */
+int lbc_options_set_retry_policy(lbc_options *opts, int max_attempts, int64_t initial_backoff_ms,
+                                 int64_t max_backoff_ms, double multiplier, double jitter);
+/** Retry throttling: retry_throttle_max_tokens (0 .. 1000; 0 = off) and
+ *  retry_throttle_token_ratio (> 0 .. 1000); both or neither are set. */
+int lbc_options_set_retry_throttle(lbc_options *opts, int max_tokens, double token_ratio);
+/** retry_buffer_bytes: 0 .. INT32_MAX. */
+int lbc_options_set_retry_buffer_bytes(lbc_options *opts, int64_t bytes);
+/** Hedging of unary calls: hedging_max_attempts (>= 0; 0 or 1 = off; above 5
+ *  counts as 5) and hedging_delay_ms (0 .. 86400000); both or neither are set.
+ *  The non-fatal codes are hedging_non_fatal_codes (lbc_options_set). */
+int lbc_options_set_hedging(lbc_options *opts, int max_attempts, int64_t delay_ms);
 
 /* ------------------------------------------------------------------------- */
 /* TLS                                                                        */
@@ -866,6 +950,15 @@ const lbc_metadata *lbc_response_headers(const lbc_response *resp);
 const lbc_metadata *lbc_response_trailers(const lbc_response *resp);
 /** Address of the endpoint that served the RPC ("" if none was picked); lives as long as resp. */
 const char *lbc_response_peer(const lbc_response *resp);
+/** How many attempts the RPC made: 1, or more when a retry policy retried it or
+ *  hedging sent copies (transparent retries of requests the server never
+ *  processed do not count); 0 when no endpoint was ever picked, and for NULL. */
+int lbc_response_attempts(const lbc_response *resp);
+/** Address of the endpoint of attempt `index` (0 .. lbc_response_attempts()-1, in
+ *  order; the last is lbc_response_peer(), the one whose result this is -- for a
+ *  hedged call the copies that did not win come first); NULL when index is out
+ *  of range or resp is NULL. Lives as long as resp. */
+const char *lbc_response_attempt_peer(const lbc_response *resp, int index);
 
 /* ------------------------------------------------------------------------- */
 /* Completion queues: asynchronous notification                              */
@@ -1287,6 +1380,17 @@ int lbc_call_cancel(lbc_call *call);
 /** Address of the endpoint the call was put on ("" until then, for NULL, and for a
  *  parent's call in a forked child); lives as long as the call. Never fails. */
 const char *lbc_call_peer(const lbc_call *call);
+
+/** How many attempts the call has made so far (as lbc_response_attempts: retries
+ *  count, transparent retries do not; 0 before an endpoint was picked, for NULL
+ *  and for a parent's call in a forked child). Final once the call ended. Any
+ *  thread. Never fails. */
+int lbc_call_attempts(const lbc_call *call);
+
+/** Address of the endpoint of attempt `index` (0 .. lbc_call_attempts()-1, in
+ *  order; the last is lbc_call_peer()); NULL when index is out of range or call
+ *  is NULL. Lives as long as the call. */
+const char *lbc_call_attempt_peer(const lbc_call *call, int index);
 
 /**
  * DESTRUCTOR. Cancels the call if it has not ended and drops what it buffered.

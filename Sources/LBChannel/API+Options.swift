@@ -93,3 +93,39 @@ public func lbc_options_set_authority(_ opts: UnsafeMutableRawPointer?, _ author
         }
     }
 }
+
+@_cdecl("lbc_options_set_retry_policy")
+public func lbc_options_set_retry_policy(_ opts: UnsafeMutableRawPointer?, _ maxAttempts: Int32, _ initialMs: Int64,
+                                         _ maxMs: Int64, _ multiplier: Double, _ jitter: Double) -> Int32 {
+    update(opts, "lbc_options_set_retry_policy") { (o: inout ChannelOptions) throws(OptionError) in
+        try o.setRetryBackoff(initialMs: initialMs, maxMs: maxMs, multiplier: multiplier, jitter: jitter)
+        try o.setRetryMaxAttempts(Int64(maxAttempts))
+    }
+}
+
+@_cdecl("lbc_options_set_retry_throttle")
+public func lbc_options_set_retry_throttle(_ opts: UnsafeMutableRawPointer?, _ maxTokens: Int32,
+                                           _ tokenRatio: Double) -> Int32 {
+    update(opts, "lbc_options_set_retry_throttle") { (o: inout ChannelOptions) throws(OptionError) in
+        try o.set("retry_throttle_max_tokens", String(maxTokens))
+        guard tokenRatio.isFinite else {
+            throw OptionError(kind: .invalidValue, message: "option \"retry_throttle_token_ratio\": must be a finite number")
+        }
+        try o.set("retry_throttle_token_ratio", String(tokenRatio))
+    }
+}
+
+@_cdecl("lbc_options_set_retry_buffer_bytes")
+public func lbc_options_set_retry_buffer_bytes(_ opts: UnsafeMutableRawPointer?, _ bytes: Int64) -> Int32 {
+    update(opts, "lbc_options_set_retry_buffer_bytes") { (o: inout ChannelOptions) throws(OptionError) in
+        try o.set("retry_buffer_bytes", String(bytes))
+    }
+}
+
+@_cdecl("lbc_options_set_hedging")
+public func lbc_options_set_hedging(_ opts: UnsafeMutableRawPointer?, _ maxAttempts: Int32, _ delayMs: Int64) -> Int32 {
+    update(opts, "lbc_options_set_hedging") { (o: inout ChannelOptions) throws(OptionError) in
+        try o.set("hedging_delay_ms", String(delayMs))
+        try o.setHedgingMaxAttempts(Int64(maxAttempts))
+    }
+}

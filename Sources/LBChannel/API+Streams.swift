@@ -227,6 +227,21 @@ public func lbc_call_peer(_ c: UnsafeRawPointer?) -> UnsafePointer<CChar>? {
     return box.call.dispatchedPeer?.pointer ?? CString.empty.pointer
 }
 
+@_cdecl("lbc_call_attempts")
+public func lbc_call_attempts(_ c: UnsafeRawPointer?) -> Int32 {
+    guard let c else { return 0 }
+    guard case .success(let box) = callBox(c, "lbc_call_attempts") else { return 0 }
+    return Int32(box.call.dispatchedAttempts.count)
+}
+
+@_cdecl("lbc_call_attempt_peer")
+public func lbc_call_attempt_peer(_ c: UnsafeRawPointer?, _ index: Int32) -> UnsafePointer<CChar>? {
+    guard let c else { return nil }
+    guard case .success(let box) = callBox(c, "lbc_call_attempt_peer") else { return nil }
+    let peers = box.call.dispatchedAttempts
+    return index >= 0 && Int(index) < peers.count ? peers[Int(index)].pointer : nil
+}
+
 @_cdecl("lbc_call_free")
 public func lbc_call_free(_ c: UnsafeMutableRawPointer?) {
     guard let c else { return }

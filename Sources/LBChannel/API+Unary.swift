@@ -82,6 +82,18 @@ public func lbc_response_peer(_ resp: UnsafeRawPointer?) -> UnsafePointer<CChar>
     return Handle.get(resp, as: ResponseBox.self).peerPointer
 }
 
+@_cdecl("lbc_response_attempts")
+public func lbc_response_attempts(_ resp: UnsafeRawPointer?) -> Int32 {
+    guard let resp else { return 0 }
+    return Int32(Handle.get(resp, as: ResponseBox.self).attempts)
+}
+
+@_cdecl("lbc_response_attempt_peer")
+public func lbc_response_attempt_peer(_ resp: UnsafeRawPointer?, _ index: Int32) -> UnsafePointer<CChar>? {
+    guard let resp else { return nil }
+    return Handle.get(resp, as: ResponseBox.self).attemptPeer(Int(index))
+}
+
 @_cdecl("lbc_response_data")
 public func lbc_response_data(_ resp: UnsafeRawPointer?, _ length: UnsafeMutablePointer<Int>?) -> UnsafePointer<UInt8>? {
     guard let resp else {

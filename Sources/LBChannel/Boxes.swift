@@ -78,9 +78,12 @@ final class ResponseBox {
     let dataLength: Int
     let headers: MetadataBox
     let trailers: MetadataBox
+    /// The endpoints of the attempts before the last (retries, hedged copies).
+    let earlierPeers: [CString]
 
     init(_ call: UnaryCall) {
         status = call.status.rawValue
+        earlierPeers = call.earlierPeers
         message = call.statusMessage.isEmpty ? nil : strdup(call.statusMessage)
         peerName = call.peerName
         if let bytes = call.response {
@@ -100,6 +103,16 @@ final class ResponseBox {
     var messagePointer: UnsafePointer<CChar> { message.map { UnsafePointer($0) } ?? CString.empty.pointer }
     /// The peer address as a C string ("" when no endpoint was picked).
     var peerPointer: UnsafePointer<CChar> { peerName?.pointer ?? CString.empty.pointer }
+
+    /// Attempts made (0 when no endpoint was picked).
+    var attempts: Int { earlierPeers.count + (peerName == nil ? 0 : 1) }
+
+    /// The endpoint of attempt `index` (the last is `peerName`), nil out of range.
+    func attemptPeer(_ index: Int) -> UnsafePointer<CChar>? {
+        if index >= 0 && index < earlierPeers.count { return earlierPeers[index].pointer }
+        if index == earlierPeers.count, let peerName { return peerName.pointer }
+        return nil
+    }
 
     deinit {
         free(message)

@@ -2,7 +2,7 @@
 // users: gRPC message deframing, grpc-message percent-decoding, base64 (-bin
 // metadata), grpc-timeout, target and address parsing, metadata and method
 // validation, option parsing, and the call state machine fed arbitrary frame
-// sequences. Built and run by Tests/Fuzz/run.sh (with
+// sequences, and the service config's JSON reader. Built and run by Tests/Fuzz/run.sh (with
 // AddressSanitizer), one target at a time: LBC_FUZZ_TARGET names it and every
 // input goes to that target whole. A crash, a trap or a broken property stops the
 // run with the input that caused it.
@@ -31,6 +31,7 @@ let fuzzTargets: [String: (UnsafeRawBufferPointer) -> Void] = [
     },
     "method": fuzzMethodPath,
     "options": fuzzOptions,
+    "serviceconfig": fuzzServiceConfig,
     "call": { input in
         // The first byte picks the call's shape: unary (one response message) or streaming.
         guard let first = input.first else { return }
@@ -201,4 +202,22 @@ private func fuzzBase64(_ input: UnsafeRawBufferPointer) {
     }
     let raw = Array(input)
     precondition(Base64.decode(Base64.encode(raw)) == raw, "base64 encode/decode failed")
+}
+
+/// Any text gives a service config or an error, never a crash; an accepted one only
+/// holds policies within A6's bounds.
+private func fuzzServiceConfig(_ input: UnsafeRawBufferPointer) {
+    let text = String(decoding: input, as: UTF8.self)
+    _ = try? JSONValue.parse(text)
+    guard let config = try? ServiceConfig.parse(text) else { return }
+    for entry in config.methods {
+        switch entry.policy {
+        case .retry(let p):
+            precondition((2...5).contains(p.maxAttempts) && p.initialBackoffMs > 0 && p.maxBackoffMs >= p.initialBackoffMs)
+        case .hedging(let h):
+            precondition((2...5).contains(h.maxAttempts) && h.delayMs >= 0)
+        case .none:
+            break
+        }
+    }
 }

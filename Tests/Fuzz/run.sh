@@ -17,7 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 seconds=${1:-5}
 shift || true
-all_targets=(deframe percent base64 timeout target metadata method options call)
+all_targets=(deframe percent base64 timeout target metadata method options call serviceconfig)
 targets=("${@:-${all_targets[@]}}")
 [ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 out="$root/.build-fuzz"
@@ -36,6 +36,7 @@ seed target   'dns://127.0.0.1:53/svc.test:443'
 seed metadata 'x-key-bin\x00value'
 seed method   '/grpc.testing.TestService/UnaryCall'
 seed options  'backoff_max_ms\x00120000'
+seed serviceconfig '{"methodConfig":[{"name":[{"service":"a.B"}],"retryPolicy":{"maxAttempts":3,"initialBackoff":"0.1s","maxBackoff":"1s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE",8]}}],"retryThrottling":{"maxTokens":10,"tokenRatio":0.1}}'
 # call (streaming): headers(200, grpc), DATA (one message), trailers(grpc-status 0)
 seed call     '\x00\x00\x00\x02\x00\x04\x01\x08\x00\x00\x00\x00\x03abc\x00\x01\x01\x06'
 

@@ -388,6 +388,25 @@ final class CallStateMachineTests: XCTestCase {
         assertFinish(m.streamClosed(errorCode: HTTP2ErrorCode.refusedStream), .unavailable, "REFUSED_STREAM")
     }
 
+    func testServerRefusalWhenStreamingWithRetainedRequestIsRetriedOnce() {
+        var m = CallStateMachine.submitted(unary: false)
+        m.receivedReset(errorCode: HTTP2ErrorCode.refusedStream)
+        XCTAssertEqual(m.streamClosed(errorCode: HTTP2ErrorCode.refusedStream, requestRetained: true), .retryTransparently)
+        m.prepareForRetry()
+        m.dispatched(queued: false)
+        XCTAssertEqual(m.streamClosed(errorCode: HTTP2ErrorCode.refusedStream, requestRetained: true),
+                       .finish(.unavailable, "stream refused by the server (a GOAWAY did not cover it)"))
+    }
+
+    func testResponseHeadersArrivedIsSetOnlyForNonTrailersOnlyResponses() {
+        var m = CallStateMachine.submitted(unary: true)
+        m.headers(okHeaders, endStream: false)
+        XCTAssertTrue(m.receivedResponseHeaders)
+        var t = CallStateMachine.submitted(unary: true)
+        t.headers(okHeaders + [("grpc-status", "14")], endStream: true)
+        XCTAssertFalse(t.receivedResponseHeaders)
+    }
+
     func testServerRefusalWhenHeadersArrivedIsNotRetried() {
         var m = CallStateMachine.submitted(unary: true)
         m.headers(okHeaders, endStream: false)

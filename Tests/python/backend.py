@@ -23,8 +23,16 @@ Service ``lbtest.Test`` (bytes in, bytes out; no generated code needed):
 * ``Sleep``: request is ASCII milliseconds; sleeps (stops early if the RPC is
   cancelled or its deadline passes); responds with the name.
 * ``Fail``: request is ``CODE:message``; aborts with that status code and
-  UTF-8 message (code 0 answers with the name).
+  UTF-8 message (code 0 answers with the name). A request header
+  ``x-pushback-ms: V`` is sent back as the ``grpc-retry-pushback-ms`` trailer.
 * ``Size``: request is ASCII N; responds with N bytes ``b"x" * N``.
+* ``EchoStream`` (bidirectional streaming): answers every request message with
+  ``<name>:<message>`` once the client has sent them all (so no response comes
+  before the request is complete).
+
+When a unary call carries the ``grpc-previous-rpc-attempts`` request header
+(a retried attempt), its value comes back as the trailer
+``x-previous-rpc-attempts``, so retry tests can check what the server received.
 
 Environment (for balancing tests): ``LBTEST_SLEEP_FACTOR=F`` makes ``Sleep``
 sleep F times the requested time (a slow backend); ``LBTEST_FAIL_ALL=CODE``
@@ -34,6 +42,9 @@ SETTINGS_MAX_CONCURRENT_STREAMS). ``LBTEST_GRPC_OPTIONS=KEY=INT[,KEY=INT...]``
 adds grpcio server options (e.g. the keepalive enforcement settings
 ``grpc.http2.min_ping_interval_without_data_ms``, ``grpc.http2.max_ping_strikes``,
 ``grpc.keepalive_permit_without_calls``).
+SETTINGS_MAX_CONCURRENT_STREAMS). ``LBTEST_DELAY_MS=N`` makes every
+``lbtest.Test`` call wait N ms before it runs (a slow backend for hedging tests;
+the wait ends early when the RPC is cancelled).
 
 Service ``lbtest.Greeter`` (``Tests/python/protos/lbtest.proto``):
 ``SayHello`` answers ``"Hello, <name> from <backend name>"``; a name of the form
@@ -91,6 +102,9 @@ def _test_handlers(name):
         return name_bytes
 
     def fail(request, context):
+        pushback = dict(context.invocation_metadata()).get("x-pushback-ms")
+        if pushback is not None:
+            context.set_trailing_metadata((("grpc-retry-pushback-ms", pushback),))
         text = request.decode("utf-8")
         code_text, _, message = text.partition(":")
         try:
@@ -108,6 +122,44 @@ def _test_handlers(name):
         except ValueError:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Size wants an ASCII integer")
         return b"x" * n
+
+    def echo_stream(requests, context):
+        messages = list(requests)
+        for message in messages:
+            yield name_bytes + b":" + message
+
+    def with_attempts_trailer(fn):
+        # The grpc-previous-rpc-attempts header the server saw, as a trailer.
+        def handler(request, context):
+            seen = dict(context.invocation_metadata()).get("grpc-previous-rpc-attempts")
+            if seen is None:
+                return fn(request, context)
+            try:
+                return fn(request, context)
+            finally:
+                context.set_trailing_metadata(
+                    tuple(context.trailing_metadata() or ()) + (("x-previous-rpc-attempts", seen),))
+
+        return handler
+
+    whoami, echo, sleep, fail, size = (with_attempts_trailer(f) for f in (whoami, echo, sleep, fail, size))
+
+    delay_ms = int(os.environ.get("LBTEST_DELAY_MS", "0"))
+    if delay_ms > 0:
+
+        def delayed(fn):
+            def handler(request, context):
+                end = time.monotonic() + delay_ms / 1000.0
+                while context.is_active():
+                    left = end - time.monotonic()
+                    if left <= 0:
+                        break
+                    time.sleep(min(left, 0.01))
+                return fn(request, context)
+
+            return handler
+
+        whoami, echo, sleep, fail, size = (delayed(f) for f in (whoami, echo, sleep, fail, size))
 
     if os.environ.get("LBTEST_LOG_RPCS"):
         # With LBTEST_LOG_RPCS=1, one stderr line per handled RPC of lbtest.Test:
@@ -147,6 +199,10 @@ def _test_handlers(name):
 
         whoami, echo, sleep, fail, size = (failing(f) for f in (whoami, echo, sleep, fail, size))
 
+        def echo_stream(requests, context):
+            context.abort(code, "%s fails every call (LBTEST_FAIL_ALL)" % name)
+            yield b""  # a generator, as the handler type wants
+
     handlers = {
         "Whoami": whoami,
         "Echo": echo,
@@ -154,10 +210,9 @@ def _test_handlers(name):
         "Fail": fail,
         "Size": size,
     }
-    return grpc.method_handlers_generic_handler(
-        "lbtest.Test",
-        {k: grpc.unary_unary_rpc_method_handler(v) for k, v in handlers.items()},
-    )
+    rpc_handlers = {k: grpc.unary_unary_rpc_method_handler(v) for k, v in handlers.items()}
+    rpc_handlers["EchoStream"] = grpc.stream_stream_rpc_method_handler(echo_stream)
+    return grpc.method_handlers_generic_handler("lbtest.Test", rpc_handlers)
 
 
 class _CallLogger(grpc.ServerInterceptor):

@@ -135,6 +135,7 @@ extension CallStateMachine {
                 return .none
             }
             response = .open
+            receivedResponseHeaders = true
             readsMessages = httpStatus == 200 && foreignContentType == nil
             return .publishHeaders
         case .readingTrailers:

@@ -11,7 +11,11 @@ extension CallStateMachine {
     /// `atStreamLimit`: the server refused the stream while others were open on the
     /// connection (its MAX_CONCURRENT_STREAMS): such a refusal is retried whenever it
     /// happens (the channel waits for a free stream), not only once.
-    package mutating func streamClosed(errorCode: UInt32, atStreamLimit: Bool = false) -> CloseAction {
+    /// `requestRetained`: the call still holds every request byte it sent (a
+    /// streaming call within its retry buffer), so it may be resent although
+    /// `canResendRequest` is false.
+    package mutating func streamClosed(errorCode: UInt32, atStreamLimit: Bool = false,
+                                       requestRetained: Bool = false) -> CloseAction {
         guard !isFinished else { return .finish(.cancelled, "the call has already ended") }
         if failure == nil && request != .submitted {
             // Nothing reached the server (still queued, or HTTP/2 declined to send
@@ -21,7 +25,7 @@ extension CallStateMachine {
         if let failure { return .finish(failure.0, failure.1) }
         let refusedByServer = errorCode == HTTP2ErrorCode.refusedStream
             && (remoteResetCode == nil || remoteResetCode == HTTP2ErrorCode.refusedStream)
-        if refusedByServer && !sawResponseHeaders && canResendRequest && (atStreamLimit || serverRefusalRetries == 0) {
+        if refusedByServer && !sawResponseHeaders && (canResendRequest || requestRetained) && (atStreamLimit || serverRefusalRetries == 0) {
             if !atStreamLimit { serverRefusalRetries += 1 }
             return .retryTransparently
         }

@@ -24,7 +24,8 @@
 ///   (queued, or refused by its own session because of GOAWAY), or that the
 ///   server refused (REFUSED_STREAM, GOAWAY not covering it) before any response
 ///   header, is retried — the latter once, and only by calls that still hold their
-///   whole request.
+///   whole request (unary calls always; streaming calls while their request fits
+///   the retry buffer, see `streamClosed(errorCode:atStreamLimit:requestRetained:)`).
 ///
 /// A flat struct (a phase enum per direction plus the fields every phase uses)
 /// rather than an enum with per-state payloads: it is mutated in place inside its
@@ -157,6 +158,9 @@ package struct CallStateMachine {
     var blockEndsStream = false
     /// `:status` of the header block being read (-1: none yet, 0: not a number).
     var blockStatus = -1
+    /// Response headers that are not a trailers-only response arrived: a retry
+    /// policy's call is committed (gRFC A6).
+    package internal(set) var receivedResponseHeaders = false
     /// The final response's HTTP status (0 until the response headers are in).
     package internal(set) var httpStatus = 0
     /// The response's content-type when it is not application/grpc…, or "" when absent.

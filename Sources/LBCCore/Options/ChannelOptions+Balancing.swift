@@ -72,7 +72,7 @@ extension ChannelOptions {
 
     /// A comma-separated list of status codes, by number (14) or name (UNAVAILABLE),
     /// at least one, OK excluded.
-    private static func statusMask(_ key: String, _ value: String) throws(OptionError) -> UInt32 {
+    static func statusMask(_ key: String, _ value: String) throws(OptionError) -> UInt32 {
         var mask: UInt32 = 0
         for item in value.split(separator: ",", omittingEmptySubsequences: false) {
             let text = String(item)

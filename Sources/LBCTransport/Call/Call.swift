@@ -29,6 +29,16 @@ package class Call: @unchecked Sendable {
     var attempts = 0
     /// The deadline timer is in the loop's heap.
     var timerArmed = false
+    /// The call's retry decisions (nil: no retry policy; see Channel+Retry.swift).
+    var retry: RetryState?
+    /// The slot of the endpoint the previous attempt failed on (-1: none): the next
+    /// pick avoids it when it can.
+    var avoidSlot = -1
+    /// Attempts before this one (sent as grpc-previous-rpc-attempts when > 0).
+    var previousAttempts = 0
+    /// The hedged copies of this call (unary calls with a hedging policy), or, on a
+    /// copy, the group it belongs to.
+    var hedge: HedgeGroup?
     /// Everything about the call's request and response and how it ends (I/O-free).
     var machine: CallStateMachine
     /// The call has ended (its status is set, its caller told).
@@ -44,6 +54,12 @@ package class Call: @unchecked Sendable {
     /// Address of the endpoint that served the call (nil when none was picked).
     package var peerName: CString?
     package var peer: String { peerName?.string ?? "" }
+    /// The endpoints of the attempts before the last one (retries, hedged copies),
+    /// in order; empty for a call made once.
+    package internal(set) var earlierPeers: [CString] = []
+    /// Attempts the call made (retries and hedged copies included, transparent
+    /// retries not): 0 when no endpoint was ever picked.
+    package var attemptCount: Int { earlierPeers.count + (peerName == nil ? 0 : 1) }
 
     init(method: String, metadata: Metadata, timeoutMs: Int64?, maxReceiveMessageSize: Int, singleResponse: Bool) {
         self.method = method
@@ -58,6 +74,18 @@ package class Call: @unchecked Sendable {
         }
         self.maxReceiveMessageSize = maxReceiveMessageSize
         self.machine = CallStateMachine(maxReceiveMessageSize: maxReceiveMessageSize, singleResponse: singleResponse,
+                                        maxHeaderListBytes: HTTP2Connection.maxHeaderListSize)
+    }
+
+    /// A copy of `other`'s request line (a hedged copy): same method, metadata and
+    /// absolute deadline.
+    init(copyOf other: Call, singleResponse: Bool) {
+        self.method = other.method
+        self.encodedMetadata = other.encodedMetadata
+        self.timeoutMs = other.timeoutMs
+        self.deadlineNs = other.deadlineNs
+        self.maxReceiveMessageSize = other.maxReceiveMessageSize
+        self.machine = CallStateMachine(maxReceiveMessageSize: other.maxReceiveMessageSize, singleResponse: singleResponse,
                                         maxHeaderListBytes: HTTP2Connection.maxHeaderListSize)
     }
 
@@ -88,6 +116,13 @@ package class Call: @unchecked Sendable {
         self.status = status
         self.statusMessage = message
     }
+
+    /// True when a retry policy may no longer resend the call (gRFC A6 commit):
+    /// response headers arrived, or its request outgrew the retry buffer.
+    func committedForRetry() -> Bool { machine.receivedResponseHeaders }
+
+    /// The call still holds every request byte it sent (streams: within the retry buffer).
+    func holdsWholeRequest() -> Bool { true }
 
     /// Forget everything received so far (before a transparent retry).
     func resetForRetry() {

@@ -41,6 +41,9 @@ package final class StreamCall: Call, @unchecked Sendable {
     package let tag: UInt
     let sendBufferLimit: Int
     package let maxSendMessageSize: Int
+    /// `retry_buffer_bytes`: request bytes kept for a retry until the call commits.
+    let retryBufferLimit: Int
+    private let windowBytes: Int
 
     // MARK: shared state (guarded by `state`)
     private let state = Lock()
@@ -64,10 +67,16 @@ package final class StreamCall: Call, @unchecked Sendable {
     private var writableArmed = false
     private var waiters = 0
     private var publishedPeer: CString?
+    private var publishedAttempts: [CString] = []
     /// The response headers as the caller may see them (set once they are complete).
     private var publishedHeaders: Metadata?
     /// `detach()` was called: post nothing more.
     private var detached = false
+    /// Every request byte sent so far is still in `outbound` (from offset 0), so the
+    /// call can be sent again (a retry, or a transparent retry after REFUSED_STREAM).
+    /// Cleared for good when the response headers arrive or the request outgrows
+    /// `retryBufferLimit` (gRFC A6: the call is committed).
+    private var retaining: Bool
 
     package init(channel: Channel, method: String, metadata: Metadata, timeoutMs: Int64?,
                  queue: CompletionQueue?, tag: UInt) {
@@ -76,6 +85,9 @@ package final class StreamCall: Call, @unchecked Sendable {
         self.tag = tag
         self.sendBufferLimit = channel.options.streamSendBufferBytes
         self.maxSendMessageSize = channel.options.maxSendMessageSize
+        self.retryBufferLimit = channel.options.retry.bufferBytes
+        self.retaining = channel.options.retry.bufferBytes > 0
+        self.windowBytes = channel.options.streamWindowBytes
         self.window = StreamReceiveWindow(windowBytes: channel.options.streamWindowBytes)
         super.init(method: method, metadata: metadata, timeoutMs: timeoutMs,
                    maxReceiveMessageSize: channel.options.maxReceiveMessageSize, singleResponse: false)
@@ -104,12 +116,13 @@ package final class StreamCall: Call, @unchecked Sendable {
                 return .wouldBlock
             }
         }
-        if outboundStart * 2 >= outbound.count && outboundStart > 0 {
+        if !retaining && outboundStart * 2 >= outbound.count && outboundStart > 0 {
             // Drop what nghttp2 has taken, or a buffer that never empties completely
             // would keep every byte ever sent.
             trimOutboundLocked()
         }
         GRPCFraming.appendFrame(message, to: &outbound)
+        if retaining && outbound.count > retryBufferLimit { retaining = false }  // committed
         if end { sendClosed = true }
         let submit = resumeLocked()
         state.unlock()
@@ -290,13 +303,20 @@ package final class StreamCall: Call, @unchecked Sendable {
     }
 
     override func didDispatch() {
-        state.withLock { publishedPeer = peerName }
+        state.withLock {
+            publishedPeer = peerName
+            if let peerName { publishedAttempts = earlierPeers + [peerName] }
+        }
     }
+
+    /// The endpoint of every attempt so far, in order (the last is `dispatchedPeer`).
+    package var dispatchedAttempts: [CString] { state.withLock { publishedAttempts } }
 
     override func responseHeadersComplete() {
         state.lock()
         if !headersReady {
             headersReady = true
+            retaining = false  // committed: the kept request bytes may go
             publishedHeaders = headers
             notifyLocked(Event.headers)
         }
@@ -318,7 +338,7 @@ package final class StreamCall: Call, @unchecked Sendable {
                 buffer.update(from: raw.baseAddress!.assumingMemoryBound(to: UInt8.self) + outboundStart, count: n)
             }
             outboundStart += n
-            if outboundStart == outbound.count { trimOutboundLocked() }
+            if outboundStart == outbound.count && !retaining { trimOutboundLocked() }
             if hasRoomLocked && (writableArmed || waiters > 0) {
                 let flag = writableArmed ? Event.writable : 0
                 writableArmed = false
@@ -365,6 +385,24 @@ package final class StreamCall: Call, @unchecked Sendable {
         }
         guard n > 0, !finished, let connection, streamID > 0 else { return }
         connection.consumeStreamWindow(streamID, count: n)
+    }
+
+    override func committedForRetry() -> Bool {
+        state.withLock { !retaining || headersReady }
+    }
+
+    override func holdsWholeRequest() -> Bool {
+        state.withLock { retaining }
+    }
+
+    /// Start the request over from its first byte on a new stream.
+    override func resetForRetry() {
+        super.resetForRetry()
+        state.withLock {
+            outboundStart = 0
+            sendDeferred = false
+            window = StreamReceiveWindow(windowBytes: windowBytes)
+        }
     }
 
     override func complete(_ status: StatusCode, _ message: String) {

@@ -17,6 +17,8 @@ package final class UnaryCall: Call, @unchecked Sendable {
     package let tag: UInt
     /// The channel, for cancelling from another thread (queued calls only).
     private let owner: Channel?
+    /// A hedged copy (see ``HedgeGroup``), not the caller's call.
+    private var isHedgeCopy = false
 
     /// A blocking call: the creating thread waits in `waitForCompletion()`.
     package convenience init(method: String, request: UnsafeRawBufferPointer, metadata: Metadata,
@@ -49,6 +51,19 @@ package final class UnaryCall: Call, @unchecked Sendable {
                    maxReceiveMessageSize: maxReceiveMessageSize, singleResponse: true)
     }
 
+    /// A hedged copy of `parent`'s request (loop thread): it tells `group`, not a
+    /// caller, when it ends.
+    init(copyOf parent: UnaryCall, group: HedgeGroup) {
+        self.owner = nil
+        self.requestFrame = parent.requestFrame
+        self.queue = nil
+        self.tag = 0
+        self.completion = nil
+        self.isHedgeCopy = true
+        super.init(copyOf: parent, singleResponse: true)
+        self.hedge = group
+    }
+
     /// Block the calling thread until the call has finished. Must be called on the
     /// thread that created the call (its completion is that thread's reusable one).
     package func waitForCompletion() { completion?.wait() }
@@ -62,6 +77,14 @@ package final class UnaryCall: Call, @unchecked Sendable {
     override func complete(_ status: StatusCode, _ message: String) {
         super.complete(status, message)
         if status != .ok { response = nil }
+        if let group = hedge {
+            if isHedgeCopy {
+                group.channel?.hedgeCopyEnded(self, group: group)
+                return
+            }
+            group.channel?.hedgeParentEnded(group)
+            hedge = nil  // the group's copies point back at it: let it go
+        }
         if let queue { queue.post(self) } else { completion?.signal() }
     }
 

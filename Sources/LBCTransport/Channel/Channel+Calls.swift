@@ -16,13 +16,15 @@ extension Channel {
             loop.schedule(at: deadline, target: call)
             call.timerArmed = true
         }
+        if retries.enabled, applyRetryPolicy(call) { return }
         dispatch(call)
     }
 
     /// Put `call` on the endpoint the balancer picks, queue it, or fail it fast.
     func dispatch(_ call: Call) {
         let now = EventLoop.now()
-        if let slot = balancer.pick(nowNs: now), let endpoint = slots[slot] {
+        let picked = call.avoidSlot < 0 ? balancer.pick(nowNs: now) : pickAvoiding(call.avoidSlot, nowNs: now)
+        if let slot = picked, let endpoint = slots[slot] {
             call.attempts += 1
             if let connection = endpoint.connection, connection.startStream(call) {
                 call.endpoint = endpoint

@@ -125,7 +125,8 @@ extension Channel: ConnectionDelegate {
         // waits for room (any number of times) instead of using its one retry.
         let atStreamLimit = failure == nil && errorCode == HTTP2ErrorCode.refusedStream && !connection.streams.isEmpty
         let action = failure.map { call.machine.connectionClosed(status: $0.0, message: $0.1) }
-            ?? call.machine.streamClosed(errorCode: errorCode, atStreamLimit: atStreamLimit)
+            ?? call.machine.streamClosed(errorCode: errorCode, atStreamLimit: atStreamLimit,
+                                         requestRetained: call.machine.canResendRequest || call.holdsWholeRequest())
         switch action {
         case .finish(let status, let message):
             // The server answered on its current connection: that connection is healthy
@@ -133,6 +134,7 @@ extension Channel: ConnectionDelegate {
             if call.machine.sawResponseHeaders, let endpoint = call.endpoint, endpoint.connection === connection {
                 endpoint.callCompleted()
             }
+            if call.retry != nil, retryIfAllowed(call, status: status) { return }
             finish(call, status, message)
         case .retryTransparently:
             // gRFC A6: the server never processed it (or it never left the client).
@@ -193,6 +195,7 @@ extension Channel: ConnectionDelegate {
         let calls = waiting
         waiting.removeAll()
         for call in calls { finish(call, .cancelled, "channel closed") }
+        finishPendingRetries()
         for endpoint in endpoints + retired {
             if let t = endpoint.retryTimer { loop.cancelTimer(t) }
             let connections = [endpoint.connection].compactMap { $0 } + endpoint.draining

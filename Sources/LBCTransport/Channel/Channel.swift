@@ -71,6 +71,8 @@ package final class Channel: @unchecked Sendable {
     var flushList: [HTTP2Connection] = []
     /// RPCs waiting for a READY endpoint, oldest first.
     var waiting: [Call] = []
+    /// Retry and hedging state (see Channel+Retry.swift).
+    let retries: ChannelRetries
     var isShutDown = false
 
     // Discovery (loop thread).
@@ -99,6 +101,7 @@ package final class Channel: @unchecked Sendable {
         self.targetText = targetText
         self.log = log
         self.balancer = LoadBalancers.make(options: options)
+        self.retries = ChannelRetries(config: options.retryConfig)
         self.subsetClientID = options.subsetClientID.map(RendezvousSubset.clientID)
             ?? UInt64.random(in: .min ... .max)
         self.scheduler = DiscoveryScheduler(options: options)

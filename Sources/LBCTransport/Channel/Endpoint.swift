@@ -53,7 +53,7 @@ package final class Endpoint {
     /// Keepalive counters (channels with keepalive only, made on first connect).
     var keepaliveStats: KeepaliveStats?
     /// What the balancer was last told.
-    private var pickable = false
+    private(set) var pickable = false
     /// What the channel's connectivity feed was last told (``EndpointState/reportedConnectivity``).
     private(set) var reportedState: ConnectivityState = .idle
     /// Between ``joinConnectivity()`` and ``leaveConnectivity()``: changes are reported.

@@ -44,6 +44,9 @@ enum RequestHeaders {
     private static let authority = CString(":authority")
     private static let userAgent = CString("user-agent")
     private static let timeout = CString("grpc-timeout")
+    private static let previousAttempts = CString(RetryState.previousAttemptsKey)
+    /// "1" ... "4": at most five attempts (A6), so at most four came before.
+    private static let previousAttemptsValues = (1..<RetryPolicy.attemptLimit).map { CString(String($0)) }
 
     /// Call `body` with the header fields of `call`. `scheme`, `authority` and
     /// `userAgent` must outlive the connection's streams (nghttp2 does not copy them).
@@ -54,6 +57,7 @@ enum RequestHeaders {
         var timeoutText = call.deadlineNs.map { GRPCTimeout.encode(nanoseconds: max($0 - EventLoop.now(), 1)) } ?? ""
         let metadata = call.encodedMetadata
         let count = 2 + constants.count + 3 + (call.deadlineNs == nil ? 0 : 1) + metadata.fields.count
+            + (call.previousAttempts > 0 ? 1 : 0)
         return method.withUTF8 { pathBytes in
             timeoutText.withUTF8 { timeoutBytes in
                 metadata.bytes.withUnsafeBufferPointer { block in
@@ -72,6 +76,11 @@ enum RequestHeaders {
                         add(userAgent, agentValue.bytes, agentValue.count, noCopy)
                         if !timeoutBytes.isEmpty {
                             add(timeout, UnsafeMutablePointer(mutating: timeoutBytes.baseAddress!), timeoutBytes.count, neverIndex)
+                        }
+                        if call.previousAttempts > 0 {
+                            // gRFC A6: attempts after the first say how many came before.
+                            let value = previousAttemptsValues[min(call.previousAttempts, previousAttemptsValues.count) - 1]
+                            add(previousAttempts, value.bytes, value.count, noCopy)
                         }
                         let base = UnsafeMutablePointer(mutating: block.baseAddress)
                         for f in metadata.fields {

@@ -93,6 +93,19 @@ def run_callback(fn, *args):
         _logger.exception("lbchannel: exception in call callback %r", fn)
 
 
+def response_attempt_peers(resp):
+    """The endpoint of every attempt of a finished unary RPC, in order (the last
+    served the result): ``lbc_response_attempts`` / ``lbc_response_attempt_peer``."""
+    n = _native.lbc_response_attempts(resp)
+    return tuple(_decode(_native.lbc_response_attempt_peer(resp, i)) for i in range(n))
+
+
+def call_attempt_peers(handle):
+    """The same for a streaming call (``lbc_call_attempts`` / ``lbc_call_attempt_peer``)."""
+    n = _native.lbc_call_attempts(handle)
+    return tuple(_decode(_native.lbc_call_attempt_peer(handle, i)) for i in range(n))
+
+
 class NativeCall:
     """One ``lbc_call*`` with guarded access and a cached outcome.
 
@@ -179,6 +192,7 @@ class NativeCall:
             peer = _native.lbc_call_peer(handle)
             if peer:
                 self._peer = _decode(peer)
+            self._attempt_peers = call_attempt_peers(handle)
             if self.initial is None and self._headers_lock.acquire(blocking=False):
                 try:  # keep the headers if they arrived; never wait for them here
                     out = _native.lbc_metadata_p()
@@ -434,6 +448,17 @@ class NativeCall:
     def headers_blocking(self, timeout=None):
         return _in_slices(lambda step: _AGAIN if (md := self.headers(step)) is None else md, timeout,
                           "no response headers before the timeout", "lbc_call_headers")
+
+    def attempt_peers(self):
+        """Every attempt's endpoint so far (kept once the call is freed)."""
+        handle = self._enter()
+        if handle is None:
+            return getattr(self, "_attempt_peers", ())
+        try:
+            self._attempt_peers = call_attempt_peers(handle)
+            return self._attempt_peers
+        finally:
+            self._leave()
 
     def peer(self):
         if self._peer:

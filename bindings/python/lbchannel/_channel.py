@@ -4,8 +4,8 @@ import ctypes
 import json
 import threading
 
-from . import _callbacks, _metadata, _native
-from ._call import EventPump, NativeCall, timeout_ms as _timeout_ms
+from . import _callbacks, _metadata, _native, _service_config
+from ._call import EventPump, NativeCall, response_attempt_peers, timeout_ms as _timeout_ms
 from . import _errors
 from ._errors import ClosedError, ErrorCode, _check
 from ._grpc_interface import ConnectivityWatcher, UnaryUnaryMultiCallable
@@ -113,7 +113,20 @@ class Channel(_ChannelBase):
             ``keepalive_permit_without_calls``: a server that leaves a PING
             unanswered that long is declared dead (its calls end UNAVAILABLE, the
             endpoint reconnects with backoff); after a GOAWAY "too_many_pings"
-            the channel doubles its keepalive time (see :meth:`stats`).
+            the channel doubles its keepalive time (see :meth:`stats`);
+            retries and hedging
+            (gRFC A6, off by default) ``retry_max_attempts``,
+            ``retry_initial_backoff_ms``, ``retry_max_backoff_ms``,
+            ``retry_backoff_multiplier``, ``retry_jitter``,
+            ``retry_status_codes`` (e.g. ``"UNAVAILABLE,RESOURCE_EXHAUSTED"``),
+            ``retry_throttle_max_tokens``, ``retry_throttle_token_ratio``,
+            ``retry_buffer_bytes``, ``hedging_max_attempts``,
+            ``hedging_delay_ms``, ``hedging_non_fatal_codes``, and
+            ``service_config`` — a gRPC service config as JSON text or a dict;
+            grpcio's ``grpc.service_config`` is accepted too, its
+            ``healthCheckConfig.serviceName`` becomes ``health_check_service``
+            (see :mod:`lbchannel._service_config`). A call's
+            ``attempts`` / ``attempt_peers()`` tell where its attempts went.
 
     Raises:
         lbchannel.InvalidTargetError, lbchannel.UnsupportedError,
@@ -145,6 +158,7 @@ class Channel(_ChannelBase):
         # the channel keeps them (and their CFUNCTYPE objects) alive.
         self._lookup = _callbacks.LookupHook(lookup) if lookup is not None else None
         self._log = _callbacks.LogHook(log_callback) if log_callback not in (None, False) else None
+        options = _service_config.expand(options)
         opts = _native.lbc_options_p()
         _check(_native.lbc_options_new(ctypes.byref(opts)), "lbc_options_new")
         try:
@@ -275,15 +289,19 @@ class Channel(_ChannelBase):
             initial = _metadata.read(_native.lbc_response_headers(resp))
             trailing = _metadata.read(_native.lbc_response_trailers(resp))
             peer = _decode(_native.lbc_response_peer(resp))
+            attempt_peers = response_attempt_peers(resp)
         finally:
             _native.lbc_response_free(resp)
-        return Call(status, details, initial, trailing, peer, data)
+        call = Call(status, details, initial, trailing, peer, data)
+        call._attempt_peers = attempt_peers
+        return call
 
     def unary_with_call(self, method, request, timeout=None, metadata=None):
         """Run a unary RPC; return ``(response_bytes, call)``.
 
         ``call`` is an :class:`lbchannel.Call` with ``code()``, ``details()``,
-        ``initial_metadata()``, ``trailing_metadata()`` and ``peer()``.
+        ``initial_metadata()``, ``trailing_metadata()``, ``peer()``, and
+        ``attempts`` / ``attempt_peers()`` (retries and hedged copies).
         Arguments and errors as for :meth:`unary`.
         """
         call = self._invoke(method, request, timeout, metadata)

@@ -327,6 +327,16 @@ lbc_options_set_authority = _fn("lbc_options_set_authority", c_int, [lbc_options
 lbc_options_set_keepalive = _fn(
     "lbc_options_set_keepalive", c_int, [lbc_options_p, c_int64, c_int64, c_int]
 )
+# int lbc_options_set_retry_policy(lbc_options *opts, int max_attempts, int64_t initial_backoff_ms,
+#                                  int64_t max_backoff_ms, double multiplier, double jitter);
+lbc_options_set_retry_policy = _fn("lbc_options_set_retry_policy", c_int,
+                                   [lbc_options_p, c_int, c_int64, c_int64, c_double, c_double])
+# int lbc_options_set_retry_throttle(lbc_options *opts, int max_tokens, double token_ratio);
+lbc_options_set_retry_throttle = _fn("lbc_options_set_retry_throttle", c_int, [lbc_options_p, c_int, c_double])
+# int lbc_options_set_retry_buffer_bytes(lbc_options *opts, int64_t bytes);
+lbc_options_set_retry_buffer_bytes = _fn("lbc_options_set_retry_buffer_bytes", c_int, [lbc_options_p, c_int64])
+# int lbc_options_set_hedging(lbc_options *opts, int max_attempts, int64_t delay_ms);
+lbc_options_set_hedging = _fn("lbc_options_set_hedging", c_int, [lbc_options_p, c_int, c_int64])
 
 # --- TLS ------------------------------------------------------------------------
 
@@ -441,6 +451,10 @@ lbc_response_headers = _fn("lbc_response_headers", lbc_metadata_p, [lbc_response
 lbc_response_trailers = _fn("lbc_response_trailers", lbc_metadata_p, [lbc_response_p])
 # const char *lbc_response_peer(const lbc_response *resp);
 lbc_response_peer = _fn("lbc_response_peer", c_char_p, [lbc_response_p])
+# int lbc_response_attempts(const lbc_response *resp);
+lbc_response_attempts = _fn("lbc_response_attempts", c_int, [lbc_response_p])
+# const char *lbc_response_attempt_peer(const lbc_response *resp, int index);
+lbc_response_attempt_peer = _fn("lbc_response_attempt_peer", c_char_p, [lbc_response_p, c_int])
 
 # --- Completion queues ----------------------------------------------------------
 # (optional=True: a library without streaming still loads; calling one of
@@ -529,6 +543,10 @@ lbc_call_finish = _fn(
 lbc_call_cancel = _fn("lbc_call_cancel", c_int, [lbc_call_p], optional=True)
 # const char *lbc_call_peer(lbc_call *call);
 lbc_call_peer = _fn("lbc_call_peer", c_char_p, [lbc_call_p], optional=True)
+# int lbc_call_attempts(const lbc_call *call);
+lbc_call_attempts = _fn("lbc_call_attempts", c_int, [lbc_call_p], optional=True)
+# const char *lbc_call_attempt_peer(const lbc_call *call, int index);
+lbc_call_attempt_peer = _fn("lbc_call_attempt_peer", c_char_p, [lbc_call_p, c_int], optional=True)
 # void lbc_call_free(lbc_call *call);
 lbc_call_free = _fn("lbc_call_free", None, [lbc_call_p], optional=True)
 

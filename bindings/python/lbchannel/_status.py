@@ -104,6 +104,20 @@ class _CallInfoMixin:
         """Address of the endpoint that served the RPC ("" if none was picked)."""
         return self._peer
 
+    def attempt_peers(self):
+        """The endpoint of every attempt, in order; the last is :meth:`peer`.
+        More than one when a retry policy retried the RPC or hedging sent
+        copies (for a hedged call the copies that did not win come first)."""
+        peers = self.__dict__.get("_attempt_peers")
+        if peers is None:
+            return (self._peer,) if self._peer else ()
+        return peers
+
+    @property
+    def attempts(self):
+        """How many attempts the RPC made (1 normally; 0 when no endpoint was picked)."""
+        return len(self.attempt_peers())
+
     # grpc.RpcContext: the call is over by the time anyone holds this object.
     def is_active(self):
         """Always False: the RPC has finished."""
@@ -170,7 +184,9 @@ class RpcError(_CallInfoMixin, *_RpcErrorBases):
     @classmethod
     def from_call(cls, call):
         """Build the error for a finished, non-OK :class:`Call`."""
-        return cls(call._status, call._details, call._initial, call._trailing, call._peer)
+        error = cls(call._status, call._details, call._initial, call._trailing, call._peer)
+        error._attempt_peers = call.__dict__.get("_attempt_peers")
+        return error
 
     def _format(self):
         text = "%s" % self.status_code.name

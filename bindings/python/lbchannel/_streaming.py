@@ -118,6 +118,17 @@ class _CallControl:
         """Address of the endpoint the call was put on ("" until it was)."""
         return self._native.peer()
 
+    def attempt_peers(self):
+        """The endpoint of every attempt so far, in order (the last is :meth:`peer`):
+        more than one when a retry policy resent the call (transparent retries
+        of streams the server never processed do not count)."""
+        return self._native.attempt_peers()
+
+    @property
+    def attempts(self):
+        """How many attempts the call has made (``lbc_call_attempts``)."""
+        return len(self.attempt_peers())
+
     def cancel(self):
         """Cancel the call (the server sees RST_STREAM); True if it was still running."""
         return self._native.cancel()

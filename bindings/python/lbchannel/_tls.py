@@ -31,6 +31,7 @@ _GRPC_OPTION_NAMES = {
     "grpc.keepalive_time_ms": "keepalive_time_ms",
     "grpc.keepalive_timeout_ms": "keepalive_timeout_ms",
     "grpc.keepalive_permit_without_calls": "keepalive_permit_without_calls",
+    "grpc.per_rpc_retry_buffer_size": "retry_buffer_bytes",
 }
 
 

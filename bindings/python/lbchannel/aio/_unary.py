@@ -5,7 +5,7 @@ import ctypes
 import time
 
 from .. import _metadata, _native
-from .._call import run_callback, timeout_ms
+from .._call import response_attempt_peers, run_callback, timeout_ms
 from .._channel import _text
 from .._errors import ErrorCode, _check, _decode
 from .._status import StatusCode, public_code
@@ -82,6 +82,7 @@ class UnaryUnaryCall(*_UnaryUnaryCallBase):
             initial = _metadata.read(_native.lbc_response_headers(resp))
             trailing = _metadata.read(_native.lbc_response_trailers(resp))
             peer = _decode(_native.lbc_response_peer(resp))
+            self._attempt_peers = response_attempt_peers(resp)
         finally:
             _native.lbc_response_free(resp)
         if not self._fut.done():
@@ -185,6 +186,12 @@ class UnaryUnaryCall(*_UnaryUnaryCallBase):
 
     async def peer(self):
         return (await self._wait())[5]
+
+    async def attempt_peers(self):
+        """The endpoint of every attempt, in order (the last is :meth:`peer`); more
+        than one when a retry policy retried the call or hedging sent copies."""
+        await self._wait()
+        return getattr(self, "_attempt_peers", ())
 
     async def wait_for_connection(self):
         await self._wait()
