@@ -32,6 +32,13 @@ makes every ``lbtest.Test`` call end with that status code (a failing backend);
 ``LBTEST_MAX_STREAMS=N`` sets ``grpc.max_concurrent_streams`` (the server's
 SETTINGS_MAX_CONCURRENT_STREAMS).
 
+Health (``grpcio-health-checking``): with ``LBTEST_HEALTH=STATUS`` (``SERVING``,
+``NOT_SERVING``, ...) the backend serves ``grpc.health.v1.Health`` with the overall
+health ("") and ``lbtest.Test`` set to STATUS, and the control RPC
+``lbtest.Test/SetHealth`` (request ``SERVICE=STATUS``, e.g. ``lbtest.Test=NOT_SERVING``
+or ``=SERVING`` for the overall health; responds with the name) changes them. Without
+it, ``Health/Watch`` is UNIMPLEMENTED and ``SetHealth`` fails FAILED_PRECONDITION.
+
 Service ``lbtest.Greeter`` (``Tests/python/protos/lbtest.proto``):
 ``SayHello`` answers ``"Hello, <name> from <backend name>"``; a name of the form
 ``"!CODE:message"`` aborts with that status instead. Served when the
@@ -58,7 +65,39 @@ def _log_line(text):
     os.write(2, (text + "\n").encode("utf-8", "replace"))
 
 
-def _test_handlers(name):
+def _health_servicer(server):
+    """Serve grpc.health.v1.Health when LBTEST_HEALTH is set; return the servicer or None."""
+    initial = os.environ.get("LBTEST_HEALTH")
+    if not initial:
+        return None
+    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+    servicer = health.HealthServicer()
+    status = health_pb2.HealthCheckResponse.ServingStatus.Value(initial)
+    for service in ("", "lbtest.Test"):
+        servicer.set(service, status)
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    return servicer
+
+
+def _set_health_handler(name_bytes, servicer):
+    def set_health(request, context):
+        if servicer is None:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, "no health service (LBTEST_HEALTH is not set)")
+        from grpc_health.v1 import health_pb2
+
+        service, _, status_name = request.decode("utf-8").partition("=")
+        try:
+            status = health_pb2.HealthCheckResponse.ServingStatus.Value(status_name)
+        except ValueError:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "unknown serving status %r" % status_name)
+        servicer.set(service, status)
+        return name_bytes
+
+    return set_health
+
+
+def _test_handlers(name, health_servicer=None):
     name_bytes = name.encode("utf-8")
     sleep_factor = float(os.environ.get("LBTEST_SLEEP_FACTOR", "1"))
 
@@ -150,6 +189,7 @@ def _test_handlers(name):
         "Sleep": sleep,
         "Fail": fail,
         "Size": size,
+        "SetHealth": _set_health_handler(name_bytes, health_servicer),
     }
     return grpc.method_handlers_generic_handler(
         "lbtest.Test",
@@ -268,7 +308,8 @@ def main(argv=None):
         + ([("grpc.max_concurrent_streams", int(os.environ["LBTEST_MAX_STREAMS"]))]
            if os.environ.get("LBTEST_MAX_STREAMS") else []),
     )
-    server.add_generic_rpc_handlers((_test_handlers(args.name),))
+    health_servicer = _health_servicer(server)
+    server.add_generic_rpc_handlers((_test_handlers(args.name, health_servicer),))
     _add_greeter(server, args.name, args.gen_dir)
     try:
         port = _add_port(server, args.listen)

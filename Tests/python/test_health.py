@@ -1,0 +1,200 @@
+"""grpc.health.v1 health checking (option ``health_check_service``) against real
+grpcio servers with ``grpcio-health-checking`` (backend.py with ``LBTEST_HEALTH``):
+a backend switched to NOT_SERVING stops getting calls within one health update and
+gets them again once SERVING; a backend without the health service is used; a
+watch broken by a server restart is re-opened; calls wait for the first answer."""
+
+import threading
+import time
+
+import grpc
+import pytest
+
+from lbtest_support import HOSTS, Backend, BackendError, count_names, free_port, wait_until
+from test_failover import CallLoop
+
+SERVICE = "lbtest.Test"
+SET_HEALTH = "/lbtest.Test/SetHealth"
+
+
+def start_backends(gen_dir, specs):
+    """Start backends ``[(name, health or None), ...]`` on HOSTS with one free port."""
+    for _ in range(3):
+        port = free_port(HOSTS[: len(specs)])
+        started = []
+        try:
+            for host, (name, health) in zip(HOSTS, specs):
+                env = {"LBTEST_HEALTH": health} if health else {}
+                started.append(Backend("%s:%d" % (host, port), name, gen_dir, env).start())
+            return started
+        except BackendError:
+            for b in started:
+                b.stop()
+    raise RuntimeError("no free port for the health backends")
+
+
+@pytest.fixture
+def health_backends(gen_dir, request):
+    specs = getattr(request, "param", [("b1", "SERVING"), ("b2", "SERVING"), ("b3", "SERVING")])
+    bs = start_backends(gen_dir, specs)
+    yield bs
+    for b in bs:
+        b.stop()
+
+
+def target(bs):
+    return "ipv4:" + ",".join(b.address for b in bs)
+
+
+def set_health(backend, status, service=SERVICE):
+    """Change the backend's health through a direct grpcio channel (not the balanced one)."""
+    with grpc.insecure_channel(backend.address) as ch:
+        ch.unary_unary(SET_HEALTH)(("%s=%s" % (service, status)).encode(), timeout=5)
+
+
+def health_of(channel):
+    return {e["address"]: e.get("health") for e in channel.endpoints()}
+
+
+def wait_health(channel, address, value, timeout=5.0):
+    return wait_until(lambda: health_of(channel).get(address) == value, timeout, interval=0.002)
+
+
+class Log:
+    def __init__(self):
+        self.lines = []
+        self.lock = threading.Lock()
+
+    def __call__(self, level, message):
+        with self.lock:
+            self.lines.append(message)
+
+    def matching(self, text):
+        with self.lock:
+            return [line for line in self.lines if text in line]
+
+
+def test_not_serving_backend_stops_getting_calls_and_comes_back(lbchannel, health_backends):
+    b1, b2, b3 = health_backends
+    with lbchannel.Channel(target(health_backends), lb_policy="round_robin", health_check_service=SERVICE) as ch:
+        for b in health_backends:
+            assert wait_health(ch, b.address, "SERVING"), health_of(ch)
+        loop = CallLoop(ch, threads=4).start()
+        try:
+            time.sleep(0.5)
+            t0 = time.monotonic()
+            set_health(b2, "NOT_SERVING")
+            t_set = time.monotonic()
+            assert wait_health(ch, b2.address, "NOT_SERVING"), health_of(ch)
+            t_flip = time.monotonic()
+            time.sleep(0.5)
+            t1 = time.monotonic()
+            set_health(b2, "SERVING")
+            assert wait_health(ch, b2.address, "SERVING"), health_of(ch)
+            t_back = time.monotonic()
+            time.sleep(0.5)
+        finally:
+            records = loop.stop()
+    failed = [r for r in records if r[3] is not None]
+    assert not failed, failed[:5]
+    # Calls that started after the client saw NOT_SERVING never reached b2, until SERVING.
+    on_b2_while_down = [r for r in records if r[2] == "b2" and t_flip < r[0] and r[1] < t1]
+    assert not on_b2_while_down, on_b2_while_down[:5]
+    # The switch-over: from the server's change to the last call b2 took.
+    last_b2_start = max(r[0] for r in records if r[2] == "b2" and r[0] < t1)
+    switch_ms = max(0.0, last_b2_start - t0) * 1000
+    print("\nhealth switch-over: NOT_SERVING seen by the client %.1f ms after SetHealth returned"
+          " (%.1f ms after it was sent); last call on b2 started %.1f ms after it was sent;"
+          " SERVING seen again %.1f ms after it was sent"
+          % ((t_flip - t_set) * 1000, (t_flip - t0) * 1000, switch_ms, (t_back - t1) * 1000))
+    assert t_flip - t0 < 1.0
+    # Other backends took the share meanwhile, and b2 is used again afterwards.
+    names_down = {r[2] for r in records if t_flip < r[0] and r[1] < t1}
+    assert names_down == {"b1", "b3"}, names_down
+    assert any(r[2] == "b2" and r[0] > t_back for r in records)
+
+
+@pytest.mark.parametrize("health_backends", [[("b1", "SERVING"), ("b2", "SERVING"), ("b3", None)]], indirect=True)
+def test_backend_without_health_service_is_used(lbchannel, health_backends):
+    log = Log()
+    b3 = health_backends[2]
+    with lbchannel.Channel(target(health_backends), lb_policy="round_robin", health_check_service=SERVICE,
+                           log_callback=log) as ch:
+        assert wait_health(ch, b3.address, "UNIMPLEMENTED"), health_of(ch)
+        assert wait_until(lambda: set(count_names(ch, 30)) == {"b1", "b2", "b3"}, 5.0)
+        health = health_of(ch)
+        assert health[health_backends[0].address] == "SERVING"
+        assert health[b3.address] == "UNIMPLEMENTED"
+        # Logged once for the endpoint, even across reconnections.
+        b3.restart()
+        assert wait_until(lambda: set(count_names(ch, 30)) == {"b1", "b2", "b3"}, 10.0)
+        assert health_of(ch)[b3.address] == "UNIMPLEMENTED"
+    lines = log.matching("has no grpc.health.v1 health service")
+    assert len(lines) == 1 and b3.address in lines[0], log.lines
+
+
+def test_watch_reopened_after_server_restart(lbchannel, health_backends):
+    b1 = health_backends[0]
+    with lbchannel.Channel(target(health_backends), lb_policy="round_robin", health_check_service=SERVICE,
+                           backoff_initial_ms=100, backoff_max_ms=500) as ch:
+        for b in health_backends:
+            assert wait_health(ch, b.address, "SERVING"), health_of(ch)
+        b1.kill()
+        assert wait_until(lambda: health_of(ch)[b1.address] != "SERVING", 5.0), health_of(ch)
+        assert set(count_names(ch, 30)) == {"b2", "b3"}
+        b1.restart()
+        assert wait_health(ch, b1.address, "SERVING", timeout=10.0), health_of(ch)
+        assert wait_until(lambda: "b1" in count_names(ch, 30), 5.0)
+        # The re-opened watch is live: a change on the restarted server arrives.
+        set_health(b1, "NOT_SERVING")
+        assert wait_health(ch, b1.address, "NOT_SERVING"), health_of(ch)
+        assert set(count_names(ch, 30)) == {"b2", "b3"}
+
+
+@pytest.mark.parametrize("health_backends", [[("b1", "SERVING"), ("b2", "SERVING")]], indirect=True)
+def test_calls_wait_for_the_first_health_answer(lbchannel, health_backends):
+    # Before any answer the endpoints are not pickable, but calls must wait for
+    # them (as for connecting endpoints), not fail fast.
+    for _ in range(5):
+        with lbchannel.Channel(target(health_backends), health_check_service="") as ch:
+            assert ch.unary("/lbtest.Test/Whoami", b"", timeout=5.0).decode() in {"b1", "b2"}
+
+
+@pytest.mark.parametrize("health_backends", [[("b1", "NOT_SERVING"), ("b2", "NOT_SERVING")]], indirect=True)
+def test_no_serving_endpoint_fails_fast_and_wait_for_ready_waits(lbchannel, health_backends):
+    b1 = health_backends[0]
+    with lbchannel.Channel(target(health_backends), health_check_service=SERVICE) as ch:
+        for b in health_backends:
+            assert wait_health(ch, b.address, "NOT_SERVING"), health_of(ch)
+        t0 = time.monotonic()
+        with pytest.raises(grpc.RpcError) as info:
+            ch.unary("/lbtest.Test/Whoami", b"", timeout=5.0)
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "NOT_SERVING" in info.value.details()
+        assert time.monotonic() - t0 < 1.0
+    with lbchannel.Channel(target(health_backends), health_check_service=SERVICE, wait_for_ready=True) as ch:
+        threading.Timer(0.5, set_health, (b1, "SERVING")).start()
+        assert ch.unary("/lbtest.Test/Whoami", b"", timeout=5.0).decode() == "b1"
+
+
+@pytest.mark.parametrize("health_backends", [[("b1", "SERVING")]], indirect=True)
+def test_unknown_service_is_not_serving_and_overall_health_is_served(lbchannel, health_backends):
+    b1 = health_backends[0]
+    with lbchannel.Channel(target(health_backends), health_check_service="no.such.Service") as ch:
+        assert wait_health(ch, b1.address, "NOT_SERVING"), health_of(ch)  # SERVICE_UNKNOWN
+        with pytest.raises(grpc.RpcError) as info:
+            ch.unary("/lbtest.Test/Whoami", b"", timeout=2.0)
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    with lbchannel.Channel(target(health_backends), health_check_service="") as ch:
+        assert wait_health(ch, b1.address, "SERVING"), health_of(ch)
+        stats = ch.stats()
+        assert stats["endpoints"][0]["health"] == "SERVING"
+    with lbchannel.Channel(target(health_backends)) as ch:  # off: no health field value
+        assert ch.unary("/lbtest.Test/Whoami", b"", timeout=2.0) == b"b1"
+        assert ch.endpoints()[0]["health"] is None
+
+
+def test_invalid_health_check_service_is_refused(lbchannel):
+    for value in ("a\nb", "x" * 1025):
+        with pytest.raises(lbchannel.InvalidArgumentError):
+            lbchannel.Channel("ipv4:127.0.0.2:1", health_check_service=value)
