@@ -76,7 +76,8 @@ final class ChannelOptionsTests: XCTestCase {
     }
 
     func testKeysListsEveryKeyThatSetAccepts() throws {
-        XCTAssertEqual(ChannelOptions.keys.count, 23 + TLSOptions.keys.count + ChannelOptions.balancingKeys.count)
+        XCTAssertEqual(ChannelOptions.keys.count, 23 + TLSOptions.keys.count + ChannelOptions.balancingKeys.count
+                       + ChannelOptions.healthKeys.count)
         for key in ChannelOptions.keys {
             var options = ChannelOptions()
             let error = setError(&options, key, "\u{1}not valid for any option\u{1}")

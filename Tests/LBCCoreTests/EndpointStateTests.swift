@@ -146,4 +146,21 @@ final class EndpointStateTests: XCTestCase {
         policy.failurePercentage = 10
         for _ in 0..<100 { XCTAssertFalse(s.callEnded(.unavailable, policy: policy)) }
     }
+
+    func testPickableRequiresHealthThatAllowsCalls() {
+        var s = ready()
+        XCTAssertEqual(s.health, .notChecked)
+        XCTAssertTrue(s.isPickable)
+        for (health, pickable, failing) in [(EndpointHealth.pending, false, false), (.serving, true, false),
+                                            (.notServing, false, true), (.failed, false, true),
+                                            (.unimplemented, true, false), (.notChecked, true, false)] {
+            s.setHealth(health)
+            XCTAssertEqual(s.isPickable, pickable, health.name)
+            XCTAssertEqual(s.isHealthFailing, failing, health.name)
+            XCTAssertEqual(s.name, "READY", health.name)  // connectivity is its own dimension
+        }
+        s.setHealth(.serving)
+        s.setCapacity(.full)
+        XCTAssertFalse(s.isPickable)
+    }
 }
