@@ -198,3 +198,44 @@ def test_invalid_health_check_service_is_refused(lbchannel):
     for value in ("a\nb", "x" * 1025):
         with pytest.raises(lbchannel.InvalidArgumentError):
             lbchannel.Channel("ipv4:127.0.0.2:1", health_check_service=value)
+
+
+def test_watch_ended_by_the_server_is_reopened(lbchannel, health_backends):
+    # The server ends the watch (OK, after its answers) while the connection stays:
+    # the client opens a new one at once and still follows the server's changes.
+    b1 = health_backends[0]
+    log = Log()
+    with lbchannel.Channel(target(health_backends), health_check_service=SERVICE, log_callback=log) as ch:
+        assert wait_health(ch, b1.address, "SERVING"), health_of(ch)
+        with grpc.insecure_channel(b1.address) as direct:
+            ended = int(direct.unary_unary("/lbtest.Test/EndWatches")(b"", timeout=5))
+        assert ended >= 1
+        assert wait_until(lambda: log.matching("%s health watch ended" % b1.address), 5.0), log.lines
+        assert wait_health(ch, b1.address, "SERVING"), health_of(ch)
+        set_health(b1, "NOT_SERVING")
+        assert wait_health(ch, b1.address, "NOT_SERVING"), health_of(ch)
+        assert ch.endpoints()[0]["state"] == "READY"  # the same connection all along
+        assert all(e["connect_failures"] == 0 for e in ch.endpoints())
+
+
+@pytest.mark.parametrize("health_backends", [[("b1", "SERVING")]], indirect=True)
+def test_failing_watch_is_retried_with_backoff(lbchannel, health_backends, monkeypatch):
+    b1 = health_backends[0]
+    b1.stop()
+    b1.env["LBTEST_HEALTH_FAIL_WATCHES"] = "3"
+    b1.start()
+    log = Log()
+    t0 = time.monotonic()
+    with lbchannel.Channel(target(health_backends), health_check_service=SERVICE, log_callback=log,
+                           backoff_initial_ms=200, backoff_multiplier=2, backoff_jitter=0) as ch:
+        assert wait_until(lambda: health_of(ch)[b1.address] == "FAILED", 5.0, interval=0.002), health_of(ch)
+        # Without wait_for_ready, the only endpoint failing its health check fails calls fast.
+        with pytest.raises(grpc.RpcError) as info:
+            ch.unary("/lbtest.Test/Whoami", b"", timeout=5.0)
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert wait_health(ch, b1.address, "SERVING", timeout=10.0), health_of(ch)
+        elapsed = time.monotonic() - t0
+        assert ch.unary("/lbtest.Test/Whoami", b"", timeout=5.0) == b"b1"
+    retries = log.matching("health watch ended")
+    assert [line.rsplit("re-opening in ", 1)[1] for line in retries] == ["200 ms", "400 ms", "800 ms"], retries
+    assert elapsed >= 1.4  # 200 + 400 + 800 ms of backoff

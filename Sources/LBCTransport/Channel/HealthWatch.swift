@@ -73,9 +73,15 @@ final class HealthWatch: InternalStreamDelegate {
         guard stream === self.stream else { return }
         self.stream = nil
         let action = machine.streamEnded(status)
-        if case .scheduleRetry(let delayMs) = action {
+        switch action {
+        case .scheduleRetry(let delayMs):
             channel.emit(.warning, "\(channel.targetText): \(endpoint.address) health watch ended"
                 + " (\(status.name): \(message)); re-opening in \(delayMs) ms")
+        case .startWatch:
+            channel.emit(.info, "\(channel.targetText): \(endpoint.address) health watch ended"
+                + " (\(status.name): \(message)); re-opening it")
+        default:
+            break
         }
         apply(action)
     }
