@@ -107,7 +107,10 @@ class Channel(_ChannelBase):
             (e.g. ``"UNAVAILABLE,13"``), ``outlier_failure_percentage`` (0 = off),
             ``outlier_interval_ms``, ``outlier_request_volume``, slow start ``slow_start_window_ms``
             (0 = off) with ``slow_start_min_weight_percent``, and subsetting ``subset_size``
-            (0 = all endpoints) with ``subset_client_id``.
+            (0 = all endpoints) with ``subset_client_id``; health checking
+            ``health_check_service`` (a grpc.health.v1 service name; any
+            string, ``""`` included, turns it on; only SERVING endpoints
+            are picked; see :meth:`stats` ``health``).
 
     Raises:
         lbchannel.InvalidTargetError, lbchannel.UnsupportedError,
@@ -420,7 +423,9 @@ class Channel(_ChannelBase):
         with ``address``, ``state`` — IDLE, CONNECTING, READY,
         TRANSIENT_FAILURE — ``in_flight``, ``calls_started``,
         ``calls_failed``, ``connect_failures``, the balancer's ``cost``,
-        ``pickable``, ``free_streams``, ``ejected``, ``ejections``, ...),
+        ``pickable``, ``free_streams``, ``ejected``, ``ejections``, ``health``
+        — None when health checking is off, else PENDING, SERVING,
+        NOT_SERVING, FAILED or UNIMPLEMENTED — ...),
         ``waiting_calls``, ``ejected_endpoints`` and ``discovery``; see
         ``lbc_channel_stats_json`` in ``include/lbchannel.h``.
         """
