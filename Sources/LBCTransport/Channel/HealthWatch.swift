@@ -73,7 +73,10 @@ final class HealthWatch: InternalStreamDelegate {
         guard stream === self.stream else { return }
         self.stream = nil
         let action = machine.streamEnded(status)
-        switch action {
+        // A stream ended by its connection's end is not worth a line: the connection's
+        // loss is logged, and `connectionGone()` follows at once.
+        let connectionGoing = !(endpoint.connection?.hasCapacity ?? false)
+        switch connectionGoing ? .none : action {
         case .scheduleRetry(let delayMs):
             channel.emit(.warning, "\(channel.targetText): \(endpoint.address) health watch ended"
                 + " (\(status.name): \(message)); re-opening in \(delayMs) ms")
