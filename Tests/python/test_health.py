@@ -257,3 +257,31 @@ def test_every_policy_skips_a_not_serving_endpoint(lbchannel, health_backends, p
         if policy == "pick_first":
             return  # stays on the endpoint it picked while b1 was out
         assert wait_until(lambda: "b1" in count_names(ch, 60), 5.0)
+
+
+@pytest.mark.parametrize("health_backends", [[("b1", "SERVING"), ("b2", "SERVING")]], indirect=True)
+def test_goaway_drains_without_waiting_for_the_watch(lbchannel, gen_dir, health_backends):
+    # A server that sends GOAWAY (max connection age) closes the connection once its
+    # streams are done (grace 5 s): the client cancels the watch stream on the
+    # draining connection, so it closes at once, and watches again on the new one.
+    b1 = health_backends[0]
+    b1.stop()
+    b1.env["LBTEST_MAX_CONNECTION_AGE_MS"] = "700"
+    b1.start()
+    log = Log()
+    with lbchannel.Channel(target(health_backends), lb_policy="round_robin", health_check_service=SERVICE,
+                           log_callback=log) as ch:
+        assert wait_health(ch, b1.address, "SERVING"), health_of(ch)
+        loop = CallLoop(ch, threads=2).start()
+        try:
+            assert wait_until(lambda: len(log.matching("%s sent GOAWAY" % b1.address)) >= 2, 10.0), log.lines
+            # A draining connection lingers only as long as a call on it.
+            drained = wait_until(lambda: all(e["draining_connections"] == 0 for e in ch.endpoints()), 1.0,
+                                 interval=0.005)
+            assert drained, ch.endpoints()
+            assert wait_health(ch, b1.address, "SERVING"), health_of(ch)
+        finally:
+            records = loop.stop()
+    failed = [r for r in records if r[3] is not None]
+    assert not failed, failed[:5]
+    assert {"b1", "b2"} <= {r[2] for r in records}
