@@ -285,3 +285,38 @@ def test_goaway_drains_without_waiting_for_the_watch(lbchannel, gen_dir, health_
     failed = [r for r in records if r[3] is not None]
     assert not failed, failed[:5]
     assert {"b1", "b2"} <= {r[2] for r in records}
+
+
+def test_malformed_health_answer_fails_the_watch_and_it_is_reopened(lbchannel):
+    # A raw HTTP/2 server: the first Watch answers bytes that are no HealthCheckResponse
+    # (field 1 length-delimited), the second answers SERVING.
+    from rawh2_server import RESPONSE_HEADERS, RawH2Server, grpc_frame, ok_handler
+
+    watches = []
+
+    def handler(stream):
+        if stream.headers.get(":path") != "/grpc.health.v1.Health/Watch":
+            return ok_handler(stream)
+        watches.append((time.monotonic(), stream.request_message()))
+        stream.send_headers(RESPONSE_HEADERS)
+        stream.send_data(grpc_frame(b"\x0a\x01x" if len(watches) == 1 else b"\x08\x01"))  # stays open
+
+    log = Log()
+    with RawH2Server(handler=handler) as server:
+        with lbchannel.Channel(server.target, health_check_service=SERVICE, log_callback=log,
+                               backoff_initial_ms=300, backoff_jitter=0) as ch:
+            seen = set()
+
+            def health():
+                h = ch.endpoints()[0]["health"]
+                seen.add(h)
+                return h
+
+            assert wait_until(lambda: health() == "SERVING", 5.0, interval=0.002), ch.endpoints()
+            assert "FAILED" in seen, seen
+            assert ch.unary("/lbtest.Test/Whoami", b"hi", timeout=5.0) == b"ok:hi"
+    assert len(watches) == 2, watches
+    assert watches[1][0] - watches[0][0] >= 0.29
+    # HealthCheckRequest{service = "lbtest.Test"} as the server received it.
+    assert watches[0][1] == b"\x0a\x0blbtest.Test"
+    assert log.matching("is not a HealthCheckResponse"), log.lines
