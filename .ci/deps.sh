@@ -4,7 +4,7 @@
 #   Debian: libnghttp2-dev libssl-dev libc-ares-dev pkg-config dnsmasq-base openssl,
 #           g++ luajit ruby-ffi golang-go (the runtime examples)
 #           (plus a C compiler and python3/pip if the machine has none)
-#   PyPI:   grpcio grpcio-tools pytest h2 cffi, for $PYTHON (default python3)
+#   PyPI:   grpcio grpcio-tools grpcio-health-checking pytest h2 cffi, for $PYTHON (default python3)
 #           (h2: the deliberately misbehaving HTTP/2 servers of the robustness tests)
 #
 # Idempotent and quick when everything is present. Runs apt-get update at most
@@ -14,7 +14,7 @@ set -euo pipefail
 PYTHON=${PYTHON:-python3}
 APT_PACKAGES=(libnghttp2-dev libssl-dev libc-ares-dev pkg-config dnsmasq-base openssl g++ luajit ruby-ffi golang-go)
 # PyPI name -> module imported to check it is there.
-PIP_PACKAGES=(grpcio:grpc grpcio-tools:grpc_tools pytest:pytest h2:h2 cffi:cffi)
+PIP_PACKAGES=(grpcio:grpc grpcio-tools:grpc_tools grpcio-health-checking:grpc_health pytest:pytest h2:h2 cffi:cffi)
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 
@@ -62,7 +62,7 @@ fi
 
 # --- PyPI packages -----------------------------------------------------------
 pip_missing=()
-if ! "$PYTHON" -c 'import grpc, grpc_tools, pytest, h2' >/dev/null 2>&1; then
+if ! "$PYTHON" -c 'import grpc, grpc_tools, grpc_health, pytest, h2' >/dev/null 2>&1; then
     for entry in "${PIP_PACKAGES[@]}"; do
         name=${entry%%:*} module=${entry#*:}
         "$PYTHON" -c "import $module" >/dev/null 2>&1 || pip_missing+=("$name")

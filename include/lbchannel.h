@@ -444,6 +444,24 @@ void lbc_options_free(lbc_options *opts);
  *                             an invalid policy is
  *                             LBC_ERR_INVALID_ARGUMENT naming the
  *                             JSON path; "" removes it.              (default none)
+ * Health checking (off by default; gRFC A17, like C-core's
+ * healthCheckConfig.serviceName): each READY connection opens a
+ * grpc.health.v1.Health/Watch stream for the service name, outside the balancer
+ * (it counts in no call statistics). Only endpoints whose server answered SERVING
+ * are picked. Until the first answer on a connection the endpoint is not picked
+ * but calls wait for it as for a connecting one; NOT_SERVING, SERVICE_UNKNOWN or
+ * UNKNOWN take it out at once and count as a failure (calls without wait_for_ready
+ * fail fast with UNAVAILABLE when no endpoint is left). A server without the
+ * health service (Watch ends UNIMPLEMENTED) is used as healthy, and that is logged
+ * once per endpoint. Any other end of the watch makes the endpoint unpickable and
+ * re-opens the watch after the connection backoff (backoff_* options), or at once
+ * when the stream had answered (the backoff then starts over). Changes of health
+ * are logged and shown in the stats ("health"):
+ *   health_check_service      the service name of the Watch request,
+ *                             0 .. 1024 bytes of ASCII 0x20-0x7E;
+ *                             "" (the empty string) is the server's
+ *                             overall health and turns checking on
+ *                             like any other name               (default: unset = off)
  * Returns LBC_OK, LBC_ERR_INVALID_ARGUMENT (NULL argument or bad value) or
  * LBC_ERR_UNKNOWN_OPTION. On failure the options are unchanged.
  */
@@ -835,7 +853,7 @@ int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, siz
 /**
  * A JSON snapshot of the channel (owned by the caller, release with lbc_free):
  *   {"target": "...", "policy": "round_robin", "endpoints": [
- *     {"address": "127.0.0.2:50051", "state": "READY", "in_flight": 0,
+ *     {"address": "127.0.0.2:50051", "state": "READY", "health": null, "in_flight": 0,
  *      "calls_started": 10, "calls_failed": 0, "connect_failures": 0,
  *      "latency_ewma_us": 180, "cost": 0, "weight": 1, "pickable": true, "free_streams": 100,
  *      "ejected": false, "ejections": 0, "consecutive_failures": 0,
@@ -869,13 +887,20 @@ int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, siz
  * least_request: outstanding calls; peak_ewma: latency estimate in µs ×
  * (outstanding + 1); 0 for the other policies. weight: from "ADDRESS;weight=N"
  * (weighted_round_robin), 1 by default. pickable: the endpoint
- * takes new calls now (READY, in the set, not ejected, a free stream slot).
+ * takes new calls now (READY, in the set, not ejected, a free stream slot, and
+ * healthy when health checking is on).
  * free_streams: streams its connection may still open under the server's
  * SETTINGS_MAX_CONCURRENT_STREAMS (0 when not READY). When no endpoint has a free
  * slot, new calls wait (waiting_calls) until one does, or until their deadline;
  * a stream the server refuses for want of room (REFUSED_STREAM while others are
  * open) waits the same way. ejected / ejections / consecutive_failures: outlier
  * ejection (see the outlier_* options); ejected_endpoints counts those ejected now.
+ * health: null when health checking is off (health_check_service unset), else
+ * "PENDING" (no answer yet on the current connection, or none), "SERVING",
+ * "NOT_SERVING" (also SERVICE_UNKNOWN and UNKNOWN), "FAILED" (the watch stream
+ * failed; re-opened after a backoff) or "UNIMPLEMENTED" (no health service: used
+ * as healthy). Only SERVING and UNIMPLEMENTED endpoints are pickable; "state" is
+ * the connection's alone (READY while health is PENDING or NOT_SERVING).
  * subset: the subset_size and subset_client_id options (client_id null when
  * random) and how many endpoints the last update offered before subsetting;
  * "endpoints" lists only the subset.

@@ -1,8 +1,8 @@
 // libFuzzer entry points over the I/O-free code that sees bytes from servers and
 // users: gRPC message deframing, grpc-message percent-decoding, base64 (-bin
 // metadata), grpc-timeout, target and address parsing, metadata and method
-// validation, option parsing, and the call state machine fed arbitrary frame
-// sequences, and the service config's JSON reader. Built and run by Tests/Fuzz/run.sh (with
+// validation, option parsing, the grpc.health.v1 response decoder, the call state
+// machine fed arbitrary frame sequences, and the service config's JSON reader. Built and run by Tests/Fuzz/run.sh (with
 // AddressSanitizer), one target at a time: LBC_FUZZ_TARGET names it and every
 // input goes to that target whole. A crash, a trap or a broken property stops the
 // run with the input that caused it.
@@ -32,6 +32,7 @@ let fuzzTargets: [String: (UnsafeRawBufferPointer) -> Void] = [
     "method": fuzzMethodPath,
     "options": fuzzOptions,
     "serviceconfig": fuzzServiceConfig,
+    "health": fuzzHealthCodec,
     "call": { input in
         // The first byte picks the call's shape: unary (one response message) or streaming.
         guard let first = input.first else { return }
@@ -219,5 +220,15 @@ private func fuzzServiceConfig(_ input: UnsafeRawBufferPointer) {
         case .none:
             break
         }
+    }
+}
+
+/// The HealthCheckResponse decoder never traps; a message it accepts keeps its
+/// status when another status field is appended (the last occurrence wins).
+private func fuzzHealthCodec(_ input: UnsafeRawBufferPointer) {
+    guard (try? HealthCheckCodec.status(of: input)) != nil else { return }
+    let appended = Array(input) + [0x08, 0x02]
+    guard (try? HealthCheckCodec.status(of: appended)) == 2 else {
+        fatalError("a valid HealthCheckResponse followed by status=2 did not decode as 2")
     }
 }

@@ -17,7 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 seconds=${1:-5}
 shift || true
-all_targets=(deframe percent base64 timeout target metadata method options call serviceconfig)
+all_targets=(deframe percent base64 timeout target metadata method options health call serviceconfig)
 targets=("${@:-${all_targets[@]}}")
 [ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 out="$root/.build-fuzz"
@@ -33,6 +33,7 @@ seed percent  'h%%C3%%A9llo %%zz'
 seed base64   'aGVsbG8gd29ybGQ='
 seed timeout  '1000000u'
 seed target   'dns://127.0.0.1:53/svc.test:443'
+seed health   '\x08\x01\x10\x05\x22\x01x'
 seed metadata 'x-key-bin\x00value'
 seed method   '/grpc.testing.TestService/UnaryCall'
 seed options  'backoff_max_ms\x00120000'

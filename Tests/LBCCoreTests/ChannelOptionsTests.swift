@@ -78,7 +78,8 @@ final class ChannelOptionsTests: XCTestCase {
     func testKeysListsEveryKeyThatSetAccepts() throws {
         XCTAssertEqual(ChannelOptions.keys.count, 23 + TLSOptions.keys.count + ChannelOptions.balancingKeys.count
                        + ChannelOptions.keepaliveKeys.count
-                       + ChannelOptions.retryKeys.count)
+                       + ChannelOptions.retryKeys.count
+                       + ChannelOptions.healthKeys.count)
         for key in ChannelOptions.keys {
             var options = ChannelOptions()
             let error = setError(&options, key, "\u{1}not valid for any option\u{1}")

@@ -146,6 +146,23 @@ final class EndpointStateTests: XCTestCase {
         policy.failurePercentage = 10
         for _ in 0..<100 { XCTAssertFalse(s.callEnded(.unavailable, policy: policy)) }
     }
+
+    func testPickableRequiresHealthThatAllowsCalls() {
+        var s = ready()
+        XCTAssertEqual(s.health, .notChecked)
+        XCTAssertTrue(s.isPickable)
+        for (health, pickable, failing) in [(EndpointHealth.pending, false, false), (.serving, true, false),
+                                            (.notServing, false, true), (.failed, false, true),
+                                            (.unimplemented, true, false), (.notChecked, true, false)] {
+            s.setHealth(health)
+            XCTAssertEqual(s.isPickable, pickable, health.name)
+            XCTAssertEqual(s.isHealthFailing, failing, health.name)
+            XCTAssertEqual(s.name, "READY", health.name)  // connectivity is its own dimension
+        }
+        s.setHealth(.serving)
+        s.setCapacity(.full)
+        XCTAssertFalse(s.isPickable)
+    }
 }
 
 /// What connectivity watches report for one endpoint.
@@ -164,5 +181,22 @@ final class EndpointStateReportedConnectivityTests: XCTestCase {
         _ = state.connectivity.connectionLost(nowMs: 1)
         state.setCapacity(.none)
         XCTAssertEqual(state.reportedConnectivity, .transientFailure)
+    }
+
+    func testHealthIsFoldedIntoTheReportedConnectivity() {
+        var s = ready()
+        s.setHealth(.pending)
+        XCTAssertEqual(s.reportedConnectivity, .connecting)  // A17: until the first answer
+        s.setHealth(.serving)
+        XCTAssertEqual(s.reportedConnectivity, .ready)
+        s.setHealth(.notServing)
+        XCTAssertEqual(s.reportedConnectivity, .transientFailure)
+        s.setHealth(.failed)
+        XCTAssertEqual(s.reportedConnectivity, .transientFailure)
+        s.setHealth(.unimplemented)
+        XCTAssertEqual(s.reportedConnectivity, .ready)
+        s.setHealth(.notServing)
+        s.setCapacity(.none)  // a connection that allows no stream yet is CONNECTING whatever the health
+        XCTAssertEqual(s.reportedConnectivity, .connecting)
     }
 }

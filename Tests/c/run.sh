@@ -68,6 +68,9 @@ start_server() {  # start_server ADDR NAME -> writes ADDR:PORT to $tmp/addr once
     out=$tmp/$name.out err=$tmp/$name.err
     [ "$SERVER_GEN_DIR" = 1 ] && extra=(--gen-dir "$tmp/gen-$name")
     # LBTEST_PARENT_PID: the server exits by itself if this shell dies.
+    # LBTEST_HEALTH: backend.py serves grpc.health.v1 (lbtest.Test SERVING) for
+    # test_health_checking; other servers ignore it.
+    LBTEST_HEALTH=${LBTEST_HEALTH-SERVING} \
     LBTEST_PARENT_PID=$$ "$PYTHON" -u "$SERVER" --listen "$addr:0" --name "$name" \
         ${extra[@]+"${extra[@]}"} >"$out" 2>"$err" &
     pid=$!

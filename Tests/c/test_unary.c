@@ -809,6 +809,71 @@ TEST(test_unavailable) {
   lbc_channel_close(ch);
 }
 
+/* Count of `needle` in the stats JSON (0 when it cannot be read). */
+static int stats_count(lbc_channel *ch, const char *needle) {
+  char *json = NULL;
+  int n = 0;
+  if (lbc_channel_stats_json(ch, &json) == LBC_OK && json) {
+    n = count_substr(json, needle);
+    lbc_free(json);
+  }
+  return n;
+}
+
+/* Wait until the stats JSON holds `needle` `want` times (or timeout); returns the count. */
+static int wait_stats_count(lbc_channel *ch, const char *needle, int want, double timeout_s) {
+  double end = now_s() + timeout_s;
+  for (;;) {
+    int n = stats_count(ch, needle);
+    if (n >= want || now_s() > end) return n;
+    sleep_ms(10);
+  }
+}
+
+/* grpc.health.v1 health checking: the backends serve lbtest.Test as SERVING
+ * (run.sh starts them with LBTEST_HEALTH=SERVING); an unknown service is
+ * SERVICE_UNKNOWN, i.e. not serving. Closing a channel with open watch streams. */
+TEST(test_health_checking) {
+  lbc_options *opts = NULL;
+  CHECK_RC(lbc_options_new(&opts), LBC_OK);
+  CHECK_RC(lbc_options_set(opts, "health_check_service", "a\nb"), LBC_ERR_INVALID_ARGUMENT);
+  lbc_options_free(opts);
+
+  lbc_channel *ch = open_channel("round_robin", "health_check_service", "lbtest.Test");
+  if (!ch) return;
+  int serving = wait_stats_count(ch, "\"health\":\"SERVING\"", 3, 10.0);
+  CHECK(serving == 3, "only %d of 3 endpoints SERVING after 10 s", serving);
+  int ok = 0;
+  for (int i = 0; i < 30; i++) {
+    lbc_response *resp = call(ch, "/lbtest.Test/Whoami", NULL, NULL, 5000);
+    if (!resp) continue;
+    if (lbc_response_status(resp) == LBC_STATUS_OK) ok++;
+    lbc_response_free(resp);
+  }
+  CHECK(ok == 30, "%d of 30 calls OK with health checking", ok);
+  /* The watch streams are no calls: the stats count only the 30. */
+  char *json = NULL;
+  CHECK_RC(lbc_channel_stats_json(ch, &json), LBC_OK);
+  CHECK(json && count_substr(json, "\"calls_started\":10") == 3, "calls_started is not 10 each: %s",
+        json ? json : "(null)");
+  lbc_free(json);
+  lbc_channel_close(ch);  /* with three open watch streams */
+
+  ch = open_channel("round_robin", "health_check_service", "no.such.Service");
+  if (!ch) return;
+  int not_serving = wait_stats_count(ch, "\"health\":\"NOT_SERVING\"", 3, 10.0);
+  CHECK(not_serving == 3, "only %d of 3 endpoints NOT_SERVING after 10 s", not_serving);
+  double t0 = now_s();
+  lbc_response *resp = call(ch, "/lbtest.Test/Whoami", NULL, NULL, 5000);
+  if (resp) {
+    CHECK_STATUS(resp, LBC_STATUS_UNAVAILABLE);
+    CHECK(strstr(lbc_response_message(resp), "NOT_SERVING") != NULL, "message: %s", lbc_response_message(resp));
+    lbc_response_free(resp);
+  }
+  CHECK(now_s() - t0 < 2.0, "UNAVAILABLE took %.3f s", now_s() - t0);
+  lbc_channel_close(ch);
+}
+
 /* The backend addresses of g_target ("ipv4:A,B,C" -> "A", "B", "C"). */
 static char g_addr_buf[256];
 static const char *g_addrs[3];
@@ -1352,6 +1417,7 @@ int main(int argc, char **argv) {
   RUN(test_large_messages);
   RUN(test_close);
   RUN(test_unavailable);
+  RUN(test_health_checking);
   RUN(test_push_endpoints);
   RUN(test_lookup_callback);
   RUN(test_close_from_lookup_callback);

@@ -46,6 +46,16 @@ SETTINGS_MAX_CONCURRENT_STREAMS). ``LBTEST_DELAY_MS=N`` makes every
 ``lbtest.Test`` call wait N ms before it runs (a slow backend for hedging tests;
 the wait ends early when the RPC is cancelled).
 
+Health (``grpcio-health-checking``): with ``LBTEST_HEALTH=STATUS`` (``SERVING``,
+``NOT_SERVING``, ...) the backend serves ``grpc.health.v1.Health`` with the overall
+health ("") and ``lbtest.Test`` set to STATUS, and the control RPC
+``lbtest.Test/SetHealth`` (request ``SERVICE=STATUS``, e.g. ``lbtest.Test=NOT_SERVING``
+or ``=SERVING`` for the overall health; responds with the name) changes them, and
+``lbtest.Test/EndWatches`` ends every open ``Health/Watch`` stream with OK (the
+connection stays up). ``LBTEST_HEALTH_FAIL_WATCHES=N``: the first N ``Watch`` calls
+end UNAVAILABLE before any answer. Without ``LBTEST_HEALTH``, ``Health/Watch`` is
+UNIMPLEMENTED and the control RPCs fail FAILED_PRECONDITION.
+
 Service ``lbtest.Greeter`` (``Tests/python/protos/lbtest.proto``):
 ``SayHello`` answers ``"Hello, <name> from <backend name>"``; a name of the form
 ``"!CODE:message"`` aborts with that status instead. Served when the
@@ -72,7 +82,94 @@ def _log_line(text):
     os.write(2, (text + "\n").encode("utf-8", "replace"))
 
 
-def _test_handlers(name):
+class _Health:
+    """grpc.health.v1.Health (grpcio-health-checking's servicer, in blocking mode so
+    that its watch streams can be ended and its first watches failed on purpose)."""
+
+    def __init__(self, initial):
+        from grpc_health.v1 import health, health_pb2
+
+        self.pb = health_pb2
+        self.servicer = health.HealthServicer(experimental_non_blocking=False)
+        status = health_pb2.HealthCheckResponse.ServingStatus.Value(initial)
+        for service in ("", "lbtest.Test"):
+            self.servicer.set(service, status)
+        self.fail_watches = int(os.environ.get("LBTEST_HEALTH_FAIL_WATCHES", "0"))
+        self.watchers = set()
+        self.lock = threading.Lock()
+
+    def watch(self, request, context):
+        with self.lock:
+            fail = self.fail_watches > 0
+            if fail:
+                self.fail_watches -= 1
+        if fail:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "watch failed on purpose (LBTEST_HEALTH_FAIL_WATCHES)")
+        watcher = self.servicer.Watch(request, context)
+        with self.lock:
+            self.watchers.add(watcher)
+        try:
+            for response in watcher:
+                yield response
+        finally:
+            with self.lock:
+                self.watchers.discard(watcher)
+
+    def end_watches(self):
+        with self.lock:
+            watchers = list(self.watchers)
+        for w in watchers:
+            w.close()
+        return len(watchers)
+
+    def handler(self):
+        pb = self.pb
+        return grpc.method_handlers_generic_handler(
+            "grpc.health.v1.Health",
+            {
+                "Check": grpc.unary_unary_rpc_method_handler(
+                    self.servicer.Check, pb.HealthCheckRequest.FromString, pb.HealthCheckResponse.SerializeToString
+                ),
+                "Watch": grpc.unary_stream_rpc_method_handler(
+                    self.watch, pb.HealthCheckRequest.FromString, pb.HealthCheckResponse.SerializeToString
+                ),
+            },
+        )
+
+
+def _health_service(server):
+    """Serve grpc.health.v1.Health when LBTEST_HEALTH is set; return the _Health or None."""
+    initial = os.environ.get("LBTEST_HEALTH")
+    if not initial:
+        return None
+    health = _Health(initial)
+    server.add_generic_rpc_handlers((health.handler(),))
+    return health
+
+
+def _health_control_handlers(name_bytes, health):
+    def check(context):
+        if health is None:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, "no health service (LBTEST_HEALTH is not set)")
+
+    def set_health(request, context):
+        check(context)
+        service, _, status_name = request.decode("utf-8").partition("=")
+        try:
+            status = health.pb.HealthCheckResponse.ServingStatus.Value(status_name)
+        except ValueError:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "unknown serving status %r" % status_name)
+        health.servicer.set(service, status)
+        return name_bytes
+
+    def end_watches(request, context):
+        check(context)
+        return str(health.end_watches()).encode()
+
+    return {"SetHealth": set_health, "EndWatches": end_watches}
+
+
+def _test_handlers(name, health=None):
     name_bytes = name.encode("utf-8")
     sleep_factor = float(os.environ.get("LBTEST_SLEEP_FACTOR", "1"))
 
@@ -209,6 +306,7 @@ def _test_handlers(name):
         "Sleep": sleep,
         "Fail": fail,
         "Size": size,
+        **_health_control_handlers(name_bytes, health),
     }
     rpc_handlers = {k: grpc.unary_unary_rpc_method_handler(v) for k, v in handlers.items()}
     rpc_handlers["EchoStream"] = grpc.stream_stream_rpc_method_handler(echo_stream)
@@ -336,7 +434,8 @@ def main(argv=None):
            if os.environ.get("LBTEST_MAX_STREAMS") else [])
         + _extra_options(os.environ.get("LBTEST_GRPC_OPTIONS", "")),
     )
-    server.add_generic_rpc_handlers((_test_handlers(args.name),))
+    health = _health_service(server)
+    server.add_generic_rpc_handlers((_test_handlers(args.name, health),))
     _add_greeter(server, args.name, args.gen_dir)
     try:
         port = _add_port(server, args.listen)

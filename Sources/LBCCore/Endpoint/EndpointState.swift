@@ -1,7 +1,8 @@
 /// Everything that decides whether an endpoint takes new calls, in one I/O-free value:
 /// connectivity (``EndpointStateMachine``) × admin state (active or draining) ×
 /// ejection (outlier detection) × capacity (a usable connection with free stream
-/// slots). The balancer, the stats snapshot and the log all read it.
+/// slots) × health (grpc.health.v1 checking, ``EndpointHealth``). The balancer, the
+/// stats snapshot and the log all read it.
 ///
 /// The owner mutates it on events and tells the balancer when ``isPickable`` flips.
 ///
@@ -37,6 +38,10 @@ package struct EndpointState: Sendable {
     package var connectivity: EndpointStateMachine
     package private(set) var admin: Admin = .active
     package private(set) var capacity: Capacity = .none
+    /// What health checking last learnt (``EndpointHealth/notChecked`` when it is off).
+    package private(set) var health: EndpointHealth = .notChecked
+    /// `health.allowsCalls`, kept beside it so that ``isPickable`` stays a few loads.
+    private var healthAllowsCalls = true
     /// Calls in a row that failed with a status outlier ejection counts.
     package private(set) var consecutiveFailures = 0
     /// While ejected: when the ejection ends (monotonic ns).
@@ -60,6 +65,17 @@ package struct EndpointState: Sendable {
     @inline(__always)
     package var isPickable: Bool {
         capacity == .available && admin == .active && ejectedUntilNs == nil && connectivity.state == .ready
+            && healthAllowsCalls
+    }
+
+    /// Health checking found the endpoint unhealthy or its watch stream failed:
+    /// calls do not wait for it (see ``EndpointHealth/isFailing``).
+    package var isHealthFailing: Bool { health.isFailing }
+
+    /// Health checking learnt something new.
+    package mutating func setHealth(_ health: EndpointHealth) {
+        self.health = health
+        healthAllowsCalls = health.allowsCalls
     }
 
     /// Ejected by outlier detection.

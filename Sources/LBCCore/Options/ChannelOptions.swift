@@ -85,6 +85,9 @@ package struct ChannelOptions: Sendable, Equatable {
     package var subsetSize = 0
     /// `subset_client_id`: the id subsetting hashes; nil: random per channel.
     package var subsetClientID: String? = nil
+    /// `health_check_service`: grpc.health.v1 health checking of every endpoint with this
+    /// service name ("" included); nil: off (see ChannelOptions+Health.swift).
+    package var healthCheckService: String? = nil
     /// The `retry_*`, `hedging_*` and `service_config` options (see ChannelOptions+Retry.swift).
     package var retry = RetryOptions()
 
@@ -110,7 +113,7 @@ package struct ChannelOptions: Sendable, Equatable {
         "min_reresolution_interval_ms", "dns_use_ttl", "dns_ttl_floor_ms", "empty_answer", "resolution",
         "eager_timeout_ms", "dns_srv", "dns_timeout_ms", "stream_window_bytes", "stream_send_buffer_bytes",
         "backoff_reset_after_ms",
-    ] + TLSOptions.keys + balancingKeys + keepaliveKeys + retryKeys
+    ] + TLSOptions.keys + balancingKeys + keepaliveKeys + retryKeys + healthKeys
 
     /// The connection backoff configured by the backoff_* fields.
     package var backoff: ConnectionBackoff {
@@ -214,6 +217,7 @@ package struct ChannelOptions: Sendable, Equatable {
             if try setBalancing(key, value) { return }
             if try setKeepalive(key, value) { return }
             if try setRetry(key, value) { return }
+            if try setHealth(key, value) { return }
             throw OptionError(kind: .unknownKey, message: "unknown option \(ASCII.quoted(key))"
                 + " (valid options: \(Self.keys.joined(separator: ", ")))")
         }

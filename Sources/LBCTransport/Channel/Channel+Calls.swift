@@ -70,10 +70,17 @@ extension Channel {
             if stats.lastResult == "empty" { return "no endpoints: the last resolution returned no addresses" }
             return nil  // still resolving, or waiting for pushed endpoints
         }
-        for endpoint in endpoints where endpoint.isReady || !endpoint.machine.failingSinceReady {
+        // An endpoint whose health check says NOT_SERVING (or whose watch failed) is
+        // failing too (gRFC A17: TRANSIENT_FAILURE); one awaiting its first answer is not.
+        for endpoint in endpoints
+        where endpoint.isReady || (!endpoint.machine.failingSinceReady && !endpoint.state.isHealthFailing) {
             return nil
         }
-        let details = endpoints.map { "\($0.address): \($0.lastError ?? "not connected")" }
+        let details = endpoints.map { e in
+            let why = e.state.isHealthFailing && e.connection != nil
+                ? "health check: \(e.state.health.name)" : (e.lastError ?? "not connected")
+            return "\(e.address): \(why)"
+        }
         return "no endpoint is available (" + details.joined(separator: "; ") + ")"
     }
 

@@ -49,6 +49,8 @@ extension Channel: ConnectionDelegate {
 
     package func connectionReady(_ connection: HTTP2Connection) {
         guard let endpoint = endpoint(of: connection), endpoint.connection === connection else { return }
+        // Health first: the endpoint must not become pickable before its first answer.
+        endpoint.health?.connectionReady()
         endpoint.machine.connected(nowMs: EventLoop.now() / 1_000_000)
         endpoint.lastError = nil
         retryWaiting()
@@ -96,12 +98,14 @@ extension Channel: ConnectionDelegate {
         }
         endpoint.connection = nil
         endpoint.lastError = reason
+        endpoint.health?.connectionGone()
         return endpoint
     }
 
     package func connectionDraining(_ connection: HTTP2Connection) {
         guard let endpoint = endpoint(of: connection), !endpoint.retired, endpoint.connection === connection else { return }
         endpoint.connection = nil
+        endpoint.health?.connectionGone()  // its watch stream must not keep the connection open
         endpoint.draining.append(connection)
         emit(.info, "\(targetText): \(endpoint.address) sent GOAWAY; draining its connection")
         apply(endpoint.machine.goAway(nowMs: EventLoop.now() / 1_000_000), to: endpoint)
@@ -138,6 +142,10 @@ extension Channel: ConnectionDelegate {
             finish(call, status, message)
         case .retryTransparently:
             // gRFC A6: the server never processed it (or it never left the client).
+            if let stream = call as? InternalCall {
+                internalStreamRefused(stream, on: connection)  // never on another endpoint
+                return
+            }
             if let endpoint = call.endpoint {
                 if atStreamLimit {
                     call.attempts -= 1
@@ -197,6 +205,7 @@ extension Channel: ConnectionDelegate {
         for call in calls { finish(call, .cancelled, "channel closed") }
         finishPendingRetries()
         for endpoint in endpoints + retired {
+            endpoint.health?.stop()
             if let t = endpoint.retryTimer { loop.cancelTimer(t) }
             let connections = [endpoint.connection].compactMap { $0 } + endpoint.draining
             endpoint.connection = nil

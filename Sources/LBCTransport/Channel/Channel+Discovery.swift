@@ -143,6 +143,7 @@ extension Channel {
     /// Take `endpoint` out of service: no new RPCs; its connections close when idle.
     private func retire(_ endpoint: Endpoint) {
         endpoint.update { $0.drain() }
+        endpoint.health?.connectionGone()  // its watch stream must not keep the connection open
         if let t = endpoint.retryTimer {
             loop.cancelTimer(t)
             endpoint.retryTimer = nil

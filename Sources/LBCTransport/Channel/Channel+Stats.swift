@@ -12,6 +12,7 @@ extension Channel {
             if state.isEjected { ejected += 1 }
             out += "{\"address\":\(JSON.quote(e.address.description))"
             out += ",\"state\":\"\(state.name)\""
+            out += ",\"health\":" + (state.health == .notChecked ? "null" : "\"\(state.health.name)\"")
             out += ",\"in_flight\":\(e.inFlight),\"calls_started\":\(e.callsStarted)"
             out += ",\"calls_failed\":\(e.callsFailed),\"connect_failures\":\(e.connectFailures)"
             out += ",\"latency_ewma_us\":\(Int(e.latencyEWMAMicros.rounded()))"

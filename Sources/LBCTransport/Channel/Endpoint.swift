@@ -1,7 +1,7 @@
 import LBCCore
 
 /// One backend of a channel: its state (``EndpointState``: connectivity × admin ×
-/// ejection × capacity), its connections and counters. Loop thread only.
+/// ejection × capacity × health), its connections and counters. Loop thread only.
 ///
 /// Every change that can make the endpoint (un)pickable goes through ``refresh()``,
 /// which tells the channel's balancer when ``EndpointState/isPickable`` flips: setting
@@ -77,6 +77,9 @@ package final class Endpoint {
     /// set (nothing else could take their share), true after their first READY.
     var rampsWhenReady = true
 
+    /// grpc.health.v1 health checking (option health_check_service); nil when off.
+    var health: HealthWatch?
+
     /// Share weight (weighted_round_robin), from `ADDRESS;weight=N`; 1 by default.
     var weight = 1
     var inFlight = 0
@@ -99,6 +102,10 @@ package final class Endpoint {
         self.slot = slot
         self.state = EndpointState(connectivity: EndpointStateMachine(backoff: backoff,
                                                                       resetBackoffAfterMs: resetBackoffAfterMs))
+        if let service = channel.options.healthCheckService {
+            state.setHealth(.pending)
+            health = HealthWatch(endpoint: self, service: service, backoff: backoff)
+        }
     }
 
     /// Removed from the endpoint set: takes no new RPCs, never reconnects.

@@ -126,7 +126,11 @@ class Channel(_ChannelBase):
             grpcio's ``grpc.service_config`` is accepted too, its
             ``healthCheckConfig.serviceName`` becomes ``health_check_service``
             (see :mod:`lbchannel._service_config`). A call's
-            ``attempts`` / ``attempt_peers()`` tell where its attempts went.
+            ``attempts`` / ``attempt_peers()`` tell where its attempts went;
+            health checking
+            ``health_check_service`` (a grpc.health.v1 service name; any
+            string, ``""`` included, turns it on; only SERVING endpoints
+            are picked; see :meth:`stats` ``health``).
 
     Raises:
         lbchannel.InvalidTargetError, lbchannel.UnsupportedError,
@@ -444,7 +448,9 @@ class Channel(_ChannelBase):
         with ``address``, ``state`` — IDLE, CONNECTING, READY,
         TRANSIENT_FAILURE — ``in_flight``, ``calls_started``,
         ``calls_failed``, ``connect_failures``, the balancer's ``cost``,
-        ``pickable``, ``free_streams``, ``ejected``, ``ejections``, ...),
+        ``pickable``, ``free_streams``, ``ejected``, ``ejections``, ``health``
+        — None when health checking is off, else PENDING, SERVING,
+        NOT_SERVING, FAILED or UNIMPLEMENTED — ...),
         ``waiting_calls``, ``ejected_endpoints``, ``keepalive`` (None when
         keepalive is off; ``time_ms`` doubles after a too_many_pings GOAWAY; each
         endpoint has its own ``keepalive`` counters: ``pings_sent``,
