@@ -184,7 +184,10 @@ final class EndpointStateReportedConnectivityTests: XCTestCase {
     }
 
     func testHealthIsFoldedIntoTheReportedConnectivity() {
-        var s = ready()
+        var s = EndpointState(connectivity: EndpointStateMachine(backoff: ConnectionBackoff()))
+        _ = s.connectivity.start()
+        s.connectivity.connected(nowMs: 0)
+        s.setCapacity(.available)
         s.setHealth(.pending)
         XCTAssertEqual(s.reportedConnectivity, .connecting)  // A17: until the first answer
         s.setHealth(.serving)
