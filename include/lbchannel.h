@@ -1178,6 +1178,9 @@ int lbc_unary_cancel(lbc_cq *cq, void *tag);
  * SETTINGS allow streams), READY while one takes streams (also when all its
  * stream slots are in use), TRANSIENT_FAILURE after a failed attempt until the
  * next one (connection backoff), IDLE after an early GOAWAY until it reconnects.
+ * With health_check_service set (gRFC A17), a connected endpoint is CONNECTING
+ * until its first health answer and TRANSIENT_FAILURE while its server reports
+ * anything but SERVING or its watch stream failed.
  * Outlier ejection does not change it. An address not in the set is SHUTDOWN.
  * The channel connects to every endpoint at once: there is no "try to connect".
  */
