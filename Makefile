@@ -207,12 +207,12 @@ fuzz:
 SAN ?= thread address
 SAN_CLANG := $(dir $(shell command -v $(SWIFT)))clang
 SAN_RT := $(dir $(shell command -v $(SWIFT)))../lib/swift/clang/lib/linux
-SAN_ENV := TSAN_OPTIONS="halt_on_error=1 exitcode=66" ASAN_OPTIONS="detect_leaks=1 exitcode=66"
+SAN_ENV := TSAN_OPTIONS="halt_on_error=1 exitcode=66" ASAN_OPTIONS="detect_leaks=1 exitcode=66" LBC_TEST_TIME_SCALE=3
 sanitize:
 	for san in $(SAN); do \
 	    dir=.build-san-$$san; \
 	    $(SWIFT) build --scratch-path $$dir --sanitize=$$san --product lbchannel || exit 1; \
-	    for t in test_unary test_interop test_streams test_tls test_connectivity; do \
+	    for t in test_unary test_interop test_streams test_tls test_connectivity test_retry; do \
 	        $(SAN_CLANG) -g -O1 -fsanitize=$$san -shared-libsan -pthread -Iinclude Tests/c/$$t.c \
 	            -L$$dir/debug -llbchannel -Wl,-rpath,$(CURDIR)/$$dir/debug \
 	            -Wl,-rpath,$(abspath $(SAN_RT)) -o $$dir/$$t || exit 1; \
@@ -220,6 +220,7 @@ sanitize:
 	    echo "sanitize: $$san"; \
 	    $(SAN_ENV) Tests/c/run.sh $$dir/test_unary || exit 1; \
 	    $(SAN_ENV) Tests/c/run.sh $$dir/test_connectivity || exit 1; \
+	    $(SAN_ENV) Tests/c/run.sh $$dir/test_retry || exit 1; \
 	    $(SAN_ENV) Tests/c/run-interop.sh $$dir/test_interop || exit 1; \
 	    $(SAN_ENV) Tests/c/run-interop.sh $$dir/test_streams || exit 1; \
 	    $(SAN_ENV) Tests/c/run-tls.sh $$dir/test_tls || exit 1; \

@@ -85,9 +85,9 @@ extern "C" {
 /* ------------------------------------------------------------------------- */
 
 /** Version of this header, "MAJOR.MINOR.PATCH". */
-#define LBC_VERSION "0.1.0"
+#define LBC_VERSION "1.0.0"
 /** Version of this header as 0xMMmmpp. */
-#define LBC_VERSION_NUM 0x000100
+#define LBC_VERSION_NUM 0x010000
 
 /** Version string of the loaded library (static storage). Thread-safe. */
 const char *lbc_version(void);

@@ -6,7 +6,7 @@
 -- grpc.testing.TestService backends (`make test` runs it via Tests/c/run-interop.sh).
 --
 --   cc -E -P -DLBC_NO_SYSTEM_INCLUDES -x c lbchannel.h > lbchannel_cdef.h
---   luajit balanced.lua lbchannel_cdef.h liblbchannel.so.0 ipv4:127.0.0.2:50051,127.0.0.3:50051
+--   luajit balanced.lua lbchannel_cdef.h liblbchannel.so.1 ipv4:127.0.0.2:50051,127.0.0.3:50051
 local ffi = require("ffi")
 local cdef_path, lib_path, target = arg[1], arg[2], arg[3]
 assert(cdef_path and lib_path and target, "usage: balanced.lua CDEF_HEADER LIBRARY ipv4:ADDR:PORT[,...]")

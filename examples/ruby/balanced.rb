@@ -4,7 +4,7 @@
 # Every function that may wait is attached with `blocking: true`, so Ruby's GVL is
 # released while it waits (the header's rule for runtimes with a global lock).
 # `make test` runs it against grpc.testing.TestService backends (Tests/c/run-interop.sh):
-#   ruby balanced.rb liblbchannel.so.0 ipv4:127.0.0.2:50051,127.0.0.3:50051
+#   ruby balanced.rb liblbchannel.so.1 ipv4:127.0.0.2:50051,127.0.0.3:50051
 require "ffi"
 
 module LBC

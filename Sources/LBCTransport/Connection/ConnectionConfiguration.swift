@@ -4,7 +4,7 @@ import LBCCore
 /// connects an endpoint (instead of a growing list of positional parameters).
 ///
 /// ```swift
-/// var configuration = ConnectionConfiguration(authority: "svc.test:443", userAgent: "lbchannel/0.1.0")
+/// var configuration = ConnectionConfiguration(authority: "svc.test:443", userAgent: "lbchannel/1.0.0")
 /// configuration.connectTimeoutMs = 5_000
 /// configuration.tls = TLSConnector(context: context, serverName: "svc.test", endpoint: session)
 /// let connection = HTTP2Connection(address: address, loop: loop, configuration: configuration)

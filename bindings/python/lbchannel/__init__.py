@@ -89,14 +89,14 @@ __all__ = [
 ]
 
 #: Version of this Python binding.
-__version__ = "0.1.0"
+__version__ = "1.0.0"
 
 #: Path (or soname) of the loaded liblbchannel.
 library_path = _native.library_path
 
 
 def version():
-    """Version string of the loaded C library (``lbc_version()``), e.g. ``"0.1.0"``."""
+    """Version string of the loaded C library (``lbc_version()``), e.g. ``"1.0.0"``."""
     return _native.lbc_version().decode("ascii")
 
 

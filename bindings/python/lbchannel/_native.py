@@ -16,7 +16,7 @@ Search order (see :func:`load`):
    silently picking up another copy of the library;
 2. a ``liblbchannel.so*`` file next to this package;
 3. ``ctypes.util.find_library("lbchannel")``;
-4. ``liblbchannel.so.0`` through the dynamic loader's search path.
+4. ``liblbchannel.so.1`` through the dynamic loader's search path.
 """
 
 import ctypes
@@ -57,7 +57,7 @@ __all__ = [
 ENV_VAR = "LBCHANNEL_LIBRARY"
 
 #: The C API version this binding was written against (LBC_VERSION_NUM, 0xMMmmpp).
-REQUIRED_VERSION_NUM = 0x000100
+REQUIRED_VERSION_NUM = 0x010000
 
 
 # ---------------------------------------------------------------------------
@@ -184,7 +184,7 @@ def _candidates():
         yield ('ctypes.util.find_library("lbchannel")', found)
     else:
         yield ('ctypes.util.find_library("lbchannel")', None)
-    yield ("dynamic loader search path", "liblbchannel.so.0")
+    yield ("dynamic loader search path", "liblbchannel.so.1")
 
 
 def _check_version(cdll, where):
@@ -200,13 +200,8 @@ def _check_version(cdll, where):
     num = fn()
     major, minor = (num >> 16) & 0xFF, (num >> 8) & 0xFF
     want_major, want_minor = (REQUIRED_VERSION_NUM >> 16) & 0xFF, (REQUIRED_VERSION_NUM >> 8) & 0xFF
-    # 0.x: every minor release may break the ABI, so the minor must match.
-    # >= 1.0: same major, and at least the minor we were written against.
-    if want_major == 0:
-        compatible = major == 0 and minor == want_minor
-    else:
-        compatible = major == want_major and minor >= want_minor
-    if not compatible:
+    # The ABI policy: the same major, and at least the minor we were written against.
+    if major != want_major or minor < want_minor:
         raise ImportError(
             "%s is lbchannel version 0x%06x (%d.%d.%d); this binding needs a library "
             "compatible with 0x%06x (%d.%d.x)"
