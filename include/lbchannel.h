@@ -781,7 +781,10 @@ int lbc_channel_open(const char *target, const lbc_options *opts, lbc_channel **
  * that, and the teardown completes on another thread once the callback returns
  * (so its user_data must stay valid until then). Called from the channel's own
  * lookup or log callback it returns at once and the teardown completes on
- * another thread.
+ * another thread. Otherwise, when it returns, no thread of the channel runs any
+ * more (they have been joined): once every channel is closed and every call,
+ * queue and watch freed, the library may be unloaded (dlclose; LuaJIT's
+ * ffi.load unloads at exit).
  * In a forked child, closing a channel of the parent only forgets the handle
  * (see FORK above) and returns at once.
  * THREAD SAFETY: any thread; closing twice is harmless.

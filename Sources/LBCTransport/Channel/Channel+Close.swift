@@ -1,3 +1,4 @@
+import Glibc
 import LBCCore
 
 /// Closing without waiting forever for application code (lbc_channel_close).
@@ -9,7 +10,10 @@ import LBCCore
 /// has passed with an application callback still running, callbacks are muted (none
 /// starts any more) and the closer returns while the teardown finishes once the
 /// callback returns. Without a running callback it waits until the teardown is done
-/// (that is only the channel's own code).
+/// (that is only the channel's own code) and joins the helper thread, so that no code
+/// of the library runs any more when close returns: a runtime may unload the library
+/// right after (LuaJIT's `ffi.load` does at exit), and a thread still returning
+/// through it would crash.
 extension Channel {
     /// The longest lbc_channel_close waits for the teardown (the header says 2 s).
     package static let closeWaitNs: Int64 = 2_000_000_000
@@ -21,8 +25,9 @@ extension Channel {
     /// threads (see `isOwnThread`).
     package func close(waitingAtMostNs boundNs: Int64, finished: @escaping () -> Void) -> Bool {
         let done = Completion()
+        let helper: pthread_t
         do {
-            try Thread.startDetached { [self] in
+            helper = try Thread.start { [self] in
                 close()
                 finished()
                 done.signal()
@@ -39,10 +44,12 @@ extension Channel {
         while !done.wait(untilNs: deadline) {
             if callbacks.isRunning {
                 muteCallbacks()
+                pthread_detach(helper)
                 return false
             }
             deadline = EventLoop.now() + 100_000_000
         }
+        pthread_join(helper, nil)
         return true
     }
 }
