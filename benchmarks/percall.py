@@ -50,12 +50,15 @@ def main():
     work = tempfile.mkdtemp(prefix="lbc-percall.")
     # valgrind 3.19 cannot read the library's DWARF ("unhandled dwarf2 abbrev form"):
     # profile a copy without debug info (symbol names stay).
-    copy = os.path.join(work, "liblbchannel.so.0")
+    # Named as its SONAME, which the driver records and the loader looks for.
+    soname = subprocess.run(["objdump", "-p", lib], capture_output=True, text=True).stdout
+    soname = next((l.split()[1] for l in soname.splitlines() if l.split()[:1] == ["SONAME"]), "liblbchannel.so")
+    copy = os.path.join(work, soname)
     shutil.copyfile(lib, copy)
     subprocess.check_call(["strip", "--strip-debug", copy])
     load = os.path.join(work, "lbc_load")
     subprocess.check_call(["gcc", "-O2", "-std=gnu11", "-pthread", "-I" + os.path.join(ROOT, "include"), "-I" + HERE,
-                           os.path.join(HERE, "lbc_load.c"), "-o", load, "-L" + work, "-l:liblbchannel.so.0",
+                           os.path.join(HERE, "lbc_load.c"), "-o", load, "-L" + work, "-l:" + soname,
                            "-Wl,-rpath," + work])
     base = 10000 + random.randrange(8000)  # below the ephemeral range
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(n), str(base)], stdout=subprocess.PIPE, text=True)

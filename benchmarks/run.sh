@@ -71,6 +71,8 @@ build_library() {
     mkdir -p "$LIBDIR"
     ln -sf "$LIB" "$LIBDIR/liblbchannel.so"
     ln -sf "$LIB" "$LIBDIR/liblbchannel.so.0"
+    # the drivers record the library's SONAME (liblbchannel.so.1 from 1.0 on)
+    ln -sf "$LIB" "$LIBDIR/$(objdump -p "$LIB" | awk '$1 == "SONAME" {print $2}')"
   else
     log "building liblbchannel (release, static Swift runtime) into .build-bench/"
     (cd "$ROOT" && swift build --scratch-path "$SCRATCH" -c release \
