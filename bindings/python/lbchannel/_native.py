@@ -527,6 +527,18 @@ lbc_call_close_send = _fn("lbc_call_close_send", c_int, [lbc_call_p], optional=T
 lbc_call_recv = _fn(
     "lbc_call_recv", c_int, [lbc_call_p, c_int64, POINTER(c_void_p), POINTER(c_size_t)], optional=True
 )
+# int lbc_call_recv_into(lbc_call *call, int64_t timeout_ms, void *buf, size_t cap, size_t *len);
+lbc_call_recv_into = _fn("lbc_call_recv_into", c_int, [lbc_call_p, c_int64, c_void_p, c_size_t, POINTER(c_size_t)])
+
+# A bytes object of n uninitialised bytes and the address of its contents (CPython's
+# documented PyBytes_FromStringAndSize(NULL, n) / PyBytes_AsString): lbc_call_recv_into
+# fills it before anyone else sees it, so a message reaches Python with one copy.
+new_bytes = ctypes.pythonapi.PyBytes_FromStringAndSize
+new_bytes.restype = ctypes.py_object
+new_bytes.argtypes = [c_void_p, ctypes.c_ssize_t]
+bytes_address = ctypes.pythonapi.PyBytes_AsString
+bytes_address.restype = c_void_p
+bytes_address.argtypes = [ctypes.py_object]
 # int lbc_call_headers(lbc_call *call, int64_t timeout_ms, const lbc_metadata **out);
 lbc_call_headers = _fn(
     "lbc_call_headers", c_int, [lbc_call_p, c_int64, POINTER(lbc_metadata_p)], optional=True
