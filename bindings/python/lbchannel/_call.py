@@ -35,9 +35,7 @@ from . import _metadata, _native
 from ._status import HAVE_GRPC, Call
 from ._errors import (
     CallFinishedError,
-    ClosedError,
     ErrorCode,
-    SendClosedError,
     WouldBlockError,
     _check,
     _decode,
@@ -293,21 +291,16 @@ class NativeCall:
             return True
         return False
 
-    def wait(self, timeout=None):
+    def wait(self, timeout: "float | None" = None) -> bool:
         """Block (in slices) until the status is known or ``timeout`` seconds pass."""
-        end = None if timeout is None else time.monotonic() + timeout
-        while not self.done:
-            if not self.alive:
+        def attempt(step: int) -> object:
+            if self.done or not self.alive or self.finish(max(1, step)):
                 return self.done
-            if end is None:
-                step = SLICE_MS
-            else:
-                left = end - time.monotonic()
-                if left <= 0:
-                    return False
-                step = max(1, min(SLICE_MS, int(left * 1000)))
-            self.finish(step)
-        return True
+            return _AGAIN
+        try:
+            return bool(_in_slices(attempt, timeout, "", "lbc_call_finish"))
+        except WouldBlockError:
+            return False
 
     # -- callbacks ------------------------------------------------------------------
 
@@ -717,11 +710,3 @@ class EventPump:
 
 #: The target of a subscribe() kick's tag.
 _KICK = object()
-
-
-def closed_error():
-    return ClosedError(ErrorCode.CLOSED, "the channel is closed")
-
-
-def send_closed_error():
-    return SendClosedError(ErrorCode.SEND_CLOSED, "the send side of the call is closed")

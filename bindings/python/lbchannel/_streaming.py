@@ -129,8 +129,11 @@ class _CallControl:
         """How many attempts the call has made (``lbc_call_attempts``)."""
         return len(self.attempt_peers())
 
-    def cancel(self):
-        """Cancel the call (the server sees RST_STREAM); True if it was still running."""
+    def cancel(self) -> bool:
+        """Cancel the call (the server sees RST_STREAM); True if it was still running.
+
+        After True the call is over at once: ``done()`` (and for futures
+        ``cancelled()``) is True and ``code()`` is CANCELLED."""
         return self._native.cancel()
 
     def is_active(self):
@@ -145,8 +148,6 @@ class _CallControl:
         """Call ``callback()`` when the call ends (from a library helper thread);
         False (and never called) if it already has."""
         return self._native.add_callback(callback)
-
-    # -- lifetime -------------------------------------------------------------------
 
 
 class StreamingCall(_CallControl, _CallBase):
