@@ -32,7 +32,7 @@ import time
 from typing import Any, Callable
 
 from . import _metadata, _native
-from ._status import HAVE_GRPC, Call
+from ._status import Call, _grpc
 from ._errors import (
     CallFinishedError,
     ErrorCode,
@@ -532,21 +532,17 @@ class CompletionQueue:
     def fd(self):
         return _native.lbc_cq_fd(self.handle)
 
-    def register(self, target):
-        """Give ``target`` a tag (an int, never 0) whose events this queue dispatches to it."""
+    def register(self, target: Any) -> int:
+        """Give ``target`` a tag (an int, never 0) whose events this queue dispatches to
+        it; a :class:`NativeCall` also learns its tag and queue."""
         tag = next(self._ids)
         with self._lock:
             self._targets[tag] = target
-        target.tag = tag
-        target.queue = self
+        if isinstance(target, NativeCall):
+            target.tag, target.queue = tag, self
         return tag
 
-    def register_future(self, target):
-        """Like :meth:`register` for a target without ``tag``/``queue`` attributes."""
-        tag = next(self._ids)
-        with self._lock:
-            self._targets[tag] = target
-        return tag
+    register_future = register
 
     def unregister(self, target_or_tag):
         tag = target_or_tag if isinstance(target_or_tag, int) else getattr(target_or_tag, "tag", None)
@@ -588,11 +584,7 @@ class CompletionQueue:
 def public_state(state: int) -> Any:
     """An ``lbc_connectivity_state`` as a ``grpc.ChannelConnectivity`` (its name without grpcio)."""
     name = _native.CONNECTIVITY_NAMES[state]
-    if HAVE_GRPC:
-        import grpc
-
-        return getattr(grpc.ChannelConnectivity, name)
-    return name
+    return getattr(_grpc.ChannelConnectivity, name) if _grpc is not None else name
 
 
 class EventPump:

@@ -18,14 +18,7 @@ from ._streaming import (
     request_bytes,
     start_consumer,
 )
-from ._status import HAVE_GRPC, Call, RpcError
-
-if HAVE_GRPC:
-    import grpc as _grpc
-
-    _ChannelBase = _grpc.Channel
-else:  # pragma: no cover
-    _ChannelBase = object
+from ._status import Call, ChannelBase as _ChannelBase, RpcError
 
 __all__ = ["Channel"]
 
@@ -301,7 +294,6 @@ class Channel(_ChannelBase):
             if md is not None:
                 _native.lbc_metadata_free(md)
         return call
-
 
     def unary_with_call(self, method, request, timeout=None, metadata=None):
         """Run a unary RPC; return ``(response_bytes, call)``.

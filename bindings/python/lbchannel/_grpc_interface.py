@@ -7,7 +7,6 @@ grpcio-tools (``*_pb2_grpc.py``) work unchanged on a balanced channel:
 * the streaming kinds live in ``_streaming.py``.
 """
 
-import concurrent.futures
 import threading
 import time
 from typing import Any, Callable
@@ -15,27 +14,24 @@ from typing import Any, Callable
 from . import _native
 from ._call import _LOCALLY_CANCELLED, call_from_response, run_callback
 from ._errors import MessageTooLargeError
-from ._status import HAVE_GRPC, Call, StatusCode, RpcError, public_code
-
-if HAVE_GRPC:
-    import grpc as _grpc
-
-    _UnaryUnaryBase = _grpc.UnaryUnaryMultiCallable
-    _FutureBases = (_grpc.Call, _grpc.Future)
-    _FutureTimeoutError = _grpc.FutureTimeoutError
-    _FutureCancelledError = _grpc.FutureCancelledError
-else:  # pragma: no cover
-    _UnaryUnaryBase = object
-    _FutureBases = (object,)
-    _FutureTimeoutError = concurrent.futures.TimeoutError
-    _FutureCancelledError = concurrent.futures.CancelledError
+from ._status import (
+    Call,
+    FutureBases,
+    FutureCancelledError as _FutureCancelledError,
+    FutureTimeoutError as _FutureTimeoutError,
+    RpcError,
+    StatusCode,
+    UnaryUnaryBase,
+    _CallBase,
+    public_code,
+)
 
 __all__ = [
     "UnaryUnaryMultiCallable",
     "CallFuture",
 ]
 
-class UnaryUnaryMultiCallable(_UnaryUnaryBase):
+class UnaryUnaryMultiCallable(UnaryUnaryBase):
     """A unary method of a :class:`lbchannel.Channel` (``grpc.UnaryUnaryMultiCallable``).
 
     ``credentials`` must be None (per-call credentials are not supported);
@@ -118,7 +114,7 @@ class UnaryUnaryMultiCallable(_UnaryUnaryBase):
         return future
 
 
-class CallFuture(*_FutureBases):
+class CallFuture(_CallBase, *FutureBases):
     """A unary RPC started with ``lbc_unary_async``: a ``grpc.Future`` and ``grpc.Call``.
 
     :meth:`result` returns the response or raises the :class:`lbchannel.RpcError`;
