@@ -238,37 +238,31 @@ class CallFuture(_CallBase, *FutureBases):
 
     # -- grpc.Call ------------------------------------------------------------
 
-    def _final(self) -> Any:
-        """The finished Call or RpcError, None when cancelled (blocks until the RPC ends)."""
+    def _ask(self, what: str, if_cancelled: Any) -> Any:
+        """``what()`` of the finished Call or RpcError (blocks until the RPC ends)."""
         self._done.wait()
-        if self._cancelled:
-            return None
-        return self._error if self._error is not None else self._call
+        final = None if self._cancelled else self._error if self._error is not None else self._call
+        return if_cancelled if final is None else getattr(final, what)()
 
     def code(self) -> Any:
         """The status code (blocks until the RPC ends)."""
-        final = self._final()
-        return public_code(StatusCode.CANCELLED) if final is None else final.code()
+        return self._ask("code", public_code(StatusCode.CANCELLED))
 
     def details(self) -> str:
         """The status message (blocks until the RPC ends)."""
-        final = self._final()
-        return _LOCALLY_CANCELLED if final is None else final.details()
+        return self._ask("details", _LOCALLY_CANCELLED)
 
     def initial_metadata(self) -> Any:
         """Response headers (blocks until the RPC ends)."""
-        final = self._final()
-        return () if final is None else final.initial_metadata()
+        return self._ask("initial_metadata", ())
 
     def trailing_metadata(self) -> Any:
         """Response trailers (blocks until the RPC ends)."""
-        final = self._final()
-        return () if final is None else final.trailing_metadata()
+        return self._ask("trailing_metadata", ())
 
     def peer(self) -> str:
         """Endpoint that served the RPC (blocks until the RPC ends)."""
-        final = self._final()
-        return "" if final is None else final.peer()
+        return self._ask("peer", "")
 
     def is_active(self) -> bool:
         """True while the RPC has not finished."""
