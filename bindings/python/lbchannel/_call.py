@@ -542,8 +542,6 @@ class CompletionQueue:
             target.tag, target.queue = tag, self
         return tag
 
-    register_future = register
-
     def unregister(self, target_or_tag):
         tag = target_or_tag if isinstance(target_or_tag, int) else getattr(target_or_tag, "tag", None)
         with self._lock:
@@ -579,12 +577,6 @@ class CompletionQueue:
         handle, self.handle = self.handle, None
         if handle is not None:
             _native.lbc_cq_free(handle)
-
-
-def public_state(state: int) -> Any:
-    """An ``lbc_connectivity_state`` as a ``grpc.ChannelConnectivity`` (its name without grpcio)."""
-    name = _native.CONNECTIVITY_NAMES[state]
-    return getattr(_grpc.ChannelConnectivity, name) if _grpc is not None else name
 
 
 class EventPump:
@@ -623,7 +615,7 @@ class EventPump:
         # Wake the thread with the current state: a watch ended at once posts
         # one (last) event carrying the channel's state.
         kick = _native.lbc_connectivity_watch_p()
-        tag = self.queue.register_future(_KICK)
+        tag = self.queue.register(_KICK)
         if _native.lbc_channel_watch_connectivity(self._channel_handle, self.queue.handle,
                                                   ctypes.c_void_p(tag), 0, ctypes.byref(kick)) == 0:
             _native.lbc_connectivity_watch_free(kick)
@@ -639,9 +631,11 @@ class EventPump:
             due = [cb for cb, last in self._subscribers.items() if last != state]
             for cb in due:
                 self._subscribers[cb] = state
+        name = _native.CONNECTIVITY_NAMES[state]
+        public = getattr(_grpc.ChannelConnectivity, name) if _grpc is not None else name
         for cb in due:
             try:
-                cb(public_state(state))
+                cb(public)
             except Exception:  # a subscriber's bug must not stop the others: log it
                 _logger.exception("lbchannel: exception in connectivity subscriber %r", cb)
 

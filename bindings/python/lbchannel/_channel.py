@@ -283,7 +283,7 @@ class Channel(_ChannelBase):
         queue = self._get_pump().queue
         md = _metadata.build(metadata)
         call = _native.lbc_unary_call_p()
-        tag = queue.register_future(target)
+        tag = queue.register(target)
         try:
             rc = _native.lbc_unary_async(handle, method_b, payload, len(payload), md, timeout_ms,
                                          queue.handle, ctypes.c_void_p(tag), ctypes.byref(call))

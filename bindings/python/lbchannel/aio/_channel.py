@@ -174,7 +174,7 @@ class Channel(_ChannelBase):
         method_b = _text(method, "method")
         native = NativeCall(timeout)
         core = _CallCore(self, native, loop)
-        tag = cq.register_future(core)
+        tag = cq.register(core)
         core.tag = tag
         native.tag = tag
         md = _metadata.build(metadata)

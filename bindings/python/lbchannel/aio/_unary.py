@@ -53,7 +53,7 @@ class UnaryUnaryCall(*_UnaryUnaryCallBase):
         handle = channel._sync._live_handle()
         method_b = _text(method, "method")
         md = _metadata.build(metadata)
-        tag = cq.register_future(self)
+        tag = cq.register(self)
         self._cq, self._tag = cq, tag
         #: The call's ``lbc_unary_call*`` (cancel by handle); freed when the call ends.
         self._call = _native.lbc_unary_call_p()
