@@ -195,8 +195,18 @@ if [ ${#TLS_PORTS[@]} -gt 0 ]; then
     && HS_ARGS=(--tls-handshake "$OUT/tls_handshake.json") || log "tls_handshake.py failed (see $OUT/tls_handshake.log)"
 fi
 
+log "large-message ping-pong on one stream (Python binding vs grpcio)"
+LBCHANNEL_LIBRARY="$LIB" PYTHONPATH="$ROOT/bindings/python" \
+  "$PYTHON" "$HERE/py_pingpong.py" --server "$OUT/echo_server" --runs "$BENCH_RUNS" \
+  --seconds "$BENCH_SECONDS" >"$OUT/pingpong.md" 2>"$OUT/pingpong.log" \
+  || { log "py_pingpong.py failed (see $OUT/pingpong.log)"; : >"$OUT/pingpong.md"; }
+
 REPORT="$HERE/RESULTS.md"
 # A partial run (BENCH_ONLY) must not replace the full results.
 [ -n "${BENCH_ONLY:-}" ] && REPORT="$OUT/RESULTS-partial.md"
 "$PYTHON" "$HERE/report.py" --results "$OUT/results.json" --out "$REPORT" ${HS_ARGS[@]+"${HS_ARGS[@]}"}
+if [ -s "$OUT/pingpong.md" ]; then
+  printf '\n## Large messages: ping-pong on one stream (Python)\n\n' >>"$REPORT"
+  cat "$OUT/pingpong.md" >>"$REPORT"
+fi
 log "wrote ${REPORT#$ROOT/} ($(( $(date +%s) - START_TS )) s in all)"

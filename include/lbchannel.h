@@ -1382,6 +1382,27 @@ int lbc_call_close_send(lbc_call *call);
 int lbc_call_recv(lbc_call *call, int64_t timeout_ms, void **message, size_t *len);
 
 /**
+ * lbc_call_recv() into the caller's buffer: the one copy a received message
+ * needs to reach memory the caller owns (a language runtime's bytes object).
+ * Waits for the next message as lbc_call_recv() does, then sets *len to its size
+ * and, if it fits (*len <= cap), copies it into `buf` and takes it: LBC_OK. If it
+ * does not fit, nothing is copied or taken (the message stays first in line) and
+ * the result is LBC_ERR_OUT_OF_RANGE with *len the room it needs: allocate that
+ * much and call again (timeout 0 will do). A probe with buf NULL and cap 0 thus
+ * tells the size of the next message (and takes it if it is empty).
+ *
+ *   buf  where the message goes; NULL only with cap 0. Borrowed for the call.
+ *   cap  the size of buf in bytes
+ *   len  receives the message's size (with LBC_OK and LBC_ERR_OUT_OF_RANGE)
+ *
+ * Other results as for lbc_call_recv() (LBC_END, LBC_ERR_WOULD_BLOCK,
+ * LBC_ERR_RECURSIVE_CALL, LBC_ERR_CLOSED, LBC_ERR_FORKED), and
+ * LBC_ERR_INVALID_ARGUMENT (call or len NULL, buf NULL with cap > 0).
+ * THREAD SAFETY: as lbc_call_recv() (one receiver at a time per call).
+ */
+int lbc_call_recv_into(lbc_call *call, int64_t timeout_ms, void *buf, size_t cap, size_t *len);
+
+/**
  * The response headers (initial metadata), waiting up to `timeout_ms` for them.
  * A call that ends without headers (e.g. a trailers-only response) gives an
  * empty list. *out lives as long as the call. Returns LBC_OK,

@@ -163,6 +163,47 @@ public func lbc_call_recv(_ c: UnsafeMutableRawPointer?, _ timeoutMs: Int64,
     }
 }
 
+@_cdecl("lbc_call_recv_into")
+public func lbc_call_recv_into(_ c: UnsafeMutableRawPointer?, _ timeoutMs: Int64,
+                               _ buffer: UnsafeMutableRawPointer?, _ capacity: Int,
+                               _ length: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let c else { return fail(.invalidArgument, "lbc_call_recv_into: call is NULL") }
+    guard let length else { return fail(.invalidArgument, "lbc_call_recv_into: len is NULL") }
+    guard buffer != nil || capacity == 0 else {
+        return fail(.invalidArgument, "lbc_call_recv_into: buf is NULL with cap > 0")
+    }
+    let box: CallBox
+    switch callBox(c, "lbc_call_recv_into") {
+    case .success(let found): box = found
+    case .failure(let error): return error.record()
+    }
+    if let error = recursion("lbc_call_recv_into", box, timeoutMs) { return error }
+    var count = 0
+    let result = box.call.receive(deadlineNs: deadline(timeoutMs)) { bytes in
+        count = bytes.count
+        // Too small: the message stays first in line and *len says how much room it needs.
+        guard bytes.count <= capacity else { return false }
+        if let buffer, !bytes.isEmpty {
+            bytes.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        }
+        return true
+    }
+    switch result {
+    case .taken:
+        length.pointee = count
+        return 0
+    case .notTaken:
+        length.pointee = count
+        return fail(.outOfRange, "lbc_call_recv_into: the next message has \(count) bytes, more than cap (\(capacity)); it stays queued")
+    case .end:
+        return 1
+    case .wouldBlock:
+        return fail(.wouldBlock, "lbc_call_recv_into: no message within the timeout")
+    case .freed:
+        return freedWhileWaiting("lbc_call_recv_into")
+    }
+}
+
 /// LBC_ERR_CLOSED for a blocking function whose call another thread freed meanwhile.
 private func freedWhileWaiting(_ function: String) -> Int32 {
     fail(.closed, "\(function): the call was freed (lbc_call_free) by another thread while this one waited")

@@ -1156,6 +1156,64 @@ static void unary_async_cancel_by_handle(void) {
 
 /* ------------------------------------------------------------------------- */
 
+/* ------------------------------------------------------------------------- */
+/* lbc_call_recv_into: a size probe, then the message into the caller's buffer */
+/* ------------------------------------------------------------------------- */
+
+static void recv_into(void) {
+  lbc_channel *ch = open_with(NULL, NULL, NULL, NULL);
+  REQUIRE(ch, "open");
+  lbc_call *call = NULL;
+  if (!CHECK_RC(lbc_call_start(ch, M_SOUT, NULL, TIMEOUT_MS, NULL, NULL, &call), LBC_OK)) {
+    lbc_channel_close(ch);
+    return;
+  }
+  /* Two responses (100 000 and 10 payload bytes) and the end of the stream. */
+  const int32_t sizes[] = {100000, 10};
+  pb_buf req = {0};
+  pb_streaming_output_request(&req, sizes, 2, 0, 0, 0, NULL);
+  CHECK_RC(lbc_call_send(call, req.data, req.len, LBC_SEND_END, TIMEOUT_MS), LBC_OK);
+  pb_buf_free(&req);
+  size_t len = 0, bad_len = 0;
+  CHECK_RC(lbc_call_recv_into(NULL, 0, NULL, 0, &len), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_call_recv_into(call, 0, NULL, 0, NULL), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_call_recv_into(call, 0, NULL, 16, &len), LBC_ERR_INVALID_ARGUMENT);
+  /* Probe: waits for the first message and tells its size without taking it. */
+  if (CHECK_RC(lbc_call_recv_into(call, TIMEOUT_MS, NULL, 0, &len), LBC_ERR_OUT_OF_RANGE)) {
+    CHECK(len > 100000 && len < 100010, "probe said %zu bytes for a 100000-byte payload", len);
+    char small[64];
+    CHECK_RC(lbc_call_recv_into(call, 0, small, sizeof small, &bad_len), LBC_ERR_OUT_OF_RANGE);
+    CHECK(bad_len == len, "a second probe said %zu, the first %zu", bad_len, len);
+    unsigned char *buf = malloc(len + 7);
+    REQUIRE(buf, "malloc");
+    memset(buf, 0xAB, len + 7);
+    size_t got = 0;
+    if (CHECK_RC(lbc_call_recv_into(call, 0, buf, len + 7, &got), LBC_OK)) {
+      CHECK(got == len, "took %zu bytes, the probe said %zu", got, len);
+      size_t blen = 0;
+      int zero = 0;
+      CHECK(pb_get_payload_body(buf, got, 1, NULL, &blen, &zero) == 0 && blen == 100000 && zero,
+            "the message in the buffer is not the 100000-byte payload");
+      CHECK(buf[got] == 0xAB, "wrote past the message");
+    }
+    free(buf);
+  }
+  /* The second message fits a buffer of exactly its size; then the end. */
+  unsigned char second[64];
+  if (CHECK_RC(lbc_call_recv_into(call, TIMEOUT_MS, second, sizeof second, &len), LBC_OK)) {
+    size_t blen = 0;
+    int zero = 0;
+    CHECK(pb_get_payload_body(second, len, 1, NULL, &blen, &zero) == 0 && blen == 10,
+          "second message: %zu bytes, payload %zu", len, blen);
+  }
+  CHECK_RC(lbc_call_recv_into(call, TIMEOUT_MS, second, sizeof second, &len), LBC_END);
+  int status = -1;
+  if (CHECK_RC(lbc_call_finish(call, TIMEOUT_MS, &status, NULL, NULL), LBC_OK))
+    CHECK(status == LBC_STATUS_OK, "status %s", lbc_status_name(status));
+  lbc_call_free(call);
+  lbc_channel_close(ch);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s TARGET\n", argv[0]);
@@ -1188,6 +1246,7 @@ int main(int argc, char **argv) {
       {"lbc_unary_cancel (by tag) ends an async unary call", unary_async_cancel},
       {"lbc_unary_call_cancel ends exactly its call; freed handles", unary_async_cancel_by_handle},
       {"lbc_cq_fd with poll(2)", cq_fd_poll},
+      {"lbc_call_recv_into: size probe, then into the caller's buffer", recv_into},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(cases[i].name, cases[i].fn);
 

@@ -17,8 +17,10 @@
 
 :class:`CompletionQueue` owns an ``lbc_cq*`` and turns ``lbc_cq_poll``
 into Python tuples; :class:`EventPump` is one daemon thread per sync
-:class:`lbchannel.Channel` polling its queue to learn when calls end (for
-``add_callback``/``add_done_callback`` without a thread per call).
+:class:`lbchannel.Channel` waiting on its queue for the results of
+``future()`` calls, the end of streaming calls (``add_callback`` /
+``add_done_callback`` without a thread per call) and connectivity changes
+(``subscribe()``).
 """
 
 import ctypes
@@ -27,13 +29,13 @@ import logging
 import math
 import threading
 import time
+from typing import Any, Callable
 
 from . import _metadata, _native
+from ._status import Call, _grpc
 from ._errors import (
     CallFinishedError,
-    ClosedError,
     ErrorCode,
-    SendClosedError,
     WouldBlockError,
     _check,
     _decode,
@@ -69,6 +71,7 @@ MSG, END, AGAIN = "msg", "end", "again"
 
 _INT64_MAX = (1 << 63) - 1
 _STATUS_CANCELLED = 1
+_LOCALLY_CANCELLED = "Locally cancelled by application!"
 
 
 def timeout_ms(timeout):
@@ -98,6 +101,25 @@ def response_attempt_peers(resp):
     served the result): ``lbc_response_attempts`` / ``lbc_response_attempt_peer``."""
     n = _native.lbc_response_attempts(resp)
     return tuple(_decode(_native.lbc_response_attempt_peer(resp, i)) for i in range(n))
+
+
+def call_from_response(resp: Any) -> Call:
+    """The finished :class:`Call` of an ``lbc_response*`` (freed here)."""
+    try:
+        status = _native.lbc_response_status(resp)
+        details = _decode(_native.lbc_response_message(resp))
+        length = ctypes.c_size_t(0)
+        data_p = _native.lbc_response_data(resp, ctypes.byref(length))
+        data = ctypes.string_at(data_p, length.value) if data_p and length.value else b""
+        initial = _metadata.read(_native.lbc_response_headers(resp))
+        trailing = _metadata.read(_native.lbc_response_trailers(resp))
+        peer = _decode(_native.lbc_response_peer(resp))
+        attempt_peers = response_attempt_peers(resp)
+    finally:
+        _native.lbc_response_free(resp)
+    call = Call(status, details, initial, trailing, peer, data)
+    call._attempt_peers = attempt_peers
+    return call
 
 
 def call_attempt_peers(handle):
@@ -209,7 +231,7 @@ class NativeCall:
                 self.queue.unregister(self)
             _native.lbc_call_free(handle)
         if self.outcome is None:
-            self.outcome = (_STATUS_CANCELLED, "Locally cancelled by application!", ())
+            self.outcome = (_STATUS_CANCELLED, _LOCALLY_CANCELLED, ())
         self.fire_callbacks()
 
     # -- outcome ------------------------------------------------------------------
@@ -269,21 +291,16 @@ class NativeCall:
             return True
         return False
 
-    def wait(self, timeout=None):
+    def wait(self, timeout: "float | None" = None) -> bool:
         """Block (in slices) until the status is known or ``timeout`` seconds pass."""
-        end = None if timeout is None else time.monotonic() + timeout
-        while not self.done:
-            if not self.alive:
+        def attempt(step: int) -> object:
+            if self.done or not self.alive or self.finish(max(1, step)):
                 return self.done
-            if end is None:
-                step = SLICE_MS
-            else:
-                left = end - time.monotonic()
-                if left <= 0:
-                    return False
-                step = max(1, min(SLICE_MS, int(left * 1000)))
-            self.finish(step)
-        return True
+            return _AGAIN
+        try:
+            return bool(_in_slices(attempt, timeout, "", "lbc_call_finish"))
+        except WouldBlockError:
+            return False
 
     # -- callbacks ------------------------------------------------------------------
 
@@ -330,24 +347,29 @@ class NativeCall:
 
     # -- operations -------------------------------------------------------------------
 
-    def cancel(self, by_user=True):
+    def cancel(self, by_user: bool = True) -> bool:
         """``lbc_call_cancel``. True if the call had not ended yet.
 
-        ``by_user``: record it as a cancellation by the application
-        (:attr:`cancelled`); the binding's own cancellations (a failing
-        request iterator) pass False.
+        ``by_user``: a cancellation by the application: from the moment this
+        returns True the call is done with CANCELLED (:attr:`cancelled`, the
+        callbacks have run), as in grpcio. The binding's own cancellations (a
+        failing request iterator) pass False and set their status themselves.
         """
         handle = self._enter()
         if handle is None:
             return False
         try:
-            was_active = self.outcome is None and self.local_status is None
+            with self._cond:
+                was_active = self.outcome is None and self.local_status is None
+                if was_active and by_user:
+                    self.cancelled = True
+                    self.local_status = (_STATUS_CANCELLED, _LOCALLY_CANCELLED)
             _check(_native.lbc_call_cancel(handle), "lbc_call_cancel")
-            if was_active and by_user:
-                self.cancelled = True
-            return was_active
         finally:
             self._leave()
+        if was_active and by_user:
+            self.fire_callbacks()
+        return was_active
 
     def send(self, data, end, timeout_ms_value):
         """One ``lbc_call_send``: True if queued, False if no room in time.
@@ -390,8 +412,13 @@ class NativeCall:
         finally:
             self._leave()
 
-    def recv(self, timeout_ms_value):
-        """One ``lbc_call_recv``: ``(MSG, bytes)``, ``(END, None)`` or ``(AGAIN, None)``."""
+    def recv(self, timeout_ms_value: int) -> "tuple[str, bytes | None]":
+        """One receive: ``(MSG, bytes)``, ``(END, None)`` or ``(AGAIN, None)``.
+
+        One copy per message: ``lbc_call_recv_into`` first tells the size of
+        the next message (waiting up to ``timeout_ms_value``), then copies it
+        straight into a new bytes object.
+        """
         if self.drained:
             return END, None
         handle = self._enter()
@@ -399,22 +426,23 @@ class NativeCall:
             return END, None
         try:
             with self._recv_lock:
-                buf = ctypes.c_void_p()
                 length = ctypes.c_size_t(0)
-                rc = _native.lbc_call_recv(handle, timeout_ms_value, ctypes.byref(buf), ctypes.byref(length))
-                if rc == 0:
-                    try:
-                        data = ctypes.string_at(buf.value, length.value) if length.value else b""
-                    finally:
-                        _native.lbc_free(buf)
-                    return MSG, data
+                rc = _native.lbc_call_recv_into(handle, timeout_ms_value, None, 0, ctypes.byref(length))
+                if rc == ErrorCode.OUT_OF_RANGE:  # the usual case: a non-empty message of `length` bytes
+                    data = _native.new_bytes(None, length.value)
+                    rc = _native.lbc_call_recv_into(handle, 0, _native.bytes_address(data), length.value,
+                                                    ctypes.byref(length))
+                    if rc == 0:
+                        return MSG, data
+                elif rc == 0:
+                    return MSG, b""
                 if rc == _native.LBC_END:
                     self.drained = True
                     return END, None
                 if rc == ErrorCode.WOULD_BLOCK:
                     return AGAIN, None
-                _check(rc, "lbc_call_recv")
-                raise error_for(rc, "unexpected return value", "lbc_call_recv")  # pragma: no cover
+                _check(rc, "lbc_call_recv_into")
+                raise error_for(rc, "unexpected return value", "lbc_call_recv_into")  # pragma: no cover
         finally:
             self._leave()
 
@@ -504,20 +532,14 @@ class CompletionQueue:
     def fd(self):
         return _native.lbc_cq_fd(self.handle)
 
-    def register(self, target):
-        """Give ``target`` a tag (an int, never 0) whose events this queue dispatches to it."""
+    def register(self, target: Any) -> int:
+        """Give ``target`` a tag (an int, never 0) whose events this queue dispatches to
+        it; a :class:`NativeCall` also learns its tag and queue."""
         tag = next(self._ids)
         with self._lock:
             self._targets[tag] = target
-        target.tag = tag
-        target.queue = self
-        return tag
-
-    def register_future(self, target):
-        """Like :meth:`register` for a target without ``tag``/``queue`` attributes."""
-        tag = next(self._ids)
-        with self._lock:
-            self._targets[tag] = target
+        if isinstance(target, NativeCall):
+            target.tag, target.queue = tag, self
         return tag
 
     def unregister(self, target_or_tag):
@@ -533,8 +555,8 @@ class CompletionQueue:
         with self._lock:
             return list(self._targets.items())
 
-    def poll(self, timeout_ms_value):
-        """``lbc_cq_poll``: a list of ``(tag, kind, flags, response_ptr_or_None)``.
+    def poll(self, timeout_ms_value: int) -> "list[tuple[int, int, int, Any, int]]":
+        """``lbc_cq_poll``: a list of ``(tag, kind, flags, response_ptr_or_None, state)``.
 
         The caller owns every response pointer (``lbc_response_free``).
         """
@@ -548,7 +570,7 @@ class CompletionQueue:
         for i in range(n):
             ev = self._events[i]
             resp = ev.response if ev.response else None
-            out.append((ev.tag or 0, ev.kind, ev.flags, resp))
+            out.append((ev.tag or 0, ev.kind, ev.flags, resp, ev.state))
         return out
 
     def free(self):
@@ -558,59 +580,119 @@ class CompletionQueue:
 
 
 class EventPump:
-    """One daemon thread polling a queue for a sync channel's streaming calls.
+    """One daemon thread per sync channel polling its completion queue.
 
-    Only LBC_CALL_DONE matters here (sync calls block in the library for
-    everything else): it takes the call's status and runs its callbacks, so
-    ``add_callback``/``add_done_callback`` work without a thread per call.
+    It delivers what the library posts there: the results of ``future()``
+    unary calls (LBC_EVENT_UNARY), the end of streaming calls (LBC_CALL_DONE:
+    their status and ``add_callback`` callbacks) and the channel's
+    connectivity changes (a watch on the channel: ``subscribe()``). The
+    thread waits in ``lbc_cq_poll`` without a timeout: the watch's last event,
+    posted while ``lbc_channel_close`` runs, wakes it at once; it then ends the
+    futures still waiting, frees the queue and returns.
+
+    Callbacks run on this thread: keep them short, and never wait there for
+    another call's result.
     """
 
-    def __init__(self):
+    def __init__(self, channel_handle: Any) -> None:
         self.queue = CompletionQueue()
-        self._stop = False
+        self._lock = threading.Lock()
+        self._subscribers: "dict[Callable[[Any], None], int | None]" = {}
+        rc = _native.lbc_channel_watch_connectivity(channel_handle, self.queue.handle, None, 0, None)
+        if rc != 0:
+            self.queue.free()
+            _check(rc, "lbc_channel_watch_connectivity")
+        self._channel_handle = channel_handle
         self._thread = threading.Thread(target=self._run, name="lbchannel-events", daemon=True)
         self._thread.start()
 
-    def _run(self):
-        queue = self.queue
-        while not self._stop:
+    # -- connectivity ---------------------------------------------------------------
+
+    def subscribe(self, callback: "Callable[[Any], None]") -> None:
+        """Call ``callback(state)`` with the current state, then on every change (on this thread)."""
+        with self._lock:
+            self._subscribers[callback] = None
+        # Wake the thread with the current state: a watch ended at once posts
+        # one (last) event carrying the channel's state.
+        kick = _native.lbc_connectivity_watch_p()
+        tag = self.queue.register(_KICK)
+        if _native.lbc_channel_watch_connectivity(self._channel_handle, self.queue.handle,
+                                                  ctypes.c_void_p(tag), 0, ctypes.byref(kick)) == 0:
+            _native.lbc_connectivity_watch_free(kick)
+        else:  # closed meanwhile: the SHUTDOWN event reaches the new subscriber
+            self.queue.unregister(tag)
+
+    def unsubscribe(self, callback: "Callable[[Any], None]") -> None:
+        with self._lock:
+            self._subscribers.pop(callback, None)
+
+    def _notify(self, state: int) -> None:
+        with self._lock:
+            due = [cb for cb, last in self._subscribers.items() if last != state]
+            for cb in due:
+                self._subscribers[cb] = state
+        name = _native.CONNECTIVITY_NAMES[state]
+        public = getattr(_grpc.ChannelConnectivity, name) if _grpc is not None else name
+        for cb in due:
             try:
-                events = queue.poll(SLICE_MS * 2)
-            except Exception:  # pragma: no cover - a library bug; do not spin
+                cb(public)
+            except Exception:  # a subscriber's bug must not stop the others: log it
+                _logger.exception("lbchannel: exception in connectivity subscriber %r", cb)
+
+    # -- the thread -----------------------------------------------------------------
+
+    def _run(self) -> None:
+        queue = self.queue
+        running = True
+        while running:
+            try:
+                events = queue.poll(-1)
+            except Exception:  # pragma: no cover - a library bug: stop rather than spin
                 _logger.exception("lbchannel: lbc_cq_poll failed")
-                time.sleep(0.1)
-                continue
+                break
             for event in events:
-                self._handle(*event)
+                running = self._handle(*event) and running
             # No reference to a call may outlive its dispatch here: the thread
             # then waits in lbc_cq_poll, and a call kept alive would never be
             # collected (nor freed) while the channel is idle.
             events = event = None
+        # The channel is closed: take what is left, end what still waits, free the queue.
+        for event in queue.poll(0):
+            self._handle(*event)
+        for _tag, target in queue.targets():
+            abort = getattr(target, "abort", None)
+            if abort is not None:
+                abort()
+        queue.free()
 
-    def _handle(self, tag, kind, flags, resp):
-        if resp is not None:
-            _native.lbc_response_free(resp)  # sync channels never use lbc_unary_async
-        if kind != _native.LBC_EVENT_CALL or not (flags & _native.LBC_CALL_DONE):
-            return
-        target = self.queue.unregister(tag)
-        if target is not None:
-            try:
-                target.on_done_event()
-            except Exception:
-                _logger.exception("lbchannel: handling LBC_CALL_DONE failed")
+    def _handle(self, tag: int, kind: int, flags: int, resp: Any, state: int = 0) -> bool:
+        """Dispatch one event; False once the channel's watch has ended (the channel closed)."""
+        if kind == _native.LBC_EVENT_UNARY:
+            target = self.queue.unregister(tag)
+            if target is None:
+                _native.lbc_response_free(resp)
+            else:
+                target.complete(resp)
+        elif kind == _native.LBC_EVENT_CALL:
+            if flags & _native.LBC_CALL_DONE:
+                target = self.queue.unregister(tag)
+                if target is not None:
+                    try:
+                        target.on_done_event()
+                    except Exception:
+                        _logger.exception("lbchannel: handling LBC_CALL_DONE failed")
+        elif kind == _native.LBC_EVENT_CONNECTIVITY:
+            if tag:
+                self.queue.unregister(tag)  # a subscribe() kick
+            self._notify(state)
+            return not (tag == 0 and flags & _native.LBC_CONNECTIVITY_LAST)
+        return True
 
-    def close(self):
-        """Stop the thread and free the queue (calls still bound to it lose their later events)."""
-        self._stop = True
+    def close(self) -> None:
+        """Wait for the thread to finish (the channel must be closed: that ends it)."""
         if self._thread is not threading.current_thread():
             self._thread.join(5)
-        if not self._thread.is_alive():
-            self.queue.free()
 
 
-def closed_error():
-    return ClosedError(ErrorCode.CLOSED, "the channel is closed")
-
-
-def send_closed_error():
-    return SendClosedError(ErrorCode.SEND_CLOSED, "the send side of the call is closed")
+#: The target of a subscribe() kick's tag.
+_KICK = object()

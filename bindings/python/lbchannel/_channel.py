@@ -3,12 +3,13 @@
 import ctypes
 import json
 import threading
+from typing import Any, Callable
 
 from . import _callbacks, _metadata, _native, _service_config
-from ._call import EventPump, NativeCall, response_attempt_peers, timeout_ms as _timeout_ms
+from ._call import EventPump, NativeCall, call_from_response, timeout_ms as _timeout_ms
 from . import _errors
 from ._errors import ClosedError, ErrorCode, _check
-from ._grpc_interface import ConnectivityWatcher, UnaryUnaryMultiCallable
+from ._grpc_interface import UnaryUnaryMultiCallable
 from ._streaming import (
     StreamingCall,
     StreamStreamMultiCallable,
@@ -17,14 +18,7 @@ from ._streaming import (
     request_bytes,
     start_consumer,
 )
-from ._status import HAVE_GRPC, Call, RpcError
-
-if HAVE_GRPC:
-    import grpc as _grpc
-
-    _ChannelBase = _grpc.Channel
-else:  # pragma: no cover
-    _ChannelBase = object
+from ._status import Call, ChannelBase as _ChannelBase, RpcError
 
 __all__ = ["Channel"]
 
@@ -154,9 +148,7 @@ class Channel(_ChannelBase):
     def __init__(self, target, lookup=None, log_callback=None, **options):
         self._handle = None
         self._lock = threading.Lock()
-        self._executor = None
-        self._watcher = None
-        self._pump = None
+        self._pump: "EventPump | None" = None
         self._target = target
         # The C library may call these until lbc_channel_close() returns:
         # the channel keeps them (and their CFUNCTYPE objects) alive.
@@ -220,17 +212,11 @@ class Channel(_ChannelBase):
             raise RuntimeError("a channel cannot be closed from inside its lookup or log callback")
         with self._lock:
             handle, self._handle = self._handle, None
-            executor, self._executor = self._executor, None
-            watcher, self._watcher = self._watcher, None
             pump, self._pump = self._pump, None
         if handle is not None:
-            _native.lbc_channel_close(handle)
+            _native.lbc_channel_close(handle)  # ends the pump's watch: its thread wakes and ends
         if pump is not None:
             pump.close()
-        if watcher is not None:
-            watcher.stop()
-        if executor is not None:
-            executor.shutdown(wait=False)
 
     def __enter__(self):
         return self
@@ -270,7 +256,7 @@ class Channel(_ChannelBase):
 
     # -- calls ----------------------------------------------------------------
 
-    def _invoke(self, method, request, timeout, metadata):
+    def _invoke(self, method: str, request: Any, timeout: "float | None", metadata: Any) -> Call:
         """Run one unary RPC; return the finished :class:`Call` (any status)."""
         handle = self._live_handle()
         method_b = _text(method, "method")
@@ -284,20 +270,29 @@ class Channel(_ChannelBase):
         finally:
             if md is not None:
                 _native.lbc_metadata_free(md)
+        return call_from_response(resp)
+
+    def _start_unary(self, method: str, request: Any, timeout: "float | None", metadata: Any,
+                     target: Any) -> Any:
+        """Start an ``lbc_unary_async`` call whose result the event thread hands to
+        ``target.complete(resp)``; return its ``lbc_unary_call*``."""
+        handle = self._live_handle()
+        method_b = _text(method, "method")
+        payload = request_bytes(request)
+        timeout_ms = _timeout_ms(timeout)
+        queue = self._get_pump().queue
+        md = _metadata.build(metadata)
+        call = _native.lbc_unary_call_p()
+        tag = queue.register(target)
         try:
-            status = _native.lbc_response_status(resp)
-            details = _decode(_native.lbc_response_message(resp))
-            length = ctypes.c_size_t(0)
-            data_p = _native.lbc_response_data(resp, ctypes.byref(length))
-            data = ctypes.string_at(data_p, length.value) if data_p and length.value else b""
-            initial = _metadata.read(_native.lbc_response_headers(resp))
-            trailing = _metadata.read(_native.lbc_response_trailers(resp))
-            peer = _decode(_native.lbc_response_peer(resp))
-            attempt_peers = response_attempt_peers(resp)
+            rc = _native.lbc_unary_async(handle, method_b, payload, len(payload), md, timeout_ms,
+                                         queue.handle, ctypes.c_void_p(tag), ctypes.byref(call))
+            if rc != 0:
+                queue.unregister(tag)
+                _check(rc, "lbc_unary_async")
         finally:
-            _native.lbc_response_free(resp)
-        call = Call(status, details, initial, trailing, peer, data)
-        call._attempt_peers = attempt_peers
+            if md is not None:
+                _native.lbc_metadata_free(md)
         return call
 
     def unary_with_call(self, method, request, timeout=None, metadata=None):
@@ -315,12 +310,12 @@ class Channel(_ChannelBase):
 
     # -- streaming calls ------------------------------------------------------------
 
-    def _get_pump(self):
+    def _get_pump(self) -> EventPump:
         with self._lock:
             if self._handle is None:
                 raise ClosedError(ErrorCode.CLOSED, "the channel is closed")
             if self._pump is None:
-                self._pump = EventPump()
+                self._pump = EventPump(self._handle)
             return self._pump
 
     def _start_native_call(self, method, metadata, timeout):
@@ -485,19 +480,6 @@ class Channel(_ChannelBase):
 
     # -- grpc.Channel interface ----------------------------------------------------
 
-    def _get_executor(self):
-        """The small thread pool running ``future()`` calls (created lazily)."""
-        import concurrent.futures
-
-        with self._lock:
-            if self._handle is None:
-                raise ClosedError(ErrorCode.CLOSED, "the channel is closed")
-            if self._executor is None:
-                self._executor = concurrent.futures.ThreadPoolExecutor(
-                    max_workers=8, thread_name_prefix="lbchannel-future"
-                )
-            return self._executor
-
     def unary_unary(
         self,
         method,
@@ -560,31 +542,23 @@ class Channel(_ChannelBase):
             _check(rc, "lbc_channel_connectivity" if address is None else "lbc_channel_endpoint_connectivity")
         return _native.CONNECTIVITY_NAMES[rc]
 
-    def _connectivity(self):
-        """The channel's connectivity state name (polled by subscribe())."""
-        try:
-            return self.connectivity()
-        except ClosedError:
-            return "SHUTDOWN"
+    def subscribe(self, callback: "Callable[[Any], None]", try_to_connect: bool = False) -> None:
+        """``grpc.Channel.subscribe``: call ``callback(state)`` with the current
+        connectivity state and then on every change, until :meth:`unsubscribe`.
 
-    def subscribe(self, callback, try_to_connect=False):
-        """``grpc.Channel.subscribe``: call ``callback(state)`` on connectivity changes.
-
-        The state is a ``grpc.ChannelConnectivity`` (a name string without
-        grpcio), derived from the endpoints' states (READY if any endpoint is
-        READY, ...), polled every 100 ms on a helper thread. Makes
+        The state is a ``grpc.ChannelConnectivity`` (its name without grpcio)
+        as :meth:`connectivity` describes it; the last is SHUTDOWN, when the
+        channel closes. Changes come from the library's connectivity watch
+        (``lbc_channel_watch_connectivity``), no polling; callbacks run on the
+        channel's event thread, one at a time (keep them short), and what they
+        raise is logged to the ``"lbchannel"`` logger. ``try_to_connect`` is
+        accepted for grpcio's sake: the channel always connects at once. Makes
         ``grpc.channel_ready_future(channel)`` work.
         """
-        with self._lock:
-            if self._handle is None:
-                raise ClosedError(ErrorCode.CLOSED, "the channel is closed")
-            if self._watcher is None:
-                self._watcher = ConnectivityWatcher(self)
-            watcher = self._watcher
-        watcher.add(callback)
+        self._get_pump().subscribe(callback)
 
-    def unsubscribe(self, callback):
-        """``grpc.Channel.unsubscribe``: stop calling ``callback``."""
-        watcher = self._watcher
-        if watcher is not None:
-            watcher.remove(callback)
+    def unsubscribe(self, callback: "Callable[[Any], None]") -> None:
+        """``grpc.Channel.unsubscribe``: stop calling ``callback`` (unknown ones are ignored)."""
+        pump = self._pump
+        if pump is not None:
+            pump.unsubscribe(callback)

@@ -7,34 +7,31 @@ grpcio-tools (``*_pb2_grpc.py``) work unchanged on a balanced channel:
 * the streaming kinds live in ``_streaming.py``.
 """
 
-import concurrent.futures
 import threading
 import time
-import weakref
+from typing import Any, Callable
 
+from . import _native
+from ._call import _LOCALLY_CANCELLED, call_from_response, run_callback
 from ._errors import MessageTooLargeError
-from ._status import HAVE_GRPC, StatusCode, RpcError, public_code
-
-if HAVE_GRPC:
-    import grpc as _grpc
-
-    _UnaryUnaryBase = _grpc.UnaryUnaryMultiCallable
-    _FutureBases = (_grpc.Call, _grpc.Future)
-    _FutureTimeoutError = _grpc.FutureTimeoutError
-    _FutureCancelledError = _grpc.FutureCancelledError
-else:  # pragma: no cover
-    _UnaryUnaryBase = object
-    _FutureBases = (object,)
-    _FutureTimeoutError = concurrent.futures.TimeoutError
-    _FutureCancelledError = concurrent.futures.CancelledError
+from ._status import (
+    Call,
+    FutureBases,
+    FutureCancelledError as _FutureCancelledError,
+    FutureTimeoutError as _FutureTimeoutError,
+    RpcError,
+    StatusCode,
+    UnaryUnaryBase,
+    _CallBase,
+    public_code,
+)
 
 __all__ = [
     "UnaryUnaryMultiCallable",
     "CallFuture",
-    "ConnectivityWatcher",
 ]
 
-class UnaryUnaryMultiCallable(_UnaryUnaryBase):
+class UnaryUnaryMultiCallable(UnaryUnaryBase):
     """A unary method of a :class:`lbchannel.Channel` (``grpc.UnaryUnaryMultiCallable``).
 
     ``credentials`` must be None (per-call credentials are not supported);
@@ -48,240 +45,239 @@ class UnaryUnaryMultiCallable(_UnaryUnaryBase):
         self._serialize = request_serializer
         self._deserialize = response_deserializer
 
-    def _blocking(self, request, timeout, metadata, credentials):
+    def _payload(self, request: Any, credentials: Any) -> Any:
         if credentials is not None:
             raise NotImplementedError("per-call credentials are not supported by lbchannel")
-        if self._serialize is not None:
-            try:
-                payload = self._serialize(request)
-            except Exception as exc:
-                raise RpcError(StatusCode.INTERNAL, "Exception serializing request! (%s)" % exc) from exc
-        else:
-            payload = request
+        if self._serialize is None:
+            return request
+        try:
+            return self._serialize(request)
+        except Exception as exc:
+            raise RpcError(StatusCode.INTERNAL, "Exception serializing request! (%s)" % exc) from exc
+
+    def _outcome(self, call: Call) -> "tuple[Any, Call]":
+        """``(response, call)`` of a finished call; raises its RpcError."""
+        if call._status != 0:
+            raise RpcError.from_call(call)
+        if self._deserialize is None:
+            return call._response, call
+        try:
+            return self._deserialize(call._response), call
+        except Exception as exc:
+            raise RpcError(
+                StatusCode.INTERNAL,
+                "Exception deserializing response! (%s)" % exc,
+                call._initial,
+                call._trailing,
+                call._peer,
+            ) from exc
+
+    def _blocking(self, request: Any, timeout: "float | None", metadata: Any, credentials: Any) -> "tuple[Any, Call]":
+        payload = self._payload(request, credentials)
         try:
             call = self._channel._invoke(self._method, payload, timeout, metadata)
         except MessageTooLargeError as exc:
             # grpcio reports an oversized request as an RPC outcome.
             raise RpcError(StatusCode.RESOURCE_EXHAUSTED, exc.message or str(exc)) from exc
-        if call._status != 0:
-            raise RpcError.from_call(call)
-        if self._deserialize is not None:
-            try:
-                response = self._deserialize(call._response)
-            except Exception as exc:
-                raise RpcError(
-                    StatusCode.INTERNAL,
-                    "Exception deserializing response! (%s)" % exc,
-                    call._initial,
-                    call._trailing,
-                    call._peer,
-                ) from exc
-        else:
-            response = call._response
-        return response, call
+        return self._outcome(call)
 
-    def __call__(self, request, timeout=None, metadata=None, credentials=None,
-                 wait_for_ready=None, compression=None):
+    def __call__(self, request: Any, timeout: "float | None" = None, metadata: Any = None,
+                 credentials: Any = None, wait_for_ready: "bool | None" = None, compression: Any = None) -> Any:
         """Run the RPC and return the response (deserialized when a deserializer was given).
 
         Raises :class:`lbchannel.RpcError` (a ``grpc.RpcError``) on a non-OK status.
         """
         return self._blocking(request, timeout, metadata, credentials)[0]
 
-    def with_call(self, request, timeout=None, metadata=None, credentials=None,
-                  wait_for_ready=None, compression=None):
+    def with_call(self, request: Any, timeout: "float | None" = None, metadata: Any = None,
+                  credentials: Any = None, wait_for_ready: "bool | None" = None,
+                  compression: Any = None) -> "tuple[Any, Call]":
         """Run the RPC and return ``(response, call)``; ``call`` is an :class:`lbchannel.Call`."""
         return self._blocking(request, timeout, metadata, credentials)
 
-    def future(self, request, timeout=None, metadata=None, credentials=None,
-               wait_for_ready=None, compression=None):
-        """Start the RPC on the channel's thread pool; return a :class:`CallFuture`."""
-        executor = self._channel._get_executor()
-        deadline = None if timeout is None else time.monotonic() + float(timeout)
-        inner = executor.submit(self._blocking, request, timeout, metadata, credentials)
-        return CallFuture(inner, deadline)
+    def future(self, request: Any, timeout: "float | None" = None, metadata: Any = None,
+               credentials: Any = None, wait_for_ready: "bool | None" = None,
+               compression: Any = None) -> "CallFuture":
+        """Start the RPC (``lbc_unary_async``) and return a :class:`CallFuture` at once.
+
+        Its result arrives on the channel's event thread; ``cancel()`` ends
+        the RPC on the wire (the server sees RST_STREAM).
+        """
+        future = CallFuture(timeout, self._outcome)
+        try:
+            payload = self._payload(request, credentials)
+            future.started(self._channel._start_unary(self._method, payload, timeout, metadata, future))
+        except RpcError as exc:
+            future.failed(exc)
+        except MessageTooLargeError as exc:
+            future.failed(RpcError(StatusCode.RESOURCE_EXHAUSTED, exc.message or str(exc)))
+        return future
 
 
-class CallFuture(*_FutureBases):
-    """A unary RPC running on a helper thread: a ``grpc.Future`` and ``grpc.Call``.
+class CallFuture(_CallBase, *FutureBases):
+    """A unary RPC started with ``lbc_unary_async``: a ``grpc.Future`` and ``grpc.Call``.
 
     :meth:`result` returns the response or raises the :class:`lbchannel.RpcError`;
-    the ``grpc.Call`` accessors block until the RPC has finished.
+    the ``grpc.Call`` accessors block until the RPC has finished. Done
+    callbacks run on the channel's event thread (or at once, on the caller's,
+    when the future is already done).
     """
 
-    def __init__(self, inner, deadline=None):
-        self._inner = inner
-        self._deadline = deadline
+    def __init__(self, timeout: "float | None", outcome: "Callable[[Call], tuple[Any, Call]]") -> None:
+        self._deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
+        self._to_outcome = outcome
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        #: The ``lbc_unary_call*`` while the RPC runs (cancel by handle).
+        self._handle: Any = None
+        self._cancelled = False
+        self._value: Any = None
+        self._call: "Call | None" = None
+        self._error: "BaseException | None" = None
+        self._callbacks: "list[Callable[[], None]]" = []
+
+    # -- completion -------------------------------------------------------------
+
+    def started(self, handle: Any) -> None:
+        """``lbc_unary_async`` returned ``handle`` (its event may have come already)."""
+        with self._lock:
+            if self._done.is_set():
+                _native.lbc_unary_call_free(handle)
+            else:
+                self._handle = handle
+
+    def _end(self, cancelled: bool = False, call: "Call | None" = None,
+             error: "BaseException | None" = None) -> bool:
+        """Record the outcome (the first one wins) and run the callbacks; False if already done."""
+        with self._lock:
+            if self._done.is_set():
+                return False
+            self._cancelled, self._call, self._error = cancelled, call, error
+            handle, self._handle = self._handle, None
+            if handle:
+                if cancelled:
+                    _native.lbc_unary_call_cancel(handle)  # the server sees RST_STREAM
+                _native.lbc_unary_call_free(handle)
+            self._done.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for fn in callbacks:
+            run_callback(fn)
+        return True
+
+    def failed(self, error: BaseException) -> None:
+        """The RPC could not start: it ends with ``error``."""
+        self._end(error=error)
+
+    def complete(self, resp: Any) -> None:
+        """The LBC_EVENT_UNARY of the call (event thread)."""
+        if self._done.is_set():
+            _native.lbc_response_free(resp)
+            return
+        call = call_from_response(resp)
+        try:
+            value, call = self._to_outcome(call)
+        except RpcError as exc:
+            self._end(call=call, error=exc)
+        else:
+            self._value = value
+            self._end(call=call)
+
+    def abort(self) -> None:
+        """The channel closed before the call's event came."""
+        self._end(error=RpcError(StatusCode.CANCELLED, "the channel was closed"))
 
     # -- grpc.Future ----------------------------------------------------------
 
-    def cancel(self):
-        """Cancel the RPC if it has not started yet; True if it was cancelled."""
-        return self._inner.cancel()
+    def cancel(self) -> bool:
+        """Cancel the RPC on the wire; True unless it has already ended.
 
-    def cancelled(self):
-        """True if :meth:`cancel` succeeded."""
-        return self._inner.cancelled()
+        After True, :meth:`cancelled` and :meth:`done` are True and
+        :meth:`code` is CANCELLED at once.
+        """
+        return self._end(cancelled=True)
 
-    def running(self):
+    def cancelled(self) -> bool:
+        """True if :meth:`cancel` ended the RPC."""
+        return self._cancelled
+
+    def running(self) -> bool:
         """True while the RPC is in progress."""
-        return self._inner.running()
+        return not self._done.is_set()
 
-    def done(self):
+    def done(self) -> bool:
         """True once the RPC has finished or was cancelled."""
-        return self._inner.done()
+        return self._done.is_set()
 
-    def _outcome(self, timeout):
-        try:
-            return self._inner.result(timeout=timeout), None
-        except concurrent.futures.TimeoutError:
-            raise _FutureTimeoutError() from None
-        except concurrent.futures.CancelledError:
-            raise _FutureCancelledError() from None
-        except Exception as exc:  # RpcError, ClosedError, ...
-            return None, exc
+    def _wait(self, timeout: "float | None") -> None:
+        if not self._done.wait(timeout):
+            raise _FutureTimeoutError()
+        if self._cancelled:
+            raise _FutureCancelledError()
 
-    def result(self, timeout=None):
+    def result(self, timeout: "float | None" = None) -> Any:
         """The response; raises the RPC's error, ``grpc.FutureTimeoutError`` or ``grpc.FutureCancelledError``."""
-        value, exc = self._outcome(timeout)
-        if exc is not None:
-            raise exc
-        return value[0]
+        self._wait(timeout)
+        if self._error is not None:
+            raise self._error
+        return self._value
 
-    def exception(self, timeout=None):
+    def exception(self, timeout: "float | None" = None) -> "BaseException | None":
         """The RPC's exception (an :class:`lbchannel.RpcError`), or None on success."""
-        return self._outcome(timeout)[1]
+        self._wait(timeout)
+        return self._error
 
-    def traceback(self, timeout=None):
+    def traceback(self, timeout: "float | None" = None) -> Any:
         """The traceback of :meth:`exception`, or None."""
         exc = self.exception(timeout)
         return None if exc is None else exc.__traceback__
 
-    def add_done_callback(self, fn):
+    def add_done_callback(self, fn: "Callable[[CallFuture], None]") -> None:
         """Call ``fn(self)`` when the RPC finishes (at once if it already has)."""
-        self._inner.add_done_callback(lambda _inner: fn(self))
+        if not self.add_callback(lambda: fn(self)):
+            run_callback(fn, self)
 
     # -- grpc.Call ------------------------------------------------------------
 
-    def _call_like(self):
-        """The finished Call or RpcError (blocks until the RPC ends)."""
-        try:
-            value, exc = self._outcome(None)
-        except _FutureCancelledError:
-            return None
-        return exc if exc is not None else value[1]
+    def _ask(self, what: str, if_cancelled: Any) -> Any:
+        """``what()`` of the finished Call or RpcError (blocks until the RPC ends)."""
+        self._done.wait()
+        final = None if self._cancelled else self._error if self._error is not None else self._call
+        return if_cancelled if final is None else getattr(final, what)()
 
-    def code(self):
+    def code(self) -> Any:
         """The status code (blocks until the RPC ends)."""
-        call = self._call_like()
-        if call is None:
-            return public_code(StatusCode.CANCELLED)
-        if isinstance(call, RpcError) or hasattr(call, "code"):
-            return call.code()
-        return public_code(StatusCode.UNKNOWN)
+        return self._ask("code", public_code(StatusCode.CANCELLED))
 
-    def details(self):
+    def details(self) -> str:
         """The status message (blocks until the RPC ends)."""
-        call = self._call_like()
-        if call is None:
-            return "Locally cancelled by application!"
-        return call.details() if hasattr(call, "details") else str(call)
+        return self._ask("details", _LOCALLY_CANCELLED)
 
-    def initial_metadata(self):
+    def initial_metadata(self) -> Any:
         """Response headers (blocks until the RPC ends)."""
-        call = self._call_like()
-        return call.initial_metadata() if hasattr(call, "initial_metadata") else ()
+        return self._ask("initial_metadata", ())
 
-    def trailing_metadata(self):
+    def trailing_metadata(self) -> Any:
         """Response trailers (blocks until the RPC ends)."""
-        call = self._call_like()
-        return call.trailing_metadata() if hasattr(call, "trailing_metadata") else ()
+        return self._ask("trailing_metadata", ())
 
-    def peer(self):
+    def peer(self) -> str:
         """Endpoint that served the RPC (blocks until the RPC ends)."""
-        call = self._call_like()
-        return call.peer() if hasattr(call, "peer") else ""
+        return self._ask("peer", "")
 
-    def is_active(self):
+    def is_active(self) -> bool:
         """True while the RPC has not finished."""
-        return not self._inner.done()
+        return not self._done.is_set()
 
-    def time_remaining(self):
+    def time_remaining(self) -> "float | None":
         """Seconds until the deadline, or None without one."""
         if self._deadline is None:
             return None
         return max(0.0, self._deadline - time.monotonic())
 
-    def add_callback(self, callback):
-        """Call ``callback()`` when the RPC ends; False if it already has."""
-        if self._inner.done():
-            return False
-        self._inner.add_done_callback(lambda _inner: callback())
-        return True
-
-
-class ConnectivityWatcher:
-    """Polls a channel's endpoint states and reports changes to subscribers.
-
-    Backs ``Channel.subscribe``: each callback gets the current state at once
-    and then every change, from a daemon thread, as a
-    ``grpc.ChannelConnectivity`` (the state's name without grpcio). Holds the
-    channel weakly so an unreferenced channel can still be collected.
-    """
-
-    interval = 0.1
-
-    def __init__(self, channel):
-        self._channel = weakref.ref(channel)
-        self._lock = threading.Lock()
-        self._callbacks = {}
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="lbchannel-connectivity", daemon=True)
-        self._thread.start()
-
-    @staticmethod
-    def _public(state):
-        if HAVE_GRPC:
-            return getattr(_grpc.ChannelConnectivity, state)
-        return state
-
-    def add(self, callback):
-        """Subscribe ``callback``; it is told the current state first."""
+    def add_callback(self, callback: "Callable[[], None]") -> bool:
+        """Call ``callback()`` when the RPC ends; False (and never called) if it already has."""
         with self._lock:
-            self._callbacks[callback] = None  # None: nothing reported yet
-
-    def remove(self, callback):
-        """Unsubscribe ``callback`` (unknown callbacks are ignored)."""
-        with self._lock:
-            self._callbacks.pop(callback, None)
-
-    def stop(self):
-        """Report SHUTDOWN to every subscriber and end the thread."""
-        self._stopped.set()
-
-    def _notify(self, state):
-        with self._lock:
-            due = [cb for cb, last in self._callbacks.items() if last != state]
-            for cb in due:
-                self._callbacks[cb] = state
-        for cb in due:
-            try:
-                cb(self._public(state))
-            except Exception:  # a subscriber's bug must not stop the others
-                pass
-
-    def _run(self):
-        while True:
-            channel = self._channel()
-            if channel is None or self._stopped.is_set():
-                state = "SHUTDOWN"
-            else:
-                try:
-                    state = channel._connectivity()
-                except Exception:
-                    state = "SHUTDOWN"
-            del channel
-            self._notify(state)
-            if state == "SHUTDOWN":
-                return
-            self._stopped.wait(self.interval)
+            if self._done.is_set():
+                return False
+            self._callbacks.append(callback)
+            return True

@@ -50,7 +50,6 @@ __all__ = [
     "lbc_cq_p",
     "lbc_call_p",
     "lbc_event",
-    "HAVE_STREAMING",
 ]
 
 #: Environment variable naming the library file to load.
@@ -239,27 +238,11 @@ def load():
 lib, library_path = load()
 
 
-def _missing(name):
-    """A stand-in for a function the loaded library does not export."""
-
-    def missing(*_args):
-        raise ImportError(
-            "%s does not export %s(): this library predates streaming calls and "
-            "completion queues (include/lbchannel.h)" % (library_path, name)
-        )
-
-    missing.__name__ = name
-    missing.missing = True
-    return missing
-
-
-def _fn(name, restype, argtypes, optional=False):
+def _fn(name, restype, argtypes):
     """Declare one C function: set its restype/argtypes and return it."""
     try:
         f = getattr(lib, name)
     except AttributeError:
-        if optional:
-            return _missing(name)
         raise ImportError(
             "%s does not export %s(), which this binding needs: the library is older "
             "than include/lbchannel.h or not lbchannel at all" % (library_path, name)
@@ -396,25 +379,21 @@ lbc_channel_close = _fn("lbc_channel_close", None, [lbc_channel_p])
 # const char *lbc_channel_errmsg(const lbc_channel *ch);
 lbc_channel_errmsg = _fn("lbc_channel_errmsg", c_char_p, [lbc_channel_p])
 # int lbc_options_set_log_queue(lbc_options *opts, lbc_cq *cq, void *tag);
-lbc_options_set_log_queue = _fn("lbc_options_set_log_queue", c_int, [lbc_options_p, lbc_cq_p, c_void_p], optional=True)
+lbc_options_set_log_queue = _fn("lbc_options_set_log_queue", c_int, [lbc_options_p, lbc_cq_p, c_void_p])
 # int lbc_channel_next_log(lbc_channel *ch, int *level, char **message);
 lbc_channel_next_log = _fn(
-    "lbc_channel_next_log", c_int, [lbc_channel_p, POINTER(c_int), POINTER(c_void_p)], optional=True
-)
+    "lbc_channel_next_log", c_int, [lbc_channel_p, POINTER(c_int), POINTER(c_void_p)])
 # int lbc_options_set_lookup_queue(lbc_options *opts, lbc_cq *cq, void *tag);
 lbc_options_set_lookup_queue = _fn(
-    "lbc_options_set_lookup_queue", c_int, [lbc_options_p, lbc_cq_p, c_void_p], optional=True
-)
+    "lbc_options_set_lookup_queue", c_int, [lbc_options_p, lbc_cq_p, c_void_p])
 # int lbc_channel_answer_lookup(lbc_channel *ch, const char *const *addresses, size_t count, const char *error);
 lbc_channel_answer_lookup = _fn(
-    "lbc_channel_answer_lookup", c_int, [lbc_channel_p, POINTER(c_char_p), c_size_t, c_char_p], optional=True
-)
+    "lbc_channel_answer_lookup", c_int, [lbc_channel_p, POINTER(c_char_p), c_size_t, c_char_p])
 # int lbc_channel_errmsg_copy(const lbc_channel *ch, char *buf, size_t size);
 # (the channel's last failure from any thread; Python threads stay on their OS thread,
 # so the binding itself uses lbc_last_errmsg.)
 lbc_channel_errmsg_copy = _fn(
-    "lbc_channel_errmsg_copy", c_int, [lbc_channel_p, ctypes.c_char_p, c_size_t], optional=True
-)
+    "lbc_channel_errmsg_copy", c_int, [lbc_channel_p, ctypes.c_char_p, c_size_t])
 # int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, size_t count);
 lbc_channel_set_endpoints = _fn(
     "lbc_channel_set_endpoints", c_int, [lbc_channel_p, POINTER(c_char_p), c_size_t]
@@ -452,37 +431,32 @@ lbc_response_attempts = _fn("lbc_response_attempts", c_int, [lbc_response_p])
 lbc_response_attempt_peer = _fn("lbc_response_attempt_peer", c_char_p, [lbc_response_p, c_int])
 
 # --- Completion queues ----------------------------------------------------------
-# (optional=True: a library without streaming still loads; calling one of
-# these then raises ImportError. HAVE_STREAMING says whether they are there.)
 
 # int lbc_cq_new(lbc_cq **out);
-lbc_cq_new = _fn("lbc_cq_new", c_int, [POINTER(lbc_cq_p)], optional=True)
+lbc_cq_new = _fn("lbc_cq_new", c_int, [POINTER(lbc_cq_p)])
 # void lbc_cq_free(lbc_cq *cq);
-lbc_cq_free = _fn("lbc_cq_free", None, [lbc_cq_p], optional=True)
+lbc_cq_free = _fn("lbc_cq_free", None, [lbc_cq_p])
 # int lbc_cq_fd(const lbc_cq *cq);
-lbc_cq_fd = _fn("lbc_cq_fd", c_int, [lbc_cq_p], optional=True)
+lbc_cq_fd = _fn("lbc_cq_fd", c_int, [lbc_cq_p])
 # int lbc_cq_poll(lbc_cq *cq, lbc_event *events, size_t event_size, int max, int64_t timeout_ms);
-lbc_cq_poll = _fn("lbc_cq_poll", c_int, [lbc_cq_p, POINTER(lbc_event), c_size_t, c_int, c_int64], optional=True)
+lbc_cq_poll = _fn("lbc_cq_poll", c_int, [lbc_cq_p, POINTER(lbc_event), c_size_t, c_int, c_int64])
 #: The ``event_size`` argument of every ``lbc_cq_poll`` call.
 LBC_EVENT_SIZE = ctypes.sizeof(lbc_event)
 # int lbc_channel_connectivity(const lbc_channel *ch);
-lbc_channel_connectivity = _fn("lbc_channel_connectivity", c_int, [lbc_channel_p], optional=True)
+lbc_channel_connectivity = _fn("lbc_channel_connectivity", c_int, [lbc_channel_p])
 # int lbc_channel_endpoint_connectivity(const lbc_channel *ch, const char *address);
 lbc_channel_endpoint_connectivity = _fn(
-    "lbc_channel_endpoint_connectivity", c_int, [lbc_channel_p, c_char_p], optional=True
-)
+    "lbc_channel_endpoint_connectivity", c_int, [lbc_channel_p, c_char_p])
 # int lbc_channel_watch_connectivity(lbc_channel *ch, lbc_cq *cq, void *tag, unsigned flags,
 #                                    lbc_connectivity_watch **out);
 lbc_channel_watch_connectivity = _fn(
     "lbc_channel_watch_connectivity",
     c_int,
-    [lbc_channel_p, lbc_cq_p, c_void_p, ctypes.c_uint, POINTER(lbc_connectivity_watch_p)],
-    optional=True,
+    [lbc_channel_p, lbc_cq_p, c_void_p, ctypes.c_uint, POINTER(lbc_connectivity_watch_p)]
 )
 # void lbc_connectivity_watch_free(lbc_connectivity_watch *watch);
 lbc_connectivity_watch_free = _fn(
-    "lbc_connectivity_watch_free", None, [lbc_connectivity_watch_p], optional=True
-)
+    "lbc_connectivity_watch_free", None, [lbc_connectivity_watch_p])
 # int lbc_unary_async(lbc_channel *ch, const char *method, const void *request, size_t request_len,
 #                     const lbc_metadata *metadata, int64_t timeout_ms, lbc_cq *cq, void *tag,
 #                     lbc_unary_call **out);
@@ -490,16 +464,15 @@ lbc_unary_async = _fn(
     "lbc_unary_async",
     c_int,
     [lbc_channel_p, c_char_p, c_char_p, c_size_t, lbc_metadata_p, c_int64, lbc_cq_p, c_void_p,
-     POINTER(lbc_unary_call_p)],
-    optional=True,
+     POINTER(lbc_unary_call_p)]
 )
 # int lbc_unary_call_cancel(lbc_unary_call *call);
-lbc_unary_call_cancel = _fn("lbc_unary_call_cancel", c_int, [lbc_unary_call_p], optional=True)
+lbc_unary_call_cancel = _fn("lbc_unary_call_cancel", c_int, [lbc_unary_call_p])
 # void lbc_unary_call_free(lbc_unary_call *call);
-lbc_unary_call_free = _fn("lbc_unary_call_free", None, [lbc_unary_call_p], optional=True)
+lbc_unary_call_free = _fn("lbc_unary_call_free", None, [lbc_unary_call_p])
 
 # int lbc_unary_cancel(lbc_cq *cq, void *tag);
-lbc_unary_cancel = _fn("lbc_unary_cancel", c_int, [lbc_cq_p, c_void_p], optional=True)
+lbc_unary_cancel = _fn("lbc_unary_cancel", c_int, [lbc_cq_p, c_void_p])
 
 # --- Streaming calls ------------------------------------------------------------
 
@@ -508,50 +481,46 @@ lbc_unary_cancel = _fn("lbc_unary_cancel", c_int, [lbc_cq_p, c_void_p], optional
 lbc_call_start = _fn(
     "lbc_call_start",
     c_int,
-    [lbc_channel_p, c_char_p, lbc_metadata_p, c_int64, lbc_cq_p, c_void_p, POINTER(lbc_call_p)],
-    optional=True,
+    [lbc_channel_p, c_char_p, lbc_metadata_p, c_int64, lbc_cq_p, c_void_p, POINTER(lbc_call_p)]
 )
 # int lbc_call_send(lbc_call *call, const void *message, size_t len, unsigned flags, int64_t timeout_ms);
 lbc_call_send = _fn(
-    "lbc_call_send", c_int, [lbc_call_p, c_char_p, c_size_t, ctypes.c_uint, c_int64], optional=True
-)
+    "lbc_call_send", c_int, [lbc_call_p, c_char_p, c_size_t, ctypes.c_uint, c_int64])
 # int lbc_call_close_send(lbc_call *call);
-lbc_call_close_send = _fn("lbc_call_close_send", c_int, [lbc_call_p], optional=True)
+lbc_call_close_send = _fn("lbc_call_close_send", c_int, [lbc_call_p])
 # int lbc_call_recv(lbc_call *call, int64_t timeout_ms, void **message, size_t *len);
 # (message is declared as void** so the buffer can be handed back to lbc_free.)
 lbc_call_recv = _fn(
-    "lbc_call_recv", c_int, [lbc_call_p, c_int64, POINTER(c_void_p), POINTER(c_size_t)], optional=True
-)
+    "lbc_call_recv", c_int, [lbc_call_p, c_int64, POINTER(c_void_p), POINTER(c_size_t)])
+# int lbc_call_recv_into(lbc_call *call, int64_t timeout_ms, void *buf, size_t cap, size_t *len);
+lbc_call_recv_into = _fn("lbc_call_recv_into", c_int, [lbc_call_p, c_int64, c_void_p, c_size_t, POINTER(c_size_t)])
+
+# A bytes object of n uninitialised bytes and the address of its contents (CPython's
+# documented PyBytes_FromStringAndSize(NULL, n) / PyBytes_AsString): lbc_call_recv_into
+# fills it before anyone else sees it, so a message reaches Python with one copy.
+new_bytes = ctypes.pythonapi.PyBytes_FromStringAndSize
+new_bytes.restype = ctypes.py_object
+new_bytes.argtypes = [c_void_p, ctypes.c_ssize_t]
+bytes_address = ctypes.pythonapi.PyBytes_AsString
+bytes_address.restype = c_void_p
+bytes_address.argtypes = [ctypes.py_object]
 # int lbc_call_headers(lbc_call *call, int64_t timeout_ms, const lbc_metadata **out);
 lbc_call_headers = _fn(
-    "lbc_call_headers", c_int, [lbc_call_p, c_int64, POINTER(lbc_metadata_p)], optional=True
-)
+    "lbc_call_headers", c_int, [lbc_call_p, c_int64, POINTER(lbc_metadata_p)])
 # int lbc_call_finish(lbc_call *call, int64_t timeout_ms, int *status, const char **message,
 #                     const lbc_metadata **trailers);
 lbc_call_finish = _fn(
     "lbc_call_finish",
     c_int,
-    [lbc_call_p, c_int64, POINTER(c_int), _c_char_p_p, POINTER(lbc_metadata_p)],
-    optional=True,
+    [lbc_call_p, c_int64, POINTER(c_int), _c_char_p_p, POINTER(lbc_metadata_p)]
 )
 # int lbc_call_cancel(lbc_call *call);
-lbc_call_cancel = _fn("lbc_call_cancel", c_int, [lbc_call_p], optional=True)
+lbc_call_cancel = _fn("lbc_call_cancel", c_int, [lbc_call_p])
 # const char *lbc_call_peer(lbc_call *call);
-lbc_call_peer = _fn("lbc_call_peer", c_char_p, [lbc_call_p], optional=True)
+lbc_call_peer = _fn("lbc_call_peer", c_char_p, [lbc_call_p])
 # int lbc_call_attempts(const lbc_call *call);
-lbc_call_attempts = _fn("lbc_call_attempts", c_int, [lbc_call_p], optional=True)
+lbc_call_attempts = _fn("lbc_call_attempts", c_int, [lbc_call_p])
 # const char *lbc_call_attempt_peer(const lbc_call *call, int index);
-lbc_call_attempt_peer = _fn("lbc_call_attempt_peer", c_char_p, [lbc_call_p, c_int], optional=True)
+lbc_call_attempt_peer = _fn("lbc_call_attempt_peer", c_char_p, [lbc_call_p, c_int])
 # void lbc_call_free(lbc_call *call);
-lbc_call_free = _fn("lbc_call_free", None, [lbc_call_p], optional=True)
-
-#: True when the loaded library exports the streaming and completion-queue API.
-HAVE_STREAMING = not any(
-    getattr(f, "missing", False)
-    for f in (
-        lbc_cq_new, lbc_cq_free, lbc_cq_fd, lbc_cq_poll, lbc_unary_async, lbc_unary_cancel,
-        lbc_unary_call_cancel, lbc_unary_call_free, lbc_call_start,
-        lbc_call_send, lbc_call_close_send, lbc_call_recv, lbc_call_headers, lbc_call_finish,
-        lbc_call_cancel, lbc_call_peer, lbc_call_free,
-    )
-)
+lbc_call_free = _fn("lbc_call_free", None, [lbc_call_p])

@@ -48,14 +48,26 @@ class StatusCode(enum.IntEnum):
         return _GRPC_BY_INT[int(self)]
 
 
+# The grpcio base classes of the sync API, in this one place (plain objects without grpcio).
 if _grpc is not None:
     _GRPC_BY_INT = {sc.value[0]: sc for sc in _grpc.StatusCode}
     _CallBase = _grpc.Call
     _RpcErrorBases = (_grpc.RpcError, _grpc.Call)
+    ChannelBase = _grpc.Channel
+    FutureBases = (_grpc.Future,)
+    UnaryUnaryBase, UnaryStreamBase = _grpc.UnaryUnaryMultiCallable, _grpc.UnaryStreamMultiCallable
+    StreamUnaryBase, StreamStreamBase = _grpc.StreamUnaryMultiCallable, _grpc.StreamStreamMultiCallable
+    FutureTimeoutError, FutureCancelledError = _grpc.FutureTimeoutError, _grpc.FutureCancelledError
 else:  # pragma: no cover
+    import concurrent.futures
+
     _GRPC_BY_INT = {}
     _CallBase = object
     _RpcErrorBases = (Exception,)
+    ChannelBase = UnaryUnaryBase = UnaryStreamBase = StreamUnaryBase = StreamStreamBase = object
+    FutureBases = ()
+    FutureTimeoutError = concurrent.futures.TimeoutError
+    FutureCancelledError = concurrent.futures.CancelledError
 
 
 def public_code(status):

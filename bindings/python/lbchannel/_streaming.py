@@ -11,29 +11,21 @@ fallback.
 
 import threading
 import time
+from typing import Any
 
 from ._call import run_callback
 from ._errors import CallFinishedError, MessageTooLargeError, SendClosedError
-from ._status import HAVE_GRPC, RpcError, StatusCode, public_code
-
-if HAVE_GRPC:
-    import grpc as _grpc
-
-    _CallBase = _grpc.Call
-    _FutureBase = (_grpc.Future,)
-    _UnaryStreamBase = _grpc.UnaryStreamMultiCallable
-    _StreamUnaryBase = _grpc.StreamUnaryMultiCallable
-    _StreamStreamBase = _grpc.StreamStreamMultiCallable
-    _FutureTimeoutError = _grpc.FutureTimeoutError
-    _FutureCancelledError = _grpc.FutureCancelledError
-else:  # pragma: no cover
-    import concurrent.futures
-
-    _CallBase = object
-    _FutureBase = ()
-    _UnaryStreamBase = _StreamUnaryBase = _StreamStreamBase = object
-    _FutureTimeoutError = concurrent.futures.TimeoutError
-    _FutureCancelledError = concurrent.futures.CancelledError
+from ._status import (
+    FutureBases,
+    FutureTimeoutError as _FutureTimeoutError,
+    RpcError,
+    StatusCode,
+    StreamStreamBase,
+    StreamUnaryBase,
+    UnaryStreamBase,
+    _CallBase,
+    public_code,
+)
 
 __all__ = [
     "StreamingCall",
@@ -129,8 +121,11 @@ class _CallControl:
         """How many attempts the call has made (``lbc_call_attempts``)."""
         return len(self.attempt_peers())
 
-    def cancel(self):
-        """Cancel the call (the server sees RST_STREAM); True if it was still running."""
+    def cancel(self) -> bool:
+        """Cancel the call (the server sees RST_STREAM); True if it was still running.
+
+        After True the call is over at once: ``done()`` (and for futures
+        ``cancelled()``) is True and ``code()`` is CANCELLED."""
         return self._native.cancel()
 
     def is_active(self):
@@ -146,7 +141,35 @@ class _CallControl:
         False (and never called) if it already has."""
         return self._native.add_callback(callback)
 
-    # -- lifetime -------------------------------------------------------------------
+    def done(self) -> bool:
+        """True once the call has ended."""
+        return self._native.done
+
+    def _final(self) -> "tuple[int, str, tuple]":
+        self._native.wait()
+        return self._native.status()
+
+    def code(self) -> Any:
+        """The status code (``grpc.StatusCode`` with grpcio); waits for the end of the call."""
+        return public_code(self._final()[0])
+
+    def details(self) -> str:
+        """The status message; waits for the end of the call."""
+        return self._final()[1]
+
+    def trailing_metadata(self) -> tuple:
+        """Trailers as a tuple of ``(key, value)``; waits for the end of the call."""
+        return self._final()[2]
+
+    def initial_metadata(self, timeout: "float | None" = None) -> tuple:
+        """Response headers as a tuple of ``(key, value)`` (waits for them, up to ``timeout`` s)."""
+        return self._native.headers_blocking(timeout)
+
+    def __del__(self) -> None:
+        try:
+            self._native.free()
+        except Exception:
+            pass
 
 
 class StreamingCall(_CallControl, _CallBase):
@@ -219,30 +242,6 @@ class StreamingCall(_CallControl, _CallBase):
         """Wait until the call has ended; True if it has (False after ``timeout`` seconds)."""
         return self._native.wait(timeout)
 
-    def done(self):
-        """True once the call has ended."""
-        return self._native.done
-
-    def _status(self):
-        self._native.wait()
-        return self._native.status()
-
-    def code(self):
-        """The status code (``grpc.StatusCode`` with grpcio); waits for the end of the call."""
-        return public_code(self._status()[0])
-
-    def details(self):
-        """The status message; waits for the end of the call."""
-        return self._status()[1]
-
-    def trailing_metadata(self):
-        """Trailers as a tuple of ``(key, value)``; waits for the end of the call."""
-        return self._status()[2]
-
-    def initial_metadata(self, timeout=None):
-        """Response headers as a tuple of ``(key, value)`` (waits for them, up to ``timeout`` s)."""
-        return self._native.headers_blocking(timeout)
-
     def close(self):
         """Cancel the call if still running and free the native call. Idempotent."""
         self._native.free()
@@ -254,12 +253,6 @@ class StreamingCall(_CallControl, _CallBase):
         self.close()
         return False
 
-    def __del__(self):
-        try:
-            self._native.free()
-        except Exception:
-            pass
-
     def __repr__(self):
         status = self._native.status()
         state = "active" if status is None else "ended %s" % public_code(status[0])
@@ -270,7 +263,7 @@ class StreamingCall(_CallControl, _CallBase):
 StreamCall = StreamingCall
 
 
-class _Rendezvous(_CallControl, RpcError, *_FutureBase):
+class _Rendezvous(_CallControl, RpcError, *FutureBases):
     """A running streaming RPC of the grpc.Channel interface, like grpcio's
     ``_MultiThreadedRendezvous``: a ``grpc.Call``, a ``grpc.Future``, an
     iterator of responses (server streaming) and — once it failed — the
@@ -287,10 +280,6 @@ class _Rendezvous(_CallControl, RpcError, *_FutureBase):
         self._lock = threading.Lock()
 
     # -- outcome --------------------------------------------------------------------
-
-    def _final(self):
-        self._native.wait()
-        return self._native.status()
 
     def _failure(self):
         """This object, ready to be raised (caused by the request iterator's error, if any)."""
@@ -408,9 +397,6 @@ class _Rendezvous(_CallControl, RpcError, *_FutureBase):
     def running(self):
         return not self._native.done
 
-    def done(self):
-        return self._native.done
-
     def add_done_callback(self, fn):
         """Call ``fn(self)`` when the call ends (at once if it has)."""
         if not self._native.add_callback(lambda: fn(self)):
@@ -418,24 +404,12 @@ class _Rendezvous(_CallControl, RpcError, *_FutureBase):
 
     # -- grpc.Call --------------------------------------------------------------------
 
-    def code(self):
-        return public_code(self._final()[0])
-
     @property
     def status_code(self):
         try:
             return StatusCode(self._final()[0])
         except ValueError:
             return StatusCode.UNKNOWN
-
-    def details(self):
-        return self._final()[1]
-
-    def trailing_metadata(self):
-        return self._final()[2]
-
-    def initial_metadata(self):
-        return self._native.headers_blocking()
 
     def debug_error_string(self):
         return self._format()
@@ -458,12 +432,6 @@ class _Rendezvous(_CallControl, RpcError, *_FutureBase):
     def __reduce__(self):
         raise TypeError("a running call cannot be pickled")
 
-    def __del__(self):
-        try:
-            self._native.free()
-        except Exception:
-            pass
-
 
 class _StreamingMultiCallable:
     def __init__(self, channel, method, request_serializer, response_deserializer):
@@ -484,7 +452,7 @@ class _StreamingMultiCallable:
         return call
 
 
-class UnaryStreamMultiCallable(_StreamingMultiCallable, _UnaryStreamBase):
+class UnaryStreamMultiCallable(_StreamingMultiCallable, UnaryStreamBase):
     """A server-streaming method (``grpc.UnaryStreamMultiCallable``)."""
 
     def __call__(self, request, timeout=None, metadata=None, credentials=None,
@@ -510,7 +478,7 @@ class UnaryStreamMultiCallable(_StreamingMultiCallable, _UnaryStreamBase):
         return call
 
 
-class StreamUnaryMultiCallable(_StreamingMultiCallable, _StreamUnaryBase):
+class StreamUnaryMultiCallable(_StreamingMultiCallable, StreamUnaryBase):
     """A client-streaming method (``grpc.StreamUnaryMultiCallable``).
 
     The request iterator is consumed on a helper thread with back-pressure
@@ -541,7 +509,7 @@ class StreamUnaryMultiCallable(_StreamingMultiCallable, _StreamUnaryBase):
         return self._with_requests(request_iterator, timeout, metadata, credentials, False)
 
 
-class StreamStreamMultiCallable(_StreamingMultiCallable, _StreamStreamBase):
+class StreamStreamMultiCallable(_StreamingMultiCallable, StreamStreamBase):
     """A bidirectional-streaming method (``grpc.StreamStreamMultiCallable``)."""
 
     def __call__(self, request_iterator, timeout=None, metadata=None, credentials=None,

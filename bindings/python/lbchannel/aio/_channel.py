@@ -144,7 +144,7 @@ class Channel(_ChannelBase):
             events = cq.poll(0)
             if not events:
                 return
-            for tag, kind, flags, resp in events:
+            for tag, kind, flags, resp, _state in events:
                 try:
                     self._dispatch(cq, tag, kind, flags, resp)
                 except Exception:
@@ -174,7 +174,7 @@ class Channel(_ChannelBase):
         method_b = _text(method, "method")
         native = NativeCall(timeout)
         core = _CallCore(self, native, loop)
-        tag = cq.register_future(core)
+        tag = cq.register(core)
         core.tag = tag
         native.tag = tag
         md = _metadata.build(metadata)
@@ -286,7 +286,7 @@ class Channel(_ChannelBase):
 
     def get_state(self, try_to_connect=False):
         """The aggregate connectivity state (``grpc.ChannelConnectivity``)."""
-        state = "SHUTDOWN" if self._closed else self._sync._connectivity()
+        state = "SHUTDOWN" if self._closed else self._sync.connectivity()
         return getattr(_grpc.ChannelConnectivity, state) if HAVE_GRPC else state
 
     async def wait_for_state_change(self, last_observed_state):

@@ -3,9 +3,10 @@
 import asyncio
 import ctypes
 import time
+from typing import Any
 
 from .. import _metadata, _native
-from .._call import response_attempt_peers, run_callback, timeout_ms
+from .._call import call_from_response, run_callback, timeout_ms
 from .._channel import _text
 from .._errors import ErrorCode, _check, _decode
 from .._status import StatusCode, public_code
@@ -52,7 +53,7 @@ class UnaryUnaryCall(*_UnaryUnaryCallBase):
         handle = channel._sync._live_handle()
         method_b = _text(method, "method")
         md = _metadata.build(metadata)
-        tag = cq.register_future(self)
+        tag = cq.register(self)
         self._cq, self._tag = cq, tag
         #: The call's ``lbc_unary_call*`` (cancel by handle); freed when the call ends.
         self._call = _native.lbc_unary_call_p()
@@ -71,22 +72,12 @@ class UnaryUnaryCall(*_UnaryUnaryCallBase):
 
     # -- completion (event loop thread) ---------------------------------------------
 
-    def _complete(self, resp):
+    def _complete(self, resp: Any) -> None:
         """The LBC_EVENT_UNARY of this call: copy the response out and free it."""
-        try:
-            status = _native.lbc_response_status(resp)
-            details = _decode(_native.lbc_response_message(resp))
-            length = ctypes.c_size_t(0)
-            data_p = _native.lbc_response_data(resp, ctypes.byref(length))
-            data = ctypes.string_at(data_p, length.value) if data_p and length.value else (b"" if data_p else None)
-            initial = _metadata.read(_native.lbc_response_headers(resp))
-            trailing = _metadata.read(_native.lbc_response_trailers(resp))
-            peer = _decode(_native.lbc_response_peer(resp))
-            self._attempt_peers = response_attempt_peers(resp)
-        finally:
-            _native.lbc_response_free(resp)
+        call = call_from_response(resp)
+        self._attempt_peers = call._attempt_peers
         if not self._fut.done():
-            self._fut.set_result((status, details, data, initial, trailing, peer))
+            self._fut.set_result((call._status, call._details, call._response, call._initial, call._trailing, call._peer))
 
     def _abort(self, status, details):
         """The channel closed before the event came."""
