@@ -228,6 +228,8 @@ def test_aio_interceptors_all_shapes(lbchannel, backends):
     async def main():
         async with lbchannel.aio.insecure_channel(backends.target, interceptors=[first, OnlyUnary(), second]) as ch:
             echo = ch.unary_unary("/x/Echo")
+            assert isinstance(echo, aio.UnaryUnaryMultiCallable)
+            assert isinstance(ch.stream_stream("/x/Echo"), aio.StreamStreamMultiCallable)
             call = echo(b"hi", timeout=5)
             assert await call == b"hi"
             assert await call.code() == grpc.StatusCode.OK

@@ -4,22 +4,22 @@ The one table of grpcio channel-argument names that lbchannel understands, used 
 :func:`lbchannel.insecure_channel`, :func:`lbchannel.secure_channel` and their
 :mod:`lbchannel.aio` counterparts:
 
-=====================================  =========================================
-grpcio key                             lbchannel option
-=====================================  =========================================
-``grpc.lb_policy_name``                ``lb_policy``
-``grpc.max_receive_message_length``    ``max_receive_message_size`` (-1: no limit)
-``grpc.max_send_message_length``       ``max_send_message_size`` (-1: no limit)
-``grpc.primary_user_agent``            ``user_agent``
-``grpc.default_authority``             ``authority``
-``grpc.ssl_target_name_override``      ``tls_server_name``
-``grpc.keepalive_time_ms``             ``keepalive_time_ms``
-``grpc.keepalive_timeout_ms``          ``keepalive_timeout_ms``
-``grpc.keepalive_permit_without_calls`` ``keepalive_permit_without_calls``
-``grpc.per_rpc_retry_buffer_size``     ``retry_buffer_bytes``
-``grpc.service_config``                ``service_config`` (+ ``health_check_service``)
-``grpc.enable_retries``                0 drops the service config's retry policies
-=====================================  =========================================
+=======================================  =======================================================
+grpcio key                               lbchannel option
+=======================================  =======================================================
+``grpc.lb_policy_name``                  ``lb_policy``
+``grpc.max_receive_message_length``      ``max_receive_message_size`` (-1: no limit)
+``grpc.max_send_message_length``         ``max_send_message_size`` (-1: no limit)
+``grpc.primary_user_agent``              ``user_agent``
+``grpc.default_authority``               ``authority``
+``grpc.ssl_target_name_override``        ``tls_server_name``
+``grpc.keepalive_time_ms``               ``keepalive_time_ms``
+``grpc.keepalive_timeout_ms``            ``keepalive_timeout_ms``
+``grpc.keepalive_permit_without_calls``  ``keepalive_permit_without_calls`` (0/1)
+``grpc.per_rpc_retry_buffer_size``       ``retry_buffer_bytes``
+``grpc.service_config``                  ``service_config`` (+ ``health_check_service``)
+``grpc.enable_retries``                  0 drops the service config's retry and hedging policies
+=======================================  =======================================================
 
 Any other ``grpc.*`` key raises :class:`lbchannel.UnknownOptionError` (also a
 ``ValueError``) naming the key and listing the supported ones, before anything is

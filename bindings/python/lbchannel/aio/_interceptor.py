@@ -57,6 +57,7 @@ def split(interceptors: Optional[Sequence[Any]]) -> Interceptors:
 
 
 if HAVE_GRPC:
+    from grpc import aio
     from grpc.aio import Metadata
     from grpc.aio import _interceptor as _grpc_interceptor
 
@@ -99,7 +100,8 @@ if HAVE_GRPC:
 
 
 class InterceptedMultiCallable:
-    """A multi-callable whose calls run through the channel's interceptors."""
+    """A multi-callable whose calls run through the channel's interceptors (a
+    ``grpc.aio.*MultiCallable`` of its shape: see :func:`intercepted`)."""
 
     def __init__(self, shape: str, interceptors: List[Any], channel: Any, method: Any,
                  request_serializer: Optional[Callable[[Any], bytes]],
@@ -124,8 +126,19 @@ class InterceptedMultiCallable:
             asyncio.get_running_loop())
 
 
+if HAVE_GRPC:
+    _MULTICALLABLE_CLASSES = {
+        shape: type("Intercepted" + base.__name__, (InterceptedMultiCallable, base), {})
+        for shape, base in (("unary_unary", aio.UnaryUnaryMultiCallable),
+                            ("unary_stream", aio.UnaryStreamMultiCallable),
+                            ("stream_unary", aio.StreamUnaryMultiCallable),
+                            ("stream_stream", aio.StreamStreamMultiCallable))
+    }
+
+
 def intercepted(shape: str, interceptors: List[Any], channel: Any, method: Any,
                 request_serializer: Any, response_deserializer: Any) -> Any:
-    """An :class:`InterceptedMultiCallable` of ``shape`` (``"unary_unary"``, ...)."""
-    return InterceptedMultiCallable(shape, interceptors, channel, method,
-                                    request_serializer, response_deserializer)
+    """An :class:`InterceptedMultiCallable` of ``shape`` (``"unary_unary"``, ...), also
+    an instance of grpc.aio's multi-callable class of that shape."""
+    return _MULTICALLABLE_CLASSES[shape](shape, interceptors, channel, method,
+                                         request_serializer, response_deserializer)
