@@ -20,6 +20,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -110,19 +111,28 @@ def workdir(tmp_path_factory):
     return d
 
 
+def _start_on_fixed_address(backend, patience=90.0):
+    """Start ``backend`` on the README's fixed address; while another run of this test
+    (another checkout on the same machine) holds it, retry for up to ``patience`` s."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            backend.start()
+            return backend
+        except lbtest_support.BackendError as exc:
+            if time.monotonic() > deadline:
+                pytest.fail("the README's backend address %s stayed busy for %.0f s: %s"
+                            % (backend.listen, patience, exc))
+            time.sleep(1.0)
+
+
 @pytest.fixture(scope="module")
 def readme_backends(workdir):
     """b1 on 127.0.0.2:50051 and b2 on 127.0.0.3:50051, serving lbtest.Greeter too."""
     started = []
     try:
         for listen, name in (("127.0.0.2:50051", "b1"), ("127.0.0.3:50051", "b2")):
-            backend = Backend(listen, name, gen_dir=str(workdir))
-            try:
-                backend.start()
-            except lbtest_support.BackendError as exc:
-                pytest.fail("the README's backend address %s is not free (is something else listening?): %s"
-                            % (listen, exc))
-            started.append(backend)
+            started.append(_start_on_fixed_address(Backend(listen, name, gen_dir=str(workdir))))
         yield started
     finally:
         for backend in started:
@@ -137,10 +147,7 @@ def tls_backend(workdir):
     backend = Backend("127.0.0.2:50443", "tls1", env={
         "LBTEST_TLS_CERT": str(workdir / "server.pem"), "LBTEST_TLS_KEY": str(workdir / "server.key"),
         "LBTEST_TLS_CLIENT_CA": str(workdir / "ca.pem")})
-    try:
-        backend.start()
-    except lbtest_support.BackendError as exc:
-        pytest.fail("127.0.0.2:50443 is not free: %s" % exc)
+    _start_on_fixed_address(backend)
     yield backend
     backend.stop()
 
