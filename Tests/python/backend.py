@@ -57,7 +57,8 @@ end UNAVAILABLE before any answer. Without ``LBTEST_HEALTH``, ``Health/Watch`` i
 UNIMPLEMENTED and the control RPCs fail FAILED_PRECONDITION.
 
 Service ``lbtest.Greeter`` (``Tests/python/protos/lbtest.proto``):
-``SayHello`` answers ``"Hello, <name> from <backend name>"``; a name of the form
+``SayHello`` answers ``"Hello, <name> from <backend name>"`` (``SayHelloStream``,
+``SayHelloToAll`` and ``Chat`` are its streaming shapes, see the proto); a name of the form
 ``"!CODE:message"`` aborts with that status instead. Served when the
 grpcio-tools generated modules ``lbtest_pb2``/``lbtest_pb2_grpc`` are importable
 (from ``--gen-dir`` or PYTHONPATH).
@@ -342,6 +343,18 @@ def _add_greeter(server, name, gen_dir):
                 code_text, _, message = request.name[1:].partition(":")
                 context.abort(STATUS_BY_INT.get(int(code_text), grpc.StatusCode.UNKNOWN), message)
             return lbtest_pb2.HelloReply(message="Hello, %s from %s" % (request.name, name))
+
+        def SayHelloStream(self, request, context):
+            for i in (1, 2, 3):
+                yield lbtest_pb2.HelloReply(message="Hello, %s (%d/3) from %s" % (request.name, i, name))
+
+        def SayHelloToAll(self, request_iterator, context):
+            names = ", ".join(r.name for r in request_iterator)
+            return lbtest_pb2.HelloReply(message="Hello, %s from %s" % (names, name))
+
+        def Chat(self, request_iterator, context):
+            for r in request_iterator:
+                yield lbtest_pb2.HelloReply(message="Hello, %s from %s" % (r.name, name))
 
     lbtest_pb2_grpc.add_GreeterServicer_to_server(Greeter(), server)
     return True

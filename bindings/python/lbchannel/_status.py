@@ -227,3 +227,36 @@ class RpcError(_CallInfoMixin, *_RpcErrorBases):
     def debug_error_string(self):
         """A one-line description, like grpcio's ``debug_error_string()``."""
         return self._format()
+
+    # -- the finished-future face of grpcio's errors ----------------------------------
+    # grpcio's RpcError of a blocking call is also a finished grpc.Future, and
+    # grpc.intercept_channel relies on it: an interceptor's continuation returns the
+    # error, and the interceptor chain calls result() on it.
+
+    def result(self, timeout=None):
+        """Raise this error (the outcome of a failed RPC), as grpcio's does."""
+        raise self
+
+    def exception(self, timeout=None):
+        """This error."""
+        return self
+
+    def traceback(self, timeout=None):
+        """The traceback this error was raised with, or None."""
+        return self.__traceback__
+
+    def done(self):
+        """True: the RPC has ended."""
+        return True
+
+    def running(self):
+        """False: the RPC has ended."""
+        return False
+
+    def cancelled(self):
+        """Whether the RPC ended by cancellation."""
+        return self._status == 1
+
+    def add_done_callback(self, fn):
+        """Call ``fn(self)`` at once (the RPC has ended)."""
+        fn(self)

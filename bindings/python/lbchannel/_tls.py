@@ -13,27 +13,20 @@ Certificate verification is always on: the server's certificate must chain to
 the given roots (the system's default roots when ``root_certificates`` is None)
 and name the target's host name (``api.internal`` above), or the
 ``tls_server_name`` option (grpcio's ``grpc.ssl_target_name_override``).
+The grpcio channel arguments understood in ``options`` are listed in
+:mod:`lbchannel._options`.
 """
 
-from typing import Any, Dict, Iterable, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Optional, Union
+
+from ._options import Options, channel_options
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._channel import Channel
 
 __all__ = ["ChannelCredentials", "ssl_channel_credentials", "secure_channel", "insecure_channel"]
 
 _Pem = Optional[Union[bytes, str]]
-
-#: grpcio channel-argument names that map onto lbchannel options.
-_GRPC_OPTION_NAMES = {
-    "grpc.ssl_target_name_override": "tls_server_name",
-    "grpc.default_authority": "authority",
-    "grpc.primary_user_agent": "user_agent",
-    "grpc.max_send_message_length": "max_send_message_size",
-    "grpc.max_receive_message_length": "max_receive_message_size",
-    "grpc.keepalive_time_ms": "keepalive_time_ms",
-    "grpc.keepalive_timeout_ms": "keepalive_timeout_ms",
-    "grpc.keepalive_permit_without_calls": "keepalive_permit_without_calls",
-    "grpc.per_rpc_retry_buffer_size": "retry_buffer_bytes",
-}
-
 
 def _pem(value: _Pem, what: str) -> Optional[bytes]:
     if value is None:
@@ -102,38 +95,50 @@ def ssl_channel_credentials(root_certificates: _Pem = None, private_key: _Pem = 
     return ChannelCredentials(roots, key, chain)
 
 
-def _merge(options: Optional[Iterable[Tuple[str, Any]]], keywords: Dict[str, Any]) -> Dict[str, Any]:
-    """grpcio-style ``options=[(key, value), ...]`` plus keyword options; grpc.*
-    names that lbchannel knows are translated, the others are rejected by the library."""
-    merged: Dict[str, Any] = {}
-    for key, value in options or ():
-        merged[_GRPC_OPTION_NAMES.get(key, key)] = value
-    merged.update(keywords)
-    return merged
-
-
-def secure_channel(target: str, credentials: ChannelCredentials,
-                   options: Optional[Iterable[Tuple[str, Any]]] = None, **keywords: Any):
+def secure_channel(target: str, credentials: ChannelCredentials, options: Options = None,
+                   **lbchannel_options: Any) -> "Channel":
     """A TLS :class:`lbchannel.Channel`, as ``grpc.secure_channel``.
 
-    ``options`` is grpcio's list of ``(key, value)`` pairs (lbchannel option
-    names, or ``grpc.ssl_target_name_override``, ``grpc.default_authority``,
-    ``grpc.primary_user_agent``, ``grpc.max_*_message_length``,
-    ``grpc.keepalive_time_ms``, ``grpc.keepalive_timeout_ms``,
-    ``grpc.keepalive_permit_without_calls``); keyword
-    arguments are lbchannel options and ``lookup`` / ``log_callback``.
+    Args:
+        target: as for :class:`lbchannel.Channel`.
+        credentials: from :func:`ssl_channel_credentials`.
+        options: grpcio's channel arguments, ``[(key, value), ...]``: the
+            ``grpc.*`` keys of :data:`lbchannel._options.GRPC_OPTION_NAMES`
+            (``grpc.ssl_target_name_override``, ``grpc.default_authority``,
+            ``grpc.max_receive_message_length``, ``grpc.service_config``, ...) or
+            lbchannel option names.
+        **lbchannel_options: lbchannel options, ``lookup`` and ``log_callback``
+            (they win over ``options``).
+
+    Raises:
+        lbchannel.UnknownOptionError: a ``grpc.*`` key without an lbchannel
+            equivalent (the message lists the supported ones), or an unknown
+            lbchannel option.
+        TypeError: credentials not made by :func:`ssl_channel_credentials`.
     """
     from ._channel import Channel
 
     if not isinstance(credentials, ChannelCredentials):
         raise TypeError("credentials must come from lbchannel.ssl_channel_credentials()")
-    merged = _merge(options, keywords)
+    merged = channel_options(options, lbchannel_options)
     merged.update(credentials.options())
     return Channel(target, **merged)
 
 
-def insecure_channel(target: str, options: Optional[Iterable[Tuple[str, Any]]] = None, **keywords: Any):
-    """A plaintext (h2c) :class:`lbchannel.Channel`, as ``grpc.insecure_channel``."""
+def insecure_channel(target: str, options: Options = None, **lbchannel_options: Any) -> "Channel":
+    """A plaintext (h2c) :class:`lbchannel.Channel`, as ``grpc.insecure_channel``.
+
+    ``options`` and ``**lbchannel_options`` as for :func:`secure_channel`; an
+    unsupported ``grpc.*`` key raises :class:`lbchannel.UnknownOptionError`.
+
+    Example::
+
+        channel = lbchannel.insecure_channel(
+            "dns:///api.internal:50051",
+            options=[("grpc.lb_policy_name", "round_robin"),
+                     ("grpc.max_receive_message_length", 16 << 20)],
+            discovery_interval_ms=5000)
+    """
     from ._channel import Channel
 
-    return Channel(target, **_merge(options, keywords))
+    return Channel(target, **channel_options(options, lbchannel_options))

@@ -20,6 +20,7 @@ from ._common import (
     _error,
     _serialize,
 )
+from . import _interceptor
 from ._unary import UnaryUnaryCall
 from ._stream import _CallCore, UnaryStreamCall, StreamUnaryCall, StreamStreamCall
 
@@ -94,6 +95,14 @@ class StreamStreamMultiCallable(_MultiCallable, _SSBase):
         return call
 
 
+_MULTICALLABLES = {
+    "unary_unary": UnaryUnaryMultiCallable,
+    "unary_stream": UnaryStreamMultiCallable,
+    "stream_unary": StreamUnaryMultiCallable,
+    "stream_stream": StreamStreamMultiCallable,
+}
+
+
 # ---------------------------------------------------------------------------
 # Channel
 # ---------------------------------------------------------------------------
@@ -103,12 +112,17 @@ class Channel(_ChannelBase):
     """An asyncio load-balanced channel (``grpc.aio.Channel`` interface).
 
     Arguments as for :class:`lbchannel.Channel` (target, ``lookup``,
-    ``log_callback``, ``**options``). Use ``async with`` or ``await
-    channel.close()``. Bound to the event loop that first uses it.
+    ``log_callback``, ``**options``), plus ``interceptors``: grpc.aio client
+    interceptors (``grpc.aio.UnaryUnaryClientInterceptor`` and the three other
+    kinds), run as ``grpc.aio.insecure_channel(..., interceptors=)`` runs them
+    (see :mod:`lbchannel.aio._interceptor`; anything else raises ValueError).
+    Use ``async with`` or ``await channel.close()``. Bound to the event loop
+    that first uses it.
     """
 
-    def __init__(self, target, lookup=None, log_callback=None, **options):
+    def __init__(self, target, lookup=None, log_callback=None, interceptors=None, **options):
         self._sync = None
+        self._interceptors = _interceptor.split(interceptors)
         self._sync = _SyncChannel(target, lookup=lookup, log_callback=log_callback, **options)
         self._loop = None
         self._cq = None
@@ -268,21 +282,30 @@ class Channel(_ChannelBase):
 
     # -- grpc.aio.Channel -------------------------------------------------------------------
 
+    def _multicallable(self, shape, method, request_serializer, response_deserializer, intercept=True):
+        """The multi-callable of ``shape``: through the channel's interceptors of that
+        shape when there are any (and ``intercept``), else a plain lbchannel one."""
+        interceptors = getattr(self._interceptors, shape) if intercept else None
+        if interceptors:
+            return _interceptor.intercepted(shape, interceptors, self, method,
+                                            request_serializer, response_deserializer)
+        return _MULTICALLABLES[shape](self, method, request_serializer, response_deserializer)
+
     def unary_unary(self, method, request_serializer=None, response_deserializer=None,
                     _registered_method=False, **kwargs):
-        return UnaryUnaryMultiCallable(self, method, request_serializer, response_deserializer)
+        return self._multicallable("unary_unary", method, request_serializer, response_deserializer)
 
     def unary_stream(self, method, request_serializer=None, response_deserializer=None,
                      _registered_method=False, **kwargs):
-        return UnaryStreamMultiCallable(self, method, request_serializer, response_deserializer)
+        return self._multicallable("unary_stream", method, request_serializer, response_deserializer)
 
     def stream_unary(self, method, request_serializer=None, response_deserializer=None,
                      _registered_method=False, **kwargs):
-        return StreamUnaryMultiCallable(self, method, request_serializer, response_deserializer)
+        return self._multicallable("stream_unary", method, request_serializer, response_deserializer)
 
     def stream_stream(self, method, request_serializer=None, response_deserializer=None,
                       _registered_method=False, **kwargs):
-        return StreamStreamMultiCallable(self, method, request_serializer, response_deserializer)
+        return self._multicallable("stream_stream", method, request_serializer, response_deserializer)
 
     def get_state(self, try_to_connect=False):
         """The aggregate connectivity state (``grpc.ChannelConnectivity``)."""

@@ -231,6 +231,11 @@ class _StreamCallBase:
             self.cancel()
             raise
 
+    @property
+    def _done_writing_flag(self):
+        """Whether the call is half-closed (read by grpc.aio's intercepted calls)."""
+        return self._core.done_writing
+
     async def done_writing(self):
         """Half-close: no more requests."""
         core = self._core

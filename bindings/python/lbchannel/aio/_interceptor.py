@@ -1,0 +1,144 @@
+"""Client interceptors on :class:`lbchannel.aio.Channel`, as ``grpc.aio`` runs them.
+
+``lbchannel.aio.Channel(target, interceptors=[...])`` (and ``insecure_channel`` /
+``secure_channel``) takes ``grpc.aio.UnaryUnaryClientInterceptor``,
+``UnaryStreamClientInterceptor``, ``StreamUnaryClientInterceptor`` and
+``StreamStreamClientInterceptor`` objects, exactly as ``grpc.aio.insecure_channel``
+does: each call of a multi-callable of the matching shape runs through them in
+order, every interceptor receiving ``(continuation, client_call_details,
+request)``. The call objects are grpc.aio's own ``Intercepted*Call`` classes; only
+the innermost step differs: it starts an lbchannel call (with the method,
+timeout, metadata and wait_for_ready the interceptors left in the call details)
+instead of a grpcio core call. Needs grpcio.
+"""
+
+import asyncio
+from typing import Any, Callable, List, NamedTuple, Optional, Sequence
+
+from .._status import HAVE_GRPC
+
+__all__ = ["Interceptors", "split", "intercepted"]
+
+
+class Interceptors(NamedTuple):
+    """A channel's interceptors, by call shape (in the order given)."""
+
+    unary_unary: List[Any]
+    unary_stream: List[Any]
+    stream_unary: List[Any]
+    stream_stream: List[Any]
+
+
+_NONE = Interceptors([], [], [], [])
+
+
+def split(interceptors: Optional[Sequence[Any]]) -> Interceptors:
+    """Sort ``interceptors`` by the shapes they intercept (one object may do several).
+
+    Raises:
+        ValueError: an object that is none of grpc.aio's four client interceptor
+            kinds (grpc.aio's own message); RuntimeError without grpcio.
+    """
+    if not interceptors:
+        return _NONE
+    if not HAVE_GRPC:  # pragma: no cover
+        raise RuntimeError("interceptors need grpcio (pip install grpcio)")
+    from grpc import aio
+
+    kinds = (aio.UnaryUnaryClientInterceptor, aio.UnaryStreamClientInterceptor,
+             aio.StreamUnaryClientInterceptor, aio.StreamStreamClientInterceptor)
+    invalid = [i for i in interceptors if not isinstance(i, kinds)]
+    if invalid:
+        raise ValueError(
+            "Interceptor must be UnaryUnaryClientInterceptors or UnaryStreamClientInterceptors or "
+            "StreamUnaryClientInterceptors or StreamStreamClientInterceptors. "
+            "The following are invalid: %r" % (invalid,))
+    return Interceptors(*([i for i in interceptors if isinstance(i, kind)] for kind in kinds))
+
+
+if HAVE_GRPC:
+    from grpc import aio
+    from grpc.aio import Metadata
+    from grpc.aio import _interceptor as _grpc_interceptor
+
+    def _leaf_mixin(shape: str, stream_response: bool) -> type:
+        """A mixin whose ``_run_interceptor`` ends the chain with an lbchannel call."""
+
+        class Leaf:
+            async def _run_interceptor(self, interceptors, method, request_serializer,
+                                       response_deserializer, client_call_details, request):
+                if interceptors:  # grpc.aio's step; its continuation comes back here
+                    return await super()._run_interceptor(  # type: ignore[misc]
+                        interceptors, method, request_serializer, response_deserializer,
+                        client_call_details, request)
+                details = client_call_details
+                multicallable = self._channel._multicallable(
+                    shape, details.method, request_serializer, response_deserializer, intercept=False)
+                call = multicallable(request, timeout=details.timeout, metadata=details.metadata,
+                                     credentials=details.credentials,
+                                     wait_for_ready=details.wait_for_ready)
+                if stream_response:
+                    self._last_returned_call_from_interceptors = call
+                return call
+
+        return Leaf
+
+    class _UnaryUnary(_leaf_mixin("unary_unary", False), _grpc_interceptor.InterceptedUnaryUnaryCall):
+        pass
+
+    class _UnaryStream(_leaf_mixin("unary_stream", True), _grpc_interceptor.InterceptedUnaryStreamCall):
+        pass
+
+    class _StreamUnary(_leaf_mixin("stream_unary", False), _grpc_interceptor.InterceptedStreamUnaryCall):
+        pass
+
+    class _StreamStream(_leaf_mixin("stream_stream", True), _grpc_interceptor.InterceptedStreamStreamCall):
+        pass
+
+    _CALLS = {"unary_unary": _UnaryUnary, "unary_stream": _UnaryStream,
+              "stream_unary": _StreamUnary, "stream_stream": _StreamStream}
+
+
+class InterceptedMultiCallable:
+    """A multi-callable whose calls run through the channel's interceptors (a
+    ``grpc.aio.*MultiCallable`` of its shape: see :func:`intercepted`)."""
+
+    def __init__(self, shape: str, interceptors: List[Any], channel: Any, method: Any,
+                 request_serializer: Optional[Callable[[Any], bytes]],
+                 response_deserializer: Optional[Callable[[bytes], Any]]):
+        self._call_class = _CALLS[shape]
+        self._interceptors = interceptors
+        self._channel = channel
+        self._method = method.encode("utf-8") if isinstance(method, str) else method
+        self._serialize = request_serializer
+        self._deserialize = response_deserializer
+
+    def __call__(self, request: Any = None, *, timeout: Optional[float] = None,
+                 metadata: Any = None, credentials: Any = None,
+                 wait_for_ready: Optional[bool] = None, compression: Any = None) -> Any:
+        if compression is not None:
+            raise NotImplementedError("per-call compression is not supported by lbchannel")
+        if not isinstance(metadata, Metadata):
+            metadata = Metadata.from_tuple(tuple(metadata)) if metadata else Metadata()
+        return self._call_class(
+            self._interceptors, request, timeout, metadata, credentials, wait_for_ready,
+            self._channel, self._method, self._serialize, self._deserialize,
+            asyncio.get_running_loop())
+
+
+if HAVE_GRPC:
+    _MULTICALLABLE_CLASSES = {
+        shape: type("Intercepted" + base.__name__, (InterceptedMultiCallable, base), {})
+        for shape, base in (("unary_unary", aio.UnaryUnaryMultiCallable),
+                            ("unary_stream", aio.UnaryStreamMultiCallable),
+                            ("stream_unary", aio.StreamUnaryMultiCallable),
+                            ("stream_stream", aio.StreamStreamMultiCallable))
+    }
+
+
+def intercepted(shape: str, interceptors: List[Any], channel: Any, method: Any,
+                request_serializer: Any, response_deserializer: Any) -> Any:
+    """An :class:`InterceptedMultiCallable` of ``shape`` (``"unary_unary"``, ...), also
+    an instance of grpc.aio's multi-callable class of that shape."""
+    return _MULTICALLABLE_CLASSES[shape](shape, interceptors, channel, method,
+                                         request_serializer, response_deserializer)
