@@ -12,6 +12,9 @@ package struct GRPCMessageDeframer: Sendable {
     /// Largest accepted message body in bytes.
     package let maxMessageSize: Int
     private var buffer: [UInt8] = []
+    /// The largest `buffer` capacity kept once it is empty: a long-lived stream does not
+    /// hold on to the storage of its largest message.
+    static let keptCapacity = 64 * 1024
     /// Index in `buffer` of the first unconsumed byte.
     private var readIndex = 0
 
@@ -30,7 +33,7 @@ package struct GRPCMessageDeframer: Sendable {
     package mutating func append(_ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
         if readIndex == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
+            buffer.removeAll(keepingCapacity: buffer.capacity <= Self.keptCapacity)
             readIndex = 0
         } else if readIndex >= 4096, readIndex * 2 >= buffer.count {
             // Drop consumed bytes once they dominate, so the buffer does not grow forever.
@@ -65,7 +68,7 @@ package struct GRPCMessageDeframer: Sendable {
         let message = Array(buffer[start..<(start + length)])
         readIndex = start + length
         if readIndex == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
+            buffer.removeAll(keepingCapacity: buffer.capacity <= Self.keptCapacity)
             readIndex = 0
         }
         return message

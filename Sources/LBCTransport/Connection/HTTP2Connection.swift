@@ -50,6 +50,8 @@ package final class HTTP2Connection: FileDescriptorHandler {
     private var nothingReadYet = true
     var session: OpaquePointer?
     private var outbound: [UInt8] = []
+    /// The largest `outbound` capacity kept once it is written out.
+    static let keptOutboundCapacity = 16 * 1024
     private var outboundStart = 0
     private var watchingWrite = false
     private var connectTimer: ClosureTimer?
@@ -483,7 +485,9 @@ package final class HTTP2Connection: FileDescriptorHandler {
                 }
                 outboundStart += written
             }
-            outbound.removeAll(keepingCapacity: true)
+            // Keep a small buffer for the next flush, not one a large message grew
+            // (an idle connection returns to its idle footprint).
+            outbound.removeAll(keepingCapacity: outbound.capacity <= Self.keptOutboundCapacity)
             outboundStart = 0
             // TLS records the socket did not take yet.
             guard try transport.flushBuffered() else {

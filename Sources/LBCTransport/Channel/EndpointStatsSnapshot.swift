@@ -1,0 +1,42 @@
+import LBCCore
+
+/// One endpoint's figures in a stats snapshot: plain values copied on the loop thread
+/// (cheap: no formatting there), rendered as JSON on the caller's thread
+/// (``ChannelStatsSnapshot/json``).
+struct EndpointStatsSnapshot {
+    var address: EndpointAddress
+    var state: EndpointState
+    var inFlight = 0
+    var callsStarted = 0
+    var callsFailed = 0
+    var connectFailures = 0
+    var latencyEWMAMicros = 0.0
+    /// The balancer's cost of the endpoint (0 once it left the set).
+    var cost = 0.0
+    var weight = 1
+    var freeStreams = 0
+    var drainingConnections = 0
+    /// TLS handshake figures; nil for a plaintext endpoint.
+    var tls: TLSStatsSnapshot?
+    /// Keepalive counters; nil when keepalive is off.
+    var keepalive: KeepaliveStatsSnapshot?
+    var lastError: String?
+
+    /// Copy `e`'s figures. Loop thread.
+    init(_ e: Endpoint, cost: Double, keepaliveEnabled: Bool) {
+        address = e.address
+        state = e.state
+        inFlight = e.inFlight
+        callsStarted = e.callsStarted
+        callsFailed = e.callsFailed
+        connectFailures = e.connectFailures
+        latencyEWMAMicros = e.latencyEWMAMicros
+        self.cost = cost
+        weight = e.weight
+        freeStreams = max(0, e.connection?.freeStreamSlots ?? 0)
+        drainingConnections = e.draining.count
+        tls = e.tlsSession.map(TLSStatsSnapshot.init)
+        if keepaliveEnabled { keepalive = KeepaliveStatsSnapshot(e.keepaliveStats) }
+        lastError = e.lastError
+    }
+}
