@@ -12,11 +12,14 @@
  *     malloc_trim(0).
  *
  *   lbc_scale stats TARGET N SECONDS
- *     One thread loops blocking 32-byte calls for SECONDS without and then SECONDS
- *     with a second thread calling lbc_channel_stats_json() back to back; prints the
- *     latency percentiles of both phases, and the caller-side time of a stats call
- *     (the old code rendered the whole JSON on the I/O thread: that time was the
- *     stall; now only a copy of the figures runs there).
+ *     The I/O-thread stall of lbc_channel_stats_json(): with the channel idle, 200
+ *     stats calls back to back; the on-CPU time of the channel's own threads (the
+ *     tasks that appeared with lbc_channel_open, /proc/self/task/TID/schedstat)
+ *     divided by the calls is what each call costs the I/O thread, during which it
+ *     serves nothing else; the caller-side time too. Then one thread loops blocking
+ *     32-byte calls for SECONDS without and SECONDS with a second thread calling
+ *     lbc_channel_stats_json() back to back: latency percentiles of both phases
+ *     (noisy on a shared machine: the formatting thread competes for the CPUs).
  */
 #define _GNU_SOURCE
 #include <lbchannel.h>
@@ -147,6 +150,31 @@ static void *poller(void *arg) {
   return NULL;
 }
 
+/* Thread ids of this process, up to max; returns the count. */
+static int task_ids(long *ids, int max) {
+  int n = 0;
+  char cmd[64];
+  snprintf(cmd, sizeof cmd, "ls /proc/%d/task", (int)getpid());
+  FILE *f = popen(cmd, "r");
+  while (f && n < max && fscanf(f, "%ld", &ids[n]) == 1) n++;
+  if (f) pclose(f);
+  return n;
+}
+
+/* On-CPU nanoseconds of the given threads (schedstat's first field). */
+static long long tasks_cpu_ns(const long *ids, int n) {
+  long long sum = 0;
+  for (int i = 0; i < n; i++) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/schedstat", ids[i]);
+    FILE *f = fopen(path, "r");
+    long long ns = 0;
+    if (f && fscanf(f, "%lld", &ns) == 1) sum += ns;
+    if (f) fclose(f);
+  }
+  return sum;
+}
+
 static int cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return x < y ? -1 : x > y;
@@ -172,7 +200,15 @@ static int phase(const char *name, double seconds) {
 }
 
 static int stats(const char *target, int n, double seconds) {
+  long before[256], after[256], own[256];
+  int nb = task_ids(before, 256);
   CH = open_channel(target, n);
+  int na = task_ids(after, 256), nown = 0;
+  for (int i = 0; i < na; i++) {
+    int old = 0;
+    for (int j = 0; j < nb; j++) old |= after[i] == before[j];
+    if (!old) own[nown++] = after[i];
+  }
   uint8_t req[32];
   memset(req, 'a', sizeof req);
   for (int i = 0; i < 2 * n; i++)
@@ -181,7 +217,18 @@ static int stats(const char *target, int n, double seconds) {
   lbc_channel_stats_json(CH, &json);
   size_t json_len = json ? strlen(json) : 0;
   lbc_free(json);
-  printf("{\"endpoints\": %d, \"json_bytes\": %zu, ", n, json_len);
+  usleep(200000);
+  const int k = 200;
+  long long cpu0 = tasks_cpu_ns(own, nown);
+  uint64_t t0 = now_ns();
+  for (int i = 0; i < k; i++) {
+    if (lbc_channel_stats_json(CH, &json) != LBC_OK) return 1;
+    lbc_free(json);
+  }
+  uint64_t wall = now_ns() - t0;
+  long long cpu = tasks_cpu_ns(own, nown) - cpu0;
+  printf("{\"endpoints\": %d, \"json_bytes\": %zu, \"channel_threads\": %d, \"io_thread_us_per_stats\": %.1f, "
+         "\"caller_us_per_stats\": %.1f, ", n, json_len, nown, cpu / 1e3 / k, wall / 1e3 / k);
   if (phase("quiet", seconds)) return 1;
   printf(", ");
   pthread_t t;

@@ -153,6 +153,7 @@ def main():
     ap.add_argument("--only", default="scale,mem,stats,sys")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # run the finally blocks
     only = [x for x in a.only.split(",") if x]
     lib_dir = os.path.dirname(os.path.abspath(a.lib))
     load, scale = os.path.join(a.bin, "lbc_load"), os.path.join(a.bin, "lbc_scale")

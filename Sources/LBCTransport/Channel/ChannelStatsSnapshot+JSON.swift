@@ -9,7 +9,7 @@ extension ChannelStatsSnapshot {
         var ejected = 0
         for (i, e) in endpoints.enumerated() {
             if i > 0 { out += "," }
-            if e.state.isEjected { ejected += 1 }
+            if e.ejected { ejected += 1 }
             e.appendJSON(to: &out, keepaliveEnabled: keepalive.isEnabled)
         }
         out += "],\"retired_endpoints\":\(retiredEndpoints),\"waiting_calls\":\(waitingCalls)"
@@ -41,16 +41,16 @@ extension EndpointStatsSnapshot {
     /// Append this endpoint's object of the "endpoints" array.
     func appendJSON(to out: inout String, keepaliveEnabled: Bool) {
         out += "{\"address\":\(JSON.quote(address.description))"
-        out += ",\"state\":\"\(state.name)\""
-        out += ",\"health\":" + (state.health == .notChecked ? "null" : "\"\(state.health.name)\"")
+        out += ",\"state\":\"\(stateName)\""
+        out += ",\"health\":" + (health == .notChecked ? "null" : "\"\(health.name)\"")
         out += ",\"in_flight\":\(inFlight),\"calls_started\":\(callsStarted)"
         out += ",\"calls_failed\":\(callsFailed),\"connect_failures\":\(connectFailures)"
         out += ",\"latency_ewma_us\":\(Int(latencyEWMAMicros.rounded()))"
         out += ",\"cost\":\(cost.isFinite ? Int(cost.rounded()) : 0),\"weight\":\(weight)"
-        out += ",\"pickable\":\(state.isPickable)"
+        out += ",\"pickable\":\(pickable)"
         out += ",\"free_streams\":\(freeStreams)"
-        out += ",\"ejected\":\(state.isEjected),\"ejections\":\(state.ejections)"
-        out += ",\"consecutive_failures\":\(state.consecutiveFailures)"
+        out += ",\"ejected\":\(ejected),\"ejections\":\(ejections)"
+        out += ",\"consecutive_failures\":\(consecutiveFailures)"
         out += ",\"draining_connections\":\(drainingConnections)"
         if let tls { out += ",\"tls\":" + tls.json }
         out += ",\"keepalive\":" + (keepaliveEnabled ? (keepalive ?? KeepaliveStatsSnapshot(nil)).json : "null")

@@ -5,7 +5,13 @@ import LBCCore
 /// (``ChannelStatsSnapshot/json``).
 struct EndpointStatsSnapshot {
     var address: EndpointAddress
-    var state: EndpointState
+    /// ``EndpointState/name``: READY, CONNECTING, IDLE or TRANSIENT_FAILURE.
+    var stateName: String
+    var health: EndpointHealth
+    var pickable: Bool
+    var ejected: Bool
+    var ejections: Int
+    var consecutiveFailures: Int
     var inFlight = 0
     var callsStarted = 0
     var callsFailed = 0
@@ -25,7 +31,13 @@ struct EndpointStatsSnapshot {
     /// Copy `e`'s figures. Loop thread.
     init(_ e: Endpoint, cost: Double, keepaliveEnabled: Bool) {
         address = e.address
-        state = e.state
+        let state = e.state
+        stateName = state.name
+        health = state.health
+        pickable = state.isPickable
+        ejected = state.isEjected
+        ejections = state.ejections
+        consecutiveFailures = state.consecutiveFailures
         inFlight = e.inFlight
         callsStarted = e.callsStarted
         callsFailed = e.callsFailed
