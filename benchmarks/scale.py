@@ -15,7 +15,14 @@ on many addresses: 127.0.0.2-127.0.0.201 x as many ports as needed. Cases:
   stats  lbc_scale stats: 1,000 endpoints; call latency with another thread polling
          lbc_channel_stats_json back to back, and the stats call's own time.
   sys    system calls (strace -c -f) and context switches (wait4 rusage) per blocking
-         call at 1 outstanding, 4 endpoints: (count at CALLS_B - count at CALLS_A) / diff.
+         call at 1 outstanding, 4 endpoints: (count at CALLS_B - count at CALLS_A) / diff;
+         four gRPC C++ echo backends (DIR/echo_server) pinned to CPU 0, the client to
+         CPU 1, as in the runner (grpcio when echo_server is not built).
+
+The grpcio server runs with BDP probing off (BENCH_SCALE_BDP_PROBE=1 turns it on): with
+it, a gRPC server PINGs on the first DATA of a connection that was quiet for a while,
+which at 1,000 endpoints and one call at a time is nearly every call: one more read and
+write per call on the client (peer behaviour, not client work that grows with n).
 
 Prints progress on stderr and writes the results as JSON (--out).
 """
@@ -50,7 +57,8 @@ def serve(n, base):
     import grpc
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4),
-                         options=[("grpc.max_receive_message_length", 8 << 20),
+                         options=[("grpc.max_receive_message_length", 8 << 20), 
+                                  ("grpc.http2.bdp_probe", int(os.environ.get("BENCH_SCALE_BDP_PROBE", "0"))),
                                   ("grpc.max_send_message_length", 8 << 20)])
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
         "bench.Echo", {"Unary": grpc.unary_unary_rpc_method_handler(lambda r, c: r)}),))
@@ -85,13 +93,39 @@ class Server:
             self.proc.wait()
 
 
+class CppServers:
+    """n gRPC C++ echo backends (benchmarks/echo_server.cc) on 127.0.0.1, pinned to CPU 0
+    like the runner's; the clients then run pinned to CPU 1."""
+
+    def __init__(self, exe, n):
+        self.procs, ports = [], []
+        try:
+            for _ in range(n):
+                p = subprocess.Popen(["taskset", "-c", "0", exe, "--port", "0"], stdout=subprocess.PIPE, text=True)
+                self.procs.append(p)
+                line = p.stdout.readline().split()
+                if len(line) != 2 or line[0] != "PORT":
+                    raise RuntimeError("echo_server did not start")
+                ports.append(int(line[1]))
+        except Exception:
+            self.close()
+            raise
+        self.target = "ipv4:" + ",".join(f"127.0.0.1:{p}" for p in ports)
+
+    def close(self):
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            p.wait()
+
+
 def driver_env(lib_dir, **extra):
     env = dict(os.environ, LD_LIBRARY_PATH=lib_dir, LBC_BENCH_READY_TIMEOUT_S="180")
     env.update(extra)
     return env
 
 
-def callgrind_per_call(load, lib_dir, target, n, policy, calls=(1000, 2000)):
+def callgrind_per_call(load, lib_dir, target, n, policy, calls=(1000, 4000)):
     """Client instructions per blocking call (percall.py's method)."""
     totals = []
     warm = str(max(300, 6 * n))  # young connections exchange extra frames
@@ -121,7 +155,7 @@ def callgrind_per_call(load, lib_dir, target, n, policy, calls=(1000, 2000)):
 def strace_counts(load, lib_dir, target, calls):
     """(system calls, context switches) of lbc_load making `calls` blocking calls."""
     with tempfile.NamedTemporaryFile(prefix="lbc-strace.") as f:
-        cmd = ["strace", "-f", "-c", "-o", f.name, load, "--target", target, "--threads", "1",
+        cmd = ["taskset", "-c", "1", "strace", "-f", "-c", "-o", f.name, load, "--target", target, "--threads", "1",
                "--calls", str(calls), "--warmup-calls", "200", "--deadline-ms", "60000",
                "--expect-endpoints", "4"]
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=driver_env(lib_dir))
@@ -137,7 +171,7 @@ def strace_counts(load, lib_dir, target, calls):
         if len(parts) >= 5 and re.match(r"^[\d.]+$", parts[0]) and parts[-1] != "total":
             by_name[parts[-1]] = int(parts[3])
     # Context switches without strace (it adds its own): the driver's rusage.
-    p = subprocess.Popen([load, "--target", target, "--threads", "1", "--calls", str(calls),
+    p = subprocess.Popen(["taskset", "-c", "1", load, "--target", target, "--threads", "1", "--calls", str(calls),
                           "--warmup-calls", "200", "--deadline-ms", "60000", "--expect-endpoints", "4"],
                          stdout=subprocess.DEVNULL, env=driver_env(lib_dir))
     _, status, ru = os.wait4(p.pid, 0)
@@ -207,11 +241,12 @@ def main():
                 raise RuntimeError(f"lbc_scale stats failed: {p.stderr[-2000:]}")
             r = json.loads(p.stdout.strip().splitlines()[-1])
             results["stats"] = r
-            log(f"stats: lbc_channel_stats_json {r['stats_mean_us']:.0f} us mean ({r['stats_calls']} calls); "
+            log(f"stats: I/O thread {r['io_thread_us_per_stats']:.0f} us per lbc_channel_stats_json (caller {r['caller_us_per_stats']:.0f} us); "
                 f"call p99.9 {r['quiet']['p999_us']:.0f} -> {r['polled']['p999_us']:.0f} us, "
                 f"max {r['quiet']['max_us']:.0f} -> {r['polled']['max_us']:.0f} us")
         if "sys" in only:
-            srv = Server(4)
+            cpp = os.path.join(a.bin, "echo_server")
+            srv = CppServers(cpp, 4) if os.path.exists(cpp) else Server(4)
             try:
                 ca, cb = 2000, 4000
                 sa, na, xa = strace_counts(load, lib_dir, srv.target, ca)

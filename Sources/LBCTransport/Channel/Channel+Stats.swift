@@ -11,8 +11,10 @@ extension Channel {
         s.endpoints.reserveCapacity(endpoints.count)
         for e in endpoints {
             let cost = e.slot >= 0 ? balancer.cost(e.slot, nowNs: now) : 0
-            s.endpoints.append(EndpointStatsSnapshot(e, cost: cost, keepaliveEnabled: keepaliveOn))
+            s.endpoints.append(EndpointStatsSnapshot(e, cost: cost))
         }
+        if tls != nil { s.endpointTLS = endpoints.map { $0.tlsSession.map(TLSStatsSnapshot.init) } }
+        if keepaliveOn { s.endpointKeepalive = endpoints.map { KeepaliveStatsSnapshot($0.keepaliveStats) } }
         s.retiredEndpoints = retired.count
         s.waitingCalls = waiting.count
         s.subsetSize = options.subsetSize

@@ -10,7 +10,8 @@ extension ChannelStatsSnapshot {
         for (i, e) in endpoints.enumerated() {
             if i > 0 { out += "," }
             if e.ejected { ejected += 1 }
-            e.appendJSON(to: &out, keepaliveEnabled: keepalive.isEnabled)
+            e.appendJSON(to: &out, tls: i < endpointTLS.count ? endpointTLS[i] : nil,
+                         keepalive: keepalive.isEnabled && i < endpointKeepalive.count ? endpointKeepalive[i] : nil)
         }
         out += "],\"retired_endpoints\":\(retiredEndpoints),\"waiting_calls\":\(waitingCalls)"
         out += ",\"ejected_endpoints\":\(ejected)"
@@ -38,8 +39,9 @@ extension ChannelStatsSnapshot {
 }
 
 extension EndpointStatsSnapshot {
-    /// Append this endpoint's object of the "endpoints" array.
-    func appendJSON(to out: inout String, keepaliveEnabled: Bool) {
+    /// Append this endpoint's object of the "endpoints" array, with its "tls" object
+    /// when `tls` is set and its "keepalive" object (`null` when `keepalive` is nil).
+    func appendJSON(to out: inout String, tls: TLSStatsSnapshot?, keepalive: KeepaliveStatsSnapshot?) {
         out += "{\"address\":\(JSON.quote(address.description))"
         out += ",\"state\":\"\(stateName)\""
         out += ",\"health\":" + (health == .notChecked ? "null" : "\"\(health.name)\"")
@@ -53,7 +55,7 @@ extension EndpointStatsSnapshot {
         out += ",\"consecutive_failures\":\(consecutiveFailures)"
         out += ",\"draining_connections\":\(drainingConnections)"
         if let tls { out += ",\"tls\":" + tls.json }
-        out += ",\"keepalive\":" + (keepaliveEnabled ? (keepalive ?? KeepaliveStatsSnapshot(nil)).json : "null")
+        out += ",\"keepalive\":" + (keepalive?.json ?? "null")
         out += ",\"last_error\":\(lastError.map(JSON.quote) ?? "null")}"
     }
 }

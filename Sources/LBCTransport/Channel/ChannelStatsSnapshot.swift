@@ -8,6 +8,12 @@ struct ChannelStatsSnapshot {
     var target: String
     var policy: String
     var endpoints: [EndpointStatsSnapshot] = []
+    /// The TLS figures of each endpoint (nil: no session yet), parallel to `endpoints`;
+    /// empty for a plaintext channel.
+    var endpointTLS: [TLSStatsSnapshot?] = []
+    /// The keepalive counters of each endpoint, parallel to `endpoints`; empty when
+    /// keepalive is off.
+    var endpointKeepalive: [KeepaliveStatsSnapshot] = []
     var retiredEndpoints = 0
     var waitingCalls = 0
     var keepalive: KeepalivePolicy

@@ -22,14 +22,12 @@ struct EndpointStatsSnapshot {
     var weight = 1
     var freeStreams = 0
     var drainingConnections = 0
-    /// TLS handshake figures; nil for a plaintext endpoint.
-    var tls: TLSStatsSnapshot?
-    /// Keepalive counters; nil when keepalive is off.
-    var keepalive: KeepaliveStatsSnapshot?
     var lastError: String?
 
     /// Copy `e`'s figures. Loop thread.
-    init(_ e: Endpoint, cost: Double, keepaliveEnabled: Bool) {
+    /// (Its TLS and keepalive figures go to arrays of their own, filled only when those
+    /// are on: a smaller copy for the common case.)
+    init(_ e: Endpoint, cost: Double) {
         address = e.address
         let state = e.state
         stateName = state.name
@@ -47,8 +45,6 @@ struct EndpointStatsSnapshot {
         weight = e.weight
         freeStreams = max(0, e.connection?.freeStreamSlots ?? 0)
         drainingConnections = e.draining.count
-        tls = e.tlsSession.map(TLSStatsSnapshot.init)
-        if keepaliveEnabled { keepalive = KeepaliveStatsSnapshot(e.keepaliveStats) }
         lastError = e.lastError
     }
 }
