@@ -175,6 +175,23 @@ static long long tasks_cpu_ns(const long *ids, int n) {
   return sum;
 }
 
+/* Minor page faults of the given threads (/proc/self/task/TID/stat field 10). */
+static long long tasks_minflt(const long *ids, int n) {
+  long long sum = 0;
+  for (int i = 0; i < n; i++) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/stat", ids[i]);
+    FILE *f = fopen(path, "r");
+    if (f && fgets(buf, sizeof buf, f)) {
+      const char *p = strrchr(buf, ')'); /* after "pid (comm)": state is field 3 */
+      long long v = 0;
+      if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %lld", &v) == 1) sum += v;
+    }
+    if (f) fclose(f);
+  }
+  return sum;
+}
+
 static int cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return x < y ? -1 : x > y;
@@ -219,16 +236,17 @@ static int stats(const char *target, int n, double seconds) {
   lbc_free(json);
   usleep(200000);
   const int k = 200;
-  long long cpu0 = tasks_cpu_ns(own, nown);
+  long long cpu0 = tasks_cpu_ns(own, nown), flt0 = tasks_minflt(own, nown);
   uint64_t t0 = now_ns();
   for (int i = 0; i < k; i++) {
     if (lbc_channel_stats_json(CH, &json) != LBC_OK) return 1;
     lbc_free(json);
   }
   uint64_t wall = now_ns() - t0;
-  long long cpu = tasks_cpu_ns(own, nown) - cpu0;
+  long long cpu = tasks_cpu_ns(own, nown) - cpu0, flt = tasks_minflt(own, nown) - flt0;
   printf("{\"endpoints\": %d, \"json_bytes\": %zu, \"channel_threads\": %d, \"io_thread_us_per_stats\": %.1f, "
-         "\"caller_us_per_stats\": %.1f, ", n, json_len, nown, cpu / 1e3 / k, wall / 1e3 / k);
+         "\"io_thread_faults_per_stats\": %.1f, \"caller_us_per_stats\": %.1f, ", n, json_len, nown, cpu / 1e3 / k,
+         (double)flt / k, wall / 1e3 / k);
   if (phase("quiet", seconds)) return 1;
   printf(", ");
   pthread_t t;

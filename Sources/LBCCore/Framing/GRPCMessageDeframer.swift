@@ -14,7 +14,7 @@ package struct GRPCMessageDeframer: Sendable {
     private var buffer: [UInt8] = []
     /// The largest `buffer` capacity kept once it is empty: a long-lived stream does not
     /// hold on to the storage of its largest message.
-    static let keptCapacity = 64 * 1024
+    static let keptCapacity = 256 * 1024
     /// Index in `buffer` of the first unconsumed byte.
     private var readIndex = 0
 
@@ -28,6 +28,9 @@ package struct GRPCMessageDeframer: Sendable {
 
     /// Bytes held in the internal buffer, consumed ones included (for tests).
     var storageByteCount: Int { buffer.count }
+
+    /// Capacity of the internal buffer (for tests).
+    var storageCapacity: Int { buffer.capacity }
 
     /// Copies `bytes` into the internal buffer.
     package mutating func append(_ bytes: UnsafeRawBufferPointer) {

@@ -50,7 +50,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
     private var nothingReadYet = true
     var session: OpaquePointer?
     private var outbound: [UInt8] = []
-    /// The largest `outbound` capacity kept once it is written out.
+    /// The largest `outbound` capacity an idle connection keeps (``streamsBecameIdle()``).
     static let keptOutboundCapacity = 16 * 1024
     private var outboundStart = 0
     private var watchingWrite = false
@@ -414,6 +414,12 @@ package final class HTTP2Connection: FileDescriptorHandler {
 
     // MARK: writing
 
+    /// The last open stream closed: give back a send buffer that large messages grew,
+    /// so an idle connection returns to its idle footprint (a busy one keeps it).
+    func streamsBecameIdle() {
+        if outbound.isEmpty && outbound.capacity > Self.keptOutboundCapacity { outbound = [] }
+    }
+
     /// Serialize everything nghttp2 has queued and write it. Called once per loop
     /// iteration. The frames are gathered into one buffer first (nghttp2 hands them
     /// out one at a time), so a request's HEADERS and DATA go out in one write.
@@ -485,9 +491,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
                 }
                 outboundStart += written
             }
-            // Keep a small buffer for the next flush, not one a large message grew
-            // (an idle connection returns to its idle footprint).
-            outbound.removeAll(keepingCapacity: outbound.capacity <= Self.keptOutboundCapacity)
+            outbound.removeAll(keepingCapacity: true)
             outboundStart = 0
             // TLS records the socket did not take yet.
             guard try transport.flushBuffered() else {
