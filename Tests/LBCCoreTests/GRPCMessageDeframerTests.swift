@@ -141,25 +141,6 @@ final class GRPCMessageDeframerTests: XCTestCase {
         XCTAssertEqual(deframer.bufferedByteCount, 0)
     }
 
-    func testBufferShrinksBackAfterALargeMessage() throws {
-        var deframer = GRPCMessageDeframer(maxMessageSize: 4 << 20)
-        let small = [UInt8](repeating: 1, count: 100)
-        feed(&deframer, frame([small]))
-        XCTAssertEqual(try deframer.next(), small)
-        XCTAssertGreaterThan(deframer.storageCapacity, 0, "a small buffer is kept for the next message")
-        let large = [UInt8](repeating: 2, count: 1 << 20)
-        let framed = frame([large])
-        for start in stride(from: 0, to: framed.count, by: 16384) {  // DATA-frame sized chunks
-            feed(&deframer, Array(framed[start..<min(start + 16384, framed.count)]))
-        }
-        XCTAssertGreaterThanOrEqual(deframer.storageCapacity, 1 << 20)
-        XCTAssertEqual(try deframer.next(), large)
-        XCTAssertLessThanOrEqual(deframer.storageCapacity, GRPCMessageDeframer.keptCapacity,
-                                 "the storage of a 1 MiB message is given back once it was delivered")
-        feed(&deframer, frame([small]))
-        XCTAssertEqual(try deframer.next(), small)
-    }
-
     func testDeframeErrorDescriptions() {
         XCTAssertEqual(DeframeError.messageTooLarge(size: 11, limit: 10).description,
                        "received message larger than max (11 vs. 10)")

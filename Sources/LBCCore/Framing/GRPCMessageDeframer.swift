@@ -12,9 +12,6 @@ package struct GRPCMessageDeframer: Sendable {
     /// Largest accepted message body in bytes.
     package let maxMessageSize: Int
     private var buffer: [UInt8] = []
-    /// The largest `buffer` capacity kept once it is empty: a long-lived stream does not
-    /// hold on to the storage of its largest message.
-    static let keptCapacity = 256 * 1024
     /// Index in `buffer` of the first unconsumed byte.
     private var readIndex = 0
 
@@ -29,14 +26,11 @@ package struct GRPCMessageDeframer: Sendable {
     /// Bytes held in the internal buffer, consumed ones included (for tests).
     var storageByteCount: Int { buffer.count }
 
-    /// Capacity of the internal buffer (for tests).
-    var storageCapacity: Int { buffer.capacity }
-
     /// Copies `bytes` into the internal buffer.
     package mutating func append(_ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
         if readIndex == buffer.count {
-            buffer.removeAll(keepingCapacity: buffer.capacity <= Self.keptCapacity)
+            buffer.removeAll(keepingCapacity: true)
             readIndex = 0
         } else if readIndex >= 4096, readIndex * 2 >= buffer.count {
             // Drop consumed bytes once they dominate, so the buffer does not grow forever.
@@ -71,7 +65,7 @@ package struct GRPCMessageDeframer: Sendable {
         let message = Array(buffer[start..<(start + length)])
         readIndex = start + length
         if readIndex == buffer.count {
-            buffer.removeAll(keepingCapacity: buffer.capacity <= Self.keptCapacity)
+            buffer.removeAll(keepingCapacity: true)
             readIndex = 0
         }
         return message
