@@ -76,12 +76,76 @@ class Data:
         return r, paired
 
 
+def scale_section(w, s):
+    """The rows of benchmarks/scale.py: endpoint-count scaling, memory, stats, system calls."""
+    if not s:
+        return
+    w("## Many endpoints, memory, stats snapshot, system calls (`benchmarks/scale.py`)\n")
+    w("One grpcio echo server process (BDP pings off) listening on 127.0.0.2–127.0.0.201 × ports; "
+      "the lbchannel client drivers `lbc_load` / `lbc_scale` (public C API only), not pinned; the "
+      "system-call row uses four gRPC C++ echo backends on CPU 0 and the client on CPU 1.\n")
+    w("| Figure | Measured | Target | Result |")
+    w("|---|---|---|---|")
+
+    def verdict(ok):
+        return "**met**" if ok else "**missed**"
+
+    for pol, row in (s.get("scale") or {}).items():
+        a, b = row.get("10"), row.get("1000")
+        if a and b:
+            w(f"| instructions per blocking call, {pol}, 1,000 vs 10 endpoints | "
+              f"{b:,.0f} / {a:,.0f} = {b / a:.3f}× | ≤ 1.1× | {verdict(b / a <= 1.1)} |")
+    m = s.get("mem")
+    if m:
+        kib = 1024.0
+        w(f"| client memory per idle connection after a 1 MiB call ({m['endpoints']} connections), "
+          f"heap in use (mallinfo2) | {m['after_heap_per_conn'] / kib:.1f} KiB "
+          f"(before the large calls {m['idle_heap_per_conn'] / kib:.1f} KiB) | ≤ 32 KiB | "
+          f"{verdict(m['after_heap_per_conn'] <= 32 * kib)} |")
+        w(f"| … the same as process RSS growth | {m['after_rss_per_conn'] / kib:.1f} KiB; "
+          f"{m['after_trim_rss_per_conn'] / kib:.1f} KiB after `malloc_trim(0)` (before the large "
+          f"calls {m['idle_rss_per_conn'] / kib:.1f} KiB) | reported | — |")
+    st = s.get("stats")
+    if st:
+        w(f"| `lbc_channel_stats_json`, {st['endpoints']:,} endpoints: I/O-thread time per call "
+          f"(on-CPU time of the channel's thread ÷ 200 calls, channel idle) | "
+          f"{st['io_thread_us_per_stats']:.0f} µs (caller waits {st['caller_us_per_stats']:.0f} µs; "
+          f"JSON {st['json_bytes']:,} bytes) | ≤ 200 µs | {verdict(st['io_thread_us_per_stats'] <= 200)} |")
+        q, p = st["quiet"], st["polled"]
+        w(f"| blocking-call latency p50 / p99.9 / max, quiet vs another thread polling stats back to "
+          f"back | {q['p50_us']:.0f} / {q['p999_us']:.0f} / {q['max_us']:.0f} µs vs "
+          f"{p['p50_us']:.0f} / {p['p999_us']:.0f} / {p['max_us']:.0f} µs | reported | — |")
+    sy = s.get("sys")
+    if sy:
+        top = ", ".join(f"{k} {v:.2f}" for k, v in sy["by_syscall"].items())
+        w(f"| system calls / context switches per blocking call, 1 outstanding, 4 endpoints | "
+          f"{sy['syscalls_per_call']:.2f} / {sy['csw_per_call']:.2f} ({top}) | ≤ 3.5 / 1.2 | "
+          f"{verdict(sy['syscalls_per_call'] <= 3.5 and sy['csw_per_call'] <= 1.2)} |")
+    w("")
+    w("Instructions: callgrind, (Ir at 4,000 calls − Ir at 1,000) ÷ 3,000 after a warm-up of "
+      "6 calls per endpoint (instrumentation switched on after it). Memory: `lbc_scale memory` "
+      "opens a round_robin channel, makes one 32-byte call per endpoint, then one 1 MiB call per "
+      "endpoint (each endpoint served one: checked by the peer addresses), idles 1 s; figures are "
+      "(after − before opening the channel) ÷ connections. System calls: `strace -f -c` of "
+      "`lbc_load` at 4,000 vs 2,000 calls; context switches from the driver's `wait4` rusage "
+      "(without strace) likewise.\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--results", required=True)
+    ap.add_argument("--results", default=None, help="runner.py output (absent: only the --scale section)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--tls-handshake", default=None, help="output of tls_handshake.py")
+    ap.add_argument("--scale", default=None, help="output of scale.py")
     a = ap.parse_args()
+    scale = json.load(open(a.scale)) if a.scale else None
+    if a.results is None:  # BENCH_ONLY named only scale.py's rows
+        out = ["# lbchannel benchmark results (many-endpoint rows only)\n",
+               "Written by `benchmarks/run.sh` (`make bench`, BENCH_ONLY); do not edit by hand.\n"]
+        scale_section(out.append, scale or {})
+        open(a.out, "w").write("\n".join(out) + "\n")
+        print(f"report: wrote {a.out}", file=sys.stderr)
+        return
     raw = json.load(open(a.results))
     handshake = json.load(open(a.tls_handshake)) if a.tls_handshake else None
     d = Data(raw)
@@ -421,6 +485,9 @@ def main():
     if gc.get("top_self"):
         w("### gRPC C++ client, by self Ir (for comparison)\n")
         fn_table(gc["top_self"], 4200)
+
+    if scale:
+        scale_section(w, scale)
 
     w("## Method notes\n")
     w("- lbchannel C: `benchmarks/lbc_load.c`, N pthreads each looping the blocking `lbc_unary()` "

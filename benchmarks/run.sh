@@ -9,6 +9,11 @@
 #   BENCH_TLS=0                             skip the TLS rows (four more echo backends
 #                                           serving TLS with certificates made by openssl)
 #   BENCH_ONLY=tls,s1                       measure only the cases whose id starts so
+#   BENCH_ONLY=scale,mem,stats,sys          only the many-endpoint rows (benchmarks/scale.py):
+#                                           instructions per call at 1,000 vs 10 endpoints,
+#                                           memory per idle connection after a 1 MiB call,
+#                                           the stats snapshot's I/O-thread time, system
+#                                           calls and context switches per call
 #
 # Installs missing tools (Debian: libgrpc++-dev protobuf-compiler-grpc protobuf-compiler
 # nghttp2-client valgrind util-linux; PyPI: grpcio), builds the release library and
@@ -41,6 +46,7 @@ install_deps() {
   command -v h2load >/dev/null || need+=(nghttp2-client)
   command -v valgrind >/dev/null || need+=(valgrind)
   command -v taskset >/dev/null || need+=(util-linux)
+  command -v strace >/dev/null || need+=(strace)
   if [ -z "${LBCHANNEL_LIB:-}" ]; then
     pkg-config --exists libnghttp2 2>/dev/null || need+=(libnghttp2-dev)
     pkg-config --exists openssl 2>/dev/null || need+=(libssl-dev)
@@ -87,7 +93,7 @@ build_library() {
 }
 
 build_programs() {
-  log "building echo_server, grpc_load, grpc_stream, lbc_load, lbc_stream"
+  log "building echo_server, grpc_load, grpc_stream, lbc_load, lbc_stream, lbc_scale"
   local gen="$OUT/gen"
   mkdir -p "$gen"
   protoc -I "$HERE" --cpp_out="$gen" --grpc_out="$gen" \
@@ -106,7 +112,7 @@ build_programs() {
     -o "$OUT/grpc_stream" $cxxlibs &
   local p3=$!
   local c
-  for c in lbc_load lbc_stream; do
+  for c in lbc_load lbc_stream lbc_scale; do
     gcc -O2 -std=gnu11 -Wall -Wextra -pthread -I"$ROOT/include" -I"$HERE" "$HERE/$c.c" \
       -o "$OUT/$c" -L"$LIBDIR" -l:liblbchannel.so.0 -Wl,-rpath,"$LIBDIR"
   done
@@ -173,6 +179,26 @@ mkdir -p "$OUT"
 install_deps
 build_library
 build_programs
+# The many-endpoint rows (benchmarks/scale.py) selected by BENCH_ONLY (all by default;
+# "scale" needs callgrind); the runner's cases are skipped when BENCH_ONLY names only these.
+SCALE_IDS=()
+RUNNER=1
+if [ -n "${BENCH_ONLY:-}" ]; then
+  RUNNER=0
+  IFS=, read -ra only_ids <<<"$BENCH_ONLY"
+  for x in "${only_ids[@]}"; do
+    case "$x" in scale|mem|stats|sys) ;; *) RUNNER=1 ;; esac
+  done
+fi
+for id in scale mem stats sys; do
+  [ "$id" = scale ] && [ "$BENCH_CALLGRIND" != 1 ] && continue
+  if [ -z "${BENCH_ONLY:-}" ]; then SCALE_IDS+=("$id"); continue; fi
+  for x in "${only_ids[@]}"; do
+    [ -n "$x" ] && [ "${id#"$x"}" != "$id" ] && { SCALE_IDS+=("$id"); break; }
+  done
+done
+
+if [ "$RUNNER" = 1 ]; then
 start_servers
 start_tls_servers
 
@@ -186,25 +212,43 @@ log "measuring: BENCH_RUNS=$BENCH_RUNS BENCH_SECONDS=$BENCH_SECONDS"
 RUNNER_PID=$!
 wait "$RUNNER_PID"
 RUNNER_PID=""
+fi
+
+SCALE_ARGS=()
+if [ ${#SCALE_IDS[@]} -gt 0 ]; then
+  log "many-endpoint rows: ${SCALE_IDS[*]}"
+  "$PYTHON" "$HERE/scale.py" --lib "$LIB" --bin "$OUT" --only "$(IFS=,; echo "${SCALE_IDS[*]}")" \
+    --out "$OUT/scale.json" &
+  RUNNER_PID=$!
+  wait "$RUNNER_PID"
+  RUNNER_PID=""
+  SCALE_ARGS=(--scale "$OUT/scale.json")
+fi
 
 HS_ARGS=()
-if [ ${#TLS_PORTS[@]} -gt 0 ]; then
+if [ "$RUNNER" = 1 ] && [ ${#TLS_PORTS[@]} -gt 0 ]; then
   log "TLS handshake times (full vs resumed)"
   LBCHANNEL_LIBRARY="$LIB" PYTHONPATH="$ROOT/bindings/python" \
     "$PYTHON" "$HERE/tls_handshake.py" >"$OUT/tls_handshake.json" 2>"$OUT/tls_handshake.log" \
     && HS_ARGS=(--tls-handshake "$OUT/tls_handshake.json") || log "tls_handshake.py failed (see $OUT/tls_handshake.log)"
 fi
 
-log "large-message ping-pong on one stream (Python binding vs grpcio)"
-LBCHANNEL_LIBRARY="$LIB" PYTHONPATH="$ROOT/bindings/python" \
-  "$PYTHON" "$HERE/py_pingpong.py" --server "$OUT/echo_server" --runs "$BENCH_RUNS" \
-  --seconds "$BENCH_SECONDS" >"$OUT/pingpong.md" 2>"$OUT/pingpong.log" \
-  || { log "py_pingpong.py failed (see $OUT/pingpong.log)"; : >"$OUT/pingpong.md"; }
+: >"$OUT/pingpong.md"
+if [ "$RUNNER" = 1 ]; then
+  log "large-message ping-pong on one stream (Python binding vs grpcio)"
+  LBCHANNEL_LIBRARY="$LIB" PYTHONPATH="$ROOT/bindings/python" \
+    "$PYTHON" "$HERE/py_pingpong.py" --server "$OUT/echo_server" --runs "$BENCH_RUNS" \
+    --seconds "$BENCH_SECONDS" >"$OUT/pingpong.md" 2>"$OUT/pingpong.log" \
+    || { log "py_pingpong.py failed (see $OUT/pingpong.log)"; : >"$OUT/pingpong.md"; }
+fi
 
 REPORT="$HERE/RESULTS.md"
 # A partial run (BENCH_ONLY) must not replace the full results.
 [ -n "${BENCH_ONLY:-}" ] && REPORT="$OUT/RESULTS-partial.md"
-"$PYTHON" "$HERE/report.py" --results "$OUT/results.json" --out "$REPORT" ${HS_ARGS[@]+"${HS_ARGS[@]}"}
+RESULTS_ARGS=()
+[ "$RUNNER" = 1 ] && RESULTS_ARGS=(--results "$OUT/results.json")
+"$PYTHON" "$HERE/report.py" ${RESULTS_ARGS[@]+"${RESULTS_ARGS[@]}"} --out "$REPORT" \
+  ${HS_ARGS[@]+"${HS_ARGS[@]}"} ${SCALE_ARGS[@]+"${SCALE_ARGS[@]}"}
 if [ -s "$OUT/pingpong.md" ]; then
   printf '\n## Large messages: ping-pong on one stream (Python)\n\n' >>"$REPORT"
   cat "$OUT/pingpong.md" >>"$REPORT"

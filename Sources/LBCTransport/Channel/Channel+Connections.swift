@@ -34,6 +34,9 @@ extension Channel: ConnectionDelegate {
     }
 
     private func endpoint(of connection: HTTP2Connection) -> Endpoint? {
+        // shutDown() detached every connection before closing them: no scan per
+        // connection (O(endpoints²) when a large channel closes).
+        guard !isShutDown else { return nil }
         let owns = { (e: Endpoint) in e.connection === connection || e.draining.contains { $0 === connection } }
         return endpoints.first(where: owns) ?? retired.first(where: owns)
     }

@@ -2,7 +2,7 @@ import LBCCore
 
 /// Keepalive at the channel level: the settings each new connection gets, the
 /// channel-wide doubling of the keepalive time on "too_many_pings" (gRFC A8), and
-/// the keepalive parts of the stats snapshot. Loop thread.
+/// the keepalive parts of the stats snapshot (``KeepaliveStatsSnapshot``). Loop thread.
 extension Channel {
     /// Give a new connection to `endpoint` the current keepalive settings and the
     /// endpoint's counters; nothing when keepalive is off.
@@ -26,24 +26,5 @@ extension Channel {
         } else {
             emit(.warning, "\(prefix), although keepalive is off")
         }
-    }
-
-    /// The channel's "keepalive" stats object, `null` when keepalive is off.
-    func renderKeepaliveStats() -> String {
-        let p = keepalivePolicy
-        guard p.isEnabled else { return "null" }
-        return "{\"time_ms\":\(p.timeMs),\"configured_time_ms\":\(p.configuredTimeMs)"
-            + ",\"timeout_ms\":\(p.timeoutMs),\"permit_without_calls\":\(p.permitWithoutCalls)"
-            + ",\"too_many_pings\":\(p.tooManyPingsCount)}"
-    }
-
-    /// One endpoint's "keepalive" stats object, `null` when keepalive is off.
-    func renderKeepaliveStats(_ e: Endpoint) -> String {
-        guard keepalivePolicy.isEnabled else { return "null" }
-        let s = e.keepaliveStats ?? KeepaliveStats()
-        let rtt = s.lastRoundTripNs.map { String($0 / 1000) } ?? "null"
-        return "{\"time_ms\":\(s.timeMs),\"pings_sent\":\(s.pingsSent),\"pings_acked\":\(s.pingsAcknowledged)"
-            + ",\"last_rtt_us\":\(rtt),\"dead_connections\":\(s.deadConnections)"
-            + ",\"too_many_pings\":\(s.tooManyPings)}"
     }
 }

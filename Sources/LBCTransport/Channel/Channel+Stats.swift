@@ -1,58 +1,27 @@
 import LBCCore
 
 extension Channel {
-    /// The stats JSON documented at lbc_channel_stats_json. Loop thread.
-    func renderStats() -> String {
-        var out = "{\"target\":\(JSON.quote(targetText)),\"policy\":\(JSON.quote(options.lbPolicy.name)),\"endpoints\":["
+    /// The figures of the stats JSON (lbc_channel_stats_json) as plain values, to be
+    /// rendered off the loop (``ChannelStatsSnapshot/json``). Loop thread; copies only.
+    func statsSnapshot() -> ChannelStatsSnapshot {
         let now = EventLoop.now()
-        var ejected = 0
-        for (i, e) in endpoints.enumerated() {
-            if i > 0 { out += "," }
-            let state = e.state
-            if state.isEjected { ejected += 1 }
-            out += "{\"address\":\(JSON.quote(e.address.description))"
-            out += ",\"state\":\"\(state.name)\""
-            out += ",\"health\":" + (state.health == .notChecked ? "null" : "\"\(state.health.name)\"")
-            out += ",\"in_flight\":\(e.inFlight),\"calls_started\":\(e.callsStarted)"
-            out += ",\"calls_failed\":\(e.callsFailed),\"connect_failures\":\(e.connectFailures)"
-            out += ",\"latency_ewma_us\":\(Int(e.latencyEWMAMicros.rounded()))"
-            out += renderBalancing(e, state, nowNs: now)
-            out += ",\"draining_connections\":\(e.draining.count)"
-            if let s = e.tlsSession { out += ",\"tls\":" + renderTLSStats(s) }
-            out += ",\"keepalive\":" + renderKeepaliveStats(e)
-            out += ",\"last_error\":\(e.lastError.map(JSON.quote) ?? "null")}"
+        let keepaliveOn = keepalivePolicy.isEnabled
+        var s = ChannelStatsSnapshot(target: targetText, policy: options.lbPolicy.name, keepalive: keepalivePolicy,
+                                     discoveryKind: resolver?.kind ?? "static", discovery: stats)
+        s.endpoints.reserveCapacity(endpoints.count)
+        for e in endpoints {
+            let cost = e.slot >= 0 ? balancer.cost(e.slot, nowNs: now) : 0
+            s.endpoints.append(EndpointStatsSnapshot(e, cost: cost))
         }
-        out += "],\"retired_endpoints\":\(retired.count),\"waiting_calls\":\(waiting.count)"
-        out += ",\"ejected_endpoints\":\(ejected)"
-        out += ",\"keepalive\":" + renderKeepaliveStats()
-        out += ",\"subset\":{\"size\":\(options.subsetSize),\"discovered_endpoints\":\(discoveredEndpoints)"
-        out += ",\"client_id\":\(options.subsetClientID.map(JSON.quote) ?? "null")}"
-        out += ",\"discovery\":{\"kind\":\(JSON.quote(resolver?.kind ?? "static"))"
-        out += ",\"resolutions\":\(stats.resolutions),\"errors\":\(stats.errors)"
-        out += ",\"empty_answers\":\(stats.emptyAnswers),\"updates\":\(stats.updates),\"pushes\":\(stats.pushes)"
-        out += ",\"last_result\":\(stats.lastResult.map(JSON.quote) ?? "null")"
-        out += ",\"last_error\":\(stats.lastError.map(JSON.quote) ?? "null")"
-        if let t = stats.lastResolutionNs {
-            out += ",\"last_resolution_age_ms\":\((EventLoop.now() - t) / 1_000_000)"
-        } else {
-            out += ",\"last_resolution_age_ms\":null"
-        }
-        out += "}}"
-        return out
-    }
-}
-
-extension Channel {
-    /// The balancing fields of one endpoint: the balancer's cost, pickability, free
-    /// stream slots and outlier ejection.
-    private func renderBalancing(_ e: Endpoint, _ state: EndpointState, nowNs: Int64) -> String {
-        let cost = e.slot >= 0 ? balancer.cost(e.slot, nowNs: nowNs) : 0
-        var out = ",\"cost\":\(cost.isFinite ? Int(cost.rounded()) : 0),\"weight\":\(e.weight)"
-        out += ",\"pickable\":\(state.isPickable)"
-        out += ",\"free_streams\":\(max(0, e.connection?.freeStreamSlots ?? 0))"
-        out += ",\"ejected\":\(state.isEjected),\"ejections\":\(state.ejections)"
-        out += ",\"consecutive_failures\":\(state.consecutiveFailures)"
-        return out
+        if tls != nil { s.endpointTLS = endpoints.map { $0.tlsSession.map(TLSStatsSnapshot.init) } }
+        if keepaliveOn { s.endpointKeepalive = endpoints.map { KeepaliveStatsSnapshot($0.keepaliveStats) } }
+        s.retiredEndpoints = retired.count
+        s.waitingCalls = waiting.count
+        s.subsetSize = options.subsetSize
+        s.discoveredEndpoints = discoveredEndpoints
+        s.subsetClientID = options.subsetClientID
+        s.lastResolutionAgeMs = stats.lastResolutionNs.map { (now - $0) / 1_000_000 }
+        return s
     }
 }
 

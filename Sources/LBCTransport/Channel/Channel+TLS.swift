@@ -38,14 +38,4 @@ extension Channel {
         }
         if accepted == nil { throw TransportError("the channel is closed") }
     }
-
-    /// The "tls" object of an endpoint's stats entry.
-    func renderTLSStats(_ s: TLSEndpointSession) -> String {
-        let meanFull = s.fullHandshakes > 0 ? s.totalFullNs / Int64(s.fullHandshakes) / 1000 : 0
-        let meanResumed = s.resumedHandshakes > 0 ? s.totalResumedNs / Int64(s.resumedHandshakes) / 1000 : 0
-        return "{\"full_handshakes\":\(s.fullHandshakes),\"resumed_handshakes\":\(s.resumedHandshakes)"
-            + ",\"last_full_handshake_us\":\(s.lastFullNs / 1000),\"last_resumed_handshake_us\":\(s.lastResumedNs / 1000)"
-            + ",\"mean_full_handshake_us\":\(meanFull),\"mean_resumed_handshake_us\":\(meanResumed)"
-            + ",\"last_full_ready_us\":\(s.lastFullReadyNs / 1000),\"last_resumed_ready_us\":\(s.lastResumedReadyNs / 1000)}"
-    }
 }

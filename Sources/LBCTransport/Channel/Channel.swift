@@ -212,9 +212,10 @@ package final class Channel: @unchecked Sendable {
         connectivity.shutDown()  // done by shutDown() already unless the loop had stopped
     }
 
-    /// A JSON snapshot of the endpoints, discovery and counters; nil once closed.
+    /// A JSON snapshot of the endpoints, discovery and counters; nil once closed. The
+    /// figures are copied on the loop thread, the text is formatted on the caller's.
     package func statsJSON() -> String? {
-        onLoop { self.renderStats() }
+        onLoop { self.statsSnapshot() }?.json
     }
 
     /// Run `body` on the loop thread and wait for its result; nil once closed.

@@ -50,6 +50,8 @@ package final class HTTP2Connection: FileDescriptorHandler {
     private var nothingReadYet = true
     var session: OpaquePointer?
     private var outbound: [UInt8] = []
+    /// The largest `outbound` capacity an idle connection keeps (``streamsBecameIdle()``).
+    static let keptOutboundCapacity = 16 * 1024
     private var outboundStart = 0
     private var watchingWrite = false
     private var connectTimer: ClosureTimer?
@@ -411,6 +413,12 @@ package final class HTTP2Connection: FileDescriptorHandler {
     }
 
     // MARK: writing
+
+    /// The last open stream closed: give back a send buffer that large messages grew,
+    /// so an idle connection returns to its idle footprint (a busy one keeps it).
+    func streamsBecameIdle() {
+        if outbound.isEmpty && outbound.capacity > Self.keptOutboundCapacity { outbound = [] }
+    }
 
     /// Serialize everything nghttp2 has queued and write it. Called once per loop
     /// iteration. The frames are gathered into one buffer first (nghttp2 hands them

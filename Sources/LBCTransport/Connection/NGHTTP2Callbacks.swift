@@ -127,6 +127,7 @@ enum NGHTTP2Callbacks {
     static let onStreamClose: nghttp2_on_stream_close_callback = { _, streamID, errorCode, userData in
         let conn = connection(userData)
         guard let call = conn.streams.removeValue(forKey: streamID) else { return 0 }
+        if conn.streams.isEmpty { conn.streamsBecameIdle() }
         conn.delegate?.streamClosed(conn, call: call, errorCode: errorCode, failure: nil)
         conn.startQueuedStreams()
         return 0
