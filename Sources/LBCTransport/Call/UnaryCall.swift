@@ -19,6 +19,11 @@ package final class UnaryCall: Call, @unchecked Sendable {
     private let owner: Channel?
     /// A hedged copy (see ``HedgeGroup``), not the caller's call.
     private var isHedgeCopy = false
+    /// The loop to tell when the deadline passes, for a blocking call whose waiting
+    /// thread watches the deadline itself (set by `Channel.start` before the call
+    /// enters the loop; nil otherwise): no deadline timer is armed on the loop, so
+    /// starting the call does not wake the loop thread to re-plan its sleep.
+    private var deadlineLoop: EventLoop?
 
     /// A blocking call: the creating thread waits in `waitForCompletion()`.
     package convenience init(method: String, request: UnsafeRawBufferPointer, metadata: Metadata,
@@ -66,7 +71,23 @@ package final class UnaryCall: Call, @unchecked Sendable {
 
     /// Block the calling thread until the call has finished. Must be called on the
     /// thread that created the call (its completion is that thread's reusable one).
-    package func waitForCompletion() { completion?.wait() }
+    /// When the deadline passes first, the waiting thread ends the call on the loop
+    /// (``Channel/deadlineExpired(_:)``, as the loop's timer would have) and waits for it.
+    package func waitForCompletion() {
+        guard let completion else { return }
+        if let loop = deadlineLoop, let deadline = deadlineNs {
+            if completion.wait(untilNs: deadline) { return }
+            _ = loop.execute(DeadlineTask(self))  // refused only once the channel closed, which ends the call
+        }
+        completion.wait()
+    }
+
+    /// A blocking call with a deadline has it watched by its waiting thread.
+    override func watchDeadline(on loop: EventLoop) -> Bool {
+        guard completion != nil, !isHedgeCopy, deadlineNs != nil else { return false }
+        deadlineLoop = loop
+        return true
+    }
 
     /// End the call with CANCELLED unless it has ended. Any thread; queued calls only.
     package func cancel() {

@@ -13,8 +13,10 @@ extension Channel {
                 finish(call, .deadlineExceeded, deadlineMessage(call))
                 return
             }
-            loop.schedule(at: deadline, target: call)
-            call.timerArmed = true
+            if !call.deadlineWatchedByWaiter {
+                loop.schedule(at: deadline, target: call)
+                call.timerArmed = true
+            }
         }
         if retries.enabled, applyRetryPolicy(call) { return }
         dispatch(call)

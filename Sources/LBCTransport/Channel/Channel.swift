@@ -164,6 +164,7 @@ package final class Channel: @unchecked Sendable {
     /// Start `call`; its result is available after `call.waitForCompletion()`.
     package func start(_ call: Call) {
         call.channel = self
+        call.deadlineWatchedByWaiter = call.watchDeadline(on: loop)
         if !loop.execute(call) {
             call.channel = nil
             call.complete(.cancelled, "channel closed")

@@ -39,7 +39,10 @@ package final class EventLoop: @unchecked Sendable {
     private let queueLock = Lock()
     private var queue: [LoopTask] = []            // guarded by queueLock
     private var spare: [LoopTask] = []            // loop thread: the drained batch
-    private var wakePending = false                // guarded by queueLock
+    /// A wake-up is already on its way: the eventfd was written, or the loop thread is
+    /// awake (outside epoll_wait) and drains the queue before it sleeps again, so
+    /// `submit` needs no system call (guarded by queueLock).
+    private var wakePending = true
     private var stopRequested = false              // guarded by queueLock
 
     /// Registered descriptors with their registration number (in the epoll data's
@@ -278,6 +281,7 @@ package final class EventLoop: @unchecked Sendable {
         var events = [lbcshim_event](repeating: lbcshim_event(), count: 64)
         runLock.lock()
         running = true
+        var skippedWait = false
         while true {
             var timeoutMs: Int32 = -1
             plannedWakeNs = Int64.max
@@ -287,11 +291,29 @@ package final class EventLoop: @unchecked Sendable {
                 timeoutMs = delta <= 0 ? 0 : Int32(min((delta + 999_999) / 1_000_000, 60_000))
                 plannedWakeNs = now + Int64(timeoutMs) * 1_000_000
             }
-            runLock.unlock()
-            let n = events.withUnsafeMutableBufferPointer {
-                lbcshim_epoll_wait(epfd, $0.baseAddress, 64, timeoutMs)
+            // Work submitted while the loop was awake (no eventfd write: see
+            // `wakePending`) runs without sleeping first; descriptors are still polled
+            // (without waiting) every other iteration, so a stream of submissions
+            // cannot starve them. Otherwise submitters must write the eventfd from now on.
+            queueLock.lock()
+            let queued = !queue.isEmpty || stopRequested
+            if !queued { wakePending = false }
+            queueLock.unlock()
+            var n: Int32 = 0
+            if queued && !skippedWait {
+                skippedWait = true
+            } else {
+                skippedWait = false
+                if queued { timeoutMs = 0 }
+                runLock.unlock()
+                n = events.withUnsafeMutableBufferPointer {
+                    lbcshim_epoll_wait(epfd, $0.baseAddress, 64, timeoutMs)
+                }
+                // Awake: what is submitted from now on (say by a caller this iteration
+                // completes) is drained below or before the next sleep.
+                queueLock.withLock { wakePending = true }
+                runLock.lock()
             }
-            runLock.lock()
             if n > 0 {
                 for i in 0..<Int(n) {
                     let ev = events[i]
@@ -306,7 +328,7 @@ package final class EventLoop: @unchecked Sendable {
             // Drain submitted work: swap the queue with the spare buffer under the lock.
             queueLock.lock()
             swap(&queue, &spare)
-            wakePending = false
+            wakePending = true  // awake until the check before the next epoll_wait
             let stop = stopRequested
             queueLock.unlock()
             for i in spare.indices { spare[i].runOnLoop() }
