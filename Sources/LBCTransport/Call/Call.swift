@@ -109,9 +109,9 @@ package class Call: @unchecked Sendable {
     }
 
     /// Called by `Channel.start` on the caller's thread before the call enters the
-    /// loop: true when the caller's waiting thread watches the deadline, so the loop
-    /// arms no timer for it.
-    func watchDeadline(on loop: EventLoop) -> Bool { false }
+    /// loop: true when the caller's thread will wait for the result in `loop.lead`
+    /// and watch the deadline, so the loop arms no timer for it.
+    func prepareWaiter(on loop: EventLoop) -> Bool { false }
 
     /// The response HEADERS (not trailers-only) have been received in full.
     func responseHeadersComplete() {}

@@ -19,11 +19,16 @@ package final class UnaryCall: Call, @unchecked Sendable {
     private let owner: Channel?
     /// A hedged copy (see ``HedgeGroup``), not the caller's call.
     private var isHedgeCopy = false
-    /// The loop to tell when the deadline passes, for a blocking call whose waiting
-    /// thread watches the deadline itself (set by `Channel.start` before the call
-    /// enters the loop; nil otherwise): no deadline timer is armed on the loop, so
+    /// The loop of a blocking call (set by `Channel.start` before the call enters the
+    /// loop; nil otherwise): the waiting thread polls it for the result when nobody
+    /// else does (``EventLoop/lead(until:deadlineNs:onDeadline:registerFollower:)``),
+    /// and watches the deadline itself, so no deadline timer is armed on the loop and
     /// starting the call does not wake the loop thread to re-plan its sleep.
-    private var deadlineLoop: EventLoop?
+    private var waiterLoop: EventLoop?
+    /// The caller waits for another poller (guarded by the loop's leadership lock).
+    private var isFollower = false
+    /// The call ended (guarded by the loop's leadership lock).
+    private var endedForWaiter = false
 
     /// A blocking call: the creating thread waits in `waitForCompletion()`.
     package convenience init(method: String, request: UnsafeRawBufferPointer, metadata: Metadata,
@@ -75,17 +80,27 @@ package final class UnaryCall: Call, @unchecked Sendable {
     /// (``Channel/deadlineExpired(_:)``, as the loop's timer would have) and waits for it.
     package func waitForCompletion() {
         guard let completion else { return }
-        if let loop = deadlineLoop, let deadline = deadlineNs {
+        guard let loop = waiterLoop else { return completion.wait() }
+        let led = loop.lead(until: { finished }, deadlineNs: deadlineNs,
+                            onDeadline: { channel?.deadlineExpired(self) },
+                            registerFollower: {
+                                if endedForWaiter { return false }
+                                isFollower = true
+                                return true
+                            })
+        if led { return }
+        if let deadline = deadlineNs {
             if completion.wait(untilNs: deadline) { return }
             _ = loop.execute(DeadlineTask(self))  // refused only once the channel closed, which ends the call
         }
         completion.wait()
     }
 
-    /// A blocking call with a deadline has it watched by its waiting thread.
-    override func watchDeadline(on loop: EventLoop) -> Bool {
-        guard completion != nil, !isHedgeCopy, deadlineNs != nil else { return false }
-        deadlineLoop = loop
+    /// A blocking call: its waiting thread polls the loop or follows, and watches
+    /// the deadline.
+    override func prepareWaiter(on loop: EventLoop) -> Bool {
+        guard completion != nil, !isHedgeCopy else { return false }
+        waiterLoop = loop
         return true
     }
 
@@ -106,7 +121,16 @@ package final class UnaryCall: Call, @unchecked Sendable {
             group.channel?.hedgeParentEnded(group)
             hedge = nil  // the group's copies point back at it: let it go
         }
-        if let queue { queue.post(self) } else { completion?.signal() }
+        if let queue {
+            queue.post(self)
+            return
+        }
+        waiterLoop?.callEnded {
+            endedForWaiter = true
+            defer { isFollower = false }
+            return isFollower
+        }
+        completion?.signal()
     }
 
     override func resetForRetry() {

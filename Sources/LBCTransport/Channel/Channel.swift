@@ -164,8 +164,9 @@ package final class Channel: @unchecked Sendable {
     /// Start `call`; its result is available after `call.waitForCompletion()`.
     package func start(_ call: Call) {
         call.channel = self
-        call.deadlineWatchedByWaiter = call.watchDeadline(on: loop)
-        if !loop.execute(call) {
+        let waits = call.prepareWaiter(on: loop)
+        call.deadlineWatchedByWaiter = waits && call.deadlineNs != nil
+        if !(waits ? loop.executeThenLead(call) : loop.execute(call)) {
             call.channel = nil
             call.complete(.cancelled, "channel closed")
         }
