@@ -32,6 +32,9 @@ package class Call: @unchecked Sendable {
     /// The caller's waiting thread watches the deadline (blocking unary calls): the
     /// loop arms no timer. Set before the call enters the loop.
     var deadlineWatchedByWaiter = false
+    /// No blocking caller waits for the call (async, stream, internal): counted by the
+    /// loop (`noteWaiterlessCall`) from its start until `Channel.finish`.
+    var waiterless = false
     /// The call's retry decisions (nil: no retry policy; see Channel+Retry.swift).
     var retry: RetryState?
     /// The slot of the endpoint the previous attempt failed on (-1: none): the next

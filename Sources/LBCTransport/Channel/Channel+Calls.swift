@@ -108,6 +108,10 @@ extension Channel {
         call.channel = nil
         call.connection = nil
         if call.timerArmed { loop.timerCancelled() }
+        if call.waiterless {
+            call.waiterless = false
+            loop.noteWaiterlessCall(started: false)
+        }
         if let endpoint = call.endpoint { callEnded(call, on: endpoint, status: status) }
         call.complete(status, message)
     }

@@ -166,8 +166,16 @@ package final class Channel: @unchecked Sendable {
         call.channel = self
         let waits = call.prepareWaiter(on: loop)
         call.deadlineWatchedByWaiter = waits && call.deadlineNs != nil
+        if !waits {
+            call.waiterless = true
+            loop.noteWaiterlessCall(started: true)
+        }
         if !(waits ? loop.executeThenLead(call) : loop.execute(call)) {
             call.channel = nil
+            if call.waiterless {
+                call.waiterless = false
+                loop.noteWaiterlessCall(started: false)
+            }
             call.complete(.cancelled, "channel closed")
         }
     }

@@ -139,6 +139,15 @@ package final class EventLoop: @unchecked Sendable {
         runInline { task.runOnLoop() } || submit(task)
     }
 
+    /// A call no blocking caller waits for started (true) or ended (false): the I/O
+    /// thread does not park while one is in flight. Any thread.
+    package func noteWaiterlessCall(started: Bool) {
+        leadLock.lock()
+        let unpark = leadership.waiterlessCall(started: started)
+        leadLock.unlock()
+        if unpark { leadLock.broadcast() }
+    }
+
     /// Resume the parked I/O thread when nobody polls (after work that expects answers).
     private func ensurePoller() {
         leadLock.lock()

@@ -10,8 +10,9 @@
 /// - A blocking caller leads only while the I/O thread is parked; otherwise it
 ///   follows (waits on its call's completion word, counted in `followers`) and the
 ///   poller completes its call.
-/// - The I/O thread parks, instead of polling, only while blocking callers are active
-///   and none follows, and for at most `graceNs` (or until the next timer) at a time:
+/// - The I/O thread parks, instead of polling, only while blocking callers are active,
+///   none follows and no call without a waiting caller is in flight (async calls,
+///   streams, internal streams: `waiterlessCalls`), and for at most `graceNs` (or until the next timer) at a time:
 ///   a leader then runs timers and handlers itself. It resumes at once when a follower
 ///   is left without a leader, when work is submitted or a call started with nobody
 ///   polling, when a timer falls due, or when the loop is asked to stop; after a grace
@@ -31,6 +32,8 @@ package struct LoopLeadership: Sendable {
     package private(set) var unparkRequested = false
     /// When the parked I/O thread wakes up at the latest (monotonic ns).
     package private(set) var parkDeadlineNs = Int64.max
+    /// Calls in flight that no blocking caller waits for (async, streams, internal).
+    package private(set) var waiterlessCalls = 0
     /// Bumped whenever a caller takes the lead.
     private var epoch: UInt64 = 0
     private var epochAtPark: UInt64 = 0
@@ -58,6 +61,13 @@ package struct LoopLeadership: Sendable {
         followers -= 1
     }
 
+    /// A call without a waiting caller started (true) or ended (false); true when
+    /// nobody polls, so the parked I/O thread must resume.
+    package mutating func waiterlessCall(started: Bool) -> Bool {
+        waiterlessCalls += started ? 1 : -1
+        return started && needPoller()
+    }
+
     /// The leader stops polling (its call ended, or the loop is stopping). True when
     /// the parked I/O thread must resume now: followers wait, work is pending (queued
     /// tasks, a stop), or a timer falls due before the I/O thread's park deadline.
@@ -81,7 +91,7 @@ package struct LoopLeadership: Sendable {
     /// The I/O thread finished an iteration with nothing queued: true when it parks
     /// (until `parkDeadlineNs` or `unparkRequested`) instead of polling.
     package mutating func ioThreadMayPark(nowNs: Int64, nextTimerNs: Int64?) -> Bool {
-        guard callersActive, followers == 0, !unparkRequested, !callerLeads else { return false }
+        guard callersActive, followers == 0, waiterlessCalls == 0, !unparkRequested, !callerLeads else { return false }
         ioThreadPolls = false
         epochAtPark = epoch
         let (grace, overflow) = nowNs.addingReportingOverflow(graceNs)
