@@ -81,4 +81,17 @@ final class LoopLeadershipTests: XCTestCase {
         XCTAssertTrue(l.callersActive)
         XCTAssertTrue(l.ioThreadMayPark(nowNs: 1_001, nextTimerNs: nil))
     }
+
+    /// The I/O thread does not park while a call nobody waits for is in flight.
+    func testWaiterlessCallsKeepTheIOThreadPolling() {
+        var l = LoopLeadership(graceNs: 1_000)
+        _ = l.callerAsksToLead(stopping: false)
+        l.followerDone()
+        XCTAssertFalse(l.waiterlessCall(started: true), "the I/O thread polls already")
+        XCTAssertFalse(l.ioThreadMayPark(nowNs: 0, nextTimerNs: nil))
+        XCTAssertFalse(l.waiterlessCall(started: false))
+        XCTAssertTrue(l.ioThreadMayPark(nowNs: 0, nextTimerNs: nil))
+        XCTAssertTrue(l.waiterlessCall(started: true), "started while nobody polls: resume the I/O thread")
+        XCTAssertEqual(l.ioThreadWoke(nowNs: 1), .resume(checkOnly: false))
+    }
 }

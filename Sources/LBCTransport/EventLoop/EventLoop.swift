@@ -136,7 +136,7 @@ package final class EventLoop: @unchecked Sendable {
     /// `execute` for a blocking caller that will wait for the result with `lead`
     /// next (which polls itself or makes sure someone does).
     package func executeThenLead(_ task: LoopTask) -> Bool {
-        runInline { task.runOnLoop() } || submit(task)
+        runInline(thenLead: true) { task.runOnLoop() } || submit(task)
     }
 
     /// A call no blocking caller waits for started (true) or ended (false): the I/O
@@ -161,7 +161,10 @@ package final class EventLoop: @unchecked Sendable {
     /// no wake-up and no context switch; then flush. Returns false, without running
     /// `body`, when the loop is busy, has queued work, is stopped, or this thread is
     /// already running loop work: the caller then submits the work instead.
-    package func runInline(_ body: () -> Void) -> Bool {
+    /// With `thenLead` (the caller polls for its result next), a timer the work added
+    /// does not resume a parked I/O thread when nobody polls: the caller will lead
+    /// and run it.
+    package func runInline(thenLead: Bool = false, _ body: () -> Void) -> Bool {
         guard runLock.tryLock() else { return false }
         // Work submitted earlier (by this thread, say: an endpoint update) runs first:
         // with anything queued, queue this too, so everything keeps its order.
@@ -175,7 +178,12 @@ package final class EventLoop: @unchecked Sendable {
         afterIteration?()
         lbcshim_atomic_store_u64(inlineThreadID, 0)
         // A timer earlier than the loop thread's planned wake-up needs it awake sooner.
-        let wakeEarlier = (timers.nextDeadline() ?? Int64.max) < plannedWakeNs
+        var wakeEarlier = (timers.nextDeadline() ?? Int64.max) < plannedWakeNs
+        if wakeEarlier && thenLead {
+            leadLock.lock()
+            if !leadership.ioThreadPolls && !leadership.callerLeads { wakeEarlier = false }
+            leadLock.unlock()
+        }
         runLock.unlock()
         if wakeEarlier { wake() }
         return true
