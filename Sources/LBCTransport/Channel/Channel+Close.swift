@@ -1,3 +1,4 @@
+import Glibc
 import LBCCore
 
 /// Closing without waiting forever for application code (lbc_channel_close).
@@ -21,8 +22,9 @@ extension Channel {
     /// threads (see `isOwnThread`).
     package func close(waitingAtMostNs boundNs: Int64, finished: @escaping () -> Void) -> Bool {
         let done = Completion()
+        let helper: pthread_t
         do {
-            try Thread.startDetached { [self] in
+            helper = try Thread.start { [self] in
                 close()
                 finished()
                 done.signal()
@@ -39,10 +41,15 @@ extension Channel {
         while !done.wait(untilNs: deadline) {
             if callbacks.isRunning {
                 muteCallbacks()
+                pthread_detach(helper)
                 return false
             }
             deadline = EventLoop.now() + 100_000_000
         }
+        // Joined, not detached: the helper still runs library code after signalling
+        // (releasing the channel, leaving the thread), which must not race with a
+        // process that exits as soon as lbc_channel_close returns.
+        pthread_join(helper, nil)
         return true
     }
 }
