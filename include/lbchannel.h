@@ -644,7 +644,9 @@ typedef enum lbc_log_level {
  * thread, or, when the I/O thread is idle, inline on an application thread
  * inside an lbc_* function that hands work to it (starting a call, sending on,
  * receiving from, cancelling or freeing a streaming call: the library then does
- * that work itself to save a wake-up) — never twice at once. Do not take a lock
+ * that work itself to save a wake-up), or on an application thread blocked in
+ * lbc_unary() that polls the channel's sockets for its own result (see there) —
+ * never twice at once. Do not take a lock
  * in it that you hold around those calls. Return quickly and do not block in it: lbc_unary() and
  * other blocking calls on the same channel return LBC_ERR_RECURSIVE_CALL there;
  * lbc_channel_stats_json(), lbc_channel_set_endpoints(), lbc_unary_async() and
@@ -959,6 +961,11 @@ typedef struct lbc_response lbc_response;
  * LBC_ERR_CLOSED, LBC_ERR_RECURSIVE_CALL (called from this channel's log
  * callback) or LBC_ERR_FORKED. The request checks (method, size) are the
  * channel's own, the same for every function that starts a call.
+ * While it waits, the calling thread runs the channel's I/O itself when no other
+ * thread does (leader/follower: the I/O thread sleeps meanwhile), so a call
+ * costs no thread wake-up; the channel's log callback may then run on this
+ * thread, inside lbc_unary(), with the same rules as on the I/O thread, and
+ * completion queue events of other calls are posted from it.
  * THREAD SAFETY: any thread, concurrently.
  */
 int lbc_unary(lbc_channel *ch, const char *method, const void *request, size_t request_len,

@@ -11,3 +11,11 @@ extension Call: LoopTask, TimerTarget {
 
     package var timerCancelled: Bool { finished }
 }
+
+/// The deadline of a call watched by its waiting thread has passed: end it on the
+/// loop like the deadline timer would (see `UnaryCall.waitForCompletion`).
+final class DeadlineTask: LoopTask {
+    let call: Call
+    init(_ call: Call) { self.call = call }
+    func runOnLoop() { call.channel?.deadlineExpired(call) }
+}

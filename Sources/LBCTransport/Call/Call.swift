@@ -29,6 +29,12 @@ package class Call: @unchecked Sendable {
     var attempts = 0
     /// The deadline timer is in the loop's heap.
     var timerArmed = false
+    /// The caller's waiting thread watches the deadline (blocking unary calls): the
+    /// loop arms no timer. Set before the call enters the loop.
+    var deadlineWatchedByWaiter = false
+    /// No blocking caller waits for the call (async, stream, internal): counted by the
+    /// loop (`noteWaiterlessCall`) from its start until `Channel.finish`.
+    var waiterless = false
     /// The call's retry decisions (nil: no retry policy; see Channel+Retry.swift).
     var retry: RetryState?
     /// The slot of the endpoint the previous attempt failed on (-1: none): the next
@@ -104,6 +110,11 @@ package class Call: @unchecked Sendable {
     func readBody(into buffer: UnsafeMutablePointer<UInt8>, length: Int, flags: UnsafeMutablePointer<UInt32>) -> Int {
         fatalError("subclass")
     }
+
+    /// Called by `Channel.start` on the caller's thread before the call enters the
+    /// loop: true when the caller's thread will wait for the result in `loop.lead`
+    /// and watch the deadline, so the loop arms no timer for it.
+    func prepareWaiter(on loop: EventLoop) -> Bool { false }
 
     /// The response HEADERS (not trailers-only) have been received in full.
     func responseHeadersComplete() {}

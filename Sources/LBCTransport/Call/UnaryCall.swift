@@ -19,6 +19,16 @@ package final class UnaryCall: Call, @unchecked Sendable {
     private let owner: Channel?
     /// A hedged copy (see ``HedgeGroup``), not the caller's call.
     private var isHedgeCopy = false
+    /// The loop of a blocking call (set by `Channel.start` before the call enters the
+    /// loop; nil otherwise): the waiting thread polls it for the result when nobody
+    /// else does (``EventLoop/lead(until:deadlineNs:onDeadline:registerFollower:)``),
+    /// and watches the deadline itself, so no deadline timer is armed on the loop and
+    /// starting the call does not wake the loop thread to re-plan its sleep.
+    private var waiterLoop: EventLoop?
+    /// The caller waits for another poller (guarded by the loop's leadership lock).
+    private var isFollower = false
+    /// The call ended (guarded by the loop's leadership lock).
+    private var endedForWaiter = false
 
     /// A blocking call: the creating thread waits in `waitForCompletion()`.
     package convenience init(method: String, request: UnsafeRawBufferPointer, metadata: Metadata,
@@ -66,7 +76,33 @@ package final class UnaryCall: Call, @unchecked Sendable {
 
     /// Block the calling thread until the call has finished. Must be called on the
     /// thread that created the call (its completion is that thread's reusable one).
-    package func waitForCompletion() { completion?.wait() }
+    /// When the deadline passes first, the waiting thread ends the call on the loop
+    /// (``Channel/deadlineExpired(_:)``, as the loop's timer would have) and waits for it.
+    package func waitForCompletion() {
+        guard let completion else { return }
+        guard let loop = waiterLoop else { return completion.wait() }
+        let led = loop.lead(until: { finished }, deadlineNs: deadlineNs,
+                            onDeadline: { channel?.deadlineExpired(self) },
+                            registerFollower: {
+                                if endedForWaiter { return false }
+                                isFollower = true
+                                return true
+                            })
+        if led { return }
+        if let deadline = deadlineNs {
+            if completion.wait(untilNs: deadline) { return }
+            _ = loop.execute(DeadlineTask(self))  // refused only once the channel closed, which ends the call
+        }
+        completion.wait()
+    }
+
+    /// A blocking call: its waiting thread polls the loop or follows, and watches
+    /// the deadline.
+    override func prepareWaiter(on loop: EventLoop) -> Bool {
+        guard completion != nil, !isHedgeCopy else { return false }
+        waiterLoop = loop
+        return true
+    }
 
     /// End the call with CANCELLED unless it has ended. Any thread; queued calls only.
     package func cancel() {
@@ -85,7 +121,16 @@ package final class UnaryCall: Call, @unchecked Sendable {
             group.channel?.hedgeParentEnded(group)
             hedge = nil  // the group's copies point back at it: let it go
         }
-        if let queue { queue.post(self) } else { completion?.signal() }
+        if let queue {
+            queue.post(self)
+            return
+        }
+        waiterLoop?.callEnded {
+            endedForWaiter = true
+            defer { isFollower = false }
+            return isFollower
+        }
+        completion?.signal()
     }
 
     override func resetForRetry() {

@@ -13,8 +13,10 @@ extension Channel {
                 finish(call, .deadlineExceeded, deadlineMessage(call))
                 return
             }
-            loop.schedule(at: deadline, target: call)
-            call.timerArmed = true
+            if !call.deadlineWatchedByWaiter {
+                loop.schedule(at: deadline, target: call)
+                call.timerArmed = true
+            }
         }
         if retries.enabled, applyRetryPolicy(call) { return }
         dispatch(call)
@@ -106,6 +108,10 @@ extension Channel {
         call.channel = nil
         call.connection = nil
         if call.timerArmed { loop.timerCancelled() }
+        if call.waiterless {
+            call.waiterless = false
+            loop.noteWaiterlessCall(started: false)
+        }
         if let endpoint = call.endpoint { callEnded(call, on: endpoint, status: status) }
         call.complete(status, message)
     }

@@ -12,6 +12,8 @@ extension Channel {
         stream.channel = self
         stream.peerName = endpoint.addressText
         stream.dispatchedNs = EventLoop.now()
+        stream.waiterless = true
+        loop.noteWaiterlessCall(started: true)
         endpoint.streamStarted(on: connection)
         return true
     }

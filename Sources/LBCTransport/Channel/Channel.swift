@@ -164,8 +164,18 @@ package final class Channel: @unchecked Sendable {
     /// Start `call`; its result is available after `call.waitForCompletion()`.
     package func start(_ call: Call) {
         call.channel = self
-        if !loop.execute(call) {
+        let waits = call.prepareWaiter(on: loop)
+        call.deadlineWatchedByWaiter = waits && call.deadlineNs != nil
+        if !waits {
+            call.waiterless = true
+            loop.noteWaiterlessCall(started: true)
+        }
+        if !(waits ? loop.executeThenLead(call) : loop.execute(call)) {
             call.channel = nil
+            if call.waiterless {
+                call.waiterless = false
+                loop.noteWaiterlessCall(started: false)
+            }
             call.complete(.cancelled, "channel closed")
         }
     }

@@ -39,30 +39,42 @@ enum NGHTTP2Callbacks {
         return Unmanaged<Call>.fromOpaque(p).takeUnretainedValue()
     }
 
+    /// The call of an open stream without a retain: `HTTP2Connection.streams` owns it
+    /// for the whole callback (it is only removed in `onStreamClose`).
+    @inline(__always)
+    private static func unownedCall(_ session: OpaquePointer?, _ streamID: Int32) -> Unmanaged<Call>? {
+        guard let p = nghttp2_session_get_stream_user_data(session, streamID) else { return nil }
+        return Unmanaged<Call>.fromOpaque(p)
+    }
+
     static let onHeader: nghttp2_on_header_callback = { session, frame, name, nameLength, value, valueLength, _, _ in
         guard let frame else { return 0 }
         let id = frame.pointee.hd.stream_id
-        guard frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue), let call = call(session, id) else { return 0 }
+        guard frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue), let call = unownedCall(session, id) else { return 0 }
         // The call's machine decides what the block is (1xx, response, trailers):
         // nghttp2's own category files a final response after a 1xx as trailers.
         let endStream = frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
-        switch call.machine.receivedHeaderField(name: UnsafeRawBufferPointer(start: name, count: nameLength),
-                                                value: UnsafeRawBufferPointer(start: value, count: valueLength),
-                                                frameEndsStream: endStream) {
-        case .none: return 0
-        case .rejectHeaderBlock: return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue  // nghttp2 resets the stream
+        return call._withUnsafeGuaranteedRef { call in
+            switch call.machine.receivedHeaderField(name: UnsafeRawBufferPointer(start: name, count: nameLength),
+                                                    value: UnsafeRawBufferPointer(start: value, count: valueLength),
+                                                    frameEndsStream: endStream) {
+            case .none: return 0
+            case .rejectHeaderBlock: return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue  // nghttp2 resets the stream
+            }
         }
     }
 
     static let onDataChunk: nghttp2_on_data_chunk_recv_callback = { session, _, streamID, data, length, _ in
-        guard let call = call(session, streamID), !call.finished else {
+        guard let call = unownedCall(session, streamID), !call._withUnsafeGuaranteedRef({ $0.finished }) else {
             // Data for a call that has ended (its RST_STREAM is not out yet): nobody will
             // take it, so give the connection window back now or it would shrink for good.
             NGHTTP2Window.consumeConnection(session!, count: length)
             return 0
         }
-        if let code = call.receiveData(UnsafeRawBufferPointer(start: data, count: length), session: session!,
-                                       streamID: streamID) {
+        let code = call._withUnsafeGuaranteedRef {
+            $0.receiveData(UnsafeRawBufferPointer(start: data, count: length), session: session!, streamID: streamID)
+        }
+        if let code {
             nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, code)
         }
         return 0
@@ -84,12 +96,14 @@ enum NGHTTP2Callbacks {
         }
         switch type {
         case NGHTTP2_HEADERS.rawValue:
-            guard let call = call(session, id) else { break }
-            switch call.machine.headerFrameEnded(endStream: endStream) {
-            case .none: break
-            case .publishHeaders: call.responseHeadersComplete()
-            case .resetStream(let code):
-                nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, code)
+            guard let call = unownedCall(session, id) else { break }
+            call._withUnsafeGuaranteedRef { call in
+                switch call.machine.headerFrameEnded(endStream: endStream) {
+                case .none: break
+                case .publishHeaders: call.responseHeadersComplete()
+                case .resetStream(let code):
+                    nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, code)
+                }
             }
         case NGHTTP2_RST_STREAM.rawValue:
             // The server's reset (nghttp2 reports resets of its own only as the close code).
@@ -161,8 +175,9 @@ enum NGHTTP2Callbacks {
 
     /// Asks the call for request body bytes (see `Call.readBody`).
     static let readRequestBody: nghttp2_data_source_read_callback = { _, _, buf, length, flags, source, _ in
-        let call = Unmanaged<Call>.fromOpaque(source!.pointee.ptr!).takeUnretainedValue()
-        return call.readBody(into: buf!, length: length, flags: flags!)
+        Unmanaged<Call>.fromOpaque(source!.pointee.ptr!)._withUnsafeGuaranteedRef {
+            $0.readBody(into: buf!, length: length, flags: flags!)
+        }
     }
 }
 

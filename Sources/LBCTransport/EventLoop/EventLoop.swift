@@ -39,7 +39,10 @@ package final class EventLoop: @unchecked Sendable {
     private let queueLock = Lock()
     private var queue: [LoopTask] = []            // guarded by queueLock
     private var spare: [LoopTask] = []            // loop thread: the drained batch
-    private var wakePending = false                // guarded by queueLock
+    /// A wake-up is already on its way: the eventfd was written, or the loop thread is
+    /// awake (outside epoll_wait) and drains the queue before it sleeps again, so
+    /// `submit` needs no system call (guarded by queueLock).
+    private var wakePending = true
     private var stopRequested = false              // guarded by queueLock
 
     /// Registered descriptors with their registration number (in the epoll data's
@@ -60,8 +63,14 @@ package final class EventLoop: @unchecked Sendable {
     private let runLock = Lock()
     /// The loop thread is between start and exit (guarded by runLock).
     private var running = false
-    /// When the loop thread's epoll_wait will time out at the latest (guarded by runLock).
+    /// When the poller's epoll_wait (or the parked I/O thread) will time out at the
+    /// latest (guarded by runLock).
     private var plannedWakeNs = Int64.max
+    /// Who polls: the I/O thread or a blocking caller waiting for its result (see
+    /// ``LoopLeadership`` for the rules); guarded by `leadLock`, whose condition
+    /// variable the parked I/O thread waits on. Lock order: runLock, leadLock, queueLock.
+    private let leadLock = Lock()
+    private var leadership = LoopLeadership()
 
     /// Scratch buffer for socket reads; loop thread only, consumed before each read returns.
     package let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
@@ -117,7 +126,34 @@ package final class EventLoop: @unchecked Sendable {
     /// Run `task` inline when the loop is idle (`runInline`), else queue it
     /// (`submit`). False when the loop has stopped and the task was dropped.
     package func execute(_ task: LoopTask) -> Bool {
-        runInline { task.runOnLoop() } || submit(task)
+        if runInline({ task.runOnLoop() }) {
+            ensurePoller()
+            return true
+        }
+        return submit(task)
+    }
+
+    /// `execute` for a blocking caller that will wait for the result with `lead`
+    /// next (which polls itself or makes sure someone does).
+    package func executeThenLead(_ task: LoopTask) -> Bool {
+        runInline(thenLead: true) { task.runOnLoop() } || submit(task)
+    }
+
+    /// A call no blocking caller waits for started (true) or ended (false): the I/O
+    /// thread does not park while one is in flight. Any thread.
+    package func noteWaiterlessCall(started: Bool) {
+        leadLock.lock()
+        let unpark = leadership.waiterlessCall(started: started)
+        leadLock.unlock()
+        if unpark { leadLock.broadcast() }
+    }
+
+    /// Resume the parked I/O thread when nobody polls (after work that expects answers).
+    private func ensurePoller() {
+        leadLock.lock()
+        let unpark = leadership.needPoller()
+        leadLock.unlock()
+        if unpark { leadLock.broadcast() }
     }
 
     /// Run `body` as loop work on the calling thread when the loop thread is idle
@@ -125,7 +161,10 @@ package final class EventLoop: @unchecked Sendable {
     /// no wake-up and no context switch; then flush. Returns false, without running
     /// `body`, when the loop is busy, has queued work, is stopped, or this thread is
     /// already running loop work: the caller then submits the work instead.
-    package func runInline(_ body: () -> Void) -> Bool {
+    /// With `thenLead` (the caller polls for its result next), a timer the work added
+    /// does not resume a parked I/O thread when nobody polls: the caller will lead
+    /// and run it.
+    package func runInline(thenLead: Bool = false, _ body: () -> Void) -> Bool {
         guard runLock.tryLock() else { return false }
         // Work submitted earlier (by this thread, say: an endpoint update) runs first:
         // with anything queued, queue this too, so everything keeps its order.
@@ -139,7 +178,12 @@ package final class EventLoop: @unchecked Sendable {
         afterIteration?()
         lbcshim_atomic_store_u64(inlineThreadID, 0)
         // A timer earlier than the loop thread's planned wake-up needs it awake sooner.
-        let wakeEarlier = (timers.nextDeadline() ?? Int64.max) < plannedWakeNs
+        var wakeEarlier = (timers.nextDeadline() ?? Int64.max) < plannedWakeNs
+        if wakeEarlier && thenLead {
+            leadLock.lock()
+            if !leadership.ioThreadPolls && !leadership.callerLeads { wakeEarlier = false }
+            leadLock.unlock()
+        }
         runLock.unlock()
         if wakeEarlier { wake() }
         return true
@@ -196,7 +240,16 @@ package final class EventLoop: @unchecked Sendable {
         joinLock.unlock()
     }
 
+    /// Wake the poller: the eventfd for a thread in epoll_wait, the condition for the
+    /// parked I/O thread when nobody polls.
     private func wake() {
+        leadLock.lock()
+        let unpark = leadership.needPoller()
+        leadLock.unlock()
+        if unpark {
+            leadLock.broadcast()
+            return
+        }
         var one: UInt64 = 1
         _ = withUnsafeBytes(of: &one) { write(wakeFd, $0.baseAddress, 8) }
     }
@@ -273,49 +326,199 @@ package final class EventLoop: @unchecked Sendable {
 
     // MARK: the loop
 
+    /// The epoll timeout until the next timer (or `deadlineNs`); sets `plannedWakeNs`.
+    /// Under runLock.
+    private func plannedTimeout(deadlineNs: Int64?) -> Int32 {
+        plannedWakeNs = Int64.max
+        let next = min(timers.nextDeadline() ?? .max, deadlineNs ?? .max)
+        guard next != .max else { return -1 }
+        let now = EventLoop.now()
+        let delta = next - now
+        let timeoutMs = delta <= 0 ? 0 : Int32(min((delta + 999_999) / 1_000_000, 60_000))
+        plannedWakeNs = now + Int64(timeoutMs) * 1_000_000
+        return timeoutMs
+    }
+
+    /// Before sleeping: true when work is queued (or a stop requested); otherwise
+    /// submitters must write the eventfd from now on.
+    private func queueCheckBeforeSleep() -> Bool {
+        queueLock.lock()
+        let queued = !queue.isEmpty || stopRequested
+        if !queued { wakePending = false }
+        queueLock.unlock()
+        return queued
+    }
+
+    /// One iteration's work after epoll_wait returned `n` events: handlers, submitted
+    /// work, due timers, the flush. Under runLock. Returns true when the loop must
+    /// stop; with `mayStop` false (a leading caller) the queue is left alone once a
+    /// stop was requested, for the I/O thread to run its final work.
+    private func iterate(_ events: UnsafeBufferPointer<lbcshim_event>, _ n: Int, mayStop: Bool) -> Bool {
+        for i in 0..<n {
+            let ev = events[i]
+            if ev.data == EventLoop.wakeToken {
+                continue  // the queue is drained below
+            } else if let entry = handlers[Int32(truncatingIfNeeded: ev.data)],
+                      entry.generation == UInt32(truncatingIfNeeded: ev.data >> 32) {
+                entry.handler.handleEvents(ev.events)
+            }
+        }
+        // Drain submitted work: swap the queue with the spare buffer under the lock.
+        queueLock.lock()
+        let stop = stopRequested
+        if stop && !mayStop {
+            queueLock.unlock()
+            return true
+        }
+        swap(&queue, &spare)
+        wakePending = true  // awake until the check before the next epoll_wait
+        queueLock.unlock()
+        for i in spare.indices { spare[i].runOnLoop() }
+        spare.removeAll(keepingCapacity: true)
+        // Fire due timers.
+        let due = timers.popDue(nowNs: EventLoop.now())
+        for target in due { target.timerFired() }
+        afterIteration?()
+        return stop
+    }
+
+    /// The I/O thread, under runLock at the end of an iteration: park while blocking
+    /// callers lead. Returns nil when it did not park, else whether its next poll
+    /// must not block (a grace period ended: a check for due timers and events).
+    private func parkIfCallersLead() -> Bool? {
+        leadLock.lock()
+        guard leadership.callersActive else {
+            leadLock.unlock()
+            return nil
+        }
+        let now = EventLoop.now()
+        guard !queueCheckBeforeSleep(),
+              leadership.ioThreadMayPark(nowNs: now, nextTimerNs: timers.nextDeadline()) else {
+            leadLock.unlock()
+            return nil
+        }
+        plannedWakeNs = leadership.parkDeadlineNs
+        runLock.unlock()
+        var checkOnly = false
+        while true {
+            switch leadership.ioThreadWoke(nowNs: EventLoop.now()) {
+            case .resume(let check):
+                checkOnly = check
+            case .waitUntil(let deadline):
+                _ = leadLock.wait(untilNs: deadline)
+                continue
+            }
+            break
+        }
+        leadLock.unlock()
+        runLock.lock()
+        return checkOnly
+    }
+
+    /// Called by a blocking caller whose call is in flight, before it waits: poll the
+    /// loop on this thread until `isDone()` (checked under the run lock) when nobody
+    /// else polls (the I/O thread is parked), running handlers, submitted work,
+    /// timers (and `onDeadline` once `deadlineNs` has passed) as the I/O thread
+    /// would. Returns true when `isDone()` became true; false when another thread
+    /// polls (the caller is then a follower: it waits on its completion, and calls
+    /// `followerDone` unless the call ended first — see `followerDone`) or the loop
+    /// is stopping.
+    package func lead(until isDone: () -> Bool, deadlineNs: Int64?, onDeadline: () -> Void,
+                      registerFollower: () -> Bool) -> Bool {
+        leadLock.lock()
+        let stopping = queueLock.withLock { stopRequested }
+        if !leadership.callerAsksToLead(stopping: stopping) {
+            // Counted as a follower only while the call is still in flight.
+            if !registerFollower() { leadership.followerDone() }
+            leadLock.unlock()
+            return false
+        }
+        leadLock.unlock()
+        let me = UInt64(pthread_self())
+        var done = false
+        var workPending = false
+        var nextTimer: Int64?
+        withUnsafeTemporaryAllocation(of: lbcshim_event.self, capacity: 16) { events in
+            runLock.lock()
+            while true {
+                lbcshim_atomic_store_u64(inlineThreadID, me)
+                if isDone() {
+                    done = true
+                    break
+                }
+                if let deadlineNs, EventLoop.now() >= deadlineNs {
+                    onDeadline()
+                    afterIteration?()
+                    continue
+                }
+                lbcshim_atomic_store_u64(inlineThreadID, 0)
+                var timeoutMs = plannedTimeout(deadlineNs: deadlineNs)
+                if queueCheckBeforeSleep() { timeoutMs = 0 }
+                runLock.unlock()
+                let n = lbcshim_epoll_wait(epfd, events.baseAddress, Int32(events.count), timeoutMs)
+                queueLock.withLock { wakePending = true }
+                runLock.lock()
+                lbcshim_atomic_store_u64(inlineThreadID, me)
+                if iterate(UnsafeBufferPointer(events), Int(max(n, 0)), mayStop: false) { break }
+            }
+            lbcshim_atomic_store_u64(inlineThreadID, 0)
+            workPending = queueCheckBeforeSleep()
+            nextTimer = timers.nextDeadline()
+            leadLock.lock()
+            let unpark = leadership.leaderLeaves(workPending: workPending, nextTimerNs: nextTimer)
+            leadLock.unlock()
+            runLock.unlock()
+            if unpark { leadLock.broadcast() }
+        }
+        // Not done: the loop is stopping; the I/O thread (resumed above) ends the call
+        // with its final work while the caller waits on its completion.
+        return done
+    }
+
+    /// A call whose caller follows ended (under the loop's run lock): `endFollowing`
+    /// runs under the leadership lock and returns true when the caller had registered
+    /// as a follower (it no longer needs a poller).
+    package func callEnded(_ endFollowing: () -> Bool) {
+        leadLock.lock()
+        if endFollowing() { leadership.followerDone() }
+        leadLock.unlock()
+    }
+
     private func run() {
         lbcshim_atomic_store_u64(loopThreadID, UInt64(pthread_self()))
         var events = [lbcshim_event](repeating: lbcshim_event(), count: 64)
         runLock.lock()
         running = true
+        var skippedWait = false
+        var checkOnly = false
         while true {
-            var timeoutMs: Int32 = -1
-            plannedWakeNs = Int64.max
-            if let deadline = timers.nextDeadline() {
-                let now = EventLoop.now()
-                let delta = deadline - now
-                timeoutMs = delta <= 0 ? 0 : Int32(min((delta + 999_999) / 1_000_000, 60_000))
-                plannedWakeNs = now + Int64(timeoutMs) * 1_000_000
-            }
-            runLock.unlock()
-            let n = events.withUnsafeMutableBufferPointer {
-                lbcshim_epoll_wait(epfd, $0.baseAddress, 64, timeoutMs)
-            }
-            runLock.lock()
-            if n > 0 {
-                for i in 0..<Int(n) {
-                    let ev = events[i]
-                    if ev.data == EventLoop.wakeToken {
-                        continue  // the queue is drained below
-                    } else if let entry = handlers[Int32(truncatingIfNeeded: ev.data)],
-                              entry.generation == UInt32(truncatingIfNeeded: ev.data >> 32) {
-                        entry.handler.handleEvents(ev.events)
-                    }
+            var timeoutMs = plannedTimeout(deadlineNs: nil)
+            // Work submitted while the loop was awake (no eventfd write: see
+            // `wakePending`) runs without sleeping first; descriptors are still polled
+            // (without waiting) every other iteration, so a stream of submissions
+            // cannot starve them. Otherwise submitters must write the eventfd from now on.
+            let queued = queueCheckBeforeSleep()
+            var n: Int32 = 0
+            if queued && !skippedWait {
+                skippedWait = true
+            } else {
+                skippedWait = false
+                if queued || checkOnly { timeoutMs = 0 }
+                checkOnly = false
+                runLock.unlock()
+                n = events.withUnsafeMutableBufferPointer {
+                    lbcshim_epoll_wait(epfd, $0.baseAddress, 64, timeoutMs)
                 }
+                // Awake: what is submitted from now on (say by a caller this iteration
+                // completes) is drained below or before the next sleep.
+                queueLock.withLock { wakePending = true }
+                runLock.lock()
             }
-            // Drain submitted work: swap the queue with the spare buffer under the lock.
-            queueLock.lock()
-            swap(&queue, &spare)
-            wakePending = false
-            let stop = stopRequested
-            queueLock.unlock()
-            for i in spare.indices { spare[i].runOnLoop() }
-            spare.removeAll(keepingCapacity: true)
-            // Fire due timers.
-            let due = timers.popDue(nowNs: EventLoop.now())
-            for target in due { target.timerFired() }
-            afterIteration?()
+            let stop = events.withUnsafeBufferPointer { iterate($0, Int(n), mayStop: true) }
             if stop { break }
+            // Blocking callers are active and none is waiting for another poller: park,
+            // so the next one polls for its own result (see LoopLeadership).
+            if let parked = parkIfCallersLead() { checkOnly = parked }
         }
         afterIteration = nil
         handlers.removeAll()
