@@ -39,15 +39,7 @@ package final class InternalCall: Call, @unchecked Sendable {
 
     override func readBody(into buffer: UnsafeMutablePointer<UInt8>, length: Int,
                            flags: UnsafeMutablePointer<UInt32>) -> Int {
-        let n = min(requestFrame.count - sendOffset, length)
-        if n > 0 {
-            requestFrame.withUnsafeBytes { raw in
-                buffer.update(from: raw.baseAddress!.assumingMemoryBound(to: UInt8.self) + sendOffset, count: n)
-            }
-            sendOffset += n
-        }
-        if sendOffset == requestFrame.count { flags.pointee |= NGHTTP2DataFlags.eof }
-        return n
+        RequestFrameReader.read(requestFrame, offset: &sendOffset, into: buffer, length: length, flags: flags)
     }
 
     override func receiveData(_ chunk: UnsafeRawBufferPointer, session: OpaquePointer,
