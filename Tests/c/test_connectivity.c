@@ -17,7 +17,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,44 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int g_passed, g_failed;
-static const char *g_test = "?";
-static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void check_(int ok, const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void check_(int ok, const char *file, int line, const char *fmt, ...) {
-  pthread_mutex_lock(&g_lock);
-  if (ok) {
-    g_passed++;
-  } else {
-    va_list ap;
-    g_failed++;
-    fprintf(stdout, "FAIL %s (%s:%d): ", g_test, file, line);
-    va_start(ap, fmt);
-    vfprintf(stdout, fmt, ap);
-    va_end(ap);
-    fprintf(stdout, "\n");
-    fflush(stdout);
-  }
-  pthread_mutex_unlock(&g_lock);
-}
-#define CHECK(cond, ...) check_(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
-#define CHECK_RC(expr, expected)                                                        \
-  do {                                                                                  \
-    int rc_ = (expr);                                                                   \
-    int want_ = (expected);                                                             \
-    CHECK(rc_ == want_, "%s returned %d (%s), expected %d (%s); last_errmsg: \"%s\"",   \
-          #expr, rc_, lbc_strerror(rc_), want_, lbc_strerror(want_), lbc_last_errmsg()); \
-  } while (0)
-#define TEST(name) static void name(void)
-#define RUN(name)            \
-  do {                       \
-    g_test = #name;          \
-    printf("- %s\n", #name); \
-    fflush(stdout);          \
-    name();                  \
-  } while (0)
+#include "check.h"
 
 static const char *g_target;
 static char g_addr_buf[256];

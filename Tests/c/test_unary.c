@@ -17,7 +17,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,44 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ------------------------------------------------------------------------- */
-/* A tiny assertion framework                                                 */
-/* ------------------------------------------------------------------------- */
+#include "check.h"
 
-static int g_passed, g_failed;
-static const char *g_test = "?";
-static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void check_(int ok, const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void check_(int ok, const char *file, int line, const char *fmt, ...) {
-  pthread_mutex_lock(&g_lock);
-  if (ok) {
-    g_passed++;
-  } else {
-    va_list ap;
-    g_failed++;
-    fprintf(stdout, "FAIL %s (%s:%d): ", g_test, file, line);
-    va_start(ap, fmt);
-    vfprintf(stdout, fmt, ap);
-    va_end(ap);
-    fprintf(stdout, "\n");
-    fflush(stdout);
-  }
-  pthread_mutex_unlock(&g_lock);
-}
-
-/* CHECK(cond, "printf format", ...): record a pass or a failure with a message. */
-#define CHECK(cond, ...) check_(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
-/* CHECK_RC(expr, expected): an lbc_* call returns the expected code. */
-#define CHECK_RC(expr, expected)                                                        \
-  do {                                                                                  \
-    int rc_ = (expr);                                                                   \
-    int want_ = (expected);                                                             \
-    CHECK(rc_ == want_, "%s returned %d (%s), expected %d (%s); last_errmsg: \"%s\"",   \
-          #expr, rc_, lbc_strerror(rc_), want_, lbc_strerror(want_), lbc_last_errmsg()); \
-  } while (0)
 /* CHECK_STATUS(resp, expected): an RPC ended with the expected gRPC status. */
 #define CHECK_STATUS(resp, expected)                                                    \
   do {                                                                                  \
@@ -71,14 +34,6 @@ static void check_(int ok, const char *file, int line, const char *fmt, ...) {
           lbc_status_name(st_), lbc_response_message(resp), lbc_status_name(expected)); \
   } while (0)
 
-#define TEST(name) static void name(void)
-#define RUN(name)                  \
-  do {                             \
-    g_test = #name;                \
-    printf("- %s\n", #name);       \
-    fflush(stdout);                \
-    name();                        \
-  } while (0)
 
 /* ------------------------------------------------------------------------- */
 /* Helpers                                                                    */
