@@ -4,6 +4,7 @@ Everything here has a timeout: a broken library or backend makes a test
 fail, never hang.
 """
 
+import collections
 import os
 import selectors
 import signal
@@ -409,8 +410,6 @@ WHOAMI = "/lbtest.Test/Whoami"
 
 def count_names(channel, n=30, timeout=5.0):
     """Make ``n`` Whoami calls; return a Counter of the backend names that answered."""
-    import collections
-
     counts = collections.Counter()
     for _ in range(n):
         counts[channel.unary(WHOAMI, b"", timeout=timeout).decode()] += 1
@@ -434,3 +433,58 @@ def wait_only(channel, names, timeout=5.0, n=30, interval=0.1):
 
     wait_until(check, timeout, interval=interval)
     return last
+
+
+# -- traffic ------------------------------------------------------------------------------
+
+Rec = collections.namedtuple("Rec", "start end name code details")
+
+
+class Traffic:
+    """Threads calling ``method`` (Whoami by default) back to back, recording every
+    outcome with its times as a :data:`Rec` (``name``: the reply text, None on failure)."""
+
+    def __init__(self, channel, threads=1, timeout=2.0, method=WHOAMI, request=b""):
+        self.channel = channel
+        self.timeout = timeout
+        self.method, self.request = method, request
+        self._records = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+
+    def _run(self):
+        import grpc  # only the threads need it
+
+        while not self._stop.is_set():
+            t0 = time.monotonic()
+            try:
+                name = self.channel.unary(self.method, self.request, timeout=self.timeout).decode()
+                rec = Rec(t0, time.monotonic(), name, None, "")
+            except grpc.RpcError as e:
+                rec = Rec(t0, time.monotonic(), None, e.code(), e.details())
+            except Exception as e:  # reported by the test as a failure
+                rec = Rec(t0, time.monotonic(), None, e, str(e))
+            with self._lock:
+                self._records.append(rec)
+
+    def start(self):
+        for t in self._threads:
+            t.start()
+        return self
+
+    def records(self):
+        with self._lock:
+            return list(self._records)
+
+    def stop(self):
+        self._stop.set()
+        for t in self._threads:
+            t.join(self.timeout + 5)
+        assert not any(t.is_alive() for t in self._threads), "a call did not return"
+        return self.records()
+
+    def first_served(self, name, after):
+        """End time of the first call started after ``after`` and served by ``name`` (None if none)."""
+        ends = [r.end for r in self.records() if r.start >= after and r.name == name]
+        return min(ends) if ends else None

@@ -147,53 +147,7 @@ def dns(tmp_path):
 
 # -- traffic ------------------------------------------------------------------------------
 
-Rec = collections.namedtuple("Rec", "start end name code details")
-
-
-class Traffic:
-    """Threads calling Whoami back to back, recording every outcome with its times."""
-
-    def __init__(self, channel, threads=1, timeout=2.0):
-        self.channel = channel
-        self.timeout = timeout
-        self._records = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
-
-    def _run(self):
-        while not self._stop.is_set():
-            t0 = time.monotonic()
-            try:
-                name = self.channel.unary(WHOAMI, b"", timeout=self.timeout).decode()
-                rec = Rec(t0, time.monotonic(), name, None, "")
-            except grpc.RpcError as e:
-                rec = Rec(t0, time.monotonic(), None, e.code(), e.details())
-            except Exception as e:  # reported by the test as a failure
-                rec = Rec(t0, time.monotonic(), None, e, str(e))
-            with self._lock:
-                self._records.append(rec)
-
-    def start(self):
-        for t in self._threads:
-            t.start()
-        return self
-
-    def records(self):
-        with self._lock:
-            return list(self._records)
-
-    def stop(self):
-        self._stop.set()
-        for t in self._threads:
-            t.join(self.timeout + 5)
-        assert not any(t.is_alive() for t in self._threads), "a Whoami call did not return"
-        return self.records()
-
-    def first_served(self, name, after):
-        """End time of the first call started after ``after`` and served by ``name`` (None if none)."""
-        ends = [r.end for r in self.records() if r.start >= after and r.name == name]
-        return min(ends) if ends else None
+Rec, Traffic = lbtest_support.Rec, lbtest_support.Traffic
 
 
 def _first_even_window(records, names, after, window, lo, hi):

@@ -2,7 +2,6 @@
 declared dead, a strict server's GOAWAY too_many_pings doubles the interval,
 idle connections send no PING unless permitted."""
 
-import itertools
 import os
 import signal
 import threading
@@ -11,7 +10,7 @@ import time
 import grpc
 import pytest
 
-from lbtest_support import HOSTS, BackendSet, wait_all_ready, wait_until
+from lbtest_support import HOSTS, BackendSet, Traffic, wait_all_ready, wait_until
 
 WHOAMI = "/lbtest.Test/Whoami"
 SLEEP = "/lbtest.Test/Sleep"
@@ -46,48 +45,6 @@ class LogLines:
             return [m for _, m in self.lines if text in m]
 
 
-class Load:
-    """Threads calling Sleep(ms) in a loop; every outcome with its times."""
-
-    _ids = itertools.count()
-
-    def __init__(self, channel, threads=8, sleep_ms=100, timeout=20.0):
-        self.channel = channel
-        self.request = str(sleep_ms).encode()
-        self.timeout = timeout
-        self.records = []  # (start, end, backend name or None, code or None, details)
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
-
-    def _run(self):
-        while not self._stop.is_set():
-            t0 = time.monotonic()
-            try:
-                resp = self.channel.unary(SLEEP, self.request, timeout=self.timeout)
-                rec = (t0, time.monotonic(), resp.decode(), None, "")
-            except grpc.RpcError as e:
-                rec = (t0, time.monotonic(), None, e.code(), e.details())
-            with self._lock:
-                self.records.append(rec)
-
-    def start(self):
-        for t in self._threads:
-            t.start()
-        return self
-
-    def snapshot(self):
-        with self._lock:
-            return list(self.records)
-
-    def stop(self):
-        self._stop.set()
-        for t in self._threads:
-            t.join(self.timeout + 5)
-        assert not any(t.is_alive() for t in self._threads), "a call did not return"
-        return self.snapshot()
-
-
 def _endpoint(channel, address):
     return next(e for e in channel.endpoints() if e["address"] == address)
 
@@ -120,9 +77,9 @@ def test_frozen_backend_is_declared_dead_and_comes_back(lbchannel, permissive_ba
                            keepalive_time_ms=time_ms, keepalive_timeout_ms=timeout_ms,
                            connect_timeout_ms=2000, log_callback=log) as ch:
         assert wait_all_ready(ch, 3, timeout=5), ch.endpoints()
-        load = Load(ch).start()
+        load = Traffic(ch, threads=8, timeout=20.0, method=SLEEP, request=b"100").start()  # Sleep(100 ms)
         try:
-            assert wait_until(lambda: {r[2] for r in load.snapshot()} >= set(bs.names), 5), load.snapshot()[-10:]
+            assert wait_until(lambda: {r[2] for r in load.records()} >= set(bs.names), 5), load.records()[-10:]
 
             t_stop = time.monotonic()
             os.kill(victim.proc.pid, signal.SIGSTOP)
@@ -131,7 +88,7 @@ def test_frozen_backend_is_declared_dead_and_comes_back(lbchannel, permissive_ba
                 t_seen = time.monotonic()
                 assert dead, _endpoint(ch, victim.address)
                 time.sleep(1.5)  # new calls after the detection
-                records = load.snapshot()
+                records = load.records()
                 frozen = _endpoint(ch, victim.address)  # still frozen: not reconnected
                 lookups_when_frozen = list(lookups)
             finally:
@@ -165,7 +122,7 @@ def test_frozen_backend_is_declared_dead_and_comes_back(lbchannel, permissive_ba
                     assert _endpoint(ch, b.address)["keepalive"]["dead_connections"] == 0
 
             # Thawed, the backend is connected again and takes calls.
-            back = wait_until(lambda: any(r[2] == victim.name and r[0] > t_cont for r in load.snapshot()), 15, 0.05)
+            back = wait_until(lambda: any(r[2] == victim.name and r[0] > t_cont for r in load.records()), 15, 0.05)
             records = load.stop()
             assert back, _endpoint(ch, victim.address)
             late = [r for r in records if r[0] > t_cont]
