@@ -177,6 +177,32 @@ def fresh_backends(gen_dir):
 
 
 @pytest.fixture
+def make_backends(gen_dir):
+    """``make_backends([env, ...])``: one backend per env on 127.0.0.2, .3, ... named b1, b2, ..."""
+    started = []
+
+    def make(envs):
+        hosts = tuple("127.0.0.%d" % (2 + i) for i in range(len(envs)))
+        for _ in range(3):
+            port = lbtest_support.free_port(hosts)
+            group = [lbtest_support.Backend("%s:%d" % (h, port), "b%d" % (i + 1), gen_dir, env)
+                     for i, (h, env) in enumerate(zip(hosts, envs))]
+            try:
+                for b in group:
+                    started.append(b)
+                    b.start()
+                return group
+            except lbtest_support.BackendError:
+                for b in group:
+                    b.stop()
+        raise RuntimeError("could not start backends on %s" % (hosts,))
+
+    yield make
+    for b in started:
+        b.stop()
+
+
+@pytest.fixture
 def dead_target():
     """An ipv4 target of three addresses where nothing listens."""
     port = lbtest_support.free_port()

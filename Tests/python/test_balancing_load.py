@@ -11,36 +11,10 @@ import time
 
 import pytest
 
-from lbtest_support import Backend, BackendError, free_port, wait_all_ready, wait_until
+from lbtest_support import wait_all_ready, wait_until
 
 SLEEP = "/lbtest.Test/Sleep"
 WHOAMI = "/lbtest.Test/Whoami"
-
-
-@pytest.fixture
-def make_backends(gen_dir):
-    """``make_backends([env, env, ...])``: one backend per env dict on 127.0.0.2, .3, ...
-    (one port), named b1, b2, ...; stopped after the test."""
-    started = []
-
-    def make(envs):
-        hosts = tuple("127.0.0.%d" % (2 + i) for i in range(len(envs)))
-        for _ in range(3):
-            port = free_port(hosts)
-            group = [Backend("%s:%d" % (h, port), "b%d" % (i + 1), gen_dir, env) for i, (h, env) in enumerate(zip(hosts, envs))]
-            try:
-                for b in group:
-                    started.append(b)
-                    b.start()
-                return group
-            except BackendError:
-                for b in group:
-                    b.stop()
-        raise RuntimeError("could not start backends on %s" % (hosts,))
-
-    yield make
-    for b in started:
-        b.stop()
 
 
 def _target(backends):

@@ -12,7 +12,7 @@ import time
 import h2.errors
 import pytest
 
-from lbtest_support import Backend, BackendError, free_port, run_with_timeout, wait_all_ready
+from lbtest_support import run_with_timeout, wait_all_ready
 from rawh2_server import RESPONSE_HEADERS, RawH2Server, grpc_frame
 
 WHOAMI = "/lbtest.Test/Whoami"
@@ -22,32 +22,6 @@ ECHO_STREAM = "/lbtest.Test/EchoStream"
 
 RETRY = dict(retry_max_attempts=3, retry_initial_backoff_ms=5, retry_max_backoff_ms=20,
              retry_status_codes="UNAVAILABLE")
-
-
-@pytest.fixture
-def make_backends(gen_dir):
-    """``make_backends([env, ...])``: one backend per env on 127.0.0.2, .3, ... named b1, b2, ..."""
-    started = []
-
-    def make(envs):
-        hosts = tuple("127.0.0.%d" % (2 + i) for i in range(len(envs)))
-        for _ in range(3):
-            port = free_port(hosts)
-            group = [Backend("%s:%d" % (h, port), "b%d" % (i + 1), gen_dir, env)
-                     for i, (h, env) in enumerate(zip(hosts, envs))]
-            try:
-                for b in group:
-                    started.append(b)
-                    b.start()
-                return group
-            except BackendError:
-                for b in group:
-                    b.stop()
-        raise RuntimeError("could not start backends on %s" % (hosts,))
-
-    yield make
-    for b in started:
-        b.stop()
 
 
 @pytest.fixture
