@@ -1,16 +1,21 @@
 /*
- * check.h — the tiny assertion framework of the C tests (test_unary.c,
- * test_connectivity.c): CHECK records a pass or prints a failure and goes on;
- * RUN names the test case the failures belong to. The program prints
- * "N passed, M failed" from g_passed / g_failed at the end. Thread-safe.
+ * check.h — what test_unary.c and test_connectivity.c share: the tiny assertion
+ * framework (CHECK records a pass or prints a failure and goes on; RUN names the
+ * test case the failures belong to; the program prints "N passed, M failed" from
+ * g_passed / g_failed at the end; thread-safe) and unused_port().
  * Include after <lbchannel.h>.
  */
 #ifndef LBC_TEST_CHECK_H
 #define LBC_TEST_CHECK_H
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static int g_passed, g_failed;
 static const char *g_test = "?";
@@ -55,5 +60,22 @@ static void check_(int ok, const char *file, int line, const char *fmt, ...) {
     fflush(stdout);          \
     name();                  \
   } while (0)
+
+/* A TCP port on 127.0.0.1 that nothing listens on (bound, then released). */
+static int unused_port(void) {
+  struct sockaddr_in sa;
+  socklen_t len = sizeof sa;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int port = 0;
+  if (fd < 0) return 0;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+      getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+    port = ntohs(sa.sin_port);
+  close(fd);
+  return port;
+}
 
 #endif

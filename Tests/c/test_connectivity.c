@@ -46,22 +46,6 @@ static int split_target(void) {
   return n == 3;
 }
 
-/* A TCP port on 127.0.0.1 that nothing listens on (bound, then released). */
-static int unused_port(void) {
-  struct sockaddr_in sa;
-  socklen_t len = sizeof sa;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  int port = 0;
-  if (fd < 0) return 0;
-  memset(&sa, 0, sizeof sa);
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-    port = ntohs(sa.sin_port);
-  close(fd);
-  return port;
-}
-
 /* ------------------------------------------------------------------------- */
 /* An event recorder: every connectivity event of one tag, checked for order  */
 /* ------------------------------------------------------------------------- */

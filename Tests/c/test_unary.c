@@ -52,23 +52,6 @@ static void sleep_ms(long ms) {
   nanosleep(&ts, NULL);
 }
 
-/* A TCP port on 127.0.0.1 that nothing listens on (bound, then released). */
-static int unused_port(void) {
-  struct sockaddr_in sa;
-  socklen_t len = sizeof sa;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  int port = 0;
-  if (fd < 0) return 0;
-  memset(&sa, 0, sizeof sa);
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-      getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-    port = ntohs(sa.sin_port);
-  close(fd);
-  return port;
-}
-
 /* Open a channel on g_target with the given lb_policy (and optional extra option). */
 static lbc_channel *open_channel(const char *policy, const char *key, const char *value) {
   lbc_options *opts = NULL;
