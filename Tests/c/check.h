@@ -1,5 +1,5 @@
 /*
- * check.h — what test_unary.c and test_connectivity.c share: the tiny assertion
+ * check.h — what test_unary.c, test_connectivity.c and test_retry.c share: the tiny assertion
  * framework (CHECK records a pass or prints a failure and goes on; RUN names the
  * test case the failures belong to; the program prints "N passed, M failed" from
  * g_passed / g_failed at the end; thread-safe) and unused_port().
@@ -62,7 +62,7 @@ static void check_(int ok, const char *file, int line, const char *fmt, ...) {
   } while (0)
 
 /* A TCP port on 127.0.0.1 that nothing listens on (bound, then released). */
-static int unused_port(void) {
+static inline int unused_port(void) {
   struct sockaddr_in sa;
   socklen_t len = sizeof sa;
   int fd = socket(AF_INET, SOCK_STREAM, 0);

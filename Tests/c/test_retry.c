@@ -23,19 +23,7 @@
 #define WHOAMI "/lbtest.Test/Whoami"
 #define ECHO_STREAM "/lbtest.Test/EchoStream"
 
-static int g_passed, g_failed;
-
-#define CHECK(cond, ...)                                          \
-  do {                                                            \
-    if (cond) {                                                   \
-      g_passed++;                                                 \
-    } else {                                                      \
-      g_failed++;                                                 \
-      printf("FAIL (%s:%d): ", __FILE__, __LINE__);               \
-      printf(__VA_ARGS__);                                        \
-      printf("\n");                                               \
-    }                                                             \
-  } while (0)
+#include "check.h"
 
 static const char *trailer(const lbc_response *resp, const char *key) {
   const lbc_metadata *md = lbc_response_trailers(resp);
