@@ -13,7 +13,7 @@ extension Channel {
             let cost = e.slot >= 0 ? balancer.cost(e.slot, nowNs: now) : 0
             s.endpoints.append(EndpointStatsSnapshot(e, cost: cost))
         }
-        if tls != nil { s.endpointTLS = endpoints.map { $0.tlsSession.map(TLSStatsSnapshot.init) } }
+        if tls != nil { s.endpointTLS = endpoints.map { $0.tlsSession?.counters } }
         if keepaliveOn { s.endpointKeepalive = endpoints.map { KeepaliveStatsSnapshot($0.keepaliveStats) } }
         s.retiredEndpoints = retired.count
         s.waitingCalls = waiting.count

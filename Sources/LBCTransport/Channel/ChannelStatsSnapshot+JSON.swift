@@ -41,7 +41,7 @@ extension ChannelStatsSnapshot {
 extension EndpointStatsSnapshot {
     /// Append this endpoint's object of the "endpoints" array, with its "tls" object
     /// when `tls` is set and its "keepalive" object (`null` when `keepalive` is nil).
-    func appendJSON(to out: inout String, tls: TLSStatsSnapshot?, keepalive: KeepaliveStatsSnapshot?) {
+    func appendJSON(to out: inout String, tls: TLSHandshakeCounters?, keepalive: KeepaliveStatsSnapshot?) {
         out += "{\"address\":\(JSON.quote(address.description))"
         out += ",\"state\":\"\(stateName)\""
         out += ",\"health\":" + (health == .notChecked ? "null" : "\"\(health.name)\"")
@@ -60,7 +60,7 @@ extension EndpointStatsSnapshot {
     }
 }
 
-extension TLSStatsSnapshot {
+extension TLSHandshakeCounters {
     /// The "tls" object of an endpoint's stats entry.
     var json: String {
         let meanFull = fullHandshakes > 0 ? totalFullNs / Int64(fullHandshakes) / 1000 : 0

@@ -10,7 +10,7 @@ struct ChannelStatsSnapshot {
     var endpoints: [EndpointStatsSnapshot] = []
     /// The TLS figures of each endpoint (nil: no session yet), parallel to `endpoints`;
     /// empty for a plaintext channel.
-    var endpointTLS: [TLSStatsSnapshot?] = []
+    var endpointTLS: [TLSHandshakeCounters?] = []
     /// The keepalive counters of each endpoint, parallel to `endpoints`; empty when
     /// keepalive is off.
     var endpointKeepalive: [KeepaliveStatsSnapshot] = []

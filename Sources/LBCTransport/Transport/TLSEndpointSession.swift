@@ -8,18 +8,8 @@ package final class TLSEndpointSession {
     /// Whether sessions are kept at all (`tls_session_resumption`).
     package var enabled = true
 
-    package private(set) var fullHandshakes = 0
-    package private(set) var resumedHandshakes = 0
-    /// Duration of the last full and the last resumed handshake (ns; 0 = none yet).
-    package private(set) var lastFullNs: Int64 = 0
-    package private(set) var lastResumedNs: Int64 = 0
-    /// Time from the start of the TCP connect to READY (the server's SETTINGS) of the
-    /// last connection with a full and with a resumed handshake (ns; 0 = none yet).
-    package private(set) var lastFullReadyNs: Int64 = 0
-    package private(set) var lastResumedReadyNs: Int64 = 0
-    /// Sums of all full and resumed handshake durations (ns), for the means.
-    package private(set) var totalFullNs: Int64 = 0
-    package private(set) var totalResumedNs: Int64 = 0
+    /// Handshake counts and durations for the stats JSON.
+    package private(set) var counters = TLSHandshakeCounters()
 
     /// An empty slot.
     package init() {}
@@ -52,19 +42,19 @@ package final class TLSEndpointSession {
 
     /// A TLS connection became READY `ns` after its TCP connect started.
     func recordReady(ns: Int64, resumed: Bool) {
-        if resumed { lastResumedReadyNs = ns } else { lastFullReadyNs = ns }
+        if resumed { counters.lastResumedReadyNs = ns } else { counters.lastFullReadyNs = ns }
     }
 
     /// Count a completed handshake.
     func record(handshakeNs: Int64, resumed: Bool) {
         if resumed {
-            resumedHandshakes += 1
-            lastResumedNs = handshakeNs
-            totalResumedNs += handshakeNs
+            counters.resumedHandshakes += 1
+            counters.lastResumedNs = handshakeNs
+            counters.totalResumedNs += handshakeNs
         } else {
-            fullHandshakes += 1
-            lastFullNs = handshakeNs
-            totalFullNs += handshakeNs
+            counters.fullHandshakes += 1
+            counters.lastFullNs = handshakeNs
+            counters.totalFullNs += handshakeNs
         }
     }
 }
