@@ -2,7 +2,7 @@ import LBCCore
 
 /// Keepalive at the channel level: the settings each new connection gets, the
 /// channel-wide doubling of the keepalive time on "too_many_pings" (gRFC A8), and
-/// the keepalive parts of the stats snapshot (``KeepaliveStatsSnapshot``). Loop thread.
+/// the keepalive parts of the stats snapshot (``KeepaliveCounters``). Loop thread.
 extension Channel {
     /// Give a new connection to `endpoint` the current keepalive settings and the
     /// endpoint's counters; nothing when keepalive is off.

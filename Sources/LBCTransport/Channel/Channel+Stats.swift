@@ -14,7 +14,7 @@ extension Channel {
             s.endpoints.append(EndpointStatsSnapshot(e, cost: cost))
         }
         if tls != nil { s.endpointTLS = endpoints.map { $0.tlsSession?.counters } }
-        if keepaliveOn { s.endpointKeepalive = endpoints.map { KeepaliveStatsSnapshot($0.keepaliveStats) } }
+        if keepaliveOn { s.endpointKeepalive = endpoints.map { $0.keepaliveStats?.counters ?? KeepaliveCounters() } }
         s.retiredEndpoints = retired.count
         s.waitingCalls = waiting.count
         s.subsetSize = options.subsetSize

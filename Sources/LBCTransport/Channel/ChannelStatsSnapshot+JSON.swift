@@ -41,7 +41,7 @@ extension ChannelStatsSnapshot {
 extension EndpointStatsSnapshot {
     /// Append this endpoint's object of the "endpoints" array, with its "tls" object
     /// when `tls` is set and its "keepalive" object (`null` when `keepalive` is nil).
-    func appendJSON(to out: inout String, tls: TLSHandshakeCounters?, keepalive: KeepaliveStatsSnapshot?) {
+    func appendJSON(to out: inout String, tls: TLSHandshakeCounters?, keepalive: KeepaliveCounters?) {
         out += "{\"address\":\(JSON.quote(address.description))"
         out += ",\"state\":\"\(stateName)\""
         out += ",\"health\":" + (health == .notChecked ? "null" : "\"\(health.name)\"")
@@ -72,7 +72,7 @@ extension TLSHandshakeCounters {
     }
 }
 
-extension KeepaliveStatsSnapshot {
+extension KeepaliveCounters {
     /// One endpoint's "keepalive" object.
     var json: String {
         let rtt = lastRoundTripNs.map { String($0 / 1000) } ?? "null"

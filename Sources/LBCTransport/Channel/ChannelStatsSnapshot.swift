@@ -13,7 +13,7 @@ struct ChannelStatsSnapshot {
     var endpointTLS: [TLSHandshakeCounters?] = []
     /// The keepalive counters of each endpoint, parallel to `endpoints`; empty when
     /// keepalive is off.
-    var endpointKeepalive: [KeepaliveStatsSnapshot] = []
+    var endpointKeepalive: [KeepaliveCounters] = []
     var retiredEndpoints = 0
     var waitingCalls = 0
     var keepalive: KeepalivePolicy

@@ -13,7 +13,7 @@ extension HTTP2Connection {
         var machine = KeepaliveStateMachine(policy: policy)
         let action = machine.start(nowNs: EventLoop.now(), hasStreams: hasOpenStreams)
         keepalive = machine
-        configuration.keepaliveStats?.timeMs = machine.timeMs
+        configuration.keepaliveStats?.counters.timeMs = machine.timeMs
         carryKeepalive(action)
     }
 
@@ -26,7 +26,7 @@ extension HTTP2Connection {
 
     /// The server sent GOAWAY "too_many_pings" (from `NGHTTP2Callbacks.onFrame`).
     func receivedTooManyPings() {
-        configuration.keepaliveStats?.tooManyPings += 1
+        configuration.keepaliveStats?.counters.tooManyPings += 1
         delegate?.connectionReceivedTooManyPings(self)
     }
 
@@ -39,8 +39,8 @@ extension HTTP2Connection {
         let now = EventLoop.now()
         let action = keepalive!.pingAcknowledged(nowNs: now)
         if action != .none, let stats = configuration.keepaliveStats {
-            stats.pingsAcknowledged += 1
-            stats.lastRoundTripNs = keepalive!.lastRoundTripNs
+            stats.counters.pingsAcknowledged += 1
+            stats.counters.lastRoundTripNs = keepalive!.lastRoundTripNs
         }
         carryKeepalive(action)
     }
@@ -71,7 +71,7 @@ extension HTTP2Connection {
             armKeepaliveTimer(timeoutAtNs)
         case .declareDead:
             let ms = keepalive?.timeoutMs ?? 0
-            configuration.keepaliveStats?.deadConnections += 1
+            configuration.keepaliveStats?.counters.deadConnections += 1
             fail("keepalive: no PING ACK from \(address) within \(ms) ms")
         }
     }
@@ -90,7 +90,7 @@ extension HTTP2Connection {
         guard let s = session, state != .closed else { return }
         // Fails only without memory; the deadline runs all the same.
         guard nghttp2_submit_ping(s, UInt8(NGHTTP2_FLAG_NONE.rawValue), nil) == 0 else { return }
-        configuration.keepaliveStats?.pingsSent += 1
+        configuration.keepaliveStats?.counters.pingsSent += 1
         requestFlush()
     }
 }

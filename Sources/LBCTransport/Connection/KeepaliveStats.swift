@@ -1,6 +1,6 @@
-/// Keepalive figures of one endpoint, summed over its connections (the stats
-/// snapshot's per-endpoint "keepalive" object). Loop thread only.
-package final class KeepaliveStats {
+/// Keepalive figures of one endpoint, summed over its connections: one value the
+/// stats snapshot copies whole (the per-endpoint "keepalive" object).
+package struct KeepaliveCounters {
     /// PINGs sent.
     package var pingsSent = 0
     /// PING ACKs received.
@@ -13,6 +13,12 @@ package final class KeepaliveStats {
     package var tooManyPings = 0
     /// The keepalive time of the endpoint's newest connection, in milliseconds.
     package var timeMs: Int64 = 0
+}
+
+/// The endpoint's ``KeepaliveCounters``, shared by reference with its connections,
+/// which count into it. Loop thread only.
+package final class KeepaliveStats {
+    package var counters = KeepaliveCounters()
 
     package init() {}
 }
