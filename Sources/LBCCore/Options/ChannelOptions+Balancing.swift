@@ -14,44 +14,37 @@ extension ChannelOptions {
     mutating func setBalancing(_ key: String, _ value: String) throws(OptionError) -> Bool {
         switch key {
         case "least_request_choice_count":
-            let n = try Self.integer(key, value)
-            guard (2...10).contains(n) else { throw .invalid(key, "must be between 2 and 10, got \(n)") }
+            let n = try Self.integer(key, value, in: 2...10)
             leastRequestChoiceCount = Int(n)
         case "peak_ewma_decay_ms":
             peakEWMADecayMs = try Self.milliseconds(key, value, minimum: 1)
         case "outlier_consecutive_failures":
-            let n = try Self.integer(key, value)
-            guard (0...1_000_000).contains(n) else { throw .invalid(key, "must be between 0 and 1000000, got \(n)") }
+            let n = try Self.integer(key, value, in: 0...1_000_000)
             outlierEjection.consecutiveFailures = Int(n)
         case "outlier_base_ejection_ms":
             outlierEjection.baseEjectionMs = try Self.milliseconds(key, value, minimum: 1)
         case "outlier_max_ejection_ms":
             outlierEjection.maxEjectionMs = try Self.milliseconds(key, value, minimum: 1)
         case "outlier_max_ejection_percent":
-            let n = try Self.integer(key, value)
-            guard (0...100).contains(n) else { throw .invalid(key, "must be between 0 and 100, got \(n)") }
+            let n = try Self.integer(key, value, in: 0...100)
             outlierEjection.maxEjectionPercent = Int(n)
         case "outlier_status_codes":
             outlierEjection.statusMask = try Self.statusMask(key, value)
         case "outlier_failure_percentage":
-            let n = try Self.integer(key, value)
-            guard (0...100).contains(n) else { throw .invalid(key, "must be between 0 and 100, got \(n)") }
+            let n = try Self.integer(key, value, in: 0...100)
             outlierEjection.failurePercentage = Int(n)
         case "outlier_interval_ms":
             outlierEjection.intervalMs = try Self.milliseconds(key, value, minimum: 10)
         case "outlier_request_volume":
-            let n = try Self.integer(key, value)
-            guard (1...1_000_000).contains(n) else { throw .invalid(key, "must be between 1 and 1000000, got \(n)") }
+            let n = try Self.integer(key, value, in: 1...1_000_000)
             outlierEjection.requestVolume = Int(n)
         case "slow_start_window_ms":
             slowStartWindowMs = try Self.milliseconds(key, value, minimum: 0)
         case "slow_start_min_weight_percent":
-            let n = try Self.integer(key, value)
-            guard (1...100).contains(n) else { throw .invalid(key, "must be between 1 and 100, got \(n)") }
+            let n = try Self.integer(key, value, in: 1...100)
             slowStartMinWeightPercent = Int(n)
         case "subset_size":
-            let n = try Self.integer(key, value)
-            guard (0...1_000_000).contains(n) else { throw .invalid(key, "must be between 0 and 1000000, got \(n)") }
+            let n = try Self.integer(key, value, in: 0...1_000_000)
             subsetSize = Int(n)
         case "subset_client_id":
             try Self.checkText(key, value, lowest: 0x21)

@@ -9,6 +9,15 @@ extension ChannelOptions {
         throw .invalid(key, "\(ASCII.quoted(text)) is not an integer")
     }
 
+    /// An integer within `range`; the error names the bounds ("must be between 0 and 100, got 101").
+    static func integer(_ key: String, _ text: String, in range: ClosedRange<Int64>) throws(OptionError) -> Int64 {
+        let n = try integer(key, text)
+        guard range.contains(n) else {
+            throw .invalid(key, "must be between \(range.lowerBound) and \(range.upperBound), got \(n)")
+        }
+        return n
+    }
+
     static func number(_ key: String, _ text: String) throws(OptionError) -> Double {
         guard let value = Double(text) else {
             throw .invalid(key, "\(ASCII.quoted(text)) is not a number")

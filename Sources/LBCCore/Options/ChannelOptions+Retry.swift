@@ -29,16 +29,14 @@ extension ChannelOptions {
         case "retry_status_codes":
             retry.statusMask = try Self.statusMask(key, value)
         case "retry_throttle_max_tokens":
-            let n = try Self.integer(key, value)
-            guard (0...1000).contains(n) else { throw .invalid(key, "must be between 0 and 1000, got \(n)") }
+            let n = try Self.integer(key, value, in: 0...1000)
             retry.throttleMaxTokens = Int(n)
         case "retry_throttle_token_ratio":
             let r = try Self.number(key, value)
             guard r > 0, r <= 1000 else { throw .invalid(key, "must be > 0 and <= 1000, got \(value)") }
             retry.throttleTokenRatio = r
         case "retry_buffer_bytes":
-            let n = try Self.integer(key, value)
-            guard (0...Int64(Int32.max)).contains(n) else { throw .invalid(key, "must be between 0 and \(Int32.max), got \(n)") }
+            let n = try Self.integer(key, value, in: 0...Int64(Int32.max))
             retry.bufferBytes = Int(n)
         case "hedging_max_attempts":
             try setHedgingMaxAttempts(try Self.integer(key, value))
