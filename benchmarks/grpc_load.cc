@@ -2,6 +2,10 @@
 // (Debian's grpc++): one channel with the round_robin service config over the
 // same ipv4: target, N threads each looping a blocking call on the generated
 // sync stub (bench.Echo/Unary). See load_common.h for the schedule and output.
+// --async: the same schedule as `lbc_load --async` — ONE thread keeps N calls
+// outstanding with the generated async stub (`AsyncUnary` + `Finish`) on one
+// grpc::CompletionQueue, each call with the same per-call deadline, a new call
+// issued for each completion taken from `Next`.
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -30,6 +34,102 @@ static std::shared_ptr<grpc::ChannelCredentials> bench_channel_credentials(grpc:
   return grpc::SslCredentials(ssl);
 }
 
+// ------------------------------------------------------------------ --async
+
+namespace {
+struct AsyncSlot {
+  std::unique_ptr<grpc::ClientContext> ctx;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<bench::Msg>> reader;
+  bench::Msg resp;
+  grpc::Status status;
+  uint64_t issued_at = 0;
+};
+}  // namespace
+
+static void async_issue(bench::Echo::Stub* stub, grpc::CompletionQueue* cq, const bench::Msg& req,
+                        std::vector<AsyncSlot>& slots, size_t i) {
+  AsyncSlot& s = slots[i];
+  s.ctx = std::make_unique<grpc::ClientContext>();
+  if (A.deadline_ms >= 0)
+    s.ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(A.deadline_ms));
+  s.resp.Clear();
+  s.issued_at = bench_now_ns();
+  s.reader = stub->AsyncUnary(s.ctx.get(), req, cq);
+  s.reader->Finish(&s.resp, &s.status, (void*)(i + 1));
+}
+
+// One phase: keep A.threads calls outstanding until `total` calls were issued
+// (total > 0) or until `end_ns`, then drain. Records into `s` when not NULL.
+static void async_phase(bench::Echo::Stub* stub, grpc::CompletionQueue* cq, const bench::Msg& req,
+                        std::vector<AsyncSlot>& slots, long total, uint64_t end_ns,
+                        bench_samples* s) {
+  long issued = 0;
+  int outstanding = 0;
+  for (size_t i = 0; i < (size_t)A.threads; i++) {
+    if (total > 0 ? issued >= total : bench_now_ns() >= end_ns) break;
+    async_issue(stub, cq, req, slots, i);
+    issued++;
+    outstanding++;
+  }
+  static int printed;
+  while (outstanding > 0) {
+    void* tag = nullptr;
+    bool ok = false;
+    if (!cq->Next(&tag, &ok)) {
+      fprintf(stderr, "grpc_load: completion queue shut down\n");
+      exit(1);
+    }
+    uint64_t now = bench_now_ns();
+    size_t i = (size_t)tag - 1;
+    AsyncSlot& slot = slots[i];
+    outstanding--;
+    bool good = ok && slot.status.ok() && slot.resp.payload().size() == req.payload().size();
+    if (good) {
+      if (s) bench_push(s, now - slot.issued_at);
+    } else {
+      if (s) s->errors++;
+      if (printed++ < 5)
+        fprintf(stderr, "grpc_load: async call failed: %d %s\n", (int)slot.status.error_code(),
+                slot.status.error_message().c_str());
+    }
+    int more = total > 0 ? 1 : now < end_ns;
+    if (more && (total == 0 || issued < total)) {
+      async_issue(stub, cq, req, slots, i);
+      issued++;
+      outstanding++;
+    }
+  }
+}
+
+static int run_async(std::shared_ptr<grpc::Channel> ch, const bench::Msg& req) {
+  auto stub = bench::Echo::NewStub(ch);
+  grpc::CompletionQueue cq;
+  std::vector<AsyncSlot> slots((size_t)A.threads);
+  // bench_report reads one sample set per "thread"; all calls go into the first.
+  std::vector<bench_samples> samples((size_t)A.threads, bench_samples{nullptr, 0, 0, 0});
+  if (A.warmup_calls > 0)
+    async_phase(stub.get(), &cq, req, slots, A.warmup_calls * A.threads, 0, nullptr);
+  else
+    async_phase(stub.get(), &cq, req, slots, 0,
+                bench_now_ns() + (uint64_t)A.warmup_ms * 1000000ull, nullptr);
+  if (A.handshake) bench_handshake();
+  double cpu0 = bench_cpu_seconds();
+  uint64_t t0 = bench_now_ns();
+  async_phase(stub.get(), &cq, req, slots, A.calls, t0 + (uint64_t)(A.seconds * 1e9), &samples[0]);
+  uint64_t t1 = bench_now_ns();
+  double cpu1 = bench_cpu_seconds();
+  char extra[96];
+  snprintf(extra, sizeof extra, "\"mode\": \"async\", \"outstanding\": %d", A.threads);
+  bench_report("grpc++-async", grpc::Version().c_str(), &A, samples.data(), (t1 - t0) / 1e9, cpu1 - cpu0,
+               extra);
+  cq.Shutdown();
+  void* tag;
+  bool ok;
+  while (cq.Next(&tag, &ok)) {
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   bench_parse_args(argc, argv, &A);
   bench_require_small_payload(&A, "grpc_load");
@@ -48,6 +148,8 @@ int main(int argc, char** argv) {
     size_t n = bench_make_msg(buf, A.payload);
     req.set_payload(std::string((const char*)buf + 2, n - 2));
   }
+
+  if (A.async_mode) return run_async(ch, req);
 
   std::vector<bench_samples> samples((size_t)A.threads);
   for (auto& s : samples) s = bench_samples{nullptr, 0, 0, 0};

@@ -33,7 +33,7 @@ typedef struct bench_args {
   int handshake;
   long deadline_ms;
   int expect_endpoints; /* lbchannel only: wait until this many are READY */
-  int async_mode;       /* lbc_load --async: N outstanding calls from one thread */
+  int async_mode;       /* --async: N outstanding calls from one thread (both drivers) */
   int window;           /* stream drivers: messages in flight (1 = ping-pong) */
 } bench_args;
 

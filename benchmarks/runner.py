@@ -350,6 +350,22 @@ STREAM_CASES = [
 STREAM_IDS = {c[0] for c in STREAM_CASES}
 
 
+def in_flight(m):
+    """Mean messages (or calls) in flight over a measurement: rate × mean latency."""
+    return m["cps"] * (m.get("mean_us") or 0) / 1e6
+
+
+def matched_window(cmd, measurements, run, cid):
+    """`cmd` with its --window set to gRPC C++'s mean in-flight count in this run's `cid`."""
+    peer = [m for m in measurements if m["run"] == run and m["case"] == cid and m["label"] == "grpc++"]
+    if not peer:
+        raise RuntimeError(f"{cid}: no gRPC C++ measurement in run {run + 1} to match")
+    window = max(1, round(in_flight(peer[-1])))
+    cmd = list(cmd)
+    cmd[cmd.index("--window") + 1] = str(window)
+    return cmd
+
+
 def py_stream_available(env):
     """Whether the Python binding has the raw streaming call (Channel.stream)."""
     p = subprocess.run([sys.executable, "-c",
@@ -410,6 +426,7 @@ def main():
             ("lbchannel-c", "driver", c_driver(lbc, target4, n, 4)),
             ("lbchannel-c-async", "driver", c_driver(lbc, target4, n, 4, "--async")),
             ("grpc++", "driver", c_driver(gpp, target4, n, 0)),
+            ("grpc++-async", "driver", c_driver(gpp, target4, n, 0, "--async")),
         ]))
     cases.append(("single64", "C, 1 backend, 64 outstanding", [
         ("lbchannel-c", "driver", c_driver(lbc, target1, 64, 1)),
@@ -433,6 +450,13 @@ def main():
             ("grpc++", "stream", c_driver(gps, target4, 1, 0, "--payload", str(payload),
                                           "--window", str(window))),
         ]
+        if window > 1:
+            # gRPC C++'s sync writer blocks, so it keeps fewer than `window` messages in
+            # flight; this client runs lbchannel at the mean in-flight count gRPC C++
+            # reached in the same run (Little's law: msgs/s × mean latency), so latency
+            # is compared at equal concurrency. Its --window is filled in at run time.
+            clients.append(("lbchannel-c-matched", "stream-matched",
+                            c_driver(lbs, target4, 1, 4, "--payload", str(payload), "--window", "0")))
         if cid == "s1" and py_stream:
             py = pyd + ["--target", target4, "--seconds", secs, "--handshake", "--stream",
                         "--payload", str(payload)]
@@ -491,7 +515,9 @@ def main():
                         h2_rate = res["cps"]
                         res["server_count_check"] = "ok" if per[0] == res["calls"] else \
                             f"MISMATCH: server counted {per[0]}, h2load {res['calls']} succeeded"
-                    elif kind == "stream":
+                    elif kind in ("stream", "stream-matched"):
+                        if kind == "stream-matched":
+                            cmd = matched_window(cmd, results["measurements"], run, cid)
                         res, per, cpu_total = run_driver(cmd, env_c, backends_c, timeout, "stream")
                         res["server_count_check"] = "ok" if sum(per) == res["calls"] and \
                             sorted(per)[:-1] == [0] * (len(per) - 1) else \
@@ -502,8 +528,8 @@ def main():
                                 "process_cpu_s": cpu_total})
                     results["measurements"].append(res)
                     log(f"run {run + 1}/{a.runs} {cid:9s} {label:17s} {res['cps']:9.0f} "
-                        f"{'msgs' if kind == 'stream' else 'calls'}/s "
-                        + (f"{res.get('mbps', 0):8.1f} MB/s " if kind == "stream" else "")
+                        f"{'msgs' if kind.startswith('stream') else 'calls'}/s "
+                        + (f"{res.get('mbps', 0):8.1f} MB/s " if kind.startswith("stream") else "")
                         + f"p50 {res['p50_us'] or 0:7.0f} us  cpu {res['cpu_us_per_call'] or 0:6.1f} us/call "
                         f"backends {per}" + (f" errors {res['errors']}" if res["errors"] else "")
                         + (f" {res['server_count_check']}" if res.get("server_count_check", "ok") != "ok" else ""))
@@ -522,6 +548,8 @@ def main():
                 a.bin, cg_env)
             results["callgrind"]["grpc++"] = run_callgrind("grpcpp", [gpp, "--target", target4],
                                                           a.bin, cg_env)
+            results["callgrind"]["grpc++-async"] = run_callgrind(
+                "grpcpp_async", [gpp, "--target", target4, "--async"], a.bin, cg_env)
             for label, c in results["callgrind"].items():
                 if label.endswith("-tls"):
                     continue
