@@ -430,6 +430,7 @@ def main():
         ]))
     cases.append(("single64", "C, 1 backend, 64 outstanding", [
         ("lbchannel-c", "driver", c_driver(lbc, target1, 64, 1)),
+        ("lbchannel-c-async", "driver", c_driver(lbc, target1, 64, 1, "--async")),
         ("h2load", "h2load", None),
         ("grpc++", "driver", c_driver(gpp, target1, 64, 0)),
     ]))
