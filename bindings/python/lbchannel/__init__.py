@@ -25,6 +25,8 @@ raises :class:`ImportError` listing what was tried if none can be loaded.
 
 from . import _native
 from ._channel import Channel
+from ._grpc import HAVE_GRPC
+from ._options import ChannelOptions
 from ._errors import (
     ClosedError,
     Error,
@@ -48,11 +50,12 @@ from ._errors import (
 from ._callbacks import LogLevel
 from ._grpc_interface import CallFuture
 from ._streaming import StreamingCall
-from ._status import HAVE_GRPC, Call, RpcError, StatusCode
+from ._status import Call, RpcError, StatusCode
 from ._tls import ChannelCredentials, insecure_channel, secure_channel, ssl_channel_credentials
 
 __all__ = [
     "Channel",
+    "ChannelOptions",
     "ChannelCredentials",
     "ssl_channel_credentials",
     "secure_channel",
@@ -92,14 +95,16 @@ __all__ = [
 __version__ = "1.0.0"
 
 #: Path (or soname) of the loaded liblbchannel.
-library_path = _native.library_path
+library_path: str = _native.library_path
 
 
-def version():
+def version() -> str:
     """Version string of the loaded C library (``lbc_version()``), e.g. ``"1.0.0"``."""
-    return _native.lbc_version().decode("ascii")
+    text: str = _native.lbc_version().decode("ascii")
+    return text
 
 
-def version_num():
+def version_num() -> int:
     """Version of the loaded C library as ``0xMMmmpp`` (``lbc_version_num()``)."""
-    return _native.lbc_version_num()
+    num: int = _native.lbc_version_num()
+    return num

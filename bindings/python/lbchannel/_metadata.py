@@ -10,28 +10,33 @@ Response metadata comes back as a tuple of ``(key, value)`` tuples with
 bytes values for ``-bin`` keys and str values otherwise.
 """
 
+from __future__ import annotations
+
 import ctypes
+from typing import Any, List, Tuple, Union
 
 from . import _native
 from ._errors import _check
+from ._grpc import MetadataArg, MetadataTuple
 
-__all__ = ["build", "read"]
+__all__ = ["build", "read", "c_text"]
 
 
-def _key_bytes(key):
-    if isinstance(key, str):
-        data = key.encode("utf-8")
-    elif isinstance(key, (bytes, bytearray, memoryview)):
-        data = bytes(key)
+def c_text(value: object, what: str) -> bytes:
+    """str (UTF-8 encoded) or bytes for a ``const char *`` argument. Refuses a NUL
+    character: C would see the text cut short there."""
+    if isinstance(value, str):
+        data = value.encode("utf-8")
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
     else:
-        raise TypeError("metadata key must be str or bytes, not %s" % type(key).__name__)
+        raise TypeError("%s must be str or bytes, not %s" % (what, type(value).__name__))
     if b"\0" in data:
-        # A C string ends at the NUL: the key would be sent cut short.
-        raise ValueError("metadata key contains a NUL character: %r" % (key,))
+        raise ValueError("%s contains a NUL character: %r" % (what, value))
     return data
 
 
-def _value_bytes(value):
+def _value_bytes(value: object) -> bytes:
     if isinstance(value, str):
         return value.encode("utf-8")
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -39,7 +44,7 @@ def _value_bytes(value):
     raise TypeError("metadata value must be str or bytes, not %s" % type(value).__name__)
 
 
-def build(metadata):
+def build(metadata: MetadataArg) -> Any:
     """Create an ``lbc_metadata*`` holding ``metadata``.
 
     Returns ``None`` (a NULL pointer) for ``None``/empty metadata. The caller
@@ -49,13 +54,13 @@ def build(metadata):
     """
     if not metadata:
         return None
-    pairs = []
+    pairs: List[Tuple[bytes, bytes]] = []
     for item in metadata:
         try:
-            key, value = item
+            k, v = item
         except (TypeError, ValueError):
             raise TypeError("metadata must be a sequence of (key, value) pairs, got %r" % (item,)) from None
-        pairs.append((_key_bytes(key), _value_bytes(value)))
+        pairs.append((c_text(k, "metadata key"), _value_bytes(v)))
     md = _native.lbc_metadata_p()
     _check(_native.lbc_metadata_new(ctypes.byref(md)), "lbc_metadata_new")
     try:
@@ -70,12 +75,12 @@ def build(metadata):
     return md
 
 
-def read(md):
+def read(md: Any) -> MetadataTuple:
     """Copy a borrowed ``const lbc_metadata*`` into a tuple of ``(key, value)``."""
     if not md:
         return ()
-    count = _native.lbc_metadata_count(md)
-    out = []
+    count: int = _native.lbc_metadata_count(md)
+    out: List[Tuple[str, Union[str, bytes]]] = []
     key = ctypes.c_char_p()
     value = ctypes.POINTER(ctypes.c_ubyte)()
     length = ctypes.c_size_t()
@@ -85,13 +90,12 @@ def read(md):
             "lbc_metadata_get",
         )
         k = (key.value or b"").decode("ascii", "replace")
-        raw = ctypes.string_at(value, length.value) if length.value else b""
+        raw: bytes = ctypes.string_at(value, length.value) if length.value else b""
         if k.endswith("-bin"):
             out.append((k, raw))
         else:
             try:
-                v = raw.decode("ascii")
+                out.append((k, raw.decode("ascii")))
             except UnicodeDecodeError:
-                v = raw.decode("utf-8", "replace")
-            out.append((k, v))
+                out.append((k, raw.decode("utf-8", "replace")))
     return tuple(out)

@@ -19,38 +19,14 @@ Search order (see :func:`load`):
 4. ``liblbchannel.so.1`` through the dynamic loader's search path.
 """
 
+from __future__ import annotations
+
 import ctypes
 import ctypes.util
 import glob
 import os
-from ctypes import (
-    POINTER,
-    Structure,
-    c_char_p,
-    c_double,
-    c_int,
-    c_int64,
-    c_size_t,
-    c_ubyte,
-    c_void_p,
-)
-
-__all__ = [
-    "lib",
-    "library_path",
-    "ENV_VAR",
-    "REQUIRED_VERSION_NUM",
-    "lbc_options_p",
-    "lbc_metadata_p",
-    "lbc_channel_p",
-    "lbc_response_p",
-    "lbc_address_list_p",
-    "lbc_lookup_fn",
-    "lbc_log_fn",
-    "lbc_cq_p",
-    "lbc_call_p",
-    "lbc_event",
-]
+from ctypes import POINTER, Structure, c_char_p, c_double, c_int, c_int64, c_size_t, c_ubyte, c_void_p
+from typing import Any, Iterator, List, Optional, Tuple
 
 #: Environment variable naming the library file to load.
 ENV_VAR = "LBCHANNEL_LIBRARY"
@@ -169,7 +145,7 @@ _c_ubyte_p = POINTER(c_ubyte)
 _c_char_p_p = POINTER(c_char_p)
 
 
-def _candidates():
+def _candidates() -> Iterator[Tuple[str, Optional[str]]]:
     """Yield ``(description, path_or_name)`` pairs in search order."""
     override = os.environ.get(ENV_VAR)
     if override:
@@ -178,15 +154,11 @@ def _candidates():
     here = os.path.dirname(os.path.abspath(__file__))
     for path in sorted(glob.glob(os.path.join(here, "liblbchannel.so*"))):
         yield ("next to the package", path)
-    found = ctypes.util.find_library("lbchannel")
-    if found:
-        yield ('ctypes.util.find_library("lbchannel")', found)
-    else:
-        yield ('ctypes.util.find_library("lbchannel")', None)
+    yield ('ctypes.util.find_library("lbchannel")', ctypes.util.find_library("lbchannel"))
     yield ("dynamic loader search path", "liblbchannel.so.1")
 
 
-def _check_version(cdll, where):
+def _check_version(cdll: ctypes.CDLL, where: str) -> None:
     """Raise ImportError unless the loaded library speaks our C API version."""
     try:
         fn = cdll.lbc_version_num
@@ -196,7 +168,7 @@ def _check_version(cdll, where):
         ) from None
     fn.argtypes = []
     fn.restype = c_int
-    num = fn()
+    num: int = fn()
     major, minor = (num >> 16) & 0xFF, (num >> 8) & 0xFF
     want_major, want_minor = (REQUIRED_VERSION_NUM >> 16) & 0xFF, (REQUIRED_VERSION_NUM >> 8) & 0xFF
     # The ABI policy: the same major, and at least the minor we were written against.
@@ -208,14 +180,14 @@ def _check_version(cdll, where):
         )
 
 
-def load():
+def load() -> Tuple[ctypes.CDLL, str]:
     """Find, load and version-check ``liblbchannel``.
 
     Returns a ``(ctypes.CDLL, path)`` pair. Raises :class:`ImportError`
     listing every location tried (and why each failed) when no compatible
     library can be loaded.
     """
-    tried = []
+    tried: List[str] = []
     for how, path in _candidates():
         if path is None:
             tried.append("%s: not found" % how)
@@ -238,7 +210,7 @@ def load():
 lib, library_path = load()
 
 
-def _fn(name, restype, argtypes):
+def _fn(name: str, restype: Any, argtypes: List[Any]) -> Any:
     """Declare one C function: set its restype/argtypes and return it."""
     try:
         f = getattr(lib, name)
