@@ -24,71 +24,28 @@ raises :class:`ImportError` listing what was tried if none can be loaded.
 """
 
 from . import _native
-from ._channel import Channel
-from ._grpc import HAVE_GRPC
-from ._options import ChannelOptions
-from ._errors import (
-    ClosedError,
-    Error,
-    ErrorCode,
-    InternalError,
-    InvalidArgumentError,
-    InvalidMetadataError,
-    InvalidTargetError,
-    MessageTooLargeError,
-    OutOfRangeError,
-    RecursiveCallError,
-    ResolutionError,
-    ResourceError,
-    UnknownOptionError,
-    UnsupportedError,
-    WouldBlockError,
-    CallFinishedError,
-    SendClosedError,
-    ForkedError,
-)
 from ._callbacks import LogLevel
+from ._channel import Channel
+from ._errors import (CallFinishedError, ClosedError, Error, ErrorCode, ForkedError, InternalError,
+                      InvalidArgumentError, InvalidMetadataError, InvalidTargetError, MessageTooLargeError,
+                      OutOfRangeError, RecursiveCallError, ResolutionError, ResourceError, SendClosedError,
+                      UnknownOptionError, UnsupportedError, WouldBlockError)
+from ._grpc import HAVE_GRPC
 from ._grpc_interface import CallFuture
-from ._streaming import StreamingCall
+from ._options import ChannelOptions
 from ._status import Call, RpcError, StatusCode
+from ._streaming import StreamingCall
 from ._tls import ChannelCredentials, insecure_channel, secure_channel, ssl_channel_credentials
 
 __all__ = [
-    "Channel",
-    "ChannelOptions",
-    "ChannelCredentials",
-    "ssl_channel_credentials",
-    "secure_channel",
-    "insecure_channel",
-    "Call",
-    "CallFuture",
-    "RpcError",
-    "StatusCode",
-    "Error",
-    "ErrorCode",
-    "InvalidArgumentError",
-    "InvalidTargetError",
-    "UnsupportedError",
-    "UnknownOptionError",
-    "ClosedError",
-    "ResourceError",
-    "MessageTooLargeError",
-    "InvalidMetadataError",
-    "OutOfRangeError",
-    "InternalError",
-    "RecursiveCallError",
-    "ResolutionError",
-    "WouldBlockError",
-    "CallFinishedError",
-    "SendClosedError",
-    "ForkedError",
-    "StreamingCall",
-    "LogLevel",
-    "HAVE_GRPC",
-    "version",
-    "version_num",
-    "library_path",
-    "__version__",
+    "Channel", "ChannelOptions", "ChannelCredentials", "ssl_channel_credentials", "secure_channel",
+    "insecure_channel", "Call", "CallFuture", "StreamingCall", "RpcError", "StatusCode", "LogLevel", "HAVE_GRPC",
+    "version", "version_num", "library_path", "__version__",
+    # errors of the library (not RPC outcomes)
+    "Error", "ErrorCode", "InvalidArgumentError", "InvalidTargetError", "UnsupportedError", "UnknownOptionError",
+    "ClosedError", "ResourceError", "MessageTooLargeError", "InvalidMetadataError", "OutOfRangeError",
+    "InternalError", "RecursiveCallError", "ResolutionError", "WouldBlockError", "CallFinishedError",
+    "SendClosedError", "ForkedError",
 ]
 
 #: Version of this Python binding.

@@ -45,7 +45,6 @@ from ._errors import (
     error_for,
 )
 
-__all__ = ["NativeCall", "CompletionQueue", "EventPump", "SLICE_MS", "MSG", "END", "AGAIN"]
 
 _T = TypeVar("_T")
 E = TypeVar("E", bound=RpcError)
@@ -59,24 +58,25 @@ _logger = logging.getLogger("lbchannel")
 #: Longest single blocking wait inside the library, in milliseconds.
 SLICE_MS = 100
 
-class _Again:
-    """The type of :data:`_AGAIN`."""
+class NotYet:
+    """The type of :data:`NOT_YET`."""
 
 
-#: "Not yet" for :func:`_in_slices`.
-_AGAIN = _Again()
+#: "Not yet": what an attempt of :func:`_in_slices` (or of lbchannel.aio's
+#: ``_CallCore.until``) returns to be tried again.
+NOT_YET = NotYet()
 
 
-def _in_slices(attempt: Callable[[int], Union[_T, _Again]], timeout: Optional[float], what: str,
+def _in_slices(attempt: Callable[[int], Union[_T, NotYet]], timeout: Optional[float], what: str,
                function: str) -> _T:
     """Call ``attempt(step_ms)`` in slices of at most SLICE_MS (so Ctrl-C gets through)
-    until it returns something other than ``_AGAIN``; WouldBlockError(``what``) once
+    until it returns something other than ``NOT_YET``; WouldBlockError(``what``) once
     ``timeout`` seconds (None: no limit) have passed."""
     end_at = None if timeout is None else time.monotonic() + max(0.0, timeout)
     while True:
         step = SLICE_MS if end_at is None else max(0, min(SLICE_MS, int((end_at - time.monotonic()) * 1000)))
         result = attempt(step)
-        if not isinstance(result, _Again):
+        if not isinstance(result, NotYet):
             return result
         if end_at is not None and time.monotonic() >= end_at:
             raise WouldBlockError(ErrorCode.WOULD_BLOCK, what, function)
@@ -190,7 +190,6 @@ class NativeCall:
         self._attempt_peers: Tuple[str, ...] = ()
         #: recv() returned LBC_END: every message has been taken.
         self.drained = False
-        self.send_closed = False
         self.cancelled = False
         self._callbacks: List[Callable[[], None]] = []
         self._callbacks_fired = False
@@ -328,10 +327,10 @@ class NativeCall:
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Block (in slices) until the status is known or ``timeout`` seconds pass."""
-        def attempt(step: int) -> Union[bool, _Again]:
+        def attempt(step: int) -> Union[bool, NotYet]:
             if self.done or not self.alive or self.finish(max(1, step)):
                 return self.done
-            return _AGAIN
+            return NOT_YET
         try:
             return _in_slices(attempt, timeout, "", "lbc_call_finish")
         except WouldBlockError:
@@ -420,10 +419,6 @@ class NativeCall:
                 rc = _native.lbc_call_send(handle, data, len(data), _native.LBC_SEND_END if end else 0, timeout_ms_value)
                 if rc == ErrorCode.WOULD_BLOCK:
                     return False
-                if rc == 0 and end:
-                    self.send_closed = True
-                if rc == ErrorCode.SEND_CLOSED:
-                    self.send_closed = True
                 _check(rc, "lbc_call_send")
                 return True
         finally:
@@ -434,7 +429,7 @@ class NativeCall:
 
         Raises WouldBlockError when the timeout passes first.
         """
-        _in_slices(lambda step: True if self.send(data, end, step) else _AGAIN, timeout,
+        _in_slices(lambda step: True if self.send(data, end, step) else NOT_YET, timeout,
                    "no room to send before the timeout", "lbc_call_send")
 
     def close_send(self) -> None:
@@ -443,7 +438,6 @@ class NativeCall:
             return
         try:
             _check(_native.lbc_call_close_send(handle), "lbc_call_close_send")
-            self.send_closed = True
         finally:
             self._leave()
 
@@ -483,9 +477,9 @@ class NativeCall:
 
     def recv_blocking(self, timeout: Optional[float] = None) -> Optional[bytes]:
         """Next message (bytes) or None at the end; WouldBlockError after ``timeout`` seconds."""
-        def attempt(step: int) -> Union[Optional[bytes], _Again]:
+        def attempt(step: int) -> Union[Optional[bytes], NotYet]:
             kind, data = self.recv(step)
-            return data if kind == MSG else None if kind == END else _AGAIN
+            return data if kind == MSG else None if kind == END else NOT_YET
         return _in_slices(attempt, timeout, "no message before the timeout", "lbc_call_recv")
 
     def headers(self, timeout_ms_value: int) -> Optional[MetadataTuple]:
@@ -509,7 +503,7 @@ class NativeCall:
             self._leave()
 
     def headers_blocking(self, timeout: Optional[float] = None) -> MetadataTuple:
-        return _in_slices(lambda step: _AGAIN if (md := self.headers(step)) is None else md, timeout,
+        return _in_slices(lambda step: NOT_YET if (md := self.headers(step)) is None else md, timeout,
                           "no response headers before the timeout", "lbc_call_headers")
 
     def attempt_peers(self) -> Tuple[str, ...]:

@@ -13,15 +13,15 @@ Rules (STYLE.md, "Callbacks"):
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 import threading
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
 from . import _native
 from ._errors import _decode
 
-__all__ = ["LogLevel", "LookupHook", "LogHook", "in_callback"]
 
 _logger = logging.getLogger("lbchannel")
 _state = threading.local()
@@ -37,18 +37,13 @@ def in_callback(*hooks: object) -> bool:
     return any(h is not None and h in running for h in hooks)
 
 
-class _Running:
+@contextlib.contextmanager
+def _running(hook: object) -> Iterator[None]:
     """Marks the current thread as running ``hook`` (see :func:`in_callback`)."""
-
-    __slots__ = ("hook",)
-
-    def __init__(self, hook: object) -> None:
-        self.hook = hook
-
-    def __enter__(self) -> None:
-        _state.running = getattr(_state, "running", ()) + (self.hook,)
-
-    def __exit__(self, *exc: object) -> None:
+    _state.running = getattr(_state, "running", ()) + (hook,)
+    try:
+        yield
+    finally:
         _state.running = _state.running[:-1]
 
 
@@ -89,7 +84,7 @@ class LookupHook:
         self.cfunc = _native.lbc_lookup_fn(self._trampoline)
 
     def _trampoline(self, target: Optional[bytes], out: Any, _user_data: Any) -> int:
-        with _Running(self):
+        with _running(self):
             return self._lookup(target, out)
 
     def _lookup(self, target: Optional[bytes], out: Any) -> int:
@@ -139,7 +134,7 @@ class LogHook:
         _logger.log(level.to_logging(), "%s", message)
 
     def _trampoline(self, level: int, message: Optional[bytes], _user_data: Any) -> None:
-        with _Running(self):
+        with _running(self):
             try:
                 try:
                     log_level = LogLevel(level)

@@ -22,8 +22,6 @@ from ._streaming import (StreamingCall, StreamStreamMultiCallable, StreamUnaryMu
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["Channel"]
-
 
 def _text(value: object, what: str) -> Optional[bytes]:
     """str/bytes → bytes for a ``const char *`` argument; None → NULL (the library

@@ -14,27 +14,6 @@ from typing import Dict, Optional, Type, Union
 
 from . import _native
 
-__all__ = [
-    "ErrorCode",
-    "Error",
-    "InvalidArgumentError",
-    "InvalidTargetError",
-    "UnsupportedError",
-    "UnknownOptionError",
-    "ClosedError",
-    "ResourceError",
-    "MessageTooLargeError",
-    "InvalidMetadataError",
-    "OutOfRangeError",
-    "InternalError",
-    "ResolutionError",
-    "RecursiveCallError",
-    "WouldBlockError",
-    "CallFinishedError",
-    "SendClosedError",
-    "ForkedError",
-]
-
 
 class ErrorCode(enum.IntEnum):
     """The C ``lbc_error`` enum: 0 is success, negative values are errors."""

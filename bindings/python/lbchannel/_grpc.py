@@ -73,7 +73,8 @@ else:
     except ImportError:  # pragma: no cover - exercised only without grpcio
         grpc = aio = None
     HAVE_GRPC = grpc is not None
-    CallCredentials = Compression = ClientInterceptor = object
+    # Names for annotations only.
+    CallCredentials = Compression = ClientInterceptor = PublicCode = Connectivity = object
 
     def _generic(name: str, bases: Tuple[Any, ...], *params: Any) -> Any:
         """A class deriving from ``bases`` (grpcio's, if any) subscriptable with ``params``."""
@@ -119,7 +120,6 @@ else:
 
         EOF = _EOFType()
 
-__all__ = ["HAVE_GRPC", "status_code", "connectivity", "aio_metadata", "INTERCEPTED_CALLS", "INTERCEPTOR_KINDS"]
 
 #: A metadata argument: ``(key, value)`` pairs, values str (bytes for ``-bin`` keys),
 #: or a ``grpc.aio.Metadata``.

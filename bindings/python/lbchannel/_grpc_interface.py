@@ -22,8 +22,6 @@ from ._status import LOCALLY_CANCELLED, Call, RpcError, StatusCode, public_code
 if TYPE_CHECKING:
     from ._channel import Channel
 
-__all__ = ["UnaryUnaryMultiCallable", "CallFuture"]
-
 
 class UnaryUnaryMultiCallable(UnaryUnaryBase[Req, Resp]):
     """A unary method of a :class:`lbchannel.Channel` (``grpc.UnaryUnaryMultiCallable``).

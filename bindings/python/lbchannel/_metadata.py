@@ -19,8 +19,6 @@ from . import _native
 from ._errors import _check
 from ._grpc import MetadataArg, MetadataTuple
 
-__all__ = ["build", "read", "c_text"]
-
 
 def c_text(value: object, what: str) -> bytes:
     """str (UTF-8 encoded) or bytes for a ``const char *`` argument. Refuses a NUL

@@ -35,57 +35,21 @@ ENV_VAR = "LBCHANNEL_LIBRARY"
 REQUIRED_VERSION_NUM = 0x010000
 
 
-# ---------------------------------------------------------------------------
-# Opaque handle types. Distinct Structure subclasses (rather than c_void_p)
-# make ctypes refuse to pass, say, a metadata pointer where a channel is due.
-# ---------------------------------------------------------------------------
+def _opaque(name: str) -> Any:
+    """The pointer type of an opaque ``struct NAME``. Distinct Structure subclasses (rather
+    than c_void_p) make ctypes refuse to pass, say, a metadata pointer where a channel is due."""
+    return POINTER(type(name, (Structure,), {"__doc__": "Opaque ``struct %s``." % name}))
 
 
-class lbc_options(Structure):
-    """Opaque ``struct lbc_options``."""
-
-
-class lbc_metadata(Structure):
-    """Opaque ``struct lbc_metadata``."""
-
-
-class lbc_channel(Structure):
-    """Opaque ``struct lbc_channel``."""
-
-
-class lbc_response(Structure):
-    """Opaque ``struct lbc_response``."""
-
-
-class lbc_address_list(Structure):
-    """Opaque ``struct lbc_address_list`` (valid only during a lookup callback)."""
-
-
-class lbc_cq(Structure):
-    """Opaque ``struct lbc_cq`` (a completion queue)."""
-
-
-class lbc_call(Structure):
-    """Opaque ``struct lbc_call`` (a streaming call)."""
-
-
-class lbc_unary_call(Structure):
-    """Opaque ``struct lbc_unary_call`` (an asynchronous unary call's handle)."""
-
-
-class lbc_connectivity_watch(Structure):
-    """Opaque ``struct lbc_connectivity_watch`` (a connectivity subscription)."""
-
-
-lbc_options_p = POINTER(lbc_options)
-lbc_metadata_p = POINTER(lbc_metadata)
-lbc_channel_p = POINTER(lbc_channel)
-lbc_response_p = POINTER(lbc_response)
-lbc_address_list_p = POINTER(lbc_address_list)
-lbc_cq_p = POINTER(lbc_cq)
-lbc_call_p = POINTER(lbc_call)
-lbc_unary_call_p = POINTER(lbc_unary_call)
-lbc_connectivity_watch_p = POINTER(lbc_connectivity_watch)
+lbc_options_p = _opaque("lbc_options")
+lbc_metadata_p = _opaque("lbc_metadata")
+lbc_channel_p = _opaque("lbc_channel")
+lbc_response_p = _opaque("lbc_response")
+lbc_address_list_p = _opaque("lbc_address_list")  # valid only during a lookup callback
+lbc_cq_p = _opaque("lbc_cq")  # a completion queue
+lbc_call_p = _opaque("lbc_call")  # a streaming call
+lbc_unary_call_p = _opaque("lbc_unary_call")  # an asynchronous unary call's handle
+lbc_connectivity_watch_p = _opaque("lbc_connectivity_watch")  # a connectivity subscription
 
 
 class lbc_event(Structure):
@@ -113,12 +77,7 @@ LBC_EVENT_CALL = 2
 LBC_EVENT_LOG = 3
 LBC_EVENT_LOOKUP = 4
 LBC_EVENT_CONNECTIVITY = 5
-# lbc_connectivity_state, indexed by value
-LBC_CONN_IDLE = 0
-LBC_CONN_CONNECTING = 1
-LBC_CONN_READY = 2
-LBC_CONN_TRANSIENT_FAILURE = 3
-LBC_CONN_SHUTDOWN = 4
+# lbc_connectivity_state names, indexed by value
 CONNECTIVITY_NAMES = ("IDLE", "CONNECTING", "READY", "TRANSIENT_FAILURE", "SHUTDOWN")
 # lbc_watch_flag
 LBC_WATCH_ENDPOINTS = 0x1

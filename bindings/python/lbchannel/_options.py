@@ -34,8 +34,6 @@ from typing import Any, Callable, Dict, Iterable, Optional, Tuple, TypedDict, Un
 
 from ._errors import ErrorCode, UnknownOptionError
 
-__all__ = ["ChannelOptions", "GRPC_OPTION_NAMES", "channel_options"]
-
 
 class ChannelOptions(TypedDict, total=False):
     """The lbchannel options, keyword arguments of :class:`lbchannel.Channel` and the

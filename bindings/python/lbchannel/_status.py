@@ -10,11 +10,10 @@ methods return :class:`StatusCode` members.
 from __future__ import annotations
 
 import enum
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple, Type, TypeVar
 
 from ._grpc import HAVE_GRPC, CallBase, MetadataTuple, PublicCode, RpcErrorBase, status_code
 
-__all__ = ["StatusCode", "Call", "RpcError", "HAVE_GRPC"]
 
 # Status messages the binding itself gives (grpcio's words where it has them).
 LOCALLY_CANCELLED = "Locally cancelled by application!"
@@ -73,6 +72,9 @@ def describe(status: int, details: str, peer: str = "") -> str:
     if peer:
         text += " (peer %s)" % peer
     return text
+
+
+_E = TypeVar("_E", bound="RpcError")
 
 
 class _CallInfoMixin:
@@ -186,7 +188,7 @@ class RpcError(_CallInfoMixin, RpcErrorBase, CallBase):  # type: ignore[misc]
         Exception.__init__(self, self._format())
 
     @classmethod
-    def from_call(cls, call: Call) -> RpcError:
+    def from_call(cls: Type[_E], call: Call) -> _E:
         """Build the error for a finished, non-OK :class:`Call`."""
         error = cls(call._status, call._details, call._initial, call._trailing, call._peer)
         error._attempt_peers = call._attempt_peers

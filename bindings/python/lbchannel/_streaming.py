@@ -25,15 +25,6 @@ from ._status import (NO_RESPONSE, REQUEST_ITERATION_FAILED, REQUEST_SERIALIZATI
 if TYPE_CHECKING:
     from ._channel import Channel
 
-__all__ = [
-    "StreamingCall",
-    "StreamCall",
-    "UnaryStreamMultiCallable",
-    "StreamUnaryMultiCallable",
-    "StreamStreamMultiCallable",
-    "consume_requests",
-]
-
 
 def consume_requests(native: NativeCall, iterator: Iterator[Any], serializer: Optional[Callable[[Any], bytes]]) -> None:
     """Send every request of ``iterator`` on ``native``, then half-close.
@@ -225,10 +216,6 @@ class StreamingCall(_CallControl, CallIteratorBase[bytes]):  # type: ignore[misc
         status = self._native.status()
         state = "active" if status is None else "ended %s" % public_code(status[0])
         return "<lbchannel.StreamingCall %s %s peer=%r>" % (self._method, state, self._native._peer)
-
-
-#: Short alias.
-StreamCall = StreamingCall
 
 
 class _Rendezvous(_CallControl, RpcError, CallIteratorBase[Resp], CallFutureBase[Resp]):  # type: ignore[misc]

@@ -29,7 +29,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ._channel import Channel
 
-__all__ = ["ChannelCredentials", "ssl_channel_credentials", "secure_channel", "insecure_channel"]
 
 _Pem = Optional[Union[bytes, str]]
 

@@ -23,8 +23,6 @@ from .._grpc import (HAVE_GRPC, INTERCEPTED_CALLS, INTERCEPTOR_KINDS, AioStreamS
 if TYPE_CHECKING:
     from ._channel import Channel
 
-__all__ = ["Interceptors", "split", "intercepted"]
-
 
 class Interceptors(NamedTuple):
     """A channel's interceptors, by call shape (in the order given)."""

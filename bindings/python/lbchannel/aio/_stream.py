@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from typing import (TYPE_CHECKING, Any, AsyncIterator, Callable, Generator, Generic, Iterator, List, Optional, Tuple,
-                    Union, cast)
+                    TypeVar, Union, cast)
 
 from .. import _native
-from .._call import END, MSG, NativeCall, run_callback, serialize
+from .._call import AGAIN, MSG, NOT_YET, NativeCall, NotYet, run_callback, serialize
 from .._errors import CallFinishedError, MessageTooLargeError, SendClosedError
 from .._grpc import (EOF, AioStreamStreamCallBase, AioStreamUnaryCallBase, AioUnaryStreamCallBase, Metadata,
-                     PublicCode, Req, Resp, aio_metadata)
+                     MetadataTuple, PublicCode, Req, Resp, aio_metadata)
 from .._status import (NO_RESPONSE, REQUEST_ITERATION_FAILED, REQUEST_SERIALIZATION_FAILED,
                        RESPONSE_DESERIALIZATION_FAILED, RpcError, StatusCode, public_code)
 from ._common import _RPC_ALREADY_FINISHED, _RPC_HALF_CLOSED, AioRpcError, _logger
@@ -18,6 +18,7 @@ from ._common import _RPC_ALREADY_FINISHED, _RPC_HALF_CLOSED, AioRpcError, _logg
 if TYPE_CHECKING:
     from ._channel import Channel
 
+_T = TypeVar("_T")
 #: A request iterator of a client-streaming call: sync or async.
 RequestIterator = Union[Iterator[Req], AsyncIterator[Req]]
 
@@ -79,6 +80,16 @@ class _CallCore:
                 break
             await self.done_ev.wait()
 
+    async def until(self, event: asyncio.Event, attempt: Callable[[], Union[_T, NotYet]]) -> _T:
+        """``attempt()`` (non-blocking), again each time ``event`` is set, until it returns
+        something other than NOT_YET: the event-loop counterpart of ``_call._in_slices``."""
+        while True:
+            event.clear()
+            result = attempt()
+            if not isinstance(result, NotYet):
+                return result
+            await event.wait()
+
     def release(self) -> None:
         """Free the native call (cancels it if still running)."""
         self.channel._forget(self)
@@ -126,16 +137,12 @@ class _StreamCallBase(Generic[Req, Resp]):
         core = self._core
         native = core.native
         try:
-            while True:
-                core.readable.clear()
-                kind, data = native.recv(0)
-                if kind == MSG:
-                    return data
-                if kind == END:
-                    await core.wait_done()
-                    self._maybe_release()
-                    return EOF
-                await core.readable.wait()
+            kind, data = await core.until(core.readable, lambda: NOT_YET if (r := native.recv(0))[0] == AGAIN else r)
+            if kind == MSG:
+                return data
+            await core.wait_done()
+            self._maybe_release()
+            return EOF
         except asyncio.CancelledError:
             # The coroutine reading was cancelled: so is the RPC (as in grpc.aio).
             self.cancel()
@@ -181,18 +188,13 @@ class _StreamCallBase(Generic[Req, Resp]):
 
     async def _write_bytes(self, data: bytes) -> None:
         core = self._core
-        native = core.native
-        while True:
-            core.writable.clear()
-            try:
-                if native.send(data, False, 0):
-                    return
-            except (CallFinishedError, SendClosedError) as exc:
-                if isinstance(exc, SendClosedError) or core.done_writing:
-                    raise asyncio.InvalidStateError(_RPC_HALF_CLOSED) from None
-                await self._raise_for_status()
-                raise asyncio.InvalidStateError(_RPC_ALREADY_FINISHED) from None
-            await core.writable.wait()
+        try:
+            await core.until(core.writable, lambda: True if core.native.send(data, False, 0) else NOT_YET)
+        except (CallFinishedError, SendClosedError) as exc:
+            if isinstance(exc, SendClosedError) or core.done_writing:
+                raise asyncio.InvalidStateError(_RPC_HALF_CLOSED) from None
+            await self._raise_for_status()
+            raise asyncio.InvalidStateError(_RPC_ALREADY_FINISHED) from None
 
     async def write(self, request: Req) -> None:
         """Send one request, waiting (without blocking the loop) for room in the send buffer.
@@ -318,16 +320,14 @@ class _StreamCallBase(Generic[Req, Resp]):
             core.callbacks.append(lambda: callback(self))
 
     async def initial_metadata(self) -> Metadata:
-        core = self._core
-        native = core.native
-        while True:
-            core.headers_ev.clear()
+        native = self._core.native
+
+        def attempt() -> Union[MetadataTuple, NotYet]:
             md = native.headers(0)
-            if md is not None:
-                return aio_metadata(md)
-            if native.done and not native.alive:
-                return aio_metadata(native.initial or ())
-            await core.headers_ev.wait()
+            if md is None and native.done and not native.alive:
+                md = native.initial or ()
+            return NOT_YET if md is None else md
+        return aio_metadata(await self._core.until(self._core.headers_ev, attempt))
 
     async def _status(self) -> Tuple[int, str, Any]:
         await self._core.wait_done()

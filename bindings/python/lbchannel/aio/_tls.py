@@ -13,8 +13,6 @@ from ._channel import Channel
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["secure_channel", "insecure_channel"]
-
 
 def secure_channel(target: str, credentials: ChannelCredentials, options: Options = None,
                    interceptors: Optional[Sequence[ClientInterceptor]] = None, *,

@@ -8,17 +8,12 @@ from typing import TYPE_CHECKING, Any, Callable, Generator, List, Optional, Tupl
 from .. import _native
 from .._call import call_from_response, deadline, remaining, run_callback, serialize
 from .._errors import MessageTooLargeError
-from .._grpc import AioUnaryUnaryCallBase, Metadata, MetadataArg, MetadataTuple, PublicCode, Req, Resp, aio_metadata
-from .._status import (LOCALLY_CANCELLED, REQUEST_SERIALIZATION_FAILED, RESPONSE_DESERIALIZATION_FAILED, StatusCode,
-                       public_code)
-from ._common import _error
+from .._grpc import AioUnaryUnaryCallBase, Metadata, MetadataArg, PublicCode, Req, Resp, aio_metadata
+from .._status import LOCALLY_CANCELLED, REQUEST_SERIALIZATION_FAILED, RESPONSE_DESERIALIZATION_FAILED, Call, StatusCode
+from ._common import AioRpcError, _error
 
 if TYPE_CHECKING:
     from ._channel import Channel
-
-#: A finished unary call: ``(status, details, response, initial, trailing, peer)``.
-_Outcome = Tuple[int, str, Optional[bytes], MetadataTuple, MetadataTuple, str]
-
 
 class UnaryUnaryCall(AioUnaryUnaryCallBase[Req, Resp]):
     """A unary RPC started with ``lbc_unary_async``: await it for the response.
@@ -41,7 +36,7 @@ class UnaryUnaryCall(AioUnaryUnaryCallBase[Req, Resp]):
             raise _error(StatusCode.INTERNAL, REQUEST_SERIALIZATION_FAILED, cause=exc) from exc
         cq, loop = channel._bind()
         self._loop = loop
-        self._fut: asyncio.Future[_Outcome] = loop.create_future()
+        self._fut: asyncio.Future[Call] = loop.create_future()
         self._response: Optional[Resp] = None
         self._deserialized = False
         self._callbacks: List[Callable[[Any], None]] = []
@@ -61,14 +56,14 @@ class UnaryUnaryCall(AioUnaryUnaryCallBase[Req, Resp]):
         call = call_from_response(resp)
         self._attempt_peers = call.attempt_peers()
         if not self._fut.done():
-            self._fut.set_result((call._status, call._details, call._response, call._initial, call._trailing, call._peer))
+            self._fut.set_result(call)
 
     def _abort(self, status: int, details: str) -> None:
         """The channel closed before the event came."""
         if not self._fut.done():
-            self._fut.set_result((status, details, None, (), (), ""))
+            self._fut.set_result(Call(status, details, (), (), ""))
 
-    def _on_fut_done(self, fut: asyncio.Future[_Outcome]) -> None:
+    def _on_fut_done(self, fut: asyncio.Future[Call]) -> None:
         if fut.cancelled():
             # End the RPC itself, not only the wait; its late event is dropped.
             if self._call:
@@ -90,15 +85,13 @@ class UnaryUnaryCall(AioUnaryUnaryCallBase[Req, Resp]):
         except Exception:  # interpreter shutdown: the module may be gone
             pass
 
-    def _outcome(self) -> _Outcome:
-        if self._fut.cancelled():
-            return (StatusCode.CANCELLED, LOCALLY_CANCELLED, None, (), (), "")
-        return self._fut.result()
-
-    async def _wait(self) -> _Outcome:
+    async def _wait(self) -> Call:
+        """The finished call (a CANCELLED one once cancelled)."""
         if not self._fut.done():
             await asyncio.wait([self._fut])
-        return self._outcome()
+        if self._fut.cancelled():
+            return Call(StatusCode.CANCELLED, LOCALLY_CANCELLED, (), (), "")
+        return self._fut.result()
 
     # -- awaiting -------------------------------------------------------------------
 
@@ -107,19 +100,18 @@ class UnaryUnaryCall(AioUnaryUnaryCallBase[Req, Resp]):
             yield from self._fut.__await__()  # cancelling the awaiting task cancels the call
         if self._fut.cancelled():
             raise asyncio.CancelledError()
-        status, details, data, initial, trailing, peer = self._fut.result()
-        if status != 0:
-            raise _error(status, details, initial, trailing, peer)
+        call = self._fut.result()
+        if call._status != 0:
+            raise AioRpcError.from_call(call)
         if not self._deserialized:
-            if data is None:
-                data = b""
             if self._deserialize is not None:
                 try:
-                    self._response = self._deserialize(data)
+                    self._response = self._deserialize(call._response)
                 except Exception as exc:
-                    raise _error(StatusCode.INTERNAL, RESPONSE_DESERIALIZATION_FAILED, initial, trailing, peer, exc) from exc
+                    raise _error(StatusCode.INTERNAL, RESPONSE_DESERIALIZATION_FAILED, call._initial,
+                                 call._trailing, call._peer, exc) from exc
             else:
-                self._response = cast(Resp, data)
+                self._response = cast(Resp, call._response)
             self._deserialized = True
         return cast(Resp, self._response)
 
@@ -146,19 +138,19 @@ class UnaryUnaryCall(AioUnaryUnaryCallBase[Req, Resp]):
             self._callbacks.append(callback)
 
     async def initial_metadata(self) -> Metadata:
-        return aio_metadata((await self._wait())[3])
+        return aio_metadata((await self._wait())._initial)
 
     async def trailing_metadata(self) -> Metadata:
-        return aio_metadata((await self._wait())[4])
+        return aio_metadata((await self._wait())._trailing)
 
     async def code(self) -> PublicCode:
-        return public_code((await self._wait())[0])
+        return (await self._wait()).code()
 
     async def details(self) -> str:
-        return (await self._wait())[1]
+        return (await self._wait()).details()
 
     async def peer(self) -> str:
-        return (await self._wait())[5]
+        return (await self._wait()).peer()
 
     async def attempt_peers(self) -> Tuple[str, ...]:
         """The endpoint of every attempt, in order (the last is :meth:`peer`); more
