@@ -26,6 +26,7 @@ into Python tuples; :class:`EventPump` is one daemon thread per sync
 from __future__ import annotations
 
 import ctypes
+import enum
 import itertools
 import logging
 import math
@@ -58,13 +59,14 @@ _logger = logging.getLogger("lbchannel")
 #: Longest single blocking wait inside the library, in milliseconds.
 SLICE_MS = 100
 
-class NotYet:
-    """The type of :data:`NOT_YET`."""
+class NotYet(enum.Enum):
+    """"Not yet": what an attempt of :func:`_in_slices` (or of lbchannel.aio's
+    ``_CallCore.until``) returns to be tried again."""
+
+    NOT_YET = 0
 
 
-#: "Not yet": what an attempt of :func:`_in_slices` (or of lbchannel.aio's
-#: ``_CallCore.until``) returns to be tried again.
-NOT_YET = NotYet()
+NOT_YET = NotYet.NOT_YET
 
 
 def _in_slices(attempt: Callable[[int], Union[_T, NotYet]], timeout: Optional[float], what: str,
@@ -72,11 +74,11 @@ def _in_slices(attempt: Callable[[int], Union[_T, NotYet]], timeout: Optional[fl
     """Call ``attempt(step_ms)`` in slices of at most SLICE_MS (so Ctrl-C gets through)
     until it returns something other than ``NOT_YET``; WouldBlockError(``what``) once
     ``timeout`` seconds (None: no limit) have passed."""
-    end_at = None if timeout is None else time.monotonic() + max(0.0, timeout)
+    end_at = deadline(timeout)
     while True:
         step = SLICE_MS if end_at is None else max(0, min(SLICE_MS, int((end_at - time.monotonic()) * 1000)))
         result = attempt(step)
-        if not isinstance(result, NotYet):
+        if result is not NOT_YET:
             return result
         if end_at is not None and time.monotonic() >= end_at:
             raise WouldBlockError(ErrorCode.WOULD_BLOCK, what, function)

@@ -23,10 +23,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 
-def _text(value: object, what: str) -> Optional[bytes]:
-    """str/bytes → bytes for a ``const char *`` argument; None → NULL (the library
-    reports LBC_ERR_INVALID_ARGUMENT)."""
-    return None if value is None else _metadata.c_text(value, what)
+_text = _metadata.c_text
 
 
 def _option_text(value: object) -> Optional[bytes]:

@@ -13,7 +13,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, Union, cast
 
 from . import _native
-from ._call import call_from_response, deadline, remaining, request_bytes, run_callback
+from ._call import call_from_response, deadline, remaining, run_callback
 from ._errors import MessageTooLargeError
 from ._grpc import (CallCredentials, CallFutureBase, Compression, FutureCancelledError, FutureTimeoutError,
                     MetadataArg, MetadataTuple, PublicCode, Req, Resp, UnaryUnaryBase)
@@ -42,7 +42,7 @@ class UnaryUnaryMultiCallable(UnaryUnaryBase[Req, Resp]):
         if credentials is not None:
             raise NotImplementedError("per-call credentials are not supported by lbchannel")
         if self._serialize is None:
-            return request_bytes(request)  # type: ignore[arg-type]
+            return cast(bytes, request)  # bytes-like: Channel._invoke takes it as it is
         try:
             return self._serialize(request)
         except Exception as exc:

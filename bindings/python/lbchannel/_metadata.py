@@ -13,16 +13,19 @@ bytes values for ``-bin`` keys and str values otherwise.
 from __future__ import annotations
 
 import ctypes
-from typing import Any, List, Tuple, Union
+from typing import Any, List, Optional, Tuple, Union
 
 from . import _native
 from ._errors import _check
 from ._grpc import MetadataArg, MetadataTuple
 
 
-def c_text(value: object, what: str) -> bytes:
-    """str (UTF-8 encoded) or bytes for a ``const char *`` argument. Refuses a NUL
-    character: C would see the text cut short there."""
+def c_text(value: object, what: str) -> Optional[bytes]:
+    """str (UTF-8 encoded) or bytes for a ``const char *`` argument; None stays None
+    (NULL: the library reports LBC_ERR_INVALID_ARGUMENT). Refuses a NUL character: C
+    would see the text cut short there."""
+    if value is None:
+        return None
     if isinstance(value, str):
         data = value.encode("utf-8")
     elif isinstance(value, (bytes, bytearray, memoryview)):
@@ -58,7 +61,10 @@ def build(metadata: MetadataArg) -> Any:
             k, v = item
         except (TypeError, ValueError):
             raise TypeError("metadata must be a sequence of (key, value) pairs, got %r" % (item,)) from None
-        pairs.append((c_text(k, "metadata key"), _value_bytes(v)))
+        key = c_text(k, "metadata key")
+        if key is None:
+            raise TypeError("metadata key must be str or bytes, not NoneType")
+        pairs.append((key, _value_bytes(v)))
     md = _native.lbc_metadata_p()
     _check(_native.lbc_metadata_new(ctypes.byref(md)), "lbc_metadata_new")
     try:

@@ -79,18 +79,15 @@ _E = TypeVar("_E", bound="RpcError")
 
 class _CallInfoMixin:
     """Accessors shared by :class:`Call` and :class:`RpcError` over the outcome of a
-    finished RPC (set by :meth:`_info`)."""
+    finished RPC (``_status``, ``_details``, ``_initial``, ``_trailing``, ``_peer``)."""
 
+    _status: int
+    _details: str
+    _initial: MetadataTuple
+    _trailing: MetadataTuple
+    _peer: str
     #: Every attempt's endpoint when known (see :meth:`attempt_peers`).
     _attempt_peers: Optional[Tuple[str, ...]] = None
-
-    def _info(self, status: int, details: str, initial: MetadataTuple, trailing: MetadataTuple,
-              peer: str) -> None:
-        self._status = int(status)
-        self._details = details
-        self._initial: MetadataTuple = tuple(initial)
-        self._trailing: MetadataTuple = tuple(trailing)
-        self._peer = peer
 
     def code(self) -> PublicCode:
         """The status code: a ``grpc.StatusCode`` with grpcio, else a :class:`StatusCode`."""
@@ -158,7 +155,11 @@ class Call(_CallInfoMixin, CallBase):  # type: ignore[misc]
 
     def __init__(self, status: int, details: str, initial: MetadataTuple, trailing: MetadataTuple,
                  peer: str, response: bytes = b"") -> None:
-        self._info(status, details, initial, trailing, peer)
+        self._status = int(status)
+        self._details = details
+        self._initial = initial
+        self._trailing = trailing
+        self._peer = peer
         self._response = response
 
     def __repr__(self) -> str:
@@ -184,7 +185,11 @@ class RpcError(_CallInfoMixin, RpcErrorBase, CallBase):  # type: ignore[misc]
 
     def __init__(self, status: int, details: str = "", initial: MetadataTuple = (),
                  trailing: MetadataTuple = (), peer: str = "") -> None:
-        self._info(status, details, initial, trailing, peer)
+        self._status = int(status)
+        self._details = details
+        self._initial = tuple(initial)
+        self._trailing = tuple(trailing)
+        self._peer = peer
         Exception.__init__(self, self._format())
 
     @classmethod

@@ -12,10 +12,9 @@ fallback.
 from __future__ import annotations
 
 import threading
-import time
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, Optional, Tuple, cast
 
-from ._call import Buffer, NativeCall, Status, request_bytes, run_callback, serialize
+from ._call import Buffer, NativeCall, Status, deadline, remaining, request_bytes, run_callback, serialize
 from ._errors import CallFinishedError, MessageTooLargeError, SendClosedError
 from ._grpc import (CallCredentials, CallFutureBase, CallIteratorBase, Compression, FutureTimeoutError, MetadataArg,
                     MetadataTuple, PublicCode, Req, Resp, StreamStreamBase, StreamUnaryBase, UnaryStreamBase)
@@ -287,10 +286,10 @@ class _Rendezvous(_CallControl, RpcError, CallIteratorBase[Resp], CallFutureBase
 
     def _take_response(self, timeout: Optional[float]) -> Resp:
         """Read the one response message and the status; raise self on failure."""
-        end_at = None if timeout is None else time.monotonic() + timeout
+        end_at = deadline(timeout)
         with self._lock:
             if not self._response_taken:
-                left = None if end_at is None else max(0.0, end_at - time.monotonic())
+                left = remaining(end_at)
                 try:
                     data = self._native.recv_blocking(left)
                 except TimeoutError:
@@ -298,7 +297,7 @@ class _Rendezvous(_CallControl, RpcError, CallIteratorBase[Resp], CallFutureBase
                 except KeyboardInterrupt:
                     self._native.cancel()
                     raise
-                left = None if end_at is None else max(0.0, end_at - time.monotonic())
+                left = remaining(end_at)
                 if not self._native.wait(left):
                     raise FutureTimeoutError()
                 code = self._final()[0]

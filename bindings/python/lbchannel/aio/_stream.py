@@ -86,7 +86,7 @@ class _CallCore:
         while True:
             event.clear()
             result = attempt()
-            if not isinstance(result, NotYet):
+            if result is not NOT_YET:
                 return result
             await event.wait()
 
