@@ -175,8 +175,8 @@ def _fn(name: str, restype: Any, argtypes: List[Any]) -> Any:
         f = getattr(lib, name)
     except AttributeError:
         raise ImportError(
-            "%s does not export %s(), which this binding needs: the library is older "
-            "than include/lbchannel.h or not lbchannel at all" % (library_path, name)
+            "%s does not export %s(), which every lbchannel %d.x library does: not an "
+            "lbchannel library" % (library_path, name, REQUIRED_VERSION_NUM >> 16)
         ) from None
     f.restype = restype
     f.argtypes = argtypes

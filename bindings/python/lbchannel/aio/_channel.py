@@ -179,9 +179,7 @@ class Channel(AioChannelBase):
                 return
             target._complete(resp)
             return
-        if resp is not None:  # pragma: no cover - not expected for call events
-            _native.lbc_response_free(resp)
-        target = cq.lookup(tag)
+        target = cq.lookup(tag)  # a streaming call's event (they carry no response)
         if target is None:
             return
         if flags & _native.LBC_CALL_DONE:
