@@ -73,12 +73,8 @@ class _CallCore:
             self.wake_all()
 
     async def wait_done(self) -> None:
-        while not self.native.done:
-            if not self.native.alive:
-                break
-            if self.native.finish(0):
-                break
-            await self.done_ev.wait()
+        native = self.native
+        await self.until(self.done_ev, lambda: True if native.done or not native.alive or native.finish(0) else NOT_YET)
 
     async def until(self, event: asyncio.Event, attempt: Callable[[], Union[_T, NotYet]]) -> _T:
         """``attempt()`` (non-blocking), again each time ``event`` is set, until it returns
