@@ -74,7 +74,7 @@ def _in_slices(attempt: Callable[[int], Union[_T, NotYet]], timeout: Optional[fl
     """Call ``attempt(step_ms)`` in slices of at most SLICE_MS (so Ctrl-C gets through)
     until it returns something other than ``NOT_YET``; WouldBlockError(``what``) once
     ``timeout`` seconds (None: no limit) have passed."""
-    end_at = deadline(timeout)
+    end_at = None if timeout is None else time.monotonic() + max(0.0, timeout)
     while True:
         step = SLICE_MS if end_at is None else max(0, min(SLICE_MS, int((end_at - time.monotonic()) * 1000)))
         result = attempt(step)
@@ -105,13 +105,9 @@ def serialize(serializer: Optional[Callable[[Any], bytes]], request: Any) -> byt
     return serializer(request) if serializer is not None else request_bytes(request)
 
 
-def deadline(timeout: Optional[float]) -> Optional[float]:
-    """The ``time.monotonic()`` deadline of a call with ``timeout`` seconds (None: none)."""
-    return None if timeout is None else time.monotonic() + max(0.0, float(timeout))
-
-
 def remaining(deadline: Optional[float]) -> Optional[float]:
-    """Seconds left before ``deadline`` (``time_remaining()`` of every call object)."""
+    """Seconds left before ``deadline`` (a ``time.monotonic()`` time): ``time_remaining()``
+    of every call object."""
     return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
@@ -179,7 +175,7 @@ class NativeCall:
         self._recv_lock = threading.Lock()
         self._headers_lock = threading.Lock()
         self._finish_lock = threading.Lock()
-        self.deadline = deadline(timeout)
+        self.deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
         #: Final status: None until known, then ``(code, details, trailers)``.
         self.outcome: Optional[Status] = None
         #: A status set by the binding itself (request iterator failed, ...),

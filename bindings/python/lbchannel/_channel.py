@@ -210,13 +210,12 @@ class Channel(ChannelBase):
                 _native.lbc_metadata_free(md)
         return call_from_response(resp)
 
-    def _start_unary(self, method: str, request: Buffer, timeout: Optional[float], metadata: MetadataArg,
+    def _start_unary(self, method: str, payload: bytes, timeout: Optional[float], metadata: MetadataArg,
                      target: Any, queue: Optional[CompletionQueue] = None) -> Any:
         """Start an ``lbc_unary_async`` call whose result ``queue`` (default: the event
         thread's) hands to ``target``; return its ``lbc_unary_call*``."""
         handle = self._live_handle()
         method_b = _text(method, "method")
-        payload = request_bytes(request)
         timeout_ms = _timeout_ms(timeout)
         queue = queue or self._get_pump().queue
         md = _metadata.build(metadata)

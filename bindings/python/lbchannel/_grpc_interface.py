@@ -10,10 +10,11 @@ grpcio-tools (``*_pb2_grpc.py``) work unchanged on a balanced channel:
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, Union, cast
+import time
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, Union
 
 from . import _native
-from ._call import call_from_response, deadline, remaining, run_callback
+from ._call import call_from_response, remaining, request_bytes, run_callback
 from ._errors import MessageTooLargeError
 from ._grpc import (CallCredentials, CallFutureBase, Compression, FutureCancelledError, FutureTimeoutError,
                     MetadataArg, MetadataTuple, PublicCode, Req, Resp, UnaryUnaryBase)
@@ -42,7 +43,7 @@ class UnaryUnaryMultiCallable(UnaryUnaryBase[Req, Resp]):
         if credentials is not None:
             raise NotImplementedError("per-call credentials are not supported by lbchannel")
         if self._serialize is None:
-            return cast(bytes, request)  # bytes-like: Channel._invoke takes it as it is
+            return request  # type: ignore[return-value]  # bytes-like: Channel._invoke takes it as it is
         try:
             return self._serialize(request)
         except Exception as exc:
@@ -53,7 +54,7 @@ class UnaryUnaryMultiCallable(UnaryUnaryBase[Req, Resp]):
         if call._status != 0:
             raise RpcError.from_call(call)
         if self._deserialize is None:
-            return cast(Resp, call._response), call
+            return call._response, call  # type: ignore[return-value]  # bytes: no deserializer
         try:
             return self._deserialize(call._response), call
         except Exception as exc:
@@ -95,7 +96,7 @@ class UnaryUnaryMultiCallable(UnaryUnaryBase[Req, Resp]):
         """
         future: CallFuture[Resp] = CallFuture(timeout, self._outcome)
         try:
-            payload = self._payload(request, credentials)
+            payload = request_bytes(self._payload(request, credentials))
             future.started(self._channel._start_unary(self._method, payload, timeout, metadata, future))
         except RpcError as exc:
             future.failed(exc)
@@ -114,7 +115,7 @@ class CallFuture(CallFutureBase[Resp]):
     """
 
     def __init__(self, timeout: Optional[float], outcome: Callable[[Call], Tuple[Resp, Call]]) -> None:
-        self._deadline = deadline(timeout)
+        self._deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
         self._to_outcome = outcome
         self._lock = threading.Lock()
         self._done = threading.Event()
@@ -208,7 +209,7 @@ class CallFuture(CallFutureBase[Resp]):
         self._wait(timeout)
         if self._error is not None:
             raise self._error
-        return cast(Resp, self._value)
+        return self._value  # type: ignore[return-value]  # set: the call succeeded
 
     def exception(self, timeout: Optional[float] = None) -> Optional[Exception]:
         """The RPC's exception (an :class:`lbchannel.RpcError`), or None on success."""

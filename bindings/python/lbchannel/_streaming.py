@@ -12,9 +12,10 @@ fallback.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, Optional, Tuple, cast
+import time
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, Optional, Tuple
 
-from ._call import Buffer, NativeCall, Status, deadline, remaining, request_bytes, run_callback, serialize
+from ._call import Buffer, NativeCall, Status, remaining, request_bytes, run_callback, serialize
 from ._errors import CallFinishedError, MessageTooLargeError, SendClosedError
 from ._grpc import (CallCredentials, CallFutureBase, CallIteratorBase, Compression, FutureTimeoutError, MetadataArg,
                     MetadataTuple, PublicCode, Req, Resp, StreamStreamBase, StreamUnaryBase, UnaryStreamBase)
@@ -106,7 +107,7 @@ class _CallControl:
 
     def _final(self) -> Status:
         self._native.wait()
-        return cast(Status, self._native.status())
+        return self._native.status()  # type: ignore[return-value]  # known once wait() returned
 
     def code(self) -> PublicCode:
         """The status code (``grpc.StatusCode`` with grpcio); waits for the end of the call."""
@@ -249,7 +250,7 @@ class _Rendezvous(_CallControl, RpcError, CallIteratorBase[Resp], CallFutureBase
 
     def _deserialized(self, data: bytes) -> Resp:
         if self._deserialize is None:
-            return cast(Resp, data)
+            return data  # type: ignore[return-value]  # bytes: there is no deserializer
         try:
             return self._deserialize(data)
         except Exception as exc:
@@ -286,7 +287,7 @@ class _Rendezvous(_CallControl, RpcError, CallIteratorBase[Resp], CallFutureBase
 
     def _take_response(self, timeout: Optional[float]) -> Resp:
         """Read the one response message and the status; raise self on failure."""
-        end_at = deadline(timeout)
+        end_at = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             if not self._response_taken:
                 left = remaining(end_at)
@@ -310,7 +311,7 @@ class _Rendezvous(_CallControl, RpcError, CallIteratorBase[Resp], CallFutureBase
                 self._release()
         if self._final()[0] != 0:
             raise self._failure()
-        return cast(Resp, self._response)
+        return self._response  # type: ignore[return-value]  # set: the call succeeded
 
     # -- grpc.Future ------------------------------------------------------------------
 
@@ -326,7 +327,7 @@ class _Rendezvous(_CallControl, RpcError, CallIteratorBase[Resp], CallFutureBase
             raise FutureTimeoutError()
         if self._final()[0] != 0:
             raise self._failure()
-        return cast(Resp, None)
+        return None  # type: ignore[return-value]  # a server-streaming call has no single response
 
     def exception(self, timeout: Optional[float] = None) -> Optional[Exception]:
         """None if the RPC succeeded, else this object (an RpcError)."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from typing import (TYPE_CHECKING, Any, AsyncIterator, Callable, Generator, Generic, Iterator, List, Optional, Tuple,
-                    TypeVar, Union, cast)
+                    TypeVar, Union)
 
 from .. import _native
-from .._call import AGAIN, MSG, NOT_YET, NativeCall, NotYet, run_callback, serialize
+from .._call import END, MSG, NOT_YET, NativeCall, NotYet, run_callback, serialize
 from .._errors import CallFinishedError, MessageTooLargeError, SendClosedError
 from .._grpc import (EOF, AioStreamStreamCallBase, AioStreamUnaryCallBase, AioUnaryStreamCallBase, Metadata,
                      MetadataTuple, PublicCode, Req, Resp, aio_metadata)
@@ -133,12 +133,16 @@ class _StreamCallBase(Generic[Req, Resp]):
         core = self._core
         native = core.native
         try:
-            kind, data = await core.until(core.readable, lambda: NOT_YET if (r := native.recv(0))[0] == AGAIN else r)
-            if kind == MSG:
-                return data
-            await core.wait_done()
-            self._maybe_release()
-            return EOF
+            while True:  # inline, not core.until(): this runs per message
+                core.readable.clear()
+                kind, data = native.recv(0)
+                if kind == MSG:
+                    return data
+                if kind == END:
+                    await core.wait_done()
+                    self._maybe_release()
+                    return EOF
+                await core.readable.wait()
         except asyncio.CancelledError:
             # The coroutine reading was cancelled: so is the RPC (as in grpc.aio).
             self.cancel()
@@ -150,11 +154,13 @@ class _StreamCallBase(Generic[Req, Resp]):
         if data is EOF:
             await self._raise_for_status()
             return EOF
-        return self._deserialized(cast(bytes, data))
+        if self._deserialize is None:
+            return data
+        return self._deserialized(data)  # type: ignore[arg-type]  # not EOF: bytes
 
     def _deserialized(self, data: bytes) -> Resp:
         if self._deserialize is None:
-            return cast(Resp, data)
+            return data  # type: ignore[return-value]  # bytes: there is no deserializer
         try:
             return self._deserialize(data)
         except Exception as exc:
@@ -173,7 +179,7 @@ class _StreamCallBase(Generic[Req, Resp]):
             message = await self._read()
             if message is EOF:
                 return
-            yield cast(Resp, message)
+            yield message  # type: ignore[misc]  # not EOF: a response
 
     def __aiter__(self) -> AsyncIterator[Resp]:
         if self._aiter is None:
@@ -184,13 +190,18 @@ class _StreamCallBase(Generic[Req, Resp]):
 
     async def _write_bytes(self, data: bytes) -> None:
         core = self._core
-        try:
-            await core.until(core.writable, lambda: True if core.native.send(data, False, 0) else NOT_YET)
-        except (CallFinishedError, SendClosedError) as exc:
-            if isinstance(exc, SendClosedError) or core.done_writing:
-                raise asyncio.InvalidStateError(_RPC_HALF_CLOSED) from None
-            await self._raise_for_status()
-            raise asyncio.InvalidStateError(_RPC_ALREADY_FINISHED) from None
+        native = core.native
+        while True:  # inline, not core.until(): this runs per message
+            core.writable.clear()
+            try:
+                if native.send(data, False, 0):
+                    return
+            except (CallFinishedError, SendClosedError) as exc:
+                if isinstance(exc, SendClosedError) or core.done_writing:
+                    raise asyncio.InvalidStateError(_RPC_HALF_CLOSED) from None
+                await self._raise_for_status()
+                raise asyncio.InvalidStateError(_RPC_ALREADY_FINISHED) from None
+            await core.writable.wait()
 
     async def write(self, request: Req) -> None:
         """Send one request, waiting (without blocking the loop) for room in the send buffer.
@@ -236,7 +247,7 @@ class _StreamCallBase(Generic[Req, Resp]):
         core = self._core
         try:
             if hasattr(request_iterator, "__aiter__"):
-                async for request in cast(AsyncIterator[Req], request_iterator):
+                async for request in request_iterator:
                     if not await self._consume_one(request):
                         return
             else:
@@ -280,7 +291,7 @@ class _StreamCallBase(Generic[Req, Resp]):
             if data is EOF:
                 self._core.local_fail(StatusCode.INTERNAL, NO_RESPONSE)
                 await self._raise_for_status()
-            self._single = (self._deserialized(cast(bytes, data)),)
+            self._single = (self._deserialized(data),)  # type: ignore[arg-type]  # not EOF: bytes
             self._core.release()
         return self._single[0]
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Callable, Generator, List, Optional, Tuple, cast
+import time
+from typing import TYPE_CHECKING, Any, Callable, Generator, List, Optional, Tuple
 
 from .. import _native
-from .._call import call_from_response, deadline, remaining, run_callback, serialize
+from .._call import call_from_response, remaining, run_callback, serialize
 from .._errors import MessageTooLargeError
 from .._grpc import AioUnaryUnaryCallBase, Metadata, MetadataArg, PublicCode, Req, Resp, aio_metadata
 from .._status import LOCALLY_CANCELLED, REQUEST_SERIALIZATION_FAILED, RESPONSE_DESERIALIZATION_FAILED, Call, StatusCode
@@ -29,7 +30,7 @@ class UnaryUnaryCall(AioUnaryUnaryCallBase[Req, Resp]):
                  timeout: Optional[float], serializer: Optional[Callable[[Req], bytes]],
                  deserializer: Optional[Callable[[bytes], Resp]]) -> None:
         self._deserialize = deserializer
-        self._deadline = deadline(timeout)
+        self._deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
         try:
             payload = serialize(serializer, request)
         except Exception as exc:
@@ -54,7 +55,7 @@ class UnaryUnaryCall(AioUnaryUnaryCallBase[Req, Resp]):
     def _complete(self, resp: Any) -> None:
         """The LBC_EVENT_UNARY of this call: copy the response out and free it."""
         call = call_from_response(resp)
-        self._attempt_peers = call.attempt_peers()
+        self._attempt_peers = call._attempt_peers or ()
         if not self._fut.done():
             self._fut.set_result(call)
 
@@ -111,9 +112,9 @@ class UnaryUnaryCall(AioUnaryUnaryCallBase[Req, Resp]):
                     raise _error(StatusCode.INTERNAL, RESPONSE_DESERIALIZATION_FAILED, call._initial,
                                  call._trailing, call._peer, exc) from exc
             else:
-                self._response = cast(Resp, call._response)
+                self._response = call._response  # type: ignore[assignment]  # bytes: no deserializer
             self._deserialized = True
-        return cast(Resp, self._response)
+        return self._response  # type: ignore[return-value]  # set just above
 
     # -- grpc.aio.Call ----------------------------------------------------------------
 
