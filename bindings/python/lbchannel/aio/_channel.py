@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, Iterable, List, Optional, Sequence, Set, Tuple, Union
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Generic, Iterable, List, Optional, Sequence, Set, Tuple,
+                    TypeVar, Union)
 
 from .. import _native
 from .._call import CompletionQueue, NativeCall, serialize
@@ -17,12 +18,13 @@ from .._options import ChannelOptions
 from .._status import REQUEST_SERIALIZATION_FAILED, StatusCode
 from . import _interceptor
 from ._common import _MAX_BATCHES, _error, _logger
-from ._stream import RequestIterator, StreamStreamCall, StreamUnaryCall, UnaryStreamCall, _CallCore
+from ._stream import RequestIterator, StreamStreamCall, StreamUnaryCall, UnaryStreamCall, _CallCore, _StreamCallBase
 from ._unary import UnaryUnaryCall
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+_C = TypeVar("_C", bound=_StreamCallBase[Any, Any])
 Serializer = Optional[Callable[[Req], bytes]]
 Deserializer = Optional[Callable[[bytes], Resp]]
 
@@ -44,13 +46,26 @@ class _MultiCallable(Generic[Req, Resp]):
         if credentials is not None:
             raise NotImplementedError("per-call credentials are not supported by lbchannel")
 
+    def _start(self, timeout: Optional[float], metadata: MetadataArg,
+               credentials: Optional[CallCredentials]) -> _CallCore:
+        self._check_credentials(credentials)
+        return self._channel._start_call(self._method, metadata, timeout)
+
+    @staticmethod
+    def _with_requests(call: _C, request_iterator: Optional[RequestIterator[Req]]) -> _C:
+        """``call`` consuming ``request_iterator`` (if any) in a task."""
+        if request_iterator is not None:
+            call._start_consumer(request_iterator)
+        return call
+
 
 class UnaryUnaryMultiCallable(_MultiCallable[Req, Resp], AioUnaryUnaryBase[Req, Resp]):
     def __call__(self, request: Req, *, timeout: Optional[float] = None, metadata: MetadataArg = None,
                  credentials: Optional[CallCredentials] = None, wait_for_ready: Optional[bool] = None,
                  compression: Optional[Compression] = None) -> UnaryUnaryCall[Req, Resp]:
         self._check_credentials(credentials)
-        return UnaryUnaryCall(self._channel, self._method, request, metadata, timeout, self._serialize, self._deserialize)
+        return UnaryUnaryCall(self._channel, self._method, request, metadata, timeout, self._serialize,
+                              self._deserialize)
 
 
 class UnaryStreamMultiCallable(_MultiCallable[Req, Resp], AioUnaryStreamBase[Req, Resp]):
@@ -62,7 +77,7 @@ class UnaryStreamMultiCallable(_MultiCallable[Req, Resp], AioUnaryStreamBase[Req
             data = serialize(self._serialize, request)
         except Exception as exc:
             raise _error(StatusCode.INTERNAL, REQUEST_SERIALIZATION_FAILED, cause=exc) from exc
-        core = self._channel._start_call(self._method, metadata, timeout)
+        core = self._start(timeout, metadata, None)
         call = UnaryStreamCall(core, self._serialize, self._deserialize)
         try:
             core.native.send(data, True, 0)  # the buffer is empty: always accepted
@@ -79,12 +94,8 @@ class StreamUnaryMultiCallable(_MultiCallable[Req, Resp], AioStreamUnaryBase[Req
                  metadata: MetadataArg = None, credentials: Optional[CallCredentials] = None,
                  wait_for_ready: Optional[bool] = None,
                  compression: Optional[Compression] = None) -> StreamUnaryCall[Req, Resp]:
-        self._check_credentials(credentials)
-        core = self._channel._start_call(self._method, metadata, timeout)
-        call = StreamUnaryCall(core, self._serialize, self._deserialize)
-        if request_iterator is not None:
-            call._start_consumer(request_iterator)
-        return call
+        return self._with_requests(StreamUnaryCall(self._start(timeout, metadata, credentials), self._serialize,
+                                                   self._deserialize), request_iterator)
 
 
 class StreamStreamMultiCallable(_MultiCallable[Req, Resp], AioStreamStreamBase[Req, Resp]):
@@ -92,12 +103,8 @@ class StreamStreamMultiCallable(_MultiCallable[Req, Resp], AioStreamStreamBase[R
                  metadata: MetadataArg = None, credentials: Optional[CallCredentials] = None,
                  wait_for_ready: Optional[bool] = None,
                  compression: Optional[Compression] = None) -> StreamStreamCall[Req, Resp]:
-        self._check_credentials(credentials)
-        core = self._channel._start_call(self._method, metadata, timeout)
-        call = StreamStreamCall(core, self._serialize, self._deserialize)
-        if request_iterator is not None:
-            call._start_consumer(request_iterator)
-        return call
+        return self._with_requests(StreamStreamCall(self._start(timeout, metadata, credentials), self._serialize,
+                                                    self._deserialize), request_iterator)
 
 
 _MULTICALLABLES: Dict[str, Any] = {
