@@ -9,6 +9,7 @@
 #                        C libraries inside (auditwheel repair; WHEEL_DIR=dist)
 #   make uninstall       remove what install put there
 #   make deps            install missing Debian/PyPI packages (used by test and demo)
+#   make test-typing     mypy --strict on the Python package and a user script; misuse must fail
 #   make fuzz            libFuzzer + ASan over the I/O-free core, per target (FUZZ_SECONDS=5, FUZZ_TARGETS=all)
 #   make bench           lbchannel vs gRPC C++, h2load, grpcio -> benchmarks/RESULTS.md
 #   make sanitize        the C tests under ThreadSanitizer and ASan (SAN=thread or SAN=address: one)
@@ -66,7 +67,7 @@ PC_LIBDIR     := $(if $(filter $(PREFIX)/lib,$(LIBDIR)),$${exec_prefix}/lib,$(LI
 PC_INCLUDEDIR := $(if $(filter $(PREFIX)/include,$(INCLUDEDIR)),$${prefix}/include,$(INCLUDEDIR))
 
 .PHONY: all build deps install uninstall test swift-test check-lib update-symbols test-install \
-        test-c test-python demo bench fuzz sanitize clean distclean version wheel test-wheel
+        test-c test-python test-typing demo bench fuzz sanitize clean distclean version wheel test-wheel
 
 all: build
 
@@ -149,6 +150,7 @@ test-wheel:
 
 test:
 	$(MAKE) --no-print-directory deps
+	$(MAKE) --no-print-directory test-typing
 	$(MAKE) --no-print-directory swift-test
 	$(MAKE) --no-print-directory fuzz
 	$(MAKE) --no-print-directory build
@@ -221,6 +223,12 @@ test-c:
 	    GOTOOLCHAIN=local GOPROXY=off GOFLAGS= PKG_CONFIG_PATH=$(TEST_PREFIX)/lib/pkgconfig \
 	    CGO_LDFLAGS="-Wl,-rpath,$(TEST_PREFIX)/lib" go build -o $(abspath $(C_TEST_DIR))/balanced-go .
 	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh $(C_TEST_DIR)/balanced-go
+
+# The Python binding's types (static: no library needed): mypy --strict passes on the
+# package and on Tests/python/typing/usage.py, and fails with exactly the expected error
+# codes on Tests/python/typing/misuse.py (mypy and types-grpcio pinned in .ci/deps.sh).
+test-typing:
+	$(PYTHON) -m pytest -q -p no:cacheprovider Tests/python/test_typing.py
 
 test-python:
 	LBCHANNEL_LIBRARY=$(TEST_LIB) \

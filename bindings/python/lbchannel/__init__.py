@@ -24,82 +24,44 @@ raises :class:`ImportError` listing what was tried if none can be loaded.
 """
 
 from . import _native
-from ._channel import Channel
-from ._errors import (
-    ClosedError,
-    Error,
-    ErrorCode,
-    InternalError,
-    InvalidArgumentError,
-    InvalidMetadataError,
-    InvalidTargetError,
-    MessageTooLargeError,
-    OutOfRangeError,
-    RecursiveCallError,
-    ResolutionError,
-    ResourceError,
-    UnknownOptionError,
-    UnsupportedError,
-    WouldBlockError,
-    CallFinishedError,
-    SendClosedError,
-    ForkedError,
-)
 from ._callbacks import LogLevel
+from ._channel import Channel
+from ._errors import (CallFinishedError, ClosedError, Error, ErrorCode, ForkedError, InternalError,
+                      InvalidArgumentError, InvalidMetadataError, InvalidTargetError, MessageTooLargeError,
+                      OutOfRangeError, RecursiveCallError, ResolutionError, ResourceError, SendClosedError,
+                      UnknownOptionError, UnsupportedError, WouldBlockError)
+from ._grpc import HAVE_GRPC
 from ._grpc_interface import CallFuture
+from ._options import ChannelOptions
+from ._status import Call, RpcError, StatusCode
 from ._streaming import StreamingCall
-from ._status import HAVE_GRPC, Call, RpcError, StatusCode
 from ._tls import ChannelCredentials, insecure_channel, secure_channel, ssl_channel_credentials
 
 __all__ = [
-    "Channel",
-    "ChannelCredentials",
-    "ssl_channel_credentials",
-    "secure_channel",
-    "insecure_channel",
-    "Call",
-    "CallFuture",
-    "RpcError",
-    "StatusCode",
-    "Error",
-    "ErrorCode",
-    "InvalidArgumentError",
-    "InvalidTargetError",
-    "UnsupportedError",
-    "UnknownOptionError",
-    "ClosedError",
-    "ResourceError",
-    "MessageTooLargeError",
-    "InvalidMetadataError",
-    "OutOfRangeError",
-    "InternalError",
-    "RecursiveCallError",
-    "ResolutionError",
-    "WouldBlockError",
-    "CallFinishedError",
-    "SendClosedError",
-    "ForkedError",
-    "StreamingCall",
-    "LogLevel",
-    "HAVE_GRPC",
-    "version",
-    "version_num",
-    "library_path",
-    "__version__",
+    "Channel", "ChannelOptions", "ChannelCredentials", "ssl_channel_credentials", "secure_channel",
+    "insecure_channel", "Call", "CallFuture", "StreamingCall", "RpcError", "StatusCode", "LogLevel", "HAVE_GRPC",
+    "version", "version_num", "library_path", "__version__",
+    # errors of the library (not RPC outcomes)
+    "Error", "ErrorCode", "InvalidArgumentError", "InvalidTargetError", "UnsupportedError", "UnknownOptionError",
+    "ClosedError", "ResourceError", "MessageTooLargeError", "InvalidMetadataError", "OutOfRangeError",
+    "InternalError", "RecursiveCallError", "ResolutionError", "WouldBlockError", "CallFinishedError",
+    "SendClosedError", "ForkedError",
 ]
 
 #: Version of this Python binding.
 __version__ = "1.0.0"
 
 #: Path (or soname) of the loaded liblbchannel.
-library_path = _native.library_path
+library_path: str = _native.library_path
 
 
-def version():
+def version() -> str:
     """Version string of the loaded C library (``lbc_version()``), e.g. ``"1.0.0"``."""
-    return _native.lbc_version().decode("ascii")
+    text: str = _native.lbc_version().decode("ascii")
+    return text
 
 
-def version_num():
+def version_num() -> int:
     """Version of the loaded C library as ``0xMMmmpp`` (``lbc_version_num()``)."""
-    return _native.lbc_version_num()
+    num: int = _native.lbc_version_num()
+    return num

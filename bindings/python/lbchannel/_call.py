@@ -23,16 +23,20 @@ into Python tuples; :class:`EventPump` is one daemon thread per sync
 (``subscribe()``).
 """
 
+from __future__ import annotations
+
 import ctypes
+import enum
 import itertools
 import logging
 import math
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type, TypeVar, Union
 
 from . import _metadata, _native
-from ._status import Call, _grpc
+from ._grpc import Connectivity, MetadataTuple, connectivity
+from ._status import LOCALLY_CANCELLED, Call, RpcError, StatusCode
 from ._errors import (
     CallFinishedError,
     ErrorCode,
@@ -42,26 +46,39 @@ from ._errors import (
     error_for,
 )
 
-__all__ = ["NativeCall", "CompletionQueue", "EventPump", "SLICE_MS", "MSG", "END", "AGAIN"]
+
+_T = TypeVar("_T")
+E = TypeVar("E", bound=RpcError)
+#: A message to send: bytes-like.
+Buffer = Union[bytes, bytearray, memoryview]
+#: A status: ``(code, details, trailers)``.
+Status = Tuple[int, str, MetadataTuple]
 
 _logger = logging.getLogger("lbchannel")
 
 #: Longest single blocking wait inside the library, in milliseconds.
 SLICE_MS = 100
 
-#: "Not yet" for :func:`_in_slices`.
-_AGAIN = object()
+class NotYet(enum.Enum):
+    """"Not yet": what an attempt of :func:`_in_slices` (or of lbchannel.aio's
+    ``_CallCore.until``) returns to be tried again."""
+
+    NOT_YET = 0
 
 
-def _in_slices(attempt, timeout, what, function):
+NOT_YET = NotYet.NOT_YET
+
+
+def _in_slices(attempt: Callable[[int], Union[_T, NotYet]], timeout: Optional[float], what: str,
+               function: str) -> _T:
     """Call ``attempt(step_ms)`` in slices of at most SLICE_MS (so Ctrl-C gets through)
-    until it returns something other than ``_AGAIN``; WouldBlockError(``what``) once
+    until it returns something other than ``NOT_YET``; WouldBlockError(``what``) once
     ``timeout`` seconds (None: no limit) have passed."""
     end_at = None if timeout is None else time.monotonic() + max(0.0, timeout)
     while True:
         step = SLICE_MS if end_at is None else max(0, min(SLICE_MS, int((end_at - time.monotonic()) * 1000)))
         result = attempt(step)
-        if result is not _AGAIN:
+        if result is not NOT_YET:
             return result
         if end_at is not None and time.monotonic() >= end_at:
             raise WouldBlockError(ErrorCode.WOULD_BLOCK, what, function)
@@ -70,11 +87,31 @@ def _in_slices(attempt, timeout, what, function):
 MSG, END, AGAIN = "msg", "end", "again"
 
 _INT64_MAX = (1 << 63) - 1
-_STATUS_CANCELLED = 1
-_LOCALLY_CANCELLED = "Locally cancelled by application!"
 
 
-def timeout_ms(timeout):
+def request_bytes(request: Optional[Buffer]) -> bytes:
+    """A bytes-level message (None: empty) as the bytes object the C API is given."""
+    if request is None:
+        return b""
+    if isinstance(request, bytes):
+        return request
+    if isinstance(request, (bytearray, memoryview)):
+        return bytes(request)
+    raise TypeError("a message must be bytes-like, not %s" % type(request).__name__)
+
+
+def serialize(serializer: Optional[Callable[[Any], bytes]], request: Any) -> bytes:
+    """``request`` through the method's serializer (bytes-like without one)."""
+    return serializer(request) if serializer is not None else request_bytes(request)
+
+
+def remaining(deadline: Optional[float]) -> Optional[float]:
+    """Seconds left before ``deadline`` (a ``time.monotonic()`` time): ``time_remaining()``
+    of every call object."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+def timeout_ms(timeout: Optional[float]) -> int:
     """Seconds (None = no deadline) → milliseconds for the C API (< 0 = none)."""
     if timeout is None:
         return -1
@@ -88,7 +125,7 @@ def timeout_ms(timeout):
     return min(_INT64_MAX, int(math.ceil(timeout * 1000.0)))
 
 
-def run_callback(fn, *args):
+def run_callback(fn: Callable[..., Any], *args: Any) -> None:
     """Run a user callback; log (never propagate) what it raises."""
     try:
         fn(*args)
@@ -96,11 +133,11 @@ def run_callback(fn, *args):
         _logger.exception("lbchannel: exception in call callback %r", fn)
 
 
-def response_attempt_peers(resp):
-    """The endpoint of every attempt of a finished unary RPC, in order (the last
-    served the result): ``lbc_response_attempts`` / ``lbc_response_attempt_peer``."""
-    n = _native.lbc_response_attempts(resp)
-    return tuple(_decode(_native.lbc_response_attempt_peer(resp, i)) for i in range(n))
+def _attempt_peers(count: Callable[[Any], int], peer: Callable[[Any, int], Optional[bytes]],
+                   handle: Any) -> Tuple[str, ...]:
+    """The endpoint of every attempt of a call, in order (the last served the result):
+    ``lbc_response_attempts``/``lbc_response_attempt_peer`` or the ``lbc_call_*`` pair."""
+    return tuple(_decode(peer(handle, i)) for i in range(count(handle)))
 
 
 def call_from_response(resp: Any) -> Call:
@@ -114,18 +151,12 @@ def call_from_response(resp: Any) -> Call:
         initial = _metadata.read(_native.lbc_response_headers(resp))
         trailing = _metadata.read(_native.lbc_response_trailers(resp))
         peer = _decode(_native.lbc_response_peer(resp))
-        attempt_peers = response_attempt_peers(resp)
+        attempt_peers = _attempt_peers(_native.lbc_response_attempts, _native.lbc_response_attempt_peer, resp)
     finally:
         _native.lbc_response_free(resp)
     call = Call(status, details, initial, trailing, peer, data)
     call._attempt_peers = attempt_peers
     return call
-
-
-def call_attempt_peers(handle):
-    """The same for a streaming call (``lbc_call_attempts`` / ``lbc_call_attempt_peer``)."""
-    n = _native.lbc_call_attempts(handle)
-    return tuple(_decode(_native.lbc_call_attempt_peer(handle, i)) for i in range(n))
 
 
 class NativeCall:
@@ -135,8 +166,8 @@ class NativeCall:
     before the call can produce events), then :meth:`start` it.
     """
 
-    def __init__(self, timeout=None):
-        self._handle = None
+    def __init__(self, timeout: Optional[float] = None) -> None:
+        self._handle: Any = None
         self._cond = threading.Condition(threading.Lock())
         self._busy = 0
         self._freeing = False
@@ -146,28 +177,29 @@ class NativeCall:
         self._finish_lock = threading.Lock()
         self.deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
         #: Final status: None until known, then ``(code, details, trailers)``.
-        self.outcome = None
+        self.outcome: Optional[Status] = None
         #: A status set by the binding itself (request iterator failed, ...),
         #: reported instead of the library's: ``(code, details)`` or None.
-        self.local_status = None
+        self.local_status: Optional[Tuple[int, str]] = None
         #: The exception behind ``local_status`` (request iterator's, serializer's).
-        self.local_error = None
-        self.initial = None
+        self.local_error: Optional[BaseException] = None
+        self.initial: Optional[MetadataTuple] = None
         self._peer = ""
+        self._attempt_peers: Tuple[str, ...] = ()
         #: recv() returned LBC_END: every message has been taken.
         self.drained = False
-        self.send_closed = False
         self.cancelled = False
-        self._callbacks = []
+        self._callbacks: List[Callable[[], None]] = []
         self._callbacks_fired = False
         #: Set by the queue that delivers this call's events (tag), if any.
-        self.tag = None
-        self.queue = None
+        self.tag: Optional[int] = None
+        self.queue: Optional[CompletionQueue] = None
         self._done_event_pending = False
 
     # -- lifetime -----------------------------------------------------------------
 
-    def start(self, channel_handle, method_b, md, timeout_ms_value, cq=None):
+    def start(self, channel_handle: Any, method_b: Optional[bytes], md: Any, timeout_ms_value: int,
+              cq: Any = None) -> None:
         """``lbc_call_start``; raises lbchannel.Error on failure."""
         out = _native.lbc_call_p()
         tag = ctypes.c_void_p(self.tag) if self.tag is not None else None
@@ -180,24 +212,24 @@ class NativeCall:
             self.on_done_event()
 
     @property
-    def alive(self):
+    def alive(self) -> bool:
         """True while the native call has not been freed."""
         return self._handle is not None
 
-    def _enter(self):
+    def _enter(self) -> Any:
         with self._cond:
             if self._handle is None or self._freeing:
                 return None
             self._busy += 1
             return self._handle
 
-    def _leave(self):
+    def _leave(self) -> None:
         with self._cond:
             self._busy -= 1
             if self._busy == 0:
                 self._cond.notify_all()
 
-    def free(self):
+    def free(self) -> None:
         """Cancel (if still running) and release the native call. Idempotent, any thread."""
         with self._cond:
             handle = self._handle
@@ -214,7 +246,7 @@ class NativeCall:
             peer = _native.lbc_call_peer(handle)
             if peer:
                 self._peer = _decode(peer)
-            self._attempt_peers = call_attempt_peers(handle)
+            self._attempt_peers = _attempt_peers(_native.lbc_call_attempts, _native.lbc_call_attempt_peer, handle)
             if self.initial is None and self._headers_lock.acquire(blocking=False):
                 try:  # keep the headers if they arrived; never wait for them here
                     out = _native.lbc_metadata_p()
@@ -231,17 +263,17 @@ class NativeCall:
                 self.queue.unregister(self)
             _native.lbc_call_free(handle)
         if self.outcome is None:
-            self.outcome = (_STATUS_CANCELLED, _LOCALLY_CANCELLED, ())
+            self.outcome = (StatusCode.CANCELLED, LOCALLY_CANCELLED, ())
         self.fire_callbacks()
 
     # -- outcome ------------------------------------------------------------------
 
     @property
-    def done(self):
+    def done(self) -> bool:
         """True once the final status is known (or set locally)."""
         return self.outcome is not None or self.local_status is not None
 
-    def status(self):
+    def status(self) -> Optional[Status]:
         """``(code, details, trailers)`` once known (local status wins), else None."""
         if self.local_status is not None:
             code, details = self.local_status
@@ -249,7 +281,7 @@ class NativeCall:
             return code, details, trailers
         return self.outcome
 
-    def fail_locally(self, code, details, error=None):
+    def fail_locally(self, code: int, details: str, error: Optional[BaseException] = None) -> bool:
         """End the call with a status of the binding's own (e.g. the request
         iterator raised): the server sees a cancellation. No effect on a call
         whose status is already known."""
@@ -261,7 +293,7 @@ class NativeCall:
         self.fire_callbacks()
         return True
 
-    def _finish_raw(self, handle, timeout_ms_value):
+    def _finish_raw(self, handle: Any, timeout_ms_value: int) -> bool:
         status = ctypes.c_int(0)
         message = ctypes.c_char_p()
         trailers = _native.lbc_metadata_p()
@@ -272,7 +304,7 @@ class NativeCall:
         self.outcome = (status.value, _decode(message.value), _metadata.read(trailers))
         return True
 
-    def finish(self, timeout_ms_value):
+    def finish(self, timeout_ms_value: int) -> bool:
         """Wait up to ``timeout_ms_value`` (one C call; use :meth:`wait` for
         long waits) for the end of the call. True once the status is known."""
         if self.outcome is not None:
@@ -291,20 +323,20 @@ class NativeCall:
             return True
         return False
 
-    def wait(self, timeout: "float | None" = None) -> bool:
+    def wait(self, timeout: Optional[float] = None) -> bool:
         """Block (in slices) until the status is known or ``timeout`` seconds pass."""
-        def attempt(step: int) -> object:
+        def attempt(step: int) -> Union[bool, NotYet]:
             if self.done or not self.alive or self.finish(max(1, step)):
                 return self.done
-            return _AGAIN
+            return NOT_YET
         try:
-            return bool(_in_slices(attempt, timeout, "", "lbc_call_finish"))
+            return _in_slices(attempt, timeout, "", "lbc_call_finish")
         except WouldBlockError:
             return False
 
     # -- callbacks ------------------------------------------------------------------
 
-    def add_callback(self, fn):
+    def add_callback(self, fn: Callable[[], None]) -> bool:
         """Call ``fn()`` when the call ends; False (and no call) if it already has."""
         with self._cond:
             if not self._callbacks_fired:
@@ -312,7 +344,7 @@ class NativeCall:
                 return True
         return False
 
-    def fire_callbacks(self):
+    def fire_callbacks(self) -> None:
         with self._cond:
             if self._callbacks_fired:
                 return
@@ -321,7 +353,7 @@ class NativeCall:
         for fn in callbacks:
             run_callback(fn)
 
-    def on_done_event(self):
+    def on_done_event(self) -> None:
         """LBC_CALL_DONE arrived on the queue: take the status, run the callbacks."""
         with self._cond:
             if self._handle is None and not self._freeing:
@@ -363,7 +395,7 @@ class NativeCall:
                 was_active = self.outcome is None and self.local_status is None
                 if was_active and by_user:
                     self.cancelled = True
-                    self.local_status = (_STATUS_CANCELLED, _LOCALLY_CANCELLED)
+                    self.local_status = (StatusCode.CANCELLED, LOCALLY_CANCELLED)
             _check(_native.lbc_call_cancel(handle), "lbc_call_cancel")
         finally:
             self._leave()
@@ -371,7 +403,7 @@ class NativeCall:
             self.fire_callbacks()
         return was_active
 
-    def send(self, data, end, timeout_ms_value):
+    def send(self, data: bytes, end: bool, timeout_ms_value: int) -> bool:
         """One ``lbc_call_send``: True if queued, False if no room in time.
 
         Raises CallFinishedError (also once freed), SendClosedError,
@@ -385,34 +417,29 @@ class NativeCall:
                 rc = _native.lbc_call_send(handle, data, len(data), _native.LBC_SEND_END if end else 0, timeout_ms_value)
                 if rc == ErrorCode.WOULD_BLOCK:
                     return False
-                if rc == 0 and end:
-                    self.send_closed = True
-                if rc == ErrorCode.SEND_CLOSED:
-                    self.send_closed = True
                 _check(rc, "lbc_call_send")
                 return True
         finally:
             self._leave()
 
-    def send_blocking(self, data, end=False, timeout=None):
+    def send_blocking(self, data: bytes, end: bool = False, timeout: Optional[float] = None) -> None:
         """Send, waiting (in slices) for room up to ``timeout`` seconds (None: as long as the call lasts).
 
         Raises WouldBlockError when the timeout passes first.
         """
-        _in_slices(lambda step: True if self.send(data, end, step) else _AGAIN, timeout,
+        _in_slices(lambda step: True if self.send(data, end, step) else NOT_YET, timeout,
                    "no room to send before the timeout", "lbc_call_send")
 
-    def close_send(self):
+    def close_send(self) -> None:
         handle = self._enter()
         if handle is None:
             return
         try:
             _check(_native.lbc_call_close_send(handle), "lbc_call_close_send")
-            self.send_closed = True
         finally:
             self._leave()
 
-    def recv(self, timeout_ms_value: int) -> "tuple[str, bytes | None]":
+    def recv(self, timeout_ms_value: int) -> Tuple[str, Optional[bytes]]:
         """One receive: ``(MSG, bytes)``, ``(END, None)`` or ``(AGAIN, None)``.
 
         One copy per message: ``lbc_call_recv_into`` first tells the size of
@@ -429,7 +456,7 @@ class NativeCall:
                 length = ctypes.c_size_t(0)
                 rc = _native.lbc_call_recv_into(handle, timeout_ms_value, None, 0, ctypes.byref(length))
                 if rc == ErrorCode.OUT_OF_RANGE:  # the usual case: a non-empty message of `length` bytes
-                    data = _native.new_bytes(None, length.value)
+                    data: bytes = _native.new_bytes(None, length.value)
                     rc = _native.lbc_call_recv_into(handle, 0, _native.bytes_address(data), length.value,
                                                     ctypes.byref(length))
                     if rc == 0:
@@ -446,14 +473,14 @@ class NativeCall:
         finally:
             self._leave()
 
-    def recv_blocking(self, timeout=None):
+    def recv_blocking(self, timeout: Optional[float] = None) -> Optional[bytes]:
         """Next message (bytes) or None at the end; WouldBlockError after ``timeout`` seconds."""
-        def attempt(step):
+        def attempt(step: int) -> Union[Optional[bytes], NotYet]:
             kind, data = self.recv(step)
-            return data if kind == MSG else None if kind == END else _AGAIN
+            return data if kind == MSG else None if kind == END else NOT_YET
         return _in_slices(attempt, timeout, "no message before the timeout", "lbc_call_recv")
 
-    def headers(self, timeout_ms_value):
+    def headers(self, timeout_ms_value: int) -> Optional[MetadataTuple]:
         """Response headers (a tuple) once they arrived, else None (``()`` once freed without them)."""
         if self.initial is not None:
             return self.initial
@@ -473,22 +500,22 @@ class NativeCall:
         finally:
             self._leave()
 
-    def headers_blocking(self, timeout=None):
-        return _in_slices(lambda step: _AGAIN if (md := self.headers(step)) is None else md, timeout,
+    def headers_blocking(self, timeout: Optional[float] = None) -> MetadataTuple:
+        return _in_slices(lambda step: NOT_YET if (md := self.headers(step)) is None else md, timeout,
                           "no response headers before the timeout", "lbc_call_headers")
 
-    def attempt_peers(self):
+    def attempt_peers(self) -> Tuple[str, ...]:
         """Every attempt's endpoint so far (kept once the call is freed)."""
         handle = self._enter()
         if handle is None:
-            return getattr(self, "_attempt_peers", ())
+            return self._attempt_peers
         try:
-            self._attempt_peers = call_attempt_peers(handle)
+            self._attempt_peers = _attempt_peers(_native.lbc_call_attempts, _native.lbc_call_attempt_peer, handle)
             return self._attempt_peers
         finally:
             self._leave()
 
-    def peer(self):
+    def peer(self) -> str:
         if self._peer:
             return self._peer
         handle = self._enter()
@@ -500,12 +527,19 @@ class NativeCall:
         finally:
             self._leave()
 
-    def time_remaining(self):
-        if self.deadline is None:
-            return None
-        return max(0.0, self.deadline - time.monotonic())
+    def time_remaining(self) -> Optional[float]:
+        return remaining(self.deadline)
 
-    def __del__(self):
+    def error(self, cls: Type[E]) -> E:
+        """The ``cls`` (an RpcError class) of the finished call, caused by the binding's own
+        failure (request iterator, serializer) if there was one."""
+        code, details, trailing = self.status() or (StatusCode.UNKNOWN, "", ())
+        err = cls(code, details, self.initial or (), trailing, self.peer())
+        if self.local_error is not None:
+            err.__cause__ = self.local_error
+        return err
+
+    def __del__(self) -> None:
         try:
             if self.__dict__.get("_handle") is not None:
                 self.free()
@@ -518,19 +552,20 @@ class CompletionQueue:
 
     BATCH = 128
 
-    def __init__(self):
+    def __init__(self) -> None:
         cq = _native.lbc_cq_p()
         _check(_native.lbc_cq_new(ctypes.byref(cq)), "lbc_cq_new")
-        self.handle = cq
+        self.handle: Any = cq
         self._events = (_native.lbc_event * self.BATCH)()
         # Reentrant: a call collected by the garbage collector while this
         # thread holds the lock unregisters itself from its __del__.
         self._lock = threading.RLock()
-        self._targets = {}
+        self._targets: Dict[int, Any] = {}
         self._ids = itertools.count(1)
 
-    def fd(self):
-        return _native.lbc_cq_fd(self.handle)
+    def fd(self) -> int:
+        fd: int = _native.lbc_cq_fd(self.handle)
+        return fd
 
     def register(self, target: Any) -> int:
         """Give ``target`` a tag (an int, never 0) whose events this queue dispatches to
@@ -542,20 +577,20 @@ class CompletionQueue:
             target.tag, target.queue = tag, self
         return tag
 
-    def unregister(self, target_or_tag):
+    def unregister(self, target_or_tag: Any) -> Any:
         tag = target_or_tag if isinstance(target_or_tag, int) else getattr(target_or_tag, "tag", None)
         with self._lock:
-            return self._targets.pop(tag, None)
+            return self._targets.pop(tag, None)  # type: ignore[arg-type]
 
-    def lookup(self, tag):
+    def lookup(self, tag: int) -> Any:
         with self._lock:
             return self._targets.get(tag)
 
-    def targets(self):
+    def targets(self) -> List[Tuple[int, Any]]:
         with self._lock:
             return list(self._targets.items())
 
-    def poll(self, timeout_ms_value: int) -> "list[tuple[int, int, int, Any, int]]":
+    def poll(self, timeout_ms_value: int) -> List[Tuple[int, int, int, Any, int]]:
         """``lbc_cq_poll``: a list of ``(tag, kind, flags, response_ptr_or_None, state)``.
 
         The caller owns every response pointer (``lbc_response_free``).
@@ -563,7 +598,7 @@ class CompletionQueue:
         handle = self.handle
         if handle is None:
             return []
-        n = _native.lbc_cq_poll(handle, self._events, _native.LBC_EVENT_SIZE, self.BATCH, timeout_ms_value)
+        n: int = _native.lbc_cq_poll(handle, self._events, _native.LBC_EVENT_SIZE, self.BATCH, timeout_ms_value)
         if n < 0:
             _check(n, "lbc_cq_poll")
         out = []
@@ -573,7 +608,7 @@ class CompletionQueue:
             out.append((ev.tag or 0, ev.kind, ev.flags, resp, ev.state))
         return out
 
-    def free(self):
+    def free(self) -> None:
         handle, self.handle = self.handle, None
         if handle is not None:
             _native.lbc_cq_free(handle)
@@ -597,7 +632,7 @@ class EventPump:
     def __init__(self, channel_handle: Any) -> None:
         self.queue = CompletionQueue()
         self._lock = threading.Lock()
-        self._subscribers: "dict[Callable[[Any], None], int | None]" = {}
+        self._subscribers: Dict[Callable[[Connectivity], None], Optional[int]] = {}
         rc = _native.lbc_channel_watch_connectivity(channel_handle, self.queue.handle, None, 0, None)
         if rc != 0:
             self.queue.free()
@@ -608,7 +643,7 @@ class EventPump:
 
     # -- connectivity ---------------------------------------------------------------
 
-    def subscribe(self, callback: "Callable[[Any], None]") -> None:
+    def subscribe(self, callback: Callable[[Connectivity], None]) -> None:
         """Call ``callback(state)`` with the current state, then on every change (on this thread)."""
         with self._lock:
             self._subscribers[callback] = None
@@ -622,7 +657,7 @@ class EventPump:
         else:  # closed meanwhile: the SHUTDOWN event reaches the new subscriber
             self.queue.unregister(tag)
 
-    def unsubscribe(self, callback: "Callable[[Any], None]") -> None:
+    def unsubscribe(self, callback: Callable[[Connectivity], None]) -> None:
         with self._lock:
             self._subscribers.pop(callback, None)
 
@@ -631,8 +666,7 @@ class EventPump:
             due = [cb for cb, last in self._subscribers.items() if last != state]
             for cb in due:
                 self._subscribers[cb] = state
-        name = _native.CONNECTIVITY_NAMES[state]
-        public = getattr(_grpc.ChannelConnectivity, name) if _grpc is not None else name
+        public = connectivity(_native.CONNECTIVITY_NAMES[state])
         for cb in due:
             try:
                 cb(public)
@@ -655,7 +689,7 @@ class EventPump:
             # No reference to a call may outlive its dispatch here: the thread
             # then waits in lbc_cq_poll, and a call kept alive would never be
             # collected (nor freed) while the channel is idle.
-            events = event = None
+            events = event = None  # type: ignore[assignment]
         # The channel is closed: take what is left, end what still waits, free the queue.
         for event in queue.poll(0):
             self._handle(*event)

@@ -11,39 +11,40 @@ Rules (STYLE.md, "Callbacks"):
   Python threads; they must not close their own channel (checked).
 """
 
+from __future__ import annotations
+
+import contextlib
 import enum
 import logging
 import threading
+from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
 from . import _native
 from ._errors import _decode
 
-__all__ = ["LogLevel", "LookupHook", "LogHook", "in_callback"]
 
 _logger = logging.getLogger("lbchannel")
 _state = threading.local()
 
 
-def in_callback(*hooks):
+#: ``lookup(target) -> addresses`` (an iterable of str, or one str).
+LookupFn = Callable[[str], Union[Iterable[str], str]]
+
+
+def in_callback(*hooks: object) -> bool:
     """True if the calling thread is running one of ``hooks`` right now."""
     running = getattr(_state, "running", ())
     return any(h is not None and h in running for h in hooks)
 
 
-class _Running:
+@contextlib.contextmanager
+def _running(hook: object) -> Iterator[None]:
     """Marks the current thread as running ``hook`` (see :func:`in_callback`)."""
-
-    __slots__ = ("hook",)
-
-    def __init__(self, hook):
-        self.hook = hook
-
-    def __enter__(self):
-        _state.running = getattr(_state, "running", ()) + (self.hook,)
-
-    def __exit__(self, *exc):
+    _state.running = getattr(_state, "running", ()) + (hook,)
+    try:
+        yield
+    finally:
         _state.running = _state.running[:-1]
-        return False
 
 
 class LogLevel(enum.IntEnum):
@@ -54,9 +55,13 @@ class LogLevel(enum.IntEnum):
     WARNING = 2
     ERROR = 3
 
-    def to_logging(self):
+    def to_logging(self) -> int:
         """The matching :mod:`logging` level."""
         return {0: logging.DEBUG, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR}[int(self)]
+
+
+#: ``log(level, message)``.
+LogFn = Callable[[LogLevel, str], None]
 
 
 class LookupHook:
@@ -68,35 +73,31 @@ class LookupHook:
     the library's error message.
     """
 
-    def __init__(self, fn):
+    def __init__(self, fn: LookupFn) -> None:
         if not callable(fn):
             raise TypeError("lookup must be callable, got %r" % (fn,))
         self.fn = fn
         #: The exception the most recent lookup raised, or None after a success.
-        self.last_error = None
+        self.last_error: Optional[BaseException] = None
         #: Number of times the library called the lookup.
         self.calls = 0
         self.cfunc = _native.lbc_lookup_fn(self._trampoline)
 
-    def _trampoline(self, target, out, _user_data):
-        with _Running(self):
+    def _trampoline(self, target: Optional[bytes], out: Any, _user_data: Any) -> int:
+        with _running(self):
             return self._lookup(target, out)
 
-    def _lookup(self, target, out):
+    def _lookup(self, target: Optional[bytes], out: Any) -> int:
         try:
             self.calls += 1
             addresses = self.fn(_decode(target))
             if isinstance(addresses, (str, bytes)):
                 addresses = [addresses]
             for address in addresses:
-                if isinstance(address, str):
-                    address = address.encode("utf-8")
-                rc = _native.lbc_address_list_add(out, address)
-                if rc != 0:
-                    raise ValueError(
-                        "lookup returned an unusable address %r: %s"
-                        % (address, _decode(_native.lbc_last_errmsg()))
-                    )
+                raw = address.encode("utf-8") if isinstance(address, str) else address
+                if _native.lbc_address_list_add(out, raw) != 0:
+                    raise ValueError("lookup returned an unusable address %r: %s"
+                                     % (raw, _decode(_native.lbc_last_errmsg())))
             self.last_error = None
             return 0
         except BaseException as exc:  # never unwind into C
@@ -118,27 +119,27 @@ class LogHook:
     keep it quick. Exceptions are swallowed (and counted in :attr:`errors`).
     """
 
-    def __init__(self, fn):
+    def __init__(self, fn: Union[LogFn, bool]) -> None:
         if fn is True:
             fn = self._to_logging
         if not callable(fn):
             raise TypeError("log_callback must be callable or True, got %r" % (fn,))
-        self.fn = fn
+        self.fn: LogFn = fn
         #: Exceptions raised by the callback (they never reach C).
         self.errors = 0
         self.cfunc = _native.lbc_log_fn(self._trampoline)
 
     @staticmethod
-    def _to_logging(level, message):
+    def _to_logging(level: LogLevel, message: str) -> None:
         _logger.log(level.to_logging(), "%s", message)
 
-    def _trampoline(self, level, message, _user_data):
-        with _Running(self):
+    def _trampoline(self, level: int, message: Optional[bytes], _user_data: Any) -> None:
+        with _running(self):
             try:
                 try:
-                    level = LogLevel(level)
+                    log_level = LogLevel(level)
                 except ValueError:
-                    level = LogLevel.INFO
-                self.fn(level, _decode(message))
+                    log_level = LogLevel.INFO
+                self.fn(log_level, _decode(message))
             except BaseException:  # never unwind into C
                 self.errors += 1

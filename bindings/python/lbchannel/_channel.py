@@ -1,59 +1,41 @@
 """The :class:`Channel`: a load-balanced gRPC channel owning an ``lbc_channel*``."""
 
+from __future__ import annotations
+
 import ctypes
 import json
 import threading
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 from . import _callbacks, _metadata, _native, _service_config
-from ._call import EventPump, NativeCall, call_from_response, timeout_ms as _timeout_ms
-from . import _errors
-from ._errors import ClosedError, ErrorCode, _check
+from ._call import Buffer, CompletionQueue, EventPump, NativeCall, call_from_response, request_bytes
+from ._call import timeout_ms as _timeout_ms
+from ._callbacks import LogFn, LookupFn
+from ._errors import CallFinishedError, ClosedError, ErrorCode, SendClosedError, _check
+from ._grpc import CallBase, ChannelBase, Connectivity, MetadataArg, Req, Resp
 from ._grpc_interface import UnaryUnaryMultiCallable
-from ._streaming import (
-    StreamingCall,
-    StreamStreamMultiCallable,
-    StreamUnaryMultiCallable,
-    UnaryStreamMultiCallable,
-    request_bytes,
-    start_consumer,
-)
-from ._status import Call, ChannelBase as _ChannelBase, RpcError
+from ._options import ChannelOptions
+from ._status import Call, RpcError
+from ._streaming import (StreamingCall, StreamStreamMultiCallable, StreamUnaryMultiCallable, UnaryStreamMultiCallable,
+                         start_consumer)
 
-__all__ = ["Channel"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
-
-def _text(value, what):
-    """str/bytes/None → bytes/None for a ``const char *`` argument."""
-    if value is None:
-        return None  # NULL: the library reports LBC_ERR_INVALID_ARGUMENT
-    if isinstance(value, str):
-        data = value.encode("utf-8")
-    elif isinstance(value, (bytes, bytearray)):
-        data = bytes(value)
-    else:
-        raise TypeError("%s must be str or bytes, not %s" % (what, type(value).__name__))
-    if b"\0" in data:
-        # C would see the text cut short at the NUL: refuse it rather than send less.
-        raise ValueError("%s contains a NUL character: %r" % (what, value))
-    return data
+_text = _metadata.c_text
 
 
-def _option_text(value):
+def _option_text(value: object) -> Optional[bytes]:
     """The text form of an option value, as lbc_options_set() wants it."""
-    if value is None:
-        return None
+    if value is None or isinstance(value, bytes):
+        return _text(value, "option value")
     if isinstance(value, bool):
         return b"true" if value else b"false"
-    return _text(value if isinstance(value, bytes) else str(value), "option value")
+    return _text(str(value), "option value")
 
 
-def _decode(raw):
-    return raw.decode("utf-8", "replace") if raw else ""
-
-
-class Channel(_ChannelBase):
+class Channel(ChannelBase):
     """A client-side load-balanced gRPC channel.
 
     One HTTP/2 connection per endpoint of ``target``; every RPC goes to an
@@ -74,57 +56,13 @@ class Channel(_ChannelBase):
             receiving the channel's log lines (from the thread running its I/O
             work, never two at once), or ``True``
             to forward them to the ``logging`` logger ``"lbchannel"``.
-        **options: channel options, each passed to ``lbc_options_set(key,
-            str(value))`` (bools as ``"true"``/``"false"``): ``lb_policy``,
-            ``connect_timeout_ms``, ``wait_for_ready``,
-            ``max_send_message_size``, ``max_receive_message_size``,
-            ``backoff_initial_ms``, ``backoff_multiplier``,
-            ``backoff_jitter``, ``backoff_max_ms``, ``authority``,
-            ``user_agent``, ``stream_window_bytes``, ``stream_send_buffer_bytes``,
-            and for discovery ``discovery_interval_ms``,
-            ``min_reresolution_interval_ms``, ``dns_use_ttl``,
-            ``dns_ttl_floor_ms``, ``dns_srv``, ``dns_timeout_ms``,
-            ``empty_answer``, ``resolution``, ``eager_timeout_ms``; for TLS
-            ``tls``, ``tls_ca_file``, ``tls_ca_dir``, ``tls_ca_pem``,
-            ``tls_cert_file``, ``tls_key_file``, ``tls_cert_pem``,
-            ``tls_key_pem``, ``tls_server_name``, ``tls_min_version``,
-            ``tls_session_resumption`` (PEM values may be bytes; see also
-            :func:`lbchannel.secure_channel`);
-            for balancing ``lb_policy`` is ``"least_request"`` (default),
-            ``"round_robin"``, ``"pick_first"``, ``"peak_ewma"`` or
-            ``"weighted_round_robin"`` (weights as ``"ADDRESS;weight=N"`` in
-            :meth:`set_endpoints` and lookup answers, or SRV weights), with
-            ``least_request_choice_count``, ``peak_ewma_decay_ms``, and
-            outlier ejection ``outlier_consecutive_failures`` (0 = off),
-            ``outlier_base_ejection_ms``, ``outlier_max_ejection_ms``,
-            ``outlier_max_ejection_percent``, ``outlier_status_codes``
-            (e.g. ``"UNAVAILABLE,13"``), ``outlier_failure_percentage`` (0 = off),
-            ``outlier_interval_ms``, ``outlier_request_volume``, slow start ``slow_start_window_ms``
-            (0 = off) with ``slow_start_min_weight_percent``, and subsetting ``subset_size``
-            (0 = all endpoints) with ``subset_client_id``; keepalive PINGs
-            (gRFC A8) ``keepalive_time_ms`` (0 = off, the default),
-            ``keepalive_timeout_ms`` (default 20000) and
-            ``keepalive_permit_without_calls``: a server that leaves a PING
-            unanswered that long is declared dead (its calls end UNAVAILABLE, the
-            endpoint reconnects with backoff); after a GOAWAY "too_many_pings"
-            the channel doubles its keepalive time (see :meth:`stats`);
-            retries and hedging
-            (gRFC A6, off by default) ``retry_max_attempts``,
-            ``retry_initial_backoff_ms``, ``retry_max_backoff_ms``,
-            ``retry_backoff_multiplier``, ``retry_jitter``,
-            ``retry_status_codes`` (e.g. ``"UNAVAILABLE,RESOURCE_EXHAUSTED"``),
-            ``retry_throttle_max_tokens``, ``retry_throttle_token_ratio``,
-            ``retry_buffer_bytes``, ``hedging_max_attempts``,
-            ``hedging_delay_ms``, ``hedging_non_fatal_codes``, and
-            ``service_config`` — a gRPC service config as JSON text or a dict;
-            grpcio's ``grpc.service_config`` is accepted too, its
-            ``healthCheckConfig.serviceName`` becomes ``health_check_service``
-            (see :mod:`lbchannel._service_config`). A call's
-            ``attempts`` / ``attempt_peers()`` tell where its attempts went;
-            health checking
-            ``health_check_service`` (a grpc.health.v1 service name; any
-            string, ``""`` included, turns it on; only SERVING endpoints
-            are picked; see :meth:`stats` ``health``).
+        **options: the channel options of :class:`lbchannel.ChannelOptions`
+            (``lb_policy``, ``connect_timeout_ms``, ``wait_for_ready``, discovery,
+            TLS, outlier ejection, keepalive, retries and hedging, health checking,
+            ``service_config``...), each passed to ``lbc_options_set(key, str(value))``.
+            grpcio's ``grpc.service_config`` is accepted too (see
+            :mod:`lbchannel._service_config`). A call's ``attempts`` /
+            ``attempt_peers()`` tell where its attempts went.
 
     Raises:
         lbchannel.InvalidTargetError, lbchannel.UnsupportedError,
@@ -145,20 +83,21 @@ class Channel(_ChannelBase):
     forgets it (the parent's channel is unaffected).
     """
 
-    def __init__(self, target, lookup=None, log_callback=None, **options):
-        self._handle = None
+    def __init__(self, target: str, lookup: Optional[LookupFn] = None,
+                 log_callback: Union[LogFn, bool, None] = None, **options: Unpack[ChannelOptions]) -> None:
+        self._handle: Any = None
         self._lock = threading.Lock()
-        self._pump: "EventPump | None" = None
+        self._pump: Optional[EventPump] = None
         self._target = target
         # The C library may call these until lbc_channel_close() returns:
         # the channel keeps them (and their CFUNCTYPE objects) alive.
         self._lookup = _callbacks.LookupHook(lookup) if lookup is not None else None
         self._log = _callbacks.LogHook(log_callback) if log_callback not in (None, False) else None
-        options = _service_config.expand(options)
+        expanded = _service_config.expand(dict(options))
         opts = _native.lbc_options_p()
         _check(_native.lbc_options_new(ctypes.byref(opts)), "lbc_options_new")
         try:
-            for key, value in options.items():
+            for key, value in expanded.items():
                 _check(
                     _native.lbc_options_set(opts, _text(key, "option key"), _option_text(value)),
                     "lbc_options_set(%s)" % key,
@@ -185,22 +124,22 @@ class Channel(_ChannelBase):
     # -- lifetime -----------------------------------------------------------
 
     @property
-    def target(self):
+    def target(self) -> str:
         """The target the channel was opened with."""
         return self._target
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         """True once :meth:`close` has been called."""
         return self._handle is None
 
-    def _live_handle(self):
+    def _live_handle(self) -> Any:
         handle = self._handle
         if handle is None:
             raise ClosedError(ErrorCode.CLOSED, "the channel is closed")
         return handle
 
-    def close(self):
+    def close(self) -> None:
         """Close the channel. Idempotent; safe from any thread.
 
         RPCs still in flight on other threads end with ``CANCELLED``; every
@@ -218,14 +157,13 @@ class Channel(_ChannelBase):
         if pump is not None:
             pump.close()
 
-    def __enter__(self):
+    def __enter__(self) -> Channel:
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, *exc: object) -> None:
         self.close()
-        return False
 
-    def __del__(self):
+    def __del__(self) -> None:
         # Fallback for channels nobody closed. During interpreter shutdown the
         # module globals may already be gone; never raise from __del__.
         try:
@@ -251,12 +189,12 @@ class Channel(_ChannelBase):
         except Exception:
             pass
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<lbchannel.Channel %r%s>" % (self._target, " closed" if self.closed else "")
 
     # -- calls ----------------------------------------------------------------
 
-    def _invoke(self, method: str, request: Any, timeout: "float | None", metadata: Any) -> Call:
+    def _invoke(self, method: str, request: Buffer, timeout: Optional[float], metadata: MetadataArg) -> Call:
         """Run one unary RPC; return the finished :class:`Call` (any status)."""
         handle = self._live_handle()
         method_b = _text(method, "method")
@@ -272,15 +210,14 @@ class Channel(_ChannelBase):
                 _native.lbc_metadata_free(md)
         return call_from_response(resp)
 
-    def _start_unary(self, method: str, request: Any, timeout: "float | None", metadata: Any,
-                     target: Any) -> Any:
-        """Start an ``lbc_unary_async`` call whose result the event thread hands to
-        ``target.complete(resp)``; return its ``lbc_unary_call*``."""
+    def _start_unary(self, method: str, payload: bytes, timeout: Optional[float], metadata: MetadataArg,
+                     target: Any, queue: Optional[CompletionQueue] = None) -> Any:
+        """Start an ``lbc_unary_async`` call whose result ``queue`` (default: the event
+        thread's) hands to ``target``; return its ``lbc_unary_call*``."""
         handle = self._live_handle()
         method_b = _text(method, "method")
-        payload = request_bytes(request)
         timeout_ms = _timeout_ms(timeout)
-        queue = self._get_pump().queue
+        queue = queue or self._get_pump().queue
         md = _metadata.build(metadata)
         call = _native.lbc_unary_call_p()
         tag = queue.register(target)
@@ -295,7 +232,8 @@ class Channel(_ChannelBase):
                 _native.lbc_metadata_free(md)
         return call
 
-    def unary_with_call(self, method, request, timeout=None, metadata=None):
+    def unary_with_call(self, method: str, request: Buffer, timeout: Optional[float] = None,
+                        metadata: MetadataArg = None) -> Tuple[bytes, Call]:
         """Run a unary RPC; return ``(response_bytes, call)``.
 
         ``call`` is an :class:`lbchannel.Call` with ``code()``, ``details()``,
@@ -318,26 +256,31 @@ class Channel(_ChannelBase):
                 self._pump = EventPump(self._handle)
             return self._pump
 
-    def _start_native_call(self, method, metadata, timeout):
-        """Start an ``lbc_call`` bound to this channel's event thread; return its NativeCall."""
+    def _start_call(self, native: NativeCall, method: str, metadata: MetadataArg, timeout: Optional[float],
+                    queue: CompletionQueue, target: Any) -> None:
+        """Start ``native`` (``lbc_call_start``) with its events going to ``target`` on ``queue``."""
         handle = self._live_handle()
         method_b = _text(method, "method")
         timeout_ms = _timeout_ms(timeout)
-        pump = self._get_pump()
         md = _metadata.build(metadata)
-        native = NativeCall(timeout)
-        pump.queue.register(native)
+        native.tag = queue.register(target)
         try:
-            native.start(handle, method_b, md, timeout_ms, pump.queue.handle)
+            native.start(handle, method_b, md, timeout_ms, queue.handle)
         except BaseException:
-            pump.queue.unregister(native)
+            queue.unregister(native.tag)
             raise
         finally:
             if md is not None:
                 _native.lbc_metadata_free(md)
+
+    def _start_native_call(self, method: str, metadata: MetadataArg, timeout: Optional[float]) -> NativeCall:
+        """Start an ``lbc_call`` bound to this channel's event thread; return its NativeCall."""
+        self._live_handle()
+        native = NativeCall(timeout)
+        self._start_call(native, method, metadata, timeout, self._get_pump().queue, native)
         return native
 
-    def stream(self, method, metadata=None, timeout=None):
+    def stream(self, method: str, metadata: MetadataArg = None, timeout: Optional[float] = None) -> StreamingCall:
         """Start a streaming call (any shape) on raw bytes; return a :class:`lbchannel.StreamingCall`.
 
         The call stays on the endpoint picked when it starts. ``timeout`` is
@@ -357,7 +300,8 @@ class Channel(_ChannelBase):
         """
         return StreamingCall(self._start_native_call(method, metadata, timeout), method)
 
-    def server_stream(self, method, request, timeout=None, metadata=None):
+    def server_stream(self, method: str, request: Buffer, timeout: Optional[float] = None,
+                      metadata: MetadataArg = None) -> StreamingCall:
         """Server streaming on raw bytes: send ``request``, return a
         :class:`StreamingCall` to iterate for the responses (bytes)."""
         data = request_bytes(request)
@@ -365,23 +309,26 @@ class Channel(_ChannelBase):
         try:
             call._native.send_blocking(data, end=True)
         except Exception as exc:  # the call already ended: iteration reports its status
-            if not isinstance(exc, (_errors.CallFinishedError, _errors.SendClosedError)):
+            if not isinstance(exc, (CallFinishedError, SendClosedError)):
                 call.close()
                 raise
         return call
 
-    def client_stream(self, method, requests, timeout=None, metadata=None):
+    def client_stream(self, method: str, requests: Iterable[Buffer], timeout: Optional[float] = None,
+                      metadata: MetadataArg = None) -> bytes:
         """Client streaming on raw bytes: send every message of the iterable
         ``requests`` (consumed on a helper thread, with back-pressure) and
         return the response bytes. Raises lbchannel.RpcError on failure."""
         return self.client_stream_with_call(method, requests, timeout, metadata)[0]
 
-    def client_stream_with_call(self, method, requests, timeout=None, metadata=None):
-        """As :meth:`client_stream`; return ``(response_bytes, call)``."""
-        mc = StreamUnaryMultiCallable(self, method, None, None)
+    def client_stream_with_call(self, method: str, requests: Iterable[Buffer], timeout: Optional[float] = None,
+                                metadata: MetadataArg = None) -> Tuple[bytes, CallBase]:
+        """As :meth:`client_stream`; return ``(response_bytes, call)`` (a ``grpc.Call``)."""
+        mc: StreamUnaryMultiCallable[Buffer, bytes] = StreamUnaryMultiCallable(self, method, None, None)
         return mc.with_call(iter(requests), timeout=timeout, metadata=metadata)
 
-    def bidi_stream(self, method, requests, timeout=None, metadata=None):
+    def bidi_stream(self, method: str, requests: Iterable[Buffer], timeout: Optional[float] = None,
+                    metadata: MetadataArg = None) -> StreamingCall:
         """Bidirectional streaming on raw bytes: ``requests`` (an iterable of
         bytes) is consumed on a helper thread; return a :class:`StreamingCall`
         to iterate for the responses."""
@@ -389,7 +336,8 @@ class Channel(_ChannelBase):
         start_consumer(call._native, iter(requests), None)
         return call
 
-    def unary(self, method, request, timeout=None, metadata=None):
+    def unary(self, method: str, request: Buffer, timeout: Optional[float] = None,
+              metadata: MetadataArg = None) -> bytes:
         """Run a unary RPC and return the response message bytes.
 
         Args:
@@ -410,7 +358,7 @@ class Channel(_ChannelBase):
 
     # -- discovery ------------------------------------------------------------------
 
-    def set_endpoints(self, addresses):
+    def set_endpoints(self, addresses: Iterable[str]) -> None:
         """Replace the endpoint set (push discovery; ``lbc_channel_set_endpoints``).
 
         ``addresses``: an iterable of ``"10.0.0.1:50051"``, ``"[::1]:50051"``
@@ -430,13 +378,13 @@ class Channel(_ChannelBase):
         _check(_native.lbc_channel_set_endpoints(handle, array, len(encoded)), "lbc_channel_set_endpoints")
 
     @property
-    def lookup_error(self):
+    def lookup_error(self) -> Optional[BaseException]:
         """The exception the most recent lookup callback raised (None after a success or without lookup)."""
         return self._lookup.last_error if self._lookup is not None else None
 
     # -- introspection ----------------------------------------------------------
 
-    def stats(self):
+    def stats(self) -> Dict[str, Any]:
         """A snapshot of the channel as a dict (``lbc_channel_stats_json``).
 
         Keys include ``target``, ``policy``, ``endpoints`` (a list of dicts
@@ -459,7 +407,8 @@ class Channel(_ChannelBase):
             text = ctypes.string_at(out.value).decode("utf-8") if out.value else "{}"
         finally:
             _native.lbc_free(out)
-        return json.loads(text)
+        stats: Dict[str, Any] = json.loads(text)
+        return stats
 
     def reload_tls(self) -> None:
         """Re-read the channel's TLS files (``tls_ca_file``, ``tls_cert_file``,
@@ -474,20 +423,16 @@ class Channel(_ChannelBase):
         handle = self._live_handle()
         _check(_native.lbc_channel_reload_tls(handle), "lbc_channel_reload_tls")
 
-    def endpoints(self):
+    def endpoints(self) -> List[Dict[str, Any]]:
         """The per-endpoint list of :meth:`stats` (``stats()["endpoints"]``)."""
-        return self.stats().get("endpoints", [])
+        endpoints: List[Dict[str, Any]] = self.stats().get("endpoints", [])
+        return endpoints
 
     # -- grpc.Channel interface ----------------------------------------------------
 
-    def unary_unary(
-        self,
-        method,
-        request_serializer=None,
-        response_deserializer=None,
-        _registered_method=False,
-        **kwargs,
-    ):
+    def unary_unary(self, method: str, request_serializer: Optional[Callable[[Req], bytes]] = None,
+                    response_deserializer: Optional[Callable[[bytes], Resp]] = None,
+                    _registered_method: bool = False) -> UnaryUnaryMultiCallable[Req, Resp]:
         """``grpc.Channel.unary_unary``: a multi-callable for a unary method.
 
         ``request_serializer``/``response_deserializer`` default to bytes in,
@@ -496,8 +441,9 @@ class Channel(_ChannelBase):
         """
         return UnaryUnaryMultiCallable(self, method, request_serializer, response_deserializer)
 
-    def unary_stream(self, method, request_serializer=None, response_deserializer=None,
-                     _registered_method=False, **kwargs):
+    def unary_stream(self, method: str, request_serializer: Optional[Callable[[Req], bytes]] = None,
+                     response_deserializer: Optional[Callable[[bytes], Resp]] = None,
+                     _registered_method: bool = False) -> UnaryStreamMultiCallable[Req, Resp]:
         """``grpc.Channel.unary_stream``: a server-streaming multi-callable.
 
         Calling it returns an iterator of responses that is also a
@@ -505,19 +451,21 @@ class Channel(_ChannelBase):
         """
         return UnaryStreamMultiCallable(self, method, request_serializer, response_deserializer)
 
-    def stream_unary(self, method, request_serializer=None, response_deserializer=None,
-                     _registered_method=False, **kwargs):
+    def stream_unary(self, method: str, request_serializer: Optional[Callable[[Req], bytes]] = None,
+                     response_deserializer: Optional[Callable[[bytes], Resp]] = None,
+                     _registered_method: bool = False) -> StreamUnaryMultiCallable[Req, Resp]:
         """``grpc.Channel.stream_unary``: a client-streaming multi-callable
         (``__call__``, ``with_call``, ``future``); the request iterator is
         consumed on a helper thread."""
         return StreamUnaryMultiCallable(self, method, request_serializer, response_deserializer)
 
-    def stream_stream(self, method, request_serializer=None, response_deserializer=None,
-                      _registered_method=False, **kwargs):
+    def stream_stream(self, method: str, request_serializer: Optional[Callable[[Req], bytes]] = None,
+                      response_deserializer: Optional[Callable[[bytes], Resp]] = None,
+                      _registered_method: bool = False) -> StreamStreamMultiCallable[Req, Resp]:
         """``grpc.Channel.stream_stream``: a bidirectional-streaming multi-callable."""
         return StreamStreamMultiCallable(self, method, request_serializer, response_deserializer)
 
-    def connectivity(self, address: "str | None" = None) -> str:
+    def connectivity(self, address: Optional[str] = None) -> str:
         """The channel's connectivity state: ``"IDLE"``, ``"CONNECTING"``,
         ``"READY"``, ``"TRANSIENT_FAILURE"`` or ``"SHUTDOWN"`` (once closed)
         (``lbc_channel_connectivity``: no round trip to the I/O thread).
@@ -542,7 +490,7 @@ class Channel(_ChannelBase):
             _check(rc, "lbc_channel_connectivity" if address is None else "lbc_channel_endpoint_connectivity")
         return _native.CONNECTIVITY_NAMES[rc]
 
-    def subscribe(self, callback: "Callable[[Any], None]", try_to_connect: bool = False) -> None:
+    def subscribe(self, callback: Callable[[Connectivity], None], try_to_connect: bool = False) -> None:
         """``grpc.Channel.subscribe``: call ``callback(state)`` with the current
         connectivity state and then on every change, until :meth:`unsubscribe`.
 
@@ -557,7 +505,7 @@ class Channel(_ChannelBase):
         """
         self._get_pump().subscribe(callback)
 
-    def unsubscribe(self, callback: "Callable[[Any], None]") -> None:
+    def unsubscribe(self, callback: Callable[[Connectivity], None]) -> None:
         """``grpc.Channel.unsubscribe``: stop calling ``callback`` (unknown ones are ignored)."""
         pump = self._pump
         if pump is not None:

@@ -7,30 +7,12 @@ raised as :class:`lbchannel.RpcError` (see ``_status.py``).
 Every return code of the C library goes through :func:`_check`.
 """
 
+from __future__ import annotations
+
 import enum
+from typing import Dict, Optional, Type, Union
 
 from . import _native
-
-__all__ = [
-    "ErrorCode",
-    "Error",
-    "InvalidArgumentError",
-    "InvalidTargetError",
-    "UnsupportedError",
-    "UnknownOptionError",
-    "ClosedError",
-    "ResourceError",
-    "MessageTooLargeError",
-    "InvalidMetadataError",
-    "OutOfRangeError",
-    "InternalError",
-    "ResolutionError",
-    "RecursiveCallError",
-    "WouldBlockError",
-    "CallFinishedError",
-    "SendClosedError",
-    "ForkedError",
-]
 
 
 class ErrorCode(enum.IntEnum):
@@ -82,17 +64,17 @@ class Error(Exception):
         function: name of the C function that failed, or ``None``.
     """
 
-    def __init__(self, code, message="", function=None):
+    def __init__(self, code: int, message: str = "", function: Optional[str] = None) -> None:
+        self.code: Union[ErrorCode, int] = code
         try:
-            code = ErrorCode(code)
+            self.code = ErrorCode(code)
         except ValueError:
             pass
-        self.code = code
         self.message = message
         self.function = function
         super().__init__(self._format())
 
-    def _format(self):
+    def _format(self) -> str:
         name = _strerror(self.code)
         text = "%s: %s" % (name, self.message) if self.message else name
         if self.function:
@@ -173,7 +155,7 @@ class ForkedError(Error):
     parent). Open a new :class:`lbchannel.Channel` in the child."""
 
 
-_BY_CODE = {
+_BY_CODE: Dict[int, Type[Error]] = {
     ErrorCode.INVALID_ARGUMENT: InvalidArgumentError,
     ErrorCode.INVALID_TARGET: InvalidTargetError,
     ErrorCode.UNSUPPORTED: UnsupportedError,
@@ -193,24 +175,22 @@ _BY_CODE = {
 }
 
 
-def _strerror(code):
+def _strerror(code: int) -> str:
     """``lbc_strerror(code)`` as a str."""
-    raw = _native.lbc_strerror(int(code))
-    return raw.decode("utf-8", "replace") if raw else "unknown error"
+    return _decode(_native.lbc_strerror(int(code))) or "unknown error"
 
 
-def _decode(raw):
+def _decode(raw: Optional[bytes]) -> str:
     """Decode a C string returned by the library (None → "")."""
     return raw.decode("utf-8", "replace") if raw else ""
 
 
-def error_for(code, message="", function=None):
+def error_for(code: int, message: str = "", function: Optional[str] = None) -> Error:
     """Build (do not raise) the exception instance for an error code."""
-    cls = _BY_CODE.get(code, Error)
-    return cls(code, message, function)
+    return _BY_CODE.get(code, Error)(code, message, function)
 
 
-def _check(rc, function=None):
+def _check(rc: int, function: Optional[str] = None) -> None:
     """Raise the matching :class:`Error` when ``rc`` is not ``LBC_OK``.
 
     Must be called right after the C call that returned ``rc``, on the same
@@ -218,7 +198,5 @@ def _check(rc, function=None):
     read from ``lbc_last_errmsg()``, which is per-thread and valid only until
     the next call into the library.
     """
-    if rc == 0:
-        return rc
-    message = _decode(_native.lbc_last_errmsg())
-    raise error_for(rc, message, function)
+    if rc != 0:
+        raise error_for(rc, _decode(_native.lbc_last_errmsg()), function)

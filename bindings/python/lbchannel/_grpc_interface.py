@@ -7,31 +7,24 @@ grpcio-tools (``*_pb2_grpc.py``) work unchanged on a balanced channel:
 * the streaming kinds live in ``_streaming.py``.
 """
 
+from __future__ import annotations
+
 import threading
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, Union
 
 from . import _native
-from ._call import _LOCALLY_CANCELLED, call_from_response, run_callback
+from ._call import call_from_response, remaining, request_bytes, run_callback
 from ._errors import MessageTooLargeError
-from ._status import (
-    Call,
-    FutureBases,
-    FutureCancelledError as _FutureCancelledError,
-    FutureTimeoutError as _FutureTimeoutError,
-    RpcError,
-    StatusCode,
-    UnaryUnaryBase,
-    _CallBase,
-    public_code,
-)
+from ._grpc import (CallCredentials, CallFutureBase, Compression, FutureCancelledError, FutureTimeoutError,
+                    MetadataArg, MetadataTuple, PublicCode, Req, Resp, UnaryUnaryBase)
+from ._status import LOCALLY_CANCELLED, Call, RpcError, StatusCode, public_code
 
-__all__ = [
-    "UnaryUnaryMultiCallable",
-    "CallFuture",
-]
+if TYPE_CHECKING:
+    from ._channel import Channel
 
-class UnaryUnaryMultiCallable(UnaryUnaryBase):
+
+class UnaryUnaryMultiCallable(UnaryUnaryBase[Req, Resp]):
     """A unary method of a :class:`lbchannel.Channel` (``grpc.UnaryUnaryMultiCallable``).
 
     ``credentials`` must be None (per-call credentials are not supported);
@@ -39,40 +32,37 @@ class UnaryUnaryMultiCallable(UnaryUnaryBase):
     ignored — wait-for-ready is a channel option (``wait_for_ready=True``).
     """
 
-    def __init__(self, channel, method, request_serializer, response_deserializer):
+    def __init__(self, channel: Channel, method: str, request_serializer: Optional[Callable[[Req], bytes]],
+                 response_deserializer: Optional[Callable[[bytes], Resp]]) -> None:
         self._channel = channel
         self._method = method
         self._serialize = request_serializer
         self._deserialize = response_deserializer
 
-    def _payload(self, request: Any, credentials: Any) -> Any:
+    def _payload(self, request: Req, credentials: Optional[CallCredentials]) -> bytes:
         if credentials is not None:
             raise NotImplementedError("per-call credentials are not supported by lbchannel")
         if self._serialize is None:
-            return request
+            return request  # type: ignore[return-value]  # bytes-like: Channel._invoke takes it as it is
         try:
             return self._serialize(request)
         except Exception as exc:
             raise RpcError(StatusCode.INTERNAL, "Exception serializing request! (%s)" % exc) from exc
 
-    def _outcome(self, call: Call) -> "tuple[Any, Call]":
+    def _outcome(self, call: Call) -> Tuple[Resp, Call]:
         """``(response, call)`` of a finished call; raises its RpcError."""
         if call._status != 0:
             raise RpcError.from_call(call)
         if self._deserialize is None:
-            return call._response, call
+            return call._response, call  # type: ignore[return-value]  # bytes: no deserializer
         try:
             return self._deserialize(call._response), call
         except Exception as exc:
-            raise RpcError(
-                StatusCode.INTERNAL,
-                "Exception deserializing response! (%s)" % exc,
-                call._initial,
-                call._trailing,
-                call._peer,
-            ) from exc
+            raise RpcError(StatusCode.INTERNAL, "Exception deserializing response! (%s)" % exc,
+                           call._initial, call._trailing, call._peer) from exc
 
-    def _blocking(self, request: Any, timeout: "float | None", metadata: Any, credentials: Any) -> "tuple[Any, Call]":
+    def _blocking(self, request: Req, timeout: Optional[float], metadata: MetadataArg,
+                  credentials: Optional[CallCredentials]) -> Tuple[Resp, Call]:
         payload = self._payload(request, credentials)
         try:
             call = self._channel._invoke(self._method, payload, timeout, metadata)
@@ -81,31 +71,32 @@ class UnaryUnaryMultiCallable(UnaryUnaryBase):
             raise RpcError(StatusCode.RESOURCE_EXHAUSTED, exc.message or str(exc)) from exc
         return self._outcome(call)
 
-    def __call__(self, request: Any, timeout: "float | None" = None, metadata: Any = None,
-                 credentials: Any = None, wait_for_ready: "bool | None" = None, compression: Any = None) -> Any:
+    def __call__(self, request: Req, timeout: Optional[float] = None, metadata: MetadataArg = None,
+                 credentials: Optional[CallCredentials] = None, wait_for_ready: Optional[bool] = None,
+                 compression: Optional[Compression] = None) -> Resp:
         """Run the RPC and return the response (deserialized when a deserializer was given).
 
         Raises :class:`lbchannel.RpcError` (a ``grpc.RpcError``) on a non-OK status.
         """
         return self._blocking(request, timeout, metadata, credentials)[0]
 
-    def with_call(self, request: Any, timeout: "float | None" = None, metadata: Any = None,
-                  credentials: Any = None, wait_for_ready: "bool | None" = None,
-                  compression: Any = None) -> "tuple[Any, Call]":
+    def with_call(self, request: Req, timeout: Optional[float] = None, metadata: MetadataArg = None,
+                  credentials: Optional[CallCredentials] = None, wait_for_ready: Optional[bool] = None,
+                  compression: Optional[Compression] = None) -> Tuple[Resp, Call]:
         """Run the RPC and return ``(response, call)``; ``call`` is an :class:`lbchannel.Call`."""
         return self._blocking(request, timeout, metadata, credentials)
 
-    def future(self, request: Any, timeout: "float | None" = None, metadata: Any = None,
-               credentials: Any = None, wait_for_ready: "bool | None" = None,
-               compression: Any = None) -> "CallFuture":
+    def future(self, request: Req, timeout: Optional[float] = None, metadata: MetadataArg = None,
+               credentials: Optional[CallCredentials] = None, wait_for_ready: Optional[bool] = None,
+               compression: Optional[Compression] = None) -> CallFuture[Resp]:
         """Start the RPC (``lbc_unary_async``) and return a :class:`CallFuture` at once.
 
         Its result arrives on the channel's event thread; ``cancel()`` ends
         the RPC on the wire (the server sees RST_STREAM).
         """
-        future = CallFuture(timeout, self._outcome)
+        future: CallFuture[Resp] = CallFuture(timeout, self._outcome)
         try:
-            payload = self._payload(request, credentials)
+            payload = request_bytes(self._payload(request, credentials))
             future.started(self._channel._start_unary(self._method, payload, timeout, metadata, future))
         except RpcError as exc:
             future.failed(exc)
@@ -114,7 +105,7 @@ class UnaryUnaryMultiCallable(UnaryUnaryBase):
         return future
 
 
-class CallFuture(_CallBase, *FutureBases):
+class CallFuture(CallFutureBase[Resp]):
     """A unary RPC started with ``lbc_unary_async``: a ``grpc.Future`` and ``grpc.Call``.
 
     :meth:`result` returns the response or raises the :class:`lbchannel.RpcError`;
@@ -123,7 +114,7 @@ class CallFuture(_CallBase, *FutureBases):
     when the future is already done).
     """
 
-    def __init__(self, timeout: "float | None", outcome: "Callable[[Call], tuple[Any, Call]]") -> None:
+    def __init__(self, timeout: Optional[float], outcome: Callable[[Call], Tuple[Resp, Call]]) -> None:
         self._deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
         self._to_outcome = outcome
         self._lock = threading.Lock()
@@ -131,11 +122,10 @@ class CallFuture(_CallBase, *FutureBases):
         #: The ``lbc_unary_call*`` while the RPC runs (cancel by handle).
         self._handle: Any = None
         self._cancelled = False
-        self._value: Any = None
-        self._call: "Call | None" = None
-        self._error: "BaseException | None" = None
-        self._callbacks: "list[Callable[[], None]]" = []
-
+        self._value: Optional[Resp] = None
+        self._call: Optional[Call] = None
+        self._error: Optional[RpcError] = None
+        self._callbacks: List[Callable[[], None]] = []
     # -- completion -------------------------------------------------------------
 
     def started(self, handle: Any) -> None:
@@ -146,8 +136,8 @@ class CallFuture(_CallBase, *FutureBases):
             else:
                 self._handle = handle
 
-    def _end(self, cancelled: bool = False, call: "Call | None" = None,
-             error: "BaseException | None" = None) -> bool:
+    def _end(self, cancelled: bool = False, call: Optional[Call] = None,
+             error: Optional[RpcError] = None) -> bool:
         """Record the outcome (the first one wins) and run the callbacks; False if already done."""
         with self._lock:
             if self._done.is_set():
@@ -164,7 +154,7 @@ class CallFuture(_CallBase, *FutureBases):
             run_callback(fn)
         return True
 
-    def failed(self, error: BaseException) -> None:
+    def failed(self, error: RpcError) -> None:
         """The RPC could not start: it ends with ``error``."""
         self._end(error=error)
 
@@ -208,73 +198,75 @@ class CallFuture(_CallBase, *FutureBases):
         """True once the RPC has finished or was cancelled."""
         return self._done.is_set()
 
-    def _wait(self, timeout: "float | None") -> None:
+    def _wait(self, timeout: Optional[float]) -> None:
         if not self._done.wait(timeout):
-            raise _FutureTimeoutError()
+            raise FutureTimeoutError()
         if self._cancelled:
-            raise _FutureCancelledError()
+            raise FutureCancelledError()
 
-    def result(self, timeout: "float | None" = None) -> Any:
+    def result(self, timeout: Optional[float] = None) -> Resp:
         """The response; raises the RPC's error, ``grpc.FutureTimeoutError`` or ``grpc.FutureCancelledError``."""
         self._wait(timeout)
         if self._error is not None:
             raise self._error
-        return self._value
+        return self._value  # type: ignore[return-value]  # set: the call succeeded
 
-    def exception(self, timeout: "float | None" = None) -> "BaseException | None":
+    def exception(self, timeout: Optional[float] = None) -> Optional[Exception]:
         """The RPC's exception (an :class:`lbchannel.RpcError`), or None on success."""
         self._wait(timeout)
         return self._error
 
-    def traceback(self, timeout: "float | None" = None) -> Any:
+    def traceback(self, timeout: Optional[float] = None) -> Any:
         """The traceback of :meth:`exception`, or None."""
         exc = self.exception(timeout)
         return None if exc is None else exc.__traceback__
 
-    def add_done_callback(self, fn: "Callable[[CallFuture], None]") -> None:
+    def add_done_callback(self, fn: Callable[[Any], None]) -> None:
         """Call ``fn(self)`` when the RPC finishes (at once if it already has)."""
         if not self.add_callback(lambda: fn(self)):
             run_callback(fn, self)
 
     # -- grpc.Call ------------------------------------------------------------
 
-    def _ask(self, what: str, if_cancelled: Any) -> Any:
-        """``what()`` of the finished Call or RpcError (blocks until the RPC ends)."""
+    def _final(self) -> Union[Call, RpcError, None]:
+        """The finished Call or RpcError (blocks until the RPC ends); None once cancelled."""
         self._done.wait()
-        final = None if self._cancelled else self._error if self._error is not None else self._call
-        return if_cancelled if final is None else getattr(final, what)()
+        return None if self._cancelled else self._error if self._error is not None else self._call
 
-    def code(self) -> Any:
+    def code(self) -> PublicCode:
         """The status code (blocks until the RPC ends)."""
-        return self._ask("code", public_code(StatusCode.CANCELLED))
+        final = self._final()
+        return public_code(StatusCode.CANCELLED) if final is None else final.code()
 
     def details(self) -> str:
         """The status message (blocks until the RPC ends)."""
-        return self._ask("details", _LOCALLY_CANCELLED)
+        final = self._final()
+        return LOCALLY_CANCELLED if final is None else final.details()
 
-    def initial_metadata(self) -> Any:
+    def initial_metadata(self) -> MetadataTuple:
         """Response headers (blocks until the RPC ends)."""
-        return self._ask("initial_metadata", ())
+        final = self._final()
+        return () if final is None else final.initial_metadata()
 
-    def trailing_metadata(self) -> Any:
+    def trailing_metadata(self) -> MetadataTuple:
         """Response trailers (blocks until the RPC ends)."""
-        return self._ask("trailing_metadata", ())
+        final = self._final()
+        return () if final is None else final.trailing_metadata()
 
     def peer(self) -> str:
         """Endpoint that served the RPC (blocks until the RPC ends)."""
-        return self._ask("peer", "")
+        final = self._final()
+        return "" if final is None else final.peer()
 
     def is_active(self) -> bool:
         """True while the RPC has not finished."""
         return not self._done.is_set()
 
-    def time_remaining(self) -> "float | None":
+    def time_remaining(self) -> Optional[float]:  # type: ignore[override]  # see _status.py
         """Seconds until the deadline, or None without one."""
-        if self._deadline is None:
-            return None
-        return max(0.0, self._deadline - time.monotonic())
+        return remaining(self._deadline)
 
-    def add_callback(self, callback: "Callable[[], None]") -> bool:
+    def add_callback(self, callback: Callable[[], None]) -> bool:
         """Call ``callback()`` when the RPC ends; False (and never called) if it already has."""
         with self._lock:
             if self._done.is_set():

@@ -10,28 +10,34 @@ Response metadata comes back as a tuple of ``(key, value)`` tuples with
 bytes values for ``-bin`` keys and str values otherwise.
 """
 
+from __future__ import annotations
+
 import ctypes
+from typing import Any, List, Optional, Tuple, Union
 
 from . import _native
 from ._errors import _check
+from ._grpc import MetadataArg, MetadataTuple
 
-__all__ = ["build", "read"]
 
-
-def _key_bytes(key):
-    if isinstance(key, str):
-        data = key.encode("utf-8")
-    elif isinstance(key, (bytes, bytearray, memoryview)):
-        data = bytes(key)
+def c_text(value: object, what: str) -> Optional[bytes]:
+    """str (UTF-8 encoded) or bytes for a ``const char *`` argument; None stays None
+    (NULL: the library reports LBC_ERR_INVALID_ARGUMENT). Refuses a NUL character: C
+    would see the text cut short there."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        data = value.encode("utf-8")
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
     else:
-        raise TypeError("metadata key must be str or bytes, not %s" % type(key).__name__)
+        raise TypeError("%s must be str or bytes, not %s" % (what, type(value).__name__))
     if b"\0" in data:
-        # A C string ends at the NUL: the key would be sent cut short.
-        raise ValueError("metadata key contains a NUL character: %r" % (key,))
+        raise ValueError("%s contains a NUL character: %r" % (what, value))
     return data
 
 
-def _value_bytes(value):
+def _value_bytes(value: object) -> bytes:
     if isinstance(value, str):
         return value.encode("utf-8")
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -39,7 +45,7 @@ def _value_bytes(value):
     raise TypeError("metadata value must be str or bytes, not %s" % type(value).__name__)
 
 
-def build(metadata):
+def build(metadata: MetadataArg) -> Any:
     """Create an ``lbc_metadata*`` holding ``metadata``.
 
     Returns ``None`` (a NULL pointer) for ``None``/empty metadata. The caller
@@ -49,13 +55,16 @@ def build(metadata):
     """
     if not metadata:
         return None
-    pairs = []
+    pairs: List[Tuple[bytes, bytes]] = []
     for item in metadata:
         try:
-            key, value = item
+            k, v = item
         except (TypeError, ValueError):
             raise TypeError("metadata must be a sequence of (key, value) pairs, got %r" % (item,)) from None
-        pairs.append((_key_bytes(key), _value_bytes(value)))
+        key = c_text(k, "metadata key")
+        if key is None:
+            raise TypeError("metadata key must be str or bytes, not NoneType")
+        pairs.append((key, _value_bytes(v)))
     md = _native.lbc_metadata_p()
     _check(_native.lbc_metadata_new(ctypes.byref(md)), "lbc_metadata_new")
     try:
@@ -70,12 +79,12 @@ def build(metadata):
     return md
 
 
-def read(md):
+def read(md: Any) -> MetadataTuple:
     """Copy a borrowed ``const lbc_metadata*`` into a tuple of ``(key, value)``."""
     if not md:
         return ()
-    count = _native.lbc_metadata_count(md)
-    out = []
+    count: int = _native.lbc_metadata_count(md)
+    out: List[Tuple[str, Union[str, bytes]]] = []
     key = ctypes.c_char_p()
     value = ctypes.POINTER(ctypes.c_ubyte)()
     length = ctypes.c_size_t()
@@ -85,13 +94,12 @@ def read(md):
             "lbc_metadata_get",
         )
         k = (key.value or b"").decode("ascii", "replace")
-        raw = ctypes.string_at(value, length.value) if length.value else b""
+        raw: bytes = ctypes.string_at(value, length.value) if length.value else b""
         if k.endswith("-bin"):
             out.append((k, raw))
         else:
             try:
-                v = raw.decode("ascii")
+                out.append((k, raw.decode("ascii")))
             except UnicodeDecodeError:
-                v = raw.decode("utf-8", "replace")
-            out.append((k, v))
+                out.append((k, raw.decode("utf-8", "replace")))
     return tuple(out)

@@ -19,38 +19,14 @@ Search order (see :func:`load`):
 4. ``liblbchannel.so.1`` through the dynamic loader's search path.
 """
 
+from __future__ import annotations
+
 import ctypes
 import ctypes.util
 import glob
 import os
-from ctypes import (
-    POINTER,
-    Structure,
-    c_char_p,
-    c_double,
-    c_int,
-    c_int64,
-    c_size_t,
-    c_ubyte,
-    c_void_p,
-)
-
-__all__ = [
-    "lib",
-    "library_path",
-    "ENV_VAR",
-    "REQUIRED_VERSION_NUM",
-    "lbc_options_p",
-    "lbc_metadata_p",
-    "lbc_channel_p",
-    "lbc_response_p",
-    "lbc_address_list_p",
-    "lbc_lookup_fn",
-    "lbc_log_fn",
-    "lbc_cq_p",
-    "lbc_call_p",
-    "lbc_event",
-]
+from ctypes import POINTER, Structure, c_char_p, c_double, c_int, c_int64, c_size_t, c_ubyte, c_void_p
+from typing import Any, Iterator, List, Optional, Tuple
 
 #: Environment variable naming the library file to load.
 ENV_VAR = "LBCHANNEL_LIBRARY"
@@ -59,57 +35,21 @@ ENV_VAR = "LBCHANNEL_LIBRARY"
 REQUIRED_VERSION_NUM = 0x010000
 
 
-# ---------------------------------------------------------------------------
-# Opaque handle types. Distinct Structure subclasses (rather than c_void_p)
-# make ctypes refuse to pass, say, a metadata pointer where a channel is due.
-# ---------------------------------------------------------------------------
+def _opaque(name: str) -> Any:
+    """The pointer type of an opaque ``struct NAME``. Distinct Structure subclasses (rather
+    than c_void_p) make ctypes refuse to pass, say, a metadata pointer where a channel is due."""
+    return POINTER(type(name, (Structure,), {"__doc__": "Opaque ``struct %s``." % name}))
 
 
-class lbc_options(Structure):
-    """Opaque ``struct lbc_options``."""
-
-
-class lbc_metadata(Structure):
-    """Opaque ``struct lbc_metadata``."""
-
-
-class lbc_channel(Structure):
-    """Opaque ``struct lbc_channel``."""
-
-
-class lbc_response(Structure):
-    """Opaque ``struct lbc_response``."""
-
-
-class lbc_address_list(Structure):
-    """Opaque ``struct lbc_address_list`` (valid only during a lookup callback)."""
-
-
-class lbc_cq(Structure):
-    """Opaque ``struct lbc_cq`` (a completion queue)."""
-
-
-class lbc_call(Structure):
-    """Opaque ``struct lbc_call`` (a streaming call)."""
-
-
-class lbc_unary_call(Structure):
-    """Opaque ``struct lbc_unary_call`` (an asynchronous unary call's handle)."""
-
-
-class lbc_connectivity_watch(Structure):
-    """Opaque ``struct lbc_connectivity_watch`` (a connectivity subscription)."""
-
-
-lbc_options_p = POINTER(lbc_options)
-lbc_metadata_p = POINTER(lbc_metadata)
-lbc_channel_p = POINTER(lbc_channel)
-lbc_response_p = POINTER(lbc_response)
-lbc_address_list_p = POINTER(lbc_address_list)
-lbc_cq_p = POINTER(lbc_cq)
-lbc_call_p = POINTER(lbc_call)
-lbc_unary_call_p = POINTER(lbc_unary_call)
-lbc_connectivity_watch_p = POINTER(lbc_connectivity_watch)
+lbc_options_p = _opaque("lbc_options")
+lbc_metadata_p = _opaque("lbc_metadata")
+lbc_channel_p = _opaque("lbc_channel")
+lbc_response_p = _opaque("lbc_response")
+lbc_address_list_p = _opaque("lbc_address_list")  # valid only during a lookup callback
+lbc_cq_p = _opaque("lbc_cq")  # a completion queue
+lbc_call_p = _opaque("lbc_call")  # a streaming call
+lbc_unary_call_p = _opaque("lbc_unary_call")  # an asynchronous unary call's handle
+lbc_connectivity_watch_p = _opaque("lbc_connectivity_watch")  # a connectivity subscription
 
 
 class lbc_event(Structure):
@@ -137,12 +77,7 @@ LBC_EVENT_CALL = 2
 LBC_EVENT_LOG = 3
 LBC_EVENT_LOOKUP = 4
 LBC_EVENT_CONNECTIVITY = 5
-# lbc_connectivity_state, indexed by value
-LBC_CONN_IDLE = 0
-LBC_CONN_CONNECTING = 1
-LBC_CONN_READY = 2
-LBC_CONN_TRANSIENT_FAILURE = 3
-LBC_CONN_SHUTDOWN = 4
+# lbc_connectivity_state names, indexed by value
 CONNECTIVITY_NAMES = ("IDLE", "CONNECTING", "READY", "TRANSIENT_FAILURE", "SHUTDOWN")
 # lbc_watch_flag
 LBC_WATCH_ENDPOINTS = 0x1
@@ -169,7 +104,7 @@ _c_ubyte_p = POINTER(c_ubyte)
 _c_char_p_p = POINTER(c_char_p)
 
 
-def _candidates():
+def _candidates() -> Iterator[Tuple[str, Optional[str]]]:
     """Yield ``(description, path_or_name)`` pairs in search order."""
     override = os.environ.get(ENV_VAR)
     if override:
@@ -178,15 +113,11 @@ def _candidates():
     here = os.path.dirname(os.path.abspath(__file__))
     for path in sorted(glob.glob(os.path.join(here, "liblbchannel.so*"))):
         yield ("next to the package", path)
-    found = ctypes.util.find_library("lbchannel")
-    if found:
-        yield ('ctypes.util.find_library("lbchannel")', found)
-    else:
-        yield ('ctypes.util.find_library("lbchannel")', None)
+    yield ('ctypes.util.find_library("lbchannel")', ctypes.util.find_library("lbchannel"))
     yield ("dynamic loader search path", "liblbchannel.so.1")
 
 
-def _check_version(cdll, where):
+def _check_version(cdll: ctypes.CDLL, where: str) -> None:
     """Raise ImportError unless the loaded library speaks our C API version."""
     try:
         fn = cdll.lbc_version_num
@@ -196,7 +127,7 @@ def _check_version(cdll, where):
         ) from None
     fn.argtypes = []
     fn.restype = c_int
-    num = fn()
+    num: int = fn()
     major, minor = (num >> 16) & 0xFF, (num >> 8) & 0xFF
     want_major, want_minor = (REQUIRED_VERSION_NUM >> 16) & 0xFF, (REQUIRED_VERSION_NUM >> 8) & 0xFF
     # The ABI policy: the same major, and at least the minor we were written against.
@@ -208,14 +139,14 @@ def _check_version(cdll, where):
         )
 
 
-def load():
+def load() -> Tuple[ctypes.CDLL, str]:
     """Find, load and version-check ``liblbchannel``.
 
     Returns a ``(ctypes.CDLL, path)`` pair. Raises :class:`ImportError`
     listing every location tried (and why each failed) when no compatible
     library can be loaded.
     """
-    tried = []
+    tried: List[str] = []
     for how, path in _candidates():
         if path is None:
             tried.append("%s: not found" % how)
@@ -238,14 +169,14 @@ def load():
 lib, library_path = load()
 
 
-def _fn(name, restype, argtypes):
+def _fn(name: str, restype: Any, argtypes: List[Any]) -> Any:
     """Declare one C function: set its restype/argtypes and return it."""
     try:
         f = getattr(lib, name)
     except AttributeError:
         raise ImportError(
-            "%s does not export %s(), which this binding needs: the library is older "
-            "than include/lbchannel.h or not lbchannel at all" % (library_path, name)
+            "%s does not export %s(), which every lbchannel %d.x library does: not an "
+            "lbchannel library" % (library_path, name, REQUIRED_VERSION_NUM >> 16)
         ) from None
     f.restype = restype
     f.argtypes = argtypes

@@ -28,11 +28,99 @@ without the ``grpc.`` prefix are lbchannel option names and pass through (the
 library rejects unknown ones with the same exception).
 """
 
-from typing import Any, Callable, Dict, Iterable, Optional, Tuple
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple, TypedDict, Union
 
 from ._errors import ErrorCode, UnknownOptionError
 
-__all__ = ["GRPC_OPTION_NAMES", "channel_options"]
+
+class ChannelOptions(TypedDict, total=False):
+    """The lbchannel options, keyword arguments of :class:`lbchannel.Channel` and the
+    ``*_channel`` functions (sync and aio). Each is passed to ``lbc_options_set(key,
+    str(value))`` (bools as ``"true"``/``"false"``); ``include/lbchannel.h`` gives the
+    ranges and defaults. Durations are in milliseconds, sizes in bytes."""
+
+    # balancing: least_request (default), round_robin, pick_first, peak_ewma,
+    # weighted_round_robin (weights as "ADDRESS;weight=N" in set_endpoints / lookup
+    # answers, or SRV weights)
+    lb_policy: str
+    least_request_choice_count: int
+    peak_ewma_decay_ms: int
+    connect_timeout_ms: int
+    wait_for_ready: bool
+    max_send_message_size: int
+    max_receive_message_size: int
+    backoff_initial_ms: int
+    backoff_multiplier: float
+    backoff_jitter: float
+    backoff_max_ms: int
+    backoff_reset_after_ms: int
+    authority: str
+    user_agent: str
+    stream_window_bytes: int
+    stream_send_buffer_bytes: int
+    # discovery
+    discovery_interval_ms: int
+    min_reresolution_interval_ms: int
+    dns_use_ttl: bool
+    dns_ttl_floor_ms: int
+    dns_srv: bool
+    dns_timeout_ms: int
+    empty_answer: str  # "keep" | "apply"
+    resolution: str  # "lazy" | "eager"
+    eager_timeout_ms: int
+    # TLS (PEM values may be bytes; see also lbchannel.secure_channel)
+    tls: bool
+    tls_ca_file: str
+    tls_ca_dir: str
+    tls_ca_pem: Union[str, bytes]
+    tls_cert_file: str
+    tls_key_file: str
+    tls_cert_pem: Union[str, bytes]
+    tls_key_pem: Union[str, bytes]
+    tls_server_name: str
+    tls_min_version: str
+    tls_session_resumption: bool
+    # outlier ejection (0 = off), slow start (0 = off), subsetting (0 = all endpoints)
+    outlier_consecutive_failures: int
+    outlier_base_ejection_ms: int
+    outlier_max_ejection_ms: int
+    outlier_max_ejection_percent: int
+    outlier_status_codes: str  # e.g. "UNAVAILABLE,13"
+    outlier_failure_percentage: int
+    outlier_interval_ms: int
+    outlier_request_volume: int
+    slow_start_window_ms: int
+    slow_start_min_weight_percent: int
+    subset_size: int
+    subset_client_id: str
+    # keepalive PINGs (gRFC A8): 0 = off (the default); a PING unanswered for
+    # keepalive_timeout_ms declares the connection dead; a GOAWAY "too_many_pings"
+    # doubles keepalive_time_ms
+    keepalive_time_ms: int
+    keepalive_timeout_ms: int
+    keepalive_permit_without_calls: bool
+    # retries and hedging (gRFC A6, off by default); a call's attempts / attempt_peers()
+    # tell where its attempts went
+    retry_max_attempts: int
+    retry_initial_backoff_ms: int
+    retry_max_backoff_ms: int
+    retry_backoff_multiplier: float
+    retry_jitter: float
+    retry_status_codes: str  # e.g. "UNAVAILABLE,RESOURCE_EXHAUSTED"
+    retry_throttle_max_tokens: int
+    retry_throttle_token_ratio: float
+    retry_buffer_bytes: int
+    hedging_max_attempts: int
+    hedging_delay_ms: int
+    hedging_non_fatal_codes: str
+    # a gRPC service config (JSON text, bytes or a dict; see lbchannel._service_config):
+    # its healthCheckConfig.serviceName becomes health_check_service
+    service_config: Union[str, bytes, Dict[str, Any]]
+    # grpc.health.v1 service name; any string ("" too) turns health checking on:
+    # only SERVING endpoints are picked (stats() "health")
+    health_check_service: str
 
 #: What an ``options`` argument holds: grpcio's ``(key, value)`` pairs.
 Options = Optional[Iterable[Tuple[str, Any]]]
@@ -81,9 +169,9 @@ def _unknown(key: str) -> UnknownOptionError:
     )
 
 
-def channel_options(options: Options, keywords: Dict[str, Any]) -> Dict[str, Any]:
+def channel_options(options: Options, keywords: ChannelOptions) -> Dict[str, Any]:
     """grpcio's ``options`` pairs translated to lbchannel options, then ``keywords``
-    (lbchannel options, ``lookup``, ``log_callback``, ...), which win on a clash.
+    (lbchannel options), which win on a clash.
 
     Raises:
         lbchannel.UnknownOptionError: a ``grpc.*`` key not in :data:`GRPC_OPTION_NAMES`.

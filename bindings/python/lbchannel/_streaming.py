@@ -9,55 +9,24 @@ taken and status known), by ``close()``/``with``, or by ``__del__`` as a
 fallback.
 """
 
+from __future__ import annotations
+
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, Optional, Tuple
 
-from ._call import run_callback
+from ._call import Buffer, NativeCall, Status, remaining, request_bytes, run_callback, serialize
 from ._errors import CallFinishedError, MessageTooLargeError, SendClosedError
-from ._status import (
-    FutureBases,
-    FutureTimeoutError as _FutureTimeoutError,
-    RpcError,
-    StatusCode,
-    StreamStreamBase,
-    StreamUnaryBase,
-    UnaryStreamBase,
-    _CallBase,
-    public_code,
-)
+from ._grpc import (CallCredentials, CallFutureBase, CallIteratorBase, Compression, FutureTimeoutError, MetadataArg,
+                    MetadataTuple, PublicCode, Req, Resp, StreamStreamBase, StreamUnaryBase, UnaryStreamBase)
+from ._status import (NO_RESPONSE, REQUEST_ITERATION_FAILED, REQUEST_SERIALIZATION_FAILED,
+                      RESPONSE_DESERIALIZATION_FAILED, Call, RpcError, StatusCode, describe, lbc_code, public_code)
 
-__all__ = [
-    "StreamingCall",
-    "StreamCall",
-    "UnaryStreamMultiCallable",
-    "StreamUnaryMultiCallable",
-    "StreamStreamMultiCallable",
-    "consume_requests",
-    "request_bytes",
-]
-
-_REQUEST_ITERATION_FAILED = "Exception iterating requests!"
-_REQUEST_SERIALIZATION_FAILED = "Exception serializing request!"
-_RESPONSE_DESERIALIZATION_FAILED = "Exception deserializing response!"
-_NO_RESPONSE = "the server ended the call without a response message"
+if TYPE_CHECKING:
+    from ._channel import Channel
 
 
-def request_bytes(request):
-    if request is None:
-        return b""
-    if isinstance(request, bytes):
-        return request
-    if isinstance(request, (bytearray, memoryview)):
-        return bytes(request)
-    raise TypeError("a message must be bytes-like, not %s" % type(request).__name__)
-
-
-def _serialize(serializer, request):
-    return serializer(request) if serializer is not None else request_bytes(request)
-
-
-def consume_requests(native, iterator, serializer):
+def consume_requests(native: NativeCall, iterator: Iterator[Any], serializer: Optional[Callable[[Any], bytes]]) -> None:
     """Send every request of ``iterator`` on ``native``, then half-close.
 
     Runs on a helper thread (one per client-streaming call, as in grpcio).
@@ -71,9 +40,9 @@ def consume_requests(native, iterator, serializer):
             if native.done or not native.alive:
                 return
             try:
-                data = _serialize(serializer, request)
+                data = serialize(serializer, request)
             except Exception as exc:
-                native.fail_locally(StatusCode.INTERNAL, _REQUEST_SERIALIZATION_FAILED, exc)
+                native.fail_locally(StatusCode.INTERNAL, REQUEST_SERIALIZATION_FAILED, exc)
                 return
             try:
                 native.send_blocking(data)
@@ -84,40 +53,31 @@ def consume_requests(native, iterator, serializer):
                 return
         native.close_send()
     except Exception as exc:
-        native.fail_locally(StatusCode.UNKNOWN, _REQUEST_ITERATION_FAILED, exc)
+        native.fail_locally(StatusCode.UNKNOWN, REQUEST_ITERATION_FAILED, exc)
 
 
-def start_consumer(native, iterator, serializer):
-    thread = threading.Thread(
-        target=consume_requests, args=(native, iterator, serializer), name="lbchannel-requests", daemon=True
-    )
-    thread.start()
-    return thread
-
-
-def _rpc_error_from(native, peer=None):
-    code, details, trailing = native.status()
-    err = RpcError(code, details, native.initial or (), trailing, native.peer() if peer is None else peer)
-    if native.local_error is not None:
-        err.__cause__ = native.local_error
-    return err
+def start_consumer(native: NativeCall, iterator: Iterator[Any], serializer: Optional[Callable[[Any], bytes]]) -> None:
+    threading.Thread(target=consume_requests, args=(native, iterator, serializer), name="lbchannel-requests",
+                     daemon=True).start()
 
 
 class _CallControl:
     """The ``grpc.Call`` controls both kinds of call object share (over ``self._native``)."""
 
-    def peer(self):
+    _native: NativeCall
+
+    def peer(self) -> str:
         """Address of the endpoint the call was put on ("" until it was)."""
         return self._native.peer()
 
-    def attempt_peers(self):
+    def attempt_peers(self) -> Tuple[str, ...]:
         """The endpoint of every attempt so far, in order (the last is :meth:`peer`):
         more than one when a retry policy resent the call (transparent retries
         of streams the server never processed do not count)."""
         return self._native.attempt_peers()
 
     @property
-    def attempts(self):
+    def attempts(self) -> int:
         """How many attempts the call has made (``lbc_call_attempts``)."""
         return len(self.attempt_peers())
 
@@ -128,15 +88,15 @@ class _CallControl:
         ``cancelled()``) is True and ``code()`` is CANCELLED."""
         return self._native.cancel()
 
-    def is_active(self):
+    def is_active(self) -> bool:
         """True while the call has not ended."""
         return not self._native.done
 
-    def time_remaining(self):
+    def time_remaining(self) -> Optional[float]:
         """Seconds left before the deadline, or None without one."""
         return self._native.time_remaining()
 
-    def add_callback(self, callback):
+    def add_callback(self, callback: Callable[[], None]) -> bool:
         """Call ``callback()`` when the call ends (from a library helper thread);
         False (and never called) if it already has."""
         return self._native.add_callback(callback)
@@ -145,11 +105,11 @@ class _CallControl:
         """True once the call has ended."""
         return self._native.done
 
-    def _final(self) -> "tuple[int, str, tuple]":
+    def _final(self) -> Status:
         self._native.wait()
-        return self._native.status()
+        return self._native.status()  # type: ignore[return-value]  # known once wait() returned
 
-    def code(self) -> Any:
+    def code(self) -> PublicCode:
         """The status code (``grpc.StatusCode`` with grpcio); waits for the end of the call."""
         return public_code(self._final()[0])
 
@@ -157,11 +117,11 @@ class _CallControl:
         """The status message; waits for the end of the call."""
         return self._final()[1]
 
-    def trailing_metadata(self) -> tuple:
+    def trailing_metadata(self) -> MetadataTuple:
         """Trailers as a tuple of ``(key, value)``; waits for the end of the call."""
         return self._final()[2]
 
-    def initial_metadata(self, timeout: "float | None" = None) -> tuple:
+    def initial_metadata(self, timeout: Optional[float] = None) -> MetadataTuple:
         """Response headers as a tuple of ``(key, value)`` (waits for them, up to ``timeout`` s)."""
         return self._native.headers_blocking(timeout)
 
@@ -172,7 +132,7 @@ class _CallControl:
             pass
 
 
-class StreamingCall(_CallControl, _CallBase):
+class StreamingCall(_CallControl, CallIteratorBase[bytes]):  # type: ignore[misc]  # see _status.py
     """A bytes-level streaming call (any shape) from :meth:`lbchannel.Channel.stream`.
 
     Send with :meth:`send` / :meth:`close_send`, receive with :meth:`recv` or
@@ -185,13 +145,13 @@ class StreamingCall(_CallControl, _CallBase):
     works from any thread.
     """
 
-    def __init__(self, native, method):
+    def __init__(self, native: NativeCall, method: str) -> None:
         self._native = native
         self._method = method
 
     # -- sending --------------------------------------------------------------------
 
-    def send(self, message, end=False, timeout=None):
+    def send(self, message: Buffer, end: bool = False, timeout: Optional[float] = None) -> None:
         """Queue one message (bytes-like); ``end=True`` closes the send side after it.
 
         Waits for room in the send buffer up to ``timeout`` seconds (None:
@@ -205,13 +165,13 @@ class StreamingCall(_CallControl, _CallBase):
         """
         self._native.send_blocking(request_bytes(message), end, timeout)
 
-    def close_send(self):
+    def close_send(self) -> None:
         """Half-close: no more messages will be sent (the queued ones still are)."""
         self._native.close_send()
 
     # -- receiving ------------------------------------------------------------------
 
-    def recv(self, timeout=None):
+    def recv(self, timeout: Optional[float] = None) -> Optional[bytes]:
         """The next message (bytes), or None once the call has ended and every
         message was taken. Raises lbchannel.WouldBlockError (a TimeoutError)
         when nothing arrives within ``timeout`` seconds."""
@@ -224,94 +184,87 @@ class StreamingCall(_CallControl, _CallBase):
             self._native.wait()
         return data
 
-    def __iter__(self):
+    def __iter__(self) -> StreamingCall:
         return self
 
-    def __next__(self):
+    def __next__(self) -> bytes:
         data = self.recv()
         if data is None:
-            code = self._native.status()[0]
+            code = self._final()[0]
             if code != 0:
-                raise _rpc_error_from(self._native)
+                raise self._native.error(RpcError)
             raise StopIteration
         return data
 
     # -- grpc.Call / RpcContext -------------------------------------------------------
 
-    def wait(self, timeout=None):
+    def wait(self, timeout: Optional[float] = None) -> bool:
         """Wait until the call has ended; True if it has (False after ``timeout`` seconds)."""
         return self._native.wait(timeout)
 
-    def close(self):
+    def close(self) -> None:
         """Cancel the call if still running and free the native call. Idempotent."""
         self._native.free()
 
-    def __enter__(self):
+    def __enter__(self) -> StreamingCall:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
-        return False
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         status = self._native.status()
         state = "active" if status is None else "ended %s" % public_code(status[0])
         return "<lbchannel.StreamingCall %s %s peer=%r>" % (self._method, state, self._native._peer)
 
 
-#: Short alias.
-StreamCall = StreamingCall
-
-
-class _Rendezvous(_CallControl, RpcError, *FutureBases):
+class _Rendezvous(_CallControl, RpcError, CallIteratorBase[Resp], CallFutureBase[Resp]):  # type: ignore[misc]
     """A running streaming RPC of the grpc.Channel interface, like grpcio's
     ``_MultiThreadedRendezvous``: a ``grpc.Call``, a ``grpc.Future``, an
     iterator of responses (server streaming) and — once it failed — the
     ``grpc.RpcError`` it raises.
     """
 
-    def __init__(self, native, deserializer, streaming_response):
+    def __init__(self, native: NativeCall, deserializer: Optional[Callable[[bytes], Resp]],
+                 streaming_response: bool) -> None:
         Exception.__init__(self)
         self._native = native
         self._deserialize = deserializer
         self._streaming = streaming_response
         self._response_taken = False
-        self._response = None
+        self._response: Optional[Resp] = None
         self._lock = threading.Lock()
 
     # -- outcome --------------------------------------------------------------------
 
-    def _failure(self):
+    def _failure(self) -> _Rendezvous[Resp]:
         """This object, ready to be raised (caused by the request iterator's error, if any)."""
         if self._native.local_error is not None and self.__cause__ is None:
             self.__cause__ = self._native.local_error
         return self
 
-    def _fail(self, code, details, exc):
-        self._native.fail_locally(code, details, exc)
-
-    def _release(self):
+    def _release(self) -> None:
         """Free the native call once nothing more can be read from it."""
         if self._native.done and (self._native.drained or not self._streaming and self._response_taken):
             self._native.free()
 
-    def _deserialized(self, data):
+    def _deserialized(self, data: bytes) -> Resp:
         if self._deserialize is None:
-            return data
+            return data  # type: ignore[return-value]  # bytes: there is no deserializer
         try:
             return self._deserialize(data)
         except Exception as exc:
-            self._fail(StatusCode.INTERNAL, _RESPONSE_DESERIALIZATION_FAILED, exc)
+            self._native.fail_locally(StatusCode.INTERNAL, RESPONSE_DESERIALIZATION_FAILED, exc)
             raise self from exc
 
     # -- iterator (server streaming) ------------------------------------------------------
 
-    def __iter__(self):
+    def __iter__(self) -> _Rendezvous[Resp]:
         if not self._streaming:
             raise TypeError("a call with a single response is not iterable")
         return self
 
-    def __next__(self):
+    def __next__(self) -> Resp:
         if not self._streaming:
             raise TypeError("a call with a single response is not iterable")
         try:
@@ -327,42 +280,42 @@ class _Rendezvous(_CallControl, RpcError, *FutureBases):
             raise StopIteration
         return self._deserialized(data)
 
-    def next(self):
+    def next(self) -> Resp:
         return self.__next__()
 
     # -- single response ---------------------------------------------------------------
 
-    def _take_response(self, timeout):
+    def _take_response(self, timeout: Optional[float]) -> Resp:
         """Read the one response message and the status; raise self on failure."""
         end_at = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             if not self._response_taken:
-                left = None if end_at is None else max(0.0, end_at - time.monotonic())
+                left = remaining(end_at)
                 try:
                     data = self._native.recv_blocking(left)
                 except TimeoutError:
-                    raise _FutureTimeoutError() from None
+                    raise FutureTimeoutError() from None
                 except KeyboardInterrupt:
                     self._native.cancel()
                     raise
-                left = None if end_at is None else max(0.0, end_at - time.monotonic())
+                left = remaining(end_at)
                 if not self._native.wait(left):
-                    raise _FutureTimeoutError()
-                code = self._native.status()[0]
+                    raise FutureTimeoutError()
+                code = self._final()[0]
                 if code == 0:
                     if data is None:
-                        self._fail(StatusCode.INTERNAL, _NO_RESPONSE, None)
+                        self._native.fail_locally(StatusCode.INTERNAL, NO_RESPONSE, None)
                     else:
                         self._response = self._deserialized(data)
                 self._response_taken = True
                 self._release()
-        if self._native.status()[0] != 0:
+        if self._final()[0] != 0:
             raise self._failure()
-        return self._response
+        return self._response  # type: ignore[return-value]  # set: the call succeeded
 
     # -- grpc.Future ------------------------------------------------------------------
 
-    def result(self, timeout=None):
+    def result(self, timeout: Optional[float] = None) -> Resp:
         """The response (single-response calls); raises this object (an RpcError) on failure.
 
         For server-streaming calls: waits for the end of the call and returns
@@ -371,33 +324,33 @@ class _Rendezvous(_CallControl, RpcError, *FutureBases):
         if not self._streaming:
             return self._take_response(timeout)
         if not self._native.wait(timeout):
-            raise _FutureTimeoutError()
-        if self._native.status()[0] != 0:
+            raise FutureTimeoutError()
+        if self._final()[0] != 0:
             raise self._failure()
-        return None
+        return None  # type: ignore[return-value]  # a server-streaming call has no single response
 
-    def exception(self, timeout=None):
+    def exception(self, timeout: Optional[float] = None) -> Optional[Exception]:
         """None if the RPC succeeded, else this object (an RpcError)."""
         try:
             self.result(timeout)
-        except _FutureTimeoutError:
+        except FutureTimeoutError:
             raise
         except RpcError:
             return self
         return None
 
-    def traceback(self, timeout=None):
+    def traceback(self, timeout: Optional[float] = None) -> Any:
         exc = self.exception(timeout)
         return None if exc is None else exc.__traceback__
 
-    def cancelled(self):
+    def cancelled(self) -> bool:
         """True if the call was cancelled by :meth:`cancel`."""
         return self._native.cancelled and self._native.done
 
-    def running(self):
+    def running(self) -> bool:
         return not self._native.done
 
-    def add_done_callback(self, fn):
+    def add_done_callback(self, fn: Callable[[Any], None]) -> None:
         """Call ``fn(self)`` when the call ends (at once if it has)."""
         if not self._native.add_callback(lambda: fn(self)):
             run_callback(fn, self)
@@ -405,65 +358,55 @@ class _Rendezvous(_CallControl, RpcError, *FutureBases):
     # -- grpc.Call --------------------------------------------------------------------
 
     @property
-    def status_code(self):
-        try:
-            return StatusCode(self._final()[0])
-        except ValueError:
-            return StatusCode.UNKNOWN
+    def status_code(self) -> StatusCode:
+        return lbc_code(self._final()[0])
 
-    def debug_error_string(self):
-        return self._format()
-
-    def _format(self):
+    def _format(self) -> str:
         status = self._native.status()
-        if status is None:
-            return "<RPC in progress>"
-        text = StatusCode(status[0]).name if 0 <= status[0] <= 16 else str(status[0])
-        if status[1]:
-            text += ": %s" % status[1]
-        return text
+        return "<RPC in progress>" if status is None else describe(status[0], status[1])
 
-    def __str__(self):
-        return self._format()
-
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<lbchannel._Rendezvous %s peer=%r>" % (self._format(), self._native._peer)
 
-    def __reduce__(self):
+    def __reduce__(self) -> Tuple[Any, ...]:
         raise TypeError("a running call cannot be pickled")
 
 
-class _StreamingMultiCallable:
-    def __init__(self, channel, method, request_serializer, response_deserializer):
+class _StreamingMultiCallable(Generic[Req, Resp]):
+    def __init__(self, channel: Channel, method: str, request_serializer: Optional[Callable[[Req], bytes]],
+                 response_deserializer: Optional[Callable[[bytes], Resp]]) -> None:
         self._channel = channel
         self._method = method
         self._serialize = request_serializer
         self._deserialize = response_deserializer
 
-    def _start(self, timeout, metadata, credentials):
+    def _start(self, timeout: Optional[float], metadata: MetadataArg,
+               credentials: Optional[CallCredentials]) -> NativeCall:
         if credentials is not None:
             raise NotImplementedError("per-call credentials are not supported by lbchannel")
         return self._channel._start_native_call(self._method, metadata, timeout)
 
-    def _with_requests(self, request_iterator, timeout, metadata, credentials, streaming_response):
+    def _with_requests(self, request_iterator: Iterator[Req], timeout: Optional[float], metadata: MetadataArg,
+                       credentials: Optional[CallCredentials], streaming_response: bool) -> _Rendezvous[Resp]:
         native = self._start(timeout, metadata, credentials)
         call = _Rendezvous(native, self._deserialize, streaming_response)
         start_consumer(native, request_iterator, self._serialize)
         return call
 
 
-class UnaryStreamMultiCallable(_StreamingMultiCallable, UnaryStreamBase):
+class UnaryStreamMultiCallable(_StreamingMultiCallable[Req, Resp], UnaryStreamBase[Req, Resp]):
     """A server-streaming method (``grpc.UnaryStreamMultiCallable``)."""
 
-    def __call__(self, request, timeout=None, metadata=None, credentials=None,
-                 wait_for_ready=None, compression=None):
+    def __call__(self, request: Req, timeout: Optional[float] = None, metadata: MetadataArg = None,
+                 credentials: Optional[CallCredentials] = None, wait_for_ready: Optional[bool] = None,
+                 compression: Optional[Compression] = None) -> _Rendezvous[Resp]:
         """Start the RPC; return a call object that is an iterator of responses,
         a ``grpc.Call`` and a ``grpc.Future`` (iteration raises it, as a
         ``grpc.RpcError``, if the RPC fails)."""
         try:
-            data = _serialize(self._serialize, request)
+            data = serialize(self._serialize, request)
         except Exception as exc:
-            raise RpcError(StatusCode.INTERNAL, _REQUEST_SERIALIZATION_FAILED) from exc
+            raise RpcError(StatusCode.INTERNAL, REQUEST_SERIALIZATION_FAILED) from exc
         native = self._start(timeout, metadata, credentials)
         call = _Rendezvous(native, self._deserialize, True)
         try:
@@ -478,14 +421,15 @@ class UnaryStreamMultiCallable(_StreamingMultiCallable, UnaryStreamBase):
         return call
 
 
-class StreamUnaryMultiCallable(_StreamingMultiCallable, StreamUnaryBase):
+class StreamUnaryMultiCallable(_StreamingMultiCallable[Req, Resp], StreamUnaryBase[Req, Resp]):
     """A client-streaming method (``grpc.StreamUnaryMultiCallable``).
 
     The request iterator is consumed on a helper thread with back-pressure
     (each request waits for room in the call's send buffer).
     """
 
-    def _blocking(self, request_iterator, timeout, metadata, credentials):
+    def _blocking(self, request_iterator: Iterator[Req], timeout: Optional[float], metadata: MetadataArg,
+                  credentials: Optional[CallCredentials]) -> Tuple[Resp, _Rendezvous[Resp]]:
         call = self._with_requests(request_iterator, timeout, metadata, credentials, False)
         try:
             return call._take_response(None), call
@@ -493,27 +437,34 @@ class StreamUnaryMultiCallable(_StreamingMultiCallable, StreamUnaryBase):
             call.cancel()
             raise
 
-    def __call__(self, request_iterator, timeout=None, metadata=None, credentials=None,
-                 wait_for_ready=None, compression=None):
+    def __call__(self, request_iterator: Iterator[Req], timeout: Optional[float] = None,
+                 metadata: MetadataArg = None, credentials: Optional[CallCredentials] = None,
+                 wait_for_ready: Optional[bool] = None, compression: Optional[Compression] = None) -> Resp:
         """Run the RPC; return the response or raise ``grpc.RpcError``."""
         return self._blocking(request_iterator, timeout, metadata, credentials)[0]
 
-    def with_call(self, request_iterator, timeout=None, metadata=None, credentials=None,
-                  wait_for_ready=None, compression=None):
+    def with_call(self, request_iterator: Iterator[Req], timeout: Optional[float] = None,
+                  metadata: MetadataArg = None, credentials: Optional[CallCredentials] = None,
+                  wait_for_ready: Optional[bool] = None,
+                  compression: Optional[Compression] = None) -> Tuple[Resp, _Rendezvous[Resp]]:
         """Run the RPC; return ``(response, call)``."""
         return self._blocking(request_iterator, timeout, metadata, credentials)
 
-    def future(self, request_iterator, timeout=None, metadata=None, credentials=None,
-               wait_for_ready=None, compression=None):
+    def future(self, request_iterator: Iterator[Req], timeout: Optional[float] = None,
+               metadata: MetadataArg = None, credentials: Optional[CallCredentials] = None,
+               wait_for_ready: Optional[bool] = None,
+               compression: Optional[Compression] = None) -> _Rendezvous[Resp]:
         """Start the RPC; return a ``grpc.Future`` that is also a ``grpc.Call``."""
         return self._with_requests(request_iterator, timeout, metadata, credentials, False)
 
 
-class StreamStreamMultiCallable(_StreamingMultiCallable, StreamStreamBase):
+class StreamStreamMultiCallable(_StreamingMultiCallable[Req, Resp], StreamStreamBase[Req, Resp]):
     """A bidirectional-streaming method (``grpc.StreamStreamMultiCallable``)."""
 
-    def __call__(self, request_iterator, timeout=None, metadata=None, credentials=None,
-                 wait_for_ready=None, compression=None):
+    def __call__(self, request_iterator: Iterator[Req], timeout: Optional[float] = None,
+                 metadata: MetadataArg = None, credentials: Optional[CallCredentials] = None,
+                 wait_for_ready: Optional[bool] = None,
+                 compression: Optional[Compression] = None) -> _Rendezvous[Resp]:
         """Start the RPC; requests are consumed on a helper thread; return an
         iterator of responses that is also a ``grpc.Call`` and ``grpc.Future``."""
         return self._with_requests(request_iterator, timeout, metadata, credentials, True)

@@ -17,14 +17,18 @@ The grpcio channel arguments understood in ``options`` are listed in
 :mod:`lbchannel._options`.
 """
 
+from __future__ import annotations
+
 from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
-from ._options import Options, channel_options
+from ._callbacks import LogFn, LookupFn
+from ._options import ChannelOptions, Options, channel_options
 
 if TYPE_CHECKING:  # pragma: no cover
+    from typing_extensions import Unpack
+
     from ._channel import Channel
 
-__all__ = ["ChannelCredentials", "ssl_channel_credentials", "secure_channel", "insecure_channel"]
 
 _Pem = Optional[Union[bytes, str]]
 
@@ -49,7 +53,7 @@ class ChannelCredentials:
     """
 
     def __init__(self, root_certificates: Optional[bytes], private_key: Optional[bytes],
-                 certificate_chain: Optional[bytes]):
+                 certificate_chain: Optional[bytes]) -> None:
         self.root_certificates = root_certificates
         self.private_key = private_key
         self.certificate_chain = certificate_chain
@@ -95,8 +99,18 @@ def ssl_channel_credentials(root_certificates: _Pem = None, private_key: _Pem = 
     return ChannelCredentials(roots, key, chain)
 
 
-def secure_channel(target: str, credentials: ChannelCredentials, options: Options = None,
-                   **lbchannel_options: Any) -> "Channel":
+def tls_options(credentials: ChannelCredentials, options: Options,
+                keywords: ChannelOptions) -> Dict[str, Any]:
+    """The options of a TLS channel: ``options`` and ``keywords`` (see
+    :func:`lbchannel._options.channel_options`) with those of ``credentials``."""
+    if not isinstance(credentials, ChannelCredentials):
+        raise TypeError("credentials must come from lbchannel.ssl_channel_credentials()")
+    return {**channel_options(options, keywords), **credentials.options()}
+
+
+def secure_channel(target: str, credentials: ChannelCredentials, options: Options = None, *,
+                   lookup: Optional[LookupFn] = None, log_callback: Union[LogFn, bool, None] = None,
+                   **lbchannel_options: Unpack[ChannelOptions]) -> Channel:
     """A TLS :class:`lbchannel.Channel`, as ``grpc.secure_channel``.
 
     Args:
@@ -107,8 +121,9 @@ def secure_channel(target: str, credentials: ChannelCredentials, options: Option
             (``grpc.ssl_target_name_override``, ``grpc.default_authority``,
             ``grpc.max_receive_message_length``, ``grpc.service_config``, ...) or
             lbchannel option names.
-        **lbchannel_options: lbchannel options, ``lookup`` and ``log_callback``
-            (they win over ``options``).
+        lookup, log_callback: as for :class:`lbchannel.Channel`.
+        **lbchannel_options: lbchannel options (:class:`lbchannel.ChannelOptions`;
+            they win over ``options``).
 
     Raises:
         lbchannel.UnknownOptionError: a ``grpc.*`` key without an lbchannel
@@ -118,18 +133,17 @@ def secure_channel(target: str, credentials: ChannelCredentials, options: Option
     """
     from ._channel import Channel
 
-    if not isinstance(credentials, ChannelCredentials):
-        raise TypeError("credentials must come from lbchannel.ssl_channel_credentials()")
-    merged = channel_options(options, lbchannel_options)
-    merged.update(credentials.options())
-    return Channel(target, **merged)
+    merged = tls_options(credentials, options, lbchannel_options)
+    return Channel(target, lookup, log_callback, **merged)
 
 
-def insecure_channel(target: str, options: Options = None, **lbchannel_options: Any) -> "Channel":
+def insecure_channel(target: str, options: Options = None, *, lookup: Optional[LookupFn] = None,
+                     log_callback: Union[LogFn, bool, None] = None,
+                     **lbchannel_options: Unpack[ChannelOptions]) -> Channel:
     """A plaintext (h2c) :class:`lbchannel.Channel`, as ``grpc.insecure_channel``.
 
-    ``options`` and ``**lbchannel_options`` as for :func:`secure_channel`; an
-    unsupported ``grpc.*`` key raises :class:`lbchannel.UnknownOptionError`.
+    Arguments as for :func:`secure_channel`; an unsupported ``grpc.*`` key raises
+    :class:`lbchannel.UnknownOptionError`.
 
     Example::
 
@@ -141,4 +155,4 @@ def insecure_channel(target: str, options: Options = None, **lbchannel_options: 
     """
     from ._channel import Channel
 
-    return Channel(target, **channel_options(options, lbchannel_options))
+    return Channel(target, lookup, log_callback, **channel_options(options, lbchannel_options))

@@ -24,8 +24,9 @@ loop and no thread is started per call. A channel is bound to the event loop
 that first uses it.
 """
 
+from .._grpc import EOF
 from ._channel import Channel
-from ._common import EOF, AioRpcError
+from ._common import AioRpcError
 from ._stream import StreamStreamCall, StreamUnaryCall, UnaryStreamCall
 from ._unary import UnaryUnaryCall
 from ._tls import insecure_channel, secure_channel

@@ -1,67 +1,83 @@
 """lbchannel.aio multi-callables and the Channel."""
 
+from __future__ import annotations
+
 import asyncio
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Generic, Iterable, List, Optional, Sequence, Set, Tuple,
+                    TypeVar, Union)
 
-from .. import _metadata, _native
-from .._call import CompletionQueue, NativeCall, timeout_ms
+from .. import _native
+from .._call import CompletionQueue, NativeCall, serialize
+from .._callbacks import LogFn, LookupFn
 from .._channel import Channel as _SyncChannel
-from .._channel import _text
 from .._errors import CallFinishedError, ClosedError, ErrorCode, MessageTooLargeError, SendClosedError
-from .._status import HAVE_GRPC, StatusCode
-from ._common import (
-    _ChannelBase,
-    _UUBase,
-    _USBase,
-    _SUBase,
-    _SSBase,
-    _logger,
-    _REQUEST_SERIALIZATION_FAILED,
-    _MAX_BATCHES,
-    _error,
-    _serialize,
-)
+from .._grpc import (AioChannelBase, AioStreamStreamBase, AioStreamUnaryBase, AioUnaryStreamBase, AioUnaryUnaryBase,
+                     CallCredentials, ClientInterceptor, Compression, Connectivity, MetadataArg, Req, Resp,
+                     connectivity)
+from .._options import ChannelOptions
+from .._status import REQUEST_SERIALIZATION_FAILED, StatusCode
 from . import _interceptor
+from ._common import _MAX_BATCHES, _error, _logger
+from ._stream import RequestIterator, StreamStreamCall, StreamUnaryCall, UnaryStreamCall, _CallCore, _StreamCallBase
 from ._unary import UnaryUnaryCall
-from ._stream import _CallCore, UnaryStreamCall, StreamUnaryCall, StreamStreamCall
 
-if HAVE_GRPC:
-    import grpc as _grpc
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
+_C = TypeVar("_C", bound=_StreamCallBase[Any, Any])
+Serializer = Optional[Callable[[Req], bytes]]
+Deserializer = Optional[Callable[[bytes], Resp]]
 
 # ---------------------------------------------------------------------------
 # Multi-callables
 # ---------------------------------------------------------------------------
 
 
-class _MultiCallable:
-    def __init__(self, channel, method, request_serializer, response_deserializer):
+class _MultiCallable(Generic[Req, Resp]):
+    def __init__(self, channel: Channel, method: str, request_serializer: Serializer[Req],
+                 response_deserializer: Deserializer[Resp]) -> None:
         self._channel = channel
         self._method = method
         self._serialize = request_serializer
         self._deserialize = response_deserializer
 
     @staticmethod
-    def _check_credentials(credentials):
+    def _check_credentials(credentials: Optional[CallCredentials]) -> None:
         if credentials is not None:
             raise NotImplementedError("per-call credentials are not supported by lbchannel")
 
-
-class UnaryUnaryMultiCallable(_MultiCallable, _UUBase):
-    def __call__(self, request, *, timeout=None, metadata=None, credentials=None,
-                 wait_for_ready=None, compression=None):
+    def _start(self, timeout: Optional[float], metadata: MetadataArg,
+               credentials: Optional[CallCredentials]) -> _CallCore:
         self._check_credentials(credentials)
-        return UnaryUnaryCall(self._channel, self._method, request, metadata, timeout, self._serialize, self._deserialize)
+        return self._channel._start_call(self._method, metadata, timeout)
+
+    @staticmethod
+    def _with_requests(call: _C, request_iterator: Optional[RequestIterator[Req]]) -> _C:
+        """``call`` consuming ``request_iterator`` (if any) in a task."""
+        if request_iterator is not None:
+            call._start_consumer(request_iterator)
+        return call
 
 
-class UnaryStreamMultiCallable(_MultiCallable, _USBase):
-    def __call__(self, request, *, timeout=None, metadata=None, credentials=None,
-                 wait_for_ready=None, compression=None):
+class UnaryUnaryMultiCallable(_MultiCallable[Req, Resp], AioUnaryUnaryBase[Req, Resp]):
+    def __call__(self, request: Req, *, timeout: Optional[float] = None, metadata: MetadataArg = None,
+                 credentials: Optional[CallCredentials] = None, wait_for_ready: Optional[bool] = None,
+                 compression: Optional[Compression] = None) -> UnaryUnaryCall[Req, Resp]:
+        self._check_credentials(credentials)
+        return UnaryUnaryCall(self._channel, self._method, request, metadata, timeout, self._serialize,
+                              self._deserialize)
+
+
+class UnaryStreamMultiCallable(_MultiCallable[Req, Resp], AioUnaryStreamBase[Req, Resp]):
+    def __call__(self, request: Req, *, timeout: Optional[float] = None, metadata: MetadataArg = None,
+                 credentials: Optional[CallCredentials] = None, wait_for_ready: Optional[bool] = None,
+                 compression: Optional[Compression] = None) -> UnaryStreamCall[Req, Resp]:
         self._check_credentials(credentials)
         try:
-            data = _serialize(self._serialize, request)
+            data = serialize(self._serialize, request)
         except Exception as exc:
-            raise _error(StatusCode.INTERNAL, _REQUEST_SERIALIZATION_FAILED, cause=exc) from exc
-        core = self._channel._start_call(self._method, metadata, timeout)
+            raise _error(StatusCode.INTERNAL, REQUEST_SERIALIZATION_FAILED, cause=exc) from exc
+        core = self._start(timeout, metadata, None)
         call = UnaryStreamCall(core, self._serialize, self._deserialize)
         try:
             core.native.send(data, True, 0)  # the buffer is empty: always accepted
@@ -73,29 +89,25 @@ class UnaryStreamMultiCallable(_MultiCallable, _USBase):
         return call
 
 
-class StreamUnaryMultiCallable(_MultiCallable, _SUBase):
-    def __call__(self, request_iterator=None, *, timeout=None, metadata=None, credentials=None,
-                 wait_for_ready=None, compression=None):
-        self._check_credentials(credentials)
-        core = self._channel._start_call(self._method, metadata, timeout)
-        call = StreamUnaryCall(core, self._serialize, self._deserialize)
-        if request_iterator is not None:
-            call._start_consumer(request_iterator)
-        return call
+class StreamUnaryMultiCallable(_MultiCallable[Req, Resp], AioStreamUnaryBase[Req, Resp]):
+    def __call__(self, request_iterator: Optional[RequestIterator[Req]] = None, timeout: Optional[float] = None,
+                 metadata: MetadataArg = None, credentials: Optional[CallCredentials] = None,
+                 wait_for_ready: Optional[bool] = None,
+                 compression: Optional[Compression] = None) -> StreamUnaryCall[Req, Resp]:
+        return self._with_requests(StreamUnaryCall(self._start(timeout, metadata, credentials), self._serialize,
+                                                   self._deserialize), request_iterator)
 
 
-class StreamStreamMultiCallable(_MultiCallable, _SSBase):
-    def __call__(self, request_iterator=None, *, timeout=None, metadata=None, credentials=None,
-                 wait_for_ready=None, compression=None):
-        self._check_credentials(credentials)
-        core = self._channel._start_call(self._method, metadata, timeout)
-        call = StreamStreamCall(core, self._serialize, self._deserialize)
-        if request_iterator is not None:
-            call._start_consumer(request_iterator)
-        return call
+class StreamStreamMultiCallable(_MultiCallable[Req, Resp], AioStreamStreamBase[Req, Resp]):
+    def __call__(self, request_iterator: Optional[RequestIterator[Req]] = None, timeout: Optional[float] = None,
+                 metadata: MetadataArg = None, credentials: Optional[CallCredentials] = None,
+                 wait_for_ready: Optional[bool] = None,
+                 compression: Optional[Compression] = None) -> StreamStreamCall[Req, Resp]:
+        return self._with_requests(StreamStreamCall(self._start(timeout, metadata, credentials), self._serialize,
+                                                    self._deserialize), request_iterator)
 
 
-_MULTICALLABLES = {
+_MULTICALLABLES: Dict[str, Any] = {
     "unary_unary": UnaryUnaryMultiCallable,
     "unary_stream": UnaryStreamMultiCallable,
     "stream_unary": StreamUnaryMultiCallable,
@@ -108,7 +120,7 @@ _MULTICALLABLES = {
 # ---------------------------------------------------------------------------
 
 
-class Channel(_ChannelBase):
+class Channel(AioChannelBase):
     """An asyncio load-balanced channel (``grpc.aio.Channel`` interface).
 
     Arguments as for :class:`lbchannel.Channel` (target, ``lookup``,
@@ -120,24 +132,25 @@ class Channel(_ChannelBase):
     that first uses it.
     """
 
-    def __init__(self, target, lookup=None, log_callback=None, interceptors=None, **options):
-        self._sync = None
+    def __init__(self, target: str, lookup: Optional[LookupFn] = None, log_callback: Union[LogFn, bool, None] = None,
+                 interceptors: Optional[Sequence[ClientInterceptor]] = None,
+                 **options: Unpack[ChannelOptions]) -> None:
         self._interceptors = _interceptor.split(interceptors)
-        self._sync = _SyncChannel(target, lookup=lookup, log_callback=log_callback, **options)
-        self._loop = None
-        self._cq = None
+        self._sync = _SyncChannel(target, lookup, log_callback, **options)
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._cq: Optional[CompletionQueue] = None
         self._fd = -1
-        self._calls = set()  # live _CallCore objects (for close)
+        self._calls: Set[_CallCore] = set()  # live _CallCore objects (for close)
         self._closed = False
 
     # -- event loop plumbing ---------------------------------------------------------------
 
-    def _bind(self):
+    def _bind(self) -> Tuple[CompletionQueue, asyncio.AbstractEventLoop]:
         """The channel's queue and loop, creating the queue on first use."""
         if self._closed:
             raise ClosedError(ErrorCode.CLOSED, "the channel is closed")
         loop = asyncio.get_running_loop()
-        if self._loop is None:
+        if self._cq is None:
             cq = CompletionQueue()
             fd = cq.fd()
             try:
@@ -150,7 +163,7 @@ class Channel(_ChannelBase):
             raise RuntimeError("this lbchannel.aio.Channel is bound to another event loop")
         return self._cq, loop
 
-    def _on_readable(self):
+    def _on_readable(self) -> None:
         cq = self._cq
         if cq is None:
             return
@@ -164,7 +177,7 @@ class Channel(_ChannelBase):
                 except Exception:
                     _logger.exception("lbchannel.aio: dispatching an event failed")
 
-    def _dispatch(self, cq, tag, kind, flags, resp):
+    def _dispatch(self, cq: CompletionQueue, tag: int, kind: int, flags: int, resp: Any) -> None:
         if kind == _native.LBC_EVENT_UNARY:
             target = cq.unregister(tag)
             if target is None:
@@ -173,59 +186,43 @@ class Channel(_ChannelBase):
                 return
             target._complete(resp)
             return
-        if resp is not None:  # pragma: no cover - not expected for call events
-            _native.lbc_response_free(resp)
-        target = cq.lookup(tag)
+        target = cq.lookup(tag)  # a streaming call's event (they carry no response)
         if target is None:
             return
         if flags & _native.LBC_CALL_DONE:
             cq.unregister(tag)
         target.on_event(flags)
 
-    def _start_call(self, method, metadata, timeout):
+    def _start_call(self, method: str, metadata: MetadataArg, timeout: Optional[float]) -> _CallCore:
         cq, loop = self._bind()
-        handle = self._sync._live_handle()
-        method_b = _text(method, "method")
         native = NativeCall(timeout)
         core = _CallCore(self, native, loop)
-        tag = cq.register(core)
-        core.tag = tag
-        native.tag = tag
-        md = _metadata.build(metadata)
-        try:
-            native.start(handle, method_b, md, timeout_ms(timeout), cq.handle)
-        except BaseException:
-            cq.unregister(tag)
-            raise
-        finally:
-            if md is not None:
-                _native.lbc_metadata_free(md)
+        self._sync._start_call(native, method, metadata, timeout, cq, core)
         self._calls.add(core)
         return core
 
-    def _forget(self, core):
+    def _forget(self, core: _CallCore) -> None:
         self._calls.discard(core)
-        if self._cq is not None and core.tag is not None:
-            self._cq.unregister(core.tag)
+        if self._cq is not None and core.native.tag is not None:
+            self._cq.unregister(core.native.tag)
 
     # -- lifetime -------------------------------------------------------------------------
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> Channel:
         return self
 
-    async def __aexit__(self, exc_type, exc_val, exc_tb):
+    async def __aexit__(self, *exc: Any) -> None:
         await self.close()
 
-    async def close(self, grace=None):
+    async def close(self, grace: Optional[float] = None) -> None:
         """Close the channel: running calls end with CANCELLED. Idempotent."""
         self._close()
 
-    def _close(self):
+    def _close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        if self._sync is not None:
-            self._sync.close()  # in-flight RPCs end with CANCELLED; their events are queued
+        self._sync.close()  # in-flight RPCs end with CANCELLED; their events are queued
         cq = self._cq
         if cq is not None:
             try:
@@ -252,7 +249,7 @@ class Channel(_ChannelBase):
                 self._cq = None
                 cq.free()
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
             if not self.__dict__.get("_closed", True):
                 self._close()
@@ -260,29 +257,31 @@ class Channel(_ChannelBase):
             pass
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return self._closed
 
     # -- bytes-level API ------------------------------------------------------------------
 
-    async def unary(self, method, request, timeout=None, metadata=None):
+    async def unary(self, method: str, request: bytes, timeout: Optional[float] = None,
+                    metadata: MetadataArg = None) -> bytes:
         """Run a unary RPC on raw bytes; return the response bytes (raises AioRpcError)."""
         return await UnaryUnaryCall(self, method, request, metadata, timeout, None, None)
 
-    async def unary_with_call(self, method, request, timeout=None, metadata=None):
+    async def unary_with_call(self, method: str, request: bytes, timeout: Optional[float] = None,
+                              metadata: MetadataArg = None) -> Tuple[bytes, UnaryUnaryCall]:
         """As :meth:`unary`; return ``(response_bytes, call)``."""
-        call = UnaryUnaryCall(self, method, request, metadata, timeout, None, None)
+        call: UnaryUnaryCall = UnaryUnaryCall(self, method, request, metadata, timeout, None, None)
         return await call, call
 
-    def stream(self, method, metadata=None, timeout=None):
+    def stream(self, method: str, metadata: MetadataArg = None, timeout: Optional[float] = None) -> StreamStreamCall:
         """Start a bytes-level streaming call (any shape): a :class:`StreamStreamCall`
         with ``write()``/``done_writing()``/``read()``/``async for``."""
-        core = self._start_call(method, metadata, timeout)
-        return StreamStreamCall(core, None, None)
+        return StreamStreamCall(self._start_call(method, metadata, timeout), None, None)
 
     # -- grpc.aio.Channel -------------------------------------------------------------------
 
-    def _multicallable(self, shape, method, request_serializer, response_deserializer, intercept=True):
+    def _multicallable(self, shape: str, method: str, request_serializer: Serializer[Any],
+                       response_deserializer: Deserializer[Any], intercept: bool = True) -> Any:
         """The multi-callable of ``shape``: through the channel's interceptors of that
         shape when there are any (and ``intercept``), else a plain lbchannel one."""
         interceptors = getattr(self._interceptors, shape) if intercept else None
@@ -291,33 +290,44 @@ class Channel(_ChannelBase):
                                             request_serializer, response_deserializer)
         return _MULTICALLABLES[shape](self, method, request_serializer, response_deserializer)
 
-    def unary_unary(self, method, request_serializer=None, response_deserializer=None,
-                    _registered_method=False, **kwargs):
-        return self._multicallable("unary_unary", method, request_serializer, response_deserializer)
+    def unary_unary(self, method: str, request_serializer: Serializer[Req] = None,
+                    response_deserializer: Deserializer[Resp] = None,
+                    _registered_method: bool = False) -> AioUnaryUnaryBase[Req, Resp]:
+        mc: AioUnaryUnaryBase[Req, Resp] = self._multicallable("unary_unary", method, request_serializer,
+                                                               response_deserializer)
+        return mc
 
-    def unary_stream(self, method, request_serializer=None, response_deserializer=None,
-                     _registered_method=False, **kwargs):
-        return self._multicallable("unary_stream", method, request_serializer, response_deserializer)
+    def unary_stream(self, method: str, request_serializer: Serializer[Req] = None,
+                     response_deserializer: Deserializer[Resp] = None,
+                     _registered_method: bool = False) -> AioUnaryStreamBase[Req, Resp]:
+        mc: AioUnaryStreamBase[Req, Resp] = self._multicallable("unary_stream", method, request_serializer,
+                                                                response_deserializer)
+        return mc
 
-    def stream_unary(self, method, request_serializer=None, response_deserializer=None,
-                     _registered_method=False, **kwargs):
-        return self._multicallable("stream_unary", method, request_serializer, response_deserializer)
+    def stream_unary(self, method: str, request_serializer: Serializer[Req] = None,
+                     response_deserializer: Deserializer[Resp] = None,
+                     _registered_method: bool = False) -> AioStreamUnaryBase[Req, Resp]:
+        mc: AioStreamUnaryBase[Req, Resp] = self._multicallable("stream_unary", method, request_serializer,
+                                                                response_deserializer)
+        return mc
 
-    def stream_stream(self, method, request_serializer=None, response_deserializer=None,
-                      _registered_method=False, **kwargs):
-        return self._multicallable("stream_stream", method, request_serializer, response_deserializer)
+    def stream_stream(self, method: str, request_serializer: Serializer[Req] = None,
+                      response_deserializer: Deserializer[Resp] = None,
+                      _registered_method: bool = False) -> AioStreamStreamBase[Req, Resp]:
+        mc: AioStreamStreamBase[Req, Resp] = self._multicallable("stream_stream", method, request_serializer,
+                                                                 response_deserializer)
+        return mc
 
-    def get_state(self, try_to_connect=False):
+    def get_state(self, try_to_connect: bool = False) -> Connectivity:
         """The aggregate connectivity state (``grpc.ChannelConnectivity``)."""
-        state = "SHUTDOWN" if self._closed else self._sync.connectivity()
-        return getattr(_grpc.ChannelConnectivity, state) if HAVE_GRPC else state
+        return connectivity("SHUTDOWN" if self._closed else self._sync.connectivity())
 
-    async def wait_for_state_change(self, last_observed_state):
+    async def wait_for_state_change(self, last_observed_state: Connectivity) -> None:
         while self.get_state() == last_observed_state:
             await asyncio.sleep(0.05)
 
-    async def channel_ready(self):
-        ready = _grpc.ChannelConnectivity.READY if HAVE_GRPC else "READY"
+    async def channel_ready(self) -> None:
+        ready = connectivity("READY")
         state = self.get_state(True)
         while state != ready:
             await self.wait_for_state_change(state)
@@ -326,21 +336,24 @@ class Channel(_ChannelBase):
     # -- introspection ----------------------------------------------------------------------
 
     @property
-    def target(self):
+    def target(self) -> str:
         return self._sync.target
 
-    def stats(self):
+    def stats(self) -> Dict[str, Any]:
+        """See :meth:`lbchannel.Channel.stats`."""
         return self._sync.stats()
 
-    def endpoints(self):
+    def endpoints(self) -> List[Dict[str, Any]]:
+        """See :meth:`lbchannel.Channel.endpoints`."""
         return self._sync.endpoints()
 
-    def set_endpoints(self, addresses):
+    def set_endpoints(self, addresses: Iterable[str]) -> None:
+        """See :meth:`lbchannel.Channel.set_endpoints`."""
         self._sync.set_endpoints(addresses)
 
     def reload_tls(self) -> None:
         """Re-read the TLS files for new connections (see :meth:`lbchannel.Channel.reload_tls`)."""
         self._sync.reload_tls()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<lbchannel.aio.Channel %r%s>" % (self.target, " closed" if self._closed else "")

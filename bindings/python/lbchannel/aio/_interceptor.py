@@ -12,12 +12,16 @@ timeout, metadata and wait_for_ready the interceptors left in the call details)
 instead of a grpcio core call. Needs grpcio.
 """
 
+from __future__ import annotations
+
 import asyncio
-from typing import Any, Callable, List, NamedTuple, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Sequence
 
-from .._status import HAVE_GRPC
+from .._grpc import (HAVE_GRPC, INTERCEPTED_CALLS, INTERCEPTOR_KINDS, AioStreamStreamBase, AioStreamUnaryBase,
+                     AioUnaryStreamBase, AioUnaryUnaryBase, ClientInterceptor, Metadata)
 
-__all__ = ["Interceptors", "split", "intercepted"]
+if TYPE_CHECKING:
+    from ._channel import Channel
 
 
 class Interceptors(NamedTuple):
@@ -32,7 +36,7 @@ class Interceptors(NamedTuple):
 _NONE = Interceptors([], [], [], [])
 
 
-def split(interceptors: Optional[Sequence[Any]]) -> Interceptors:
+def split(interceptors: Optional[Sequence[ClientInterceptor]]) -> Interceptors:
     """Sort ``interceptors`` by the shapes they intercept (one object may do several).
 
     Raises:
@@ -43,69 +47,52 @@ def split(interceptors: Optional[Sequence[Any]]) -> Interceptors:
         return _NONE
     if not HAVE_GRPC:  # pragma: no cover
         raise RuntimeError("interceptors need grpcio (pip install grpcio)")
-    from grpc import aio
-
-    kinds = (aio.UnaryUnaryClientInterceptor, aio.UnaryStreamClientInterceptor,
-             aio.StreamUnaryClientInterceptor, aio.StreamStreamClientInterceptor)
-    invalid = [i for i in interceptors if not isinstance(i, kinds)]
+    invalid = [i for i in interceptors if not isinstance(i, INTERCEPTOR_KINDS)]
     if invalid:
         raise ValueError(
             "Interceptor must be UnaryUnaryClientInterceptors or UnaryStreamClientInterceptors or "
             "StreamUnaryClientInterceptors or StreamStreamClientInterceptors. "
             "The following are invalid: %r" % (invalid,))
-    return Interceptors(*([i for i in interceptors if isinstance(i, kind)] for kind in kinds))
+    return Interceptors(*([i for i in interceptors if isinstance(i, kind)] for kind in INTERCEPTOR_KINDS))
 
 
-if HAVE_GRPC:
-    from grpc import aio
-    from grpc.aio import Metadata
-    from grpc.aio import _interceptor as _grpc_interceptor
+class _Leaf:
+    """Mixed into grpc.aio's intercepted call classes: ``_run_interceptor`` ends the chain
+    with an lbchannel call (``_shape``: its multi-callable; ``_stream_response``)."""
 
-    def _leaf_mixin(shape: str, stream_response: bool) -> type:
-        """A mixin whose ``_run_interceptor`` ends the chain with an lbchannel call."""
+    _shape = ""
+    _stream_response = False
+    _channel: Channel
 
-        class Leaf:
-            async def _run_interceptor(self, interceptors, method, request_serializer,
-                                       response_deserializer, client_call_details, request):
-                if interceptors:  # grpc.aio's step; its continuation comes back here
-                    return await super()._run_interceptor(  # type: ignore[misc]
-                        interceptors, method, request_serializer, response_deserializer,
-                        client_call_details, request)
-                details = client_call_details
-                multicallable = self._channel._multicallable(
-                    shape, details.method, request_serializer, response_deserializer, intercept=False)
-                call = multicallable(request, timeout=details.timeout, metadata=details.metadata,
-                                     credentials=details.credentials,
-                                     wait_for_ready=details.wait_for_ready)
-                if stream_response:
-                    self._last_returned_call_from_interceptors = call
-                return call
+    async def _run_interceptor(self, interceptors: List[Any], method: Any, request_serializer: Any,
+                               response_deserializer: Any, client_call_details: Any, request: Any) -> Any:
+        if interceptors:  # grpc.aio's step; its continuation comes back here
+            return await super()._run_interceptor(  # type: ignore[misc]
+                interceptors, method, request_serializer, response_deserializer, client_call_details, request)
+        details = client_call_details
+        multicallable = self._channel._multicallable(
+            self._shape, details.method, request_serializer, response_deserializer, intercept=False)
+        call = multicallable(request, timeout=details.timeout, metadata=details.metadata,
+                             credentials=details.credentials, wait_for_ready=details.wait_for_ready)
+        if self._stream_response:
+            self._last_returned_call_from_interceptors = call
+        return call
 
-        return Leaf
 
-    class _UnaryUnary(_leaf_mixin("unary_unary", False), _grpc_interceptor.InterceptedUnaryUnaryCall):
-        pass
-
-    class _UnaryStream(_leaf_mixin("unary_stream", True), _grpc_interceptor.InterceptedUnaryStreamCall):
-        pass
-
-    class _StreamUnary(_leaf_mixin("stream_unary", False), _grpc_interceptor.InterceptedStreamUnaryCall):
-        pass
-
-    class _StreamStream(_leaf_mixin("stream_stream", True), _grpc_interceptor.InterceptedStreamStreamCall):
-        pass
-
-    _CALLS = {"unary_unary": _UnaryUnary, "unary_stream": _UnaryStream,
-              "stream_unary": _StreamUnary, "stream_stream": _StreamStream}
+#: grpc.aio's intercepted call class of each shape, ending in an lbchannel call.
+_CALLS: Dict[str, Any] = {
+    shape: type("_Intercepted" + shape, (_Leaf, base), {"_shape": shape, "_stream_response": shape.endswith("stream")})
+    for shape, base in INTERCEPTED_CALLS.items()
+}
 
 
 class InterceptedMultiCallable:
     """A multi-callable whose calls run through the channel's interceptors (a
     ``grpc.aio.*MultiCallable`` of its shape: see :func:`intercepted`)."""
 
-    def __init__(self, shape: str, interceptors: List[Any], channel: Any, method: Any,
+    def __init__(self, shape: str, interceptors: List[Any], channel: Channel, method: Any,
                  request_serializer: Optional[Callable[[Any], bytes]],
-                 response_deserializer: Optional[Callable[[bytes], Any]]):
+                 response_deserializer: Optional[Callable[[bytes], Any]]) -> None:
         self._call_class = _CALLS[shape]
         self._interceptors = interceptors
         self._channel = channel
@@ -126,17 +113,14 @@ class InterceptedMultiCallable:
             asyncio.get_running_loop())
 
 
-if HAVE_GRPC:
-    _MULTICALLABLE_CLASSES = {
-        shape: type("Intercepted" + base.__name__, (InterceptedMultiCallable, base), {})
-        for shape, base in (("unary_unary", aio.UnaryUnaryMultiCallable),
-                            ("unary_stream", aio.UnaryStreamMultiCallable),
-                            ("stream_unary", aio.StreamUnaryMultiCallable),
-                            ("stream_stream", aio.StreamStreamMultiCallable))
-    }
+_MULTICALLABLE_CLASSES: Dict[str, Any] = {
+    shape: type("Intercepted" + base.__name__, (InterceptedMultiCallable, base), {})
+    for shape, base in (("unary_unary", AioUnaryUnaryBase), ("unary_stream", AioUnaryStreamBase),
+                        ("stream_unary", AioStreamUnaryBase), ("stream_stream", AioStreamStreamBase))
+}
 
 
-def intercepted(shape: str, interceptors: List[Any], channel: Any, method: Any,
+def intercepted(shape: str, interceptors: List[Any], channel: Channel, method: Any,
                 request_serializer: Any, response_deserializer: Any) -> Any:
     """An :class:`InterceptedMultiCallable` of ``shape`` (``"unary_unary"``, ...), also
     an instance of grpc.aio's multi-callable class of that shape."""

@@ -1,38 +1,32 @@
 """lbchannel.aio streaming calls (lbc_call_* driven by queue readiness events)."""
 
+from __future__ import annotations
+
 import asyncio
+from typing import (TYPE_CHECKING, Any, AsyncIterator, Callable, Generator, Generic, Iterator, List, Optional, Tuple,
+                    TypeVar, Union)
 
 from .. import _native
-from .._call import END, MSG, run_callback
+from .._call import END, MSG, NOT_YET, NativeCall, NotYet, run_callback, serialize
 from .._errors import CallFinishedError, MessageTooLargeError, SendClosedError
-from .._status import RpcError, StatusCode, public_code
-from ._common import (
-    _UnaryStreamCallBase,
-    _StreamUnaryCallBase,
-    _StreamStreamCallBase,
-    EOF,
-    _md,
-    _logger,
-    _REQUEST_ITERATION_FAILED,
-    _REQUEST_SERIALIZATION_FAILED,
-    _RESPONSE_DESERIALIZATION_FAILED,
-    _NO_RESPONSE,
-    _RPC_ALREADY_FINISHED,
-    _RPC_HALF_CLOSED,
-    _error,
-    _serialize,
-)
+from .._grpc import (EOF, AioStreamStreamCallBase, AioStreamUnaryCallBase, AioUnaryStreamCallBase, Metadata,
+                     MetadataTuple, PublicCode, Req, Resp, aio_metadata)
+from .._status import (NO_RESPONSE, REQUEST_ITERATION_FAILED, REQUEST_SERIALIZATION_FAILED,
+                       RESPONSE_DESERIALIZATION_FAILED, RpcError, StatusCode, public_code)
+from ._common import _RPC_ALREADY_FINISHED, _RPC_HALF_CLOSED, AioRpcError, _logger
 
+if TYPE_CHECKING:
+    from ._channel import Channel
 
-# ---------------------------------------------------------------------------
-# Streaming calls (lbc_call_*)
-# ---------------------------------------------------------------------------
+_T = TypeVar("_T")
+#: A request iterator of a client-streaming call: sync or async.
+RequestIterator = Union[Iterator[Req], AsyncIterator[Req]]
 
 
 class _CallCore:
     """What the channel's queue dispatches to: a NativeCall and its waiters."""
 
-    def __init__(self, channel, native, loop):
+    def __init__(self, channel: Channel, native: NativeCall, loop: asyncio.AbstractEventLoop) -> None:
         self.channel = channel
         self.native = native
         self.loop = loop
@@ -42,11 +36,10 @@ class _CallCore:
         self.done_ev = asyncio.Event()
         self.user_cancelled = False
         self.done_writing = False
-        self.callbacks = []
-        self.consumer = None
-        self.tag = None
+        self.callbacks: List[Callable[[], None]] = []
+        self.consumer: Optional[asyncio.Task[None]] = None
 
-    def on_event(self, flags):
+    def on_event(self, flags: int) -> None:
         if flags & _native.LBC_CALL_READABLE:
             self.readable.set()
         if flags & _native.LBC_CALL_WRITABLE:
@@ -56,7 +49,7 @@ class _CallCore:
         if flags & _native.LBC_CALL_DONE:
             self.on_done()
 
-    def on_done(self):
+    def on_done(self) -> None:
         native = self.native
         if not native.done:
             try:
@@ -68,78 +61,79 @@ class _CallCore:
                 native.fail_locally(StatusCode.INTERNAL, "lbchannel: call ended without a status")
         self.wake_all()
 
-    def wake_all(self):
+    def wake_all(self) -> None:
         for ev in (self.readable, self.writable, self.headers_ev, self.done_ev):
             ev.set()
         callbacks, self.callbacks = self.callbacks, []
         for fn in callbacks:
             self.loop.call_soon(run_callback, fn)
 
-    def local_fail(self, code, details, exc=None):
+    def local_fail(self, code: int, details: str, exc: Optional[BaseException] = None) -> None:
         if self.native.fail_locally(code, details, exc):
             self.wake_all()
 
-    async def wait_done(self):
-        while not self.native.done:
-            if not self.native.alive:
-                break
-            if self.native.finish(0):
-                break
-            await self.done_ev.wait()
+    async def wait_done(self) -> None:
+        native = self.native
+        await self.until(self.done_ev, lambda: True if native.done or not native.alive or native.finish(0) else NOT_YET)
 
-    def release(self):
+    async def until(self, event: asyncio.Event, attempt: Callable[[], Union[_T, NotYet]]) -> _T:
+        """``attempt()`` (non-blocking), again each time ``event`` is set, until it returns
+        something other than NOT_YET: the event-loop counterpart of ``_call._in_slices``."""
+        while True:
+            event.clear()
+            result = attempt()
+            if result is not NOT_YET:
+                return result
+            await event.wait()
+
+    def release(self) -> None:
         """Free the native call (cancels it if still running)."""
         self.channel._forget(self)
         self.native.free()
         self.wake_all()
 
 
-class _StreamCallBase:
+class _StreamCallBase(Generic[Req, Resp]):
     """Shared by the grpc.aio-style streaming call objects."""
 
-    _responses_single = False
-
-    def __init__(self, core, serializer, deserializer):
+    def __init__(self, core: _CallCore, serializer: Optional[Callable[[Req], bytes]],
+                 deserializer: Optional[Callable[[bytes], Resp]]) -> None:
         self._core = core
         self._serialize = serializer
         self._deserialize = deserializer
-        self._aiter = None
-        self._single = None  # (done, value) for single-response calls
+        self._aiter: Optional[AsyncIterator[Resp]] = None
+        self._single: Optional[Tuple[Resp]] = None  # the response of a single-response call
 
     # -- status ---------------------------------------------------------------------
 
-    def _raise_if_cancelled(self):
+    def _raise_if_cancelled(self) -> None:
         if self._core.user_cancelled:
             raise asyncio.CancelledError()
 
-    def _status_error(self):
-        """The AioRpcError for a finished, non-OK call (None when OK)."""
-        native = self._core.native
-        code, details, trailing = native.status()
-        if code == 0:
-            return None
-        return _error(code, details, native.initial or (), trailing, native.peer(), native.local_error)
+    def _status_error(self) -> AioRpcError:
+        """The AioRpcError of the finished call (call it only when its status is not OK)."""
+        return self._core.native.error(AioRpcError)
 
-    async def _raise_for_status(self):
+    async def _raise_for_status(self) -> None:
         await self._core.wait_done()
         self._raise_if_cancelled()
-        err = self._status_error()
-        if err is not None:
-            raise err
+        status = self._core.native.status()
+        if status is not None and status[0] != 0:
+            raise self._status_error()
 
-    def _maybe_release(self):
+    def _maybe_release(self) -> None:
         native = self._core.native
         if native.done and native.drained:
             self._core.release()
 
     # -- reading ----------------------------------------------------------------------
 
-    async def _read_raw(self):
+    async def _read_raw(self) -> Union[bytes, object]:
         """Next message bytes, or EOF once the call ended and all messages were taken."""
         core = self._core
         native = core.native
         try:
-            while True:
+            while True:  # inline, not core.until(): this runs per message
                 core.readable.clear()
                 kind, data = native.recv(0)
                 if kind == MSG:
@@ -154,7 +148,7 @@ class _StreamCallBase:
             self.cancel()
             raise
 
-    async def _read(self):
+    async def _read(self) -> Union[Resp, object]:
         self._raise_if_cancelled()
         data = await self._read_raw()
         if data is EOF:
@@ -162,37 +156,42 @@ class _StreamCallBase:
             return EOF
         if self._deserialize is None:
             return data
+        return self._deserialized(data)  # type: ignore[arg-type]  # not EOF: bytes
+
+    def _deserialized(self, data: bytes) -> Resp:
+        if self._deserialize is None:
+            return data  # type: ignore[return-value]  # bytes: there is no deserializer
         try:
             return self._deserialize(data)
         except Exception as exc:
-            self._core.local_fail(StatusCode.INTERNAL, _RESPONSE_DESERIALIZATION_FAILED, exc)
+            self._core.local_fail(StatusCode.INTERNAL, RESPONSE_DESERIALIZATION_FAILED, exc)
             raise self._status_error() from exc
 
-    async def read(self):
+    async def read(self) -> Union[Resp, object]:
         """The next response, or ``EOF`` (``grpc.aio.EOF``) after the last one.
 
         Raises AioRpcError if the call failed, asyncio.CancelledError if it was cancelled.
         """
         return await self._read()
 
-    async def _messages(self):
+    async def _messages(self) -> AsyncIterator[Resp]:
         while True:
             message = await self._read()
             if message is EOF:
                 return
-            yield message
+            yield message  # type: ignore[misc]  # not EOF: a response
 
-    def __aiter__(self):
+    def __aiter__(self) -> AsyncIterator[Resp]:
         if self._aiter is None:
             self._aiter = self._messages()
         return self._aiter
 
     # -- writing ----------------------------------------------------------------------
 
-    async def _write_bytes(self, data):
+    async def _write_bytes(self, data: bytes) -> None:
         core = self._core
         native = core.native
-        while True:
+        while True:  # inline, not core.until(): this runs per message
             core.writable.clear()
             try:
                 if native.send(data, False, 0):
@@ -204,7 +203,7 @@ class _StreamCallBase:
                 raise asyncio.InvalidStateError(_RPC_ALREADY_FINISHED) from None
             await core.writable.wait()
 
-    async def write(self, request):
+    async def write(self, request: Req) -> None:
         """Send one request, waiting (without blocking the loop) for room in the send buffer.
 
         Raises asyncio.InvalidStateError after done_writing() or once the call
@@ -218,9 +217,9 @@ class _StreamCallBase:
             await self._raise_for_status()
             raise asyncio.InvalidStateError(_RPC_ALREADY_FINISHED)
         try:
-            data = _serialize(self._serialize, request)
+            data = serialize(self._serialize, request)
         except Exception as exc:
-            core.local_fail(StatusCode.INTERNAL, _REQUEST_SERIALIZATION_FAILED, exc)
+            core.local_fail(StatusCode.INTERNAL, REQUEST_SERIALIZATION_FAILED, exc)
             raise self._status_error() from exc
         try:
             await self._write_bytes(data)
@@ -232,18 +231,18 @@ class _StreamCallBase:
             raise
 
     @property
-    def _done_writing_flag(self):
+    def _done_writing_flag(self) -> bool:
         """Whether the call is half-closed (read by grpc.aio's intercepted calls)."""
         return self._core.done_writing
 
-    async def done_writing(self):
+    async def done_writing(self) -> None:
         """Half-close: no more requests."""
         core = self._core
         if not core.done_writing:
             core.done_writing = True
             core.native.close_send()
 
-    async def _consume(self, request_iterator):
+    async def _consume(self, request_iterator: RequestIterator[Req]) -> None:
         """Send the requests of a (sync or async) iterator, then half-close (a task per call)."""
         core = self._core
         try:
@@ -259,16 +258,16 @@ class _StreamCallBase:
         except asyncio.CancelledError:
             pass
         except Exception as exc:
-            core.local_fail(StatusCode.UNKNOWN, _REQUEST_ITERATION_FAILED, exc)
+            core.local_fail(StatusCode.UNKNOWN, REQUEST_ITERATION_FAILED, exc)
 
-    async def _consume_one(self, request):
+    async def _consume_one(self, request: Req) -> bool:
         core = self._core
         if core.native.done or not core.native.alive:
             return False
         try:
-            data = _serialize(self._serialize, request)
+            data = serialize(self._serialize, request)
         except Exception as exc:
-            core.local_fail(StatusCode.INTERNAL, _REQUEST_SERIALIZATION_FAILED, exc)
+            core.local_fail(StatusCode.INTERNAL, REQUEST_SERIALIZATION_FAILED, exc)
             return False
         try:
             await self._write_bytes(data)
@@ -279,32 +278,26 @@ class _StreamCallBase:
             return False
         return True
 
-    def _start_consumer(self, request_iterator):
+    def _start_consumer(self, request_iterator: RequestIterator[Req]) -> None:
         self._core.consumer = self._core.loop.create_task(self._consume(request_iterator))
 
     # -- single response (stream_unary) ---------------------------------------------------
 
-    async def _single_response(self):
+    async def _single_response(self) -> Resp:
         if self._single is None:
             self._raise_if_cancelled()
             data = await self._read_raw()
             await self._raise_for_status()
             if data is EOF:
-                self._core.local_fail(StatusCode.INTERNAL, _NO_RESPONSE)
+                self._core.local_fail(StatusCode.INTERNAL, NO_RESPONSE)
                 await self._raise_for_status()
-            if self._deserialize is not None:
-                try:
-                    data = self._deserialize(data)
-                except Exception as exc:
-                    self._core.local_fail(StatusCode.INTERNAL, _RESPONSE_DESERIALIZATION_FAILED, exc)
-                    raise self._status_error() from exc
-            self._single = (True, data)
+            self._single = (self._deserialized(data),)  # type: ignore[arg-type]  # not EOF: bytes
             self._core.release()
-        return self._single[1]
+        return self._single[0]
 
     # -- grpc.aio.Call ----------------------------------------------------------------
 
-    def cancel(self):
+    def cancel(self) -> bool:
         """Cancel the RPC (the server sees RST_STREAM); True if it was still running."""
         core = self._core
         if core.native.done:
@@ -316,16 +309,16 @@ class _StreamCallBase:
         core.wake_all()
         return True
 
-    def cancelled(self):
+    def cancelled(self) -> bool:
         return self._core.user_cancelled
 
-    def done(self):
+    def done(self) -> bool:
         return self._core.native.done
 
-    def time_remaining(self):
+    def time_remaining(self) -> Optional[float]:
         return self._core.native.time_remaining()
 
-    def add_done_callback(self, callback):
+    def add_done_callback(self, callback: Callable[[Any], None]) -> None:
         """Call ``callback(call)`` on the event loop when the call ends."""
         core = self._core
         if core.native.done:
@@ -333,39 +326,37 @@ class _StreamCallBase:
         else:
             core.callbacks.append(lambda: callback(self))
 
-    async def initial_metadata(self):
-        core = self._core
-        native = core.native
-        while True:
-            core.headers_ev.clear()
+    async def initial_metadata(self) -> Metadata:
+        native = self._core.native
+
+        def attempt() -> Union[MetadataTuple, NotYet]:
             md = native.headers(0)
-            if md is not None:
-                return _md(md)
-            if native.done and not native.alive:
-                return _md(native.initial or ())
-            await core.headers_ev.wait()
+            if md is None and native.done and not native.alive:
+                md = native.initial or ()
+            return NOT_YET if md is None else md
+        return aio_metadata(await self._core.until(self._core.headers_ev, attempt))
 
-    async def trailing_metadata(self):
+    async def _status(self) -> Tuple[int, str, Any]:
         await self._core.wait_done()
-        return _md(self._core.native.status()[2])
+        return self._core.native.status() or (StatusCode.UNKNOWN, "", ())
 
-    async def code(self):
-        await self._core.wait_done()
-        if self._core.user_cancelled:
-            return public_code(StatusCode.CANCELLED)
-        return public_code(self._core.native.status()[0])
+    async def trailing_metadata(self) -> Metadata:
+        return aio_metadata((await self._status())[2])
 
-    async def details(self):
-        await self._core.wait_done()
-        return self._core.native.status()[1]
+    async def code(self) -> PublicCode:
+        code = (await self._status())[0]
+        return public_code(StatusCode.CANCELLED if self._core.user_cancelled else code)
 
-    async def peer(self):
+    async def details(self) -> str:
+        return (await self._status())[1]
+
+    async def peer(self) -> str:
         return self._core.native.peer()
 
-    async def wait_for_connection(self):
+    async def wait_for_connection(self) -> None:
         await self.initial_metadata()
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
             core = self._core
             if core.native.alive:
@@ -374,23 +365,23 @@ class _StreamCallBase:
         except Exception:
             pass
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         status = self._core.native.status()
         state = "active" if status is None else "ended %s" % public_code(status[0])
         return "<lbchannel.aio.%s %s>" % (type(self).__name__, state)
 
 
-class UnaryStreamCall(_StreamCallBase, *_UnaryStreamCallBase):
+class UnaryStreamCall(_StreamCallBase[Req, Resp], AioUnaryStreamCallBase[Req, Resp]):
     """A server-streaming call: ``async for response in call`` or ``await call.read()``."""
 
 
-class StreamUnaryCall(_StreamCallBase, *_StreamUnaryCallBase):
+class StreamUnaryCall(_StreamCallBase[Req, Resp], AioStreamUnaryCallBase[Req, Resp]):
     """A client-streaming call: ``await call.write(req)``, ``await call.done_writing()``,
     then ``await call`` for the response (or pass a request iterator)."""
 
-    def __await__(self):
+    def __await__(self) -> Generator[Any, None, Resp]:
         return self._single_response().__await__()
 
 
-class StreamStreamCall(_StreamCallBase, *_StreamStreamCallBase):
+class StreamStreamCall(_StreamCallBase[Req, Resp], AioStreamStreamCallBase[Req, Resp]):
     """A bidirectional call: ``write()``/``done_writing()`` and ``read()``/``async for``."""
