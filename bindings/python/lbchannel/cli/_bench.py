@@ -65,7 +65,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     else:
         from rich.console import Console
 
-        console = Console(file=out, highlight=False)
+        console = Console(file=out, highlight=False, width=None if out.isatty() else 132)
         for part in render(report):
             console.print(part)
     out.flush()

@@ -89,7 +89,8 @@ def render(report: "dict[str, Any]") -> "list[Any]":
         "  calls/s      %.1f\n" % report["calls_per_s"],
     )
     lat = report["latency_ms"]
-    head.append("  latency ms   " + "  ".join("%s %.2f" % (k, v) for k, v in lat.items()) + "\n")
+    head.append("  latency ms   " + "  ".join("%s %.2f" % (k, lat[k]) for k in ("min", "mean", "max")) + "\n")
+    head.append("  percentiles  " + "  ".join("p%d %.2f" % (p, lat["p%d" % p]) for p in _PERCENTILES) + "\n")
 
     hist = Table(title="Latency histogram (ms)", title_justify="left", box=None, pad_edge=False)
     hist.add_column("<= ms", justify="right")

@@ -133,7 +133,10 @@ class LoadRun:
         except Exception as exc:  # e.g. the channel closed under us
             self._record(Sample(time.monotonic() - t0, 2, "", str(exc)))
             return
-        future.add_done_callback(lambda f, t0=t0: self._finished(f, t0))
+        def done(f: Any) -> None:
+            self._finished(f, t0)
+
+        future.add_done_callback(done)
 
     def _finished(self, future: Any, t0: float) -> None:
         latency = time.monotonic() - t0

@@ -40,12 +40,16 @@ def fetch_pool(channel: ChannelLike, symbol: str, timeout: "float | None", metad
     reflection version, the reflection call's status when it fails, NOT_FOUND
     (or the server's error code) when the server does not know ``symbol``.
     """
-    for method in REFLECTION_METHODS:
-        try:
-            files = _fetch_files(channel, method, symbol, timeout, metadata)
-        except _NoSuchService:
-            continue
-        return _pool(files)
+    # Each reflection call goes to one endpoint: in a fleet where only some
+    # servers offer one version (a rolling upgrade), try again a few times.
+    endpoints = len(channel.stats().get("endpoints") or ())
+    for _ in range(min(4, max(1, endpoints))):
+        for method in REFLECTION_METHODS:
+            try:
+                files = _fetch_files(channel, method, symbol, timeout, metadata)
+            except _NoSuchService:
+                continue
+            return _pool(files)
     raise RpcFailure(
         _UNIMPLEMENTED,
         "the server offers no reflection service (grpc.reflection.v1 or v1alpha): "

@@ -115,7 +115,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         sender = _Sender(channel, path, payload, md, timeout, args.rate)
         log: "deque[str]" = deque(maxlen=_LOG_LINES)
         live_view = out.isatty() and not args.once
-        console = Console(file=out, highlight=False)
+        console = Console(file=out, highlight=False, width=None if out.isatty() else 132)
         started = time.monotonic()
         previous: "dict[str, Any] | None" = None
 
