@@ -196,10 +196,11 @@ def test_missing_dependency_names_the_extra(library_path):
 # -- bench ------------------------------------------------------------------------------
 
 
-def test_bench_json_splits_calls_over_three_backends(library_path, trio):
+@pytest.mark.parametrize("engine", ["threads", "futures"])
+def test_bench_json_splits_calls_over_three_backends(library_path, trio, engine):
     target = "ipv4:" + ",".join(b.address for b in trio)
     r = cli(library_path, "bench", target, SAY, "-d", '{"text": "load"}', "-c", "16", "-n", "600",
-            "-o", "lb_policy=round_robin", "--format", "json")
+            "-o", "lb_policy=round_robin", "--format", "json", "--engine", engine)
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
     assert report["calls"] == 600
@@ -213,10 +214,11 @@ def test_bench_json_splits_calls_over_three_backends(library_path, trio):
     assert report["calls_per_s"] > 0
 
 
-def test_bench_counts_status_codes(library_path, trio):
+@pytest.mark.parametrize("engine", ["threads", "futures"])
+def test_bench_counts_status_codes(library_path, trio, engine):
     target = "ipv4:" + trio[0].address
     r = cli(library_path, "bench", target, SAY, "-d", '{"text": "down", "failCode": 14}', "-c", "4", "-n", "40",
-            "--format", "json")
+            "--format", "json", "--engine", engine)
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
     assert report["status"] == {"UNAVAILABLE": 40}

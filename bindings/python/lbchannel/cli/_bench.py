@@ -34,6 +34,9 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument("-n", "--total", type=int, help="number of calls (default 200 without -z)")
     group.add_argument("-z", "--duration", metavar="DURATION", help="run this long, e.g. 30s")
+    p.add_argument("--engine", choices=("threads", "futures"), default="threads",
+                   help="how calls are kept in flight: a thread per concurrent call making blocking calls "
+                        "(default: the most calls/s from CPython), or async futures with no thread per call")
     p.add_argument("--format", choices=("text", "json"), default="text", help="report format")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -54,7 +57,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         payload = schema.encode(request_text(args.data))
         load = LoadRun(channel, path, payload, md, timeout, args.concurrency, total=total, seconds=seconds)
         show = args.format == "text" and not args.no_progress and out.isatty()
-        _drive(load, total, seconds, show)
+        _drive(load, total, seconds, show, args.engine)
         elapsed = (load.ended_at or time.monotonic()) - load.started_at
         report = summarize(load.samples(), elapsed, target=args.target, method=path,
                            concurrency=args.concurrency)
@@ -72,7 +75,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def _drive(load: LoadRun, total: "int | None", seconds: "float | None", show: bool) -> None:
+def _drive(load: LoadRun, total: "int | None", seconds: "float | None", show: bool, engine: str) -> None:
     """Run ``load`` to its end, with a progress bar when ``show``; Ctrl-C stops it early."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -80,7 +83,7 @@ def _drive(load: LoadRun, total: "int | None", seconds: "float | None", show: bo
                         TimeElapsedColumn(), disable=not show, transient=True)
     with progress:
         task = progress.add_task("bench", total=float(total) if total is not None else seconds)
-        load.start()
+        load.start(engine)
         try:
             while not load.wait(0.1):
                 done = load.finished()

@@ -1,8 +1,9 @@
 """The load generator of ``lbchannel bench``: ``concurrency`` unary calls in flight until a count or a time is reached.
 
-Calls are started with the binding's futures (``lbc_unary_async``): no
-thread per call; each completion, on the channel's event thread, records
-the sample and starts the next call.
+Two engines: ``threads`` (the default: one thread per concurrent call,
+each making blocking ``lbc_unary`` calls, which release the GIL) and
+``futures`` (``lbc_unary_async``: no thread per call; each completion, on
+the channel's event thread, records the sample and starts the next call).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ class _Counters:
 class LoadRun:
     """Closed-loop load: ``concurrency`` calls of ``path`` in flight, ``total`` calls or for ``seconds``.
 
+    Two engines (see :meth:`start`); threads make more calls per second from
+    CPython than futures on this machine (measured in bindings' README).
+
     Example::
 
         run = LoadRun(channel, "/pkg.Svc/M", payload, [], 5.0, concurrency=64, total=10000)
@@ -51,6 +55,8 @@ class LoadRun:
                  seconds: "float | None" = None) -> None:
         if (total is None) == (seconds is None):
             raise ValueError("give either total or seconds")
+        self._channel = channel
+        self._path = path
         self._unary = channel.unary_unary(path)
         self._payload = payload
         self._metadata = list(metadata) or None
@@ -70,11 +76,34 @@ class LoadRun:
 
     # -- control -----------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start the first ``concurrency`` calls."""
+    def start(self, engine: str = "threads") -> None:
+        """Start the load: ``"threads"``, ``concurrency`` threads each making blocking
+        calls (they release the GIL while the library works), or ``"futures"``,
+        ``concurrency`` calls kept in flight by completion callbacks on the
+        channel's event thread (no thread per call)."""
         self.started_at = time.monotonic()
         self._deadline = self.started_at + (self._seconds or 0.0)
-        self._refill()
+        if engine == "futures":
+            self._refill()
+        else:
+            for i in range(self._concurrency):
+                threading.Thread(target=self._worker, name="lbchannel-bench-%d" % i, daemon=True).start()
+        self._check_done()
+
+    def _worker(self) -> None:
+        """One thread of the ``threads`` engine: claim a call, make it, record it, until the budget is spent."""
+        while self._claim():
+            t0 = time.monotonic()
+            try:
+                _, call = self._channel.unary_with_call(self._path, self._payload, timeout=self._timeout,
+                                                        metadata=self._metadata)
+                sample = Sample(time.monotonic() - t0, 0, str(call.peer() or ""))
+            except self._rpc_error as exc:
+                code, details, peer = error_status(exc)
+                sample = Sample(time.monotonic() - t0, code, peer, details)
+            except Exception as exc:  # e.g. the channel closed under us
+                sample = Sample(time.monotonic() - t0, 2, "", str(exc))
+            self._record(sample)
         self._check_done()
 
     def stop(self) -> None:

@@ -26,7 +26,7 @@ def render(stats: "Mapping[str, Any]", sent: "Mapping[str, int]", peers: "Counte
     total_started = sum(int(e.get("calls_started") or 0) for e in endpoints) or 1
     title = "lbchannel watch  %s  policy %s  %.0f s  %s at %g/s" % (
         stats.get("target"), stats.get("policy"), elapsed, method, rate)
-    table = Table(title=title, title_justify="left", expand=False)
+    table = Table(expand=False)
     for name, justify in (("endpoint", "left"), ("state", "left"), ("health", "left"), ("calls", "right"),
                           ("share", "right"), ("out", "right"), ("ewma ms", "right"), ("errors", "right"),
                           ("ejected", "right"), ("answered", "right")):
@@ -56,4 +56,5 @@ def render(stats: "Mapping[str, Any]", sent: "Mapping[str, int]", peers: "Counte
         discovery.get("kind"), discovery.get("resolutions"), discovery.get("errors"),
         discovery.get("last_result"), stats.get("waiting_calls")))
     events = Text("\n".join(log) if log else "(none yet)")
-    return Group(table, summary, Panel(events, title="discovery events", title_align="left"))
+    return Group(Text(title, style="bold"), table, summary,
+                 Panel(events, title="discovery events", title_align="left"))
