@@ -128,6 +128,16 @@ def test_call_by_reflection_v1(library_path, trio):
     assert json.loads(r.stdout)["backend"] == "b2"
 
 
+def test_call_by_reflection_in_a_mixed_fleet(library_path, trio):
+    # b1 serves only v1alpha, b2 only v1: each reflection call lands on one of them.
+    target = "ipv4:%s,%s" % (trio[0].address, trio[1].address)
+    for _ in range(5):
+        r = cli(library_path, "call", target, SAY, "-d", '{"text": "mixed"}', "-q")
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["backend"] in ("b1", "b2")
+        assert r.stderr == ""  # -q: no peer line
+
+
 def test_call_sends_metadata(library_path, trio):
     r = cli(library_path, "call", "ipv4:" + trio[0].address, SAY, "-d", "{}",
             "-H", "x-trace: abc", "-H", "X-Two:2", "-v")
@@ -320,6 +330,18 @@ def test_watch_once_prints_a_snapshot(library_path, trio):
         assert "endpoint added %s" % b.address in r.stdout
         assert b.address in r.stdout
     assert re.search(r"sent: OK \d+", r.stdout), r.stdout
+
+
+def test_watch_calls_a_method_given_as_json(library_path, trio):
+    target = "ipv4:" + trio[2].address
+    r = cli(library_path, "watch", target, "--once", "--duration", "1s", "--rate", "20",
+            "--method", SAY, "-d", '{"text": "w"}')
+    assert r.returncode == 0, r.stderr
+    assert "%s at 20/s" % SAY in r.stdout
+    sent = int(re.search(r"sent: OK (\d+)", r.stdout).group(1))
+    assert sent >= 5, r.stdout
+    r = cli(library_path, "watch", target, "--once", "--method", SAY, "-d", '{"nosuch": 1}')
+    assert r.returncode == 64 and "does not fit" in r.stderr
 
 
 # -- pure parts -------------------------------------------------------------------------

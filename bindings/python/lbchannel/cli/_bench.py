@@ -77,20 +77,20 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
 def _drive(load: LoadRun, total: "int | None", seconds: "float | None", show: bool, engine: str) -> None:
     """Run ``load`` to its end, with a progress bar when ``show``; Ctrl-C stops it early."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    progress = Progress(TextColumn("[bold]bench"), BarColumn(), MofNCompleteColumn(), TextColumn("calls"),
+    progress = Progress(TextColumn("[bold]bench"), BarColumn(), TextColumn("{task.fields[calls]} calls"),
                         TimeElapsedColumn(), disable=not show, transient=True)
     with progress:
-        task = progress.add_task("bench", total=float(total) if total is not None else seconds)
+        # The bar measures calls with -n and time with -z.
+        task = progress.add_task("bench", total=float(total) if total is not None else seconds, calls=0)
         load.start(engine)
         try:
             while not load.wait(0.1):
                 done = load.finished()
-                if total is not None:
-                    progress.update(task, completed=done)
-                else:
-                    progress.update(task, completed=min(seconds or 0.0, time.monotonic() - load.started_at))
+                elapsed = time.monotonic() - load.started_at
+                progress.update(task, calls=done,
+                                completed=done if total is not None else min(seconds or 0.0, elapsed))
         except KeyboardInterrupt:
             load.stop()
             load.wait(30.0)

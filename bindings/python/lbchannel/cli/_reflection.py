@@ -29,7 +29,11 @@ _UNIMPLEMENTED = 12
 
 
 class _NoSuchService(Exception):
-    """This reflection version is not served (UNIMPLEMENTED)."""
+    """This reflection version is not served (UNIMPLEMENTED) by ``peer``."""
+
+    def __init__(self, peer: str) -> None:
+        super().__init__(peer)
+        self.peer = peer
 
 
 def fetch_pool(channel: ChannelLike, symbol: str, timeout: "float | None", metadata: Metadata) -> Any:
@@ -40,16 +44,24 @@ def fetch_pool(channel: ChannelLike, symbol: str, timeout: "float | None", metad
     reflection version, the reflection call's status when it fails, NOT_FOUND
     (or the server's error code) when the server does not know ``symbol``.
     """
-    # Each reflection call goes to one endpoint: in a fleet where only some
-    # servers offer one version (a rolling upgrade), try again a few times.
-    endpoints = len(channel.stats().get("endpoints") or ())
-    for _ in range(min(4, max(1, endpoints))):
-        for method in REFLECTION_METHODS:
-            try:
-                files = _fetch_files(channel, method, symbol, timeout, metadata)
-            except _NoSuchService:
-                continue
-            return _pool(files)
+    # Each reflection call goes to one endpoint. In a fleet where only some
+    # servers offer one version (a rolling upgrade) keep asking, in the order
+    # v1, v1alpha, v1alpha, v1, ... (so that neither alternating nor repeated
+    # picks keep pairing a server with the version it lacks), until every
+    # endpoint has said UNIMPLEMENTED to both or the attempts run out.
+    endpoints = {str(e.get("address")) for e in channel.stats().get("endpoints") or ()}
+    attempts = min(16, max(2, 4 * len(endpoints)))
+    refused: "set[tuple[str, str]]" = set()
+    for attempt in range(attempts):
+        method = REFLECTION_METHODS[(attempt + attempt // 2) % 2]
+        try:
+            files = _fetch_files(channel, method, symbol, timeout, metadata)
+        except _NoSuchService as exc:
+            refused.add((exc.peer, method))
+            if all((e, m) in refused for e in endpoints or {exc.peer} for m in REFLECTION_METHODS):
+                break
+            continue
+        return _pool(files)
     raise RpcFailure(
         _UNIMPLEMENTED,
         "the server offers no reflection service (grpc.reflection.v1 or v1alpha): "
@@ -73,7 +85,7 @@ def _fetch_files(channel: ChannelLike, method: str, symbol: str, timeout: "float
             if data is None:
                 code = status_int(call.code())
                 if code == _UNIMPLEMENTED:
-                    raise _NoSuchService()
+                    raise _NoSuchService(call.peer())
                 raise RpcFailure(code, "server reflection failed: %s: %s" % (status_name(code), call.details()),
                                  call.peer())
             response = reflection_pb2.ServerReflectionResponse.FromString(data)
