@@ -314,6 +314,8 @@ def test_watch_in_a_terminal_shows_a_new_endpoint_after_a_dns_change(library_pat
         assert "discovery events" in term.text[seen:]
         dns.set_hosts([("127.0.0.3", "svc.test")])  # b1 leaves
         assert term.read_until(r"endpoint removed %s" % re.escape(b1.address), 20), term.text[-3000:]
+        dns.set_hosts([])  # the name stays, without addresses: an empty answer
+        assert term.read_until(r"lookup answered no address", 20), term.text[-3000:]
         os.killpg(term.proc.pid, signal.SIGINT)
         assert term.proc.wait(15) == 0
     finally:

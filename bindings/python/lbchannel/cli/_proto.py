@@ -12,7 +12,7 @@ import os
 import tempfile
 from typing import Any, Sequence
 
-from google.protobuf import descriptor_pb2, descriptor_pool  # type: ignore[import-untyped, unused-ignore]
+from google.protobuf import descriptor_pb2, descriptor_pool  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
 from ._deps import require
 from ._errors import CliError
@@ -30,7 +30,7 @@ def compile_pool(protos: "Sequence[str]", includes: "Sequence[str]") -> Any:
     require("grpc_tools")
     import importlib.resources
 
-    from grpc_tools import protoc  # type: ignore[import-untyped, unused-ignore]
+    from grpc_tools import protoc  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
     for path in protos:
         if not os.path.isfile(path):

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf import descriptor_pb2, descriptor_pool  # type: ignore[import-untyped, unused-ignore]
-from grpc_reflection.v1alpha import reflection_pb2  # type: ignore[import-untyped, unused-ignore]
+from google.protobuf import descriptor_pb2, descriptor_pool  # type: ignore[import-untyped, import-not-found, unused-ignore]
+from grpc_reflection.v1alpha import reflection_pb2  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
 from ._channel import ChannelLike, Metadata, rpc_error_types, status_int, status_name
 from ._errors import RpcFailure

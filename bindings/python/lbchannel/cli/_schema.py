@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf import json_format, message_factory  # type: ignore[import-untyped, unused-ignore]
+from google.protobuf import json_format, message_factory  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
 from ._errors import CliError, RpcFailure
 

@@ -27,10 +27,10 @@ def render(stats: "Mapping[str, Any]", sent: "Mapping[str, int]", peers: "Counte
     title = "lbchannel watch  %s  policy %s  %.0f s  %s at %g/s" % (
         stats.get("target"), stats.get("policy"), elapsed, method, rate)
     table = Table(expand=False)
-    for name, justify in (("endpoint", "left"), ("state", "left"), ("health", "left"), ("calls", "right"),
-                          ("share", "right"), ("out", "right"), ("ewma ms", "right"), ("errors", "right"),
-                          ("ejected", "right"), ("answered", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for name in ("endpoint", "state", "health"):
+        table.add_column(name)
+    for name in ("calls", "share", "out", "ewma ms", "errors", "ejected", "answered"):
+        table.add_column(name, justify="right")
     for e in endpoints:
         address = str(e.get("address"))
         state = str(e.get("state"))
