@@ -336,7 +336,7 @@ def test_watch_once_prints_a_snapshot(library_path, trio):
 
 def test_watch_calls_a_method_given_as_json(library_path, trio):
     target = "ipv4:" + trio[2].address
-    r = cli(library_path, "watch", target, "--once", "--duration", "1s", "--rate", "20",
+    r = cli(library_path, "watch", target, "--once", "--duration", "2s", "--rate", "20",
             "--method", SAY, "-d", '{"text": "w"}')
     assert r.returncode == 0, r.stderr
     assert "%s at 20/s" % SAY in r.stdout
