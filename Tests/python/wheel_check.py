@@ -14,7 +14,9 @@ and ``LD_LIBRARY_PATH`` empty checks that
 * that copy's libnghttp2, OpenSSL and c-ares resolve to the wheel's own
   ``lbchannel.libs`` (so only the C runtime has to be on the machine), and
 * a round_robin channel over two grpcio backends (started here with this
-  Python, which has grpcio) makes calls that reach both backends.
+  Python, which has grpcio) makes calls that reach both backends, and
+* the ``lbchannel`` console script is installed and, without the ``cli``
+  extra, exits 64 naming ``pip install 'lbchannel[cli]'``.
 
 Exits non-zero with a message on any failure. Takes a few seconds.
 """
@@ -87,6 +89,15 @@ def main():
         fail("the package loaded %s, not the copy inside %s" % (library, package))
     if facts["backends"] != "w1,w2":
         fail("round_robin calls reached %r, not both backends" % facts["backends"])
+
+    # The console script is installed; without the `cli` extra it names it.
+    script = venv / "bin" / "lbchannel"
+    if not script.is_file():
+        fail("the wheel installed no %s" % script)
+    result = subprocess.run([str(script), "call", "ipv4:127.0.0.2:1", "/a.B/C"], capture_output=True, text=True,
+                            timeout=60, env=env, cwd=str(venv))
+    if result.returncode != 64 or "pip install 'lbchannel[cli]'" not in result.stderr:
+        fail("lbchannel without the cli extra exited %d: %s" % (result.returncode, result.stderr))
 
     # The C libraries come from the wheel, not from the system.
     ldd = run(["ldd", str(library)], env=env)
