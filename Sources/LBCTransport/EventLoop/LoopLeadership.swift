@@ -167,11 +167,15 @@ package struct LoopLeadership: Sendable {
 
     /// The parked I/O thread woke up (signalled or timed out) at `nowNs`.
     package mutating func ioThreadWoke(nowNs: Int64) -> Wake {
-        if callerLeads {
-            // The leader runs timers and events; check back after a grace period.
+        // The leader runs timers and events (or a completion-queue poller that led
+        // during the last grace period is expected back and will): check back after
+        // a grace period.
+        let pollerBack = pollerExpected && epoch != epochAtPark && !unparkRequested
+        if callerLeads || (pollerBack && nowNs >= parkDeadlineNs) {
             if nowNs >= parkDeadlineNs {
                 let (next, overflow) = nowNs.addingReportingOverflow(graceNs)
                 parkDeadlineNs = overflow ? .max : next
+                if !callerLeads { epochAtPark = epoch }
             }
             return .waitUntil(parkDeadlineNs)
         }
