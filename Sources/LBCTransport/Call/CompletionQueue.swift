@@ -70,8 +70,10 @@ package final class CompletionQueue: @unchecked Sendable {
             mustSignal = true
         }
         let wakeLeader = leaderThread != 0 && !byLeader
-        let loop = wakeLeader || followerCount > 0 ? boundLoop : nil
-        let releaseFollowers = followerCount > 0
+        // The eventfd wakes the followers; the leader's own item is not signalled (it
+        // takes it itself), so its followers keep waiting and stay registered.
+        let releaseFollowers = followerCount > 0 && !byLeader
+        let loop = wakeLeader || releaseFollowers ? boundLoop : nil
         lock.unlock()
         // Signalled after unlocking: on a shared CPU the woken poller would otherwise
         // preempt this thread while it holds the lock, and block on it at once.
@@ -129,12 +131,11 @@ package final class CompletionQueue: @unchecked Sendable {
                 takeLock.unlock()
                 return n
             }
+            // Nothing pending: clear a signal left by a post whose item an earlier take
+            // already consumed (a waiting take does so in `waitOnEventFD`; a leading one
+            // never waits on the eventfd).
+            if timeoutMs == 0 { drain() }
             let loop = timeoutMs != 0 && !shared ? boundLoop : nil
-            if loop == nil {
-                // Nothing pending: clear a signal left by a post whose item an earlier
-                // take already consumed, so waiting below does not return at once.
-                drain()
-            }
             lock.unlock()
             takeLock.unlock()
             if timeoutMs == 0 { return 0 }
