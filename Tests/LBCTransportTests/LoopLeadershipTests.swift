@@ -100,7 +100,7 @@ final class LoopLeadershipTests: XCTestCase {
     private func parkedForPoller(graceNs: Int64 = 1_000) -> LoopLeadership {
         var l = LoopLeadership(graceNs: graceNs)
         XCTAssertFalse(l.queuedCall(started: true), "the I/O thread polls already")
-        XCTAssertFalse(l.pollerAsksToLead(stopping: false), "the I/O thread polls: follow")
+        XCTAssertEqual(l.pollerAsksToLead(stopping: false), .follows, "the I/O thread polls: follow")
         XCTAssertEqual(l.followers, 1)
         XCTAssertFalse(l.ioThreadMayPark(nowNs: 0, nextTimerNs: nil), "a follower waits")
         XCTAssertFalse(l.queuedCall(started: false))
@@ -116,7 +116,7 @@ final class LoopLeadershipTests: XCTestCase {
         var l = parkedForPoller()
         for round in 0..<3 {
             XCTAssertFalse(l.queuedCall(started: true), "round \(round): the poller is expected back: no wake-up")
-            XCTAssertTrue(l.pollerAsksToLead(stopping: false), "round \(round): nobody polls: the poller leads")
+            XCTAssertEqual(l.pollerAsksToLead(stopping: false), .leads, "round \(round): nobody polls: the poller leads")
             XCTAssertFalse(l.pollerExpected)
             XCTAssertFalse(l.queuedCall(started: false))
             XCTAssertFalse(l.leaderLeaves(workPending: false, nextTimerNs: nil, pollerReturns: true),
@@ -127,7 +127,7 @@ final class LoopLeadershipTests: XCTestCase {
         // Two outstanding: leaving with one still in flight needs no wake-up either.
         XCTAssertFalse(l.queuedCall(started: true))
         XCTAssertFalse(l.queuedCall(started: true))
-        XCTAssertTrue(l.pollerAsksToLead(stopping: false))
+        XCTAssertEqual(l.pollerAsksToLead(stopping: false), .leads)
         XCTAssertFalse(l.queuedCall(started: false))
         XCTAssertFalse(l.leaderLeaves(workPending: false, nextTimerNs: nil, pollerReturns: true))
         XCTAssertEqual(l.queuedCalls, 1)
@@ -138,7 +138,7 @@ final class LoopLeadershipTests: XCTestCase {
     func testQueuePollerTimingOutWhileLeadingResumesTheIOThread() {
         var l = parkedForPoller()
         XCTAssertFalse(l.queuedCall(started: true))
-        XCTAssertTrue(l.pollerAsksToLead(stopping: false))
+        XCTAssertEqual(l.pollerAsksToLead(stopping: false), .leads)
         XCTAssertTrue(l.leaderLeaves(workPending: false, nextTimerNs: nil, pollerReturns: false),
                       "a call is in flight and nobody will poll for it")
         XCTAssertEqual(l.ioThreadWoke(nowNs: 10), .resume(checkOnly: false))
@@ -147,19 +147,20 @@ final class LoopLeadershipTests: XCTestCase {
         XCTAssertTrue(l.ioThreadMayPark(nowNs: 30, nextTimerNs: nil), "nothing in flight: park for the poller")
     }
 
-    /// A poller with nothing in flight for it follows (waits on its queue), and the I/O
-    /// thread does not park while it waits; the start of a call then resumes the I/O
-    /// thread at once (the poller is not expected back: it is already waiting).
-    func testIdlePollerFollowsAndKeepsTheIOThreadPolling() {
+    /// A poller with nothing in flight for it just waits on its queue, uncounted: the
+    /// I/O thread may park meanwhile (for blocking callers), and the start of a call
+    /// resumes it at once (the poller is not expected back: it is already waiting).
+    func testIdlePollerWaitsUncountedAndTheNextCallResumesTheIOThread() {
         var l = parkedForPoller()
-        XCTAssertFalse(l.pollerAsksToLead(stopping: false), "no queued call: wait on the queue")
+        XCTAssertEqual(l.pollerAsksToLead(stopping: false), .waits, "no queued call: wait on the queue")
         XCTAssertFalse(l.pollerExpected)
-        XCTAssertEqual(l.followers, 1)
+        XCTAssertEqual(l.followers, 0)
+        XCTAssertTrue(l.callerAsksToLead(stopping: false), "a blocking caller still leads meanwhile")
+        XCTAssertFalse(l.leaderLeaves(workPending: false, nextTimerNs: nil))
         XCTAssertTrue(l.queuedCall(started: true), "nobody polls and nobody will: resume the I/O thread")
         XCTAssertEqual(l.ioThreadWoke(nowNs: 10), .resume(checkOnly: false))
-        XCTAssertFalse(l.ioThreadMayPark(nowNs: 11, nextTimerNs: nil), "a follower waits")
+        XCTAssertFalse(l.ioThreadMayPark(nowNs: 11, nextTimerNs: nil), "the call needs the I/O thread")
         XCTAssertFalse(l.queuedCall(started: false))
-        l.queueFollowersDone(1, returned: true)
         XCTAssertTrue(l.ioThreadMayPark(nowNs: 12, nextTimerNs: nil))
     }
 
@@ -169,8 +170,8 @@ final class LoopLeadershipTests: XCTestCase {
         var l = parkedForPoller()
         XCTAssertFalse(l.queuedCall(started: true))
         XCTAssertFalse(l.queuedCall(started: true))
-        XCTAssertTrue(l.pollerAsksToLead(stopping: false))
-        XCTAssertFalse(l.pollerAsksToLead(stopping: false), "one leader at a time")
+        XCTAssertEqual(l.pollerAsksToLead(stopping: false), .leads)
+        XCTAssertEqual(l.pollerAsksToLead(stopping: false), .follows, "one leader at a time")
         XCTAssertEqual(l.followers, 1)
         XCTAssertFalse(l.queuedCall(started: false))
         XCTAssertTrue(l.leaderLeaves(workPending: false, nextTimerNs: nil, pollerReturns: true),
@@ -185,8 +186,8 @@ final class LoopLeadershipTests: XCTestCase {
     func testPollerNotBackWithinTheGracePeriod() {
         var l = parkedForPoller()
         XCTAssertFalse(l.queuedCall(started: true))
-        XCTAssertFalse(l.pollerAsksToLead(stopping: true), "the loop is stopping: follow")
-        l.queueFollowersDone(1, returned: false)
+        XCTAssertEqual(l.pollerAsksToLead(stopping: true), .waits, "the loop is stopping: wait on the queue")
+        XCTAssertEqual(l.followers, 0)
         var m = parkedForPoller(graceNs: 1_000)
         XCTAssertFalse(m.queuedCall(started: true), "expected back: no wake-up")
         XCTAssertEqual(m.ioThreadWoke(nowNs: 500), .waitUntil(1_000))
@@ -200,7 +201,7 @@ final class LoopLeadershipTests: XCTestCase {
     func testGraceCheckWaitsForAPollerThatLedRecently() {
         var l = parkedForPoller(graceNs: 1_000)
         XCTAssertFalse(l.queuedCall(started: true))
-        XCTAssertTrue(l.pollerAsksToLead(stopping: false))
+        XCTAssertEqual(l.pollerAsksToLead(stopping: false), .leads)
         XCTAssertFalse(l.queuedCall(started: false))
         XCTAssertFalse(l.leaderLeaves(workPending: false, nextTimerNs: nil, pollerReturns: true))
         XCTAssertEqual(l.ioThreadWoke(nowNs: 1_000), .waitUntil(2_000), "it led during the grace period")

@@ -166,6 +166,10 @@ package final class CompletionQueue: @unchecked Sendable {
                             return !items.isEmpty
                         }
                     })
+                if wait == .wait {
+                    waitOnEventFD(waitMs)
+                    continue
+                }
                 guard wait == .follow else { continue }  // an item, a close, the timeout or a stop
                 waitOnEventFD(waitMs)
                 loop.endQueueFollowing(returned: false) {

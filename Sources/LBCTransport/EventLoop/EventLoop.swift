@@ -447,6 +447,9 @@ package final class EventLoop: @unchecked Sendable {
         /// It follows: it waits on its queue, registered as a follower until an item
         /// is posted there or it calls `endQueueFollowing`.
         case follow
+        /// Nothing to lead for (no queued call in flight, or a stopping loop): it
+        /// waits on its queue, not registered.
+        case wait
         /// Its queue already had an item (or was closed): no wait.
         case ready
     }
@@ -468,10 +471,14 @@ package final class EventLoop: @unchecked Sendable {
             return .ready
         }
         let stopping = queueLock.withLock { stopRequested }
-        let leads = leadership.pollerAsksToLead(stopping: stopping)
-        if !leads { registerFollower() }
+        let role = leadership.pollerAsksToLead(stopping: stopping)
+        if role == .follows { registerFollower() }
         leadLock.unlock()
-        if !leads { return .follow }
+        switch role {
+        case .waits: return .wait
+        case .follows: return .follow
+        case .leads: break
+        }
         var timedOut = false
         _ = pollAsLeader(until: { timedOut || isDone() }, deadlineNs: deadlineNs, onDeadline: { timedOut = true },
                          began: began, leaving: leaving)

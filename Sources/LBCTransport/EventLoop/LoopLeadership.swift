@@ -27,9 +27,12 @@
 ///   and wait on the queue as before (they cannot poll two epoll sets at once).
 /// - A poller leads (`pollerAsksToLead`) when queued calls are in flight and nobody
 ///   else polls; it leads until an item is posted to its queue, the queue is closed,
-///   its timeout passes or the loop stops. Otherwise it follows: it waits on its
-///   queue, counted in `followers` until an item is posted there or its wait ends,
-///   so the I/O thread does not park while it waits.
+///   its timeout passes or the loop stops. When queued calls are in flight and
+///   another thread polls, it follows: it waits on its queue, counted in `followers`
+///   until an item is posted there or its wait ends, so the I/O thread does not park
+///   while it waits. With no queued call in flight it just waits on its queue,
+///   uncounted (an idle event thread must not keep the I/O thread from parking for
+///   blocking callers), and the next queued call's start resumes the I/O thread.
 /// - A poller whose wait ended with items (it returns them and is expected back:
 ///   `pollerExpected`) hands over without a wake-up: neither its leaving nor the start
 ///   of the application's next queued call resumes the parked I/O thread; the I/O
@@ -84,17 +87,25 @@ package struct LoopLeadership: Sendable {
         followers -= 1
     }
 
-    /// A completion-queue poller is about to wait (with a timeout): true when it leads
-    /// (polls until its queue has an item, then `leaderLeaves`), false when it follows
-    /// (waits on its queue; `queueFollowersDone` when an item is posted or it stops
-    /// waiting). It leads only while queued calls are in flight and nobody polls.
-    package mutating func pollerAsksToLead(stopping: Bool) -> Bool {
+    /// What a completion-queue poller does (``pollerAsksToLead(stopping:)``).
+    package enum PollerRole: Equatable, Sendable {
+        /// It polls the loop until its queue has an item, then `leaderLeaves`.
+        case leads
+        /// It waits on its queue for another poller, counted in `followers` until an
+        /// item is posted there or it stops waiting (`queueFollowersDone`).
+        case follows
+        /// Nothing of this loop's queued calls is in flight (or the loop is stopping):
+        /// it waits on its queue, not counted (the I/O thread may park meanwhile).
+        case waits
+    }
+
+    /// A completion-queue poller is about to wait (with a timeout). It leads only
+    /// while queued calls are in flight and nobody polls.
+    package mutating func pollerAsksToLead(stopping: Bool) -> PollerRole {
+        // Back (or already waiting): the next queued call's start must not count on it.
         pollerExpected = false
-        guard queuedCalls > 0, !stopping else {
-            followers += 1
-            return false
-        }
-        return callerAsksToLead(stopping: false)
+        guard queuedCalls > 0, !stopping else { return .waits }
+        return callerAsksToLead(stopping: false) ? .leads : .follows
     }
 
     /// `count` completion-queue followers stopped waiting; `returned`: because an item
