@@ -18,7 +18,6 @@
 ///   polling, when a timer falls due, or when the loop is asked to stop; after a grace
 ///   period without any caller leading, it polls as before.
 ///
-///
 /// Completion-queue pollers (`lbc_cq_poll` with a timeout; `CompletionQueue.take`):
 /// - An asynchronous unary call whose completion queue is bound to this loop alone
 ///   (the queue has only ever carried calls of this loop's channel) is a queued call
