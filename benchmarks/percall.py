@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Client instructions per blocking unary call, by policy and endpoint count (callgrind).
 
-    python3 benchmarks/percall.py LIB POLICY N [CALLS_A CALLS_B]
+    python3 benchmarks/percall.py [--async] LIB POLICY N [CALLS_A CALLS_B]
+
+With --async: per lbc_unary_async call, one outstanding, polled with lbc_cq_poll from
+the same thread (lbc_load --async).
 
 Starts one grpcio echo server (bench.Echo/Unary) listening on N ports of 127.0.0.1,
 builds benchmarks/lbc_load.c against LIB (a liblbchannel.so), and runs it under
@@ -45,8 +48,10 @@ def serve(n, base):
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
         return serve(int(sys.argv[2]), int(sys.argv[3]))
-    lib, policy, n = os.path.abspath(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-    a, b = (int(sys.argv[4]), int(sys.argv[5])) if len(sys.argv) > 5 else (1000, 2000)
+    args = [x for x in sys.argv[1:] if x != "--async"]
+    mode = ["--async"] if "--async" in sys.argv[1:] else []
+    lib, policy, n = os.path.abspath(args[0]), args[1], int(args[2])
+    a, b = (int(args[3]), int(args[4])) if len(args) > 4 else (1000, 2000)
     work = tempfile.mkdtemp(prefix="lbc-percall.")
     # valgrind 3.19 cannot read the library's DWARF ("unhandled dwarf2 abbrev form"):
     # profile a copy without debug info (symbol names stay).
@@ -71,7 +76,7 @@ def main():
             out = os.path.join(work, "callgrind.%d" % calls)
             env = dict(os.environ, LBC_BENCH_READY_TIMEOUT_S="180", LBC_BENCH_POLICY=policy)
             p = subprocess.Popen(["valgrind", "--tool=callgrind", "--quiet", "--instr-atstart=no",
-                                  "--callgrind-out-file=" + out, load, "--target", target, "--threads", "1",
+                                  "--callgrind-out-file=" + out, load, *mode, "--target", target, "--threads", "1",
                                   "--calls", str(calls), "--warmup-calls", os.environ.get("WARMUP", "300"),
                                   "--deadline-ms", "60000", "--expect-endpoints", str(n), "--handshake"],
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
@@ -85,7 +90,8 @@ def main():
                 sys.exit("lbc_load failed: %s" % result)
             with open(out) as f:
                 totals.append(next(int(line.split()[1]) for line in f if line.startswith(("totals:", "summary:"))))
-        print("%s n=%d: %.0f instructions per call" % (policy, n, (totals[1] - totals[0]) / (b - a)))
+        print("%s n=%d%s: %.0f instructions per call" % (policy, n, " async" if mode else "",
+                                                       (totals[1] - totals[0]) / (b - a)))
     finally:
         server.terminate()
         server.wait()

@@ -126,6 +126,13 @@ def scale_section(w, s):
         w(f"| system calls / context switches per blocking call, 1 outstanding, 4 endpoints | "
           f"{sy['syscalls_per_call']:.2f} / {sy['csw_per_call']:.2f} ({top}) | ≤ 3.5 / 1.2 | "
           f"{verdict(sy['syscalls_per_call'] <= 3.5 and sy['csw_per_call'] <= 1.2)} |")
+    sa = s.get("sys_async")
+    if sa:
+        top = ", ".join(f"{k} {v:.2f}" for k, v in sa["by_syscall"].items())
+        w(f"| system calls / context switches per async call (`lbc_unary_async` + `lbc_cq_poll`, one "
+          f"thread), async, 1 outstanding, 4 endpoints | "
+          f"{sa['syscalls_per_call']:.2f} / {sa['csw_per_call']:.2f} ({top}) | ≤ 3.5 / 1.2 | "
+          f"{verdict(sa['syscalls_per_call'] <= 3.5 and sa['csw_per_call'] <= 1.2)} |")
     w("")
     w("Instructions: callgrind, (Ir at 4,000 calls − Ir at 1,000) ÷ 3,000 after a warm-up of "
       "6 calls per endpoint (instrumentation switched on after it). Memory: `lbc_scale memory` "

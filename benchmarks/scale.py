@@ -16,6 +16,8 @@ on many addresses: 127.0.0.2-127.0.0.201 x as many ports as needed. Cases:
          lbc_channel_stats_json back to back, and the stats call's own time.
   sys    system calls (strace -c -f) and context switches (wait4 rusage) per blocking
          call at 1 outstanding, 4 endpoints: (count at CALLS_B - count at CALLS_A) / diff;
+         and the same for the async path ("async, 1 outstanding": lbc_load --async,
+         lbc_unary_async + lbc_cq_poll from one thread);
          four gRPC C++ echo backends (DIR/echo_server) pinned to CPU 0, the client to
          CPU 1, as in the runner (grpcio when echo_server is not built).
 
@@ -152,10 +154,12 @@ def callgrind_per_call(load, lib_dir, target, n, policy, calls=(1000, 4000)):
     return (totals[1] - totals[0]) / (calls[1] - calls[0])
 
 
-def strace_counts(load, lib_dir, target, calls):
-    """(system calls, context switches) of lbc_load making `calls` blocking calls."""
+def strace_counts(load, lib_dir, target, calls, async_mode=False):
+    """(system calls, context switches) of lbc_load making `calls` blocking calls (or
+    async calls, one outstanding, polled with lbc_cq_poll)."""
+    mode = ["--async"] if async_mode else []
     with tempfile.NamedTemporaryFile(prefix="lbc-strace.") as f:
-        cmd = ["taskset", "-c", "1", "strace", "-f", "-c", "-o", f.name, load, "--target", target, "--threads", "1",
+        cmd = ["taskset", "-c", "1", "strace", "-f", "-c", "-o", f.name, load, *mode, "--target", target, "--threads", "1",
                "--calls", str(calls), "--warmup-calls", "200", "--deadline-ms", "60000",
                "--expect-endpoints", "4"]
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=driver_env(lib_dir))
@@ -171,7 +175,7 @@ def strace_counts(load, lib_dir, target, calls):
         if len(parts) >= 5 and re.match(r"^[\d.]+$", parts[0]) and parts[-1] != "total":
             by_name[parts[-1]] = int(parts[3])
     # Context switches without strace (it adds its own): the driver's rusage.
-    p = subprocess.Popen(["taskset", "-c", "1", load, "--target", target, "--threads", "1", "--calls", str(calls),
+    p = subprocess.Popen(["taskset", "-c", "1", load, *mode, "--target", target, "--threads", "1", "--calls", str(calls),
                           "--warmup-calls", "200", "--deadline-ms", "60000", "--expect-endpoints", "4"],
                          stdout=subprocess.DEVNULL, env=driver_env(lib_dir))
     _, status, ru = os.wait4(p.pid, 0)
@@ -249,15 +253,19 @@ def main():
             srv = CppServers(cpp, 4) if os.path.exists(cpp) else Server(4)
             try:
                 ca, cb = 2000, 4000
-                sa, na, xa = strace_counts(load, lib_dir, srv.target, ca)
-                sb, nb, xb = strace_counts(load, lib_dir, srv.target, cb)
+                counts = {}
+                for name, async_mode in (("sys", False), ("sys_async", True)):
+                    counts[name] = (strace_counts(load, lib_dir, srv.target, ca, async_mode),
+                                    strace_counts(load, lib_dir, srv.target, cb, async_mode))
             finally:
                 srv.close()
-            per = {k: (nb.get(k, 0) - na.get(k, 0)) / (cb - ca) for k in nb}
-            results["sys"] = {"syscalls_per_call": (sb - sa) / (cb - ca), "csw_per_call": (xb - xa) / (cb - ca),
-                              "by_syscall": {k: v for k, v in sorted(per.items(), key=lambda kv: -kv[1]) if v >= 0.05}}
-            log(f"sys: {results['sys']['syscalls_per_call']:.2f} system calls, "
-                f"{results['sys']['csw_per_call']:.2f} context switches per call {results['sys']['by_syscall']}")
+            for name, ((sa, na, xa), (sb, nb, xb)) in counts.items():
+                per = {k: (nb.get(k, 0) - na.get(k, 0)) / (cb - ca) for k in nb}
+                results[name] = {"syscalls_per_call": (sb - sa) / (cb - ca), "csw_per_call": (xb - xa) / (cb - ca),
+                                 "by_syscall": {k: v for k, v in sorted(per.items(), key=lambda kv: -kv[1]) if v >= 0.05}}
+                what = "blocking" if name == "sys" else "async, 1 outstanding"
+                log(f"{name} ({what}): {results[name]['syscalls_per_call']:.2f} system calls, "
+                    f"{results[name]['csw_per_call']:.2f} context switches per call {results[name]['by_syscall']}")
     finally:
         shutil.rmtree(cg_dir, ignore_errors=True)
         if a.out:

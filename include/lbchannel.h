@@ -645,7 +645,8 @@ typedef enum lbc_log_level {
  * inside an lbc_* function that hands work to it (starting a call, sending on,
  * receiving from, cancelling or freeing a streaming call: the library then does
  * that work itself to save a wake-up), or on an application thread blocked in
- * lbc_unary() that polls the channel's sockets for its own result (see there) —
+ * lbc_unary() or lbc_cq_poll() that polls the channel's sockets for its results
+ * (see there) —
  * never twice at once. Do not take a lock
  * in it that you hold around those calls. Return quickly and do not block in it: lbc_unary() and
  * other blocking calls on the same channel return LBC_ERR_RECURSIVE_CALL there;
@@ -1118,6 +1119,18 @@ int lbc_cq_fd(const lbc_cq *cq);
  * forked child). Slots beyond the returned count are left untouched.
  * THREAD SAFETY: any thread; several threads may poll one queue (each event
  * goes to one of them).
+ * WAITING THREAD DRIVES THE I/O: when the queue has only ever carried
+ * lbc_unary_async calls of one channel (it is not shared by several channels'
+ * calls), a call with a timeout other than 0 waits by running that channel's
+ * I/O itself while such calls are in flight and no other thread does (at most
+ * one thread at a time: a second poller, or a blocking lbc_unary caller, waits
+ * for it), so at one outstanding call no other thread wakes up. Channel
+ * callbacks (log, lookup) may then run on this thread, as they may on a thread
+ * blocked in lbc_unary. When it returns events it hands the I/O back without a
+ * wake-up, expecting to be called again soon: calls still in flight then wait
+ * for the next lbc_cq_poll (or at most a few milliseconds for the channel's
+ * own thread). A queue that serves calls of several channels is waited on as
+ * before (the channels' threads drive the I/O).
  */
 int lbc_cq_poll(lbc_cq *cq, lbc_event *events, size_t event_size, int max, int64_t timeout_ms);
 

@@ -94,4 +94,73 @@ final class EventLoopLeadershipTests: XCTestCase {
         pthread_join(stopper, nil)
         XCTAssertTrue(finalRan, "the I/O thread ran the final work")
     }
+
+    private final class Item {}
+
+    private func isReadable(_ fd: Int32) -> Bool {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&pfd, 1, 0) == 1
+    }
+
+    /// A thread waiting on a completion queue bound to the loop polls the loop for a
+    /// queued call: the item is posted on the taker's own thread, with no eventfd
+    /// write (the queue's fd is never readable); a post from another thread wakes
+    /// the leader; a timeout while leading returns 0 and leaves the I/O thread to run
+    /// the call.
+    func testQueuePollerLeadsTheLoop() throws {
+        let loop = try EventLoop()
+        try loop.start()
+        let queue = try CompletionQueue()
+        XCTAssertTrue(queue.bind(loop))
+        let me = pthread_self()
+        let lock = Lock()
+        var postedOnTaker = 0
+        var sawReadable = false
+        for _ in 0..<300 {
+            loop.noteQueuedCall(started: true)
+            _ = loop.executeThenLead(Task {
+                loop.schedule(at: EventLoop.now() + 1_000_000) {
+                    let onTaker = pthread_equal(pthread_self(), me) != 0
+                    loop.noteQueuedCall(started: false)
+                    queue.post(Item())
+                    if onTaker && self.isReadable(queue.fd) { lock.withLock { sawReadable = true } }
+                    if onTaker { lock.withLock { postedOnTaker += 1 } }
+                }
+            })
+            XCTAssertEqual(queue.take(max: 4, timeoutMs: 5_000) { _ in }, 1)
+            if lock.withLock({ postedOnTaker >= 5 }) { break }
+        }
+        XCTAssertGreaterThanOrEqual(lock.withLock { postedOnTaker }, 5, "the taker should lead the loop")
+        XCTAssertFalse(lock.withLock { sawReadable }, "a leader's own post needs no eventfd write")
+        XCTAssertFalse(isReadable(queue.fd))
+        // A post from another thread wakes the leading taker at once.
+        loop.noteQueuedCall(started: true)
+        let poster = try Thread.start {
+            usleep(50_000)
+            queue.post(Item())
+        }
+        var start = EventLoop.now()
+        XCTAssertEqual(queue.take(max: 4, timeoutMs: 5_000) { _ in }, 1)
+        XCTAssertLessThan(EventLoop.now() - start, 2_000_000_000, "woken by the other thread's post")
+        pthread_join(poster, nil)
+        // A timeout while leading: 0, and the I/O thread runs the call's timer.
+        let fired = Completion()
+        _ = loop.executeThenLead(Task { loop.schedule(at: EventLoop.now() + 100_000_000) { fired.signal() } })
+        start = EventLoop.now()
+        XCTAssertEqual(queue.take(max: 4, timeoutMs: 20) { _ in }, 0)
+        XCTAssertLessThan(EventLoop.now() - start, 1_000_000_000)
+        XCTAssertTrue(fired.wait(untilNs: EventLoop.now() + 5_000_000_000), "the timer fired without a poller")
+        loop.noteQueuedCall(started: false)
+        // A close wakes a leading taker.
+        loop.noteQueuedCall(started: true)
+        let closer = try Thread.start {
+            usleep(50_000)
+            queue.close()
+        }
+        XCTAssertNil(queue.take(max: 4, timeoutMs: 5_000) { _ in })
+        pthread_join(closer, nil)
+        loop.noteQueuedCall(started: false)
+        loop.submitFinal {}
+        loop.stopAndJoin()
+    }
 }

@@ -94,4 +94,119 @@ final class LoopLeadershipTests: XCTestCase {
         XCTAssertTrue(l.waiterlessCall(started: true), "started while nobody polls: resume the I/O thread")
         XCTAssertEqual(l.ioThreadWoke(nowNs: 1), .resume(checkOnly: false))
     }
+
+    /// Park the I/O thread for a first poller: it follows while the I/O thread polls,
+    /// is released by the post of its item (expected back), and the I/O thread parks.
+    private func parkedForPoller(graceNs: Int64 = 1_000) -> LoopLeadership {
+        var l = LoopLeadership(graceNs: graceNs)
+        XCTAssertFalse(l.queuedCall(started: true), "the I/O thread polls already")
+        XCTAssertEqual(l.pollerAsksToLead(stopping: false), .follows, "the I/O thread polls: follow")
+        XCTAssertEqual(l.followers, 1)
+        XCTAssertFalse(l.ioThreadMayPark(nowNs: 0, nextTimerNs: nil), "a follower waits")
+        XCTAssertFalse(l.queuedCall(started: false))
+        l.queueFollowersDone(1, returned: true)
+        XCTAssertTrue(l.pollerExpected)
+        XCTAssertTrue(l.ioThreadMayPark(nowNs: 0, nextTimerNs: nil))
+        return l
+    }
+
+    /// One outstanding async call polled from one thread: after the first round the
+    /// poller leads every call and nothing resumes the parked I/O thread.
+    func testQueuePollerLeadsAndHandsOverWithoutAWakeUp() {
+        var l = parkedForPoller()
+        for round in 0..<3 {
+            XCTAssertFalse(l.queuedCall(started: true), "round \(round): the poller is expected back: no wake-up")
+            XCTAssertEqual(l.pollerAsksToLead(stopping: false), .leads, "round \(round): nobody polls: the poller leads")
+            XCTAssertFalse(l.pollerExpected)
+            XCTAssertFalse(l.queuedCall(started: false))
+            XCTAssertFalse(l.leaderLeaves(workPending: false, nextTimerNs: nil, pollerReturns: true),
+                           "round \(round): leaving with its item: no wake-up")
+            XCTAssertTrue(l.pollerExpected)
+            XCTAssertFalse(l.ioThreadPolls)
+        }
+        // Two outstanding: leaving with one still in flight needs no wake-up either.
+        XCTAssertFalse(l.queuedCall(started: true))
+        XCTAssertFalse(l.queuedCall(started: true))
+        XCTAssertEqual(l.pollerAsksToLead(stopping: false), .leads)
+        XCTAssertFalse(l.queuedCall(started: false))
+        XCTAssertFalse(l.leaderLeaves(workPending: false, nextTimerNs: nil, pollerReturns: true))
+        XCTAssertEqual(l.queuedCalls, 1)
+    }
+
+    /// A poller that leaves after its timeout (or a close) is not expected back: the
+    /// I/O thread resumes at once for the calls still in flight.
+    func testQueuePollerTimingOutWhileLeadingResumesTheIOThread() {
+        var l = parkedForPoller()
+        XCTAssertFalse(l.queuedCall(started: true))
+        XCTAssertEqual(l.pollerAsksToLead(stopping: false), .leads)
+        XCTAssertTrue(l.leaderLeaves(workPending: false, nextTimerNs: nil, pollerReturns: false),
+                      "a call is in flight and nobody will poll for it")
+        XCTAssertEqual(l.ioThreadWoke(nowNs: 10), .resume(checkOnly: false))
+        XCTAssertFalse(l.ioThreadMayPark(nowNs: 20, nextTimerNs: nil), "not while the call is in flight")
+        XCTAssertFalse(l.queuedCall(started: false))
+        XCTAssertTrue(l.ioThreadMayPark(nowNs: 30, nextTimerNs: nil), "nothing in flight: park for the poller")
+    }
+
+    /// A poller with nothing in flight for it just waits on its queue, uncounted: the
+    /// I/O thread may park meanwhile (for blocking callers), and the start of a call
+    /// resumes it at once (the poller is not expected back: it is already waiting).
+    func testIdlePollerWaitsUncountedAndTheNextCallResumesTheIOThread() {
+        var l = parkedForPoller()
+        XCTAssertEqual(l.pollerAsksToLead(stopping: false), .waits, "no queued call: wait on the queue")
+        XCTAssertFalse(l.pollerExpected)
+        XCTAssertEqual(l.followers, 0)
+        XCTAssertTrue(l.callerAsksToLead(stopping: false), "a blocking caller still leads meanwhile")
+        XCTAssertFalse(l.leaderLeaves(workPending: false, nextTimerNs: nil))
+        XCTAssertTrue(l.queuedCall(started: true), "nobody polls and nobody will: resume the I/O thread")
+        XCTAssertEqual(l.ioThreadWoke(nowNs: 10), .resume(checkOnly: false))
+        XCTAssertFalse(l.ioThreadMayPark(nowNs: 11, nextTimerNs: nil), "the call needs the I/O thread")
+        XCTAssertFalse(l.queuedCall(started: false))
+        XCTAssertTrue(l.ioThreadMayPark(nowNs: 12, nextTimerNs: nil))
+    }
+
+    /// Two pollers: one leads, the other follows; when the leader leaves, the follower
+    /// is left without a poller and the I/O thread resumes.
+    func testSecondPollerFollowsTheLeader() {
+        var l = parkedForPoller()
+        XCTAssertFalse(l.queuedCall(started: true))
+        XCTAssertFalse(l.queuedCall(started: true))
+        XCTAssertEqual(l.pollerAsksToLead(stopping: false), .leads)
+        XCTAssertEqual(l.pollerAsksToLead(stopping: false), .follows, "one leader at a time")
+        XCTAssertEqual(l.followers, 1)
+        XCTAssertFalse(l.queuedCall(started: false))
+        XCTAssertTrue(l.leaderLeaves(workPending: false, nextTimerNs: nil, pollerReturns: true),
+                      "a follower is left without a poller")
+        XCTAssertEqual(l.ioThreadWoke(nowNs: 1), .resume(checkOnly: false))
+        l.queueFollowersDone(1, returned: false)
+        XCTAssertEqual(l.followers, 0)
+    }
+
+    /// A stopping loop has no leader; a poller expected back that never returns is
+    /// forgotten after a grace period without any leader, and the I/O thread polls.
+    func testPollerNotBackWithinTheGracePeriod() {
+        var l = parkedForPoller()
+        XCTAssertFalse(l.queuedCall(started: true))
+        XCTAssertEqual(l.pollerAsksToLead(stopping: true), .waits, "the loop is stopping: wait on the queue")
+        XCTAssertEqual(l.followers, 0)
+        var m = parkedForPoller(graceNs: 1_000)
+        XCTAssertFalse(m.queuedCall(started: true), "expected back: no wake-up")
+        XCTAssertEqual(m.ioThreadWoke(nowNs: 500), .waitUntil(1_000))
+        XCTAssertEqual(m.ioThreadWoke(nowNs: 1_000), .resume(checkOnly: false), "nobody came back: poll")
+        XCTAssertFalse(m.pollerExpected)
+        XCTAssertFalse(m.ioThreadMayPark(nowNs: 1_001, nextTimerNs: nil), "the call needs the I/O thread")
+    }
+
+    /// The grace check while a poller that led is away (returning its events) waits
+    /// for it instead of polling; a grace period without it leading ends the wait.
+    func testGraceCheckWaitsForAPollerThatLedRecently() {
+        var l = parkedForPoller(graceNs: 1_000)
+        XCTAssertFalse(l.queuedCall(started: true))
+        XCTAssertEqual(l.pollerAsksToLead(stopping: false), .leads)
+        XCTAssertFalse(l.queuedCall(started: false))
+        XCTAssertFalse(l.leaderLeaves(workPending: false, nextTimerNs: nil, pollerReturns: true))
+        XCTAssertEqual(l.ioThreadWoke(nowNs: 1_000), .waitUntil(2_000), "it led during the grace period")
+        XCTAssertEqual(l.ioThreadWoke(nowNs: 2_000), .resume(checkOnly: false), "not back for a whole grace period")
+        XCTAssertFalse(l.pollerExpected)
+        XCTAssertFalse(l.callersActive)
+    }
 }

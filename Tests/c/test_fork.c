@@ -13,7 +13,11 @@
  *   warm: the parent has a channel, a completion queue and a streaming call; 200
  *         children each get LBC_ERR_FORKED (with a message naming the parent's pid)
  *         from every one of those handles, open their own channel and make a call,
- *         then close/free the parent's handles without hanging.
+ *         then close/free the parent's handles without hanging;
+ *   leading: as warm, while a parent thread waits in lbc_cq_poll for its async calls
+ *         and so runs the parent channel's I/O itself (the leader) when forked.
+ * Every child also makes an lbc_unary_async call on its own channel and queue,
+ * polled with a timeout (the child's poller leads its own channel's loop).
  *
  * Prints "N passed, M failed" and exits 1 if anything failed.
  */
@@ -21,6 +25,7 @@
 
 #include <lbchannel.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +82,30 @@ static int own_channel_call(void) {
   return ok;
 }
 
+/* An async call on a fresh channel and queue, polled with a timeout, must succeed. */
+static int own_async_call(void) {
+  lbc_channel *ch = NULL;
+  lbc_cq *cq = NULL;
+  lbc_event ev;
+  int ok = 0;
+  if (lbc_channel_open(g_target, NULL, &ch) != LBC_OK) return 0;
+  if (lbc_cq_new(&cq) == LBC_OK) {
+    for (int i = 0; i < 3; i++) {
+      if (lbc_unary_async(ch, WHOAMI, NULL, 0, NULL, 5000, cq, NULL, NULL) != LBC_OK) break;
+      int n = lbc_cq_poll(cq, &ev, sizeof ev, 1, 5000);
+      ok = n == 1 && lbc_response_status(ev.response) == 0;
+      if (n == 1) lbc_response_free(ev.response);
+      if (!ok) {
+        fprintf(stderr, "child %d: async call: poll %d\n", (int)getpid(), n);
+        break;
+      }
+    }
+    lbc_cq_free(cq);
+  }
+  lbc_channel_close(ch);
+  return ok;
+}
+
 /* rc must be LBC_ERR_FORKED with a message naming the parent's pid. */
 static void require_forked(int rc, const char *what, const char *message) {
   char want[64];
@@ -87,7 +116,7 @@ static void require_forked(int rc, const char *what, const char *message) {
 
 static void child(void) {
   alarm(10);
-  if (g_parent_ch) {
+  if (g_parent_ch && g_parent_call) {
     lbc_response *resp = NULL;
     lbc_call *call = NULL;
     lbc_event ev;
@@ -109,6 +138,7 @@ static void child(void) {
     CHILD_REQUIRE(lbc_cq_fd(g_parent_cq) == -1, 3, "lbc_cq_fd of the parent's queue is not -1");
   }
   CHILD_REQUIRE(own_channel_call(), 4, "a call on the child's own channel failed");
+  CHILD_REQUIRE(own_async_call(), 4, "an async call on the child's own channel failed");
   if (g_parent_ch) {
     /* Forgotten, not torn down (the parent's I/O thread does not exist here): must return. */
     lbc_call_free(g_parent_call);
@@ -143,6 +173,27 @@ static void fork_children(const char *phase, int n) {
   CHECK(ok == n, "%s: %d of %d children did not finish their work", phase, n - ok, n);
 }
 
+/* The parent's leading poller: async calls on its own queue, one at a time. */
+static lbc_cq *g_lead_cq;
+static volatile int g_lead_stop;
+static int g_lead_calls, g_lead_failed;
+
+static void *lead_thread(void *arg) {
+  (void)arg;
+  lbc_event ev;
+  while (!__atomic_load_n(&g_lead_stop, __ATOMIC_RELAXED)) {
+    if (lbc_unary_async(g_parent_ch, "/lbtest.Test/Sleep", "5", 1, NULL, 5000, g_lead_cq, NULL, NULL) != LBC_OK) {
+      g_lead_failed++;
+      break;
+    }
+    int n = lbc_cq_poll(g_lead_cq, &ev, sizeof ev, 1, 5000);
+    if (n != 1 || lbc_response_status(ev.response) != 0) g_lead_failed++;
+    if (n == 1) lbc_response_free(ev.response);
+    g_lead_calls++;
+  }
+  return NULL;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: %s TARGET\n", argv[0]);
@@ -170,6 +221,7 @@ int main(int argc, char **argv) {
         "lbc_call_start: %s", lbc_last_errmsg());
   fork_children("warm", 200);
 
+
   /* The parent's handles still work after all that. */
   CHECK(lbc_unary(g_parent_ch, WHOAMI, NULL, 0, NULL, 5000, &resp) == LBC_OK && lbc_response_status(resp) == 0,
         "parent call after the forks");
@@ -177,6 +229,20 @@ int main(int argc, char **argv) {
   CHECK(lbc_call_cancel(g_parent_call) == LBC_OK, "lbc_call_cancel in the parent");
   lbc_call_free(g_parent_call);
   lbc_cq_free(g_parent_cq);
+  g_parent_call = NULL;
+  g_parent_cq = NULL;
+
+  /* leading: a parent thread waits in lbc_cq_poll (leading the channel's loop: no
+   * stream keeps its I/O thread busy now) while children are forked. */
+  CHECK(lbc_cq_new(&g_lead_cq) == LBC_OK, "lbc_cq_new");
+  pthread_t leader;
+  CHECK(pthread_create(&leader, NULL, lead_thread, NULL) == 0, "pthread_create");
+  fork_children("leading", 200);
+  __atomic_store_n(&g_lead_stop, 1, __ATOMIC_RELAXED);
+  pthread_join(leader, NULL);
+  CHECK(g_lead_failed == 0 && g_lead_calls > 0, "the parent's poller: %d calls, %d failed", g_lead_calls,
+        g_lead_failed);
+  lbc_cq_free(g_lead_cq);
   lbc_channel_close(g_parent_ch);
 
   printf("%d passed, %d failed\n", g_passed, g_failed);

@@ -35,6 +35,9 @@ package class Call: @unchecked Sendable {
     /// No blocking caller waits for the call (async, stream, internal): counted by the
     /// loop (`noteWaiterlessCall`) from its start until `Channel.finish`.
     var waiterless = false
+    /// An asynchronous call whose completion queue's poller may lead the loop:
+    /// counted by the loop (`noteQueuedCall`) from its start until `Channel.finish`.
+    var queuedForPoller = false
     /// The call's retry decisions (nil: no retry policy; see Channel+Retry.swift).
     var retry: RetryState?
     /// The slot of the endpoint the previous attempt failed on (-1: none): the next
@@ -115,6 +118,11 @@ package class Call: @unchecked Sendable {
     /// loop: true when the caller's thread will wait for the result in `loop.lead`
     /// and watch the deadline, so the loop arms no timer for it.
     func prepareWaiter(on loop: EventLoop) -> Bool { false }
+
+    /// Called by `Channel.start` for a call without a waiting caller: true when its
+    /// completion queue is bound to `loop` alone (``CompletionQueue/bind(_:)``), so
+    /// a thread polling that queue may lead the loop for it.
+    func bindQueue(to loop: EventLoop) -> Bool { false }
 
     /// The response HEADERS (not trailers-only) have been received in full.
     func responseHeadersComplete() {}

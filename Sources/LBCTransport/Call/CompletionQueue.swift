@@ -9,6 +9,14 @@ import LBCCore
 ///
 /// Items are `UnaryCall`s (finished) and `StreamCall`s (something changed; their
 /// `takeEventFlags()` says what). A stream call is queued at most once at a time.
+///
+/// A queue that has only carried asynchronous unary calls of one event loop is bound
+/// to it (`bind`): a thread waiting in `take` with a timeout then polls that loop
+/// itself while calls are in flight and nobody else does, and an item the leading
+/// thread posts costs no eventfd write (see ``LoopLeadership`` for the rules; the
+/// fd is still readable whenever items are pending once the leader has taken its
+/// batch). A queue that carried calls of two loops is shared: its pollers wait on
+/// the eventfd.
 package final class CompletionQueue: @unchecked Sendable {
     private let lock = Lock()
     private var items = FIFO<AnyObject>()   // guarded by lock
@@ -20,6 +28,19 @@ package final class CompletionQueue: @unchecked Sendable {
     private var tracked: [UInt: AnyObject] = [:]  // guarded by lock
     /// Readable while items are pending. Owned by the queue.
     package let fd: Int32
+    /// The eventfd was written and not read back since (guarded by lock).
+    private var signaled = false
+    /// The loop whose calls this queue carries (guarded by lock; see `bind`).
+    private weak var boundLoop: EventLoop?
+    /// Calls of two loops were posted here: pollers never lead (guarded by lock).
+    private var shared = false
+    /// The pthread of the poller leading `boundLoop` for this queue, 0 when none
+    /// (guarded by lock): its own posts need no eventfd write.
+    private var leaderThread: UInt64 = 0
+    /// Pollers following `boundLoop` (waiting on the eventfd), and the registration
+    /// round a post ends (guarded by lock, changed under the loop's leadership lock).
+    private var followerCount = 0
+    private var followerRound: UInt64 = 0
 
     package init() throws(SystemError) {
         let fd = lbcshim_eventfd()
@@ -41,12 +62,43 @@ package final class CompletionQueue: @unchecked Sendable {
             tracked[tag] = nil
         }
         items.append(item)
-        let first = items.count == 1
+        // The leading poller posting from its own loop work takes the item next.
+        let byLeader = leaderThread != 0 && pthread_equal(pthread_t(leaderThread), pthread_self()) != 0
+        var mustSignal = false
+        if !byLeader && !signaled {
+            signaled = true
+            mustSignal = true
+        }
+        let wakeLeader = leaderThread != 0 && !byLeader
+        // The eventfd wakes the followers; the leader's own item is not signalled (it
+        // takes it itself), so its followers keep waiting and stay registered.
+        let releaseFollowers = followerCount > 0 && !byLeader
+        let loop = wakeLeader || releaseFollowers ? boundLoop : nil
         lock.unlock()
         // Signalled after unlocking: on a shared CPU the woken poller would otherwise
         // preempt this thread while it holds the lock, and block on it at once.
-        if first { signal() }
+        if mustSignal { signal() }
+        if let loop {
+            if wakeLeader { loop.wakePoller() }
+            if releaseFollowers { loop.endQueueFollowing(returned: true) { releaseAllFollowers() } }
+        }
         return true
+    }
+
+    /// Bind the queue to `loop`, whose channel starts an asynchronous call posting
+    /// here: true when pollers may lead it (the queue has carried no other live
+    /// loop's calls). Any thread.
+    package func bind(_ loop: EventLoop) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if shared || closed { return false }
+        guard let bound = boundLoop else {
+            boundLoop = loop
+            return true
+        }
+        if bound === loop { return true }
+        shared = true
+        return false
     }
 
     /// Take up to `max` items, waiting up to `timeoutMs` for the first (0: no wait,
@@ -66,16 +118,24 @@ package final class CompletionQueue: @unchecked Sendable {
             }
             if !items.isEmpty {
                 let n = items.moveFirst(max, into: &batch)
-                if items.isEmpty { drain() }
+                if items.isEmpty {
+                    if signaled { drain() }
+                } else if !signaled {
+                    // Left by a leader's posts (no eventfd write): readable while pending.
+                    signaled = true
+                    signal()
+                }
                 lock.unlock()
                 for item in batch { body(item) }
                 batch.removeAll(keepingCapacity: batch.capacity <= 4096)
                 takeLock.unlock()
                 return n
             }
-            // Nothing pending: clear a signal left by a post whose item an earlier
-            // take already consumed, so waiting below does not return at once.
-            drain()
+            // Nothing pending: clear a signal left by a post whose item an earlier take
+            // already consumed (a waiting take does so in `waitOnEventFD`; a leading one
+            // never waits on the eventfd).
+            if timeoutMs == 0 { drain() }
+            let loop = timeoutMs != 0 && !shared ? boundLoop : nil
             lock.unlock()
             takeLock.unlock()
             if timeoutMs == 0 { return 0 }
@@ -85,11 +145,68 @@ package final class CompletionQueue: @unchecked Sendable {
                 if left <= 0 { return 0 }
                 waitMs = Int32(clamping: (left + 999_999) / 1_000_000)
             }
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            _ = poll(&pfd, 1, waitMs)
+            if let loop {
+                // Poll the loop for the calls in flight, or follow it (see LoopLeadership).
+                var round: UInt64 = 0
+                let me = UInt64(pthread_self())
+                let wait = loop.leadForQueue(
+                    until: { lock.withLock { !items.isEmpty || closed } },
+                    deadlineNs: timeoutMs > 0 ? deadline : nil,
+                    isReady: { lock.withLock { !items.isEmpty || closed } },
+                    registerFollower: {
+                        lock.withLock {
+                            followerCount += 1
+                            round = followerRound
+                        }
+                    },
+                    began: { lock.withLock { leaderThread = me } },
+                    leaving: {
+                        lock.withLock {
+                            leaderThread = 0
+                            return !items.isEmpty
+                        }
+                    })
+                if wait == .wait {
+                    waitOnEventFD(waitMs)
+                    continue
+                }
+                guard wait == .follow else { continue }  // an item, a close, the timeout or a stop
+                waitOnEventFD(waitMs)
+                loop.endQueueFollowing(returned: false) {
+                    lock.withLock {
+                        guard round == followerRound, followerCount > 0 else { return 0 }
+                        followerCount -= 1
+                        return 1
+                    }
+                }
+                continue
+            }
+            waitOnEventFD(waitMs)
         }
     }
 
+    /// Wait up to `waitMs` (-1: forever) for the eventfd, after clearing a stale
+    /// signal when nothing is pending (a pending item or a close returns at once).
+    private func waitOnEventFD(_ waitMs: Int32) {
+        let wait = lock.withLock {
+            if !items.isEmpty || closed { return false }
+            drain()
+            return true
+        }
+        guard wait else { return }
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        _ = poll(&pfd, 1, waitMs)
+    }
+
+    /// A post ends every follower's registration (under the loop's leadership lock).
+    private func releaseAllFollowers() -> Int {
+        lock.withLock {
+            let n = followerCount
+            followerCount = 0
+            followerRound &+= 1
+            return n
+        }
+    }
 
     /// Remember `call` under its tag until it is posted, so `trackedCall(tag:)` finds it.
     /// A later call with the same tag replaces it.
@@ -116,9 +233,13 @@ package final class CompletionQueue: @unchecked Sendable {
         let dropped = items
         items.removeAll()
         tracked.removeAll()
+        signaled = true
+        let led = leaderThread != 0 ? boundLoop : nil
         lock.unlock()
-        // Readable from now on: a take waiting in poll() wakes and sees `closed`.
+        // Readable from now on: a take waiting in poll() wakes and sees `closed`, and
+        // a take leading the loop is woken to see it.
         signal()
+        led?.wakePoller()
         _ = dropped  // released outside the lock
     }
 
@@ -127,7 +248,9 @@ package final class CompletionQueue: @unchecked Sendable {
         _ = withUnsafeBytes(of: &one) { write(fd, $0.baseAddress, 8) }
     }
 
+    /// Under lock.
     private func drain() {
+        signaled = false
         var value: UInt64 = 0
         _ = withUnsafeMutableBytes(of: &value) { read(fd, $0.baseAddress, 8) }
     }

@@ -104,6 +104,12 @@ package final class UnaryCall: Call, @unchecked Sendable {
         return true
     }
 
+    /// An asynchronous call: its queue's poller may lead `loop` while it is in flight.
+    override func bindQueue(to loop: EventLoop) -> Bool {
+        guard let queue, !isHedgeCopy else { return false }
+        return queue.bind(loop)
+    }
+
     /// End the call with CANCELLED unless it has ended. Any thread; queued calls only.
     package func cancel() {
         guard let owner else { return }

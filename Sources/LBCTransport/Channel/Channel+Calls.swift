@@ -112,6 +112,10 @@ extension Channel {
             call.waiterless = false
             loop.noteWaiterlessCall(started: false)
         }
+        if call.queuedForPoller {
+            call.queuedForPoller = false
+            loop.noteQueuedCall(started: false)
+        }
         if let endpoint = call.endpoint { callEnded(call, on: endpoint, status: status) }
         call.complete(status, message)
     }

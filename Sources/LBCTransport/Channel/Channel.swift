@@ -167,14 +167,24 @@ package final class Channel: @unchecked Sendable {
         let waits = call.prepareWaiter(on: loop)
         call.deadlineWatchedByWaiter = waits && call.deadlineNs != nil
         if !waits {
-            call.waiterless = true
-            loop.noteWaiterlessCall(started: true)
+            if call.bindQueue(to: loop) {
+                call.queuedForPoller = true
+                loop.noteQueuedCall(started: true)
+            } else {
+                call.waiterless = true
+                loop.noteWaiterlessCall(started: true)
+            }
         }
-        if !(waits ? loop.executeThenLead(call) : loop.execute(call)) {
+        // A queued call's poller leads next (or the I/O thread was resumed already).
+        if !(waits || call.queuedForPoller ? loop.executeThenLead(call) : loop.execute(call)) {
             call.channel = nil
             if call.waiterless {
                 call.waiterless = false
                 loop.noteWaiterlessCall(started: false)
+            }
+            if call.queuedForPoller {
+                call.queuedForPoller = false
+                loop.noteQueuedCall(started: false)
             }
             call.complete(.cancelled, "channel closed")
         }

@@ -181,6 +181,8 @@ package final class EventLoop: @unchecked Sendable {
         var wakeEarlier = (timers.nextDeadline() ?? Int64.max) < plannedWakeNs
         if wakeEarlier && thenLead {
             leadLock.lock()
+            // Nobody polls: the caller leads next, or (a queued call) a poller expected
+            // back does, or the I/O thread was resumed for the call already.
             if !leadership.ioThreadPolls && !leadership.callerLeads { wakeEarlier = false }
             leadLock.unlock()
         }
@@ -434,12 +436,87 @@ package final class EventLoop: @unchecked Sendable {
             return false
         }
         leadLock.unlock()
+        return pollAsLeader(until: isDone, deadlineNs: deadlineNs, onDeadline: onDeadline,
+                            began: {}, leaving: { false })
+    }
+
+    /// How a completion-queue poller waits (``leadForQueue``).
+    package enum QueueWait: Equatable, Sendable {
+        /// It led until its wait was over (an item, a close, its timeout, a stop).
+        case led
+        /// It follows: it waits on its queue, registered as a follower until an item
+        /// is posted there or it calls `endQueueFollowing`.
+        case follow
+        /// Nothing to lead for (no queued call in flight, or a stopping loop): it
+        /// waits on its queue, not registered.
+        case wait
+        /// Its queue already had an item (or was closed): no wait.
+        case ready
+    }
+
+    /// Called by a thread about to wait on a completion queue bound to this loop
+    /// (see ``LoopLeadership``): polls the loop until `isDone()` (checked under the
+    /// run lock: the queue has an item or was closed, or `deadlineNs` passed) when
+    /// queued calls are in flight and nobody else polls. Under the leadership lock,
+    /// `isReady` says the queue already has an item or was closed (no wait), and
+    /// `registerFollower` registers the poller as a follower of the queue when it
+    /// does not lead. `began` and `leaving` run under the run lock when it starts and
+    /// stops leading (`leaving` returns true when the wait ended with items to return).
+    package func leadForQueue(until isDone: () -> Bool, deadlineNs: Int64?, isReady: () -> Bool,
+                              registerFollower: () -> Void, began: () -> Void,
+                              leaving: () -> Bool) -> QueueWait {
+        leadLock.lock()
+        if isReady() {
+            leadLock.unlock()
+            return .ready
+        }
+        let stopping = queueLock.withLock { stopRequested }
+        let role = leadership.pollerAsksToLead(stopping: stopping)
+        if role == .follows { registerFollower() }
+        leadLock.unlock()
+        switch role {
+        case .waits: return .wait
+        case .follows: return .follow
+        case .leads: break
+        }
+        var timedOut = false
+        _ = pollAsLeader(until: { timedOut || isDone() }, deadlineNs: deadlineNs, onDeadline: { timedOut = true },
+                         began: began, leaving: leaving)
+        return .led
+    }
+
+    /// Completion-queue followers stopped waiting: `release` runs under the
+    /// leadership lock and returns how many (`returned`: because an item was posted).
+    /// Any thread.
+    package func endQueueFollowing(returned: Bool, _ release: () -> Int) {
+        leadLock.lock()
+        leadership.queueFollowersDone(release(), returned: returned)
+        leadLock.unlock()
+    }
+
+    /// An asynchronous call on a completion queue bound to this loop started (true)
+    /// or ended (false). Any thread.
+    package func noteQueuedCall(started: Bool) {
+        leadLock.lock()
+        let unpark = leadership.queuedCall(started: started)
+        leadLock.unlock()
+        if unpark { leadLock.broadcast() }
+    }
+
+    /// Wake the thread polling the loop (after posting to a queue whose poller leads).
+    package func wakePoller() { wake() }
+
+    /// The leader's loop (see `lead`): returns true when `isDone()` became true, false
+    /// when the loop is stopping.
+    private func pollAsLeader(until isDone: () -> Bool, deadlineNs: Int64?, onDeadline: () -> Void,
+                              began: () -> Void, leaving: () -> Bool) -> Bool {
         let me = UInt64(pthread_self())
         var done = false
         var workPending = false
         var nextTimer: Int64?
         withUnsafeTemporaryAllocation(of: lbcshim_event.self, capacity: 16) { events in
             runLock.lock()
+            began()
             while true {
                 lbcshim_atomic_store_u64(inlineThreadID, me)
                 if isDone() {
@@ -462,10 +539,12 @@ package final class EventLoop: @unchecked Sendable {
                 if iterate(UnsafeBufferPointer(events), Int(max(n, 0)), mayStop: false) { break }
             }
             lbcshim_atomic_store_u64(inlineThreadID, 0)
+            let returns = leaving()
             workPending = queueCheckBeforeSleep()
             nextTimer = timers.nextDeadline()
             leadLock.lock()
-            let unpark = leadership.leaderLeaves(workPending: workPending, nextTimerNs: nextTimer)
+            let unpark = leadership.leaderLeaves(workPending: workPending, nextTimerNs: nextTimer,
+                                                 pollerReturns: returns)
             leadLock.unlock()
             runLock.unlock()
             if unpark { leadLock.broadcast() }

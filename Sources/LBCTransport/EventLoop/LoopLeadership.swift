@@ -18,6 +18,27 @@
 ///   polling, when a timer falls due, or when the loop is asked to stop; after a grace
 ///   period without any caller leading, it polls as before.
 ///
+/// Completion-queue pollers (`lbc_cq_poll` with a timeout; `CompletionQueue.take`):
+/// - An asynchronous unary call whose completion queue is bound to this loop alone
+///   (the queue has only ever carried calls of this loop's channel) is a queued call
+///   (`queuedCalls`), not a waiterless one: the thread that polls its queue may lead.
+///   A queue that has carried calls of two loops is shared: its pollers never lead
+///   and wait on the queue as before (they cannot poll two epoll sets at once).
+/// - A poller leads (`pollerAsksToLead`) when queued calls are in flight and nobody
+///   else polls; it leads until an item is posted to its queue, the queue is closed,
+///   its timeout passes or the loop stops. When queued calls are in flight and
+///   another thread polls, it follows: it waits on its queue, counted in `followers`
+///   until an item is posted there or its wait ends, so the I/O thread does not park
+///   while it waits. With no queued call in flight it just waits on its queue,
+///   uncounted (an idle event thread must not keep the I/O thread from parking for
+///   blocking callers), and the next queued call's start resumes the I/O thread.
+/// - A poller whose wait ended with items (it returns them and is expected back:
+///   `pollerExpected`) hands over without a wake-up: neither its leaving nor the start
+///   of the application's next queued call resumes the parked I/O thread; the I/O
+///   thread resumes at its park deadline (at most `graceNs`) if no poller comes back
+///   by then. A poller leaving after a timeout, a close or a stop is not expected
+///   back: the I/O thread resumes at once when queued calls are still in flight.
+///
 /// All methods are called under the loop's leadership lock.
 package struct LoopLeadership: Sendable {
     /// The I/O thread polls (or runs its iteration); false while it is parked.
@@ -34,6 +55,10 @@ package struct LoopLeadership: Sendable {
     package private(set) var parkDeadlineNs = Int64.max
     /// Calls in flight that no blocking caller waits for (async, streams, internal).
     package private(set) var waiterlessCalls = 0
+    /// Asynchronous unary calls in flight whose completion queue may be led from.
+    package private(set) var queuedCalls = 0
+    /// A completion-queue poller returned events and is expected to poll again soon.
+    package private(set) var pollerExpected = false
     /// Bumped whenever a caller takes the lead.
     private var epoch: UInt64 = 0
     private var epochAtPark: UInt64 = 0
@@ -61,6 +86,43 @@ package struct LoopLeadership: Sendable {
         followers -= 1
     }
 
+    /// What a completion-queue poller does (``pollerAsksToLead(stopping:)``).
+    package enum PollerRole: Equatable, Sendable {
+        /// It polls the loop until its queue has an item, then `leaderLeaves`.
+        case leads
+        /// It waits on its queue for another poller, counted in `followers` until an
+        /// item is posted there or it stops waiting (`queueFollowersDone`).
+        case follows
+        /// Nothing of this loop's queued calls is in flight (or the loop is stopping):
+        /// it waits on its queue, not counted (the I/O thread may park meanwhile).
+        case waits
+    }
+
+    /// A completion-queue poller is about to wait (with a timeout). It leads only
+    /// while queued calls are in flight and nobody polls.
+    package mutating func pollerAsksToLead(stopping: Bool) -> PollerRole {
+        // Back (or already waiting): the next queued call's start must not count on it.
+        pollerExpected = false
+        guard queuedCalls > 0, !stopping else { return .waits }
+        return callerAsksToLead(stopping: false) ? .leads : .follows
+    }
+
+    /// `count` completion-queue followers stopped waiting; `returned`: because an item
+    /// was posted to their queue (they return it and are expected back).
+    package mutating func queueFollowersDone(_ count: Int, returned: Bool) {
+        followers -= count
+        if returned && count > 0 { pollerExpected = true }
+    }
+
+    /// An asynchronous call on a queue bound to this loop started (true) or ended
+    /// (false); true when the parked I/O thread must resume now: nobody polls and no
+    /// poller is expected back (one that is will lead for the call).
+    package mutating func queuedCall(started: Bool) -> Bool {
+        queuedCalls += started ? 1 : -1
+        guard started, !pollerExpected else { return false }
+        return needPoller()
+    }
+
     /// A call without a waiting caller started (true) or ended (false); true when
     /// nobody polls, so the parked I/O thread must resume.
     package mutating func waiterlessCall(started: Bool) -> Bool {
@@ -71,9 +133,13 @@ package struct LoopLeadership: Sendable {
     /// The leader stops polling (its call ended, or the loop is stopping). True when
     /// the parked I/O thread must resume now: followers wait, work is pending (queued
     /// tasks, a stop), or a timer falls due before the I/O thread's park deadline.
-    package mutating func leaderLeaves(workPending: Bool, nextTimerNs: Int64?) -> Bool {
+    /// `pollerReturns`: the leader is a completion-queue poller whose wait ended with
+    /// items (expected back: queued calls in flight do not resume the I/O thread).
+    package mutating func leaderLeaves(workPending: Bool, nextTimerNs: Int64?, pollerReturns: Bool = false) -> Bool {
         callerLeads = false
-        if followers > 0 || workPending || (nextTimerNs ?? .max) < parkDeadlineNs {
+        if pollerReturns { pollerExpected = true }
+        if followers > 0 || workPending || (nextTimerNs ?? .max) < parkDeadlineNs
+            || (queuedCalls > 0 && !pollerExpected) {
             unparkRequested = true
             return true
         }
@@ -91,7 +157,8 @@ package struct LoopLeadership: Sendable {
     /// The I/O thread finished an iteration with nothing queued: true when it parks
     /// (until `parkDeadlineNs` or `unparkRequested`) instead of polling.
     package mutating func ioThreadMayPark(nowNs: Int64, nextTimerNs: Int64?) -> Bool {
-        guard callersActive, followers == 0, waiterlessCalls == 0, !unparkRequested, !callerLeads else { return false }
+        guard callersActive, followers == 0, waiterlessCalls == 0, queuedCalls == 0 || pollerExpected,
+              !unparkRequested, !callerLeads else { return false }
         ioThreadPolls = false
         epochAtPark = epoch
         let (grace, overflow) = nowNs.addingReportingOverflow(graceNs)
@@ -110,11 +177,15 @@ package struct LoopLeadership: Sendable {
 
     /// The parked I/O thread woke up (signalled or timed out) at `nowNs`.
     package mutating func ioThreadWoke(nowNs: Int64) -> Wake {
-        if callerLeads {
-            // The leader runs timers and events; check back after a grace period.
+        // The leader runs timers and events (or a completion-queue poller that led
+        // during the last grace period is expected back and will): check back after
+        // a grace period.
+        let pollerBack = pollerExpected && epoch != epochAtPark && !unparkRequested
+        if callerLeads || (pollerBack && nowNs >= parkDeadlineNs) {
             if nowNs >= parkDeadlineNs {
                 let (next, overflow) = nowNs.addingReportingOverflow(graceNs)
                 parkDeadlineNs = overflow ? .max : next
+                if !callerLeads { epochAtPark = epoch }
             }
             return .waitUntil(parkDeadlineNs)
         }
@@ -124,8 +195,12 @@ package struct LoopLeadership: Sendable {
             return .resume(checkOnly: false)
         }
         if nowNs >= parkDeadlineNs {
-            // No caller led during a whole grace period: stop parking for callers.
-            if epoch == epochAtPark { callersActive = false }
+            // No caller led during a whole grace period: stop parking for callers (and
+            // stop expecting a poller back).
+            if epoch == epochAtPark {
+                callersActive = false
+                pollerExpected = false
+            }
             ioThreadPolls = true
             return .resume(checkOnly: callersActive)
         }
