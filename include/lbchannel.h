@@ -869,9 +869,10 @@ int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, siz
  *     "last_resumed_handshake_us": 950, "mean_full_handshake_us": 1380,
  *     "mean_resumed_handshake_us": 940, "last_full_ready_us": 1900,
  *     "last_resumed_ready_us": 1300}: counts and durations, ClientHello to
- *     Finished, of the TLS handshakes of the endpoint's connections, and the time
- *     from the start of the TCP connect to READY of the last connection with a
- *     full and with a resumed handshake)
+ *     Finished, of the TLS handshakes of the endpoint's connections; the "last_"
+ *     figures belong to the last connection with a full and with a resumed
+ *     handshake that became READY: its handshake time and the time from the start
+ *     of its TCP connect to READY, updated together)
  *    (every endpoint has "keepalive": null, or with keepalive on {"time_ms": 10000,
  *     "pings_sent": 4, "pings_acked": 4, "last_rtt_us": 210, "dead_connections": 0,
  *     "too_many_pings": 0}: the keepalive time of its newest connection, PINGs

@@ -40,20 +40,26 @@ package final class TLSEndpointSession {
         session = nil
     }
 
-    /// A TLS connection became READY `ns` after its TCP connect started.
-    func recordReady(ns: Int64, resumed: Bool) {
-        if resumed { counters.lastResumedReadyNs = ns } else { counters.lastFullReadyNs = ns }
+    /// A TLS connection became READY `ns` after its TCP connect started, its handshake
+    /// having taken `handshakeNs`: the pair becomes the "last" figures together, so a
+    /// snapshot never shows one connection's handshake beside another's READY time.
+    func recordReady(ns: Int64, handshakeNs: Int64, resumed: Bool) {
+        if resumed {
+            counters.lastResumedReadyNs = ns
+            counters.lastResumedNs = handshakeNs
+        } else {
+            counters.lastFullReadyNs = ns
+            counters.lastFullNs = handshakeNs
+        }
     }
 
-    /// Count a completed handshake.
+    /// Count a completed handshake (the "last" durations wait for its READY).
     func record(handshakeNs: Int64, resumed: Bool) {
         if resumed {
             counters.resumedHandshakes += 1
-            counters.lastResumedNs = handshakeNs
             counters.totalResumedNs += handshakeNs
         } else {
             counters.fullHandshakes += 1
-            counters.lastFullNs = handshakeNs
             counters.totalFullNs += handshakeNs
         }
     }

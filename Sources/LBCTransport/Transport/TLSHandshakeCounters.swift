@@ -3,7 +3,8 @@
 package struct TLSHandshakeCounters {
     package var fullHandshakes = 0
     package var resumedHandshakes = 0
-    /// Duration of the last full and the last resumed handshake (ns; 0 = none yet).
+    /// Handshake duration of the last connection with a full and with a resumed
+    /// handshake that became READY (ns; 0 = none yet): a pair with the READY times below.
     package var lastFullNs: Int64 = 0
     package var lastResumedNs: Int64 = 0
     /// Time from the start of the TCP connect to READY (the server's SETTINGS) of the

@@ -72,7 +72,7 @@ package final class TLSTransport: ByteTransport {
     /// The connection this transport carries became READY `ns` after its TCP connect
     /// started: recorded with the endpoint's handshake figures.
     package func connectionReady(afterNs ns: Int64) {
-        connector.endpoint.recordReady(ns: ns, resumed: machine.resumed)
+        connector.endpoint.recordReady(ns: ns, handshakeNs: machine.handshakeNs ?? 0, resumed: machine.resumed)
     }
 
     /// The handshake time and whether it resumed a session, once established.
