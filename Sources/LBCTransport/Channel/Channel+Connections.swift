@@ -161,7 +161,9 @@ extension Channel: ConnectionDelegate {
             if isShutDown {
                 finish(call, .cancelled, "channel closed")
             } else {
-                dispatch(call)
+                let now = EventLoop.now()
+                metricsAttemptStarted(call, nowNs: now)  // a transparent retry is an attempt too
+                dispatch(call, nowNs: now)
             }
         }
     }
