@@ -38,6 +38,14 @@ package struct LatencyHistogram: Sendable, Equatable {
         buckets = [UInt64](repeating: 0, count: Self.bucketCount)
     }
 
+    /// A histogram with these figures (`buckets` must have `bucketCount` entries).
+    package init(buckets: [UInt64], count: UInt64, sumNs: Int64) {
+        precondition(buckets.count == Self.bucketCount, "a histogram has \(Self.bucketCount) buckets")
+        self.buckets = buckets
+        self.count = count
+        self.sumNs = sumNs
+    }
+
     /// The bucket of a duration of `ns` nanoseconds: the duration rounded up to whole
     /// µs, then the bit length of (µs - 1). Durations ≤ 1 µs (and negative ones) go to
     /// bucket 0, those above 2^30 µs to the overflow bucket.

@@ -1,3 +1,5 @@
+import Glibc
+
 /// Per-method call metrics of a channel (I/O-free): attempts started, and latency
 /// histograms (``LatencyHistogram``) of attempts and of calls by final status — what
 /// gRFC A66's `grpc.client.attempt.started`, `grpc.client.attempt.duration` and
@@ -17,9 +19,9 @@
 /// at most about 10 MB for 1,000 methods that each end with all 17 statuses; a few
 /// hundred KB for typical traffic.
 ///
-/// Hot path: ``key(for:)`` once per call (a string comparison with the previous
-/// call's method, a hash lookup otherwise), then array increments; nothing is
-/// allocated except the first time a method, or a (method, status) pair, is seen.
+/// Hot path: ``key(for:)`` once per call (a length check and memcmp against the
+/// previous call's method, a hash lookup otherwise), then array increments; nothing
+/// is allocated except the first time a method, or a (method, status) pair, is seen.
 ///
 /// ```swift
 /// var m = MethodMetrics()
@@ -47,14 +49,21 @@ package struct MethodMetrics: Sendable {
     private var lastName = ""
     private var lastKey: Int32 = -1
     private var otherKey: Int32 = -1
-    /// Per method, an index into `histograms` for each (kind, status), -1: none yet.
+    /// Per method, for each (kind, status), the offset in `cells` of its histogram;
+    /// -1: none yet.
     private var slots: [Int32] = []
-    private var histograms: [LatencyHistogram] = []
+    /// The histograms, flat: per histogram its `bucketCount` bucket counts, then its
+    /// count, then its sum of ns — one array, so a record is one uniqueness check
+    /// and three increments.
+    private var cells: [UInt64] = []
 
     private static let statusCount = 17
     private static let slotsPerMethod = 2 * statusCount
     private static let attemptKind = 0
     private static let callKind = 1
+    private static let countCell = LatencyHistogram.bucketCount
+    private static let sumCell = LatencyHistogram.bucketCount + 1
+    private static let cellsPerHistogram = LatencyHistogram.bucketCount + 2
 
     package init(maxMethods: Int = MethodMetrics.defaultMaxMethods) {
         precondition(maxMethods >= 0, "maxMethods must not be negative")
@@ -65,8 +74,22 @@ package struct MethodMetrics: Sendable {
     /// (the ``otherMethod`` key once `maxMethods` methods are known).
     @inline(__always)
     package mutating func key(for method: String) -> Int32 {
-        if lastKey >= 0 && method == lastName { return lastKey }
+        if lastKey >= 0 && Self.sameBytes(method, lastName) { return lastKey }
         return lookUp(method)
+    }
+
+    /// Byte equality by length and memcmp (method names are ASCII paths; no Unicode
+    /// comparison needed), falling back to `==` for strings without contiguous UTF-8.
+    @inline(__always)
+    private static func sameBytes(_ a: String, _ b: String) -> Bool {
+        let n = a.utf8.count
+        guard n == b.utf8.count else { return false }
+        let equal = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y in
+                n == 0 || memcmp(x.baseAddress!, y.baseAddress!, n) == 0
+            }
+        }
+        return (equal ?? nil) ?? (a == b)
     }
 
     private mutating func lookUp(_ method: String) -> Int32 {
@@ -115,13 +138,32 @@ package struct MethodMetrics: Sendable {
     @inline(__always)
     private mutating func record(_ key: Int32, kind: Int, status: StatusCode, ns: Int64) {
         let slot = Int(key) &* Self.slotsPerMethod &+ kind &* Self.statusCount &+ Int(status.rawValue)
-        var index = Int(slots[slot])
-        if index < 0 {
-            index = histograms.count
-            histograms.append(LatencyHistogram())
-            slots[slot] = Int32(index)
+        var base = Int(slots[slot])
+        if base < 0 { base = newHistogram(slot) }
+        let bucket = LatencyHistogram.bucket(forNs: ns)
+        cells.withUnsafeMutableBufferPointer { c in
+            c[base &+ bucket] &+= 1
+            c[base &+ Self.countCell] &+= 1
+            c[base &+ Self.sumCell] &+= UInt64(max(ns, 0))
         }
-        histograms[index].record(ns: ns)
+    }
+
+    private mutating func newHistogram(_ slot: Int) -> Int {
+        let base = cells.count
+        cells.append(contentsOf: repeatElement(0, count: Self.cellsPerHistogram))
+        slots[slot] = Int32(base)
+        return base
+    }
+
+    /// The histogram of method `key`'s attempts (`calls` false) or calls with `status`;
+    /// nil when none ended so.
+    package func histogram(_ key: Int32, calls: Bool, status: StatusCode) -> LatencyHistogram? {
+        let slot = Int(key) * Self.slotsPerMethod + (calls ? Self.callKind : Self.attemptKind) * Self.statusCount
+            + Int(status.rawValue)
+        let base = Int(slots[slot])
+        guard base >= 0 else { return nil }
+        return LatencyHistogram(buckets: Array(cells[base..<(base + LatencyHistogram.bucketCount)]),
+                                count: cells[base + Self.countCell], sumNs: Int64(truncatingIfNeeded: cells[base + Self.sumCell]))
     }
 
     // MARK: reading
@@ -155,10 +197,10 @@ package struct MethodMetrics: Sendable {
 
     private func histograms(method m: Int, kind: Int) -> [StatusHistogram] {
         var out: [StatusHistogram] = []
-        let base = m * Self.slotsPerMethod + kind * Self.statusCount
-        for code in 0..<Self.statusCount where slots[base + code] >= 0 {
-            out.append(StatusHistogram(status: StatusCode(rawValue: Int32(code))!,
-                                       histogram: histograms[Int(slots[base + code])]))
+        for status in StatusCode.allCases {
+            if let h = histogram(Int32(m), calls: kind == Self.callKind, status: status) {
+                out.append(StatusHistogram(status: status, histogram: h))
+            }
         }
         return out
     }
