@@ -39,6 +39,17 @@ def _methods(ch):
     return {m["method"]: m for m in ch.stats()["metrics"]["methods"]}
 
 
+def _ended_calls(ch, method, timeout=5.0):
+    """The metrics entry of ``method`` once a call of it has ended (bounded wait: the
+    end is counted on the channel's I/O thread)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        entry = _methods(ch).get(method)
+        if (entry and entry["calls"]) or time.monotonic() > deadline:
+            return entry
+        time.sleep(0.02)
+
+
 def _check_histogram(h, bounds):
     """The invariants of one histogram object; returns it."""
     assert len(h["buckets"]) == len(bounds) + 1
@@ -148,3 +159,33 @@ def test_methods_beyond_the_bound_are_counted_as_other(lbchannel, backends, open
     assert other["calls"]["UNIMPLEMENTED"]["count"] == extra
     assert other["calls"]["OK"]["count"] == 1
     assert all(m["calls"]["UNIMPLEMENTED"]["count"] == 1 for m in methods[:-1])
+
+
+def test_hedged_copies_are_attempts_of_one_call(lbchannel, make_backends, open_channel):
+    backends = make_backends([{"LBTEST_DELAY_MS": "500"}, {}, {}])
+    ch = open_channel(_target(backends), lb_policy="round_robin", hedging_max_attempts=3, hedging_delay_ms=50)
+    assert wait_all_ready(ch, 3, timeout=10), ch.endpoints()
+    n = 30
+    attempts = 0
+    for _ in range(n):
+        _, call = ch.unary_with_call(WHOAMI, b"", timeout=5)
+        attempts += call.attempts
+    assert attempts > n, "round_robin over a slow backend: some calls were hedged"
+    m = _methods(ch)[WHOAMI]
+    assert m["attempts_started"] == attempts
+    assert set(m["calls"]) == {"OK"} and m["calls"]["OK"]["count"] == n
+    # One copy of each call wins; the others are cancelled when it does.
+    assert m["attempts"]["OK"]["count"] == n
+    assert set(m["attempts"]) == {"OK", "CANCELLED"}
+    assert m["attempts"]["CANCELLED"]["count"] == attempts - n
+    # A streaming call is one call of one attempt, whatever its length.
+    echo_stream = "/lbtest.Test/EchoStream"
+    with ch.stream(echo_stream, timeout=5) as call:
+        call.send(b"a")
+        time.sleep(0.2)
+        call.send(b"b", end=True)
+        assert len(list(call)) == 2
+    s = _ended_calls(ch, echo_stream)
+    assert s["attempts_started"] == 1
+    assert s["calls"]["OK"]["count"] == 1
+    assert s["calls"]["OK"]["sum_us"] >= 200_000, s  # it lasted as long as the stream was open
