@@ -162,6 +162,7 @@ extension Channel: ConnectionDelegate {
                 finish(call, .cancelled, "channel closed")
             } else {
                 let now = EventLoop.now()
+                metricsAttemptEnded(call, status: .unavailable, nowNs: now)  // if callEnded did not
                 metricsAttemptStarted(call, nowNs: now)  // a transparent retry is an attempt too
                 dispatch(call, nowNs: now)
             }
