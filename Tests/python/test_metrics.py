@@ -6,9 +6,11 @@ distinct methods ("other").
 
 import time
 
+import h2.errors
 import pytest
 
 from lbtest_support import run_with_timeout, wait_all_ready
+from rawh2_server import RESPONSE_HEADERS, RawH2Server, grpc_frame
 
 ECHO = "/lbtest.Test/Echo"
 FAIL = "/lbtest.Test/Fail"
@@ -189,3 +191,30 @@ def test_hedged_copies_are_attempts_of_one_call(lbchannel, make_backends, open_c
     assert s["attempts_started"] == 1
     assert s["calls"]["OK"]["count"] == 1
     assert s["calls"]["OK"]["sum_us"] >= 200_000, s  # it lasted as long as the stream was open
+
+
+def test_a_transparent_retry_is_an_attempt(lbchannel, open_channel):
+    # A raw HTTP/2 server refuses the first stream (REFUSED_STREAM: never processed),
+    # then answers: one call, two attempts (UNAVAILABLE, then OK).
+    seen = []
+
+    def handler(stream):
+        seen.append(stream.stream_id)
+        if len(seen) == 1:
+            stream.reset(h2.errors.ErrorCodes.REFUSED_STREAM)
+            return
+        stream.send_headers(RESPONSE_HEADERS)
+        stream.send_data(grpc_frame(b"ok"))
+        stream.send_trailers([("grpc-status", "0")])
+
+    server = RawH2Server(handler=handler)
+    try:
+        ch = open_channel(server.target)  # no retry policy: transparent retries only
+        reply, call = ch.unary_with_call("/x.Y/Z", b"m", timeout=5)
+        assert reply == b"ok" and call.attempts == 1 and len(seen) == 2
+        m = _methods(ch)["/x.Y/Z"]
+        assert m["attempts_started"] == 2
+        assert {k: v["count"] for k, v in m["attempts"].items()} == {"OK": 1, "UNAVAILABLE": 1}
+        assert {k: v["count"] for k, v in m["calls"].items()} == {"OK": 1}
+    finally:
+        server.stop()
