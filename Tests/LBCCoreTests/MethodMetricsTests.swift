@@ -46,6 +46,22 @@ final class MethodMetricsTests: XCTestCase {
         XCTAssertEqual(m.names.count, 3)
     }
 
+    func testAlternatingMethodsThatShareACacheSlotKeepTheirKeys() {
+        var m = MethodMetrics()
+        // Same length and last byte: the same slot of the small cache.
+        let a = m.key(for: "/pkg.A/Getb")
+        let b = m.key(for: "/pkg.B/Putb")
+        let c = m.key(for: "/pkg.C/Other")
+        for _ in 0..<3 {
+            XCTAssertEqual(m.key(for: "/pkg.A/Getb"), a)
+            XCTAssertEqual(m.key(for: "/pkg.B/Putb"), b)
+            XCTAssertEqual(m.key(for: "/pkg.C/Other"), c)
+            XCTAssertEqual(m.key(for: "/pkg.B/Putb"), b)
+        }
+        XCTAssertEqual(Set([a, b, c]).count, 3)
+        XCTAssertEqual(m.names, ["/pkg.A/Getb", "/pkg.B/Putb", "/pkg.C/Other"])
+    }
+
     func testMethodsBeyondTheBoundAreCountedAsOther() {
         var m = MethodMetrics(maxMethods: 3)
         for i in 0..<3 { _ = m.key(for: "/svc/M\(i)") }
@@ -61,6 +77,8 @@ final class MethodMetricsTests: XCTestCase {
             m.callEnded(k, status: .ok, ns: 1000)
         }
         XCTAssertEqual(m.names.count, 4)
+        XCTAssertEqual(m.key(for: "/svc/M2"), 2, "cached overflow names do not hide known ones")
+        XCTAssertEqual(m.key(for: "/svc/Unbounded7"), m.key(for: "/svc/Unbounded8"))
         let other = m.entries[3]
         XCTAssertEqual(other.name, "other")
         XCTAssertEqual(other.attemptsStarted, 5000)

@@ -20,8 +20,10 @@ import Glibc
 /// hundred KB for typical traffic.
 ///
 /// Hot path: ``key(for:)`` once per call (a length check and memcmp against the
-/// previous call's method, a hash lookup otherwise), then array increments; nothing
-/// is allocated except the first time a method, or a (method, status) pair, is seen.
+/// previous call's method; else against the method last seen with the same length
+/// and last byte, in a 16-entry cache; else a hash lookup), then array increments;
+/// nothing is allocated except the first time a method, or a (method, status) pair,
+/// is seen.
 ///
 /// ```swift
 /// var m = MethodMetrics()
@@ -48,6 +50,11 @@ package struct MethodMetrics: Sendable {
     /// The last method looked up and its key (most callers repeat a method).
     private var lastName = ""
     private var lastKey: Int32 = -1
+    /// Recently used methods and their keys, direct-mapped by length and last byte:
+    /// callers that alternate between a few methods skip the hash lookup.
+    private var cacheNames = [String](repeating: "", count: MethodMetrics.cacheSize)
+    private var cacheKeys = [Int32](repeating: -1, count: MethodMetrics.cacheSize)
+    private static let cacheSize = 16
     private var otherKey: Int32 = -1
     /// Per method, for each (kind, status), the offset in `cells` of its histogram;
     /// -1: none yet.
@@ -93,8 +100,14 @@ package struct MethodMetrics: Sendable {
     }
 
     private mutating func lookUp(_ method: String) -> Int32 {
+        let utf8 = method.utf8
+        let last = utf8.withContiguousStorageIfAvailable { $0.last } ?? utf8.last
+        let cacheSlot = (utf8.count &* 7 &+ Int(last ?? 0)) & (Self.cacheSize &- 1)
         let key: Int32
-        if let known = keys[method] {
+        let cached = cacheKeys[cacheSlot]
+        if cached >= 0 && Self.sameBytes(method, cacheNames[cacheSlot]) {
+            key = cached
+        } else if let known = keys[method] {
             key = known
         } else if names.count < maxMethods {
             key = add(method)
@@ -103,6 +116,10 @@ package struct MethodMetrics: Sendable {
             // Not remembered in `keys`: unbounded method names must not grow memory.
             if otherKey < 0 { otherKey = add(Self.otherMethod) }
             key = otherKey
+        }
+        if cached != key {
+            cacheNames[cacheSlot] = method
+            cacheKeys[cacheSlot] = key
         }
         lastName = method
         lastKey = key
