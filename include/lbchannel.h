@@ -887,7 +887,12 @@ int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, siz
  *    "subset": {"size": 0, "discovered_endpoints": 3, "client_id": null},
  *    "discovery": {"kind": "dns", "resolutions": 3, "errors": 0, "empty_answers": 0,
  *      "updates": 1, "pushes": 0, "last_result": "ok", "last_error": null,
- *      "last_resolution_age_ms": 420}}
+ *      "last_resolution_age_ms": 420},
+ *    "metrics": {"latency_bounds_us": [1, 2, 4, ..., 1073741824], "max_methods": 1000,
+ *      "methods": [{"method": "/pkg.Svc/Get", "attempts_started": 12,
+ *        "attempts": {"OK": {"count": 10, "sum_us": 1830, "buckets": [0, ..., 0]},
+ *                     "UNAVAILABLE": {"count": 2, "sum_us": 95, "buckets": [...]}},
+ *        "calls": {"OK": {"count": 10, "sum_us": 2110, "buckets": [...]}}}, ...]}}
  * latency_ewma_us: moving average (weight 0.1 for the newest) of the time from
  * putting an RPC on the endpoint to its end; 0 before the first RPC.
  * cost: the balancer's current cost of the endpoint (lower is preferred), rounded:
@@ -913,6 +918,29 @@ int lbc_channel_set_endpoints(lbc_channel *ch, const char *const *addresses, siz
  * "endpoints" lists only the subset.
  * States: IDLE, CONNECTING, READY, TRANSIENT_FAILURE. discovery.kind is "dns",
  * "lookup" or "static"; last_result is "ok", "empty", "error" or null.
+ * metrics: per-method counts and latency histograms since the channel opened,
+ * from which gRFC A66's OpenTelemetry metrics (with grpc.target = "target") are
+ * built: grpc.client.attempt.started = attempts_started, and
+ * grpc.client.attempt.duration / grpc.client.call.duration = the "attempts" /
+ * "calls" histogram of each status (grpc.status = the key: "OK", "CANCELLED", ...,
+ * "UNAUTHENTICATED"; statuses never seen are absent). "method" is the path as called
+ * (A66's grpc.method is it without the leading '/'). An attempt starts when the
+ * call reaches the channel's I/O work (before the endpoint is picked) and again
+ * for each retry, transparent retry and hedged copy, and ends with that attempt's
+ * status (a refused stream retried transparently: UNAVAILABLE); a call runs from
+ * the same start to its final status, retries included. Calls cancelled or
+ * refused before that (closed channel) are not counted; health-check streams
+ * are not counted. Methods are listed in the order first seen; at most
+ * max_methods (1000) distinct methods are kept, every further one is counted
+ * under "method": "other" (the last entry), so unbounded method names cannot grow
+ * memory (about 200 bytes per method and 300 per (attempts or calls, status) pair
+ * seen: at most about 10 MB).
+ * Histograms: "buckets" holds 32 counts for the fixed log-scale buckets whose
+ * inclusive upper bounds are latency_bounds_us — powers of 2 in µs, 2^0 to 2^30
+ * (about 17.9 minutes) — and a last, unbounded (+Inf) bucket; "count" is their
+ * sum, "sum_us" the sum of the durations in µs. They map unchanged onto an
+ * OpenTelemetry explicit-bucket histogram (bounds latency_bounds_us / 1e6 s) and
+ * a Prometheus histogram (cumulate the counts for each `le`).
  * Cost: the figures are copied on the channel's I/O thread (about 0.2 µs per
  * endpoint, during which it serves no call) and the text is formatted on the
  * calling thread (about 3 µs per endpoint), so polling stats does not stall calls.

@@ -56,4 +56,62 @@ final class ChannelStatsSnapshotTests: XCTestCase {
         XCTAssertNotNil(endpoints.last?["keepalive"] as? [String: Any])
         XCTAssertNotNil(object["discovery"] as? [String: Any])
     }
+
+    /// A call that waits for an endpoint until its deadline is one attempt and one call
+    /// ending DEADLINE_EXCEEDED in the "metrics" object; internal counting needs no socket.
+    func testMetricsCountACallThatWaitedForAnEndpoint() throws {
+        let channel = try Channel(source: .manual, targetText: "manual:", options: ChannelOptions())
+        defer { channel.close() }
+        let call = try channel.unaryCall(method: "/pkg.Svc/Get", request: UnsafeRawBufferPointer(start: nil, count: 0),
+                                         metadata: Metadata(), timeoutMs: 50)
+        channel.start(call)
+        call.waitForCompletion()
+        XCTAssertEqual(call.status, .deadlineExceeded)
+        let text = try XCTUnwrap(channel.statsJSON())
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        let metrics = try XCTUnwrap(object["metrics"] as? [String: Any])
+        let bounds = try XCTUnwrap(metrics["latency_bounds_us"] as? [Int])
+        XCTAssertEqual(bounds, (0...30).map { 1 << $0 })
+        XCTAssertEqual(metrics["max_methods"] as? Int, MethodMetrics.defaultMaxMethods)
+        let methods = try XCTUnwrap(metrics["methods"] as? [[String: Any]])
+        XCTAssertEqual(methods.count, 1)
+        XCTAssertEqual(methods[0]["method"] as? String, "/pkg.Svc/Get")
+        XCTAssertEqual(methods[0]["attempts_started"] as? Int, 1)
+        for kind in ["attempts", "calls"] {
+            let byStatus = try XCTUnwrap(methods[0][kind] as? [String: Any])
+            XCTAssertEqual(Array(byStatus.keys), ["DEADLINE_EXCEEDED"], kind)
+            let h = try XCTUnwrap(byStatus["DEADLINE_EXCEEDED"] as? [String: Any])
+            XCTAssertEqual(h["count"] as? Int, 1, kind)
+            let sumUs = try XCTUnwrap(h["sum_us"] as? Int)
+            XCTAssertGreaterThanOrEqual(sumUs, 45_000, "about the 50 ms deadline (\(kind))")
+            let buckets = try XCTUnwrap(h["buckets"] as? [Int])
+            XCTAssertEqual(buckets.count, bounds.count + 1)
+            XCTAssertEqual(buckets.reduce(0, +), 1)
+            let k = try XCTUnwrap(buckets.firstIndex(of: 1))
+            XCTAssertLessThanOrEqual(sumUs, bounds[k], "the duration lies in its bucket")
+            XCTAssertGreaterThan(sumUs, bounds[k - 1])
+        }
+    }
+
+    /// Methods beyond the bound show up as one "other" entry; the JSON stays valid.
+    func testMetricsJSONWithOtherAndEveryStatus() throws {
+        let channel = try Channel(source: .manual, targetText: "manual:", options: ChannelOptions())
+        defer { channel.close() }
+        _ = channel.onLoop {
+            channel.methodMetrics = MethodMetrics(maxMethods: 2)
+            for name in ["/a/\"quoted\"", "/a/B", "/a/C", "/a/D"] {
+                let k = channel.methodMetrics.key(for: name)
+                for status in StatusCode.allCases { channel.methodMetrics.callEnded(k, status: status, ns: 1_500) }
+            }
+        }
+        let text = try XCTUnwrap(channel.statsJSON())
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        let methods = try XCTUnwrap((object["metrics"] as? [String: Any])?["methods"] as? [[String: Any]])
+        XCTAssertEqual(methods.compactMap { $0["method"] as? String }, ["/a/\"quoted\"", "/a/B", "other"])
+        let other = try XCTUnwrap(methods[2]["calls"] as? [String: [String: Any]])
+        XCTAssertEqual(Set(other.keys), Set(StatusCode.allCases.map(\.name)))
+        XCTAssertEqual(other["UNAUTHENTICATED"]?["count"] as? Int, 2)
+        XCTAssertEqual((other["OK"]?["buckets"] as? [Int])?[1], 2, "1.5 µs: the 2 µs bucket")
+        XCTAssertEqual((methods[2]["attempts"] as? [String: Any])?.count, 0)
+    }
 }

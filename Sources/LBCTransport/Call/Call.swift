@@ -23,6 +23,14 @@ package class Call: @unchecked Sendable {
     var channel: Channel?
     /// When the call was put on an endpoint (monotonic ns), for latency stats.
     var dispatchedNs: Int64 = 0
+    /// The call's method in the channel's ``MethodMetrics`` (set as it enters the
+    /// loop); -1: not counted (internal streams, calls that never entered the loop).
+    var methodKey: Int32 = -1
+    /// When the call entered the loop (monotonic ns), the start of its call duration;
+    /// -1 for what is no call of its own (a hedged copy: its parent is the call).
+    var admittedNs: Int64 = -1
+    /// When its current attempt started (monotonic ns); -1 while no attempt is open.
+    var attemptStartNs: Int64 = -1
     var streamID: Int32 = -1
     var connection: HTTP2Connection?
     var endpoint: Endpoint?

@@ -4,12 +4,14 @@ extension Channel {
     /// A call entered the loop: arm its deadline and dispatch it.
     func admit(_ call: Call) {
         if call.finished { return }  // cancelled before it got here
+        let now = EventLoop.now()
+        metricsCallAdmitted(call, nowNs: now)
         if isShutDown {
             finish(call, .cancelled, "channel closed")
             return
         }
         if let deadline = call.deadlineNs {
-            if deadline <= EventLoop.now() {
+            if deadline <= now {
                 finish(call, .deadlineExceeded, deadlineMessage(call))
                 return
             }
@@ -18,13 +20,13 @@ extension Channel {
                 call.timerArmed = true
             }
         }
-        if retries.enabled, applyRetryPolicy(call) { return }
-        dispatch(call)
+        if retries.enabled, applyRetryPolicy(call) { return }  // hedging: the copies are the attempts
+        metricsAttemptStarted(call, nowNs: now)
+        dispatch(call, nowNs: now)
     }
 
     /// Put `call` on the endpoint the balancer picks, queue it, or fail it fast.
-    func dispatch(_ call: Call) {
-        let now = EventLoop.now()
+    func dispatch(_ call: Call, nowNs now: Int64 = EventLoop.now()) {
         let picked = call.avoidSlot < 0 ? balancer.pick(nowNs: now) : pickAvoiding(call.avoidSlot, nowNs: now)
         if let slot = picked, let endpoint = slots[slot] {
             call.attempts += 1
@@ -40,7 +42,7 @@ extension Channel {
                 return
             }
             if call.attempts < 2 {
-                dispatch(call)  // the connection stopped taking streams: pick again
+                dispatch(call, nowNs: now)  // the connection stopped taking streams: pick again
             } else {
                 finish(call, .unavailable, "could not open a stream to \(endpoint.address)")
             }
@@ -116,14 +118,16 @@ extension Channel {
             call.queuedForPoller = false
             loop.noteQueuedCall(started: false)
         }
-        if let endpoint = call.endpoint { callEnded(call, on: endpoint, status: status) }
+        let now = EventLoop.now()
+        if let endpoint = call.endpoint { callEnded(call, on: endpoint, status: status, nowNs: now) }
+        metricsCallEnded(call, status: status, nowNs: now)
         call.complete(status, message)
     }
 
     /// `call` left `endpoint` with `status` (nil: refused, to be retried elsewhere):
-    /// counters, the balancer (`callFinished`) and outlier ejection.
-    func callEnded(_ call: Call, on endpoint: Endpoint, status: StatusCode?) {
-        let now = EventLoop.now()
+    /// counters, its attempt's metrics, the balancer (`callFinished`) and outlier ejection.
+    func callEnded(_ call: Call, on endpoint: Endpoint, status: StatusCode?, nowNs now: Int64 = EventLoop.now()) {
+        metricsAttemptEnded(call, status: status ?? .unavailable, nowNs: now)
         endpoint.inFlight -= 1
         let latency = now - call.dispatchedNs
         if let status {

@@ -161,7 +161,10 @@ extension Channel: ConnectionDelegate {
             if isShutDown {
                 finish(call, .cancelled, "channel closed")
             } else {
-                dispatch(call)
+                let now = EventLoop.now()
+                metricsAttemptEnded(call, status: .unavailable, nowNs: now)  // if callEnded did not
+                metricsAttemptStarted(call, nowNs: now)  // a transparent retry is an attempt too
+                dispatch(call, nowNs: now)
             }
         }
     }

@@ -46,7 +46,10 @@ extension Channel {
         copy.avoidSlot = group.copies.last?.endpoint?.slot ?? -1
         copy.channel = self
         group.copies.append(copy)
-        dispatch(copy)
+        let now = EventLoop.now()
+        copy.methodKey = parent.methodKey  // each copy is an attempt of the parent's call
+        metricsAttemptStarted(copy, nowNs: now)
+        dispatch(copy, nowNs: now)
     }
 
     /// A copy finished (its `complete` ran).

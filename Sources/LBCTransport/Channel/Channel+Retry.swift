@@ -28,10 +28,12 @@ extension Channel {
         let decision = call.retry!.attemptEnded(status: status, pushback: pushback, committed: committed,
                                                 throttle: &retries.throttle, random: &retries.random)
         guard case .retry(let delayNs) = decision, !isShutDown else { return false }
+        let now = EventLoop.now()
         if let endpoint = call.endpoint {
-            callEnded(call, on: endpoint, status: status)
+            callEnded(call, on: endpoint, status: status, nowNs: now)
             call.avoidSlot = endpoint.slot
         }
+        metricsAttemptEnded(call, status: status, nowNs: now)
         if let peer = call.peerName { call.earlierPeers.append(peer) }
         call.peerName = nil
         call.endpoint = nil
@@ -41,13 +43,15 @@ extension Channel {
         emit(.debug, "\(targetText): retrying \(call.method) after \(status.name) (attempt \(call.previousAttempts + 1) in \(delayNs / 1_000_000) ms)")
         let key = ObjectIdentifier(call)
         retries.pending[key] = call
-        _ = loop.schedule(at: EventLoop.now() + delayNs) { [self] in
+        _ = loop.schedule(at: now + delayNs) { [self] in
             retries.pending[key] = nil
             guard !call.finished else { return }
             if isShutDown {
                 finish(call, .cancelled, "channel closed")
             } else {
-                dispatch(call)
+                let start = EventLoop.now()
+                metricsAttemptStarted(call, nowNs: start)
+                dispatch(call, nowNs: start)
             }
         }
         return true

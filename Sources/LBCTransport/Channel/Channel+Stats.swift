@@ -21,6 +21,7 @@ extension Channel {
         s.discoveredEndpoints = discoveredEndpoints
         s.subsetClientID = options.subsetClientID
         s.lastResolutionAgeMs = stats.lastResolutionNs.map { (now - $0) / 1_000_000 }
+        s.methods = methodMetrics
         return s
     }
 }

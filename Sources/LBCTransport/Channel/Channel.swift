@@ -84,6 +84,8 @@ package final class Channel: @unchecked Sendable {
     var scheduler: DiscoveryScheduler
     var discoveryTimer: ClosureTimer?
     var stats = DiscoveryStats()
+    /// Per-method attempt and call counts and latency histograms (Channel+Metrics.swift).
+    var methodMetrics = MethodMetrics()
     /// Signalled when the endpoint set first becomes non-empty (eager resolution waits for it).
     let firstEndpoints = Completion()
     /// TLS for every connection; nil for plaintext (see Channel+TLS.swift).

@@ -24,7 +24,9 @@ extension ChannelStatsSnapshot {
         out += ",\"last_result\":\(discovery.lastResult.map(JSON.quote) ?? "null")"
         out += ",\"last_error\":\(discovery.lastError.map(JSON.quote) ?? "null")"
         out += ",\"last_resolution_age_ms\":" + (lastResolutionAgeMs.map { String($0) } ?? "null")
-        out += "}}"
+        out += "},\"metrics\":"
+        methods.appendJSON(to: &out)
+        out += "}"
         return out
     }
 

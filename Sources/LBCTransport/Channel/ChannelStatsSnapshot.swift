@@ -24,4 +24,7 @@ struct ChannelStatsSnapshot {
     var discovery: DiscoveryStats
     /// Age of the last completed resolution when the snapshot was taken.
     var lastResolutionAgeMs: Int64?
+    /// The per-method metrics (a copy of the value: its arrays are shared until the
+    /// loop next writes to them).
+    var methods = MethodMetrics(maxMethods: 0)
 }
