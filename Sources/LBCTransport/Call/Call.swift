@@ -105,9 +105,17 @@ package class Call: @unchecked Sendable {
         fatalError("subclass")
     }
 
-    /// nghttp2 asks for request body bytes: fill `buffer`, set EOF in `flags`, or
-    /// return NGHTTP2_ERR_DEFERRED when nothing is queued yet.
-    func readBody(into buffer: UnsafeMutablePointer<UInt8>, length: Int, flags: UnsafeMutablePointer<UInt32>) -> Int {
+    /// nghttp2 asks how many request body bytes it may send (at most `length`):
+    /// return the count with NO_COPY (and EOF) set in `flags`, or
+    /// NGHTTP2_ERR_DEFERRED when nothing is queued yet. Nothing is consumed until
+    /// `takeBody`, which nghttp2 calls right after with the same count.
+    func readBody(length: Int, flags: UnsafeMutablePointer<UInt32>) -> Int {
+        fatalError("subclass")
+    }
+
+    /// nghttp2 sends the next `count` body bytes (announced by `readBody`): queue them
+    /// on the connection's write queue without copying (see ``WriteQueue``).
+    func takeBody(_ count: Int, into queue: inout WriteQueue) {
         fatalError("subclass")
     }
 

@@ -6,8 +6,9 @@ import LBCCore
 /// Back-pressure: received messages wait in `received` until the caller takes
 /// them, and the stream's HTTP/2 window is returned only for bytes the caller has
 /// taken (or that belong to a message still being assembled), so the server can
-/// have at most one window in flight. Sent messages wait in `outbound`, at most
-/// `sendBufferLimit` bytes (a single message is always accepted into an empty
+/// have at most one window in flight. Sent messages wait in `outbound` (a
+/// ``SendBuffer``: one copy of each, which nghttp2 sends without copying again), at
+/// most `sendBufferLimit` bytes (a single message is always accepted into an empty
 /// buffer); nghttp2 takes them as the peer's window allows.
 ///
 /// Threads: the `send*`, `recv`, `wait*`, `cancel` methods run on callers' threads;
@@ -48,12 +49,13 @@ package final class StreamCall: Call, @unchecked Sendable {
     // MARK: shared state (guarded by `state`)
     private let state = Lock()
     private var received = FIFO<[UInt8]>()
+    /// The array of a large message the caller has taken, for the deframer to reuse.
+    private var recycled: [UInt8]?
     /// Wire bytes (prefix included) of the messages in `received`.
     private var queuedWireBytes = 0
     /// The stream's receive-window accounting.
     private var window: StreamReceiveWindow
-    private var outbound: [UInt8] = []
-    private var outboundStart = 0
+    private var outbound: SendBuffer
     private var sendClosed = false
     /// nghttp2 was told there is nothing to send (NGHTTP2_ERR_DEFERRED): resume it.
     private var sendDeferred = false
@@ -72,11 +74,11 @@ package final class StreamCall: Call, @unchecked Sendable {
     private var publishedHeaders: Metadata?
     /// `detach()` was called: post nothing more.
     private var detached = false
-    /// Every request byte sent so far is still in `outbound` (from offset 0), so the
+    /// Every request byte sent so far is still in `outbound` (its `retaining`), so the
     /// call can be sent again (a retry, or a transparent retry after REFUSED_STREAM).
     /// Cleared for good when the response headers arrive or the request outgrows
     /// `retryBufferLimit` (gRFC A6: the call is committed).
-    private var retaining: Bool
+    private var retaining: Bool { outbound.retaining }
 
     package init(channel: Channel, method: String, metadata: Metadata, timeoutMs: Int64?,
                  queue: CompletionQueue?, tag: UInt) {
@@ -86,7 +88,7 @@ package final class StreamCall: Call, @unchecked Sendable {
         self.sendBufferLimit = channel.options.streamSendBufferBytes
         self.maxSendMessageSize = channel.options.maxSendMessageSize
         self.retryBufferLimit = channel.options.retry.bufferBytes
-        self.retaining = channel.options.retry.bufferBytes > 0
+        self.outbound = SendBuffer(retaining: channel.options.retry.bufferBytes > 0)
         self.windowBytes = channel.options.streamWindowBytes
         self.window = StreamReceiveWindow(windowBytes: channel.options.streamWindowBytes)
         super.init(method: method, metadata: metadata, timeoutMs: timeoutMs,
@@ -116,13 +118,8 @@ package final class StreamCall: Call, @unchecked Sendable {
                 return .wouldBlock
             }
         }
-        if !retaining && outboundStart * 2 >= outbound.count && outboundStart > 0 {
-            // Drop what nghttp2 has taken, or a buffer that never empties completely
-            // would keep every byte ever sent.
-            trimOutboundLocked()
-        }
-        GRPCFraming.appendFrame(message, to: &outbound)
-        if retaining && outbound.count > retryBufferLimit { retaining = false }  // committed
+        outbound.append(message)
+        if retaining && outbound.heldBytes > retryBufferLimit { outbound.stopRetaining() }  // committed
         if end { sendClosed = true }
         let submit = resumeLocked()
         state.unlock()
@@ -150,6 +147,7 @@ package final class StreamCall: Call, @unchecked Sendable {
             if let message = received.first {
                 guard take(message) else { state.unlock(); return .notTaken }
                 _ = received.popFirst()
+                if message.capacity >= SendBuffer.reuseFrom { recycled = message }
                 let wire = message.count + 5
                 queuedWireBytes -= wire
                 var submit = false
@@ -247,9 +245,9 @@ package final class StreamCall: Call, @unchecked Sendable {
         detached = true
         if waiters > 0 { state.broadcast() }
         received.removeAll()
+        recycled = nil
         queuedWireBytes = 0
-        outbound = []
-        outboundStart = 0
+        outbound.removeAll()
         eventFlags = 0
         state.unlock()
         cancel()
@@ -262,18 +260,8 @@ package final class StreamCall: Call, @unchecked Sendable {
     /// Room in the send buffer: it is below its limit, or empty (one message of any
     /// size is always accepted). Lock held.
     private var hasRoomLocked: Bool {
-        let pending = outbound.count - outboundStart
+        let pending = outbound.pending
         return pending == 0 || pending < sendBufferLimit
-    }
-
-    /// Drop the bytes nghttp2 has taken from the front of `outbound`. Lock held.
-    private func trimOutboundLocked() {
-        if outboundStart == outbound.count {
-            outbound.removeAll(keepingCapacity: outbound.capacity <= 2 * sendBufferLimit)
-        } else {
-            outbound.removeSubrange(0..<outboundStart)
-        }
-        outboundStart = 0
     }
 
     /// Wake waiters and post `flags` to the queue. Lock held.
@@ -316,7 +304,7 @@ package final class StreamCall: Call, @unchecked Sendable {
         state.lock()
         if !headersReady {
             headersReady = true
-            retaining = false  // committed: the kept request bytes may go
+            outbound.stopRetaining()  // committed: the kept request bytes may go
             publishedHeaders = headers
             notifyLocked(Event.headers)
         }
@@ -327,25 +315,12 @@ package final class StreamCall: Call, @unchecked Sendable {
     /// ended without any).
     package var responseHeaders: Metadata { state.withLock { publishedHeaders ?? Metadata() } }
 
-    override func readBody(into buffer: UnsafeMutablePointer<UInt8>, length: Int,
-                           flags: UnsafeMutablePointer<UInt32>) -> Int {
+    override func readBody(length: Int, flags: UnsafeMutablePointer<UInt32>) -> Int {
         state.lock()
         defer { state.unlock() }
-        let available = outbound.count - outboundStart
-        let n = min(available, length)
-        if n > 0 {
-            outbound.withUnsafeBytes { raw in
-                buffer.update(from: raw.baseAddress!.assumingMemoryBound(to: UInt8.self) + outboundStart, count: n)
-            }
-            outboundStart += n
-            if outboundStart == outbound.count && !retaining { trimOutboundLocked() }
-            if hasRoomLocked && (writableArmed || waiters > 0) {
-                let flag = writableArmed ? Event.writable : 0
-                writableArmed = false
-                notifyLocked(flag)
-            }
-        }
-        if outboundStart == outbound.count && sendClosed {
+        let n = outbound.available(upTo: length)
+        if n > 0 { flags.pointee |= NGHTTP2DataFlags.noCopy }
+        if n == outbound.pending && sendClosed {
             flags.pointee |= NGHTTP2DataFlags.eof
             return n
         }
@@ -356,12 +331,29 @@ package final class StreamCall: Call, @unchecked Sendable {
         return n
     }
 
+    override func takeBody(_ count: Int, into queue: inout WriteQueue) {
+        state.lock()
+        defer { state.unlock() }
+        outbound.take(count, into: &queue)
+        if hasRoomLocked && (writableArmed || waiters > 0) {
+            let flag = writableArmed ? Event.writable : 0
+            writableArmed = false
+            notifyLocked(flag)
+        }
+    }
+
     override func receiveData(_ chunk: UnsafeRawBufferPointer, session: OpaquePointer,
                               streamID: Int32) -> UInt32? {
         // The connection window is returned at once (one slow stream must not stall
         // the others); the stream's window only as the caller takes messages.
         NGHTTP2Window.consumeConnection(session, count: chunk.count)
         defer { returnWindow(received: chunk.count) }
+        if chunk.count >= 4096, let buffer = state.withLock({ () -> [UInt8]? in
+            defer { recycled = nil }
+            return recycled
+        }) {
+            machine.donateReceiveBuffer(buffer)
+        }
         switch machine.receivedData(chunk, deliver: { deliver($0) }) {
         case .none: return nil
         case .resetStream(let code): return code
@@ -399,7 +391,7 @@ package final class StreamCall: Call, @unchecked Sendable {
     override func resetForRetry() {
         super.resetForRetry()
         state.withLock {
-            outboundStart = 0
+            outbound.rewind()
             sendDeferred = false
             window = StreamReceiveWindow(windowBytes: windowBytes)
         }
@@ -409,8 +401,8 @@ package final class StreamCall: Call, @unchecked Sendable {
         super.complete(status, message)
         state.lock()
         done = true
-        outbound = []
-        outboundStart = 0
+        outbound.removeAll()
+        recycled = nil
         var flags = Event.done | Event.readable
         if writableArmed { flags |= Event.writable; writableArmed = false }
         if !headersReady { flags |= Event.headers; headersReady = true; publishedHeaders = Metadata() }
