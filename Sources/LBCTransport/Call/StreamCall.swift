@@ -266,10 +266,18 @@ package final class StreamCall: Call, @unchecked Sendable {
 
     /// Wake waiters and post `flags` to the queue. Lock held.
     private func notifyLocked(_ flags: UInt32) {
-        if waiters > 0 { state.broadcast() }
-        guard let queue, flags != 0, !detached else { return }
-        eventFlags |= flags
-        if !eventQueued { eventQueued = queue.post(self) }
+        if postLocked(flags) { state.broadcast() }
+    }
+
+    /// Post `flags` to the queue; true when threads wait on the condition: the caller
+    /// broadcasts once it has unlocked (a waiter woken while the lock is still held
+    /// would block on it at once: two more futex calls per message). Lock held.
+    private func postLocked(_ flags: UInt32) -> Bool {
+        if let queue, flags != 0, !detached {
+            eventFlags |= flags
+            if !eventQueued { eventQueued = queue.post(self) }
+        }
+        return waiters > 0
     }
 
     // MARK: loop side
@@ -333,13 +341,15 @@ package final class StreamCall: Call, @unchecked Sendable {
 
     override func takeBody(_ count: Int, into queue: inout WriteQueue) {
         state.lock()
-        defer { state.unlock() }
         outbound.take(count, into: &queue)
+        var wake = false
         if hasRoomLocked && (writableArmed || waiters > 0) {
             let flag = writableArmed ? Event.writable : 0
             writableArmed = false
-            notifyLocked(flag)
+            wake = postLocked(flag)
         }
+        state.unlock()
+        if wake { state.broadcast() }
     }
 
     override func receiveData(_ chunk: UnsafeRawBufferPointer, session: OpaquePointer,
@@ -364,8 +374,9 @@ package final class StreamCall: Call, @unchecked Sendable {
         state.lock()
         received.append(message)
         queuedWireBytes += message.count + 5
-        notifyLocked(Event.readable)
+        let wake = postLocked(Event.readable)
         state.unlock()
+        if wake { state.broadcast() }
     }
 
     /// Note `received` new bytes and return window for every received byte not
