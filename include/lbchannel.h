@@ -1439,6 +1439,18 @@ int lbc_call_finish(lbc_call *call, int64_t timeout_ms, int *status, const char 
  */
 int lbc_call_cancel(lbc_call *call);
 
+/**
+ * Choose which LBC_CALL_* events of this call are posted to its completion
+ * queue from now on: `events` is an OR of LBC_CALL_READABLE, LBC_CALL_WRITABLE
+ * and LBC_CALL_HEADERS; LBC_CALL_DONE is always posted. The default is all of
+ * them. A binding that only waits for the end on the queue (and receives with
+ * blocking lbc_call_recv) passes 0, so the queue's poller is not woken for
+ * every message. Flags already posted stay posted. Without a queue it has no
+ * effect. Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT (call NULL, unknown bits).
+ * THREAD SAFETY: any thread.
+ */
+int lbc_call_set_events(lbc_call *call, unsigned events);
+
 /** Address of the endpoint the call was put on ("" until then, for NULL, and for a
  *  parent's call in a forked child); lives as long as the call. Never fails. */
 const char *lbc_call_peer(const lbc_call *call);

@@ -64,6 +64,8 @@ package final class StreamCall: Call, @unchecked Sendable {
     private var pendingOps: UInt8 = Op.start
     private var taskQueued = true  // the start task, submitted by Channel.start
     private var eventFlags: UInt32 = 0
+    /// The events posted to the queue (``setPostedEvents(_:)``; `done` always is).
+    private var postedEvents: UInt32 = 0xF
     private var eventQueued = false
     /// A send returned wouldBlock: post `writable` when room appears.
     private var writableArmed = false
@@ -194,6 +196,11 @@ package final class StreamCall: Call, @unchecked Sendable {
         return flags
     }
 
+    /// Post only `events` (``Event`` bits) to the queue from now on; `done` always.
+    package func setPostedEvents(_ events: UInt32) {
+        state.withLock { postedEvents = events | Event.done }
+    }
+
     /// The endpoint's address once the stream was opened there.
     package var dispatchedPeer: CString? { state.withLock { publishedPeer } }
 
@@ -273,6 +280,7 @@ package final class StreamCall: Call, @unchecked Sendable {
     /// broadcasts once it has unlocked (a waiter woken while the lock is still held
     /// would block on it at once: two more futex calls per message). Lock held.
     private func postLocked(_ flags: UInt32) -> Bool {
+        let flags = flags & postedEvents
         if let queue, flags != 0, !detached {
             eventFlags |= flags
             if !eventQueued { eventQueued = queue.post(self) }

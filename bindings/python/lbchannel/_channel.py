@@ -329,6 +329,8 @@ class Channel(_ChannelBase):
         pump.queue.register(native)
         try:
             native.start(handle, method_b, md, timeout_ms, pump.queue.handle)
+            # The pump only needs LBC_CALL_DONE: not woken for every message.
+            _native.lbc_call_set_events(native._handle, 0)
         except BaseException:
             pump.queue.unregister(native)
             raise

@@ -516,6 +516,8 @@ lbc_call_finish = _fn(
 )
 # int lbc_call_cancel(lbc_call *call);
 lbc_call_cancel = _fn("lbc_call_cancel", c_int, [lbc_call_p])
+# int lbc_call_set_events(lbc_call *call, unsigned events);
+lbc_call_set_events = _fn("lbc_call_set_events", c_int, [lbc_call_p, ctypes.c_uint])
 # const char *lbc_call_peer(lbc_call *call);
 lbc_call_peer = _fn("lbc_call_peer", c_char_p, [lbc_call_p])
 # int lbc_call_attempts(const lbc_call *call);
