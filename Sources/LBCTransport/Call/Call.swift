@@ -113,9 +113,12 @@ package class Call: @unchecked Sendable {
         fatalError("subclass")
     }
 
-    /// nghttp2 sends the next `count` body bytes (announced by `readBody`): queue them
-    /// on the connection's write queue without copying (see ``WriteQueue``).
-    func takeBody(_ count: Int, into queue: inout WriteQueue) {
+    /// nghttp2 sends the next `count` body bytes (announced by `readBody`): queue the
+    /// DATA frame's `header` (copied) and the bytes (without copying; see
+    /// ``WriteQueue``) on the connection's write queue. False, queueing nothing, when
+    /// the bytes are gone (the caller freed the call in between): nghttp2 then resets
+    /// the stream instead of sending a frame it announced.
+    func takeBody(_ count: Int, header: UnsafeRawBufferPointer, into queue: inout WriteQueue) -> Bool {
         fatalError("subclass")
     }
 

@@ -347,8 +347,14 @@ package final class StreamCall: Call, @unchecked Sendable {
         return n
     }
 
-    override func takeBody(_ count: Int, into queue: inout WriteQueue) {
+    override func takeBody(_ count: Int, header: UnsafeRawBufferPointer, into queue: inout WriteQueue) -> Bool {
         state.lock()
+        // Freed (detach) or ended since readBody announced the bytes: nothing to send.
+        guard outbound.pending >= count else {
+            state.unlock()
+            return false
+        }
+        queue.append(copying: header)
         outbound.take(count, into: &queue)
         var wake = false
         if hasRoomLocked && (writableArmed || waiters > 0) {
@@ -358,6 +364,7 @@ package final class StreamCall: Call, @unchecked Sendable {
         }
         state.unlock()
         if wake { state.broadcast() }
+        return true
     }
 
     override func receiveData(_ chunk: UnsafeRawBufferPointer, session: OpaquePointer,

@@ -143,8 +143,10 @@ package final class UnaryCall: Call, @unchecked Sendable {
         RequestFrameReader.available(requestFrame, offset: sendOffset, length: length, flags: flags)
     }
 
-    override func takeBody(_ count: Int, into queue: inout WriteQueue) {
+    override func takeBody(_ count: Int, header: UnsafeRawBufferPointer, into queue: inout WriteQueue) -> Bool {
+        queue.append(copying: header)
         RequestFrameReader.take(requestFrame, offset: &sendOffset, count: count, into: &queue)
+        return true
     }
 
     override func receiveData(_ chunk: UnsafeRawBufferPointer, session: OpaquePointer,

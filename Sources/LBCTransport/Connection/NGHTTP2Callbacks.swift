@@ -186,6 +186,8 @@ enum NGHTTP2Callbacks {
     /// (borrowed from the call) on the connection's write queue, in order after the
     /// frames `nghttp2_session_mem_send` returned before. WOULDBLOCK while the queue
     /// holds a full batch: nghttp2 offers the same frame again on the next flush.
+    /// TEMPORAL_CALLBACK_FAILURE when the call no longer has the bytes (freed in
+    /// between): nghttp2 drops the frame and resets the stream.
     static let sendData: nghttp2_send_data_callback = { _, frame, header, length, source, userData in
         let conn = connection(userData)
         guard conn.writeQueue.byteCount < HTTP2Connection.writeBatchBytes else {
@@ -195,11 +197,10 @@ enum NGHTTP2Callbacks {
         guard let frame, frame.pointee.data.padlen == 0, let header else {
             return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue
         }
-        conn.writeQueue.append(copying: UnsafeRawBufferPointer(start: header, count: 9))
-        Unmanaged<Call>.fromOpaque(source!.pointee.ptr!)._withUnsafeGuaranteedRef {
-            $0.takeBody(length, into: &conn.writeQueue)
+        let taken = Unmanaged<Call>.fromOpaque(source!.pointee.ptr!)._withUnsafeGuaranteedRef {
+            $0.takeBody(length, header: UnsafeRawBufferPointer(start: header, count: 9), into: &conn.writeQueue)
         }
-        return 0
+        return taken ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue
     }
 }
 
