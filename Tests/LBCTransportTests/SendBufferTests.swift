@@ -103,4 +103,19 @@ final class SendBufferTests: XCTestCase {
         b.take(b.pending, into: &q)
         XCTAssertEqual(drain(&q), framed(other) + framed(big))
     }
+
+    func testCopyAndTakeInterleaveInOrder() {
+        var b = SendBuffer(retaining: false)
+        let m1 = [UInt8](repeating: 5, count: 100), m2 = (0..<9000).map { UInt8(truncatingIfNeeded: $0) }
+        append(&b, m1); append(&b, m2)
+        var out = [UInt8](repeating: 0, count: 50)
+        out.withUnsafeMutableBytes { b.copy(50, into: $0.baseAddress!) }
+        var q = WriteQueue()
+        b.take(5000, into: &q)
+        var rest = [UInt8](repeating: 0, count: b.pending)
+        rest.withUnsafeMutableBytes { b.copy($0.count, into: $0.baseAddress!) }
+        XCTAssertEqual(out + drain(&q) + rest, framed(m1) + framed(m2))
+        XCTAssertEqual(b.pending, 0)
+        XCTAssertEqual(b.heldBytes, 0)
+    }
 }

@@ -78,6 +78,24 @@ final class WriteQueueTests: XCTestCase {
         XCTAssertTrue(q.isEmpty)
     }
 
+    func testBorrowingAfterAPartialWriteOfCopiedBytesKeepsOrder() {
+        var q = WriteQueue()
+        let a = bytes(100, from: 1), big = bytes(5000, from: 2), c = bytes(10, from: 3)
+        a.withUnsafeBytes { q.append(copying: $0) }
+        let sink = Sink([30, nil])
+        XCTAssertFalse(q.write(sink.write))
+        big.withUnsafeBytes { q.append(borrowing: $0, keeper: big) }
+        c.withUnsafeBytes { q.append(copying: $0) }
+        XCTAssertEqual(q.segmentCount, 3)
+        sink.limits = []
+        XCTAssertTrue(q.write(sink.write))
+        XCTAssertEqual(sink.taken, a + big + c)
+        // Empty again: copied bytes go without segments.
+        a.withUnsafeBytes { q.append(copying: $0) }
+        XCTAssertTrue(q.write(sink.write))
+        XCTAssertEqual(sink.taken, a + big + c + a)
+    }
+
     func testBorrowedBytesStayAliveUntilWrittenAndAreReleasedAfter() {
         var q = WriteQueue()
         var message: [UInt8]? = bytes(100_000, from: 3)

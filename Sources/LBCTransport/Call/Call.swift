@@ -105,11 +105,12 @@ package class Call: @unchecked Sendable {
         fatalError("subclass")
     }
 
-    /// nghttp2 asks how many request body bytes it may send (at most `length`):
-    /// return the count with NO_COPY (and EOF) set in `flags`, or
-    /// NGHTTP2_ERR_DEFERRED when nothing is queued yet. Nothing is consumed until
+    /// nghttp2 asks for request body bytes (at most `length`), set EOF in `flags`
+    /// with the last ones, or return NGHTTP2_ERR_DEFERRED when nothing is queued yet.
+    /// Fewer than ``WriteQueue/copyBelow`` bytes are copied into `buffer` (cheaper
+    /// than a segment of their own); more are announced with NO_COPY and consumed by
     /// `takeBody`, which nghttp2 calls right after with the same count.
-    func readBody(length: Int, flags: UnsafeMutablePointer<UInt32>) -> Int {
+    func readBody(into buffer: UnsafeMutablePointer<UInt8>, length: Int, flags: UnsafeMutablePointer<UInt32>) -> Int {
         fatalError("subclass")
     }
 

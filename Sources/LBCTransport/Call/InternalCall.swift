@@ -37,8 +37,9 @@ package final class InternalCall: Call, @unchecked Sendable {
                    maxReceiveMessageSize: maxReceiveMessageSize, singleResponse: false)
     }
 
-    override func readBody(length: Int, flags: UnsafeMutablePointer<UInt32>) -> Int {
-        RequestFrameReader.available(requestFrame, offset: sendOffset, length: length, flags: flags)
+    override func readBody(into buffer: UnsafeMutablePointer<UInt8>, length: Int,
+                           flags: UnsafeMutablePointer<UInt32>) -> Int {
+        RequestFrameReader.read(requestFrame, offset: &sendOffset, into: buffer, length: length, flags: flags)
     }
 
     override func takeBody(_ count: Int, header: UnsafeRawBufferPointer, into queue: inout WriteQueue) -> Bool {

@@ -2,13 +2,23 @@
 /// internal calls, whose request is one gRPC frame built before the stream opens).
 /// The frame array is immutable, so the write queue may borrow its bytes.
 enum RequestFrameReader {
-    /// How many bytes of `frame` from `offset` on nghttp2 may send (at most `length`):
-    /// sets NO_COPY, and EOF when they are the last ones.
+    /// The next bytes of `frame` from `offset` on (at most `length`), EOF set with
+    /// the last ones: fewer than ``WriteQueue/copyBelow`` are copied into `buffer` and
+    /// `offset` advances; more are announced with NO_COPY for ``take``.
     @inline(__always)
-    static func available(_ frame: [UInt8], offset: Int, length: Int, flags: UnsafeMutablePointer<UInt32>) -> Int {
+    static func read(_ frame: [UInt8], offset: inout Int, into buffer: UnsafeMutablePointer<UInt8>,
+                     length: Int, flags: UnsafeMutablePointer<UInt32>) -> Int {
         let n = min(frame.count - offset, length)
-        if n > 0 { flags.pointee |= NGHTTP2DataFlags.noCopy }
         if offset + n == frame.count { flags.pointee |= NGHTTP2DataFlags.eof }
+        if n >= WriteQueue.copyBelow {
+            flags.pointee |= NGHTTP2DataFlags.noCopy
+        } else if n > 0 {
+            let start = offset
+            frame.withUnsafeBytes { raw in
+                buffer.update(from: raw.baseAddress!.assumingMemoryBound(to: UInt8.self) + start, count: n)
+            }
+            offset += n
+        }
         return n
     }
 

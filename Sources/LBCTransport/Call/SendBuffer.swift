@@ -86,6 +86,28 @@ struct SendBuffer {
         }
     }
 
+    /// Copy the next `count` bytes (at most `pending`) to `destination` and consume
+    /// them (small DATA payloads, which nghttp2 frames in its own buffer).
+    mutating func copy(_ count: Int, into destination: UnsafeMutableRawPointer) {
+        precondition(count <= pending, "nghttp2 took more than was available")
+        var left = count
+        var out = destination
+        pending -= count
+        while left > 0 {
+            let n = min(chunks[index].count - offset, left)
+            let start = offset
+            chunks[index].withUnsafeBytes { raw in out.copyMemory(from: raw.baseAddress! + start, byteCount: n) }
+            out += n
+            left -= n
+            offset += n
+            if offset == chunks[index].count {
+                index += 1
+                offset = 0
+                if !retaining { dropTaken() }
+            }
+        }
+    }
+
     /// Forget the taken chunks (not retaining), keeping one large array for reuse.
     private mutating func dropTaken() {
         guard index > 0 else { return }

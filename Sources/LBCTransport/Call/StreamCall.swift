@@ -331,12 +331,19 @@ package final class StreamCall: Call, @unchecked Sendable {
     /// ended without any).
     package var responseHeaders: Metadata { state.withLock { publishedHeaders ?? Metadata() } }
 
-    override func readBody(length: Int, flags: UnsafeMutablePointer<UInt32>) -> Int {
+    override func readBody(into buffer: UnsafeMutablePointer<UInt8>, length: Int,
+                           flags: UnsafeMutablePointer<UInt32>) -> Int {
         state.lock()
         defer { state.unlock() }
         let n = outbound.available(upTo: length)
-        if n > 0 { flags.pointee |= NGHTTP2DataFlags.noCopy }
-        if n == outbound.pending && sendClosed {
+        let last = n == outbound.pending
+        if n >= WriteQueue.copyBelow {
+            flags.pointee |= NGHTTP2DataFlags.noCopy
+        } else if n > 0 {
+            outbound.copy(n, into: UnsafeMutableRawPointer(buffer))
+            notifyWritableLocked()
+        }
+        if last && sendClosed {
             flags.pointee |= NGHTTP2DataFlags.eof
             return n
         }
@@ -356,15 +363,23 @@ package final class StreamCall: Call, @unchecked Sendable {
         }
         queue.append(copying: header)
         outbound.take(count, into: &queue)
-        var wake = false
-        if hasRoomLocked && (writableArmed || waiters > 0) {
-            let flag = writableArmed ? Event.writable : 0
-            writableArmed = false
-            wake = postLocked(flag)
-        }
+        let wake = notifyWritableLocked(broadcast: false)
         state.unlock()
         if wake { state.broadcast() }
         return true
+    }
+
+    /// nghttp2 took bytes: post `writable` to a sender that was refused room, and
+    /// wake blocked senders (now, or with `broadcast: false` by the caller once it
+    /// has unlocked: the result says whether to). Lock held.
+    @discardableResult
+    private func notifyWritableLocked(broadcast: Bool = true) -> Bool {
+        guard hasRoomLocked && (writableArmed || waiters > 0) else { return false }
+        let flag = writableArmed ? Event.writable : 0
+        writableArmed = false
+        let wake = postLocked(flag)
+        if wake && broadcast { state.broadcast() }
+        return wake
     }
 
     override func receiveData(_ chunk: UnsafeRawBufferPointer, session: OpaquePointer,

@@ -139,8 +139,9 @@ package final class UnaryCall: Call, @unchecked Sendable {
         response = nil
     }
 
-    override func readBody(length: Int, flags: UnsafeMutablePointer<UInt32>) -> Int {
-        RequestFrameReader.available(requestFrame, offset: sendOffset, length: length, flags: flags)
+    override func readBody(into buffer: UnsafeMutablePointer<UInt8>, length: Int,
+                           flags: UnsafeMutablePointer<UInt32>) -> Int {
+        RequestFrameReader.read(requestFrame, offset: &sendOffset, into: buffer, length: length, flags: flags)
     }
 
     override func takeBody(_ count: Int, header: UnsafeRawBufferPointer, into queue: inout WriteQueue) -> Bool {

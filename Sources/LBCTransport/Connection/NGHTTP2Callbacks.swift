@@ -174,11 +174,12 @@ enum NGHTTP2Callbacks {
         return 0
     }
 
-    /// Asks the call how many request body bytes may go (see `Call.readBody`); they
-    /// are sent without a copy (NGHTTP2_DATA_FLAG_NO_COPY) by `sendData`.
-    static let readRequestBody: nghttp2_data_source_read_callback = { _, _, _, length, flags, source, _ in
+    /// Asks the call for request body bytes (see `Call.readBody`): small payloads are
+    /// copied into nghttp2's frame, large ones sent without a copy
+    /// (NGHTTP2_DATA_FLAG_NO_COPY) by `sendData`.
+    static let readRequestBody: nghttp2_data_source_read_callback = { _, _, buf, length, flags, source, _ in
         Unmanaged<Call>.fromOpaque(source!.pointee.ptr!)._withUnsafeGuaranteedRef {
-            $0.readBody(length: length, flags: flags!)
+            $0.readBody(into: buf!, length: length, flags: flags!)
         }
     }
 

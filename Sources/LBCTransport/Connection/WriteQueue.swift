@@ -38,12 +38,17 @@ package struct WriteQueue {
     /// The `staging` capacity an idle connection keeps (see ``shrink()``).
     package static let keptStagingCapacity = 16 * 1024
 
+    /// The segments, once one is borrowed; while `segments` is empty the queue is
+    /// `staging[stagingWritten...]` alone (the common case of small frames: no
+    /// segment bookkeeping at all).
     private var segments: [Segment] = []
     /// The first segment not written completely.
     private var head = 0
     /// Bytes of `segments[head]` already written.
     private var headWritten = 0
     private var staging: [UInt8] = []
+    /// Bytes of `staging` written while `segments` is empty.
+    private var stagingWritten = 0
     /// Bytes queued and not yet written.
     package private(set) var byteCount = 0
 
@@ -52,7 +57,7 @@ package struct WriteQueue {
     package var isEmpty: Bool { byteCount == 0 }
 
     /// Segments queued and not written completely (for tests).
-    package var segmentCount: Int { segments.count - head }
+    package var segmentCount: Int { segments.isEmpty ? (byteCount > 0 ? 1 : 0) : segments.count - head }
 
     /// The capacity held for copied bytes (for tests and the idle footprint).
     package var stagingCapacity: Int { staging.capacity }
@@ -63,7 +68,8 @@ package struct WriteQueue {
         let start = staging.count
         staging.append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: bytes.count))
         byteCount += bytes.count
-        if segments.count > head, case .copied(let s, let c) = segments[segments.count - 1], s + c == start {
+        if segments.isEmpty { return }
+        if case .copied(let s, let c) = segments[segments.count - 1], s + c == start {
             segments[segments.count - 1] = .copied(start: s, count: c + bytes.count)
         } else {
             segments.append(.copied(start: start, count: bytes.count))
@@ -78,6 +84,11 @@ package struct WriteQueue {
         if bytes.count < Self.copyBelow {
             append(copying: bytes)
             return
+        }
+        if segments.isEmpty && byteCount > 0 {
+            // The copied bytes so far become the first segment.
+            segments.append(.copied(start: stagingWritten, count: staging.count - stagingWritten))
+            headWritten = 0
         }
         segments.append(.borrowed(base, count: bytes.count, keeper: keeper))
         byteCount += bytes.count
@@ -97,7 +108,14 @@ package struct WriteQueue {
     }
 
     private func withFront(_ writer: (UnsafeBufferPointer<iovec>) -> Int?) -> Int? {
-        staging.withUnsafeBytes { stage in
+        if segments.isEmpty {
+            return staging.withUnsafeBytes { stage in
+                var v = iovec(iov_base: UnsafeMutableRawPointer(mutating: stage.baseAddress! + stagingWritten),
+                              iov_len: staging.count - stagingWritten)
+                return withUnsafePointer(to: &v) { writer(UnsafeBufferPointer(start: $0, count: 1)) }
+            }
+        }
+        return staging.withUnsafeBytes { stage in
             withUnsafeTemporaryAllocation(of: iovec.self, capacity: Self.maxVectors) { iov in
                 var n = 0
                 var i = head
@@ -122,6 +140,14 @@ package struct WriteQueue {
     private mutating func consume(_ count: Int) {
         precondition(count <= byteCount, "the writer took more bytes than it was given")
         byteCount -= count
+        if segments.isEmpty {
+            stagingWritten += count
+            if byteCount == 0 {
+                staging.removeAll(keepingCapacity: true)
+                stagingWritten = 0
+            }
+            return
+        }
         var left = count
         while left > 0 {
             let size: Int
@@ -143,6 +169,7 @@ package struct WriteQueue {
             segments.removeAll(keepingCapacity: true)
             staging.removeAll(keepingCapacity: true)
             head = 0
+            stagingWritten = 0
         }
     }
 
@@ -160,6 +187,7 @@ package struct WriteQueue {
         staging = []
         head = 0
         headWritten = 0
+        stagingWritten = 0
         byteCount = 0
     }
 }
