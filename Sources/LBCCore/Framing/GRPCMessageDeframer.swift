@@ -16,114 +16,146 @@
 package struct GRPCMessageDeframer: Sendable {
     /// Largest accepted message body in bytes.
     package let maxMessageSize: Int
-    /// The prefix being read (up to 5 bytes).
-    private var prefix: [UInt8] = []
-    /// The body being assembled, once its prefix is complete (capacity: its length).
-    private var body: [UInt8] = []
-    /// Its announced length; -1 while the prefix is incomplete.
-    private var bodyLength = -1
-    /// Complete messages `next()` has not returned yet.
-    private var ready: [[UInt8]] = []
-    private var readyIndex = 0
-    /// Wire bytes (prefix included) of the messages in `ready`.
-    private var readyBytes = 0
-    /// The error at the first bad prefix, thrown by `next()` after the messages before it.
-    private var failure: DeframeError?
-    /// An array given back for reuse (``donate(_:)``).
-    private var spare: [UInt8] = []
+    /// Everything else, allocated at the first byte: a call whose messages all
+    /// arrive whole never touches the deframer, and the state it is part of stays
+    /// small (it is copied by value on the per-call path).
+    private var storage: Storage?
+
+    /// The parsing state (copied on write).
+    private final class Storage: @unchecked Sendable {
+        /// The prefix being read (up to 5 bytes).
+        var prefix: [UInt8] = []
+        /// The body being assembled, once its prefix is complete (capacity: its length).
+        var body: [UInt8] = []
+        /// Its announced length; -1 while the prefix is incomplete.
+        var bodyLength = -1
+        /// Complete messages `next()` has not returned yet.
+        var ready: [[UInt8]] = []
+        var readyIndex = 0
+        /// Wire bytes (prefix included) of the messages in `ready`.
+        var readyBytes = 0
+        /// The error at the first bad prefix, thrown by `next()` after the messages before it.
+        var failure: DeframeError?
+        /// An array given back for reuse (``donate(_:)``).
+        var spare: [UInt8] = []
+
+        func copy() -> Storage {
+            let c = Storage()
+            (c.prefix, c.body, c.bodyLength, c.ready, c.readyIndex, c.readyBytes, c.failure, c.spare) =
+                (prefix, body, bodyLength, ready, readyIndex, readyBytes, failure, spare)
+            return c
+        }
+    }
 
     /// Creates a deframer that rejects messages larger than `maxMessageSize` bytes.
     package init(maxMessageSize: Int) {
         self.maxMessageSize = max(0, maxMessageSize)
     }
 
+    /// The storage, unique to this value.
+    private mutating func state() -> Storage {
+        if let s = storage, isKnownUniquelyReferenced(&storage!) { return s }
+        let s = storage?.copy() ?? Storage()
+        storage = s
+        return s
+    }
+
     /// Bytes buffered and not yet returned by `next()`.
     package var bufferedByteCount: Int {
-        readyBytes + prefix.count + (bodyLength >= 0 ? GRPCFraming.prefixSize + body.count - prefix.count : 0)
+        guard let s = storage else { return 0 }
+        return s.readyBytes + s.prefix.count + (s.bodyLength >= 0 ? GRPCFraming.prefixSize + s.body.count - s.prefix.count : 0)
     }
 
     /// Bytes held in the internal buffers (for tests).
-    var storageByteCount: Int { prefix.count + body.capacity + readyBytes }
+    var storageByteCount: Int {
+        guard let s = storage else { return 0 }
+        return s.prefix.count + s.body.capacity + s.readyBytes
+    }
 
     /// Give back an array of a delivered message (its contents no longer matter): the
     /// next message that fits reuses it instead of allocating.
     package mutating func donate(_ buffer: [UInt8]) {
-        if buffer.capacity > spare.capacity { spare = buffer }
+        let s = state()
+        if buffer.capacity > s.spare.capacity { s.spare = buffer }
     }
 
     /// Takes `bytes` (copied: each body byte once, into its message's array).
     package mutating func append(_ bytes: UnsafeRawBufferPointer) {
-        guard failure == nil, var p = bytes.baseAddress else { return }
+        guard var p = bytes.baseAddress, bytes.count > 0 else { return }
+        let s = state()
+        guard s.failure == nil else { return }
         var left = bytes.count
         while left > 0 {
-            if bodyLength < 0 {
-                let n = min(GRPCFraming.prefixSize - prefix.count, left)
-                prefix.append(contentsOf: UnsafeRawBufferPointer(start: p, count: n))
+            if s.bodyLength < 0 {
+                let n = min(GRPCFraming.prefixSize - s.prefix.count, left)
+                s.prefix.append(contentsOf: UnsafeRawBufferPointer(start: p, count: n))
                 p += n
                 left -= n
-                guard prefix.count == GRPCFraming.prefixSize else { return }
+                guard s.prefix.count == GRPCFraming.prefixSize else { return }
                 do throws(DeframeError) {
-                    try startBody()
+                    try startBody(s)
                 } catch {
-                    failure = error
+                    s.failure = error
                     return
                 }
             }
-            let n = min(bodyLength - body.count, left)
+            let n = min(s.bodyLength - s.body.count, left)
             if n > 0 {
-                body.append(contentsOf: UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: n))
+                s.body.append(contentsOf: UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: n))
                 p += n
                 left -= n
             }
-            if body.count == bodyLength { finishBody() }
+            if s.body.count == s.bodyLength { finishBody(s) }
         }
     }
 
     /// The prefix is complete: check it and make room for the body.
-    private mutating func startBody() throws(DeframeError) {
-        let flag = prefix[0]
+    private func startBody(_ s: Storage) throws(DeframeError) {
+        let flag = s.prefix[0]
         switch flag {
         case 0: break
         case 1: throw .compressedWithoutEncoding
         default: throw .invalidFlag(flag)
         }
-        let length = Int(prefix[1]) << 24 | Int(prefix[2]) << 16 | Int(prefix[3]) << 8 | Int(prefix[4])
+        let length = Int(s.prefix[1]) << 24 | Int(s.prefix[2]) << 16 | Int(s.prefix[3]) << 8 | Int(s.prefix[4])
         if length > maxMessageSize { throw .messageTooLarge(size: length, limit: maxMessageSize) }
-        bodyLength = length
-        if length > 0 && spare.capacity >= length && length * 2 > spare.capacity {
-            body = spare
-            spare = []
-            body.removeAll(keepingCapacity: true)  // in place: the application let go of it
+        s.bodyLength = length
+        if length > 0 && s.spare.capacity >= length && length * 2 > s.spare.capacity {
+            s.body = s.spare
+            s.spare = []
+            s.body.removeAll(keepingCapacity: true)  // in place: the application let go of it
         } else {
-            body = []
-            body.reserveCapacity(length)
+            s.body = []
+            s.body.reserveCapacity(length)
         }
     }
 
-    private mutating func finishBody() {
-        readyBytes += GRPCFraming.prefixSize + bodyLength
-        ready.append(body)
-        body = []
-        bodyLength = -1
-        prefix.removeAll(keepingCapacity: true)
+    private func finishBody(_ s: Storage) {
+        s.readyBytes += GRPCFraming.prefixSize + s.bodyLength
+        s.ready.append(s.body)
+        s.body = []
+        s.bodyLength = -1
+        s.prefix.removeAll(keepingCapacity: true)
     }
 
     /// The next complete message, or nil when more bytes are needed. Throws as soon as a
     /// prefix announces a message above the limit or a bad flag (before the body arrives),
     /// once the complete messages before it were returned.
     package mutating func next() throws(DeframeError) -> [UInt8]? {
-        if readyIndex < ready.count {
-            let message = ready[readyIndex]
-            ready[readyIndex] = []
-            readyIndex += 1
-            readyBytes -= GRPCFraming.prefixSize + message.count
-            if readyIndex == ready.count {
-                ready.removeAll(keepingCapacity: true)
-                readyIndex = 0
+        guard storage != nil else { return nil }
+        let s = state()
+        if s.readyIndex < s.ready.count {
+            let message = s.ready[s.readyIndex]
+            s.ready[s.readyIndex] = []
+            s.readyIndex += 1
+            s.readyBytes -= GRPCFraming.prefixSize + message.count
+            if s.readyIndex == s.ready.count {
+                s.ready.removeAll(keepingCapacity: true)
+                s.readyIndex = 0
             }
             return message
         }
-        if let failure { throw failure }
+        if let failure = s.failure { throw failure }
         return nil
     }
 
@@ -131,6 +163,7 @@ package struct GRPCMessageDeframer: Sendable {
     /// body): at the end of the stream this means the peer stopped mid-message. False when
     /// nothing is buffered or a complete message is waiting for `next()`.
     package var hasPartialMessage: Bool {
-        !prefix.isEmpty || bodyLength >= 0
+        guard let s = storage else { return false }
+        return !s.prefix.isEmpty || s.bodyLength >= 0
     }
 }
