@@ -178,7 +178,7 @@ package struct WriteQueue {
     package mutating func shrink() {
         guard byteCount == 0 else { return }
         if staging.capacity > Self.keptStagingCapacity { staging = [] }
-        if segments.capacity > 256 { segments = [] }
+        if segments.capacity > 16 { segments = [] }  // only large bursts use segments
     }
 
     /// Drop everything (the connection closed): borrowed arrays are released.
