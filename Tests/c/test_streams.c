@@ -1214,6 +1214,49 @@ static void recv_into(void) {
   lbc_channel_close(ch);
 }
 
+/* lbc_call_set_events: with 0, a call's queue gets its LBC_CALL_DONE event only (no
+ * READABLE / HEADERS / WRITABLE while messages flow); bad arguments are refused. */
+static void set_events_done_only(void) {
+  lbc_channel *ch = open_with(NULL, NULL, NULL, NULL);
+  REQUIRE(ch, "open");
+  lbc_cq *cq = NULL;
+  REQUIRE(lbc_cq_new(&cq) == LBC_OK, "lbc_cq_new");
+  CHECK_RC(lbc_call_set_events(NULL, 0), LBC_ERR_INVALID_ARGUMENT);
+  lbc_call *call = NULL;
+  int tag = 7;
+  if (!CHECK_RC(lbc_call_start(ch, M_SOUT, NULL, TIMEOUT_MS, cq, &tag, &call), LBC_OK)) goto out;
+  CHECK_RC(lbc_call_set_events(call, 0x10), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_call_set_events(call, 0), LBC_OK);
+  int32_t sizes[3] = {10, 20000, 30};
+  pb_buf req = {0};
+  pb_streaming_output_request(&req, sizes, 3, 0, 0, 0, NULL);
+  CHECK_RC(lbc_call_send(call, req.data, req.len, LBC_SEND_END, TIMEOUT_MS), LBC_OK);
+  pb_buf_free(&req);
+  int messages = 0;
+  void *msg = NULL;
+  size_t len = 0;
+  while (lbc_call_recv(call, TIMEOUT_MS, &msg, &len) == LBC_OK) {
+    messages++;
+    lbc_free(msg);
+  }
+  CHECK(messages == 3, "%d messages", messages);
+  unsigned flags = 0;
+  int events = 0;
+  double until = now_s() + 10;
+  while (!(flags & LBC_CALL_DONE) && now_s() < until) {
+    lbc_event ev[4];
+    int n = lbc_cq_poll(cq, ev, sizeof(lbc_event), 4, 100);
+    for (int i = 0; i < n; i++) {
+      if (ev[i].tag == &tag) { flags |= ev[i].flags; events++; }
+    }
+  }
+  CHECK(flags == LBC_CALL_DONE, "events 0x%x (%d), not LBC_CALL_DONE alone", flags, events);
+  lbc_call_free(call);
+out:
+  lbc_cq_free(cq);
+  lbc_channel_close(ch);
+}
+
 /* Large sends whose call is cancelled or freed while its DATA frames wait for the
  * socket: they are sent without a copy (NO_COPY, borrowed from the call's buffer), so
  * the bytes must outlive the call until written (ASan checks it), or the stream is
@@ -1291,6 +1334,7 @@ int main(int argc, char **argv) {
       {"lbc_cq_fd with poll(2)", cq_fd_poll},
       {"lbc_call_recv_into: size probe, then into the caller's buffer", recv_into},
       {"large sends cancelled or freed while their frames wait (no-copy)", free_while_sending},
+      {"lbc_call_set_events(0): only LBC_CALL_DONE reaches the queue", set_events_done_only},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(cases[i].name, cases[i].fn);
 
