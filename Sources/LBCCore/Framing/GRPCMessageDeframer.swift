@@ -36,8 +36,8 @@ package struct GRPCMessageDeframer: Sendable {
         var readyBytes = 0
         /// The error at the first bad prefix, thrown by `next()` after the messages before it.
         var failure: DeframeError?
-        /// An array given back for reuse (``donate(_:)``).
-        var spare: [UInt8] = []
+        /// Arrays given back for reuse (``donate(_:)``), at most ``maxSpares``.
+        var spare: [[UInt8]] = []
 
         func copy() -> Storage {
             let c = Storage()
@@ -72,11 +72,14 @@ package struct GRPCMessageDeframer: Sendable {
         return s.prefix.count + s.body.capacity + s.readyBytes
     }
 
-    /// Give back an array of a delivered message (its contents no longer matter): the
-    /// next message that fits reuses it instead of allocating.
+    /// The most arrays kept for reuse (a few messages in flight at a time).
+    package static let maxSpares = 4
+
+    /// Give back an array of a delivered message (its contents no longer matter): a
+    /// later message that fits reuses it instead of allocating (up to ``maxSpares``).
     package mutating func donate(_ buffer: [UInt8]) {
         let s = state()
-        if buffer.capacity > s.spare.capacity { s.spare = buffer }
+        if s.spare.count < Self.maxSpares { s.spare.append(buffer) }
     }
 
     /// Takes `bytes` (copied: each body byte once, into its message's array).
@@ -120,9 +123,8 @@ package struct GRPCMessageDeframer: Sendable {
         let length = Int(s.prefix[1]) << 24 | Int(s.prefix[2]) << 16 | Int(s.prefix[3]) << 8 | Int(s.prefix[4])
         if length > maxMessageSize { throw .messageTooLarge(size: length, limit: maxMessageSize) }
         s.bodyLength = length
-        if length > 0 && s.spare.capacity >= length && length * 2 > s.spare.capacity {
-            s.body = s.spare
-            s.spare = []
+        if length > 0, let i = s.spare.firstIndex(where: { $0.capacity >= length && length * 2 > $0.capacity }) {
+            s.body = s.spare.remove(at: i)
             s.body.removeAll(keepingCapacity: true)  // in place: the application let go of it
         } else {
             s.body = []

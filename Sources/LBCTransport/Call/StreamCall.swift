@@ -49,8 +49,8 @@ package final class StreamCall: Call, @unchecked Sendable {
     // MARK: shared state (guarded by `state`)
     private let state = Lock()
     private var received = FIFO<[UInt8]>()
-    /// The array of a large message the caller has taken, for the deframer to reuse.
-    private var recycled: [UInt8]?
+    /// Arrays of large messages the caller has taken, for the deframer to reuse.
+    private var recycled: [[UInt8]] = []
     /// Wire bytes (prefix included) of the messages in `received`.
     private var queuedWireBytes = 0
     /// The stream's receive-window accounting.
@@ -149,7 +149,9 @@ package final class StreamCall: Call, @unchecked Sendable {
             if let message = received.first {
                 guard take(message) else { state.unlock(); return .notTaken }
                 _ = received.popFirst()
-                if message.capacity >= SendBuffer.reuseFrom { recycled = message }
+                if message.capacity >= SendBuffer.reuseFrom && recycled.count < GRPCMessageDeframer.maxSpares {
+                    recycled.append(message)
+                }
                 let wire = message.count + 5
                 queuedWireBytes -= wire
                 var submit = false
@@ -252,7 +254,7 @@ package final class StreamCall: Call, @unchecked Sendable {
         detached = true
         if waiters > 0 { state.broadcast() }
         received.removeAll()
-        recycled = nil
+        recycled = []
         queuedWireBytes = 0
         outbound.removeAll()
         eventFlags = 0
@@ -388,16 +390,21 @@ package final class StreamCall: Call, @unchecked Sendable {
         // the others); the stream's window only as the caller takes messages.
         NGHTTP2Window.consumeConnection(session, count: chunk.count)
         defer { returnWindow(received: chunk.count) }
-        if chunk.count >= 4096, let buffer = state.withLock({ () -> [UInt8]? in
-            defer { recycled = nil }
-            return recycled
-        }) {
-            machine.donateReceiveBuffer(buffer)
-        }
+        if chunk.count >= 4096 { donateRecycled() }
         switch machine.receivedData(chunk, deliver: { deliver($0) }) {
         case .none: return nil
         case .resetStream(let code): return code
         }
+    }
+
+    /// Hand the arrays of taken messages to the deframer (a function of its own: the
+    /// local list is gone when the deframer next looks for a unique array).
+    private func donateRecycled() {
+        var buffers: [[UInt8]] = []
+        state.lock()
+        if !recycled.isEmpty { swap(&buffers, &recycled) }
+        state.unlock()
+        while let buffer = buffers.popLast() { machine.donateReceiveBuffer(buffer) }
     }
 
     private func deliver(_ message: [UInt8]) {
@@ -443,7 +450,7 @@ package final class StreamCall: Call, @unchecked Sendable {
         state.lock()
         done = true
         outbound.removeAll()
-        recycled = nil
+        recycled = []
         var flags = Event.done | Event.readable
         if writableArmed { flags |= Event.writable; writableArmed = false }
         if !headersReady { flags |= Event.headers; headersReady = true; publishedHeaders = Metadata() }
