@@ -85,9 +85,9 @@ extern "C" {
 /* ------------------------------------------------------------------------- */
 
 /** Version of this header, "MAJOR.MINOR.PATCH". */
-#define LBC_VERSION "1.0.0"
+#define LBC_VERSION "1.1.0"
 /** Version of this header as 0xMMmmpp. */
-#define LBC_VERSION_NUM 0x010000
+#define LBC_VERSION_NUM 0x010100
 
 /** Version string of the loaded library (static storage). Thread-safe. */
 const char *lbc_version(void);
@@ -1480,6 +1480,18 @@ int lbc_call_finish(lbc_call *call, int64_t timeout_ms, int *status, const char 
  * Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT.
  */
 int lbc_call_cancel(lbc_call *call);
+
+/**
+ * Choose which LBC_CALL_* events of this call are posted to its completion
+ * queue from now on: `events` is an OR of LBC_CALL_READABLE, LBC_CALL_WRITABLE
+ * and LBC_CALL_HEADERS; LBC_CALL_DONE is always posted. The default is all of
+ * them. A binding that only waits for the end on the queue (and receives with
+ * blocking lbc_call_recv) passes 0, so the queue's poller is not woken for
+ * every message. Flags already posted stay posted. Without a queue it has no
+ * effect. Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT (call NULL, unknown bits).
+ * THREAD SAFETY: any thread. Since 1.1.
+ */
+int lbc_call_set_events(lbc_call *call, unsigned events);
 
 /** Address of the endpoint the call was put on ("" until then, for NULL, and for a
  *  parent's call in a forked child); lives as long as the call. Never fails. */

@@ -261,6 +261,20 @@ public func lbc_call_cancel(_ c: UnsafeMutableRawPointer?) -> Int32 {
     return 0
 }
 
+@_cdecl("lbc_call_set_events")
+public func lbc_call_set_events(_ c: UnsafeMutableRawPointer?, _ events: UInt32) -> Int32 {
+    guard let c else { return fail(.invalidArgument, "lbc_call_set_events: call is NULL") }
+    let known = StreamCall.Event.readable | StreamCall.Event.writable | StreamCall.Event.headers
+    guard events & ~(known | StreamCall.Event.done) == 0 else {
+        return fail(.invalidArgument, "lbc_call_set_events: unknown bits 0x\(String(events & ~(known | StreamCall.Event.done), radix: 16))")
+    }
+    switch callBox(c, "lbc_call_set_events") {
+    case .success(let box): box.call.setPostedEvents(events)
+    case .failure(let error): return error.record()
+    }
+    return 0
+}
+
 @_cdecl("lbc_call_peer")
 public func lbc_call_peer(_ c: UnsafeRawPointer?) -> UnsafePointer<CChar>? {
     guard let c else { return CString.empty.pointer }

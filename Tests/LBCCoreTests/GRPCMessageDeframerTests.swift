@@ -147,3 +147,46 @@ final class GRPCMessageDeframerTests: XCTestCase {
         XCTAssertEqual(DeframeError.invalidFlag(0x80).description, "invalid compressed flag 0x80 in message prefix")
     }
 }
+
+final class GRPCMessageDeframerReuseTests: XCTestCase {
+    func testLargeMessageIsAssembledInOneArrayOfItsSize() throws {
+        let body = (0..<100_000).map { UInt8(truncatingIfNeeded: $0) }
+        var stream: [UInt8] = []
+        body.withUnsafeBytes { GRPCFraming.appendFrame($0, to: &stream) }
+        var deframer = GRPCMessageDeframer(maxMessageSize: 1 << 20)
+        var offset = 0
+        while offset < stream.count {
+            let end = min(offset + 16_384, stream.count)
+            stream[offset..<end].withUnsafeBytes { deframer.append($0) }
+            offset = end
+            XCTAssertLessThan(deframer.storageByteCount, body.count + 64, "no second buffer")
+        }
+        let message = try XCTUnwrap(deframer.next())
+        XCTAssertEqual(message, body)
+        XCTAssertLessThan(message.capacity, body.count + 64, "sized by its prefix: nothing was regrown")
+    }
+
+    func testDonatedArrayServesTheNextMessage() throws {
+        let body = [UInt8](repeating: 3, count: 70_000)
+        var stream: [UInt8] = []
+        body.withUnsafeBytes { GRPCFraming.appendFrame($0, to: &stream) }
+        var deframer = GRPCMessageDeframer(maxMessageSize: 1 << 20)
+        stream.withUnsafeBytes { deframer.append($0) }
+        var first: [UInt8]? = try XCTUnwrap(deframer.next())
+        let address = first!.withUnsafeBytes { $0.baseAddress }
+        deframer.donate(first!)
+        first = nil  // the application let go of it
+        stream.withUnsafeBytes { deframer.append($0) }
+        let second = try XCTUnwrap(deframer.next())
+        XCTAssertEqual(second, body)
+        XCTAssertEqual(second.withUnsafeBytes { $0.baseAddress }, address)
+    }
+
+    func testMessagesBeforeABadPrefixComeFirst() throws {
+        var deframer = GRPCMessageDeframer(maxMessageSize: 10)
+        ([0, 0, 0, 0, 1, 42, 0, 0, 0, 0, 11] as [UInt8]).withUnsafeBytes { deframer.append($0) }
+        XCTAssertEqual(try deframer.next(), [42])
+        XCTAssertThrowsError(try deframer.next())
+        XCTAssertThrowsError(try deframer.next(), "stays failed")
+    }
+}

@@ -1214,6 +1214,92 @@ static void recv_into(void) {
   lbc_channel_close(ch);
 }
 
+/* lbc_call_set_events: with 0, a call's queue gets its LBC_CALL_DONE event only (no
+ * READABLE / HEADERS / WRITABLE while messages flow); bad arguments are refused. */
+static void set_events_done_only(void) {
+  lbc_channel *ch = open_with(NULL, NULL, NULL, NULL);
+  REQUIRE(ch, "open");
+  lbc_cq *cq = NULL;
+  REQUIRE(lbc_cq_new(&cq) == LBC_OK, "lbc_cq_new");
+  CHECK_RC(lbc_call_set_events(NULL, 0), LBC_ERR_INVALID_ARGUMENT);
+  lbc_call *call = NULL;
+  int tag = 7;
+  if (!CHECK_RC(lbc_call_start(ch, M_SOUT, NULL, TIMEOUT_MS, cq, &tag, &call), LBC_OK)) goto out;
+  CHECK_RC(lbc_call_set_events(call, 0x10), LBC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(lbc_call_set_events(call, 0), LBC_OK);
+  int32_t sizes[3] = {10, 20000, 30};
+  pb_buf req = {0};
+  pb_streaming_output_request(&req, sizes, 3, 0, 0, 0, NULL);
+  CHECK_RC(lbc_call_send(call, req.data, req.len, LBC_SEND_END, TIMEOUT_MS), LBC_OK);
+  pb_buf_free(&req);
+  int messages = 0;
+  void *msg = NULL;
+  size_t len = 0;
+  while (lbc_call_recv(call, TIMEOUT_MS, &msg, &len) == LBC_OK) {
+    messages++;
+    lbc_free(msg);
+  }
+  CHECK(messages == 3, "%d messages", messages);
+  unsigned flags = 0;
+  int events = 0;
+  double until = now_s() + 10;
+  while (!(flags & LBC_CALL_DONE) && now_s() < until) {
+    lbc_event ev[4];
+    int n = lbc_cq_poll(cq, ev, sizeof(lbc_event), 4, 100);
+    for (int i = 0; i < n; i++) {
+      if (ev[i].tag == &tag) { flags |= ev[i].flags; events++; }
+    }
+  }
+  CHECK(flags == LBC_CALL_DONE, "events 0x%x (%d), not LBC_CALL_DONE alone", flags, events);
+  lbc_call_free(call);
+out:
+  lbc_cq_free(cq);
+  lbc_channel_close(ch);
+}
+
+/* Large sends whose call is cancelled or freed while its DATA frames wait for the
+ * socket: they are sent without a copy (NO_COPY, borrowed from the call's buffer), so
+ * the bytes must outlive the call until written (ASan checks it), or the stream is
+ * reset; either way the connection stays usable and a later stream arrives whole. */
+static void free_while_sending(void) {
+  lbc_channel *ch = open_with("stream_send_buffer_bytes", "33554432", NULL, NULL);
+  REQUIRE(ch, "open");
+  warm_up(ch);
+  pb_buf big = {0};
+  pb_streaming_input_request(&big, 3 * 1024 * 1024);
+  for (int i = 0; i < 12; i++) {
+    lbc_call *call = NULL;
+    if (!CHECK_RC(lbc_call_start(ch, M_SIN, NULL, TIMEOUT_MS, NULL, NULL, &call), LBC_OK)) break;
+    CHECK_RC(lbc_call_send(call, big.data, big.len, 0, TIMEOUT_MS), LBC_OK);
+    CHECK_RC(lbc_call_send(call, big.data, big.len, 0, TIMEOUT_MS), LBC_OK);
+    if (i % 2) CHECK_RC(lbc_call_cancel(call), LBC_OK);
+    lbc_call_free(call);
+  }
+  pb_buf_free(&big);
+  pb_buf one = {0};
+  pb_streaming_input_request(&one, 1024 * 1024);
+  for (int i = 0; i < 3; i++) {  /* over each endpoint's connection */
+    lbc_call *call = NULL;
+    if (!CHECK_RC(lbc_call_start(ch, M_SIN, NULL, TIMEOUT_MS, NULL, NULL, &call), LBC_OK)) break;
+    CHECK_RC(lbc_call_send(call, one.data, one.len, 0, TIMEOUT_MS), LBC_OK);
+    CHECK_RC(lbc_call_send(call, one.data, one.len, LBC_SEND_END, TIMEOUT_MS), LBC_OK);
+    void *msg = NULL;
+    size_t len = 0;
+    uint64_t total = 0;
+    if (CHECK_RC(lbc_call_recv(call, TIMEOUT_MS, &msg, &len), LBC_OK)) {
+      CHECK(pb_get_varint_field(msg, len, 1, &total) == 0 && total == 2u * 1024 * 1024,
+            "the server counted %llu payload bytes, not 2 MiB", (unsigned long long)total);
+      lbc_free(msg);
+    }
+    int status = -1;
+    CHECK_RC(lbc_call_finish(call, TIMEOUT_MS, &status, NULL, NULL), LBC_OK);
+    CHECK(status == LBC_STATUS_OK, "status %d after the freed calls", status);
+    lbc_call_free(call);
+  }
+  pb_buf_free(&one);
+  lbc_channel_close(ch);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s TARGET\n", argv[0]);
@@ -1247,6 +1333,8 @@ int main(int argc, char **argv) {
       {"lbc_unary_call_cancel ends exactly its call; freed handles", unary_async_cancel_by_handle},
       {"lbc_cq_fd with poll(2)", cq_fd_poll},
       {"lbc_call_recv_into: size probe, then into the caller's buffer", recv_into},
+      {"large sends cancelled or freed while their frames wait (no-copy)", free_while_sending},
+      {"lbc_call_set_events(0): only LBC_CALL_DONE reaches the queue", set_events_done_only},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(cases[i].name, cases[i].fn);
 

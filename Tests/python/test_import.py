@@ -50,7 +50,7 @@ def test_library_without_lbc_symbols_is_rejected():
 
 @pytest.mark.parametrize(
     "num, accepted",
-    [(0x000100, False), (0x020000, False), (0x000000, False), (0x010000, True), (0x010009, True), (0x010300, True)],
+    [(0x000100, False), (0x020000, False), (0x000000, False), (0x010000, False), (0x010100, True), (0x010109, True), (0x010300, True)],
 )
 def test_version_check_right_after_loading(tmp_path, num, accepted):
     # A fake library exporting only lbc_version_num(): if accepted, the import

@@ -1,5 +1,12 @@
 /// Response DATA: gRPC messages, or a body that is not one.
 extension CallStateMachine {
+    /// Give back the array of a message the application has taken: the deframer
+    /// assembles a later message of a size it can hold in it (see
+    /// ``GRPCMessageDeframer/donate(_:)``).
+    package mutating func donateReceiveBuffer(_ buffer: [UInt8]) {
+        deframer.donate(buffer)
+    }
+
     /// A chunk of the response body arrived; every complete message goes to
     /// `deliver`, in order.
     package mutating func receivedData(_ chunk: UnsafeRawBufferPointer,

@@ -116,9 +116,21 @@ package class Call: @unchecked Sendable {
         fatalError("subclass")
     }
 
-    /// nghttp2 asks for request body bytes: fill `buffer`, set EOF in `flags`, or
-    /// return NGHTTP2_ERR_DEFERRED when nothing is queued yet.
+    /// nghttp2 asks for request body bytes (at most `length`), set EOF in `flags`
+    /// with the last ones, or return NGHTTP2_ERR_DEFERRED when nothing is queued yet.
+    /// Fewer than ``WriteQueue/copyBelow`` bytes are copied into `buffer` (cheaper
+    /// than a segment of their own); more are announced with NO_COPY and consumed by
+    /// `takeBody`, which nghttp2 calls right after with the same count.
     func readBody(into buffer: UnsafeMutablePointer<UInt8>, length: Int, flags: UnsafeMutablePointer<UInt32>) -> Int {
+        fatalError("subclass")
+    }
+
+    /// nghttp2 sends the next `count` body bytes (announced by `readBody`): queue the
+    /// DATA frame's `header` (copied) and the bytes (without copying; see
+    /// ``WriteQueue``) on the connection's write queue. False, queueing nothing, when
+    /// the bytes are gone (the caller freed the call in between): nghttp2 then resets
+    /// the stream instead of sending a frame it announced.
+    func takeBody(_ count: Int, header: UnsafeRawBufferPointer, into queue: inout WriteQueue) -> Bool {
         fatalError("subclass")
     }
 

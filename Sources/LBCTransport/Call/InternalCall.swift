@@ -42,6 +42,12 @@ package final class InternalCall: Call, @unchecked Sendable {
         RequestFrameReader.read(requestFrame, offset: &sendOffset, into: buffer, length: length, flags: flags)
     }
 
+    override func takeBody(_ count: Int, header: UnsafeRawBufferPointer, into queue: inout WriteQueue) -> Bool {
+        queue.append(copying: header)
+        RequestFrameReader.take(requestFrame, offset: &sendOffset, count: count, into: &queue)
+        return true
+    }
+
     override func receiveData(_ chunk: UnsafeRawBufferPointer, session: OpaquePointer,
                               streamID: Int32) -> UInt32? {
         // Messages are handed over at once: return the window at once.

@@ -6,8 +6,9 @@ import LBCCore
 /// Back-pressure: received messages wait in `received` until the caller takes
 /// them, and the stream's HTTP/2 window is returned only for bytes the caller has
 /// taken (or that belong to a message still being assembled), so the server can
-/// have at most one window in flight. Sent messages wait in `outbound`, at most
-/// `sendBufferLimit` bytes (a single message is always accepted into an empty
+/// have at most one window in flight. Sent messages wait in `outbound` (a
+/// ``SendBuffer``: one copy of each, which nghttp2 sends without copying again), at
+/// most `sendBufferLimit` bytes (a single message is always accepted into an empty
 /// buffer); nghttp2 takes them as the peer's window allows.
 ///
 /// Threads: the `send*`, `recv`, `wait*`, `cancel` methods run on callers' threads;
@@ -48,12 +49,13 @@ package final class StreamCall: Call, @unchecked Sendable {
     // MARK: shared state (guarded by `state`)
     private let state = Lock()
     private var received = FIFO<[UInt8]>()
+    /// Arrays of large messages the caller has taken, for the deframer to reuse.
+    private var recycled: [[UInt8]] = []
     /// Wire bytes (prefix included) of the messages in `received`.
     private var queuedWireBytes = 0
     /// The stream's receive-window accounting.
     private var window: StreamReceiveWindow
-    private var outbound: [UInt8] = []
-    private var outboundStart = 0
+    private var outbound: SendBuffer
     private var sendClosed = false
     /// nghttp2 was told there is nothing to send (NGHTTP2_ERR_DEFERRED): resume it.
     private var sendDeferred = false
@@ -62,6 +64,8 @@ package final class StreamCall: Call, @unchecked Sendable {
     private var pendingOps: UInt8 = Op.start
     private var taskQueued = true  // the start task, submitted by Channel.start
     private var eventFlags: UInt32 = 0
+    /// The events posted to the queue (``setPostedEvents(_:)``; `done` always is).
+    private var postedEvents: UInt32 = 0xF
     private var eventQueued = false
     /// A send returned wouldBlock: post `writable` when room appears.
     private var writableArmed = false
@@ -72,11 +76,11 @@ package final class StreamCall: Call, @unchecked Sendable {
     private var publishedHeaders: Metadata?
     /// `detach()` was called: post nothing more.
     private var detached = false
-    /// Every request byte sent so far is still in `outbound` (from offset 0), so the
+    /// Every request byte sent so far is still in `outbound` (its `retaining`), so the
     /// call can be sent again (a retry, or a transparent retry after REFUSED_STREAM).
     /// Cleared for good when the response headers arrive or the request outgrows
     /// `retryBufferLimit` (gRFC A6: the call is committed).
-    private var retaining: Bool
+    private var retaining: Bool { outbound.retaining }
 
     package init(channel: Channel, method: String, metadata: Metadata, timeoutMs: Int64?,
                  queue: CompletionQueue?, tag: UInt) {
@@ -86,7 +90,7 @@ package final class StreamCall: Call, @unchecked Sendable {
         self.sendBufferLimit = channel.options.streamSendBufferBytes
         self.maxSendMessageSize = channel.options.maxSendMessageSize
         self.retryBufferLimit = channel.options.retry.bufferBytes
-        self.retaining = channel.options.retry.bufferBytes > 0
+        self.outbound = SendBuffer(retaining: channel.options.retry.bufferBytes > 0)
         self.windowBytes = channel.options.streamWindowBytes
         self.window = StreamReceiveWindow(windowBytes: channel.options.streamWindowBytes)
         super.init(method: method, metadata: metadata, timeoutMs: timeoutMs,
@@ -116,13 +120,8 @@ package final class StreamCall: Call, @unchecked Sendable {
                 return .wouldBlock
             }
         }
-        if !retaining && outboundStart * 2 >= outbound.count && outboundStart > 0 {
-            // Drop what nghttp2 has taken, or a buffer that never empties completely
-            // would keep every byte ever sent.
-            trimOutboundLocked()
-        }
-        GRPCFraming.appendFrame(message, to: &outbound)
-        if retaining && outbound.count > retryBufferLimit { retaining = false }  // committed
+        outbound.append(message)
+        if retaining && outbound.heldBytes > retryBufferLimit { outbound.stopRetaining() }  // committed
         if end { sendClosed = true }
         let submit = resumeLocked()
         state.unlock()
@@ -150,6 +149,9 @@ package final class StreamCall: Call, @unchecked Sendable {
             if let message = received.first {
                 guard take(message) else { state.unlock(); return .notTaken }
                 _ = received.popFirst()
+                if message.capacity >= SendBuffer.reuseFrom && recycled.count < GRPCMessageDeframer.maxSpares {
+                    recycled.append(message)
+                }
                 let wire = message.count + 5
                 queuedWireBytes -= wire
                 var submit = false
@@ -194,6 +196,11 @@ package final class StreamCall: Call, @unchecked Sendable {
         eventQueued = false
         state.unlock()
         return flags
+    }
+
+    /// Post only `events` (``Event`` bits) to the queue from now on; `done` always.
+    package func setPostedEvents(_ events: UInt32) {
+        state.withLock { postedEvents = events | Event.done }
     }
 
     /// The endpoint's address once the stream was opened there.
@@ -247,9 +254,9 @@ package final class StreamCall: Call, @unchecked Sendable {
         detached = true
         if waiters > 0 { state.broadcast() }
         received.removeAll()
+        recycled = []
         queuedWireBytes = 0
-        outbound = []
-        outboundStart = 0
+        outbound.removeAll()
         eventFlags = 0
         state.unlock()
         cancel()
@@ -262,26 +269,25 @@ package final class StreamCall: Call, @unchecked Sendable {
     /// Room in the send buffer: it is below its limit, or empty (one message of any
     /// size is always accepted). Lock held.
     private var hasRoomLocked: Bool {
-        let pending = outbound.count - outboundStart
+        let pending = outbound.pending
         return pending == 0 || pending < sendBufferLimit
-    }
-
-    /// Drop the bytes nghttp2 has taken from the front of `outbound`. Lock held.
-    private func trimOutboundLocked() {
-        if outboundStart == outbound.count {
-            outbound.removeAll(keepingCapacity: outbound.capacity <= 2 * sendBufferLimit)
-        } else {
-            outbound.removeSubrange(0..<outboundStart)
-        }
-        outboundStart = 0
     }
 
     /// Wake waiters and post `flags` to the queue. Lock held.
     private func notifyLocked(_ flags: UInt32) {
-        if waiters > 0 { state.broadcast() }
-        guard let queue, flags != 0, !detached else { return }
-        eventFlags |= flags
-        if !eventQueued { eventQueued = queue.post(self) }
+        if postLocked(flags) { state.broadcast() }
+    }
+
+    /// Post `flags` to the queue; true when threads wait on the condition: the caller
+    /// broadcasts once it has unlocked (a waiter woken while the lock is still held
+    /// would block on it at once: two more futex calls per message). Lock held.
+    private func postLocked(_ flags: UInt32) -> Bool {
+        let flags = flags & postedEvents
+        if let queue, flags != 0, !detached {
+            eventFlags |= flags
+            if !eventQueued { eventQueued = queue.post(self) }
+        }
+        return waiters > 0
     }
 
     // MARK: loop side
@@ -316,7 +322,7 @@ package final class StreamCall: Call, @unchecked Sendable {
         state.lock()
         if !headersReady {
             headersReady = true
-            retaining = false  // committed: the kept request bytes may go
+            outbound.stopRetaining()  // committed: the kept request bytes may go
             publishedHeaders = headers
             notifyLocked(Event.headers)
         }
@@ -331,21 +337,15 @@ package final class StreamCall: Call, @unchecked Sendable {
                            flags: UnsafeMutablePointer<UInt32>) -> Int {
         state.lock()
         defer { state.unlock() }
-        let available = outbound.count - outboundStart
-        let n = min(available, length)
-        if n > 0 {
-            outbound.withUnsafeBytes { raw in
-                buffer.update(from: raw.baseAddress!.assumingMemoryBound(to: UInt8.self) + outboundStart, count: n)
-            }
-            outboundStart += n
-            if outboundStart == outbound.count && !retaining { trimOutboundLocked() }
-            if hasRoomLocked && (writableArmed || waiters > 0) {
-                let flag = writableArmed ? Event.writable : 0
-                writableArmed = false
-                notifyLocked(flag)
-            }
+        let n = outbound.available(upTo: length)
+        let last = n == outbound.pending
+        if n >= WriteQueue.copyBelow {
+            flags.pointee |= NGHTTP2DataFlags.noCopy
+        } else if n > 0 {
+            outbound.copy(n, into: UnsafeMutableRawPointer(buffer))
+            notifyWritableLocked()
         }
-        if outboundStart == outbound.count && sendClosed {
+        if last && sendClosed {
             flags.pointee |= NGHTTP2DataFlags.eof
             return n
         }
@@ -356,24 +356,64 @@ package final class StreamCall: Call, @unchecked Sendable {
         return n
     }
 
+    override func takeBody(_ count: Int, header: UnsafeRawBufferPointer, into queue: inout WriteQueue) -> Bool {
+        state.lock()
+        // Freed (detach) or ended since readBody announced the bytes: nothing to send.
+        guard outbound.pending >= count else {
+            state.unlock()
+            return false
+        }
+        queue.append(copying: header)
+        outbound.take(count, into: &queue)
+        let wake = notifyWritableLocked(broadcast: false)
+        state.unlock()
+        if wake { state.broadcast() }
+        return true
+    }
+
+    /// nghttp2 took bytes: post `writable` to a sender that was refused room, and
+    /// wake blocked senders (now, or with `broadcast: false` by the caller once it
+    /// has unlocked: the result says whether to). Lock held.
+    @discardableResult
+    private func notifyWritableLocked(broadcast: Bool = true) -> Bool {
+        guard hasRoomLocked && (writableArmed || waiters > 0) else { return false }
+        let flag = writableArmed ? Event.writable : 0
+        writableArmed = false
+        let wake = postLocked(flag)
+        if wake && broadcast { state.broadcast() }
+        return wake
+    }
+
     override func receiveData(_ chunk: UnsafeRawBufferPointer, session: OpaquePointer,
                               streamID: Int32) -> UInt32? {
         // The connection window is returned at once (one slow stream must not stall
         // the others); the stream's window only as the caller takes messages.
         NGHTTP2Window.consumeConnection(session, count: chunk.count)
         defer { returnWindow(received: chunk.count) }
+        if chunk.count >= 4096 { donateRecycled() }
         switch machine.receivedData(chunk, deliver: { deliver($0) }) {
         case .none: return nil
         case .resetStream(let code): return code
         }
     }
 
+    /// Hand the arrays of taken messages to the deframer (a function of its own: the
+    /// local list is gone when the deframer next looks for a unique array).
+    private func donateRecycled() {
+        var buffers: [[UInt8]] = []
+        state.lock()
+        if !recycled.isEmpty { swap(&buffers, &recycled) }
+        state.unlock()
+        while let buffer = buffers.popLast() { machine.donateReceiveBuffer(buffer) }
+    }
+
     private func deliver(_ message: [UInt8]) {
         state.lock()
         received.append(message)
         queuedWireBytes += message.count + 5
-        notifyLocked(Event.readable)
+        let wake = postLocked(Event.readable)
         state.unlock()
+        if wake { state.broadcast() }
     }
 
     /// Note `received` new bytes and return window for every received byte not
@@ -399,7 +439,7 @@ package final class StreamCall: Call, @unchecked Sendable {
     override func resetForRetry() {
         super.resetForRetry()
         state.withLock {
-            outboundStart = 0
+            outbound.rewind()
             sendDeferred = false
             window = StreamReceiveWindow(windowBytes: windowBytes)
         }
@@ -409,8 +449,8 @@ package final class StreamCall: Call, @unchecked Sendable {
         super.complete(status, message)
         state.lock()
         done = true
-        outbound = []
-        outboundStart = 0
+        outbound.removeAll()
+        recycled = []
         var flags = Event.done | Event.readable
         if writableArmed { flags |= Event.writable; writableArmed = false }
         if !headersReady { flags |= Event.headers; headersReady = true; publishedHeaders = Metadata() }

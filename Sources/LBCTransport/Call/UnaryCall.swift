@@ -150,6 +150,12 @@ package final class UnaryCall: Call, @unchecked Sendable {
         RequestFrameReader.read(requestFrame, offset: &sendOffset, into: buffer, length: length, flags: flags)
     }
 
+    override func takeBody(_ count: Int, header: UnsafeRawBufferPointer, into queue: inout WriteQueue) -> Bool {
+        queue.append(copying: header)
+        RequestFrameReader.take(requestFrame, offset: &sendOffset, count: count, into: &queue)
+        return true
+    }
+
     override func receiveData(_ chunk: UnsafeRawBufferPointer, session: OpaquePointer,
                               streamID: Int32) -> UInt32? {
         // A unary response is consumed whole: return the window at once.

@@ -52,8 +52,8 @@ enum JSON {
 
 /// The library version, shared by the C API and the user-agent.
 package enum LBChannelVersion {
-    package static let string = "1.0.0"
-    package static let number: Int32 = 0x010000
+    package static let string = "1.1.0"
+    package static let number: Int32 = 0x010100
 }
 
 extension Channel {

@@ -49,10 +49,11 @@ package final class HTTP2Connection: FileDescriptorHandler {
     /// Nothing has been read from the server yet (to recognise a TLS server's answer).
     private var nothingReadYet = true
     var session: OpaquePointer?
-    private var outbound: [UInt8] = []
-    /// The largest `outbound` capacity an idle connection keeps (``streamsBecameIdle()``).
-    static let keptOutboundCapacity = 16 * 1024
-    private var outboundStart = 0
+    /// What goes to the socket next: frames nghttp2 serialized and request bytes it
+    /// sends without a copy (NO_COPY DATA; see ``WriteQueue`` and `NGHTTP2Callbacks.sendData`).
+    var writeQueue = WriteQueue()
+    /// A flush gathers up to this many bytes before writing them.
+    static let writeBatchBytes = 256 * 1024
     private var watchingWrite = false
     private var connectTimer: ClosureTimer?
     /// Keepalive PINGs (see HTTP2Connection+Keepalive.swift); nil when off.
@@ -417,15 +418,16 @@ package final class HTTP2Connection: FileDescriptorHandler {
     /// The last open stream closed: give back a send buffer that large messages grew,
     /// so an idle connection returns to its idle footprint (a busy one keeps it).
     func streamsBecameIdle() {
-        if outbound.isEmpty && outbound.capacity > Self.keptOutboundCapacity { outbound = [] }
+        writeQueue.shrink()
     }
 
     /// Serialize everything nghttp2 has queued and write it. Called once per loop
-    /// iteration. The frames are gathered into one buffer first (nghttp2 hands them
-    /// out one at a time), so a request's HEADERS and DATA go out in one write.
+    /// iteration. The frames are gathered into the write queue first (nghttp2 hands
+    /// them out one at a time; DATA payloads are borrowed, not copied), so the
+    /// requests of several calls go out in one write (`sendmsg` with an iovec).
     package func flush() {
         guard needsFlush, let s = session, state != .closed, state != .connecting else { return }
-        if outboundStart < outbound.count { return }  // waiting for EPOLLOUT
+        if !writeQueue.isEmpty { return }  // waiting for EPOLLOUT
         needsFlush = false
         // Fast path (every connection is flushed on every iteration): nothing queued,
         // nothing to finish.
@@ -437,19 +439,19 @@ package final class HTTP2Connection: FileDescriptorHandler {
 
     private func flushSlow(_ s: OpaquePointer) {
         while true {
-            while outbound.count < 256 * 1024 {
+            while writeQueue.byteCount < Self.writeBatchBytes {
                 var ptr: UnsafePointer<UInt8>?
                 inNGHTTP2 = true
-                let n = nghttp2_session_mem_send(s, &ptr)
+                let n = nghttp2_session_mem_send(s, &ptr)  // NO_COPY DATA goes through sendData
                 inNGHTTP2 = false
                 if n < 0 {
                     fail("HTTP/2 error: \(String(cString: nghttp2_strerror(Int32(n))))")
                     return
                 }
                 if n == 0 { break }
-                outbound.append(contentsOf: UnsafeBufferPointer(start: ptr!, count: n))
+                writeQueue.append(copying: UnsafeRawBufferPointer(start: ptr!, count: n))
             }
-            if outbound.isEmpty { break }
+            if writeQueue.isEmpty { break }
             guard writeOutbound() else {  // blocked (EPOLLOUT armed) or failed
                 needsFlush = true
                 return
@@ -474,25 +476,25 @@ package final class HTTP2Connection: FileDescriptorHandler {
         }
     }
 
-    /// Write the buffered bytes. True when everything was written (the buffer is then
+    /// Write the queued bytes. True when everything was written (the queue is then
     /// empty); false when the socket is full (EPOLLOUT is armed) or the connection failed.
     private func writeOutbound() -> Bool {
         guard let transport else { return false }
         do throws(TransportError) {
-            while outboundStart < outbound.count {
-                let r = try outbound.withUnsafeBytes { raw in
-                    Result { () throws(TransportError) in
-                        try transport.write(UnsafeRawBufferPointer(rebasing: raw[outboundStart...]))
-                    }
-                }.get()
-                guard let written = r else {
-                    setWatchWrite(true)
-                    return false
+            var failure: TransportError?
+            let empty = writeQueue.write { vectors in
+                do throws(TransportError) {
+                    return try transport.write(vectors: vectors)
+                } catch {
+                    failure = error
+                    return nil
                 }
-                outboundStart += written
             }
-            outbound.removeAll(keepingCapacity: true)
-            outboundStart = 0
+            if let failure { throw failure }
+            guard empty else {
+                setWatchWrite(true)
+                return false
+            }
             // TLS records the socket did not take yet.
             guard try transport.flushBuffered() else {
                 setWatchWrite(true)
@@ -550,6 +552,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
             nghttp2_session_del(s)
             session = nil
         }
+        writeQueue.removeAll()  // lets go of borrowed request bytes
         let message = reason ?? "connection closed"
         for (_, call) in open {
             delegate?.streamClosed(self, call: call, errorCode: HTTP2ErrorCode.noError, failure: (status, message))

@@ -14,6 +14,7 @@ enum NGHTTP2Callbacks {
         nghttp2_session_callbacks_set_on_stream_close_callback(cbs, onStreamClose)
         nghttp2_session_callbacks_set_on_frame_not_send_callback(cbs, onFrameNotSent)
         nghttp2_session_callbacks_set_error_callback2(cbs, onError)
+        nghttp2_session_callbacks_set_send_data_callback(cbs, sendData)
         return cbs!
     }()
 
@@ -173,17 +174,41 @@ enum NGHTTP2Callbacks {
         return 0
     }
 
-    /// Asks the call for request body bytes (see `Call.readBody`).
+    /// Asks the call for request body bytes (see `Call.readBody`): small payloads are
+    /// copied into nghttp2's frame, large ones sent without a copy
+    /// (NGHTTP2_DATA_FLAG_NO_COPY) by `sendData`.
     static let readRequestBody: nghttp2_data_source_read_callback = { _, _, buf, length, flags, source, _ in
         Unmanaged<Call>.fromOpaque(source!.pointee.ptr!)._withUnsafeGuaranteedRef {
             $0.readBody(into: buf!, length: length, flags: flags!)
         }
+    }
+
+    /// A NO_COPY DATA frame is due: queue its 9-byte header (a copy) and its payload
+    /// (borrowed from the call) on the connection's write queue, in order after the
+    /// frames `nghttp2_session_mem_send` returned before. WOULDBLOCK while the queue
+    /// holds a full batch: nghttp2 offers the same frame again on the next flush.
+    /// TEMPORAL_CALLBACK_FAILURE when the call no longer has the bytes (freed in
+    /// between): nghttp2 drops the frame and resets the stream.
+    static let sendData: nghttp2_send_data_callback = { _, frame, header, length, source, userData in
+        let conn = connection(userData)
+        guard conn.writeQueue.byteCount < HTTP2Connection.writeBatchBytes else {
+            return NGHTTP2_ERR_WOULDBLOCK.rawValue
+        }
+        // No padding: this client sets no select_padding callback.
+        guard let frame, frame.pointee.data.padlen == 0, let header else {
+            return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue
+        }
+        let taken = Unmanaged<Call>.fromOpaque(source!.pointee.ptr!)._withUnsafeGuaranteedRef {
+            $0.takeBody(length, header: UnsafeRawBufferPointer(start: header, count: 9), into: &conn.writeQueue)
+        }
+        return taken ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue
     }
 }
 
 /// Flag values a request body source returns.
 enum NGHTTP2DataFlags {
     static let eof = NGHTTP2_DATA_FLAG_EOF.rawValue
+    static let noCopy = NGHTTP2_DATA_FLAG_NO_COPY.rawValue
     static let deferred = Int(NGHTTP2_ERR_DEFERRED.rawValue)
 }
 

@@ -1,3 +1,4 @@
+import Glibc
 import LBCCore
 
 /// A transport failure the connection reports as is (the message names the cause).
@@ -25,9 +26,10 @@ package enum TransportSetup: Equatable {
 /// The byte stream under an HTTP/2 connection: plaintext on the socket, or TLS.
 ///
 /// The connection owns the socket (connect, epoll registration, close); the transport
-/// only moves bytes over it. Loop thread only. Per flush the connection calls `write`
-/// with everything nghttp2 produced and then `flushBuffered`, so the plaintext
-/// transport costs exactly the one `send` it always did.
+/// only moves bytes over it. Loop thread only. Per flush the connection calls
+/// `write(vectors:)` with the front of its write queue (frames nghttp2 serialized and
+/// request bytes it sends without a copy) and then `flushBuffered`: the plaintext
+/// transport gathers them with one `sendmsg`, TLS encrypts them into its records.
 ///
 /// ```swift
 /// let transport: ByteTransport = PlaintextTransport(fd: fd)
@@ -39,9 +41,10 @@ package protocol ByteTransport: AnyObject {
     /// Read application bytes into `buffer`: the count, 0 at the end of the stream, nil
     /// when nothing is available now.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> Int?
-    /// Take application bytes for sending: how many were taken, nil when the socket is
-    /// full (wait for EPOLLOUT).
-    func write(_ bytes: UnsafeRawBufferPointer) throws(TransportError) -> Int?
+    /// Take application bytes for sending, in the order of `vectors`: how many were
+    /// taken (a write may end inside a vector), nil when the socket is full (wait for
+    /// EPOLLOUT).
+    func write(vectors: UnsafeBufferPointer<iovec>) throws(TransportError) -> Int?
     /// Send what the transport itself still holds (TLS records); true when nothing is left.
     func flushBuffered() throws(TransportError) -> Bool
     /// Say goodbye on a healthy stream (TLS close_notify), best effort, before the

@@ -19,9 +19,16 @@ package final class PlaintextTransport: ByteTransport {
     }
 
     @inline(__always)
-    package func write(_ bytes: UnsafeRawBufferPointer) throws(TransportError) -> Int? {
+    package func write(vectors: UnsafeBufferPointer<iovec>) throws(TransportError) -> Int? {
         do {
-            return try Syscall.nonBlocking("write") { send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }
+            if vectors.count == 1 {
+                let v = vectors[0]
+                return try Syscall.nonBlocking("write") { send(fd, v.iov_base, v.iov_len, Int32(MSG_NOSIGNAL)) }
+            }
+            var message = msghdr()
+            message.msg_iov = UnsafeMutablePointer(mutating: vectors.baseAddress)
+            message.msg_iovlen = vectors.count
+            return try Syscall.nonBlocking("sendmsg") { sendmsg(fd, &message, Int32(MSG_NOSIGNAL)) }
         } catch {
             throw TransportError("\(error)")
         }

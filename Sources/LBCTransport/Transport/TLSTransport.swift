@@ -237,20 +237,27 @@ package final class TLSTransport: ByteTransport {
         }
     }
 
-    package func write(_ bytes: UnsafeRawBufferPointer) throws(TransportError) -> Int? {
+    /// Encrypts each vector into the output BIO (one `SSL_write` each: OpenSSL copies
+    /// the bytes once, into its records) and sends the records with one `send`.
+    package func write(vectors: UnsafeBufferPointer<iovec>) throws(TransportError) -> Int? {
         // Records still waiting for the socket go first: back-pressure.
         if outputPending {
             guard try drainOutput() else { return nil }
         }
-        let n = SSL_write(ssl, bytes.baseAddress, Int32(clamping: bytes.count))
-        guard n > 0 else {
-            let error = SSL_get_error(ssl, n)
-            if error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ { return nil }
-            if case .fail(let message) = machine.transferFailed(failure()) { throw TransportError(message) }
-            throw TransportError(stateMessage)
+        var taken = 0
+        for v in vectors where v.iov_len > 0 {
+            let n = SSL_write(ssl, v.iov_base, Int32(clamping: v.iov_len))
+            guard n > 0 else {
+                let error = SSL_get_error(ssl, n)
+                if error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ { break }
+                if case .fail(let message) = machine.transferFailed(failure()) { throw TransportError(message) }
+                throw TransportError(stateMessage)
+            }
+            taken += Int(n)
+            if Int(n) < v.iov_len { break }
         }
         _ = try drainOutput()
-        return Int(n)
+        return taken > 0 ? taken : nil
     }
 
     package func flushBuffered() throws(TransportError) -> Bool {

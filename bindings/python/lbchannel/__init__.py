@@ -49,14 +49,14 @@ __all__ = [
 ]
 
 #: Version of this Python binding.
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 
 #: Path (or soname) of the loaded liblbchannel.
 library_path: str = _native.library_path
 
 
 def version() -> str:
-    """Version string of the loaded C library (``lbc_version()``), e.g. ``"1.0.0"``."""
+    """Version string of the loaded C library (``lbc_version()``), e.g. ``"1.1.0"``."""
     text: str = _native.lbc_version().decode("ascii")
     return text
 

@@ -278,6 +278,9 @@ class Channel(ChannelBase):
         self._live_handle()
         native = NativeCall(timeout)
         self._start_call(native, method, metadata, timeout, self._get_pump().queue, native)
+        # The event thread only needs LBC_CALL_DONE (messages are taken with blocking
+        # lbc_call_recv): it is not woken for every message.
+        _native.lbc_call_set_events(native._handle, 0)
         return native
 
     def stream(self, method: str, metadata: MetadataArg = None, timeout: Optional[float] = None) -> StreamingCall:

@@ -32,7 +32,7 @@ from typing import Any, Iterator, List, Optional, Tuple
 ENV_VAR = "LBCHANNEL_LIBRARY"
 
 #: The C API version this binding was written against (LBC_VERSION_NUM, 0xMMmmpp).
-REQUIRED_VERSION_NUM = 0x010000
+REQUIRED_VERSION_NUM = 0x010100
 
 
 def _opaque(name: str) -> Any:
@@ -447,6 +447,8 @@ lbc_call_finish = _fn(
 )
 # int lbc_call_cancel(lbc_call *call);
 lbc_call_cancel = _fn("lbc_call_cancel", c_int, [lbc_call_p])
+# int lbc_call_set_events(lbc_call *call, unsigned events);
+lbc_call_set_events = _fn("lbc_call_set_events", c_int, [lbc_call_p, ctypes.c_uint])
 # const char *lbc_call_peer(lbc_call *call);
 lbc_call_peer = _fn("lbc_call_peer", c_char_p, [lbc_call_p])
 # int lbc_call_attempts(const lbc_call *call);
