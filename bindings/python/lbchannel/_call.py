@@ -37,14 +37,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Type, TypeVar, Un
 from . import _metadata, _native
 from ._grpc import Connectivity, MetadataTuple, connectivity
 from ._status import LOCALLY_CANCELLED, Call, RpcError, StatusCode
-from ._errors import (
-    CallFinishedError,
-    ErrorCode,
-    WouldBlockError,
-    _check,
-    _decode,
-    error_for,
-)
+from ._errors import CallFinishedError, ErrorCode, WouldBlockError, _check, _decode, error_for
 
 
 _T = TypeVar("_T")
@@ -69,8 +62,7 @@ class NotYet(enum.Enum):
 NOT_YET = NotYet.NOT_YET
 
 
-def _in_slices(attempt: Callable[[int], Union[_T, NotYet]], timeout: Optional[float], what: str,
-               function: str) -> _T:
+def _in_slices(attempt: Callable[[int], Union[_T, NotYet]], timeout: Optional[float], what: str, function: str) -> _T:
     """Call ``attempt(step_ms)`` in slices of at most SLICE_MS (so Ctrl-C gets through)
     until it returns something other than ``NOT_YET``; WouldBlockError(``what``) once
     ``timeout`` seconds (None: no limit) have passed."""

@@ -98,25 +98,15 @@ class Channel(ChannelBase):
         _check(_native.lbc_options_new(ctypes.byref(opts)), "lbc_options_new")
         try:
             for key, value in expanded.items():
-                _check(
-                    _native.lbc_options_set(opts, _text(key, "option key"), _option_text(value)),
-                    "lbc_options_set(%s)" % key,
-                )
+                _check(_native.lbc_options_set(opts, _text(key, "option key"), _option_text(value)),
+                       "lbc_options_set(%s)" % key)
             if self._lookup is not None:
-                _check(
-                    _native.lbc_options_set_lookup(opts, self._lookup.cfunc, None),
-                    "lbc_options_set_lookup",
-                )
+                _check(_native.lbc_options_set_lookup(opts, self._lookup.cfunc, None), "lbc_options_set_lookup")
             if self._log is not None:
-                _check(
-                    _native.lbc_options_set_log_callback(opts, self._log.cfunc, None),
-                    "lbc_options_set_log_callback",
-                )
+                _check(_native.lbc_options_set_log_callback(opts, self._log.cfunc, None),
+                       "lbc_options_set_log_callback")
             handle = _native.lbc_channel_p()
-            _check(
-                _native.lbc_channel_open(_text(target, "target"), opts, ctypes.byref(handle)),
-                "lbc_channel_open",
-            )
+            _check(_native.lbc_channel_open(_text(target, "target"), opts, ctypes.byref(handle)), "lbc_channel_open")
         finally:
             _native.lbc_options_free(opts)
         self._handle = handle

@@ -10,6 +10,7 @@ Every return code of the C library goes through :func:`_check`.
 from __future__ import annotations
 
 import enum
+import re
 from typing import Dict, Optional, Type, Union
 
 from . import _native
@@ -19,38 +20,22 @@ class ErrorCode(enum.IntEnum):
     """The C ``lbc_error`` enum: 0 is success, negative values are errors."""
 
     OK = 0
-    #: A required pointer was NULL or a value was out of range.
-    INVALID_ARGUMENT = -1
-    #: The target string could not be parsed.
-    INVALID_TARGET = -2
-    #: Valid, but not supported by this version of the library.
-    UNSUPPORTED = -3
-    #: ``lbc_options_set()`` was given a key it does not know.
-    UNKNOWN_OPTION = -4
-    #: The handle was closed.
-    CLOSED = -5
-    #: Out of memory, threads or file descriptors.
-    RESOURCE = -6
-    #: A message is larger than the configured maximum send size.
-    MESSAGE_TOO_LARGE = -7
-    #: Metadata key or value not allowed by gRPC.
-    INVALID_METADATA = -8
-    #: Index out of range.
-    OUT_OF_RANGE = -9
-    #: A bug in lbchannel.
-    INTERNAL = -10
-    #: Eager resolution found no endpoint in time (option ``resolution="eager"``).
-    RESOLUTION = -11
-    #: A blocking call from the channel's own log callback (its I/O thread).
-    RECURSIVE_CALL = -12
-    #: Nothing ready before the timeout (a streaming send/receive): try again.
-    WOULD_BLOCK = -13
-    #: The call has already ended: nothing more can be sent.
-    CALL_FINISHED = -14
-    #: The send side of the call was closed (``close_send()`` or ``end=True``).
-    SEND_CLOSED = -15
-    #: The handle was opened before ``fork()``; this process is the child.
-    FORKED = -16
+    INVALID_ARGUMENT = -1  #: A required pointer was NULL or a value was out of range.
+    INVALID_TARGET = -2  #: The target string could not be parsed.
+    UNSUPPORTED = -3  #: Valid, but not supported by this version of the library.
+    UNKNOWN_OPTION = -4  #: ``lbc_options_set()`` was given a key it does not know.
+    CLOSED = -5  #: The handle was closed.
+    RESOURCE = -6  #: Out of memory, threads or file descriptors.
+    MESSAGE_TOO_LARGE = -7  #: A message is larger than the configured maximum send size.
+    INVALID_METADATA = -8  #: Metadata key or value not allowed by gRPC.
+    OUT_OF_RANGE = -9  #: Index out of range.
+    INTERNAL = -10  #: A bug in lbchannel.
+    RESOLUTION = -11  #: Eager resolution found no endpoint in time (option ``resolution="eager"``).
+    RECURSIVE_CALL = -12  #: A blocking call from the channel's own log callback (its I/O thread).
+    WOULD_BLOCK = -13  #: Nothing ready before the timeout (a streaming send/receive): try again.
+    CALL_FINISHED = -14  #: The call has already ended: nothing more can be sent.
+    SEND_CLOSED = -15  #: The send side of the call was closed (``close_send()`` or ``end=True``).
+    FORKED = -16  #: The handle was opened before ``fork()``; this process is the child.
 
 
 class Error(Exception):
@@ -155,23 +140,10 @@ class ForkedError(Error):
     parent). Open a new :class:`lbchannel.Channel` in the child."""
 
 
+#: Each code's exception class: the one named after it (INVALID_ARGUMENT: InvalidArgumentError).
 _BY_CODE: Dict[int, Type[Error]] = {
-    ErrorCode.INVALID_ARGUMENT: InvalidArgumentError,
-    ErrorCode.INVALID_TARGET: InvalidTargetError,
-    ErrorCode.UNSUPPORTED: UnsupportedError,
-    ErrorCode.UNKNOWN_OPTION: UnknownOptionError,
-    ErrorCode.CLOSED: ClosedError,
-    ErrorCode.RESOURCE: ResourceError,
-    ErrorCode.MESSAGE_TOO_LARGE: MessageTooLargeError,
-    ErrorCode.INVALID_METADATA: InvalidMetadataError,
-    ErrorCode.OUT_OF_RANGE: OutOfRangeError,
-    ErrorCode.INTERNAL: InternalError,
-    ErrorCode.RESOLUTION: ResolutionError,
-    ErrorCode.RECURSIVE_CALL: RecursiveCallError,
-    ErrorCode.WOULD_BLOCK: WouldBlockError,
-    ErrorCode.CALL_FINISHED: CallFinishedError,
-    ErrorCode.SEND_CLOSED: SendClosedError,
-    ErrorCode.FORKED: ForkedError,
+    ErrorCode[re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__[:-len("Error")]).upper()]: cls
+    for cls in Error.__subclasses__()
 }
 
 

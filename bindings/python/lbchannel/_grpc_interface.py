@@ -136,8 +136,7 @@ class CallFuture(CallFutureBase[Resp]):
             else:
                 self._handle = handle
 
-    def _end(self, cancelled: bool = False, call: Optional[Call] = None,
-             error: Optional[RpcError] = None) -> bool:
+    def _end(self, cancelled: bool = False, call: Optional[Call] = None, error: Optional[RpcError] = None) -> bool:
         """Record the outcome (the first one wins) and run the callbacks; False if already done."""
         with self._lock:
             if self._done.is_set():

@@ -69,10 +69,7 @@ def build(metadata: MetadataArg) -> Any:
     _check(_native.lbc_metadata_new(ctypes.byref(md)), "lbc_metadata_new")
     try:
         for key, value in pairs:
-            _check(
-                _native.lbc_metadata_add(md, key, value, len(value)),
-                "lbc_metadata_add",
-            )
+            _check(_native.lbc_metadata_add(md, key, value, len(value)), "lbc_metadata_add")
     except BaseException:
         _native.lbc_metadata_free(md)
         raise

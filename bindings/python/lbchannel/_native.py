@@ -123,9 +123,7 @@ def _check_version(cdll: ctypes.CDLL, where: str) -> None:
     try:
         fn = cdll.lbc_version_num
     except AttributeError:
-        raise ImportError(
-            "%s does not export lbc_version_num(); not an lbchannel library" % where
-        ) from None
+        raise ImportError("%s does not export lbc_version_num(); not an lbchannel library" % where) from None
     fn.argtypes = []
     fn.restype = c_int
     num: int = fn()

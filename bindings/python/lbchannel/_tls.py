@@ -99,8 +99,7 @@ def ssl_channel_credentials(root_certificates: _Pem = None, private_key: _Pem = 
     return ChannelCredentials(roots, key, chain)
 
 
-def tls_options(credentials: ChannelCredentials, options: Options,
-                keywords: ChannelOptions) -> Dict[str, Any]:
+def tls_options(credentials: ChannelCredentials, options: Options, keywords: ChannelOptions) -> Dict[str, Any]:
     """The options of a TLS channel: ``options`` and ``keywords`` (see
     :func:`lbchannel._options.channel_options`) with those of ``credentials``."""
     if not isinstance(credentials, ChannelCredentials):
