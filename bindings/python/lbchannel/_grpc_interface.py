@@ -18,7 +18,7 @@ from ._call import call_from_response, remaining, request_bytes, run_callback
 from ._errors import MessageTooLargeError
 from ._grpc import (CallCredentials, CallFutureBase, Compression, FutureCancelledError, FutureTimeoutError,
                     MetadataArg, MetadataTuple, PublicCode, Req, Resp, UnaryUnaryBase)
-from ._status import LOCALLY_CANCELLED, Call, RpcError, StatusCode, public_code
+from ._status import LOCALLY_CANCELLED, Call, RpcError, StatusCode
 
 if TYPE_CHECKING:
     from ._channel import Channel
@@ -227,35 +227,32 @@ class CallFuture(CallFutureBase[Resp]):
 
     # -- grpc.Call ------------------------------------------------------------
 
-    def _final(self) -> Union[Call, RpcError, None]:
-        """The finished Call or RpcError (blocks until the RPC ends); None once cancelled."""
+    def _final(self) -> Union[Call, RpcError]:
+        """The finished Call or RpcError (blocks until the RPC ends); a CANCELLED Call once cancelled."""
         self._done.wait()
-        return None if self._cancelled else self._error if self._error is not None else self._call
+        if self._cancelled:
+            return Call(StatusCode.CANCELLED, LOCALLY_CANCELLED, (), (), "")
+        return self._error if self._error is not None else self._call  # type: ignore[return-value]  # set once done
 
     def code(self) -> PublicCode:
         """The status code (blocks until the RPC ends)."""
-        final = self._final()
-        return public_code(StatusCode.CANCELLED) if final is None else final.code()
+        return self._final().code()
 
     def details(self) -> str:
         """The status message (blocks until the RPC ends)."""
-        final = self._final()
-        return LOCALLY_CANCELLED if final is None else final.details()
+        return self._final().details()
 
     def initial_metadata(self) -> MetadataTuple:
         """Response headers (blocks until the RPC ends)."""
-        final = self._final()
-        return () if final is None else final.initial_metadata()
+        return self._final().initial_metadata()
 
     def trailing_metadata(self) -> MetadataTuple:
         """Response trailers (blocks until the RPC ends)."""
-        final = self._final()
-        return () if final is None else final.trailing_metadata()
+        return self._final().trailing_metadata()
 
     def peer(self) -> str:
         """Endpoint that served the RPC (blocks until the RPC ends)."""
-        final = self._final()
-        return "" if final is None else final.peer()
+        return self._final().peer()
 
     def is_active(self) -> bool:
         """True while the RPC has not finished."""

@@ -33,15 +33,6 @@ from ._tls import insecure_channel, secure_channel
 from .._tls import ChannelCredentials, ssl_channel_credentials
 
 __all__ = [
-    "Channel",
-    "secure_channel",
-    "insecure_channel",
-    "ssl_channel_credentials",
-    "ChannelCredentials",
-    "AioRpcError",
-    "EOF",
-    "UnaryUnaryCall",
-    "UnaryStreamCall",
-    "StreamUnaryCall",
-    "StreamStreamCall",
+    "Channel", "secure_channel", "insecure_channel", "ssl_channel_credentials", "ChannelCredentials", "AioRpcError",
+    "EOF", "UnaryUnaryCall", "UnaryStreamCall", "StreamUnaryCall", "StreamStreamCall",
 ]
