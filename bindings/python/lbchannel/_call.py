@@ -15,12 +15,8 @@
   status, trailers, peer), so the Python objects stay usable after the
   native call is freed.
 
-:class:`CompletionQueue` owns an ``lbc_cq*`` and turns ``lbc_cq_poll``
-into Python tuples; :class:`EventPump` is one daemon thread per sync
-:class:`lbchannel.Channel` waiting on its queue for the results of
-``future()`` calls, the end of streaming calls (``add_callback`` /
-``add_done_callback`` without a thread per call) and connectivity changes
-(``subscribe()``).
+:class:`CompletionQueue` owns an ``lbc_cq*``; :class:`EventPump` is the event
+thread of a sync :class:`lbchannel.Channel`.
 """
 
 from __future__ import annotations
