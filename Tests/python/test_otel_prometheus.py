@@ -192,6 +192,8 @@ def test_opentelemetry_producer_alone_and_after_close(lbchannel, channel):
     producer = OpenTelemetryProducer(channel, target="dns:///svc.test:50051", endpoints=False,
                                      resource=Resource.create({"service.name": "alone"}))
     producer.attach(reader)
+    with pytest.raises(ValueError, match="already attached"):
+        producer.attach(reader)  # its metrics would be reported twice
     channel.unary(ECHO, b"x", timeout=5)
 
     # No instrument of the SDK's own: the collection is the producer's, under its resource.
@@ -208,6 +210,27 @@ def test_opentelemetry_producer_alone_and_after_close(lbchannel, channel):
     assert producer.metrics() == []
     assert producer.produce().resource_metrics[0].scope_metrics == []
     assert reader.get_metrics_data() is None  # nothing left to report, and no error
+
+
+def test_grpc_target_is_the_canonical_target(lbchannel, backends):
+    from lbchannel.metrics import OpenTelemetryProducer, PrometheusCollector
+
+    address = backends.backends[0].address
+    for opened, canonical in ((address, "dns:///" + address), ("dns:///" + address, "dns:///" + address),
+                              ("ipv4:" + address, "ipv4:" + address)):
+        ch = lbchannel.Channel(opened)
+        try:
+            ch.unary(ECHO, b"x", timeout=5)
+            point = OpenTelemetryProducer(ch, endpoints=False).metrics()[0].data.data_points[0]
+            assert point.attributes["grpc.target"] == canonical
+            registry = CollectorRegistry()
+            registry.register(PrometheusCollector(ch))
+            labels = {"grpc_method": "lbtest.Test/Echo", "grpc_target": canonical}
+            assert registry.get_sample_value("grpc_client_attempt_started_total", labels) == 1
+            registry.register(PrometheusCollector(ch, target="orders"))  # the caller's name instead
+            assert registry.get_sample_value("grpc_client_attempt_started_total", dict(labels, grpc_target="orders")) == 1
+        finally:
+            run_with_timeout(ch.close, 10)
 
 
 # -- Prometheus ------------------------------------------------------------------------------

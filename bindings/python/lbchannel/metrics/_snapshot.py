@@ -10,7 +10,7 @@ leading ``/``, durations in seconds — that :mod:`lbchannel.metrics.otel` and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Protocol, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Tuple
 
 from .._errors import ClosedError
 
@@ -69,24 +69,34 @@ def a66_method(path: str) -> str:
     return path[1:] if path.startswith("/") else path
 
 
-def _histograms(method: str, by_status: Mapping[str, Any], width: int) -> Tuple[DurationHistogram, ...]:
-    out = []
+def a66_target(stats: Mapping[str, Any]) -> str:
+    """A66's grpc.target: the channel's target with its scheme, as gRPC canonicalizes it
+    (``"svc.internal:50051"``, resolved by DNS, is ``"dns:///svc.internal:50051"``)."""
+    target = str(stats.get("target", ""))
+    kind = (stats.get("discovery") or {}).get("kind")
+    if kind == "dns" and not target.startswith("dns:"):
+        return "dns:///" + target
+    return target
+
+
+def _histograms(method: str, by_status: Mapping[str, Any], width: int) -> List[DurationHistogram]:
+    out: List[DurationHistogram] = []
     for status, h in by_status.items():
         buckets = tuple(int(c) for c in h["buckets"])
         if len(buckets) != width:
             raise ValueError("stats: %s %s has %d buckets, expected %d" % (method, status, len(buckets), width))
         out.append(DurationHistogram(method, status, int(h["count"]), int(h["sum_us"]) / 1e6, buckets))
-    return tuple(out)
+    return out
 
 
 def parse(stats: Mapping[str, Any], target: Optional[str] = None) -> Snapshot:
-    """The :class:`Snapshot` of a ``stats()`` dict; ``target`` replaces ``stats["target"]``
-    as grpc.target when given."""
+    """The :class:`Snapshot` of a ``stats()`` dict; ``target``, when given, is grpc.target
+    instead of :func:`a66_target`."""
     metrics = stats.get("metrics") or {}
     bounds = tuple(int(b) / 1e6 for b in metrics.get("latency_bounds_us", ()))
-    started = []
-    attempts: Tuple[DurationHistogram, ...] = ()
-    calls: Tuple[DurationHistogram, ...] = ()
+    started: List[Tuple[str, int]] = []
+    attempts: List[DurationHistogram] = []
+    calls: List[DurationHistogram] = []
     for entry in metrics.get("methods", ()):
         method = a66_method(str(entry["method"]))
         started.append((method, int(entry["attempts_started"])))
@@ -100,8 +110,8 @@ def parse(stats: Mapping[str, Any], target: Optional[str] = None) -> Snapshot:
             latency_ewma_seconds=int(e.get("latency_ewma_us", 0)) / 1e6,
             ejected=bool(e.get("ejected", False)), ejections=int(e.get("ejections", 0)))
         for e in stats.get("endpoints", ()))
-    return Snapshot(target if target is not None else str(stats.get("target", "")), bounds, tuple(started),
-                    attempts, calls, endpoints)
+    return Snapshot(target if target is not None else a66_target(stats), bounds, tuple(started),
+                    tuple(attempts), tuple(calls), endpoints)
 
 
 def read(channel: StatsSource, target: Optional[str] = None) -> Optional[Snapshot]:

@@ -56,6 +56,7 @@ import logging
 import math
 import threading
 import time
+import weakref
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from ._snapshot import ENDPOINT_STATES, DurationHistogram, Snapshot, StatsSource, read
@@ -84,8 +85,9 @@ class OpenTelemetryProducer:
     Args:
         channel: an :class:`lbchannel.Channel` (or :class:`lbchannel.aio.Channel`).
             Once it is closed the producer produces nothing.
-        target: the ``grpc.target`` attribute; default: the channel's target
-            (``stats()["target"]``).
+        target: the ``grpc.target`` attribute; default: the channel's target in A66's
+            canonical form (``stats()["target"]``, with ``dns:///`` before a bare
+            ``host:port``).
         endpoints: also produce the per-endpoint metrics (default True).
         resource: the resource of :meth:`produce`'s data, and of an attached
             reader's collection when the SDK itself has nothing to report (when it
@@ -111,6 +113,7 @@ class OpenTelemetryProducer:
         self._start_ns = time.time_ns()
         self._lock = threading.Lock()
         self._endpoint_start_ns: Dict[str, int] = {}
+        self._readers: "weakref.WeakSet[MetricReader]" = weakref.WeakSet()
 
     # -- the MetricProducer interface --------------------------------------------------------
 
@@ -152,7 +155,8 @@ class OpenTelemetryProducer:
         "lbchannel" logger and leaves the rest of the collection intact.
 
         Raises:
-            ValueError: ``reader`` is not registered with a MeterProvider yet.
+            ValueError: ``reader`` is not registered with a MeterProvider yet, or this
+                producer is already attached to it.
         """
         # opentelemetry-sdk calls reader._collect(reader, timeout_millis=...) for each
         # collection (set by the MeterProvider); it returns None when no SDK instrument
@@ -161,6 +165,10 @@ class OpenTelemetryProducer:
         if original is None:
             raise ValueError("attach: register the reader with a MeterProvider first "
                              "(MeterProvider(metric_readers=[reader]))")
+        with self._lock:
+            if reader in self._readers:
+                raise ValueError("attach: this producer is already attached to the reader")
+            self._readers.add(reader)
 
         def collect(*args: Any, **kwargs: Any) -> Optional[MetricsData]:
             data = original(*args, **kwargs)

@@ -61,8 +61,9 @@ class PrometheusCollector:
     Args:
         channel: an :class:`lbchannel.Channel` (or :class:`lbchannel.aio.Channel`).
             Once it is closed the collector yields nothing.
-        target: the ``grpc_target`` label; default: the channel's target
-            (``stats()["target"]``).
+        target: the ``grpc_target`` label; default: the channel's target in A66's
+            canonical form (``stats()["target"]``, with ``dns:///`` before a bare
+            ``host:port``).
         endpoints: also yield the per-endpoint families (default True).
 
     THREAD SAFETY: any thread, concurrently (``stats()`` is).
