@@ -212,6 +212,24 @@ def test_opentelemetry_producer_alone_and_after_close(lbchannel, channel):
     assert reader.get_metrics_data() is None  # nothing left to report, and no error
 
 
+def test_a_failing_stats_leaves_the_rest_of_the_collection(lbchannel, caplog):
+    from lbchannel.metrics import OpenTelemetryProducer
+
+    class Broken:
+        def stats(self):
+            raise lbchannel.ForkedError(lbchannel.ErrorCode.FORKED, "used after fork")
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    OpenTelemetryProducer(Broken()).attach(reader)
+    provider.get_meter("app").create_counter("app.requests").add(1)
+    with caplog.at_level("ERROR", logger="lbchannel"):
+        names = {m.name for rm in reader.get_metrics_data().resource_metrics
+                 for sm in rm.scope_metrics for m in sm.metrics}
+    assert names == {"app.requests"}
+    assert "reading the channel's stats failed" in caplog.text
+
+
 def test_grpc_target_is_the_canonical_target(lbchannel, backends):
     from lbchannel.metrics import OpenTelemetryProducer, PrometheusCollector
 
