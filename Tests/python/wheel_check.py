@@ -16,7 +16,9 @@ and ``LD_LIBRARY_PATH`` empty checks that
 * a round_robin channel over two grpcio backends (started here with this
   Python, which has grpcio) makes calls that reach both backends, and
 * the ``lbchannel`` console script is installed and, without the ``cli``
-  extra, exits 64 naming ``pip install 'lbchannel[cli]'``.
+  extra, exits 64 naming ``pip install 'lbchannel[cli]'``, and
+* ``lbchannel.metrics`` is installed and, without the ``otel`` / ``prometheus``
+  extras, its exporters raise ImportError naming them.
 
 Exits non-zero with a message on any failure. Takes a few seconds.
 """
@@ -98,6 +100,15 @@ def main():
                             timeout=60, env=env, cwd=str(venv))
     if result.returncode != 64 or "pip install 'lbchannel[cli]'" not in result.stderr:
         fail("lbchannel without the cli extra exited %d: %s" % (result.returncode, result.stderr))
+
+    # lbchannel.metrics is in the wheel; without the otel/prometheus extras each
+    # exporter names the extra to install.
+    for name, extra in (("OpenTelemetryProducer", "otel"), ("PrometheusCollector", "prometheus")):
+        result = subprocess.run([str(python), "-c", "import lbchannel.metrics as m; m.%s" % name],
+                                capture_output=True, text=True, timeout=60, env=env, cwd=str(venv))
+        if result.returncode == 0 or "pip install 'lbchannel[%s]'" % extra not in result.stderr:
+            fail("lbchannel.metrics.%s without the %s extra exited %d: %s"
+                 % (name, extra, result.returncode, result.stderr))
 
     # The C libraries come from the wheel, not from the system.
     ldd = run(["ldd", str(library)], env=env)

@@ -201,6 +201,25 @@ async def aio_channels() -> None:
     await secure.close(grace=None)
 
 
+def metrics_exports(ch: lbchannel.Channel, aio_ch: lbchannel.aio.Channel) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader, Metric, MetricsData
+    from prometheus_client import CollectorRegistry
+
+    from lbchannel.metrics import OpenTelemetryProducer, PrometheusCollector
+
+    reader = InMemoryMetricReader()
+    MeterProvider(metric_readers=[reader])
+    producer = OpenTelemetryProducer(ch, target="dns:///svc:50051", endpoints=False)
+    producer.attach(reader)
+    data: MetricsData = producer.produce(timeout_millis=1000)
+    metrics: List[Metric] = producer.metrics()
+    registry = CollectorRegistry()
+    registry.register(PrometheusCollector(ch))
+    registry.register(PrometheusCollector(aio_ch, endpoints=False))
+    print(data, metrics, OpenTelemetryProducer(aio_ch))
+
+
 if __name__ == "__main__":
     sync_channels()
     asyncio.run(aio_channels())

@@ -390,8 +390,12 @@ class Channel(ChannelBase):
         ``waiting_calls``, ``ejected_endpoints``, ``keepalive`` (None when
         keepalive is off; ``time_ms`` doubles after a too_many_pings GOAWAY; each
         endpoint has its own ``keepalive`` counters: ``pings_sent``,
-        ``pings_acked``, ``last_rtt_us``, ``dead_connections``, ...) and ``discovery``; see
-        ``lbc_channel_stats_json`` in ``include/lbchannel.h``.
+        ``pings_acked``, ``last_rtt_us``, ``dead_connections``, ...), ``discovery`` and
+        ``metrics``: per method (``methods``, at most ``max_methods``, then ``"other"``),
+        ``attempts_started`` and cumulative latency histograms of ``attempts`` and
+        ``calls`` by status (``count``, ``sum_us``, 32 ``buckets`` whose inclusive upper
+        bounds are ``latency_bounds_us``, then +Inf) — exported under gRFC A66's names by
+        :mod:`lbchannel.metrics`; see ``lbc_channel_stats_json`` in ``include/lbchannel.h``.
         """
         handle = self._live_handle()
         out = ctypes.c_void_p()

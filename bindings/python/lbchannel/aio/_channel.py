@@ -340,7 +340,8 @@ class Channel(AioChannelBase):
         return self._sync.target
 
     def stats(self) -> Dict[str, Any]:
-        """See :meth:`lbchannel.Channel.stats`."""
+        """See :meth:`lbchannel.Channel.stats` (``metrics``: per-method counts and latency
+        histograms, exported by :mod:`lbchannel.metrics`)."""
         return self._sync.stats()
 
     def endpoints(self) -> List[Dict[str, Any]]:
