@@ -1,3 +1,4 @@
+import Glibc
 import LBCCore
 
 /// A call of any shape whose messages move both ways while it runs: the caller
@@ -76,11 +77,21 @@ package final class StreamCall: Call, @unchecked Sendable {
     private var publishedHeaders: Metadata?
     /// `detach()` was called: post nothing more.
     private var detached = false
+    /// The thread polling `ledLoop` while it waits on this call (0: none).
+    private var leaderThread: UInt64 = 0
+    /// Waiters following `ledLoop` (counted there as followers), and the round a
+    /// wake-up of the waiters ends (see `kick`).
+    private var followerCount = 0
+    private var followerRound: UInt64 = 0
     /// Every request byte sent so far is still in `outbound` (its `retaining`), so the
     /// call can be sent again (a retry, or a transparent retry after REFUSED_STREAM).
     /// Cleared for good when the response headers arrive or the request outgrows
     /// `retryBufferLimit` (gRFC A6: the call is committed).
     private var retaining: Bool { outbound.retaining }
+    /// A blocking stream (no completion queue): the loop its waiting callers lead
+    /// while they wait (``LoopLeadership``: a queued call). Set by `Channel.start`
+    /// before the call enters the loop; nil for a stream with a queue.
+    private var ledLoop: EventLoop?
 
     package init(channel: Channel, method: String, metadata: Metadata, timeoutMs: Int64?,
                  queue: CompletionQueue?, tag: UInt) {
@@ -114,7 +125,7 @@ package final class StreamCall: Call, @unchecked Sendable {
             if sendClosed { state.unlock(); return .sendClosed }
             if done { state.unlock(); return .finished }
             if hasRoomLocked { break }
-            if !waitLocked(until: deadlineNs) {
+            if !waitLocked(until: deadlineNs, for: { hasRoomLocked || sendClosed || done || detached }) {
                 writableArmed = true
                 state.unlock()
                 return .wouldBlock
@@ -161,7 +172,10 @@ package final class StreamCall: Call, @unchecked Sendable {
                 return .taken
             }
             if done { state.unlock(); return .end }
-            if !waitLocked(until: deadlineNs) { state.unlock(); return .wouldBlock }
+            if !waitLocked(until: deadlineNs, for: { !received.isEmpty || done || detached }) {
+                state.unlock()
+                return .wouldBlock
+            }
         }
     }
 
@@ -213,15 +227,98 @@ package final class StreamCall: Call, @unchecked Sendable {
 
     // MARK: caller-side helpers (lock held)
 
-    /// Wait on the condition; false once `deadline` has passed (nil: no deadline,
-    /// 0: do not wait).
-    fileprivate func waitLocked(until deadline: Int64?) -> Bool {
+    /// Wait until `condition` (checked with the lock held) may hold; false once
+    /// `deadline` has passed without it (nil: no deadline, 0: do not wait). A blocking
+    /// stream's waiter polls the loop meanwhile when nobody else does (`leadLocked`).
+    fileprivate func waitLocked(until deadline: Int64?, for condition: () -> Bool) -> Bool {
         if deadline == 0 { return false }
+        if let loop = ledLoop { return leadLocked(loop, until: deadline, condition) }
+        return waitOnConditionLocked(until: deadline)
+    }
+
+    /// Wait on the condition variable; false once `deadline` has passed.
+    private func waitOnConditionLocked(until deadline: Int64?) -> Bool {
         waiters += 1
         defer { waiters -= 1 }
         if let deadline { return state.wait(untilNs: deadline) }
         state.wait()
         return true
+    }
+
+    /// Wait for `condition` as the loop's leader, or as a follower when another
+    /// thread polls (see ``LoopLeadership``). Lock held on entry and on return
+    /// (released while leading or registering).
+    private func leadLocked(_ loop: EventLoop, until deadline: Int64?, _ condition: () -> Bool) -> Bool {
+        state.unlock()
+        let me = UInt64(pthread_self())
+        var round: UInt64 = 0
+        let wait = loop.leadForQueue(
+            until: { state.withLock { condition() } },
+            deadlineNs: deadline,
+            isReady: { state.withLock { condition() } },
+            registerFollower: {
+                state.withLock {
+                    followerCount += 1
+                    round = followerRound
+                }
+            },
+            began: { state.withLock { leaderThread = me } },
+            leaving: {
+                state.withLock {
+                    leaderThread = 0
+                    return condition()
+                }
+            })
+        state.lock()
+        switch wait {
+        case .led, .ready:
+            break
+        case .wait:
+            if !condition() { _ = waitOnConditionLocked(until: deadline) }
+        case .follow:
+            if !condition() { _ = waitOnConditionLocked(until: deadline) }
+            state.unlock()
+            loop.endQueueFollowing(returned: false) {
+                state.withLock {
+                    guard round == followerRound, followerCount > 0 else { return 0 }
+                    followerCount -= 1
+                    return 1
+                }
+            }
+            state.lock()
+        }
+        if condition() { return true }
+        guard let deadline else { return true }
+        return EventLoop.now() < deadline
+    }
+
+    /// Lock held: a waiter must be told from outside the lock (``kick()``): followers
+    /// are registered, or a thread other than this one leads the loop for the call.
+    private func mustKickLocked() -> Bool {
+        guard ledLoop != nil else { return false }
+        if followerCount > 0 { return true }
+        return leaderThread != 0 && pthread_equal(pthread_t(leaderThread), pthread_self()) == 0
+    }
+
+    /// Lock not held: end the followers' registration (they wake on the condition)
+    /// and wake the thread leading the loop for this call if it is not this one (it
+    /// sleeps in epoll_wait, and rechecks what it waits for when woken).
+    private func kick() {
+        guard let loop = ledLoop else { return }
+        let (wakeLeader, release) = state.withLock {
+            (leaderThread != 0 && pthread_equal(pthread_t(leaderThread), pthread_self()) == 0, followerCount > 0)
+        }
+        if wakeLeader { loop.wakePoller() }
+        if release {
+            loop.endQueueFollowing(returned: true) {
+                state.withLock {
+                    let n = followerCount
+                    followerCount = 0
+                    followerRound &+= 1
+                    return n
+                }
+            }
+        }
     }
 
     private func resumeLocked() -> Bool {
@@ -239,7 +336,8 @@ package final class StreamCall: Call, @unchecked Sendable {
     }
 
     private func submitTask() {
-        if owner.loop.execute(self) { return }
+        let loop = owner.loop
+        if ledLoop != nil ? loop.executeForLedCall(self) : loop.execute(self) { return }
         // The loop has stopped: its shutdown finishes every call it has admitted, and
         // a task is only ever asked for after admission (the start task is queued
         // from the beginning), so there is nothing left to do here.
@@ -258,7 +356,9 @@ package final class StreamCall: Call, @unchecked Sendable {
         queuedWireBytes = 0
         outbound.removeAll()
         eventFlags = 0
+        let mustKick = mustKickLocked()
         state.unlock()
+        if mustKick { kick() }
         cancel()
         // A poll that took this call's item before the flags were cleared fills its
         // event under the queue's take lock: once that is free, no event of this call
@@ -326,7 +426,9 @@ package final class StreamCall: Call, @unchecked Sendable {
             publishedHeaders = headers
             notifyLocked(Event.headers)
         }
+        let mustKick = mustKickLocked()
         state.unlock()
+        if mustKick { kick() }
     }
 
     /// The response headers, once `waitForHeaders` returned true (empty when the call
@@ -336,14 +438,18 @@ package final class StreamCall: Call, @unchecked Sendable {
     override func readBody(into buffer: UnsafeMutablePointer<UInt8>, length: Int,
                            flags: UnsafeMutablePointer<UInt32>) -> Int {
         state.lock()
-        defer { state.unlock() }
+        var mustKick = false
+        defer {
+            state.unlock()
+            if mustKick { kick() }
+        }
         let n = outbound.available(upTo: length)
         let last = n == outbound.pending
         if n >= WriteQueue.copyBelow {
             flags.pointee |= NGHTTP2DataFlags.noCopy
         } else if n > 0 {
             outbound.copy(n, into: UnsafeMutableRawPointer(buffer))
-            notifyWritableLocked()
+            if notifyWritableLocked() { mustKick = mustKickLocked() }
         }
         if last && sendClosed {
             flags.pointee |= NGHTTP2DataFlags.eof
@@ -366,8 +472,10 @@ package final class StreamCall: Call, @unchecked Sendable {
         queue.append(copying: header)
         outbound.take(count, into: &queue)
         let wake = notifyWritableLocked(broadcast: false)
+        let mustKick = wake && mustKickLocked()
         state.unlock()
         if wake { state.broadcast() }
+        if mustKick { kick() }
         return true
     }
 
@@ -412,8 +520,10 @@ package final class StreamCall: Call, @unchecked Sendable {
         received.append(message)
         queuedWireBytes += message.count + 5
         let wake = postLocked(Event.readable)
+        let mustKick = mustKickLocked()
         state.unlock()
         if wake { state.broadcast() }
+        if mustKick { kick() }
     }
 
     /// Note `received` new bytes and return window for every received byte not
@@ -455,7 +565,16 @@ package final class StreamCall: Call, @unchecked Sendable {
         if writableArmed { flags |= Event.writable; writableArmed = false }
         if !headersReady { flags |= Event.headers; headersReady = true; publishedHeaders = Metadata() }
         notifyLocked(flags)
+        let mustKick = mustKickLocked()
         state.unlock()
+        if mustKick { kick() }
+    }
+
+    /// A blocking stream (no queue): its waiting callers may lead `loop`.
+    override func bindQueue(to loop: EventLoop) -> Bool {
+        guard queue == nil else { return false }
+        ledLoop = loop
+        return true
     }
 }
 
@@ -465,7 +584,7 @@ extension Lock {
         lock()
         defer { unlock() }
         while !condition() {
-            if !owner.waitLocked(until: deadline) { return condition() }
+            if !owner.waitLocked(until: deadline, for: condition) { return condition() }
         }
         return true
     }
