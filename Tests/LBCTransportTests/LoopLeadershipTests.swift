@@ -231,7 +231,7 @@ final class LoopLeadershipTests: XCTestCase {
         XCTAssertTrue(l.leaderLeaves(workPending: false, nextTimerNs: nil, pollerReturns: false),
                       "a receive timed out with the stream in flight: resume the I/O thread")
         XCTAssertFalse(l.pollerExpected)
-        XCTAssertFalse(l.ledCallWork(), "resumed already")
+        XCTAssertTrue(l.unparkRequested, "the I/O thread is resuming")
         XCTAssertEqual(l.ioThreadWoke(nowNs: 10), .resume(checkOnly: false))
         XCTAssertEqual(l.pollerAsksToLead(stopping: false), .follows, "the I/O thread polls again: follow")
         XCTAssertEqual(l.pollerAsksToLead(stopping: true), .waits, "a stopping loop: just wait")
