@@ -645,8 +645,9 @@ typedef enum lbc_log_level {
  * inside an lbc_* function that hands work to it (starting a call, sending on,
  * receiving from, cancelling or freeing a streaming call: the library then does
  * that work itself to save a wake-up), or on an application thread blocked in
- * lbc_unary() or lbc_cq_poll() that polls the channel's sockets for its results
- * (see there) —
+ * lbc_unary(), lbc_cq_poll() or a blocking lbc_call_recv() (lbc_call_send,
+ * lbc_call_headers, lbc_call_finish) that polls the channel's sockets for its
+ * results (see there) —
  * never twice at once. Do not take a lock
  * in it that you hold around those calls. Return quickly and do not block in it: lbc_unary() and
  * other blocking calls on the same channel return LBC_ERR_RECURSIVE_CALL there;
@@ -1430,6 +1431,17 @@ int lbc_call_close_send(lbc_call *call);
  * nothing changed), LBC_ERR_RECURSIVE_CALL (a blocking receive on the I/O
  * thread), LBC_ERR_CLOSED (another thread freed the call while this one
  * waited), LBC_ERR_FORKED or LBC_ERR_INVALID_ARGUMENT (call, message or len NULL).
+ * WAITING THREAD DRIVES THE I/O: on a call started without a completion queue,
+ * a thread waiting here (timeout other than 0) — and likewise in a blocking
+ * lbc_call_send (buffer full), lbc_call_headers or lbc_call_finish — runs the
+ * channel's I/O itself while no other thread does (one thread at a time; the
+ * others wait for it, as blocking lbc_unary callers do), so a ping-pong on one
+ * stream (lbc_call_send, then lbc_call_recv) wakes no other thread. When its
+ * message arrives it hands the I/O back without a wake-up, expecting to wait
+ * again soon: nothing then reads the channel's sockets until the next wait, or
+ * at most a few milliseconds, when the I/O thread resumes. A wait that times out
+ * resumes the I/O thread at once. Channel callbacks (log, lookup) may run on the
+ * waiting thread, as inside lbc_unary(). Calls with a queue wait as before.
  */
 int lbc_call_recv(lbc_call *call, int64_t timeout_ms, void **message, size_t *len);
 
