@@ -1431,7 +1431,8 @@ int lbc_call_close_send(lbc_call *call);
  * nothing changed), LBC_ERR_RECURSIVE_CALL (a blocking receive on the I/O
  * thread), LBC_ERR_CLOSED (another thread freed the call while this one
  * waited), LBC_ERR_FORKED or LBC_ERR_INVALID_ARGUMENT (call, message or len NULL).
- * WAITING THREAD DRIVES THE I/O: on a call started without a completion queue,
+ * WAITING THREAD DRIVES THE I/O: on a call started without a completion queue
+ * (or whose queue gets only LBC_CALL_DONE: lbc_call_set_events(call, 0)),
  * a thread waiting here (timeout other than 0) — and likewise in a blocking
  * lbc_call_send (buffer full), lbc_call_headers or lbc_call_finish — runs the
  * channel's I/O itself while no other thread does (one thread at a time; the

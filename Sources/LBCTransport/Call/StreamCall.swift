@@ -88,10 +88,13 @@ package final class StreamCall: Call, @unchecked Sendable {
     /// Cleared for good when the response headers arrive or the request outgrows
     /// `retryBufferLimit` (gRFC A6: the call is committed).
     private var retaining: Bool { outbound.retaining }
-    /// A blocking stream (no completion queue): the loop its waiting callers lead
-    /// while they wait (``LoopLeadership``: a queued call). Set by `Channel.start`
-    /// before the call enters the loop; nil for a stream with a queue.
+    /// The loop the call's waiting callers lead while they wait (``LoopLeadership``:
+    /// a queued call): set by `Channel.start` before the call enters the loop for a
+    /// stream without a queue, or on the loop thread once the queue is to get only
+    /// the end event (`setPostedEvents`); nil otherwise.
     private var ledLoop: EventLoop?
+    /// The switch to a led call was asked for (`setPostedEvents`).
+    private var ledRequested = false
 
     package init(channel: Channel, method: String, metadata: Metadata, timeoutMs: Int64?,
                  queue: CompletionQueue?, tag: UInt) {
@@ -213,8 +216,19 @@ package final class StreamCall: Call, @unchecked Sendable {
     }
 
     /// Post only `events` (``Event`` bits) to the queue from now on; `done` always.
+    /// With only `done` (its callers take messages with blocking calls), the call's
+    /// waiting callers lead the loop from now on, as on a stream without a queue.
     package func setPostedEvents(_ events: UInt32) {
-        state.withLock { postedEvents = events | Event.done }
+        state.lock()
+        postedEvents = events | Event.done
+        let lead = events & ~Event.done == 0 && ledLoop == nil && !ledRequested
+        if lead { ledRequested = true }
+        state.unlock()
+        guard lead else { return }
+        owner.loop.submit { [self] in
+            guard let channel, channel.countWaitersAsLeading(self) else { return }  // ended already
+            state.withLock { ledLoop = channel.loop }
+        }
     }
 
     /// The endpoint's address once the stream was opened there.
@@ -304,10 +318,11 @@ package final class StreamCall: Call, @unchecked Sendable {
     /// and wake the thread leading the loop for this call if it is not this one (it
     /// sleeps in epoll_wait, and rechecks what it waits for when woken).
     private func kick() {
-        guard let loop = ledLoop else { return }
-        let (wakeLeader, release) = state.withLock {
-            (leaderThread != 0 && pthread_equal(pthread_t(leaderThread), pthread_self()) == 0, followerCount > 0)
+        let (loop, wakeLeader, release) = state.withLock {
+            (ledLoop, leaderThread != 0 && pthread_equal(pthread_t(leaderThread), pthread_self()) == 0,
+             followerCount > 0)
         }
+        guard let loop else { return }
         if wakeLeader { loop.wakePoller() }
         if release {
             loop.endQueueFollowing(returned: true) {
@@ -337,7 +352,9 @@ package final class StreamCall: Call, @unchecked Sendable {
 
     private func submitTask() {
         let loop = owner.loop
-        if ledLoop != nil ? loop.executeForLedCall(self) : loop.execute(self) { return }
+        // Without a queue the call is led from its start (`bindQueue`).
+        let led = queue == nil || state.withLock { ledLoop != nil }
+        if led ? loop.executeForLedCall(self) : loop.execute(self) { return }
         // The loop has stopped: its shutdown finishes every call it has admitted, and
         // a task is only ever asked for after admission (the start task is queued
         // from the beginning), so there is nothing left to do here.
@@ -573,7 +590,7 @@ package final class StreamCall: Call, @unchecked Sendable {
     /// A blocking stream (no queue): its waiting callers may lead `loop`.
     override func bindQueue(to loop: EventLoop) -> Bool {
         guard queue == nil else { return false }
-        ledLoop = loop
+        state.withLock { ledLoop = loop }
         return true
     }
 }

@@ -39,9 +39,10 @@
 ///   by then. A poller leaving after a timeout, a close or a stop is not expected
 ///   back: the I/O thread resumes at once when queued calls are still in flight.
 ///
-/// Blocking streams (a streaming call without a completion queue; its caller waits
-/// in `lbc_call_recv`, a blocking `lbc_call_send`, `lbc_call_headers` or
-/// `lbc_call_finish`):
+/// Blocking streams (a streaming call without a completion queue, or whose queue
+/// gets only its end event, `lbc_call_set_events(call, 0)`, from then on; its
+/// caller waits in `lbc_call_recv`, a blocking `lbc_call_send`, `lbc_call_headers`
+/// or `lbc_call_finish`):
 /// - They count as queued calls (`queuedCalls`), not waiterless ones, from their
 ///   start to their end: the thread that waits on one leads (`pollerAsksToLead`)
 ///   until what it waits for happened (a message, room, the headers, the end), the
