@@ -199,6 +199,45 @@ TEST(test_receiver_leads) {
   lbc_channel_close(o.ch);
 }
 
+/* A stream on a completion queue that gets only its end event
+ * (lbc_call_set_events(call, 0), as the Python binding's sync streams): its
+ * receiver leads too, and LBC_CALL_DONE still reaches the queue. */
+TEST(test_done_only_queue_leads) {
+  opened o;
+  open_channel(&o);
+  lbc_cq *cq = NULL;
+  lbc_call *call = NULL;
+  CHECK_RC(lbc_cq_new(&cq), LBC_OK);
+  if (!o.ch || !cq) return;
+  CHECK_RC(lbc_call_start(o.ch, M_FDX, NULL, 60000, cq, (void *)7, &call), LBC_OK);
+  if (!call) return;
+  CHECK_RC(lbc_call_set_events(call, 0), LBC_OK);
+  for (int i = 0; i < 50; i++) round_trip(call, 32, 10000);
+  const int rounds = 400;
+  long r0 = channel_figure(&o, "io", "syscr:");
+  int ok = 0;
+  for (int i = 0; i < rounds; i++) ok += round_trip(call, 32, 10000);
+  long reads = channel_figure(&o, "io", "syscr:") - r0;
+  CHECK(ok == rounds, "%d of %d round trips", ok, rounds);
+  printf("  %d round trips: channel threads read %ld times\n", rounds, reads);
+  CHECK(r0 >= 0 && reads < rounds / 4, "the channel's threads made %ld read calls for %d round trips (< %d when "
+        "the receiver leads)", reads, rounds, rounds / 4);
+  CHECK_RC(lbc_call_close_send(call), LBC_OK);
+  void *m = NULL;
+  size_t len = 0;
+  CHECK_RC(lbc_call_recv(call, 10000, &m, &len), LBC_END);
+  lbc_event ev[4];
+  int n = lbc_cq_poll(cq, ev, sizeof ev[0], 4, 5000);
+  CHECK(n == 1 && ev[0].tag == (void *)7 && (ev[0].flags & LBC_CALL_DONE), "the end event: %d events, flags %u", n,
+        n > 0 ? ev[0].flags : 0);
+  int status = -1;
+  CHECK_RC(lbc_call_finish(call, 0, &status, NULL, NULL), LBC_OK);
+  CHECK(status == LBC_STATUS_OK, "status %s", lbc_status_name(status));
+  lbc_call_free(call);
+  lbc_cq_free(cq);
+  lbc_channel_close(o.ch);
+}
+
 /* Two threads ping-pong on two streams of one channel: one leads, the other
  * follows (or leads in turn); every response reaches its own stream. */
 typedef struct {
@@ -432,6 +471,7 @@ int main(int argc, char **argv) {
   g_target = argv[1];
   printf("lbchannel %s, target %s\n", lbc_version(), g_target);
   RUN(test_receiver_leads);
+  RUN(test_done_only_queue_leads);
   RUN(test_two_receivers);
   RUN(test_timeout_while_leading);
   RUN(test_cancel_and_free_while_leading);
