@@ -1500,8 +1500,10 @@ int lbc_call_cancel(lbc_call *call);
  * and LBC_CALL_HEADERS; LBC_CALL_DONE is always posted. The default is all of
  * them. A binding that only waits for the end on the queue (and receives with
  * blocking lbc_call_recv) passes 0, so the queue's poller is not woken for
- * every message. Flags already posted stay posted. Without a queue it has no
- * effect. Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT (call NULL, unknown bits).
+ * every message; a thread waiting in a blocking lbc_call_recv (send, headers,
+ * finish) on such a call then drives the channel's I/O itself, as on a call
+ * without a queue (see lbc_call_recv). Flags already posted stay posted. Without
+ * a queue it has no effect. Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT (call NULL, unknown bits).
  * THREAD SAFETY: any thread. Since 1.1.
  */
 int lbc_call_set_events(lbc_call *call, unsigned events);
