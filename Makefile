@@ -191,7 +191,7 @@ update-symbols: $(LIB)
 # The C example and every C test program, built against the installed copy.
 C_PROGRAMS := examples/unary.c Tests/c/test_unary.c Tests/c/test_interop.c Tests/c/test_streams.c \
               Tests/c/test_fork.c Tests/c/test_tls.c Tests/c/test_connectivity.c Tests/c/test_retry.c \
-              Tests/c/test_cq_lead.c
+              Tests/c/test_cq_lead.c Tests/c/test_stream_lead.c
 test-c:
 	mkdir -p $(C_TEST_DIR)
 	for src in $(C_PROGRAMS); do \
@@ -207,6 +207,7 @@ test-c:
 	PYTHON=$(PYTHON) bash Tests/c/run.sh $(C_TEST_DIR)/test_cq_lead
 	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh $(C_TEST_DIR)/test_interop
 	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh $(C_TEST_DIR)/test_streams
+	PYTHON=$(PYTHON) bash Tests/c/run-interop.sh $(C_TEST_DIR)/test_stream_lead
 	PYTHON=$(PYTHON) SERVERS=1 bash Tests/c/run.sh $(C_TEST_DIR)/test_fork
 	PYTHON=$(PYTHON) bash Tests/c/run-tls.sh $(C_TEST_DIR)/test_tls
 	@# C++: the header from C++, one thread, no callbacks (discovery and logs polled).
@@ -272,7 +273,7 @@ sanitize:
 	for san in $(SAN); do \
 	    dir=.build-san-$$san; \
 	    $(SWIFT) build --scratch-path $$dir --sanitize=$$san --product lbchannel || exit 1; \
-	    for t in test_unary test_interop test_streams test_tls test_connectivity test_retry test_cq_lead; do \
+	    for t in test_unary test_interop test_streams test_tls test_connectivity test_retry test_cq_lead test_stream_lead; do \
 	        $(SAN_CLANG) -g -O1 -fsanitize=$$san -shared-libsan -pthread -Iinclude Tests/c/$$t.c \
 	            -L$$dir/debug -llbchannel -Wl,-rpath,$(CURDIR)/$$dir/debug \
 	            -Wl,-rpath,$(abspath $(SAN_RT)) -o $$dir/$$t || exit 1; \
@@ -284,6 +285,7 @@ sanitize:
 	    $(SAN_ENV) Tests/c/run.sh $$dir/test_cq_lead || exit 1; \
 	    $(SAN_ENV) Tests/c/run-interop.sh $$dir/test_interop || exit 1; \
 	    $(SAN_ENV) Tests/c/run-interop.sh $$dir/test_streams || exit 1; \
+	    $(SAN_ENV) Tests/c/run-interop.sh $$dir/test_stream_lead || exit 1; \
 	    $(SAN_ENV) Tests/c/run-tls.sh $$dir/test_tls || exit 1; \
 	done
 

@@ -7,6 +7,8 @@
  * are in flight (LBC_ERR_WOULD_BLOCK: wait for LBC_CALL_WRITABLE), and on
  * LBC_CALL_READABLE lbc_call_recv(..., 0) until LBC_ERR_WOULD_BLOCK, sending the
  * next message right after each one taken. --window 1 is ping-pong.
+ * --blocking: ping-pong without a queue (window 1): lbc_call_send, then a
+ * blocking lbc_call_recv (timeout 60 s) for the echo, from the one thread.
  *
  * Schedule (as load_common.h): open, wait for the endpoints, start the stream;
  * warm-up (--warmup-ms or --warmup-calls messages), then the in-flight
@@ -39,6 +41,7 @@ static long SENT, RECEIVED;
 static int SEND_BLOCKED;
 static long WOULD_BLOCK; /* lbc_call_send returned LBC_ERR_WOULD_BLOCK (measured window) */
 static int MEASURING;
+static int BLOCKING; /* --blocking: no queue, send then blocking recv */
 
 static void die_call(const char *what, int rc) {
   int st = -1;
@@ -108,8 +111,39 @@ static void phase(long count, uint64_t end_ns, bench_samples *s) {
   }
 }
 
+/* --blocking: one message at a time, `count` messages or until end_ns. */
+static void blocking_phase(long count, uint64_t end_ns, bench_samples *s) {
+  for (long k = 0; count > 0 ? k < count : bench_now_ns() < end_ns; k++) {
+    uint64_t t = bench_now_ns();
+    int rc = lbc_call_send(CALL, MSG, MSG_LEN, 0, 60000);
+    if (rc != LBC_OK) die_call("lbc_call_send", rc);
+    SENT++;
+    void *m = NULL;
+    size_t len = 0;
+    rc = lbc_call_recv(CALL, 60000, &m, &len);
+    if (rc != LBC_OK) die_call(rc == LBC_END ? "stream ended early" : "lbc_call_recv", rc);
+    uint64_t now = bench_now_ns();
+    lbc_free(m);
+    RECEIVED++;
+    if (!s) continue;
+    if (len != MSG_LEN)
+      s->errors++;
+    else
+      bench_push(s, now - t);
+  }
+}
+
 int main(int argc, char **argv) {
+  int kept = 1;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--blocking"))
+      BLOCKING = 1;
+    else
+      argv[kept++] = argv[i];
+  }
+  argc = kept;
   bench_parse_args(argc, argv, &A);
+  if (BLOCKING) A.window = 1;
   MSG = bench_alloc_msg(A.payload, &MSG_LEN);
   RING = calloc((size_t)A.window, sizeof(uint64_t));
 
@@ -120,13 +154,15 @@ int main(int argc, char **argv) {
     return 1;
   }
   /* No deadline: the stream lasts the whole run (it is checked to end OK below). */
-  int rc = lbc_call_start(CH, METHOD, NULL, -1, CQ, (void *)1, &CALL);
+  int rc = lbc_call_start(CH, METHOD, NULL, -1, BLOCKING ? NULL : CQ, (void *)1, &CALL);
   if (rc != LBC_OK) {
     fprintf(stderr, "lbc_stream: lbc_call_start: %s\n", lbc_last_errmsg());
     return 1;
   }
 
-  if (A.warmup_calls > 0)
+  if (BLOCKING)
+    blocking_phase(A.warmup_calls, bench_now_ns() + (uint64_t)A.warmup_ms * 1000000ull, NULL);
+  else if (A.warmup_calls > 0)
     phase(A.warmup_calls, 0, NULL);
   else
     phase(0, bench_now_ns() + (uint64_t)A.warmup_ms * 1000000ull, NULL);
@@ -136,7 +172,10 @@ int main(int argc, char **argv) {
   double cpu0 = bench_cpu_seconds();
   uint64_t t0 = bench_now_ns();
   MEASURING = 1;
-  phase(A.calls, t0 + (uint64_t)(A.seconds * 1e9), &s);
+  if (BLOCKING)
+    blocking_phase(A.calls, t0 + (uint64_t)(A.seconds * 1e9), &s);
+  else
+    phase(A.calls, t0 + (uint64_t)(A.seconds * 1e9), &s);
   MEASURING = 0;
   uint64_t t1 = bench_now_ns();
   double cpu1 = bench_cpu_seconds();
@@ -165,9 +204,9 @@ int main(int argc, char **argv) {
   char extra[320];
   snprintf(extra, sizeof extra,
            "\"mode\": \"stream\", \"payload\": %d, \"window\": %d, \"bytes_per_msg\": %zu, "
-           "\"mbps\": %.3f, \"peer\": \"%s\", \"send_would_block\": %ld",
+           "\"mbps\": %.3f, \"peer\": \"%s\", \"send_would_block\": %ld, \"blocking\": %d",
            A.payload, A.window, MSG_LEN, wall > 0 ? s.n * (double)A.payload / wall / 1e6 : 0,
-           lbc_call_peer(CALL), WOULD_BLOCK);
+           lbc_call_peer(CALL), WOULD_BLOCK, BLOCKING);
   A.threads = 1;
   bench_report("lbchannel-c", lbc_version(), &A, &s, wall, cpu1 - cpu0, extra);
   lbc_call_free(CALL);

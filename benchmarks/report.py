@@ -133,6 +133,13 @@ def scale_section(w, s):
           f"thread), async, 1 outstanding, 4 endpoints | "
           f"{sa['syscalls_per_call']:.2f} / {sa['csw_per_call']:.2f} ({top}) | ≤ 3.5 / 1.2 | "
           f"{verdict(sa['syscalls_per_call'] <= 3.5 and sa['csw_per_call'] <= 1.2)} |")
+    ss = s.get("sys_stream")
+    if ss:
+        top = ", ".join(f"{k} {v:.2f}" for k, v in ss["by_syscall"].items())
+        w(f"| system calls / context switches per round trip, stream ping-pong (`lbc_call_send` then a "
+          f"blocking `lbc_call_recv`, one thread, 32 bytes, 1 in flight) | "
+          f"{ss['syscalls_per_call']:.2f} / {ss['csw_per_call']:.2f} ({top}) | ≤ 3.5 / 1.2 | "
+          f"{verdict(ss['syscalls_per_call'] <= 3.5 and ss['csw_per_call'] <= 1.2)} |")
     w("")
     w("Instructions: callgrind, (Ir at 4,000 calls − Ir at 1,000) ÷ 3,000 after a warm-up of "
       "6 calls per endpoint (instrumentation switched on after it). Memory: `lbc_scale memory` "

@@ -17,7 +17,8 @@ on many addresses: 127.0.0.2-127.0.0.201 x as many ports as needed. Cases:
   sys    system calls (strace -c -f) and context switches (wait4 rusage) per blocking
          call at 1 outstanding, 4 endpoints: (count at CALLS_B - count at CALLS_A) / diff;
          and the same for the async path ("async, 1 outstanding": lbc_load --async,
-         lbc_unary_async + lbc_cq_poll from one thread);
+         lbc_unary_async + lbc_cq_poll from one thread), and per round trip of a stream
+         ping-pong with a blocking receive ("sys_stream": lbc_stream --blocking);
          four gRPC C++ echo backends (DIR/echo_server) pinned to CPU 0, the client to
          CPU 1, as in the runner (grpcio when echo_server is not built).
 
@@ -63,7 +64,8 @@ def serve(n, base):
                                   ("grpc.http2.bdp_probe", int(os.environ.get("BENCH_SCALE_BDP_PROBE", "0"))),
                                   ("grpc.max_send_message_length", 8 << 20)])
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
-        "bench.Echo", {"Unary": grpc.unary_unary_rpc_method_handler(lambda r, c: r)}),))
+        "bench.Echo", {"Unary": grpc.unary_unary_rpc_method_handler(lambda r, c: r),
+                       "Stream": grpc.stream_stream_rpc_method_handler(lambda it, c: (m for m in it))}),))
     for a in addresses(n, base):
         if server.add_insecure_port(a) == 0:
             sys.exit(f"cannot listen on {a}")
@@ -154,10 +156,14 @@ def callgrind_per_call(load, lib_dir, target, n, policy, calls=(1000, 4000)):
     return (totals[1] - totals[0]) / (calls[1] - calls[0])
 
 
-def strace_counts(load, lib_dir, target, calls, async_mode=False):
+def strace_counts(load, lib_dir, target, calls, async_mode=False, stream=False):
     """(system calls, context switches) of lbc_load making `calls` blocking calls (or
-    async calls, one outstanding, polled with lbc_cq_poll)."""
+    async calls, one outstanding, polled with lbc_cq_poll), or with `stream` of
+    lbc_stream --blocking making `calls` round trips on one stream (send, then a
+    blocking lbc_call_recv)."""
     mode = ["--async"] if async_mode else []
+    if stream:
+        load, mode = os.path.join(os.path.dirname(load), "lbc_stream"), ["--blocking"]
     with tempfile.NamedTemporaryFile(prefix="lbc-strace.") as f:
         cmd = ["taskset", "-c", "1", "strace", "-f", "-c", "-o", f.name, load, *mode, "--target", target, "--threads", "1",
                "--calls", str(calls), "--warmup-calls", "200", "--deadline-ms", "60000",
@@ -254,16 +260,18 @@ def main():
             try:
                 ca, cb = 2000, 4000
                 counts = {}
-                for name, async_mode in (("sys", False), ("sys_async", True)):
-                    counts[name] = (strace_counts(load, lib_dir, srv.target, ca, async_mode),
-                                    strace_counts(load, lib_dir, srv.target, cb, async_mode))
+                for name, async_mode, stream in (("sys", False, False), ("sys_async", True, False),
+                                                 ("sys_stream", False, True)):
+                    counts[name] = (strace_counts(load, lib_dir, srv.target, ca, async_mode, stream),
+                                    strace_counts(load, lib_dir, srv.target, cb, async_mode, stream))
             finally:
                 srv.close()
             for name, ((sa, na, xa), (sb, nb, xb)) in counts.items():
                 per = {k: (nb.get(k, 0) - na.get(k, 0)) / (cb - ca) for k in nb}
                 results[name] = {"syscalls_per_call": (sb - sa) / (cb - ca), "csw_per_call": (xb - xa) / (cb - ca),
                                  "by_syscall": {k: v for k, v in sorted(per.items(), key=lambda kv: -kv[1]) if v >= 0.05}}
-                what = "blocking" if name == "sys" else "async, 1 outstanding"
+                what = {"sys": "blocking", "sys_async": "async, 1 outstanding",
+                        "sys_stream": "stream ping-pong, blocking recv, per round trip"}[name]
                 log(f"{name} ({what}): {results[name]['syscalls_per_call']:.2f} system calls, "
                     f"{results[name]['csw_per_call']:.2f} context switches per call {results[name]['by_syscall']}")
     finally:

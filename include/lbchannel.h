@@ -645,8 +645,9 @@ typedef enum lbc_log_level {
  * inside an lbc_* function that hands work to it (starting a call, sending on,
  * receiving from, cancelling or freeing a streaming call: the library then does
  * that work itself to save a wake-up), or on an application thread blocked in
- * lbc_unary() or lbc_cq_poll() that polls the channel's sockets for its results
- * (see there) —
+ * lbc_unary(), lbc_cq_poll() or a blocking lbc_call_recv() (lbc_call_send,
+ * lbc_call_headers, lbc_call_finish) that polls the channel's sockets for its
+ * results (see there) —
  * never twice at once. Do not take a lock
  * in it that you hold around those calls. Return quickly and do not block in it: lbc_unary() and
  * other blocking calls on the same channel return LBC_ERR_RECURSIVE_CALL there;
@@ -1430,6 +1431,18 @@ int lbc_call_close_send(lbc_call *call);
  * nothing changed), LBC_ERR_RECURSIVE_CALL (a blocking receive on the I/O
  * thread), LBC_ERR_CLOSED (another thread freed the call while this one
  * waited), LBC_ERR_FORKED or LBC_ERR_INVALID_ARGUMENT (call, message or len NULL).
+ * WAITING THREAD DRIVES THE I/O: on a call started without a completion queue
+ * (or whose queue gets only LBC_CALL_DONE: lbc_call_set_events(call, 0)),
+ * a thread waiting here (timeout other than 0) — and likewise in a blocking
+ * lbc_call_send (buffer full), lbc_call_headers or lbc_call_finish — runs the
+ * channel's I/O itself while no other thread does (one thread at a time; the
+ * others wait for it, as blocking lbc_unary callers do), so a ping-pong on one
+ * stream (lbc_call_send, then lbc_call_recv) wakes no other thread. When its
+ * message arrives it hands the I/O back without a wake-up, expecting to wait
+ * again soon: nothing then reads the channel's sockets until the next wait, or
+ * at most a few milliseconds, when the I/O thread resumes. A wait that times out
+ * resumes the I/O thread at once. Channel callbacks (log, lookup) may run on the
+ * waiting thread, as inside lbc_unary(). Calls with a queue wait as before.
  */
 int lbc_call_recv(lbc_call *call, int64_t timeout_ms, void **message, size_t *len);
 
@@ -1487,8 +1500,10 @@ int lbc_call_cancel(lbc_call *call);
  * and LBC_CALL_HEADERS; LBC_CALL_DONE is always posted. The default is all of
  * them. A binding that only waits for the end on the queue (and receives with
  * blocking lbc_call_recv) passes 0, so the queue's poller is not woken for
- * every message. Flags already posted stay posted. Without a queue it has no
- * effect. Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT (call NULL, unknown bits).
+ * every message; a thread waiting in a blocking lbc_call_recv (send, headers,
+ * finish) on such a call then drives the channel's I/O itself, as on a call
+ * without a queue (see lbc_call_recv). Flags already posted stay posted. Without
+ * a queue it has no effect. Returns LBC_OK or LBC_ERR_INVALID_ARGUMENT (call NULL, unknown bits).
  * THREAD SAFETY: any thread. Since 1.1.
  */
 int lbc_call_set_events(lbc_call *call, unsigned events);

@@ -209,4 +209,47 @@ final class LoopLeadershipTests: XCTestCase {
         XCTAssertFalse(l.pollerExpected)
         XCTAssertFalse(l.callersActive)
     }
+
+    /// A blocking stream ping-pong from one thread (a queued call that lasts): the
+    /// receiver leads for each reply, the send between two receives runs inline and
+    /// resumes nobody, and a receiver that leaves after its timeout is not expected
+    /// back, so the next inline work resumes the I/O thread.
+    func testStreamReceiverLeadsAndSendsNeedNoWakeUp() {
+        var l = LoopLeadership(graceNs: 1_000)
+        XCTAssertFalse(l.queuedCall(started: true), "the stream starts while the I/O thread polls")
+        XCTAssertEqual(l.pollerAsksToLead(stopping: false), .follows, "first receive: the I/O thread polls")
+        l.queueFollowersDone(1, returned: true)
+        XCTAssertTrue(l.ioThreadMayPark(nowNs: 0, nextTimerNs: nil), "the stream's receiver is expected back")
+        for round in 0..<3 {
+            XCTAssertFalse(l.ledCallWork(), "round \(round): the send runs inline, the receiver comes back")
+            XCTAssertEqual(l.pollerAsksToLead(stopping: false), .leads, "round \(round): the receiver leads")
+            XCTAssertFalse(l.leaderLeaves(workPending: false, nextTimerNs: nil, pollerReturns: true),
+                           "round \(round): leaving with its message: no wake-up")
+            XCTAssertFalse(l.ioThreadPolls)
+        }
+        XCTAssertEqual(l.pollerAsksToLead(stopping: false), .leads)
+        XCTAssertTrue(l.leaderLeaves(workPending: false, nextTimerNs: nil, pollerReturns: false),
+                      "a receive timed out with the stream in flight: resume the I/O thread")
+        XCTAssertFalse(l.pollerExpected)
+        XCTAssertTrue(l.unparkRequested, "the I/O thread is resuming")
+        XCTAssertEqual(l.ioThreadWoke(nowNs: 10), .resume(checkOnly: false))
+        XCTAssertEqual(l.pollerAsksToLead(stopping: false), .follows, "the I/O thread polls again: follow")
+        XCTAssertEqual(l.pollerAsksToLead(stopping: true), .waits, "a stopping loop: just wait")
+    }
+
+    /// Inline work for a stream whose waiter is not expected back resumes the parked
+    /// I/O thread (nobody would read the answer otherwise); with a leader it does not.
+    func testLedCallWorkWithoutAnExpectedWaiterResumesTheIOThread() {
+        var l = LoopLeadership(graceNs: 1_000)
+        XCTAssertFalse(l.callerAsksToLead(stopping: false))
+        l.followerDone()
+        XCTAssertTrue(l.ioThreadMayPark(nowNs: 0, nextTimerNs: nil), "parked for blocking unary callers")
+        XCTAssertFalse(l.pollerExpected)
+        XCTAssertTrue(l.callerAsksToLead(stopping: false))
+        XCTAssertFalse(l.ledCallWork(), "a caller leads: nobody to resume")
+        XCTAssertFalse(l.leaderLeaves(workPending: false, nextTimerNs: nil))
+        XCTAssertTrue(l.ledCallWork(), "nobody polls and nobody is expected back: resume")
+        XCTAssertTrue(l.unparkRequested)
+        XCTAssertEqual(l.ioThreadWoke(nowNs: 10), .resume(checkOnly: false))
+    }
 }

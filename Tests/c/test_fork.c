@@ -16,8 +16,11 @@
  *         then close/free the parent's handles without hanging;
  *   leading: as warm, while a parent thread waits in lbc_cq_poll for its async calls
  *         and so runs the parent channel's I/O itself (the leader) when forked.
+ *   stream leading: as leading, while a parent thread waits in a blocking
+ *         lbc_call_recv on a stream without a queue (the receiver leads).
  * Every child also makes an lbc_unary_async call on its own channel and queue,
- * polled with a timeout (the child's poller leads its own channel's loop).
+ * polled with a timeout (the child's poller leads its own channel's loop), and a
+ * streaming call with a blocking lbc_call_recv (the child's receiver leads).
  *
  * Prints "N passed, M failed" and exits 1 if anything failed.
  */
@@ -106,6 +109,34 @@ static int own_async_call(void) {
   return ok;
 }
 
+/* One EchoStream call on `ch` without a queue: send "x" and half-close, then a
+ * blocking recv (the waiting thread leads the loop). 1 when it echoed and ended OK. */
+static int stream_round(lbc_channel *ch) {
+  lbc_call *call = NULL;
+  void *m = NULL;
+  size_t len = 0;
+  int status = -1;
+  if (lbc_call_start(ch, "/lbtest.Test/EchoStream", NULL, 5000, NULL, NULL, &call) != LBC_OK) return 0;
+  int ok = lbc_call_send(call, "x", 1, 1, 5000) == LBC_OK && lbc_call_recv(call, 5000, &m, &len) == LBC_OK &&
+           len > 2 && memcmp((char *)m + len - 2, ":x", 2) == 0;
+  lbc_free(m);
+  m = NULL;
+  ok = ok && lbc_call_recv(call, 5000, &m, &len) == LBC_END;
+  ok = ok && lbc_call_finish(call, 5000, &status, NULL, NULL) == LBC_OK && status == 0;
+  lbc_call_free(call);
+  return ok;
+}
+
+/* A streaming call with a blocking recv on a fresh channel must succeed. */
+static int own_stream_call(void) {
+  lbc_channel *ch = NULL;
+  if (lbc_channel_open(g_target, NULL, &ch) != LBC_OK) return 0;
+  int ok = stream_round(ch) && stream_round(ch);
+  if (!ok) fprintf(stderr, "child %d: stream call failed: %s\n", (int)getpid(), lbc_last_errmsg());
+  lbc_channel_close(ch);
+  return ok;
+}
+
 /* rc must be LBC_ERR_FORKED with a message naming the parent's pid. */
 static void require_forked(int rc, const char *what, const char *message) {
   char want[64];
@@ -139,6 +170,7 @@ static void child(void) {
   }
   CHILD_REQUIRE(own_channel_call(), 4, "a call on the child's own channel failed");
   CHILD_REQUIRE(own_async_call(), 4, "an async call on the child's own channel failed");
+  CHILD_REQUIRE(own_stream_call(), 4, "a streaming call on the child's own channel failed");
   if (g_parent_ch) {
     /* Forgotten, not torn down (the parent's I/O thread does not exist here): must return. */
     lbc_call_free(g_parent_call);
@@ -194,6 +226,19 @@ static void *lead_thread(void *arg) {
   return NULL;
 }
 
+/* The parent's leading receiver: blocking streams, one at a time. */
+static volatile int g_stream_stop;
+static int g_stream_rounds, g_stream_failed;
+
+static void *stream_lead_thread(void *arg) {
+  (void)arg;
+  while (!__atomic_load_n(&g_stream_stop, __ATOMIC_RELAXED)) {
+    if (!stream_round(g_parent_ch)) g_stream_failed++;
+    g_stream_rounds++;
+  }
+  return NULL;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: %s TARGET\n", argv[0]);
@@ -243,6 +288,15 @@ int main(int argc, char **argv) {
   CHECK(g_lead_failed == 0 && g_lead_calls > 0, "the parent's poller: %d calls, %d failed", g_lead_calls,
         g_lead_failed);
   lbc_cq_free(g_lead_cq);
+
+  /* stream leading: a parent thread waits in a blocking lbc_call_recv (leading the
+   * channel's loop) while children are forked. */
+  CHECK(pthread_create(&leader, NULL, stream_lead_thread, NULL) == 0, "pthread_create");
+  fork_children("stream leading", 200);
+  __atomic_store_n(&g_stream_stop, 1, __ATOMIC_RELAXED);
+  pthread_join(leader, NULL);
+  CHECK(g_stream_failed == 0 && g_stream_rounds > 0, "the parent's receiver: %d streams, %d failed",
+        g_stream_rounds, g_stream_failed);
   lbc_channel_close(g_parent_ch);
 
   printf("%d passed, %d failed\n", g_passed, g_failed);

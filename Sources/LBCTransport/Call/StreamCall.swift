@@ -1,3 +1,4 @@
+import Glibc
 import LBCCore
 
 /// A call of any shape whose messages move both ways while it runs: the caller
@@ -76,11 +77,24 @@ package final class StreamCall: Call, @unchecked Sendable {
     private var publishedHeaders: Metadata?
     /// `detach()` was called: post nothing more.
     private var detached = false
+    /// The thread polling `ledLoop` while it waits on this call (0: none).
+    private var leaderThread: UInt64 = 0
+    /// Waiters following `ledLoop` (counted there as followers), and the round a
+    /// wake-up of the waiters ends (see `kick`).
+    private var followerCount = 0
+    private var followerRound: UInt64 = 0
     /// Every request byte sent so far is still in `outbound` (its `retaining`), so the
     /// call can be sent again (a retry, or a transparent retry after REFUSED_STREAM).
     /// Cleared for good when the response headers arrive or the request outgrows
     /// `retryBufferLimit` (gRFC A6: the call is committed).
     private var retaining: Bool { outbound.retaining }
+    /// The loop the call's waiting callers lead while they wait (``LoopLeadership``:
+    /// a queued call): set by `Channel.start` before the call enters the loop for a
+    /// stream without a queue, or on the loop thread once the queue is to get only
+    /// the end event (`setPostedEvents`); nil otherwise.
+    private var ledLoop: EventLoop?
+    /// The switch to a led call was asked for (`setPostedEvents`).
+    private var ledRequested = false
 
     package init(channel: Channel, method: String, metadata: Metadata, timeoutMs: Int64?,
                  queue: CompletionQueue?, tag: UInt) {
@@ -114,7 +128,7 @@ package final class StreamCall: Call, @unchecked Sendable {
             if sendClosed { state.unlock(); return .sendClosed }
             if done { state.unlock(); return .finished }
             if hasRoomLocked { break }
-            if !waitLocked(until: deadlineNs) {
+            if !waitLocked(until: deadlineNs, for: { hasRoomLocked || sendClosed || done || detached }) {
                 writableArmed = true
                 state.unlock()
                 return .wouldBlock
@@ -161,7 +175,10 @@ package final class StreamCall: Call, @unchecked Sendable {
                 return .taken
             }
             if done { state.unlock(); return .end }
-            if !waitLocked(until: deadlineNs) { state.unlock(); return .wouldBlock }
+            if !waitLocked(until: deadlineNs, for: { !received.isEmpty || done || detached }) {
+                state.unlock()
+                return .wouldBlock
+            }
         }
     }
 
@@ -199,8 +216,19 @@ package final class StreamCall: Call, @unchecked Sendable {
     }
 
     /// Post only `events` (``Event`` bits) to the queue from now on; `done` always.
+    /// With only `done` (its callers take messages with blocking calls), the call's
+    /// waiting callers lead the loop from now on, as on a stream without a queue.
     package func setPostedEvents(_ events: UInt32) {
-        state.withLock { postedEvents = events | Event.done }
+        state.lock()
+        postedEvents = events | Event.done
+        let lead = events & ~Event.done == 0 && ledLoop == nil && !ledRequested
+        if lead { ledRequested = true }
+        state.unlock()
+        guard lead else { return }
+        owner.loop.submit { [self] in
+            guard let channel, channel.countWaitersAsLeading(self) else { return }  // ended already
+            state.withLock { ledLoop = channel.loop }
+        }
     }
 
     /// The endpoint's address once the stream was opened there.
@@ -213,15 +241,99 @@ package final class StreamCall: Call, @unchecked Sendable {
 
     // MARK: caller-side helpers (lock held)
 
-    /// Wait on the condition; false once `deadline` has passed (nil: no deadline,
-    /// 0: do not wait).
-    fileprivate func waitLocked(until deadline: Int64?) -> Bool {
+    /// Wait until `condition` (checked with the lock held) may hold; false once
+    /// `deadline` has passed without it (nil: no deadline, 0: do not wait). A blocking
+    /// stream's waiter polls the loop meanwhile when nobody else does (`leadLocked`).
+    fileprivate func waitLocked(until deadline: Int64?, for condition: () -> Bool) -> Bool {
         if deadline == 0 { return false }
+        if let loop = ledLoop { return leadLocked(loop, until: deadline, condition) }
+        return waitOnConditionLocked(until: deadline)
+    }
+
+    /// Wait on the condition variable; false once `deadline` has passed.
+    private func waitOnConditionLocked(until deadline: Int64?) -> Bool {
         waiters += 1
         defer { waiters -= 1 }
         if let deadline { return state.wait(untilNs: deadline) }
         state.wait()
         return true
+    }
+
+    /// Wait for `condition` as the loop's leader, or as a follower when another
+    /// thread polls (see ``LoopLeadership``). Lock held on entry and on return
+    /// (released while leading or registering).
+    private func leadLocked(_ loop: EventLoop, until deadline: Int64?, _ condition: () -> Bool) -> Bool {
+        state.unlock()
+        let me = UInt64(pthread_self())
+        var round: UInt64 = 0
+        let wait = loop.leadForQueue(
+            until: { state.withLock { condition() } },
+            deadlineNs: deadline,
+            isReady: { state.withLock { condition() } },
+            registerFollower: {
+                state.withLock {
+                    followerCount += 1
+                    round = followerRound
+                }
+            },
+            began: { state.withLock { leaderThread = me } },
+            leaving: {
+                state.withLock {
+                    leaderThread = 0
+                    return condition()
+                }
+            })
+        state.lock()
+        switch wait {
+        case .led, .ready:
+            break
+        case .wait:
+            if !condition() { _ = waitOnConditionLocked(until: deadline) }
+        case .follow:
+            if !condition() { _ = waitOnConditionLocked(until: deadline) }
+            state.unlock()
+            loop.endQueueFollowing(returned: false) {
+                state.withLock {
+                    guard round == followerRound, followerCount > 0 else { return 0 }
+                    followerCount -= 1
+                    return 1
+                }
+            }
+            state.lock()
+        }
+        if condition() { return true }
+        guard let deadline else { return true }
+        return EventLoop.now() < deadline
+    }
+
+    /// Lock held: a waiter must be told from outside the lock (``kick()``): followers
+    /// are registered, or a thread other than this one leads the loop for the call.
+    private func mustKickLocked() -> Bool {
+        guard ledLoop != nil else { return false }
+        if followerCount > 0 { return true }
+        return leaderThread != 0 && pthread_equal(pthread_t(leaderThread), pthread_self()) == 0
+    }
+
+    /// Lock not held: end the followers' registration (they wake on the condition)
+    /// and wake the thread leading the loop for this call if it is not this one (it
+    /// sleeps in epoll_wait, and rechecks what it waits for when woken).
+    private func kick() {
+        let (loop, wakeLeader, release) = state.withLock {
+            (ledLoop, leaderThread != 0 && pthread_equal(pthread_t(leaderThread), pthread_self()) == 0,
+             followerCount > 0)
+        }
+        guard let loop else { return }
+        if wakeLeader { loop.wakePoller() }
+        if release {
+            loop.endQueueFollowing(returned: true) {
+                state.withLock {
+                    let n = followerCount
+                    followerCount = 0
+                    followerRound &+= 1
+                    return n
+                }
+            }
+        }
     }
 
     private func resumeLocked() -> Bool {
@@ -239,7 +351,10 @@ package final class StreamCall: Call, @unchecked Sendable {
     }
 
     private func submitTask() {
-        if owner.loop.execute(self) { return }
+        let loop = owner.loop
+        // Without a queue the call is led from its start (`bindQueue`).
+        let led = queue == nil || state.withLock { ledLoop != nil }
+        if led ? loop.executeForLedCall(self) : loop.execute(self) { return }
         // The loop has stopped: its shutdown finishes every call it has admitted, and
         // a task is only ever asked for after admission (the start task is queued
         // from the beginning), so there is nothing left to do here.
@@ -258,7 +373,9 @@ package final class StreamCall: Call, @unchecked Sendable {
         queuedWireBytes = 0
         outbound.removeAll()
         eventFlags = 0
+        let mustKick = mustKickLocked()
         state.unlock()
+        if mustKick { kick() }
         cancel()
         // A poll that took this call's item before the flags were cleared fills its
         // event under the queue's take lock: once that is free, no event of this call
@@ -326,7 +443,9 @@ package final class StreamCall: Call, @unchecked Sendable {
             publishedHeaders = headers
             notifyLocked(Event.headers)
         }
+        let mustKick = mustKickLocked()
         state.unlock()
+        if mustKick { kick() }
     }
 
     /// The response headers, once `waitForHeaders` returned true (empty when the call
@@ -336,14 +455,18 @@ package final class StreamCall: Call, @unchecked Sendable {
     override func readBody(into buffer: UnsafeMutablePointer<UInt8>, length: Int,
                            flags: UnsafeMutablePointer<UInt32>) -> Int {
         state.lock()
-        defer { state.unlock() }
+        var mustKick = false
+        defer {
+            state.unlock()
+            if mustKick { kick() }
+        }
         let n = outbound.available(upTo: length)
         let last = n == outbound.pending
         if n >= WriteQueue.copyBelow {
             flags.pointee |= NGHTTP2DataFlags.noCopy
         } else if n > 0 {
             outbound.copy(n, into: UnsafeMutableRawPointer(buffer))
-            notifyWritableLocked()
+            if notifyWritableLocked() { mustKick = mustKickLocked() }
         }
         if last && sendClosed {
             flags.pointee |= NGHTTP2DataFlags.eof
@@ -366,8 +489,10 @@ package final class StreamCall: Call, @unchecked Sendable {
         queue.append(copying: header)
         outbound.take(count, into: &queue)
         let wake = notifyWritableLocked(broadcast: false)
+        let mustKick = wake && mustKickLocked()
         state.unlock()
         if wake { state.broadcast() }
+        if mustKick { kick() }
         return true
     }
 
@@ -412,8 +537,10 @@ package final class StreamCall: Call, @unchecked Sendable {
         received.append(message)
         queuedWireBytes += message.count + 5
         let wake = postLocked(Event.readable)
+        let mustKick = mustKickLocked()
         state.unlock()
         if wake { state.broadcast() }
+        if mustKick { kick() }
     }
 
     /// Note `received` new bytes and return window for every received byte not
@@ -455,7 +582,16 @@ package final class StreamCall: Call, @unchecked Sendable {
         if writableArmed { flags |= Event.writable; writableArmed = false }
         if !headersReady { flags |= Event.headers; headersReady = true; publishedHeaders = Metadata() }
         notifyLocked(flags)
+        let mustKick = mustKickLocked()
         state.unlock()
+        if mustKick { kick() }
+    }
+
+    /// A blocking stream (no queue): its waiting callers may lead `loop`.
+    override func bindQueue(to loop: EventLoop) -> Bool {
+        guard queue == nil else { return false }
+        state.withLock { ledLoop = loop }
+        return true
     }
 }
 
@@ -465,7 +601,7 @@ extension Lock {
         lock()
         defer { unlock() }
         while !condition() {
-            if !owner.waitLocked(until: deadline) { return condition() }
+            if !owner.waitLocked(until: deadline, for: condition) { return condition() }
         }
         return true
     }

@@ -104,6 +104,19 @@ extension Channel {
         }
     }
 
+    /// A call counted as waiterless whose waiting callers may lead the loop from now
+    /// on (a stream whose queue gets only its end event): count it as a queued call
+    /// (``LoopLeadership``). False when it is not (it ended, or is led already).
+    /// Loop thread.
+    func countWaitersAsLeading(_ call: Call) -> Bool {
+        guard call.waiterless else { return false }
+        call.queuedForPoller = true
+        loop.noteQueuedCall(started: true)
+        call.waiterless = false
+        loop.noteWaiterlessCall(started: false)
+        return true
+    }
+
     /// Finish `call` once: update counters, cancel its deadline, wake its caller.
     func finish(_ call: Call, _ status: StatusCode, _ message: String) {
         guard call.machine.finish() else { return }

@@ -139,6 +139,20 @@ package final class EventLoop: @unchecked Sendable {
         runInline(thenLead: true) { task.runOnLoop() } || submit(task)
     }
 
+    /// `execute` for work of a call whose waiter may lead (a blocking stream's send or
+    /// window update): when it ran inline, the parked I/O thread is resumed only if
+    /// nobody polls and no waiter is expected back (``LoopLeadership/ledCallWork()``).
+    package func executeForLedCall(_ task: LoopTask) -> Bool {
+        if runInline(thenLead: true, { task.runOnLoop() }) {
+            leadLock.lock()
+            let unpark = leadership.ledCallWork()
+            leadLock.unlock()
+            if unpark { leadLock.broadcast() }
+            return true
+        }
+        return submit(task)
+    }
+
     /// A call no blocking caller waits for started (true) or ended (false): the I/O
     /// thread does not park while one is in flight. Any thread.
     package func noteWaiterlessCall(started: Bool) {

@@ -39,6 +39,22 @@
 ///   by then. A poller leaving after a timeout, a close or a stop is not expected
 ///   back: the I/O thread resumes at once when queued calls are still in flight.
 ///
+/// Blocking streams (a streaming call without a completion queue, or whose queue
+/// gets only its end event, `lbc_call_set_events(call, 0)`, from then on; its
+/// caller waits in `lbc_call_recv`, a blocking `lbc_call_send`, `lbc_call_headers`
+/// or `lbc_call_finish`):
+/// - They count as queued calls (`queuedCalls`), not waiterless ones, from their
+///   start to their end: the thread that waits on one leads (`pollerAsksToLead`)
+///   until what it waits for happened (a message, room, the headers, the end), the
+///   call was freed, its timeout passed or the loop stops; it follows (counted in
+///   `followers` until the call wakes its waiters) when another thread polls.
+/// - A waiter whose wait ended with what it waited for is expected back
+///   (`pollerExpected`), as a completion-queue poller with items is: work its next
+///   send or window update runs inline (`ledCallWork`) does not resume the parked
+///   I/O thread, which resumes at its park deadline if nobody leads by then.
+/// - Whoever ends a leader's wait from another thread (a cancel or free, a close, a
+///   message delivered by inline work) wakes the polling thread (the eventfd).
+///
 /// All methods are called under the loop's leadership lock.
 package struct LoopLeadership: Sendable {
     /// The I/O thread polls (or runs its iteration); false while it is parked.
@@ -120,6 +136,14 @@ package struct LoopLeadership: Sendable {
     package mutating func queuedCall(started: Bool) -> Bool {
         queuedCalls += started ? 1 : -1
         guard started, !pollerExpected else { return false }
+        return needPoller()
+    }
+
+    /// Work for a call whose waiter may lead (a queued call, a blocking stream) ran
+    /// inline and expects answers: true when the parked I/O thread must resume now
+    /// (nobody polls and no waiter is expected back to lead for it).
+    package mutating func ledCallWork() -> Bool {
+        guard !pollerExpected else { return false }
         return needPoller()
     }
 
