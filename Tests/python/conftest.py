@@ -169,6 +169,22 @@ def backends(gen_dir):
 
 
 @pytest.fixture
+def open_channel(lbchannel):
+    """``open_channel(target, **options)`` → an ``lbchannel.Channel``, closed after the test
+    (each close bounded to 10 s, so a hung close fails the test instead of the run)."""
+    channels = []
+
+    def make(target, **options):
+        ch = lbchannel.Channel(target, **options)
+        channels.append(ch)
+        return ch
+
+    yield make
+    for ch in channels:
+        lbtest_support.run_with_timeout(ch.close, 10)
+
+
+@pytest.fixture
 def fresh_backends(gen_dir):
     """Three backends private to one test (may be killed, terminated, restarted)."""
     bs = BackendSet(gen_dir).start()

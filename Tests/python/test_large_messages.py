@@ -93,20 +93,6 @@ class SlowProxy:
             s.close()
 
 
-@pytest.fixture
-def open_channel(lbchannel):
-    channels = []
-
-    def make(target, **options):
-        ch = lbchannel.Channel(target, **options)
-        channels.append(ch)
-        return ch
-
-    yield make
-    for ch in channels:
-        ch.close()
-
-
 def test_unary_echo_of_large_messages_is_byte_exact(backends, open_channel):
     ch = open_channel(backends.target, lb_policy="round_robin", max_receive_message_size=8 << 20)
     for i, size in enumerate(SIZES):

@@ -9,27 +9,13 @@ import time
 import h2.errors
 import pytest
 
-from lbtest_support import run_with_timeout, wait_all_ready
+from lbtest_support import wait_all_ready
 from rawh2_server import RESPONSE_HEADERS, RawH2Server, grpc_frame
 
 ECHO = "/lbtest.Test/Echo"
 FAIL = "/lbtest.Test/Fail"
 SLEEP = "/lbtest.Test/Sleep"
 WHOAMI = "/lbtest.Test/Whoami"
-
-
-@pytest.fixture
-def open_channel(lbchannel):
-    channels = []
-
-    def make(target, **options):
-        ch = lbchannel.Channel(target, **options)
-        channels.append(ch)
-        return ch
-
-    yield make
-    for ch in channels:
-        run_with_timeout(ch.close, 10)
 
 
 def _target(backends):

@@ -56,21 +56,16 @@ def make_server():
 
 
 @pytest.fixture
-def open_channel(lbchannel):
-    """``open_channel(target, **options)`` → a Channel with a quick connection backoff (closed after the test)."""
-    channels = []
+def open_channel(open_channel):
+    """conftest's ``open_channel`` with a quick connection backoff."""
 
     def make(target, **options):
         options.setdefault("backoff_initial_ms", 100)
         options.setdefault("backoff_jitter", 0)
         options.setdefault("backoff_max_ms", 400)
-        ch = lbchannel.Channel(target, **options)
-        channels.append(ch)
-        return ch
+        return open_channel(target, **options)
 
-    yield make
-    for ch in channels:
-        run_with_timeout(ch.close, 10)
+    return make
 
 
 class Outcome:

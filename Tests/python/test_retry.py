@@ -12,7 +12,7 @@ import time
 import h2.errors
 import pytest
 
-from lbtest_support import run_with_timeout, wait_all_ready
+from lbtest_support import wait_all_ready
 from rawh2_server import RESPONSE_HEADERS, RawH2Server, grpc_frame
 
 WHOAMI = "/lbtest.Test/Whoami"
@@ -22,20 +22,6 @@ ECHO_STREAM = "/lbtest.Test/EchoStream"
 
 RETRY = dict(retry_max_attempts=3, retry_initial_backoff_ms=5, retry_max_backoff_ms=20,
              retry_status_codes="UNAVAILABLE")
-
-
-@pytest.fixture
-def open_channel(lbchannel):
-    channels = []
-
-    def make(target, **options):
-        ch = lbchannel.Channel(target, **options)
-        channels.append(ch)
-        return ch
-
-    yield make
-    for ch in channels:
-        run_with_timeout(ch.close, 10)
 
 
 def _target(backends):
