@@ -8,7 +8,8 @@ import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 from . import _callbacks, _metadata, _native, _service_config
-from ._call import Buffer, CompletionQueue, EventPump, NativeCall, call_from_response, request_bytes
+from ._call import Buffer, NativeCall, call_from_response, request_bytes
+from ._events import CompletionQueue, EventPump
 from ._call import timeout_ms as _timeout_ms
 from ._callbacks import LogFn, LookupFn
 from ._errors import CallFinishedError, ClosedError, ErrorCode, SendClosedError, _check

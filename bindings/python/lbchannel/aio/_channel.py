@@ -7,7 +7,8 @@ from typing import (TYPE_CHECKING, Any, Callable, Dict, Generic, Iterable, List,
                     TypeVar, Union)
 
 from .. import _native
-from .._call import CompletionQueue, NativeCall, serialize
+from .._call import NativeCall, serialize
+from .._events import CompletionQueue
 from .._callbacks import LogFn, LookupFn
 from .._channel import Channel as _SyncChannel
 from .._errors import CallFinishedError, ClosedError, ErrorCode, MessageTooLargeError, SendClosedError
