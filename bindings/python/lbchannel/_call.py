@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, Type, Ty
 
 from . import _metadata, _native
 from ._grpc import MetadataTuple
-from ._status import LOCALLY_CANCELLED, Call, RpcError, StatusCode
-from ._errors import CallFinishedError, ErrorCode, WouldBlockError, _check, _decode, error_for
+from ._status import LOCALLY_CANCELLED, REQUEST_SERIALIZATION_FAILED, Call, RpcError, StatusCode
+from ._errors import (CallFinishedError, ErrorCode, MessageTooLargeError, SendClosedError, WouldBlockError, _check,
+                      _decode, error_for)
 
 if TYPE_CHECKING:
     from ._events import CompletionQueue
@@ -419,6 +420,33 @@ class NativeCall:
         _in_slices(lambda step: True if self.send(data, end, step) else NOT_YET, timeout,
                    "no room to send before the timeout", "lbc_call_send")
 
+    def encode(self, serializer: Optional[Callable[[Any], bytes]], request: Any) -> Optional[bytes]:
+        """``request`` serialized; None once the serializer raised (the call then ends
+        INTERNAL "Exception serializing request!", as in grpcio)."""
+        try:
+            return serialize(serializer, request)
+        except Exception as exc:
+            self.fail_locally(StatusCode.INTERNAL, REQUEST_SERIALIZATION_FAILED, exc)
+            return None
+
+    def too_large(self, exc: MessageTooLargeError) -> None:
+        """A request above ``max_send_message_size``: the call ends RESOURCE_EXHAUSTED (an RPC
+        outcome in grpcio)."""
+        self.fail_locally(StatusCode.RESOURCE_EXHAUSTED, exc.message or str(exc), exc)
+
+    def send_request(self, data: Optional[bytes], end: bool = False) -> bool:
+        """Send a request of the grpc.Channel interface (waiting for room); False, with
+        nothing sent, when ``data`` is None or the call has ended (:meth:`too_large` included)."""
+        try:
+            if data is not None:
+                self.send_blocking(data, end)
+                return True
+        except (CallFinishedError, SendClosedError):
+            pass
+        except MessageTooLargeError as exc:
+            self.too_large(exc)
+        return False
+
     def close_send(self) -> None:
         handle = self._enter()
         if handle is None:
@@ -463,11 +491,16 @@ class NativeCall:
             self._leave()
 
     def recv_blocking(self, timeout: Optional[float] = None) -> Optional[bytes]:
-        """Next message (bytes) or None at the end; WouldBlockError after ``timeout`` seconds."""
+        """Next message (bytes) or None at the end; WouldBlockError after ``timeout`` seconds.
+        Ctrl-C (KeyboardInterrupt) while waiting cancels the call."""
         def attempt(step: int) -> Union[Optional[bytes], NotYet]:
             kind, data = self.recv(step)
             return data if kind == MSG else None if kind == END else NOT_YET
-        return _in_slices(attempt, timeout, "no message before the timeout", "lbc_call_recv")
+        try:
+            return _in_slices(attempt, timeout, "no message before the timeout", "lbc_call_recv")
+        except KeyboardInterrupt:  # Ctrl-C while waiting for a message ends the call
+            self.cancel()
+            raise
 
     def headers(self, timeout_ms_value: int) -> Optional[MetadataTuple]:
         """Response headers (a tuple) once they arrived, else None (``()`` once freed without them)."""

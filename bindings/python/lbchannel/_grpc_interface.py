@@ -11,28 +11,50 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, Union
+from typing import Any, Callable, Generic, List, Optional, Tuple, Type, TypeVar, Union
 
 from . import _native
 from ._call import call_from_response, remaining, request_bytes, run_callback
 from ._errors import MessageTooLargeError
 from ._grpc import (CallCredentials, CallFutureBase, Compression, FutureCancelledError, FutureTimeoutError,
                     MetadataArg, MetadataTuple, PublicCode, Req, Resp, UnaryUnaryBase)
-from ._status import LOCALLY_CANCELLED, Call, RpcError, StatusCode
+from ._status import (LOCALLY_CANCELLED, REQUEST_SERIALIZATION_FAILED, RESPONSE_DESERIALIZATION_FAILED, Call, RpcError,
+                      StatusCode)
 
-if TYPE_CHECKING:
-    from ._channel import Channel
+E = TypeVar("E", bound=RpcError)
 
 
-class UnaryUnaryMultiCallable(UnaryUnaryBase[Req, Resp]):
-    """A unary method of a :class:`lbchannel.Channel` (``grpc.UnaryUnaryMultiCallable``).
+def no_credentials(credentials: Optional[CallCredentials]) -> None:
+    if credentials is not None:
+        raise NotImplementedError("per-call credentials are not supported by lbchannel")
 
-    ``credentials`` must be None (per-call credentials are not supported);
-    ``wait_for_ready`` and ``compression`` are accepted for compatibility and
-    ignored — wait-for-ready is a channel option (``wait_for_ready=True``).
-    """
 
-    def __init__(self, channel: Channel, method: str, request_serializer: Optional[Callable[[Req], bytes]],
+def unary_outcome(deserialize: Optional[Callable[[bytes], Resp]],
+                  error: Type[E]) -> Callable[[Call], Tuple[Resp, Call]]:
+    """The ``(response, call)`` of a finished unary call, or its ``error`` raised (INTERNAL
+    "Exception deserializing response!" when the deserializer raises, as in grpcio)."""
+    def outcome(call: Call) -> Tuple[Resp, Call]:
+        if call._status != 0:
+            raise error.from_call(call)
+        if deserialize is None:
+            return call._response, call  # type: ignore[return-value]  # bytes: no deserializer
+        try:
+            return deserialize(call._response), call
+        except Exception as exc:
+            failure = error(StatusCode.INTERNAL, RESPONSE_DESERIALIZATION_FAILED, call._initial, call._trailing,
+                            call._peer)
+            failure._attempt_peers = call._attempt_peers
+            raise failure from exc
+    return outcome
+
+
+class MultiCallable(Generic[Req, Resp]):
+    """What every multi-callable (sync and aio, any shape) holds."""
+
+    #: The error a failing request serializer raises.
+    _error: Type[RpcError] = RpcError
+
+    def __init__(self, channel: Any, method: str, request_serializer: Optional[Callable[[Req], bytes]],
                  response_deserializer: Optional[Callable[[bytes], Resp]]) -> None:
         self._channel = channel
         self._method = method
@@ -40,26 +62,23 @@ class UnaryUnaryMultiCallable(UnaryUnaryBase[Req, Resp]):
         self._deserialize = response_deserializer
 
     def _payload(self, request: Req, credentials: Optional[CallCredentials]) -> bytes:
-        if credentials is not None:
-            raise NotImplementedError("per-call credentials are not supported by lbchannel")
+        """The request serialized; raises :attr:`_error` INTERNAL "Exception serializing request!"."""
+        no_credentials(credentials)
         if self._serialize is None:
-            return request  # type: ignore[return-value]  # bytes-like: Channel._invoke takes it as it is
+            return request_bytes(request)  # type: ignore[arg-type]  # bytes-like: no serializer
         try:
             return self._serialize(request)
         except Exception as exc:
-            raise RpcError(StatusCode.INTERNAL, "Exception serializing request! (%s)" % exc) from exc
+            raise self._error(StatusCode.INTERNAL, REQUEST_SERIALIZATION_FAILED) from exc
 
-    def _outcome(self, call: Call) -> Tuple[Resp, Call]:
-        """``(response, call)`` of a finished call; raises its RpcError."""
-        if call._status != 0:
-            raise RpcError.from_call(call)
-        if self._deserialize is None:
-            return call._response, call  # type: ignore[return-value]  # bytes: no deserializer
-        try:
-            return self._deserialize(call._response), call
-        except Exception as exc:
-            raise RpcError(StatusCode.INTERNAL, "Exception deserializing response! (%s)" % exc,
-                           call._initial, call._trailing, call._peer) from exc
+
+class UnaryUnaryMultiCallable(MultiCallable[Req, Resp], UnaryUnaryBase[Req, Resp]):
+    """A unary method of a :class:`lbchannel.Channel` (``grpc.UnaryUnaryMultiCallable``).
+
+    ``credentials`` must be None (per-call credentials are not supported);
+    ``wait_for_ready`` and ``compression`` are accepted for compatibility and
+    ignored — wait-for-ready is a channel option (``wait_for_ready=True``).
+    """
 
     def _blocking(self, request: Req, timeout: Optional[float], metadata: MetadataArg,
                   credentials: Optional[CallCredentials]) -> Tuple[Resp, Call]:
@@ -69,7 +88,7 @@ class UnaryUnaryMultiCallable(UnaryUnaryBase[Req, Resp]):
         except MessageTooLargeError as exc:
             # grpcio reports an oversized request as an RPC outcome.
             raise RpcError(StatusCode.RESOURCE_EXHAUSTED, exc.message or str(exc)) from exc
-        return self._outcome(call)
+        return unary_outcome(self._deserialize, RpcError)(call)
 
     def __call__(self, request: Req, timeout: Optional[float] = None, metadata: MetadataArg = None,
                  credentials: Optional[CallCredentials] = None, wait_for_ready: Optional[bool] = None,
@@ -94,9 +113,9 @@ class UnaryUnaryMultiCallable(UnaryUnaryBase[Req, Resp]):
         Its result arrives on the channel's event thread; ``cancel()`` ends
         the RPC on the wire (the server sees RST_STREAM).
         """
-        future: CallFuture[Resp] = CallFuture(timeout, self._outcome)
+        future: CallFuture[Resp] = CallFuture(timeout, unary_outcome(self._deserialize, RpcError))
         try:
-            payload = request_bytes(self._payload(request, credentials))
+            payload = self._payload(request, credentials)
             future.started(self._channel._start_unary(self._method, payload, timeout, metadata, future))
         except RpcError as exc:
             future.failed(exc)

@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, Optional, Tuple
+from typing import Any, Callable, Iterator, Optional, Tuple
 
-from ._call import Buffer, NativeCall, Status, remaining, request_bytes, run_callback, serialize
-from ._errors import CallFinishedError, MessageTooLargeError, SendClosedError
+from ._call import Buffer, NativeCall, Status, remaining, request_bytes, run_callback
 from ._grpc import (CallCredentials, CallFutureBase, CallIteratorBase, Compression, FutureTimeoutError, MetadataArg,
                     MetadataTuple, PublicCode, Req, Resp, StreamStreamBase, StreamUnaryBase, UnaryStreamBase)
-from ._status import (NO_RESPONSE, REQUEST_ITERATION_FAILED, REQUEST_SERIALIZATION_FAILED,
-                      RESPONSE_DESERIALIZATION_FAILED, Call, RpcError, StatusCode, describe, lbc_code, public_code)
-
-if TYPE_CHECKING:
-    from ._channel import Channel
+from ._grpc_interface import MultiCallable, no_credentials
+from ._status import (NO_RESPONSE, REQUEST_ITERATION_FAILED, RESPONSE_DESERIALIZATION_FAILED, RpcError, StatusCode,
+                      describe, lbc_code, public_code)
 
 
 def consume_requests(native: NativeCall, iterator: Iterator[Any], serializer: Optional[Callable[[Any], bytes]]) -> None:
@@ -37,19 +34,7 @@ def consume_requests(native: NativeCall, iterator: Iterator[Any], serializer: Op
     """
     try:
         for request in iterator:
-            if native.done or not native.alive:
-                return
-            try:
-                data = serialize(serializer, request)
-            except Exception as exc:
-                native.fail_locally(StatusCode.INTERNAL, REQUEST_SERIALIZATION_FAILED, exc)
-                return
-            try:
-                native.send_blocking(data)
-            except (CallFinishedError, SendClosedError):
-                return
-            except MessageTooLargeError as exc:
-                native.fail_locally(StatusCode.RESOURCE_EXHAUSTED, exc.message or str(exc), exc)
+            if native.done or not native.send_request(native.encode(serializer, request)):
                 return
         native.close_send()
     except Exception as exc:
@@ -175,11 +160,7 @@ class StreamingCall(_CallControl, CallIteratorBase[bytes]):  # type: ignore[misc
         """The next message (bytes), or None once the call has ended and every
         message was taken. Raises lbchannel.WouldBlockError (a TimeoutError)
         when nothing arrives within ``timeout`` seconds."""
-        try:
-            data = self._native.recv_blocking(timeout)
-        except KeyboardInterrupt:
-            self._native.cancel()
-            raise
+        data = self._native.recv_blocking(timeout)
         if data is None:
             self._native.wait()
         return data
@@ -267,11 +248,7 @@ class _Rendezvous(_CallControl, RpcError, CallIteratorBase[Resp], CallFutureBase
     def __next__(self) -> Resp:
         if not self._streaming:
             raise TypeError("a call with a single response is not iterable")
-        try:
-            data = self._native.recv_blocking()
-        except KeyboardInterrupt:
-            self._native.cancel()
-            raise
+        data = self._native.recv_blocking()
         if data is None:
             code = self._final()[0]
             self._release()
@@ -295,9 +272,6 @@ class _Rendezvous(_CallControl, RpcError, CallIteratorBase[Resp], CallFutureBase
                     data = self._native.recv_blocking(left)
                 except TimeoutError:
                     raise FutureTimeoutError() from None
-                except KeyboardInterrupt:
-                    self._native.cancel()
-                    raise
                 left = remaining(end_at)
                 if not self._native.wait(left):
                     raise FutureTimeoutError()
@@ -372,26 +346,13 @@ class _Rendezvous(_CallControl, RpcError, CallIteratorBase[Resp], CallFutureBase
         raise TypeError("a running call cannot be pickled")
 
 
-class _StreamingMultiCallable(Generic[Req, Resp]):
-    def __init__(self, channel: Channel, method: str, request_serializer: Optional[Callable[[Req], bytes]],
-                 response_deserializer: Optional[Callable[[bytes], Resp]]) -> None:
-        self._channel = channel
-        self._method = method
-        self._serialize = request_serializer
-        self._deserialize = response_deserializer
-
-    def _start(self, timeout: Optional[float], metadata: MetadataArg,
-               credentials: Optional[CallCredentials]) -> NativeCall:
-        if credentials is not None:
-            raise NotImplementedError("per-call credentials are not supported by lbchannel")
-        return self._channel._start_native_call(self._method, metadata, timeout)
-
+class _StreamingMultiCallable(MultiCallable[Req, Resp]):
     def _with_requests(self, request_iterator: Iterator[Req], timeout: Optional[float], metadata: MetadataArg,
                        credentials: Optional[CallCredentials], streaming_response: bool) -> _Rendezvous[Resp]:
-        native = self._start(timeout, metadata, credentials)
-        call = _Rendezvous(native, self._deserialize, streaming_response)
+        no_credentials(credentials)
+        native = self._channel._start_native_call(self._method, metadata, timeout)
         start_consumer(native, request_iterator, self._serialize)
-        return call
+        return _Rendezvous(native, self._deserialize, streaming_response)
 
 
 class UnaryStreamMultiCallable(_StreamingMultiCallable[Req, Resp], UnaryStreamBase[Req, Resp]):
@@ -403,22 +364,14 @@ class UnaryStreamMultiCallable(_StreamingMultiCallable[Req, Resp], UnaryStreamBa
         """Start the RPC; return a call object that is an iterator of responses,
         a ``grpc.Call`` and a ``grpc.Future`` (iteration raises it, as a
         ``grpc.RpcError``, if the RPC fails)."""
+        data = self._payload(request, credentials)
+        native = self._channel._start_native_call(self._method, metadata, timeout)
         try:
-            data = serialize(self._serialize, request)
-        except Exception as exc:
-            raise RpcError(StatusCode.INTERNAL, REQUEST_SERIALIZATION_FAILED) from exc
-        native = self._start(timeout, metadata, credentials)
-        call = _Rendezvous(native, self._deserialize, True)
-        try:
-            native.send_blocking(data, end=True)
-        except (CallFinishedError, SendClosedError):
-            pass  # the call already ended: its status tells why
-        except MessageTooLargeError as exc:
-            native.fail_locally(StatusCode.RESOURCE_EXHAUSTED, exc.message or str(exc), exc)
+            native.send_request(data, end=True)  # False: the call already ended; its status tells why
         except BaseException:
             native.free()
             raise
-        return call
+        return _Rendezvous(native, self._deserialize, True)
 
 
 class StreamUnaryMultiCallable(_StreamingMultiCallable[Req, Resp], StreamUnaryBase[Req, Resp]):

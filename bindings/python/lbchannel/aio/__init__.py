@@ -26,7 +26,7 @@ that first uses it.
 
 from .._grpc import EOF
 from ._channel import Channel
-from ._common import AioRpcError
+from ._unary import AioRpcError
 from ._stream import StreamStreamCall, StreamUnaryCall, UnaryStreamCall
 from ._unary import UnaryUnaryCall
 from ._tls import insecure_channel, secure_channel

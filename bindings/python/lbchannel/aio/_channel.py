@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from typing import (TYPE_CHECKING, Any, Callable, Dict, Generic, Iterable, List, Optional, Sequence, Set, Tuple,
-                    TypeVar, Union)
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Type, TypeVar,
+                    Union)
 
 from .. import _native
-from .._call import NativeCall, serialize
+from .._call import NativeCall, _logger, request_bytes
 from .._events import CompletionQueue
 from .._callbacks import LogFn, LookupFn
 from .._channel import Channel as _SyncChannel
-from .._errors import CallFinishedError, ClosedError, ErrorCode, MessageTooLargeError, SendClosedError
+from .._errors import ClosedError, ErrorCode
 from .._grpc import (AioChannelBase, AioStreamStreamBase, AioStreamUnaryBase, AioUnaryStreamBase, AioUnaryUnaryBase,
                      CallCredentials, ClientInterceptor, Compression, Connectivity, MetadataArg, Req, Resp,
                      connectivity)
+from .._grpc_interface import CallFuture, MultiCallable, no_credentials
 from .._options import ChannelOptions
-from .._status import REQUEST_SERIALIZATION_FAILED, StatusCode
+from .._status import StatusCode
 from . import _interceptor
-from ._common import _MAX_BATCHES, _error, _logger
 from ._stream import RequestIterator, StreamStreamCall, StreamUnaryCall, UnaryStreamCall, _CallCore, _StreamCallBase
-from ._unary import UnaryUnaryCall
+from ._unary import AioRpcError, UnaryUnaryCall
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -29,32 +29,23 @@ _C = TypeVar("_C", bound=_StreamCallBase[Any, Any])
 Serializer = Optional[Callable[[Req], bytes]]
 Deserializer = Optional[Callable[[bytes], Resp]]
 
+#: Longest run of lbc_cq_poll batches per readable callback before yielding to the loop.
+_MAX_BATCHES = 16
+
 # ---------------------------------------------------------------------------
 # Multi-callables
 # ---------------------------------------------------------------------------
 
 
-class _MultiCallable(Generic[Req, Resp]):
-    def __init__(self, channel: Channel, method: str, request_serializer: Serializer[Req],
-                 response_deserializer: Deserializer[Resp]) -> None:
-        self._channel = channel
-        self._method = method
-        self._serialize = request_serializer
-        self._deserialize = response_deserializer
+class _MultiCallable(MultiCallable[Req, Resp]):
+    _error = AioRpcError
+    _channel: Channel
 
-    @staticmethod
-    def _check_credentials(credentials: Optional[CallCredentials]) -> None:
-        if credentials is not None:
-            raise NotImplementedError("per-call credentials are not supported by lbchannel")
-
-    def _start(self, timeout: Optional[float], metadata: MetadataArg,
-               credentials: Optional[CallCredentials]) -> _CallCore:
-        self._check_credentials(credentials)
-        return self._channel._start_call(self._method, metadata, timeout)
-
-    @staticmethod
-    def _with_requests(call: _C, request_iterator: Optional[RequestIterator[Req]]) -> _C:
-        """``call`` consuming ``request_iterator`` (if any) in a task."""
+    def _stream(self, cls: Type[_C], request_iterator: Optional[RequestIterator[Req]], timeout: Optional[float],
+                metadata: MetadataArg, credentials: Optional[CallCredentials]) -> _C:
+        """A ``cls`` call, consuming ``request_iterator`` (if any) in a task."""
+        no_credentials(credentials)
+        call = cls(self._channel._start_call(self._method, metadata, timeout), self._serialize, self._deserialize)
         if request_iterator is not None:
             call._start_consumer(request_iterator)
         return call
@@ -64,8 +55,7 @@ class UnaryUnaryMultiCallable(_MultiCallable[Req, Resp], AioUnaryUnaryBase[Req, 
     def __call__(self, request: Req, *, timeout: Optional[float] = None, metadata: MetadataArg = None,
                  credentials: Optional[CallCredentials] = None, wait_for_ready: Optional[bool] = None,
                  compression: Optional[Compression] = None) -> UnaryUnaryCall[Req, Resp]:
-        self._check_credentials(credentials)
-        return UnaryUnaryCall(self._channel, self._method, request, metadata, timeout, self._serialize,
+        return UnaryUnaryCall(self._channel, self._method, self._payload(request, credentials), metadata, timeout,
                               self._deserialize)
 
 
@@ -73,20 +63,10 @@ class UnaryStreamMultiCallable(_MultiCallable[Req, Resp], AioUnaryStreamBase[Req
     def __call__(self, request: Req, *, timeout: Optional[float] = None, metadata: MetadataArg = None,
                  credentials: Optional[CallCredentials] = None, wait_for_ready: Optional[bool] = None,
                  compression: Optional[Compression] = None) -> UnaryStreamCall[Req, Resp]:
-        self._check_credentials(credentials)
-        try:
-            data = serialize(self._serialize, request)
-        except Exception as exc:
-            raise _error(StatusCode.INTERNAL, REQUEST_SERIALIZATION_FAILED, cause=exc) from exc
-        core = self._start(timeout, metadata, None)
-        call = UnaryStreamCall(core, self._serialize, self._deserialize)
-        try:
-            core.native.send(data, True, 0)  # the buffer is empty: always accepted
-        except (CallFinishedError, SendClosedError):
-            pass  # ended already: reading reports the status
-        except MessageTooLargeError as exc:
-            core.local_fail(StatusCode.RESOURCE_EXHAUSTED, exc.message or str(exc), exc)
-        core.done_writing = True
+        data = self._payload(request, credentials)
+        call: UnaryStreamCall[Req, Resp] = self._stream(UnaryStreamCall, None, timeout, metadata, None)
+        call._core.native.send_request(data, end=True)  # at once: an empty buffer takes any message
+        call._core.done_writing = True
         return call
 
 
@@ -95,8 +75,7 @@ class StreamUnaryMultiCallable(_MultiCallable[Req, Resp], AioStreamUnaryBase[Req
                  metadata: MetadataArg = None, credentials: Optional[CallCredentials] = None,
                  wait_for_ready: Optional[bool] = None,
                  compression: Optional[Compression] = None) -> StreamUnaryCall[Req, Resp]:
-        return self._with_requests(StreamUnaryCall(self._start(timeout, metadata, credentials), self._serialize,
-                                                   self._deserialize), request_iterator)
+        return self._stream(StreamUnaryCall, request_iterator, timeout, metadata, credentials)
 
 
 class StreamStreamMultiCallable(_MultiCallable[Req, Resp], AioStreamStreamBase[Req, Resp]):
@@ -104,8 +83,7 @@ class StreamStreamMultiCallable(_MultiCallable[Req, Resp], AioStreamStreamBase[R
                  metadata: MetadataArg = None, credentials: Optional[CallCredentials] = None,
                  wait_for_ready: Optional[bool] = None,
                  compression: Optional[Compression] = None) -> StreamStreamCall[Req, Resp]:
-        return self._with_requests(StreamStreamCall(self._start(timeout, metadata, credentials), self._serialize,
-                                                    self._deserialize), request_iterator)
+        return self._stream(StreamStreamCall, request_iterator, timeout, metadata, credentials)
 
 
 _MULTICALLABLES: Dict[str, Any] = {
@@ -185,7 +163,7 @@ class Channel(AioChannelBase):
                 if resp is not None:
                     _native.lbc_response_free(resp)
                 return
-            target._complete(resp)
+            target.complete(resp)
             return
         target = cq.lookup(tag)  # a streaming call's event (they carry no response)
         if target is None:
@@ -232,16 +210,12 @@ class Channel(AioChannelBase):
                 _logger.exception("lbchannel.aio: draining the queue at close failed")
             for tag, target in cq.targets():
                 cq.unregister(tag)
-                if isinstance(target, UnaryUnaryCall):
-                    target._abort(StatusCode.CANCELLED, "channel closed")
+                if isinstance(target, CallFuture):
+                    target.abort()
             for core in list(self._calls):
-                try:
-                    core.native.finish(0)
-                    if not core.native.done:
-                        core.native.fail_locally(StatusCode.CANCELLED, "channel closed")
-                    core.native.free()
-                finally:
-                    core.wake_all()
+                core.native.finish(0)
+                core.native.fail_locally(StatusCode.CANCELLED, "channel closed")
+                core.release()
             self._calls.clear()
             try:
                 if self._loop is not None and not self._loop.is_closed():
@@ -266,12 +240,12 @@ class Channel(AioChannelBase):
     async def unary(self, method: str, request: bytes, timeout: Optional[float] = None,
                     metadata: MetadataArg = None) -> bytes:
         """Run a unary RPC on raw bytes; return the response bytes (raises AioRpcError)."""
-        return await UnaryUnaryCall(self, method, request, metadata, timeout, None, None)
+        return await UnaryUnaryCall(self, method, request_bytes(request), metadata, timeout, None)
 
     async def unary_with_call(self, method: str, request: bytes, timeout: Optional[float] = None,
                               metadata: MetadataArg = None) -> Tuple[bytes, UnaryUnaryCall]:
         """As :meth:`unary`; return ``(response_bytes, call)``."""
-        call: UnaryUnaryCall = UnaryUnaryCall(self, method, request, metadata, timeout, None, None)
+        call: UnaryUnaryCall = UnaryUnaryCall(self, method, request_bytes(request), metadata, timeout, None)
         return await call, call
 
     def stream(self, method: str, metadata: MetadataArg = None, timeout: Optional[float] = None) -> StreamStreamCall:

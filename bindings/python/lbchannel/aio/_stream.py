@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import (TYPE_CHECKING, Any, AsyncIterator, Callable, Generator, Generic, Iterator, List, Optional, Tuple,
-                    TypeVar, Union)
+from typing import (TYPE_CHECKING, Any, AsyncIterator, Callable, Generator, Generic, Iterator, Optional, Tuple, TypeVar,
+                    Union)
 
 from .. import _native
-from .._call import END, MSG, NOT_YET, NativeCall, NotYet, run_callback, serialize
+from .._call import END, MSG, NOT_YET, NativeCall, NotYet, run_callback
 from .._errors import CallFinishedError, MessageTooLargeError, SendClosedError
 from .._grpc import (EOF, AioStreamStreamCallBase, AioStreamUnaryCallBase, AioUnaryStreamCallBase, Metadata,
                      MetadataTuple, PublicCode, Req, Resp, aio_metadata)
-from .._status import (NO_RESPONSE, REQUEST_ITERATION_FAILED, REQUEST_SERIALIZATION_FAILED,
-                       RESPONSE_DESERIALIZATION_FAILED, RpcError, StatusCode, public_code)
-from ._common import _RPC_ALREADY_FINISHED, _RPC_HALF_CLOSED, AioRpcError, _logger
+from .._status import NO_RESPONSE, REQUEST_ITERATION_FAILED, RESPONSE_DESERIALIZATION_FAILED, RpcError, StatusCode, public_code
+from ._unary import AioRpcError
 
 if TYPE_CHECKING:
     from ._channel import Channel
@@ -22,9 +21,17 @@ _T = TypeVar("_T")
 #: A request iterator of a client-streaming call: sync or async.
 RequestIterator = Union[Iterator[Req], AsyncIterator[Req]]
 
+# grpc.aio's messages.
+_RPC_ALREADY_FINISHED = "RPC already finished."
+_RPC_HALF_CLOSED = "RPC is half closed after calling done_writing."
+
 
 class _CallCore:
-    """What the channel's queue dispatches to: a NativeCall and its waiters."""
+    """What the channel's queue dispatches to: a NativeCall and the events its waiters wait on.
+
+    Everything runs on the event loop's thread; the native call's end (its status,
+    a cancellation, a local failure, its release) wakes every waiter.
+    """
 
     def __init__(self, channel: Channel, native: NativeCall, loop: asyncio.AbstractEventLoop) -> None:
         self.channel = channel
@@ -34,10 +41,9 @@ class _CallCore:
         self.writable = asyncio.Event()
         self.headers_ev = asyncio.Event()
         self.done_ev = asyncio.Event()
-        self.user_cancelled = False
         self.done_writing = False
-        self.callbacks: List[Callable[[], None]] = []
         self.consumer: Optional[asyncio.Task[None]] = None
+        native.add_callback(self.wake_all)
 
     def on_event(self, flags: int) -> None:
         if flags & _native.LBC_CALL_READABLE:
@@ -47,30 +53,13 @@ class _CallCore:
         if flags & _native.LBC_CALL_HEADERS:
             self.headers_ev.set()
         if flags & _native.LBC_CALL_DONE:
-            self.on_done()
-
-    def on_done(self) -> None:
-        native = self.native
-        if not native.done:
-            try:
-                native.finish(0)
-            except Exception:
-                _logger.exception("lbchannel: lbc_call_finish after LBC_CALL_DONE failed")
-            if not native.done:
-                _logger.error("lbchannel: LBC_CALL_DONE arrived but lbc_call_finish(0) would block")
-                native.fail_locally(StatusCode.INTERNAL, "lbchannel: call ended without a status")
-        self.wake_all()
+            self.native.on_done_event()
+            if not self.native.done:  # pragma: no cover - a library bug: do not wait forever
+                self.native.fail_locally(StatusCode.INTERNAL, "lbchannel: call ended without a status")
 
     def wake_all(self) -> None:
         for ev in (self.readable, self.writable, self.headers_ev, self.done_ev):
             ev.set()
-        callbacks, self.callbacks = self.callbacks, []
-        for fn in callbacks:
-            self.loop.call_soon(run_callback, fn)
-
-    def local_fail(self, code: int, details: str, exc: Optional[BaseException] = None) -> None:
-        if self.native.fail_locally(code, details, exc):
-            self.wake_all()
 
     async def wait_done(self) -> None:
         native = self.native
@@ -107,7 +96,7 @@ class _StreamCallBase(Generic[Req, Resp]):
     # -- status ---------------------------------------------------------------------
 
     def _raise_if_cancelled(self) -> None:
-        if self._core.user_cancelled:
+        if self._core.native.cancelled:
             raise asyncio.CancelledError()
 
     def _status_error(self) -> AioRpcError:
@@ -164,7 +153,7 @@ class _StreamCallBase(Generic[Req, Resp]):
         try:
             return self._deserialize(data)
         except Exception as exc:
-            self._core.local_fail(StatusCode.INTERNAL, RESPONSE_DESERIALIZATION_FAILED, exc)
+            self._core.native.fail_locally(StatusCode.INTERNAL, RESPONSE_DESERIALIZATION_FAILED, exc)
             raise self._status_error() from exc
 
     async def read(self) -> Union[Resp, object]:
@@ -188,21 +177,6 @@ class _StreamCallBase(Generic[Req, Resp]):
 
     # -- writing ----------------------------------------------------------------------
 
-    async def _write_bytes(self, data: bytes) -> None:
-        core = self._core
-        native = core.native
-        while True:  # inline, not core.until(): this runs per message
-            core.writable.clear()
-            try:
-                if native.send(data, False, 0):
-                    return
-            except (CallFinishedError, SendClosedError) as exc:
-                if isinstance(exc, SendClosedError) or core.done_writing:
-                    raise asyncio.InvalidStateError(_RPC_HALF_CLOSED) from None
-                await self._raise_for_status()
-                raise asyncio.InvalidStateError(_RPC_ALREADY_FINISHED) from None
-            await core.writable.wait()
-
     async def write(self, request: Req) -> None:
         """Send one request, waiting (without blocking the loop) for room in the send buffer.
 
@@ -210,25 +184,28 @@ class _StreamCallBase(Generic[Req, Resp]):
         ended OK, AioRpcError if it ended with an error.
         """
         core = self._core
+        native = core.native
         self._raise_if_cancelled()
+        if not core.done_writing and not native.done:
+            data = native.encode(self._serialize, request)
+            try:
+                while data is not None:  # inline, not core.until(): this runs per message
+                    core.writable.clear()
+                    if native.send(data, False, 0):
+                        return
+                    await core.writable.wait()
+            except MessageTooLargeError as exc:
+                native.too_large(exc)
+            except (CallFinishedError, SendClosedError) as exc:
+                if isinstance(exc, SendClosedError):
+                    core.done_writing = True
+            except asyncio.CancelledError:
+                self.cancel()
+                raise
         if core.done_writing:
             raise asyncio.InvalidStateError(_RPC_HALF_CLOSED)
-        if core.native.done:
-            await self._raise_for_status()
-            raise asyncio.InvalidStateError(_RPC_ALREADY_FINISHED)
-        try:
-            data = serialize(self._serialize, request)
-        except Exception as exc:
-            core.local_fail(StatusCode.INTERNAL, REQUEST_SERIALIZATION_FAILED, exc)
-            raise self._status_error() from exc
-        try:
-            await self._write_bytes(data)
-        except MessageTooLargeError as exc:
-            core.local_fail(StatusCode.RESOURCE_EXHAUSTED, exc.message or str(exc), exc)
-            raise self._status_error() from exc
-        except asyncio.CancelledError:
-            self.cancel()
-            raise
+        await self._raise_for_status()
+        raise asyncio.InvalidStateError(_RPC_ALREADY_FINISHED)
 
     @property
     def _done_writing_flag(self) -> bool:
@@ -244,7 +221,6 @@ class _StreamCallBase(Generic[Req, Resp]):
 
     async def _consume(self, request_iterator: RequestIterator[Req]) -> None:
         """Send the requests of a (sync or async) iterator, then half-close (a task per call)."""
-        core = self._core
         try:
             if hasattr(request_iterator, "__aiter__"):
                 async for request in request_iterator:
@@ -258,25 +234,14 @@ class _StreamCallBase(Generic[Req, Resp]):
         except asyncio.CancelledError:
             pass
         except Exception as exc:
-            core.local_fail(StatusCode.UNKNOWN, REQUEST_ITERATION_FAILED, exc)
+            self._core.native.fail_locally(StatusCode.UNKNOWN, REQUEST_ITERATION_FAILED, exc)
 
     async def _consume_one(self, request: Req) -> bool:
-        core = self._core
-        if core.native.done or not core.native.alive:
-            return False
         try:
-            data = serialize(self._serialize, request)
-        except Exception as exc:
-            core.local_fail(StatusCode.INTERNAL, REQUEST_SERIALIZATION_FAILED, exc)
-            return False
-        try:
-            await self._write_bytes(data)
+            await self.write(request)
+            return True
         except (asyncio.InvalidStateError, RpcError):
             return False
-        except MessageTooLargeError as exc:
-            core.local_fail(StatusCode.RESOURCE_EXHAUSTED, exc.message or str(exc), exc)
-            return False
-        return True
 
     def _start_consumer(self, request_iterator: RequestIterator[Req]) -> None:
         self._core.consumer = self._core.loop.create_task(self._consume(request_iterator))
@@ -288,8 +253,8 @@ class _StreamCallBase(Generic[Req, Resp]):
             self._raise_if_cancelled()
             data = await self._read_raw()
             await self._raise_for_status()
-            if data is EOF:
-                self._core.local_fail(StatusCode.INTERNAL, NO_RESPONSE)
+            if data is EOF:  # an OK status without the response: grpcio's INTERNAL
+                self._core.native.local_status = (StatusCode.INTERNAL, NO_RESPONSE)
                 await self._raise_for_status()
             self._single = (self._deserialized(data),)  # type: ignore[arg-type]  # not EOF: bytes
             self._core.release()
@@ -300,17 +265,14 @@ class _StreamCallBase(Generic[Req, Resp]):
     def cancel(self) -> bool:
         """Cancel the RPC (the server sees RST_STREAM); True if it was still running."""
         core = self._core
-        if core.native.done:
+        if not core.native.cancel():
             return False
-        core.user_cancelled = True
-        core.native.cancel()
         if core.consumer is not None and not core.consumer.done():
             core.consumer.cancel()
-        core.wake_all()
         return True
 
     def cancelled(self) -> bool:
-        return self._core.user_cancelled
+        return self._core.native.cancelled
 
     def done(self) -> bool:
         return self._core.native.done
@@ -320,11 +282,8 @@ class _StreamCallBase(Generic[Req, Resp]):
 
     def add_done_callback(self, callback: Callable[[Any], None]) -> None:
         """Call ``callback(call)`` on the event loop when the call ends."""
-        core = self._core
-        if core.native.done:
-            core.loop.call_soon(run_callback, callback, self)
-        else:
-            core.callbacks.append(lambda: callback(self))
+        if not self._core.native.add_callback(lambda: callback(self)):
+            self._core.loop.call_soon(run_callback, callback, self)
 
     async def initial_metadata(self) -> Metadata:
         native = self._core.native
@@ -345,7 +304,7 @@ class _StreamCallBase(Generic[Req, Resp]):
 
     async def code(self) -> PublicCode:
         code = (await self._status())[0]
-        return public_code(StatusCode.CANCELLED if self._core.user_cancelled else code)
+        return public_code(code)
 
     async def details(self) -> str:
         return (await self._status())[1]

@@ -1,167 +1,126 @@
-"""lbchannel.aio unary calls (lbc_unary_async on the channel's completion queue)."""
+"""lbchannel.aio's error and unary calls: a :class:`lbchannel.CallFuture`
+(``lbc_unary_async`` on the channel's completion queue) awaited on the event loop."""
 
 from __future__ import annotations
 
 import asyncio
-import time
-from typing import TYPE_CHECKING, Any, Callable, Generator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Generator, Optional, Tuple, Union
 
-from .. import _native
-from .._call import call_from_response, remaining, run_callback, serialize
+from .._call import run_callback
 from .._errors import MessageTooLargeError
-from .._grpc import AioUnaryUnaryCallBase, Metadata, MetadataArg, PublicCode, Req, Resp, aio_metadata
-from .._status import LOCALLY_CANCELLED, REQUEST_SERIALIZATION_FAILED, RESPONSE_DESERIALIZATION_FAILED, Call, StatusCode
-from ._common import AioRpcError, _error
+from .._grpc import (AioRpcErrorBase, AioUnaryUnaryCallBase, Metadata, MetadataArg, MetadataTuple, PublicCode, Req, Resp,
+                     aio_metadata)
+from .._grpc_interface import CallFuture, unary_outcome
+from .._status import Call, RpcError, StatusCode
 
 if TYPE_CHECKING:
     from ._channel import Channel
+
+
+class AioRpcError(RpcError, AioRpcErrorBase):  # type: ignore[misc]  # see _status.py
+    """An RPC of :mod:`lbchannel.aio` that ended with a non-OK status.
+
+    Both an :class:`lbchannel.RpcError` and a ``grpc.aio.AioRpcError`` (so a
+    ``grpc.RpcError``): ``code()``, ``details()``, ``initial_metadata()``,
+    ``trailing_metadata()`` (``grpc.aio.Metadata`` objects), ``peer()``.
+    """
+
+    def __init__(self, status: int, details: str = "", initial: MetadataTuple = (),
+                 trailing: MetadataTuple = (), peer: str = "") -> None:
+        # Not grpc.aio.AioRpcError.__init__: it would overwrite the fields RpcError sets.
+        RpcError.__init__(self, status, details, initial, trailing, peer)
+        self._code = self.code()
+        self._debug_error_string = self._format()
+
+    # grpc.aio returns Metadata objects where grpc (and lbchannel.RpcError) return tuples.
+    def initial_metadata(self) -> Metadata:  # type: ignore[override]
+        return aio_metadata(self._initial)
+
+    def trailing_metadata(self) -> Metadata:  # type: ignore[override]
+        return aio_metadata(self._trailing)
+
 
 class UnaryUnaryCall(AioUnaryUnaryCallBase[Req, Resp]):
     """A unary RPC started with ``lbc_unary_async``: await it for the response.
 
     ``code()``, ``details()``, ``initial_metadata()``, ``trailing_metadata()``
     are coroutines (they wait for the end of the call); ``cancel()`` (or
-    cancelling the awaiting task) ends the RPC on the wire
-    (``lbc_unary_cancel``: the server sees RST_STREAM) and the awaiting
-    coroutine gets ``asyncio.CancelledError``.
+    cancelling the awaiting task) ends the RPC on the wire (the server sees
+    RST_STREAM) and the awaiting coroutine gets ``asyncio.CancelledError``.
     """
 
-    def __init__(self, channel: Channel, method: str, request: Req, metadata: MetadataArg,
-                 timeout: Optional[float], serializer: Optional[Callable[[Req], bytes]],
-                 deserializer: Optional[Callable[[bytes], Resp]]) -> None:
-        self._deserialize = deserializer
-        self._deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
+    def __init__(self, channel: Channel, method: str, payload: bytes, metadata: MetadataArg,
+                 timeout: Optional[float], deserializer: Optional[Callable[[bytes], Resp]]) -> None:
+        cq, self._loop = channel._bind()
+        self._future: CallFuture[Resp] = CallFuture(timeout, unary_outcome(deserializer, AioRpcError))
+        # Set when the call ends; cancelling the task awaiting it cancels the RPC.
+        self._ended: asyncio.Future[None] = self._loop.create_future()
+        self._ended.add_done_callback(lambda ended: ended.cancelled() and self._future.cancel())
+        self._future.add_callback(self._end)
         try:
-            payload = serialize(serializer, request)
-        except Exception as exc:
-            raise _error(StatusCode.INTERNAL, REQUEST_SERIALIZATION_FAILED, cause=exc) from exc
-        cq, loop = channel._bind()
-        self._loop = loop
-        self._fut: asyncio.Future[Call] = loop.create_future()
-        self._response: Optional[Resp] = None
-        self._deserialized = False
-        self._callbacks: List[Callable[[Any], None]] = []
-        self._attempt_peers: Tuple[str, ...] = ()
-        #: The call's ``lbc_unary_call*`` (cancel by handle); freed when the call ends.
-        self._call: Any = None
-        try:
-            self._call = channel._sync._start_unary(method, payload, timeout, metadata, self, cq)
+            self._future.started(channel._sync._start_unary(method, payload, timeout, metadata, self._future, cq))
         except MessageTooLargeError as exc:  # an RPC outcome in grpc
-            raise _error(StatusCode.RESOURCE_EXHAUSTED, exc.message or "message too large") from None
-        self._fut.add_done_callback(self._on_fut_done)
+            raise AioRpcError(StatusCode.RESOURCE_EXHAUSTED, exc.message or str(exc)) from None
 
-    # -- completion (event loop thread) ---------------------------------------------
+    def _end(self) -> None:
+        if not self._ended.done():
+            self._ended.set_result(None)
 
-    def _complete(self, resp: Any) -> None:
-        """The LBC_EVENT_UNARY of this call: copy the response out and free it."""
-        call = call_from_response(resp)
-        self._attempt_peers = call._attempt_peers or ()
-        if not self._fut.done():
-            self._fut.set_result(call)
-
-    def _abort(self, status: int, details: str) -> None:
-        """The channel closed before the event came."""
-        if not self._fut.done():
-            self._fut.set_result(Call(status, details, (), (), ""))
-
-    def _on_fut_done(self, fut: asyncio.Future[Call]) -> None:
-        if fut.cancelled():
-            # End the RPC itself, not only the wait; its late event is dropped.
-            if self._call:
-                _native.lbc_unary_call_cancel(self._call)
-        self._free_handle()
-        callbacks, self._callbacks = self._callbacks, []
-        for fn in callbacks:
-            run_callback(fn, self)
-
-    def _free_handle(self) -> None:
-        """Release the ``lbc_unary_call*`` (the handle only; the event still comes)."""
-        call, self._call = getattr(self, "_call", None), None
-        if call:
-            _native.lbc_unary_call_free(call)
-
-    def __del__(self) -> None:
-        try:
-            self._free_handle()
-        except Exception:  # interpreter shutdown: the module may be gone
-            pass
-
-    async def _wait(self) -> Call:
-        """The finished call (a CANCELLED one once cancelled)."""
-        if not self._fut.done():
-            await asyncio.wait([self._fut])
-        if self._fut.cancelled():
-            return Call(StatusCode.CANCELLED, LOCALLY_CANCELLED, (), (), "")
-        return self._fut.result()
-
-    # -- awaiting -------------------------------------------------------------------
+    async def _final(self) -> Union[Call, RpcError]:
+        """The finished call or its error (a CANCELLED call once cancelled)."""
+        if not self._future.done():
+            await asyncio.wait([self._ended])
+        return self._future._final()
 
     def __await__(self) -> Generator[Any, None, Resp]:
-        if not self._fut.done():
-            yield from self._fut.__await__()  # cancelling the awaiting task cancels the call
-        if self._fut.cancelled():
+        if not self._future.done():
+            yield from self._ended.__await__()
+        if self._future.cancelled():
             raise asyncio.CancelledError()
-        call = self._fut.result()
-        if call._status != 0:
-            raise AioRpcError.from_call(call)
-        if not self._deserialized:
-            if self._deserialize is not None:
-                try:
-                    self._response = self._deserialize(call._response)
-                except Exception as exc:
-                    raise _error(StatusCode.INTERNAL, RESPONSE_DESERIALIZATION_FAILED, call._initial,
-                                 call._trailing, call._peer, exc) from exc
-            else:
-                self._response = call._response  # type: ignore[assignment]  # bytes: no deserializer
-            self._deserialized = True
-        return self._response  # type: ignore[return-value]  # set just above
+        return self._future.result(0)
 
     # -- grpc.aio.Call ----------------------------------------------------------------
 
     def cancel(self) -> bool:
-        """Stop waiting: True if the call had not finished."""
-        return self._fut.cancel()
+        """Cancel the RPC on the wire: True if it had not finished."""
+        return self._future.cancel()
 
     def cancelled(self) -> bool:
-        return self._fut.cancelled()
+        return self._future.cancelled()
 
     def done(self) -> bool:
-        return self._fut.done()
+        return self._future.done()
 
     def time_remaining(self) -> Optional[float]:
-        return remaining(self._deadline)
+        return self._future.time_remaining()
 
     def add_done_callback(self, callback: Callable[[Any], None]) -> None:
         """Call ``callback(call)`` on the event loop when the call ends."""
-        if self._fut.done():
+        if not self._future.add_callback(lambda: callback(self)):
             self._loop.call_soon(run_callback, callback, self)
-        else:
-            self._callbacks.append(callback)
 
     async def initial_metadata(self) -> Metadata:
-        return aio_metadata((await self._wait())._initial)
+        return aio_metadata((await self._final())._initial)
 
     async def trailing_metadata(self) -> Metadata:
-        return aio_metadata((await self._wait())._trailing)
+        return aio_metadata((await self._final())._trailing)
 
     async def code(self) -> PublicCode:
-        return (await self._wait()).code()
+        return (await self._final()).code()
 
     async def details(self) -> str:
-        return (await self._wait()).details()
+        return (await self._final()).details()
 
     async def peer(self) -> str:
-        return (await self._wait()).peer()
+        return (await self._final()).peer()
 
     async def attempt_peers(self) -> Tuple[str, ...]:
         """The endpoint of every attempt, in order (the last is :meth:`peer`); more
         than one when a retry policy retried the call or hedging sent copies."""
-        await self._wait()
-        return self._attempt_peers
+        return (await self._final()).attempt_peers()
 
     async def wait_for_connection(self) -> None:
-        await self._wait()
+        await self._final()
 
     def __repr__(self) -> str:
-        state = "done" if self._fut.done() else "active"
-        return "<lbchannel.aio.UnaryUnaryCall %s>" % state
+        return "<lbchannel.aio.UnaryUnaryCall %s>" % ("done" if self._future.done() else "active")
