@@ -1052,3 +1052,33 @@ def test_request_too_large_to_send_streaming(make_server, open_channel, kind):
     assert "by the server" not in out.details
     assert len(server.requests) == 1
     expect_ok(ch, server)
+
+
+# -- a single-response call that ends OK without its response ----------------------------
+
+
+def test_client_streaming_ok_without_response_is_internal(make_server, open_channel):
+    # grpcio: a call with one response that ends OK without it failed (INTERNAL); lbchannel
+    # says so on the blocking call, the future and lbchannel.aio alike.
+    import asyncio
+
+    import lbchannel.aio
+
+    server = make_server(handler=respond(data=()))
+    channel = open_channel(server.target)
+    method = channel.stream_unary(METHOD)
+    for run in (lambda: method(iter([b"a", b"b"]), timeout=3),
+                lambda: method.future(iter([b"a"]), timeout=3).result(5)):
+        with pytest.raises(lbchannel.RpcError) as info:
+            run()
+        assert info.value.status_code == lbchannel.StatusCode.INTERNAL
+        assert "without a response" in info.value.details()
+
+    async def aio_call():
+        async with lbchannel.aio.Channel(server.target) as ch:
+            with pytest.raises(lbchannel.aio.AioRpcError) as info:
+                await ch.stream_unary(METHOD)(iter([b"a"]), timeout=3)
+            return info.value
+
+    err = asyncio.run(asyncio.wait_for(aio_call(), 10))
+    assert err.status_code == lbchannel.StatusCode.INTERNAL and "without a response" in err.details()

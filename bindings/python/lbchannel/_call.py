@@ -153,7 +153,7 @@ class NativeCall:
     """One ``lbc_call*`` with guarded access and a cached outcome.
 
     Create it unstarted, register it with a queue (so its tag is known
-    before the call can produce events), then :meth:`start` it.
+    before the call can produce events), then start it (``Channel._start_call``).
     """
 
     def __init__(self, timeout: Optional[float] = None) -> None:
@@ -188,18 +188,13 @@ class NativeCall:
 
     # -- lifetime -----------------------------------------------------------------
 
-    def start(self, channel_handle: Any, method_b: Optional[bytes], md: Any, timeout_ms_value: int,
-              cq: Any = None) -> None:
-        """``lbc_call_start``; raises lbchannel.Error on failure."""
-        out = _native.lbc_call_p()
-        tag = ctypes.c_void_p(self.tag) if self.tag is not None else None
-        rc = _native.lbc_call_start(channel_handle, method_b, md, timeout_ms_value, cq, tag, ctypes.byref(out))
-        _check(rc, "lbc_call_start")
+    def started(self, handle: Any) -> None:
+        """``lbc_call_start`` gave ``handle`` (the call's events may have come already)."""
         with self._cond:
-            self._handle = out
+            self._handle = handle
             pending, self._done_event_pending = self._done_event_pending, False
         if pending:
-            self.on_done_event()
+            self.on_event()
 
     @property
     def alive(self) -> bool:
@@ -343,8 +338,11 @@ class NativeCall:
         for fn in callbacks:
             run_callback(fn)
 
-    def on_done_event(self) -> None:
-        """LBC_CALL_DONE arrived on the queue: take the status, run the callbacks."""
+    def on_event(self, flags: int = _native.LBC_CALL_DONE) -> None:
+        """An event of this call on its queue: once LBC_CALL_DONE arrives, take the
+        status and run the callbacks (readiness flags need nothing here)."""
+        if not flags & _native.LBC_CALL_DONE:
+            return
         with self._cond:
             if self._handle is None and not self._freeing:
                 self._done_event_pending = True  # start() has not returned yet

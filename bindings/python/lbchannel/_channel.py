@@ -155,28 +155,14 @@ class Channel(ChannelBase):
         self.close()
 
     def __del__(self) -> None:
-        # Fallback for channels nobody closed. During interpreter shutdown the
-        # module globals may already be gone; never raise from __del__.
+        # Fallback for channels nobody closed; never raises (at interpreter shutdown
+        # the module globals may be gone).
         try:
-            handle = self.__dict__.get("_handle")
-            if handle is None:
-                return
-            self._handle = None
-            pump = self.__dict__.get("_pump")
-            hooks = (self.__dict__.get("_lookup"), self.__dict__.get("_log"))
-            if _callbacks.in_callback(*hooks):
-                # Collected inside its own callback: closing here would wait
-                # for ourselves. Close from another thread, keeping the
-                # callbacks alive until lbc_channel_close() returns.
-                threading.Thread(
-                    target=lambda h=handle, keep=hooks: _native.lbc_channel_close(h),
-                    name="lbchannel-close",
-                    daemon=True,
-                ).start()
+            if _callbacks.in_callback(self._lookup, self._log):
+                # Collected inside its own callback: closing here would wait for ourselves.
+                threading.Thread(target=self.close, name="lbchannel-close", daemon=True).start()
             else:
-                _native.lbc_channel_close(handle)
-            if pump is not None:
-                pump.close()
+                self.close()
         except Exception:
             pass
 
@@ -185,42 +171,38 @@ class Channel(ChannelBase):
 
     # -- calls ----------------------------------------------------------------
 
-    def _invoke(self, method: str, request: Buffer, timeout: Optional[float], metadata: MetadataArg) -> Call:
-        """Run one unary RPC; return the finished :class:`Call` (any status)."""
-        handle = self._live_handle()
-        method_b = _text(method, "method")
-        payload = request_bytes(request)
+    def _request(self, fn: Any, method: str, payload: Optional[bytes], metadata: MetadataArg,
+                 timeout: Optional[float], *rest: Any) -> None:
+        """``fn(channel, method, [payload, len,] metadata, timeout_ms, *rest)`` (the head the C
+        functions that start a call share), checked; the metadata list is freed after."""
+        head = (self._live_handle(), _text(method, "method")) + (() if payload is None else (payload, len(payload)))
         timeout_ms = _timeout_ms(timeout)
         md = _metadata.build(metadata)
-        resp = _native.lbc_response_p()
         try:
-            rc = _native.lbc_unary(handle, method_b, payload, len(payload), md, timeout_ms, ctypes.byref(resp))
-            _check(rc, "lbc_unary")
+            _check(fn(*head, md, timeout_ms, *rest), fn.__name__)
         finally:
             if md is not None:
                 _native.lbc_metadata_free(md)
+
+    def _invoke(self, method: str, request: Buffer, timeout: Optional[float], metadata: MetadataArg) -> Call:
+        """Run one unary RPC; return the finished :class:`Call` (any status)."""
+        resp = _native.lbc_response_p()
+        self._request(_native.lbc_unary, method, request_bytes(request), metadata, timeout, ctypes.byref(resp))
         return call_from_response(resp)
 
     def _start_unary(self, method: str, payload: bytes, timeout: Optional[float], metadata: MetadataArg,
                      target: Any, queue: Optional[CompletionQueue] = None) -> Any:
         """Start an ``lbc_unary_async`` call whose result ``queue`` (default: the event
         thread's) hands to ``target``; return its ``lbc_unary_call*``."""
-        handle = self._live_handle()
-        method_b = _text(method, "method")
-        timeout_ms = _timeout_ms(timeout)
         queue = queue or self._get_pump().queue
-        md = _metadata.build(metadata)
         call = _native.lbc_unary_call_p()
         tag = queue.register(target)
         try:
-            rc = _native.lbc_unary_async(handle, method_b, payload, len(payload), md, timeout_ms,
-                                         queue.handle, ctypes.c_void_p(tag), ctypes.byref(call))
-            if rc != 0:
-                queue.unregister(tag)
-                _check(rc, "lbc_unary_async")
-        finally:
-            if md is not None:
-                _native.lbc_metadata_free(md)
+            self._request(_native.lbc_unary_async, method, payload, metadata, timeout, queue.handle,
+                          ctypes.c_void_p(tag), ctypes.byref(call))
+        except BaseException:
+            queue.unregister(tag)
+            raise
         return call
 
     def unary_with_call(self, method: str, request: Buffer, timeout: Optional[float] = None,
@@ -250,23 +232,18 @@ class Channel(ChannelBase):
     def _start_call(self, native: NativeCall, method: str, metadata: MetadataArg, timeout: Optional[float],
                     queue: CompletionQueue, target: Any) -> None:
         """Start ``native`` (``lbc_call_start``) with its events going to ``target`` on ``queue``."""
-        handle = self._live_handle()
-        method_b = _text(method, "method")
-        timeout_ms = _timeout_ms(timeout)
-        md = _metadata.build(metadata)
+        out = _native.lbc_call_p()
         native.tag = queue.register(target)
         try:
-            native.start(handle, method_b, md, timeout_ms, queue.handle)
+            self._request(_native.lbc_call_start, method, None, metadata, timeout, queue.handle,
+                          ctypes.c_void_p(native.tag), ctypes.byref(out))
         except BaseException:
             queue.unregister(native.tag)
             raise
-        finally:
-            if md is not None:
-                _native.lbc_metadata_free(md)
+        native.started(out)
 
     def _start_native_call(self, method: str, metadata: MetadataArg, timeout: Optional[float]) -> NativeCall:
         """Start an ``lbc_call`` bound to this channel's event thread; return its NativeCall."""
-        self._live_handle()
         native = NativeCall(timeout)
         self._start_call(native, method, metadata, timeout, self._get_pump().queue, native)
         # The event thread only needs LBC_CALL_DONE (messages are taken with blocking

@@ -79,10 +79,29 @@ class CompletionQueue:
             out.append((ev.tag or 0, ev.kind, ev.flags, resp, ev.state))
         return out
 
+    def dispatch(self, tag: int, kind: int, flags: int, resp: Any) -> None:
+        """Hand one call event to its target: a unary call's response to ``complete(resp)``,
+        a streaming call's flags to ``on_event(flags)`` (its last: LBC_CALL_DONE). What a
+        target raises is logged: it must not stop the thread dispatching."""
+        try:
+            if kind == _native.LBC_EVENT_UNARY:
+                target = self.unregister(tag)
+                if target is None:
+                    _native.lbc_response_free(resp)
+                else:
+                    target.complete(resp)
+            elif kind == _native.LBC_EVENT_CALL:
+                target = self.unregister(tag) if flags & _native.LBC_CALL_DONE else self.lookup(tag)
+                if target is not None:
+                    target.on_event(flags)
+        except Exception:
+            _logger.exception("lbchannel: dispatching a call event failed")
+
     def free(self) -> None:
         handle, self.handle = self.handle, None
         if handle is not None:
             _native.lbc_cq_free(handle)
+
 
 
 class EventPump:
@@ -172,26 +191,13 @@ class EventPump:
 
     def _handle(self, tag: int, kind: int, flags: int, resp: Any, state: int = 0) -> bool:
         """Dispatch one event; False once the channel's watch has ended (the channel closed)."""
-        if kind == _native.LBC_EVENT_UNARY:
-            target = self.queue.unregister(tag)
-            if target is None:
-                _native.lbc_response_free(resp)
-            else:
-                target.complete(resp)
-        elif kind == _native.LBC_EVENT_CALL:
-            if flags & _native.LBC_CALL_DONE:
-                target = self.queue.unregister(tag)
-                if target is not None:
-                    try:
-                        target.on_done_event()
-                    except Exception:
-                        _logger.exception("lbchannel: handling LBC_CALL_DONE failed")
-        elif kind == _native.LBC_EVENT_CONNECTIVITY:
-            if tag:
-                self.queue.unregister(tag)  # a subscribe() kick
-            self._notify(state)
-            return not (tag == 0 and flags & _native.LBC_CONNECTIVITY_LAST)
-        return True
+        if kind != _native.LBC_EVENT_CONNECTIVITY:
+            self.queue.dispatch(tag, kind, flags, resp)
+            return True
+        if tag:
+            self.queue.unregister(tag)  # a subscribe() kick
+        self._notify(state)
+        return not (tag == 0 and flags & _native.LBC_CONNECTIVITY_LAST)
 
     def close(self) -> None:
         """Wait for the thread to finish (the channel must be closed: that ends it)."""

@@ -277,8 +277,8 @@ class _Rendezvous(_CallControl, RpcError, CallIteratorBase[Resp], CallFutureBase
                     raise FutureTimeoutError()
                 code = self._final()[0]
                 if code == 0:
-                    if data is None:
-                        self._native.fail_locally(StatusCode.INTERNAL, NO_RESPONSE, None)
+                    if data is None:  # an OK status without the response: grpcio's INTERNAL
+                        self._native.local_status = (StatusCode.INTERNAL, NO_RESPONSE)
                     else:
                         self._response = self._deserialized(data)
                 self._response_taken = True

@@ -151,26 +151,7 @@ class Channel(AioChannelBase):
             if not events:
                 return
             for tag, kind, flags, resp, _state in events:
-                try:
-                    self._dispatch(cq, tag, kind, flags, resp)
-                except Exception:
-                    _logger.exception("lbchannel.aio: dispatching an event failed")
-
-    def _dispatch(self, cq: CompletionQueue, tag: int, kind: int, flags: int, resp: Any) -> None:
-        if kind == _native.LBC_EVENT_UNARY:
-            target = cq.unregister(tag)
-            if target is None:
-                if resp is not None:
-                    _native.lbc_response_free(resp)
-                return
-            target.complete(resp)
-            return
-        target = cq.lookup(tag)  # a streaming call's event (they carry no response)
-        if target is None:
-            return
-        if flags & _native.LBC_CALL_DONE:
-            cq.unregister(tag)
-        target.on_event(flags)
+                cq.dispatch(tag, kind, flags, resp)
 
     def _start_call(self, method: str, metadata: MetadataArg, timeout: Optional[float]) -> _CallCore:
         cq, loop = self._bind()

@@ -53,7 +53,7 @@ class _CallCore:
         if flags & _native.LBC_CALL_HEADERS:
             self.headers_ev.set()
         if flags & _native.LBC_CALL_DONE:
-            self.native.on_done_event()
+            self.native.on_event(flags)
             if not self.native.done:  # pragma: no cover - a library bug: do not wait forever
                 self.native.fail_locally(StatusCode.INTERNAL, "lbchannel: call ended without a status")
 
