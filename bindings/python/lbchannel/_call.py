@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, Type, Ty
 
 from . import _metadata, _native
 from ._grpc import MetadataTuple
-from ._status import LOCALLY_CANCELLED, REQUEST_SERIALIZATION_FAILED, Call, RpcError, StatusCode
+from ._status import (LOCALLY_CANCELLED, REQUEST_SERIALIZATION_FAILED, RESPONSE_DESERIALIZATION_FAILED, Call, RpcError,
+                      StatusCode)
 from ._errors import (CallFinishedError, ErrorCode, MessageTooLargeError, SendClosedError, WouldBlockError, _check,
                       _decode, error_for)
 
@@ -289,18 +290,23 @@ class NativeCall:
         self.outcome = (status.value, _decode(message.value), _metadata.read(trailers))
         return True
 
-    def finish(self, timeout_ms_value: int) -> bool:
+    def finish(self, timeout_ms_value: int, wait_turn: bool = True) -> bool:
         """Wait up to ``timeout_ms_value`` (one C call; use :meth:`wait` for
-        long waits) for the end of the call. True once the status is known."""
+        long waits) for the end of the call. True once the status is known.
+        ``wait_turn=False``: return at once if another thread is inside
+        ``lbc_call_finish`` (it takes the status and runs the callbacks itself)."""
         if self.outcome is not None:
             return True
         handle = self._enter()
         if handle is None:
             return self.outcome is not None
         try:
-            with self._finish_lock:
-                if self.outcome is None:
-                    self._finish_raw(handle, timeout_ms_value)
+            if self._finish_lock.acquire(blocking=wait_turn):
+                try:
+                    if self.outcome is None:
+                        self._finish_raw(handle, timeout_ms_value)
+                finally:
+                    self._finish_lock.release()
         finally:
             self._leave()
         if self.outcome is not None:
@@ -347,23 +353,10 @@ class NativeCall:
             if self._handle is None and not self._freeing:
                 self._done_event_pending = True  # start() has not returned yet
                 return
-        handle = self._enter()
-        if handle is not None:
-            try:
-                # Non-blocking: if another thread is inside lbc_call_finish it
-                # takes the status (and runs the callbacks) itself.
-                if self.outcome is None and self._finish_lock.acquire(blocking=False):
-                    try:
-                        if self.outcome is None:
-                            self._finish_raw(handle, 0)
-                    finally:
-                        self._finish_lock.release()
-            except Exception:
-                _logger.exception("lbchannel: lbc_call_finish after LBC_CALL_DONE failed")
-            finally:
-                self._leave()
-        if self.outcome is not None:
-            self.fire_callbacks()
+        try:
+            self.finish(0, wait_turn=False)
+        except Exception:
+            _logger.exception("lbchannel: lbc_call_finish after LBC_CALL_DONE failed")
 
     # -- operations -------------------------------------------------------------------
 
@@ -426,6 +419,18 @@ class NativeCall:
         except Exception as exc:
             self.fail_locally(StatusCode.INTERNAL, REQUEST_SERIALIZATION_FAILED, exc)
             return None
+
+    def decode(self, deserializer: Optional[Callable[[bytes], Any]], data: bytes,
+               error: Callable[[], BaseException]) -> Any:
+        """``data`` through the method's deserializer; when that raises, the call ends INTERNAL
+        "Exception deserializing response!" and ``error()`` (the call's error) is raised."""
+        if deserializer is None:
+            return data
+        try:
+            return deserializer(data)
+        except Exception as exc:
+            self.fail_locally(StatusCode.INTERNAL, RESPONSE_DESERIALIZATION_FAILED, exc)
+            raise error() from exc
 
     def too_large(self, exc: MessageTooLargeError) -> None:
         """A request above ``max_send_message_size``: the call ends RESOURCE_EXHAUSTED (an RPC

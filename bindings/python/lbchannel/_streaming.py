@@ -19,8 +19,7 @@ from ._call import Buffer, NativeCall, Status, remaining, request_bytes, run_cal
 from ._grpc import (CallCredentials, CallFutureBase, CallIteratorBase, Compression, FutureTimeoutError, MetadataArg,
                     MetadataTuple, PublicCode, Req, Resp, StreamStreamBase, StreamUnaryBase, UnaryStreamBase)
 from ._grpc_interface import MultiCallable, no_credentials
-from ._status import (NO_RESPONSE, REQUEST_ITERATION_FAILED, RESPONSE_DESERIALIZATION_FAILED, RpcError, StatusCode,
-                      describe, lbc_code, public_code)
+from ._status import NO_RESPONSE, REQUEST_ITERATION_FAILED, RpcError, StatusCode, describe, lbc_code, public_code
 
 
 def consume_requests(native: NativeCall, iterator: Iterator[Any], serializer: Optional[Callable[[Any], bytes]]) -> None:
@@ -230,13 +229,8 @@ class _Rendezvous(_CallControl, RpcError, CallIteratorBase[Resp], CallFutureBase
             self._native.free()
 
     def _deserialized(self, data: bytes) -> Resp:
-        if self._deserialize is None:
-            return data  # type: ignore[return-value]  # bytes: there is no deserializer
-        try:
-            return self._deserialize(data)
-        except Exception as exc:
-            self._native.fail_locally(StatusCode.INTERNAL, RESPONSE_DESERIALIZATION_FAILED, exc)
-            raise self from exc
+        response: Resp = self._native.decode(self._deserialize, data, self._failure)
+        return response
 
     # -- iterator (server streaming) ------------------------------------------------------
 

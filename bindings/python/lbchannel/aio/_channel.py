@@ -240,10 +240,10 @@ class Channel(AioChannelBase):
                        response_deserializer: Deserializer[Any], intercept: bool = True) -> Any:
         """The multi-callable of ``shape``: through the channel's interceptors of that
         shape when there are any (and ``intercept``), else a plain lbchannel one."""
-        interceptors = getattr(self._interceptors, shape) if intercept else None
+        interceptors = self._interceptors.get(shape) if intercept else None
         if interceptors:
-            return _interceptor.intercepted(shape, interceptors, self, method,
-                                            request_serializer, response_deserializer)
+            return _interceptor.MULTICALLABLES[shape](shape, interceptors, self, method, request_serializer,
+                                                      response_deserializer)
         return _MULTICALLABLES[shape](self, method, request_serializer, response_deserializer)
 
     def unary_unary(self, method: str, request_serializer: Serializer[Req] = None,

@@ -15,7 +15,7 @@ instead of a grpcio core call. Needs grpcio.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
 from .._grpc import (HAVE_GRPC, INTERCEPTED_CALLS, INTERCEPTOR_KINDS, AioStreamStreamBase, AioStreamUnaryBase,
                      AioUnaryStreamBase, AioUnaryUnaryBase, ClientInterceptor, Metadata)
@@ -24,27 +24,16 @@ if TYPE_CHECKING:
     from ._channel import Channel
 
 
-class Interceptors(NamedTuple):
-    """A channel's interceptors, by call shape (in the order given)."""
-
-    unary_unary: List[Any]
-    unary_stream: List[Any]
-    stream_unary: List[Any]
-    stream_stream: List[Any]
-
-
-_NONE = Interceptors([], [], [], [])
-
-
-def split(interceptors: Optional[Sequence[ClientInterceptor]]) -> Interceptors:
-    """Sort ``interceptors`` by the shapes they intercept (one object may do several).
+def split(interceptors: Optional[Sequence[ClientInterceptor]]) -> Dict[str, List[Any]]:
+    """``interceptors`` by the call shapes they intercept (``"unary_unary"``, ...; one
+    object may do several), in the order given.
 
     Raises:
         ValueError: an object that is none of grpc.aio's four client interceptor
             kinds (grpc.aio's own message); RuntimeError without grpcio.
     """
     if not interceptors:
-        return _NONE
+        return {}
     if not HAVE_GRPC:  # pragma: no cover
         raise RuntimeError("interceptors need grpcio (pip install grpcio)")
     invalid = [i for i in interceptors if not isinstance(i, INTERCEPTOR_KINDS)]
@@ -53,7 +42,8 @@ def split(interceptors: Optional[Sequence[ClientInterceptor]]) -> Interceptors:
             "Interceptor must be UnaryUnaryClientInterceptors or UnaryStreamClientInterceptors or "
             "StreamUnaryClientInterceptors or StreamStreamClientInterceptors. "
             "The following are invalid: %r" % (invalid,))
-    return Interceptors(*([i for i in interceptors if isinstance(i, kind)] for kind in INTERCEPTOR_KINDS))
+    return {shape: [i for i in interceptors if isinstance(i, kind)]
+            for shape, kind in zip(INTERCEPTED_CALLS, INTERCEPTOR_KINDS)}
 
 
 class _Leaf:
@@ -88,7 +78,7 @@ _CALLS: Dict[str, Any] = {
 
 class InterceptedMultiCallable:
     """A multi-callable whose calls run through the channel's interceptors (a
-    ``grpc.aio.*MultiCallable`` of its shape: see :func:`intercepted`)."""
+    ``grpc.aio.*MultiCallable`` of its shape: see :data:`MULTICALLABLES`)."""
 
     def __init__(self, shape: str, interceptors: List[Any], channel: Channel, method: Any,
                  request_serializer: Optional[Callable[[Any], bytes]],
@@ -113,16 +103,9 @@ class InterceptedMultiCallable:
             asyncio.get_running_loop())
 
 
-_MULTICALLABLE_CLASSES: Dict[str, Any] = {
+#: The intercepted multi-callable class of each shape, also grpc.aio's multi-callable class of that shape.
+MULTICALLABLES: Dict[str, Any] = {
     shape: type("Intercepted" + base.__name__, (InterceptedMultiCallable, base), {})
     for shape, base in (("unary_unary", AioUnaryUnaryBase), ("unary_stream", AioUnaryStreamBase),
                         ("stream_unary", AioStreamUnaryBase), ("stream_stream", AioStreamStreamBase))
 }
-
-
-def intercepted(shape: str, interceptors: List[Any], channel: Channel, method: Any,
-                request_serializer: Any, response_deserializer: Any) -> Any:
-    """An :class:`InterceptedMultiCallable` of ``shape`` (``"unary_unary"``, ...), also
-    an instance of grpc.aio's multi-callable class of that shape."""
-    return _MULTICALLABLE_CLASSES[shape](shape, interceptors, channel, method,
-                                         request_serializer, response_deserializer)

@@ -11,7 +11,7 @@ from .._call import END, MSG, NOT_YET, NativeCall, NotYet, run_callback
 from .._errors import CallFinishedError, MessageTooLargeError, SendClosedError
 from .._grpc import (EOF, AioStreamStreamCallBase, AioStreamUnaryCallBase, AioUnaryStreamCallBase, Metadata,
                      MetadataTuple, PublicCode, Req, Resp, aio_metadata)
-from .._status import NO_RESPONSE, REQUEST_ITERATION_FAILED, RESPONSE_DESERIALIZATION_FAILED, RpcError, StatusCode, public_code
+from .._status import NO_RESPONSE, REQUEST_ITERATION_FAILED, RpcError, StatusCode, public_code
 from ._unary import AioRpcError
 
 if TYPE_CHECKING:
@@ -143,18 +143,11 @@ class _StreamCallBase(Generic[Req, Resp]):
         if data is EOF:
             await self._raise_for_status()
             return EOF
-        if self._deserialize is None:
-            return data
         return self._deserialized(data)  # type: ignore[arg-type]  # not EOF: bytes
 
     def _deserialized(self, data: bytes) -> Resp:
-        if self._deserialize is None:
-            return data  # type: ignore[return-value]  # bytes: there is no deserializer
-        try:
-            return self._deserialize(data)
-        except Exception as exc:
-            self._core.native.fail_locally(StatusCode.INTERNAL, RESPONSE_DESERIALIZATION_FAILED, exc)
-            raise self._status_error() from exc
+        response: Resp = self._core.native.decode(self._deserialize, data, self._status_error)
+        return response
 
     async def read(self) -> Union[Resp, object]:
         """The next response, or ``EOF`` (``grpc.aio.EOF``) after the last one.
