@@ -354,3 +354,34 @@ def test_grpc_aio_channel_interface(aio, interop_servers):
             return ch.get_state()
 
     assert run(main()) == grpc.ChannelConnectivity.READY
+
+
+def test_wait_for_state_change_is_woken_by_the_watch(aio, interop_servers):
+    # No polling: a state change (pushed endpoints) and close() each wake a waiter at once.
+    async def main():
+        ch = aio.Channel("manual:")
+        idle = ch.get_state()
+        assert idle == grpc.ChannelConnectivity.IDLE
+        looks = []
+        get_state = ch.get_state
+        ch.get_state = lambda *a: looks.append(1) or get_state(*a)
+        waiter = asyncio.ensure_future(ch.wait_for_state_change(idle))
+        await asyncio.sleep(0.3)
+        assert not waiter.done()
+        # One look, and one more when subscribe() hands over the current state.
+        assert len(looks) <= 2, "the waiter polled the state %d times in 0.3 s" % len(looks)
+        t0 = time.monotonic()
+        ch.set_endpoints([interop_servers.servers[0].address])
+        await asyncio.wait_for(waiter, 5)
+        changed_after = time.monotonic() - t0
+        await asyncio.wait_for(ch.channel_ready(), 10)
+        waiter = asyncio.ensure_future(ch.wait_for_state_change(grpc.ChannelConnectivity.READY))
+        await asyncio.sleep(0.1)
+        assert not waiter.done()
+        await ch.close()
+        await asyncio.wait_for(waiter, 5)
+        return changed_after, ch.get_state()
+
+    changed_after, final = run(main())
+    assert changed_after < 1.0
+    assert final == grpc.ChannelConnectivity.SHUTDOWN

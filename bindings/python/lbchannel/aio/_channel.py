@@ -279,8 +279,21 @@ class Channel(AioChannelBase):
         return connectivity("SHUTDOWN" if self._closed else self._sync.connectivity())
 
     async def wait_for_state_change(self, last_observed_state: Connectivity) -> None:
-        while self.get_state() == last_observed_state:
-            await asyncio.sleep(0.05)
+        """Return once :meth:`get_state` differs from ``last_observed_state``: woken by the
+        channel's connectivity watch (the sync channel's event thread), no polling."""
+        loop, changed = asyncio.get_running_loop(), asyncio.Event()
+
+        def on_change(_state: Connectivity) -> None:
+            loop.call_soon_threadsafe(changed.set)
+        if self._closed:
+            return
+        self._sync.subscribe(on_change)
+        try:
+            while self.get_state() == last_observed_state:
+                await changed.wait()
+                changed.clear()
+        finally:
+            self._sync.unsubscribe(on_change)
 
     async def channel_ready(self) -> None:
         ready = connectivity("READY")
