@@ -14,6 +14,7 @@ Search order (see :func:`load`):
 3. ``ctypes.util.find_library("lbchannel")``;
 4. ``liblbchannel.so.1`` through the dynamic loader's search path.
 """
+
 import ctypes
 import ctypes.util
 import glob
@@ -56,7 +57,7 @@ class lbc_event(Structure):
     _fields_ = [
         ("tag", c_void_p),  # void *tag
         ("kind", c_int),  # int kind (LBC_EVENT_UNARY / LBC_EVENT_CALL)
-        ("flags", ctypes.c_uint),  # unsigned flags (LBC_CALL_* bits)
+        ("flags", c_uint),  # unsigned flags (LBC_CALL_* bits)
         ("response", lbc_response_p),  # lbc_response *response (owned by the receiver)
         # Appended for LBC_EVENT_CONNECTIVITY:
         ("state", c_int),  # int state (lbc_connectivity_state)
@@ -90,7 +91,8 @@ lbc_log_fn = ctypes.CFUNCTYPE(None, c_int, c_char_p, c_void_p)
 # documented PyBytes_FromStringAndSize(NULL, n) / PyBytes_AsString): lbc_call_recv_into
 # fills it before anyone else sees it, so a message reaches Python with one copy.
 # (Prototypes of their own, not ctypes.pythonapi's shared functions, whose types others may set.)
-new_bytes = ctypes.PYFUNCTYPE(ctypes.py_object, c_void_p, ctypes.c_ssize_t)(("PyBytes_FromStringAndSize", ctypes.pythonapi))
+new_bytes = ctypes.PYFUNCTYPE(ctypes.py_object, c_void_p, ctypes.c_ssize_t)(
+    ("PyBytes_FromStringAndSize", ctypes.pythonapi))
 bytes_address = ctypes.PYFUNCTYPE(c_void_p, ctypes.py_object)(("PyBytes_AsString", ctypes.pythonapi))
 
 
@@ -208,8 +210,8 @@ def _bind(prototypes: str) -> None:
 
 
 def __getattr__(name: str) -> Any:
-    """Module attributes not found otherwise (PEP 562). Being there, it lets mypy type the
-    functions that :func:`_bind` adds as ``Any``; it finds nothing."""
+    """PEP 562's hook for names the module lacks: it finds none. It is here so that mypy, which
+    cannot see the functions :func:`_bind` adds at import, types them as ``Any``."""
     raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 
