@@ -97,6 +97,18 @@ def test_every_header_function_is_bound_with_explicit_types(lbchannel):
             pytest.fail("unexpected return type %s of %s" % (ret, name))
 
 
+def test_bound_prototypes_are_the_headers_word_for_word(lbchannel):
+    from lbchannel import _native
+
+    text = re.sub(r"/\*.*?\*/", "", HEADER.read_text(), flags=re.S)
+    header = {" ".join(m.group(0).split())
+              for m in re.finditer(r"^(?:const\s+)?\w+\s*\*?\s*lbc_\w+\s*\([^;]*\);", text, flags=re.M)}
+    bound = {line.split("//")[0].strip() for line in _native._PROTOTYPES.splitlines()} - {""}
+    assert len(header) >= 30, header
+    assert bound == header, "only in _native: %s\nonly in lbchannel.h: %s" % (
+        sorted(bound - header), sorted(header - bound))
+
+
 def test_version_matches_header(lbchannel):
     text = HEADER.read_text()
     want = re.search(r'#define LBC_VERSION "([^"]+)"', text).group(1)
