@@ -91,11 +91,6 @@ def request_bytes(request: Optional[Buffer]) -> bytes:
     raise TypeError("a message must be bytes-like, not %s" % type(request).__name__)
 
 
-def serialize(serializer: Optional[Callable[[Any], bytes]], request: Any) -> bytes:
-    """``request`` through the method's serializer (bytes-like without one)."""
-    return serializer(request) if serializer is not None else request_bytes(request)
-
-
 def remaining(deadline: Optional[float]) -> Optional[float]:
     """Seconds left before ``deadline`` (a ``time.monotonic()`` time): ``time_remaining()``
     of every call object."""
@@ -214,6 +209,17 @@ class NativeCall:
             self._busy -= 1
             if self._busy == 0:
                 self._cond.notify_all()
+
+    def _using(self, fn: Callable[[Any], _T], default: _T) -> _T:
+        """``fn(handle)`` holding a use of the native call; ``default`` once it is freed.
+        (The per-message send and recv inline this.)"""
+        handle = self._enter()
+        if handle is None:
+            return default
+        try:
+            return fn(handle)
+        finally:
+            self._leave()
 
     def free(self) -> None:
         """Cancel (if still running) and release the native call. Idempotent, any thread."""
@@ -368,18 +374,15 @@ class NativeCall:
         callbacks have run), as in grpcio. The binding's own cancellations (a
         failing request iterator) pass False and set their status themselves.
         """
-        handle = self._enter()
-        if handle is None:
-            return False
-        try:
+        def cancel(handle: Any) -> bool:
             with self._cond:
                 was_active = self.outcome is None and self.local_status is None
                 if was_active and by_user:
                     self.cancelled = True
                     self.local_status = (StatusCode.CANCELLED, LOCALLY_CANCELLED)
             _check(_native.lbc_call_cancel(handle), "lbc_call_cancel")
-        finally:
-            self._leave()
+            return was_active
+        was_active = self._using(cancel, False)
         if was_active and by_user:
             self.fire_callbacks()
         return was_active
@@ -415,7 +418,7 @@ class NativeCall:
         """``request`` serialized; None once the serializer raised (the call then ends
         INTERNAL "Exception serializing request!", as in grpcio)."""
         try:
-            return serialize(serializer, request)
+            return serializer(request) if serializer is not None else request_bytes(request)
         except Exception as exc:
             self.fail_locally(StatusCode.INTERNAL, REQUEST_SERIALIZATION_FAILED, exc)
             return None
@@ -451,13 +454,7 @@ class NativeCall:
         return False
 
     def close_send(self) -> None:
-        handle = self._enter()
-        if handle is None:
-            return
-        try:
-            _check(_native.lbc_call_close_send(handle), "lbc_call_close_send")
-        finally:
-            self._leave()
+        self._using(lambda handle: _check(_native.lbc_call_close_send(handle), "lbc_call_close_send"), None)
 
     def recv(self, timeout_ms_value: int) -> Tuple[str, Optional[bytes]]:
         """One receive: ``(MSG, bytes)``, ``(END, None)`` or ``(AGAIN, None)``.
@@ -507,12 +504,7 @@ class NativeCall:
 
     def headers(self, timeout_ms_value: int) -> Optional[MetadataTuple]:
         """Response headers (a tuple) once they arrived, else None (``()`` once freed without them)."""
-        if self.initial is not None:
-            return self.initial
-        handle = self._enter()
-        if handle is None:
-            return self.initial if self.initial is not None else ()
-        try:
+        def headers(handle: Any) -> Optional[MetadataTuple]:
             with self._headers_lock:
                 if self.initial is None:
                     out = _native.lbc_metadata_p()
@@ -522,8 +514,10 @@ class NativeCall:
                     _check(rc, "lbc_call_headers")
                     self.initial = _metadata.read(out)
                 return self.initial
-        finally:
-            self._leave()
+        if self.initial is not None:
+            return self.initial
+        freed: Optional[MetadataTuple] = ()  # freed before the headers came
+        return self._using(headers, freed)
 
     def headers_blocking(self, timeout: Optional[float] = None) -> MetadataTuple:
         return _in_slices(lambda step: NOT_YET if (md := self.headers(step)) is None else md, timeout,
@@ -531,26 +525,15 @@ class NativeCall:
 
     def attempt_peers(self) -> Tuple[str, ...]:
         """Every attempt's endpoint so far (kept once the call is freed)."""
-        handle = self._enter()
-        if handle is None:
-            return self._attempt_peers
-        try:
-            self._attempt_peers = _attempt_peers(_native.lbc_call_attempts, _native.lbc_call_attempt_peer, handle)
-            return self._attempt_peers
-        finally:
-            self._leave()
+        self._attempt_peers = self._using(
+            lambda handle: _attempt_peers(_native.lbc_call_attempts, _native.lbc_call_attempt_peer, handle),
+            self._attempt_peers)
+        return self._attempt_peers
 
     def peer(self) -> str:
-        if self._peer:
-            return self._peer
-        handle = self._enter()
-        if handle is None:
-            return self._peer
-        try:
-            self._peer = _decode(_native.lbc_call_peer(handle))
-            return self._peer
-        finally:
-            self._leave()
+        if not self._peer:
+            self._peer = self._using(lambda handle: _decode(_native.lbc_call_peer(handle)), "")
+        return self._peer
 
     def time_remaining(self) -> Optional[float]:
         return remaining(self.deadline)
