@@ -251,8 +251,8 @@ class NativeCall:
                 while self._busy:
                     self._cond.wait()
                 self._handle = None
-            if self.queue is not None:
-                self.queue.unregister(self)
+            if self.queue is not None and self.tag is not None:
+                self.queue.unregister(self.tag)
             _native.lbc_call_free(handle)
         if self.outcome is None:
             self.outcome = (StatusCode.CANCELLED, LOCALLY_CANCELLED, ())

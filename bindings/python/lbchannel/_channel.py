@@ -233,7 +233,7 @@ class Channel(ChannelBase):
                     queue: CompletionQueue, target: Any) -> None:
         """Start ``native`` (``lbc_call_start``) with its events going to ``target`` on ``queue``."""
         out = _native.lbc_call_p()
-        native.tag = queue.register(target)
+        native.tag, native.queue = queue.register(target), queue
         try:
             self._request(_native.lbc_call_start, method, None, metadata, timeout, queue.handle,
                           ctypes.c_void_p(native.tag), ctypes.byref(out))

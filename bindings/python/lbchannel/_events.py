@@ -13,7 +13,7 @@ import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import _native
-from ._call import NativeCall, _logger
+from ._call import _logger
 from ._errors import _check
 from ._grpc import Connectivity, connectivity
 
@@ -34,24 +34,16 @@ class CompletionQueue:
         self._targets: Dict[int, Any] = {}
         self._ids = itertools.count(1)
 
-    def fd(self) -> int:
-        fd: int = _native.lbc_cq_fd(self.handle)
-        return fd
-
     def register(self, target: Any) -> int:
-        """Give ``target`` a tag (an int, never 0) whose events this queue dispatches to
-        it; a :class:`NativeCall` also learns its tag and queue."""
+        """Give ``target`` a tag (an int, never 0) whose events this queue dispatches to it."""
         tag = next(self._ids)
         with self._lock:
             self._targets[tag] = target
-        if isinstance(target, NativeCall):
-            target.tag, target.queue = tag, self
         return tag
 
-    def unregister(self, target_or_tag: Any) -> Any:
-        tag = target_or_tag if isinstance(target_or_tag, int) else getattr(target_or_tag, "tag", None)
+    def unregister(self, tag: int) -> Any:
         with self._lock:
-            return self._targets.pop(tag, None)  # type: ignore[arg-type]
+            return self._targets.pop(tag, None)
 
     def lookup(self, tag: int) -> Any:
         with self._lock:

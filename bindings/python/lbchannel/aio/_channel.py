@@ -131,7 +131,7 @@ class Channel(AioChannelBase):
         loop = asyncio.get_running_loop()
         if self._cq is None:
             cq = CompletionQueue()
-            fd = cq.fd()
+            fd = _native.lbc_cq_fd(cq.handle)
             try:
                 loop.add_reader(fd, self._on_readable)
             except BaseException:
@@ -163,8 +163,6 @@ class Channel(AioChannelBase):
 
     def _forget(self, core: _CallCore) -> None:
         self._calls.discard(core)
-        if self._cq is not None and core.native.tag is not None:
-            self._cq.unregister(core.native.tag)
 
     # -- lifetime -------------------------------------------------------------------------
 
