@@ -57,14 +57,8 @@ class Error(Exception):
             pass
         self.message = message
         self.function = function
-        super().__init__(self._format())
-
-    def _format(self) -> str:
-        name = _strerror(self.code)
-        text = "%s: %s" % (name, self.message) if self.message else name
-        if self.function:
-            text = "%s: %s" % (self.function, text)
-        return text
+        text = "%s: %s" % (_strerror(code), message) if message else _strerror(code)
+        super().__init__("%s: %s" % (function, text) if function else text)
 
 
 class InvalidArgumentError(Error, ValueError):
