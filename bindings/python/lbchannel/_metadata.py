@@ -78,17 +78,9 @@ def read(md: Any) -> MetadataTuple:
     value = ctypes.POINTER(ctypes.c_ubyte)()
     length = ctypes.c_size_t()
     for i in range(count):
-        _check(
-            _native.lbc_metadata_get(md, i, ctypes.byref(key), ctypes.byref(value), ctypes.byref(length)),
-            "lbc_metadata_get",
-        )
+        _check(_native.lbc_metadata_get(md, i, ctypes.byref(key), ctypes.byref(value), ctypes.byref(length)),
+               "lbc_metadata_get")
         k = (key.value or b"").decode("ascii", "replace")
         raw: bytes = ctypes.string_at(value, length.value) if length.value else b""
-        if k.endswith("-bin"):
-            out.append((k, raw))
-        else:
-            try:
-                out.append((k, raw.decode("ascii")))
-            except UnicodeDecodeError:
-                out.append((k, raw.decode("utf-8", "replace")))
+        out.append((k, raw if k.endswith("-bin") else raw.decode("utf-8", "replace")))  # ASCII is UTF-8
     return tuple(out)

@@ -27,19 +27,13 @@ opened: lbchannel does not silently ignore a setting the caller relies on. Keys
 without the ``grpc.`` prefix are lbchannel option names and pass through (the
 library rejects unknown ones with the same exception).
 
-grpcio's service config (retries, hedging, health checking) works unchanged:
-:func:`expand_service_config` turns ``grpc.service_config`` / ``service_config`` into
-lbchannel options when the channel opens:
-
-* the JSON text goes to the ``service_config`` option, which the library parses
-  (``methodConfig`` entries with ``retryPolicy`` / ``hedgingPolicy``, and
-  ``retryThrottling``; see ``include/lbchannel.h``);
-* ``healthCheckConfig.serviceName`` becomes the ``health_check_service`` option
-  (unless that option is given too);
-* ``grpc.enable_retries`` set to a false value drops the retry, hedging and
-  throttling parts (grpcio's switch); a true value changes nothing.
-
-::
+grpcio's service config works unchanged (:func:`expand_service_config`, when the
+channel opens): ``grpc.service_config`` / ``service_config`` (JSON text, bytes or a dict)
+goes to the ``service_config`` option, which the library parses (``methodConfig`` entries
+with ``retryPolicy`` / ``hedgingPolicy``, and ``retryThrottling``; see
+``include/lbchannel.h``); its ``healthCheckConfig.serviceName`` becomes the
+``health_check_service`` option (unless that option is given too); ``grpc.enable_retries``
+set to a false value drops the retry, hedging and throttling parts (grpcio's switch)::
 
     config = {"methodConfig": [{"name": [{"service": "pkg.Echo"}],
                                 "retryPolicy": {"maxAttempts": 3, "initialBackoff": "0.1s",
