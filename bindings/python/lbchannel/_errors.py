@@ -1,10 +1,7 @@
-"""Library error codes (``lbc_error``) and the exceptions that carry them.
-
-These are *API* errors — bad arguments, a closed channel, an unparsable
-target. The outcome of an RPC is never one of these: it is a gRPC status,
-raised as :class:`lbchannel.RpcError` (see ``_status.py``).
-
-Every return code of the C library goes through :func:`_check`.
+"""Library error codes (``lbc_error``) and the exceptions that carry them: *API* errors
+(bad arguments, a closed channel, an unparsable target), never the outcome of an RPC (a
+gRPC status, raised as :class:`lbchannel.RpcError`; see ``_status.py``). Every return
+code of the C library goes through :func:`_check`.
 """
 
 from __future__ import annotations

@@ -66,12 +66,7 @@ def public_code(status: int) -> PublicCode:
 
 def describe(status: int, details: str, peer: str = "") -> str:
     """``"UNAVAILABLE: details (peer ADDRESS)"``: the text of an RPC's error."""
-    text = lbc_code(status).name
-    if details:
-        text += ": %s" % details
-    if peer:
-        text += " (peer %s)" % peer
-    return text
+    return lbc_code(status).name + (": %s" % details if details else "") + (" (peer %s)" % peer if peer else "")
 
 
 _E = TypeVar("_E", bound="RpcError")
