@@ -325,7 +325,7 @@ def test_grpc_service_config_option_configures_retries(lbchannel, make_backends)
 
 
 def test_service_config_errors_and_translation(lbchannel):
-    from lbchannel import _service_config
+    from lbchannel._options import expand_service_config
 
     with pytest.raises(lbchannel.InvalidArgumentError, match=r"methodConfig\[0\]\.retryPolicy\.maxAttempts"):
         lbchannel.Channel("ipv4:127.0.0.1:1", service_config={"methodConfig": [{"name": [{}], "retryPolicy": {}}]})
@@ -336,13 +336,13 @@ def test_service_config_errors_and_translation(lbchannel):
     config = {"healthCheckConfig": {"serviceName": "pkg.Svc"},
               "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1},
               "methodConfig": [{"name": [{}], "hedgingPolicy": {"maxAttempts": 2}}]}
-    out = _service_config.expand({"grpc.service_config": json.dumps(config), "lb_policy": "round_robin"})
+    out = expand_service_config({"grpc.service_config": json.dumps(config), "lb_policy": "round_robin"})
     assert out["health_check_service"] == "pkg.Svc" and out["lb_policy"] == "round_robin"
     assert json.loads(out["service_config"]) == config
-    off = _service_config.expand({"service_config": config, "grpc.enable_retries": 0})
+    off = expand_service_config({"service_config": config, "grpc.enable_retries": 0})
     stripped = json.loads(off["service_config"])
     assert "retryThrottling" not in stripped and "hedgingPolicy" not in stripped["methodConfig"][0]
-    assert _service_config.expand({"lb_policy": "x"}) == {"lb_policy": "x"}
+    assert expand_service_config({"lb_policy": "x"}) == {"lb_policy": "x"}
 
 
 # -- transparent retry of streams -------------------------------------------------------

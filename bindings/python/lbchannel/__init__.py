@@ -57,11 +57,9 @@ library_path: str = _native.library_path
 
 def version() -> str:
     """Version string of the loaded C library (``lbc_version()``), e.g. ``"1.1.0"``."""
-    text: str = _native.lbc_version().decode("ascii")
-    return text
+    return str(_native.lbc_version().decode("ascii"))
 
 
 def version_num() -> int:
     """Version of the loaded C library as ``0xMMmmpp`` (``lbc_version_num()``)."""
-    num: int = _native.lbc_version_num()
-    return num
+    return int(_native.lbc_version_num())

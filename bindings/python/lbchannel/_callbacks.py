@@ -1,14 +1,9 @@
-"""Python callables behind the C callbacks ``lbc_lookup_fn`` and ``lbc_log_fn``.
-
-Rules (STYLE.md, "Callbacks"):
-
-* the ``CFUNCTYPE`` object is kept alive by the :class:`lbchannel.Channel` for
-  as long as the C library may call it (until ``lbc_channel_close`` returns);
-* no exception ever unwinds into C: a failing lookup is reported to the
-  library with ``lbc_address_list_set_error`` and a non-zero return, and the
-  exception is kept in :attr:`LookupHook.last_error` and logged;
-* callbacks run on the library's threads, which ctypes turns into throwaway
-  Python threads; they must not close their own channel (checked).
+"""Python callables behind the C callbacks ``lbc_lookup_fn`` and ``lbc_log_fn``
+(STYLE.md, "Callbacks"): the :class:`lbchannel.Channel` keeps each ``CFUNCTYPE`` object
+alive until ``lbc_channel_close`` returns; no exception ever unwinds into C (a failed
+lookup is reported with ``lbc_address_list_set_error``, kept in
+:attr:`LookupHook.last_error` and logged); callbacks run on the library's threads
+(throwaway Python threads for ctypes) and must not close their own channel (checked).
 """
 
 from __future__ import annotations
@@ -56,8 +51,8 @@ class LogLevel(enum.IntEnum):
     ERROR = 3
 
     def to_logging(self) -> int:
-        """The matching :mod:`logging` level."""
-        return {0: logging.DEBUG, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR}[int(self)]
+        """The matching :mod:`logging` level (the one of the same name)."""
+        return int(getattr(logging, self.name))
 
 
 #: ``log(level, message)``.
@@ -79,36 +74,30 @@ class LookupHook:
         self.fn = fn
         #: The exception the most recent lookup raised, or None after a success.
         self.last_error: Optional[BaseException] = None
-        #: Number of times the library called the lookup.
-        self.calls = 0
         self.cfunc = _native.lbc_lookup_fn(self._trampoline)
 
     def _trampoline(self, target: Optional[bytes], out: Any, _user_data: Any) -> int:
         with _running(self):
-            return self._lookup(target, out)
-
-    def _lookup(self, target: Optional[bytes], out: Any) -> int:
-        try:
-            self.calls += 1
-            addresses = self.fn(_decode(target))
-            if isinstance(addresses, (str, bytes)):
-                addresses = [addresses]
-            for address in addresses:
-                raw = address.encode("utf-8") if isinstance(address, str) else address
-                if _native.lbc_address_list_add(out, raw) != 0:
-                    raise ValueError("lookup returned an unusable address %r: %s"
-                                     % (raw, _decode(_native.lbc_last_errmsg())))
-            self.last_error = None
-            return 0
-        except BaseException as exc:  # never unwind into C
-            self.last_error = exc
             try:
-                text = ("%s: %s" % (type(exc).__name__, exc)).encode("utf-8", "replace")
-                _native.lbc_address_list_set_error(out, text)
-                _logger.warning("lbchannel lookup callback failed: %s", text.decode("utf-8", "replace"))
-            except BaseException:
-                pass
-            return 1
+                addresses = self.fn(_decode(target))
+                if isinstance(addresses, (str, bytes)):
+                    addresses = [addresses]
+                for address in addresses:
+                    raw = address.encode("utf-8") if isinstance(address, str) else address
+                    if _native.lbc_address_list_add(out, raw) != 0:
+                        raise ValueError("lookup returned an unusable address %r: %s"
+                                         % (raw, _decode(_native.lbc_last_errmsg())))
+                self.last_error = None
+                return 0
+            except BaseException as exc:  # never unwind into C
+                self.last_error = exc
+                try:
+                    text = ("%s: %s" % (type(exc).__name__, exc)).encode("utf-8", "replace")
+                    _native.lbc_address_list_set_error(out, text)
+                    _logger.warning("lbchannel lookup callback failed: %s", text.decode("utf-8", "replace"))
+                except BaseException:
+                    pass
+                return 1
 
 
 class LogHook:
@@ -136,10 +125,6 @@ class LogHook:
     def _trampoline(self, level: int, message: Optional[bytes], _user_data: Any) -> None:
         with _running(self):
             try:
-                try:
-                    log_level = LogLevel(level)
-                except ValueError:
-                    log_level = LogLevel.INFO
-                self.fn(log_level, _decode(message))
+                self.fn(LogLevel(level) if 0 <= level <= 3 else LogLevel.INFO, _decode(message))
             except BaseException:  # never unwind into C
                 self.errors += 1

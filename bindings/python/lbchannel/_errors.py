@@ -1,10 +1,7 @@
-"""Library error codes (``lbc_error``) and the exceptions that carry them.
-
-These are *API* errors — bad arguments, a closed channel, an unparsable
-target. The outcome of an RPC is never one of these: it is a gRPC status,
-raised as :class:`lbchannel.RpcError` (see ``_status.py``).
-
-Every return code of the C library goes through :func:`_check`.
+"""Library error codes (``lbc_error``) and the exceptions that carry them: *API* errors
+(bad arguments, a closed channel, an unparsable target), never the outcome of an RPC (a
+gRPC status, raised as :class:`lbchannel.RpcError`; see ``_status.py``). Every return
+code of the C library goes through :func:`_check`.
 """
 
 from __future__ import annotations
@@ -57,14 +54,8 @@ class Error(Exception):
             pass
         self.message = message
         self.function = function
-        super().__init__(self._format())
-
-    def _format(self) -> str:
-        name = _strerror(self.code)
-        text = "%s: %s" % (name, self.message) if self.message else name
-        if self.function:
-            text = "%s: %s" % (self.function, text)
-        return text
+        text = "%s: %s" % (_strerror(code), message) if message else _strerror(code)
+        super().__init__("%s: %s" % (function, text) if function else text)
 
 
 class InvalidArgumentError(Error, ValueError):

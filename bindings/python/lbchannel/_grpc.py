@@ -1,22 +1,20 @@
-"""grpcio, lbchannel's optional dependency, in this one module.
-
-Every grpcio / grpc.aio class an lbchannel class derives from, and every grpcio value
-the binding hands out (``grpc.StatusCode``, ``grpc.ChannelConnectivity``,
-``grpc.aio.Metadata``, ``grpc.aio.EOF``), comes from here; no other module imports grpc.
-
-Typing: the type checker sees grpcio through the ``types-grpcio`` stubs (PyPI, pinned
-in .ci/deps.sh; they pass ``mypy --strict``), so an :class:`lbchannel.Channel` is a
-``grpc.Channel`` for mypy as it is at run time: ``grpc.intercept_channel``,
-``grpc.channel_ready_future`` and generated ``*_pb2_grpc`` stubs type-check on it. The
-stubs' classes are generic (``UnaryUnaryMultiCallable[Req, Resp]``) but grpcio's are
-not subscriptable, so at run time each base below is a generic subclass of grpcio's
-class (an empty generic class without grpcio). The private ``grpc.aio._interceptor``
-classes have no stubs: they are the one ``Any`` boundary (:data:`INTERCEPTED_CALLS`).
+"""grpcio, lbchannel's optional dependency, in this one module: every grpcio / grpc.aio
+class an lbchannel class derives from, and every grpcio value the binding hands out
+(``grpc.StatusCode``, ``grpc.ChannelConnectivity``, ``grpc.aio.Metadata``, ``grpc.aio.EOF``),
+comes from here. mypy sees grpcio through the ``types-grpcio`` stubs (pinned in
+.ci/deps.sh), so an :class:`lbchannel.Channel` is a ``grpc.Channel`` for the type checker
+as at run time. The stubs' classes are generic (``UnaryUnaryMultiCallable[Req, Resp]``)
+but grpcio's are not subscriptable, so at run time each base is a generic subclass of
+grpcio's class (an empty generic class without grpcio). The private
+``grpc.aio._interceptor`` classes have no stubs: they are the one ``Any`` boundary
+(:data:`INTERCEPTED_CALLS`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict, Generic, Iterable, Tuple, Union
+
+_SHAPES = ("UnaryUnary", "UnaryStream", "StreamUnary", "StreamStream")  # grpcio's class name prefixes
 
 if TYPE_CHECKING:
     import grpc
@@ -81,23 +79,18 @@ else:
         return types.new_class(name, tuple(b for b in bases if b) + (Generic[params],), None,
                                lambda ns: ns.update(__module__=__name__))
 
-    def _g(name: str, *params: Any) -> Any:
-        return _generic(name, (getattr(grpc, name) if grpc else None,), *params)
+    def _g(module: Any, name: str, *params: Any) -> Any:
+        return _generic(name, (getattr(module, name) if module else None,), *(params or (Req, Resp)))
 
-    def _a(name: str) -> Any:
-        return _generic(name, (getattr(aio, name) if aio else None,), Req, Resp)
-
-    FutureBase = _g("Future", T)
+    FutureBase = _g(grpc, "Future", T)
     CallFutureBase = _generic("CallFuture", (grpc and grpc.Call, grpc and grpc.Future), T)
     CallIteratorBase = _generic("CallIterator", (grpc and grpc.Call,), T)
-    UnaryUnaryBase = _g("UnaryUnaryMultiCallable", Req, Resp)
-    UnaryStreamBase = _g("UnaryStreamMultiCallable", Req, Resp)
-    StreamUnaryBase = _g("StreamUnaryMultiCallable", Req, Resp)
-    StreamStreamBase = _g("StreamStreamMultiCallable", Req, Resp)
-    AioUnaryUnaryCallBase, AioUnaryStreamCallBase = _a("UnaryUnaryCall"), _a("UnaryStreamCall")
-    AioStreamUnaryCallBase, AioStreamStreamCallBase = _a("StreamUnaryCall"), _a("StreamStreamCall")
-    AioUnaryUnaryBase, AioUnaryStreamBase = _a("UnaryUnaryMultiCallable"), _a("UnaryStreamMultiCallable")
-    AioStreamUnaryBase, AioStreamStreamBase = _a("StreamUnaryMultiCallable"), _a("StreamStreamMultiCallable")
+    UnaryUnaryBase, UnaryStreamBase, StreamUnaryBase, StreamStreamBase = (
+        _g(grpc, s + "MultiCallable") for s in _SHAPES)
+    AioUnaryUnaryCallBase, AioUnaryStreamCallBase, AioStreamUnaryCallBase, AioStreamStreamCallBase = (
+        _g(aio, s + "Call") for s in _SHAPES)
+    AioUnaryUnaryBase, AioUnaryStreamBase, AioStreamUnaryBase, AioStreamStreamBase = (
+        _g(aio, s + "MultiCallable") for s in _SHAPES)
     if grpc is not None:
         ChannelBase, CallBase, RpcErrorBase = grpc.Channel, grpc.Call, grpc.RpcError
         FutureTimeoutError, FutureCancelledError = grpc.FutureTimeoutError, grpc.FutureCancelledError
@@ -148,9 +141,7 @@ def aio_metadata(pairs: Iterable[Tuple[str, Union[str, bytes]]]) -> Metadata:
 
 
 #: grpc.aio's four client interceptor classes (empty without grpcio).
-INTERCEPTOR_KINDS: Tuple[type, ...] = (
-    (aio.UnaryUnaryClientInterceptor, aio.UnaryStreamClientInterceptor,
-     aio.StreamUnaryClientInterceptor, aio.StreamStreamClientInterceptor) if HAVE_GRPC else ())
+INTERCEPTOR_KINDS: Tuple[type, ...] = tuple(getattr(aio, s + "ClientInterceptor") for s in _SHAPES) if HAVE_GRPC else ()
 #: grpc.aio's intercepted call classes by shape (private, untyped: the ``Any`` boundary).
 INTERCEPTED_CALLS: Dict[str, Any] = {}
 if HAVE_GRPC:

@@ -20,10 +20,10 @@ from ._errors import _check
 from ._grpc import MetadataArg, MetadataTuple
 
 
-def c_text(value: object, what: str) -> Optional[bytes]:
+def c_text(value: object, what: str, binary: bool = False) -> Optional[bytes]:
     """str (UTF-8 encoded) or bytes for a ``const char *`` argument; None stays None
-    (NULL: the library reports LBC_ERR_INVALID_ARGUMENT). Refuses a NUL character: C
-    would see the text cut short there."""
+    (NULL: the library reports LBC_ERR_INVALID_ARGUMENT). Refuses a NUL character
+    (C would see the text cut short there) unless ``binary`` (a value with a length)."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -32,17 +32,9 @@ def c_text(value: object, what: str) -> Optional[bytes]:
         data = bytes(value)
     else:
         raise TypeError("%s must be str or bytes, not %s" % (what, type(value).__name__))
-    if b"\0" in data:
+    if not binary and b"\0" in data:
         raise ValueError("%s contains a NUL character: %r" % (what, value))
     return data
-
-
-def _value_bytes(value: object) -> bytes:
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)
-    raise TypeError("metadata value must be str or bytes, not %s" % type(value).__name__)
 
 
 def build(metadata: MetadataArg) -> Any:
@@ -61,10 +53,10 @@ def build(metadata: MetadataArg) -> Any:
             k, v = item
         except (TypeError, ValueError):
             raise TypeError("metadata must be a sequence of (key, value) pairs, got %r" % (item,)) from None
-        key = c_text(k, "metadata key")
-        if key is None:
-            raise TypeError("metadata key must be str or bytes, not NoneType")
-        pairs.append((key, _value_bytes(v)))
+        key, value = c_text(k, "metadata key"), c_text(v, "metadata value", binary=True)
+        if key is None or value is None:
+            raise TypeError("metadata %s must be str or bytes, not NoneType" % ("key" if key is None else "value"))
+        pairs.append((key, value))
     md = _native.lbc_metadata_p()
     _check(_native.lbc_metadata_new(ctypes.byref(md)), "lbc_metadata_new")
     try:
@@ -86,17 +78,9 @@ def read(md: Any) -> MetadataTuple:
     value = ctypes.POINTER(ctypes.c_ubyte)()
     length = ctypes.c_size_t()
     for i in range(count):
-        _check(
-            _native.lbc_metadata_get(md, i, ctypes.byref(key), ctypes.byref(value), ctypes.byref(length)),
-            "lbc_metadata_get",
-        )
+        _check(_native.lbc_metadata_get(md, i, ctypes.byref(key), ctypes.byref(value), ctypes.byref(length)),
+               "lbc_metadata_get")
         k = (key.value or b"").decode("ascii", "replace")
         raw: bytes = ctypes.string_at(value, length.value) if length.value else b""
-        if k.endswith("-bin"):
-            out.append((k, raw))
-        else:
-            try:
-                out.append((k, raw.decode("ascii")))
-            except UnicodeDecodeError:
-                out.append((k, raw.decode("utf-8", "replace")))
+        out.append((k, raw if k.endswith("-bin") else raw.decode("utf-8", "replace")))  # ASCII is UTF-8
     return tuple(out)

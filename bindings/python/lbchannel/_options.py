@@ -26,10 +26,25 @@ Any other ``grpc.*`` key raises :class:`lbchannel.UnknownOptionError` (also a
 opened: lbchannel does not silently ignore a setting the caller relies on. Keys
 without the ``grpc.`` prefix are lbchannel option names and pass through (the
 library rejects unknown ones with the same exception).
+
+grpcio's service config works unchanged (:func:`expand_service_config`, when the
+channel opens): ``grpc.service_config`` / ``service_config`` (JSON text, bytes or a dict)
+goes to the ``service_config`` option, which the library parses (``methodConfig`` entries
+with ``retryPolicy`` / ``hedgingPolicy``, and ``retryThrottling``; see
+``include/lbchannel.h``); its ``healthCheckConfig.serviceName`` becomes the
+``health_check_service`` option (unless that option is given too); ``grpc.enable_retries``
+set to a false value drops the retry, hedging and throttling parts (grpcio's switch)::
+
+    config = {"methodConfig": [{"name": [{"service": "pkg.Echo"}],
+                                "retryPolicy": {"maxAttempts": 3, "initialBackoff": "0.1s",
+                                                "maxBackoff": "1s", "backoffMultiplier": 2,
+                                                "retryableStatusCodes": ["UNAVAILABLE"]}}]}
+    channel = lbchannel.insecure_channel(target, options=[("grpc.service_config", json.dumps(config))])
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple, TypedDict, Union
 
 from ._errors import ErrorCode, UnknownOptionError
@@ -115,7 +130,7 @@ class ChannelOptions(TypedDict, total=False):
     hedging_max_attempts: int
     hedging_delay_ms: int
     hedging_non_fatal_codes: str
-    # a gRPC service config (JSON text, bytes or a dict; see lbchannel._service_config):
+    # a gRPC service config (JSON text, bytes or a dict; see expand_service_config below):
     # its healthCheckConfig.serviceName becomes health_check_service
     service_config: Union[str, bytes, Dict[str, Any]]
     # grpc.health.v1 service name; any string ("" too) turns health checking on:
@@ -144,7 +159,7 @@ def _same(value: Any) -> Any:
 
 #: grpcio channel-argument name -> (lbchannel option, value conversion).
 #: ``grpc.service_config`` and ``grpc.enable_retries`` keep their names: they are
-#: expanded by :mod:`lbchannel._service_config` when the channel opens.
+#: expanded by :func:`expand_service_config` when the channel opens.
 GRPC_OPTION_NAMES: Dict[str, Tuple[str, Callable[[Any], Any]]] = {
     "grpc.lb_policy_name": ("lb_policy", _same),
     "grpc.max_receive_message_length": ("max_receive_message_size", _message_length),
@@ -161,14 +176,6 @@ GRPC_OPTION_NAMES: Dict[str, Tuple[str, Callable[[Any], Any]]] = {
 }
 
 
-def _unknown(key: str) -> UnknownOptionError:
-    return UnknownOptionError(
-        ErrorCode.UNKNOWN_OPTION,
-        "grpcio channel option %r has no lbchannel equivalent (supported: %s)"
-        % (key, ", ".join(sorted(GRPC_OPTION_NAMES))),
-    )
-
-
 def channel_options(options: Options, keywords: ChannelOptions) -> Dict[str, Any]:
     """grpcio's ``options`` pairs translated to lbchannel options, then ``keywords``
     (lbchannel options), which win on a clash.
@@ -177,21 +184,56 @@ def channel_options(options: Options, keywords: ChannelOptions) -> Dict[str, Any
         lbchannel.UnknownOptionError: a ``grpc.*`` key not in :data:`GRPC_OPTION_NAMES`.
         TypeError: ``options`` is not an iterable of ``(str, value)`` pairs.
     """
+    if isinstance(options, (str, bytes, dict)):
+        raise TypeError("options must be a sequence of (key, value) pairs, as in grpcio, not %s"
+                        % type(options).__name__)
     merged: Dict[str, Any] = {}
-    if options is not None:
-        if isinstance(options, (str, bytes, dict)):
-            raise TypeError("options must be a sequence of (key, value) pairs, as in grpcio, not %s"
-                            % type(options).__name__)
-        for pair in options:
-            if not isinstance(pair, tuple) or len(pair) != 2 or not isinstance(pair[0], str):
-                raise TypeError("each option must be a (str, value) pair, not %r" % (pair,))
-            key, value = pair
-            if key.startswith("grpc."):
-                if key not in GRPC_OPTION_NAMES:
-                    raise _unknown(key)
-                name, convert = GRPC_OPTION_NAMES[key]
-                merged[name] = convert(value)
-            else:
-                merged[key] = value
+    for pair in () if options is None else options:
+        if not isinstance(pair, tuple) or len(pair) != 2 or not isinstance(pair[0], str):
+            raise TypeError("each option must be a (str, value) pair, not %r" % (pair,))
+        key, value = pair
+        if not key.startswith("grpc."):
+            merged[key] = value
+        elif key in GRPC_OPTION_NAMES:
+            name, convert = GRPC_OPTION_NAMES[key]
+            merged[name] = convert(value)
+        else:
+            raise UnknownOptionError(ErrorCode.UNKNOWN_OPTION,
+                                     "grpcio channel option %r has no lbchannel equivalent (supported: %s)"
+                                     % (key, ", ".join(sorted(GRPC_OPTION_NAMES))))
     merged.update(keywords)
     return merged
+
+
+def expand_service_config(options: Dict[str, Any]) -> Dict[str, Any]:
+    """``options`` with ``grpc.service_config`` / ``service_config`` (JSON text,
+    bytes or a dict) and ``grpc.enable_retries`` turned into lbchannel options.
+    Other keys are returned unchanged; the input is not modified."""
+    out = dict(options)
+    enable = out.pop("grpc.enable_retries", True)
+    given = [k for k in ("grpc.service_config", "service_config") if k in out]
+    if len(given) > 1:
+        raise ValueError("give either grpc.service_config or service_config, not both")
+    if not given:
+        return out
+    raw = out.pop(given[0])
+    try:
+        config = raw if isinstance(raw, dict) else json.loads(
+            raw.decode("utf-8") if isinstance(raw, (bytes, bytearray)) else raw)
+    except (TypeError, ValueError):
+        out["service_config"] = raw  # not JSON: let the library say what is wrong
+        return out
+    if isinstance(config, dict):
+        health = config.get("healthCheckConfig")
+        if isinstance(health, dict) and isinstance(health.get("serviceName"), str):
+            out.setdefault("health_check_service", health["serviceName"])
+        if not enable:
+            config = dict(config)
+            config.pop("retryThrottling", None)
+            config["methodConfig"] = [
+                {k: v for k, v in entry.items() if k not in ("retryPolicy", "hedgingPolicy")}
+                if isinstance(entry, dict) else entry
+                for entry in config.get("methodConfig", [])
+            ]
+    out["service_config"] = json.dumps(config) if (isinstance(raw, dict) or not enable) else raw
+    return out

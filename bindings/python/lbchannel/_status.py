@@ -66,12 +66,7 @@ def public_code(status: int) -> PublicCode:
 
 def describe(status: int, details: str, peer: str = "") -> str:
     """``"UNAVAILABLE: details (peer ADDRESS)"``: the text of an RPC's error."""
-    text = lbc_code(status).name
-    if details:
-        text += ": %s" % details
-    if peer:
-        text += " (peer %s)" % peer
-    return text
+    return lbc_code(status).name + (": %s" % details if details else "") + (" (peer %s)" % peer if peer else "")
 
 
 _E = TypeVar("_E", bound="RpcError")
@@ -155,12 +150,8 @@ class Call(_CallInfoMixin, CallBase):  # type: ignore[misc]
 
     def __init__(self, status: int, details: str, initial: MetadataTuple, trailing: MetadataTuple,
                  peer: str, response: bytes = b"") -> None:
-        self._status = int(status)
-        self._details = details
-        self._initial = initial
-        self._trailing = trailing
-        self._peer = peer
-        self._response = response
+        self._status, self._details, self._initial, self._trailing = int(status), details, initial, trailing
+        self._peer, self._response = peer, response
 
     def __repr__(self) -> str:
         return "<lbchannel.Call %s peer=%r details=%r>" % (self.status_code.name, self._peer, self._details)
@@ -185,11 +176,8 @@ class RpcError(_CallInfoMixin, RpcErrorBase, CallBase):  # type: ignore[misc]
 
     def __init__(self, status: int, details: str = "", initial: MetadataTuple = (),
                  trailing: MetadataTuple = (), peer: str = "") -> None:
-        self._status = int(status)
-        self._details = details
-        self._initial = tuple(initial)
-        self._trailing = tuple(trailing)
-        self._peer = peer
+        self._status, self._details, self._peer = int(status), details, peer
+        self._initial, self._trailing = tuple(initial), tuple(trailing)
         Exception.__init__(self, self._format())
 
     @classmethod
@@ -202,18 +190,17 @@ class RpcError(_CallInfoMixin, RpcErrorBase, CallBase):  # type: ignore[misc]
     def _format(self) -> str:
         return describe(self._status, self._details, self._peer)
 
-    def __str__(self) -> str:
+    def debug_error_string(self) -> str:
+        """A one-line description, like grpcio's ``debug_error_string()``."""
         return self._format()
+
+    __str__ = debug_error_string
 
     def __repr__(self) -> str:
         return "<lbchannel.RpcError %s details=%r peer=%r>" % (self.status_code.name, self._details, self._peer)
 
     def __reduce__(self) -> Tuple[Any, ...]:
         return (type(self), (self._status, self._details, self._initial, self._trailing, self._peer))
-
-    def debug_error_string(self) -> str:
-        """A one-line description, like grpcio's ``debug_error_string()``."""
-        return self._format()
 
     # -- the finished-future face of grpcio's errors ----------------------------------
     # grpcio's RpcError of a blocking call is also a finished grpc.Future, and

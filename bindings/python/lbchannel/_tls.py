@@ -22,15 +22,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
 from ._callbacks import LogFn, LookupFn
+from ._channel import Channel
 from ._options import ChannelOptions, Options, channel_options
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Unpack
 
-    from ._channel import Channel
-
-
 _Pem = Optional[Union[bytes, str]]
+
 
 def _pem(value: _Pem, what: str) -> Optional[bytes]:
     if value is None:
@@ -60,14 +59,9 @@ class ChannelCredentials:
 
     def options(self) -> Dict[str, Any]:
         """The channel options these credentials stand for."""
-        opts: Dict[str, Any] = {"tls": True}
-        if self.root_certificates is not None:
-            opts["tls_ca_pem"] = self.root_certificates
-        if self.certificate_chain is not None:
-            opts["tls_cert_pem"] = self.certificate_chain
-        if self.private_key is not None:
-            opts["tls_key_pem"] = self.private_key
-        return opts
+        pems = {"tls_ca_pem": self.root_certificates, "tls_cert_pem": self.certificate_chain,
+                "tls_key_pem": self.private_key}
+        return {"tls": True, **{key: pem for key, pem in pems.items() if pem is not None}}
 
     def __repr__(self) -> str:
         return "ChannelCredentials(roots=%s, client_certificate=%s)" % (
@@ -130,10 +124,7 @@ def secure_channel(target: str, credentials: ChannelCredentials, options: Option
             lbchannel option.
         TypeError: credentials not made by :func:`ssl_channel_credentials`.
     """
-    from ._channel import Channel
-
-    merged = tls_options(credentials, options, lbchannel_options)
-    return Channel(target, lookup, log_callback, **merged)
+    return Channel(target, lookup, log_callback, **tls_options(credentials, options, lbchannel_options))
 
 
 def insecure_channel(target: str, options: Options = None, *, lookup: Optional[LookupFn] = None,
@@ -152,6 +143,4 @@ def insecure_channel(target: str, options: Options = None, *, lookup: Optional[L
                      ("grpc.max_receive_message_length", 16 << 20)],
             discovery_interval_ms=5000)
     """
-    from ._channel import Channel
-
     return Channel(target, lookup, log_callback, **channel_options(options, lbchannel_options))

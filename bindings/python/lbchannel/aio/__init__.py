@@ -24,15 +24,47 @@ loop and no thread is started per call. A channel is bound to the event loop
 that first uses it.
 """
 
-from .._grpc import EOF
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional, Sequence, Union
+
+from .._callbacks import LogFn, LookupFn
+from .._grpc import EOF, ClientInterceptor
+from .._options import ChannelOptions, Options, channel_options
+from .._tls import ChannelCredentials, ssl_channel_credentials, tls_options
 from ._channel import Channel
 from ._unary import AioRpcError
 from ._stream import StreamStreamCall, StreamUnaryCall, UnaryStreamCall
 from ._unary import UnaryUnaryCall
-from ._tls import insecure_channel, secure_channel
-from .._tls import ChannelCredentials, ssl_channel_credentials
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "Channel", "secure_channel", "insecure_channel", "ssl_channel_credentials", "ChannelCredentials", "AioRpcError",
     "EOF", "UnaryUnaryCall", "UnaryStreamCall", "StreamUnaryCall", "StreamStreamCall",
 ]
+
+
+def secure_channel(target: str, credentials: ChannelCredentials, options: Options = None,
+                   interceptors: Optional[Sequence[ClientInterceptor]] = None, *,
+                   lookup: Optional[LookupFn] = None, log_callback: Union[LogFn, bool, None] = None,
+                   **lbchannel_options: Unpack[ChannelOptions]) -> Channel:
+    """A TLS :class:`lbchannel.aio.Channel`, as ``grpc.aio.secure_channel``.
+
+    ``options``, ``lookup``, ``log_callback`` and ``**lbchannel_options`` as for
+    :func:`lbchannel.secure_channel` (an unsupported ``grpc.*`` key raises
+    :class:`lbchannel.UnknownOptionError`); ``interceptors`` as for
+    ``grpc.aio.secure_channel`` (grpc.aio client interceptors).
+    """
+    merged = tls_options(credentials, options, lbchannel_options)
+    return Channel(target, lookup, log_callback, interceptors, **merged)
+
+
+def insecure_channel(target: str, options: Options = None,
+                     interceptors: Optional[Sequence[ClientInterceptor]] = None, *,
+                     lookup: Optional[LookupFn] = None, log_callback: Union[LogFn, bool, None] = None,
+                     **lbchannel_options: Unpack[ChannelOptions]) -> Channel:
+    """A plaintext :class:`lbchannel.aio.Channel`, as ``grpc.aio.insecure_channel``;
+    arguments as for :func:`secure_channel`."""
+    return Channel(target, lookup, log_callback, interceptors, **channel_options(options, lbchannel_options))
