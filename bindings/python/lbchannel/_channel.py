@@ -7,7 +7,7 @@ import json
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
-from . import _callbacks, _metadata, _native, _service_config
+from . import _callbacks, _metadata, _native, _options
 from ._call import Buffer, NativeCall, call_from_response, request_bytes
 from ._events import CompletionQueue, EventPump
 from ._call import timeout_ms as _timeout_ms
@@ -62,7 +62,7 @@ class Channel(ChannelBase):
             TLS, outlier ejection, keepalive, retries and hedging, health checking,
             ``service_config``...), each passed to ``lbc_options_set(key, str(value))``.
             grpcio's ``grpc.service_config`` is accepted too (see
-            :mod:`lbchannel._service_config`). A call's ``attempts`` /
+            :func:`lbchannel._options.expand_service_config`). A call's ``attempts`` /
             ``attempt_peers()`` tell where its attempts went.
 
     Raises:
@@ -94,7 +94,7 @@ class Channel(ChannelBase):
         # the channel keeps them (and their CFUNCTYPE objects) alive.
         self._lookup = _callbacks.LookupHook(lookup) if lookup is not None else None
         self._log = _callbacks.LogHook(log_callback) if log_callback not in (None, False) else None
-        expanded = _service_config.expand(dict(options))
+        expanded = _options.expand_service_config(dict(options))
         opts = _native.lbc_options_p()
         _check(_native.lbc_options_new(ctypes.byref(opts)), "lbc_options_new")
         try:
