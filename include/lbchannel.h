@@ -37,9 +37,12 @@
  *   the child does not have: in the child every function taking one returns
  *   LBC_ERR_FORKED ("... was opened in process PID before fork(); ... open a new
  *   channel in the child"); lbc_cq_fd() returns -1; lbc_channel_close(),
- *   lbc_cq_free() and lbc_call_free() only forget the handle (its memory and
- *   inherited file descriptors stay until the child exits: nothing of the
- *   parent's can be torn down safely in the child). Responses, metadata and
+ *   lbc_cq_free() and lbc_call_free() only forget the handle (its memory stays
+ *   until the child exits: nothing of the parent's can be torn down safely in
+ *   the child). The child does not keep the parent's connections: the fork
+ *   handler swaps every socket, epoll and eventfd descriptor of the library for
+ *   /dev/null in the child, so a connection the parent closes is closed even
+ *   while children run (the descriptor numbers stay taken). Responses, metadata and
  *   options are plain values and remain usable. The parent's handles are not
  *   affected. A pthread_atfork() handler, installed when the library is loaded,
  *   makes this work (see README, "fork"). Forking while another thread of the

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "lbcshim.h"
+#include "lbcshim_fork.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,12 +46,12 @@ _Static_assert(LBCSHIM_EPOLL_CTL_MOD == EPOLL_CTL_MOD, "EPOLL_CTL_MOD");
 
 int lbcshim_epoll_create(void) {
   int fd = epoll_create1(EPOLL_CLOEXEC);
-  return fd >= 0 ? fd : -errno;
+  return fd >= 0 ? lbcshim_fd_track(fd) : -errno;
 }
 
 int lbcshim_eventfd(void) {
   int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  return fd >= 0 ? fd : -errno;
+  return fd >= 0 ? lbcshim_fd_track(fd) : -errno;
 }
 
 int lbcshim_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {

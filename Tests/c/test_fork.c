@@ -18,7 +18,9 @@
  *         and so runs the parent channel's I/O itself (the leader) when forked.
  *   stream leading: as leading, while a parent thread waits in a blocking
  *         lbc_call_recv on a stream without a queue (the receiver leads).
- * Every child also makes an lbc_unary_async call on its own channel and queue,
+ * Every child first checks that it holds none of the parent's sockets, epoll sets or
+ * eventfds (the fork handler swapped them for /dev/null: a connection the parent
+ * closes is closed, whatever its children do), then makes an lbc_unary_async call on its own channel and queue,
  * polled with a timeout (the child's poller leads its own channel's loop), and a
  * streaming call with a blocking lbc_call_recv (the child's receiver leads).
  *
@@ -28,6 +30,7 @@
 
 #include <lbchannel.h>
 
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -145,8 +148,30 @@ static void require_forked(int rc, const char *what, const char *message) {
   CHILD_REQUIRE(strstr(message, want) != NULL, 3, "%s: message \"%s\" does not say \"%s\"", what, message, want);
 }
 
+/* Descriptors of this process that are sockets, epoll sets or eventfds. */
+static int io_descriptors(void) {
+  DIR *dir = opendir("/proc/self/fd");
+  if (dir == NULL) return -1;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(dir)) != NULL) {
+    char path[300], link[128];
+    snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+    ssize_t len = readlink(path, link, sizeof link - 1);
+    if (len <= 0) continue;
+    link[len] = 0;
+    if (strncmp(link, "socket:", 7) == 0 || strcmp(link, "anon_inode:[eventpoll]") == 0 ||
+        strcmp(link, "anon_inode:[eventfd]") == 0)
+      n++;
+  }
+  closedir(dir);
+  return n;
+}
+
 static void child(void) {
   alarm(10);
+  int inherited = io_descriptors();
+  CHILD_REQUIRE(inherited == 0, 5, "the child holds %d of the parent's sockets, epoll sets or eventfds", inherited);
   if (g_parent_ch && g_parent_call) {
     lbc_response *resp = NULL;
     lbc_call *call = NULL;
@@ -264,6 +289,8 @@ int main(int argc, char **argv) {
   CHECK(lbc_cq_new(&g_parent_cq) == LBC_OK, "lbc_cq_new");
   CHECK(lbc_call_start(g_parent_ch, "/lbtest.Test/Sleep", NULL, 30000, g_parent_cq, NULL, &g_parent_call) == LBC_OK,
         "lbc_call_start: %s", lbc_last_errmsg());
+  CHECK(io_descriptors() >= 3, "the parent has %d sockets/epoll/eventfds (connections, loop, queue)",
+        io_descriptors());
   fork_children("warm", 200);
 
 

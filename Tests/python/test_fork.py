@@ -49,3 +49,60 @@ def test_forked_children_open_channels_and_never_hang(lbchannel, backends, mode)
     summary = run_children(lbchannel, backends.target, *mode)
     assert summary["hung"] == 0, summary
     assert summary["ok"] == CHILDREN, summary
+
+
+PARENT_CLOSES = r"""
+import os, sys, time
+import lbchannel
+
+def sockets():
+    # Socket inodes of this process's descriptors.
+    out = set()
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            link = os.readlink("/proc/self/fd/" + name)
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            out.add(link[8:-1])
+    return out
+
+def established(inodes):
+    # Which of these TCP sockets are still ESTABLISHED (state 01 of /proc/net/tcp).
+    with open("/proc/net/tcp") as f:
+        rows = [line.split() for line in f.readlines()[1:]]
+    return {r[9] for r in rows if r[9] in inodes and r[3] == "01"}
+
+before = sockets()
+ch = lbchannel.Channel(sys.argv[1])
+ch.unary("/lbtest.Test/Whoami", b"", timeout=5)
+mine = established(sockets() - before)
+assert mine, "the channel has no established connection"
+pid = os.fork()
+if pid == 0:
+    time.sleep(6)  # a long-lived worker that never touches the parent's channel
+    os._exit(0)
+ch.close()
+deadline = time.monotonic() + 3
+while established(mine) and time.monotonic() < deadline:
+    time.sleep(0.02)
+left = established(mine)
+os.kill(pid, 9)
+os.waitpid(pid, 0)
+print(len(mine), len(left))
+"""
+
+
+def test_connections_the_parent_closes_close_while_a_child_lives(lbchannel, backends):
+    """The fork handler swaps the parent's sockets for /dev/null in the child: when the
+    parent closes its channel, its connections close (FIN) at once, though a forked
+    child still runs; they used to stay ESTABLISHED until every child had exited."""
+    env = dict(os.environ)
+    package_dir = str(Path(lbchannel.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_dir, env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.run([sys.executable, "-c", PARENT_CLOSES, backends.target], capture_output=True, text=True,
+                          timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    connected, still_open = (int(x) for x in proc.stdout.split())
+    assert connected >= 1
+    assert still_open == 0, "%d of %d connections stayed open while the child lived" % (still_open, connected)

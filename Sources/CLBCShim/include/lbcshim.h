@@ -30,9 +30,10 @@ typedef struct lbcshim_event {
 #define LBCSHIM_EPOLL_CTL_DEL 2
 #define LBCSHIM_EPOLL_CTL_MOD 3
 
-/** epoll_create1(EPOLL_CLOEXEC); returns the fd or -errno. */
+/** epoll_create1(EPOLL_CLOEXEC); returns the fd or -errno. The fd is tracked
+ *  (lbcshim_fd_track): close it with lbcshim_fd_close. */
 int lbcshim_epoll_create(void);
-/** eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); returns the fd or -errno. */
+/** eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); returns the fd or -errno, tracked as above. */
 int lbcshim_eventfd(void);
 
 /** epoll_ctl with a plain struct; returns 0 or -errno. */

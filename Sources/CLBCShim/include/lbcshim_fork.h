@@ -13,7 +13,8 @@
  *     and the C API refuses handles from an earlier one (the parent's I/O threads do
  *     not exist in the child).
  * It also holds the channel registry's lock across fork() so that the child never
- * inherits it locked. */
+ * inherits it locked, and it releases in the child the descriptors the library owns
+ * (each replaced by /dev/null: see lbcshim_fd_track). */
 #ifndef LBCSHIM_FORK_H
 #define LBCSHIM_FORK_H
 #include <stdint.h>
@@ -39,4 +40,14 @@ int lbcshim_fork_child_supported(void);
 /** The lock of lbchannel's table of live channel handles (held across fork()). */
 void lbcshim_registry_lock(void);
 void lbcshim_registry_unlock(void);
+
+/** Record `fd` (a socket, epoll or eventfd the library owns) so that a forked child
+ *  releases it; returns `fd`. Every tracked fd must be closed with lbcshim_fd_close. */
+int lbcshim_fd_track(int fd);
+
+/** Forget and close a tracked `fd` (close(2)'s result). */
+int lbcshim_fd_close(int fd);
+
+/** 1 if `fd` is tracked (tests). */
+int lbcshim_fd_tracked(int fd);
 #endif

@@ -48,7 +48,7 @@ package final class CompletionQueue: @unchecked Sendable {
         self.fd = fd
     }
 
-    deinit { Glibc.close(fd) }
+    deinit { lbcshim_fd_close(fd) }
 
     /// Append `item`. Any thread. False when the queue has been closed (dropped).
     @discardableResult

@@ -543,7 +543,7 @@ package final class HTTP2Connection: FileDescriptorHandler {
             transport = nil
             tlsTransport = nil  // frees the SSL object now, not with the connection
             loop.unregister(fd: fd)
-            Glibc.close(fd)
+            lbcshim_fd_close(fd)
             fd = -1
         }
         let open = streams

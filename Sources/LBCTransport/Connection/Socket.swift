@@ -1,3 +1,4 @@
+import CLBCShim
 import Glibc
 import LBCCore
 
@@ -12,7 +13,8 @@ package enum Socket {
         case .ipv6: family = AF_INET6
         case .unix: family = AF_UNIX
         }
-        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        // Tracked: a forked child lets go of it (lbcshim_fd_track); closed by lbcshim_fd_close.
+        let fd = lbcshim_fd_track(socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0))
         if fd < 0 { throw SystemError("socket", errno: errno) }
         if family != AF_UNIX {
             var one: Int32 = 1
@@ -45,7 +47,7 @@ package enum Socket {
             sa.sun_family = sa_family_t(AF_UNIX)
             let bytes = Array(path.utf8)
             guard bytes.count < MemoryLayout.size(ofValue: sa.sun_path) else {
-                close(fd)
+                lbcshim_fd_close(fd)
                 throw SystemError("connect(unix path too long)", errno: ENAMETOOLONG)
             }
             withUnsafeMutableBytes(of: &sa.sun_path) { raw in
@@ -61,7 +63,7 @@ package enum Socket {
         if rc == 0 { return (fd, true) }
         let e = errno
         if e == EINPROGRESS || e == EINTR || e == EAGAIN { return (fd, false) }
-        close(fd)
+        lbcshim_fd_close(fd)
         throw SystemError("connect", errno: e)
     }
 

@@ -85,7 +85,7 @@ package final class EventLoop: @unchecked Sendable {
         if ep < 0 { throw SystemError("epoll_create1", errno: -ep) }
         let ev = lbcshim_eventfd()
         if ev < 0 {
-            close(ep)
+            lbcshim_fd_close(ep)
             throw SystemError("eventfd", errno: -ev)
         }
         epfd = ep
@@ -95,8 +95,8 @@ package final class EventLoop: @unchecked Sendable {
         let rc = lbcshim_epoll_ctl(epfd, LBCSHIM_EPOLL_CTL_ADD, wakeFd, LBCSHIM_EPOLLIN | LBCSHIM_EPOLLET,
                                    EventLoop.wakeToken)
         if rc < 0 {
-            close(ep)
-            close(ev)
+            lbcshim_fd_close(ep)
+            lbcshim_fd_close(ev)
             throw SystemError("epoll_ctl", errno: -rc)
         }
     }
@@ -105,8 +105,8 @@ package final class EventLoop: @unchecked Sendable {
         loopThreadID.deallocate()
         inlineThreadID.deallocate()
         readBuffer.deallocate()
-        close(wakeFd)
-        close(epfd)
+        lbcshim_fd_close(wakeFd)
+        lbcshim_fd_close(epfd)
     }
 
     /// Start the loop thread.

@@ -1,0 +1,51 @@
+import CLBCShim
+import Glibc
+import LBCCore
+import XCTest
+@testable import LBCTransport
+
+/// The descriptors a forked child swaps for /dev/null (`lbcshim_fd_track`) are exactly
+/// the library's open ones: tracked from creation, forgotten when closed — a stale entry
+/// would make a child overwrite a descriptor that is no longer the library's.
+final class DescriptorTrackingTests: XCTestCase {
+    private func tracked() -> Set<Int32> {
+        Set((0..<Int32(4096)).filter { lbcshim_fd_tracked($0) == 1 })
+    }
+
+    func testEventLoopAndQueueDescriptorsAreTrackedUntilClosed() throws {
+        let before = tracked()
+        var loop: EventLoop? = try EventLoop()
+        var queue: CompletionQueue? = try CompletionQueue()
+        let added = tracked().subtracting(before)
+        XCTAssertEqual(added.count, 3, "epoll, its eventfd, the queue's eventfd: \(added)")
+        XCTAssertTrue(added.contains(queue!.fd))
+        loop = nil
+        queue = nil
+        XCTAssertNil(loop)
+        XCTAssertNil(queue)
+        XCTAssertEqual(tracked(), before)
+    }
+
+    func testSocketsAreTrackedUntilClosedAndAFailedConnectForgetsItsOwn() throws {
+        let before = tracked()
+        XCTAssertThrowsError(try Socket.connect(to: .unix(path: "/nonexistent/lbchannel-test.sock")))
+        XCTAssertEqual(tracked(), before)
+
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var sa = sockaddr_in()
+        sa.sin_family = sa_family_t(AF_INET)
+        sa.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, len) == 0 && listen(listener, 1) == 0 && getsockname(listener, $0, &len) == 0
+            }
+        }
+        XCTAssertTrue(bound)
+        let (fd, _) = try Socket.connect(to: .ipv4(host: "127.0.0.1", port: UInt16(bigEndian: sa.sin_port)))
+        XCTAssertEqual(tracked().subtracting(before), [fd])
+        lbcshim_fd_close(fd)
+        XCTAssertEqual(tracked(), before)
+    }
+}
