@@ -106,6 +106,9 @@ def main(argv=None):
         def Chat(self, request_iterator, context):
             for r in request_iterator:
                 log("Chat got %s" % r.text)
+                if not _pause(context, r.sleep.ToTimedelta().total_seconds()):
+                    log("Chat %s cancelled" % r.text)
+                    return
                 if r.fail_code:
                     context.abort(STATUS_BY_INT.get(r.fail_code, grpc.StatusCode.UNKNOWN), r.text)
                 yield lbcli_pb2.SayReply(text=r.text, backend=name)

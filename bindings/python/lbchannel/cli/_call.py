@@ -69,7 +69,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
             documents = documents or ["{}"]
         requests = schema.messages(documents)
         started = time.monotonic()
-        count: "int | None" = None
+        count = 1  # responses
         if schema.kind == "unary":
             response, call = _unary(channel, path, bytes(requests[0].SerializeToString()), timeout, md)
             text = schema.decode(response)
