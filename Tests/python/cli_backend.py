@@ -87,7 +87,11 @@ def main(argv=None):
             for i in range(1, request.count + 1):
                 if i > 1 and not _pause(context, wait):
                     break
-                yield lbcli_pb2.SayReply(text="%s %d/%d" % (request.text, i, request.count), backend=name)
+                try:
+                    yield lbcli_pb2.SayReply(text="%s %d/%d" % (request.text, i, request.count), backend=name)
+                except GeneratorExit:  # grpcio closes the generator of a cancelled call
+                    log("Repeat %s cancelled" % request.text)
+                    raise
             if not _pause(context, 0.0):
                 log("Repeat %s cancelled" % request.text)
                 return

@@ -308,12 +308,12 @@ def test_call_streaming_status_is_exit_status(library_path, trio):
     assert "NOT_FOUND: gone (peer %s)" % b1.address in r.stderr
     # The deadline applies to the whole stream.
     started = time.monotonic()
-    r = cli(library_path, "call", target, REPEAT, "-d", '{"text": "late", "count": 100, "sleep": "0.05s"}',
-            "--deadline", "500ms")
+    r = cli(library_path, "call", target, REPEAT, "-d", '{"text": "late", "count": 100, "sleep": "0.1s"}',
+            "--deadline", "2s")
     assert r.returncode == 4, (r.stdout, r.stderr)
     assert "DEADLINE_EXCEEDED" in r.stderr
-    assert 1 <= len(json_stream(r.stdout)) < 100
-    assert time.monotonic() - started < 5
+    assert 1 <= len(json_stream(r.stdout)) < 100  # the stream would take 10 s
+    assert time.monotonic() - started < 9
 
 
 def test_call_streaming_checks_every_request_before_sending(library_path, trio):
@@ -362,6 +362,26 @@ def test_call_streaming_ctrl_c_cancels_and_exits_130(library_path, trio, method)
         assert "Traceback" not in err
         # The server saw the call cancelled (RST_STREAM), long before it would have ended.
         assert wait_for_log(b3, r"%s %s cancelled" % (name, marker)), b3.stderr()[-2000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+
+
+def test_call_streaming_into_a_closed_pipe_cancels_and_exits_141(library_path, trio):
+    # lbchannel call ... | head -2: stdout closes while responses still come.
+    b1 = trio[0]
+    args = [sys.executable, "-m", "lbchannel", "call", "ipv4:" + b1.address, REPEAT,
+            "-d", '{"text": "closed-pipe", "count": 100000}']
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=cli_env(library_path), stdin=subprocess.DEVNULL)
+    try:
+        assert proc.stdout.readline() == "{\n"
+        proc.stdout.close()
+        err = proc.stderr.read()
+        assert proc.wait(15) == 141, err
+        assert "Traceback" not in err
+        assert wait_for_log(b1, r"Repeat closed-pipe cancelled"), b1.stderr()[-2000:]
     finally:
         if proc.poll() is None:
             proc.kill()
