@@ -5,7 +5,9 @@ Usage::
 
     python3 Tests/python/cli_backend.py --listen 127.0.0.2:50051 --name b1 --gen-dir DIR [--reflection both]
 
-Serves ``lbcli.Echo`` (``Tests/python/protos/lbcli.proto``; the generated
+Serves ``lbcli.Echo`` (``Tests/python/protos/lbcli.proto``: unary ``Say``, server-streaming
+``Repeat``, client-streaming ``Join``, bidirectional ``Chat``; the streaming methods log what
+they receive, and cancellations, on stderr; the generated
 ``lbcli_pb2``/``lbcli_pb2_grpc`` are imported from ``--gen-dir``),
 ``grpc.health.v1.Health`` (SERVING) and server reflection: ``v1alpha``
 (grpcio-reflection's own service), ``v1`` (the same servicer under the
@@ -41,6 +43,19 @@ def _v1_reflection_handler(servicer):
     )
 
 
+def log(line):
+    """One line on stderr (the tests read it: what a streaming method received, cancellations)."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def _pause(context, seconds):
+    """Sleep ``seconds`` while the call lasts; False once the client cancelled it."""
+    end = time.monotonic() + seconds
+    while context.is_active() and time.monotonic() < end:
+        time.sleep(min(0.01, end - time.monotonic()))
+    return context.is_active()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--listen", required=True)
@@ -67,8 +82,39 @@ def main(argv=None):
             md = {k: v for k, v in context.invocation_metadata() if k.startswith("x-") and isinstance(v, str)}
             return lbcli_pb2.SayReply(text=request.text, backend=name, metadata=md)
 
+        def Repeat(self, request, context):
+            wait = request.sleep.ToTimedelta().total_seconds()
+            for i in range(1, request.count + 1):
+                if i > 1 and not _pause(context, wait):
+                    break
+                try:
+                    yield lbcli_pb2.SayReply(text="%s %d/%d" % (request.text, i, request.count), backend=name)
+                except GeneratorExit:  # grpcio closes the generator of a cancelled call
+                    log("Repeat %s cancelled" % request.text)
+                    raise
+            if not _pause(context, 0.0):
+                log("Repeat %s cancelled" % request.text)
+                return
+            if request.fail_code:
+                context.abort(STATUS_BY_INT.get(request.fail_code, grpc.StatusCode.UNKNOWN), request.text)
+
+        def Join(self, request_iterator, context):
+            texts = []
+            for r in request_iterator:
+                log("Join got %s" % r.text)
+                if r.fail_code:
+                    context.abort(STATUS_BY_INT.get(r.fail_code, grpc.StatusCode.UNKNOWN), r.text)
+                texts.append(r.text)
+            return lbcli_pb2.SayReply(text=" ".join(texts), backend=name)
+
         def Chat(self, request_iterator, context):
             for r in request_iterator:
+                log("Chat got %s" % r.text)
+                if not _pause(context, r.sleep.ToTimedelta().total_seconds()):
+                    log("Chat %s cancelled" % r.text)
+                    return
+                if r.fail_code:
+                    context.abort(STATUS_BY_INT.get(r.fail_code, grpc.StatusCode.UNKNOWN), r.text)
                 yield lbcli_pb2.SayReply(text=r.text, backend=name)
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), options=[("grpc.so_reuseport", 0)])

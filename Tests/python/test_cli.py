@@ -28,6 +28,9 @@ HERE = lbtest_support.HERE
 CLI_BACKEND = HERE / "cli_backend.py"
 PYTHON_DIR = lbtest_support.REPO_ROOT / "bindings" / "python"
 SAY = "/lbcli.Echo/Say"
+REPEAT = "/lbcli.Echo/Repeat"  # server streaming
+JOIN = "/lbcli.Echo/Join"  # client streaming
+CHAT = "/lbcli.Echo/Chat"  # bidirectional
 
 
 class CliBackend(Backend):
@@ -104,10 +107,31 @@ def cli_env(library_path):
     return env
 
 
-def cli(library_path, *args, timeout=60, python_flags=()):
-    """Run ``python -m lbchannel ARGS``; return the CompletedProcess (text)."""
+def cli(library_path, *args, timeout=60, python_flags=(), input=None):
+    """Run ``python -m lbchannel ARGS`` (``input`` on its stdin); return the CompletedProcess (text)."""
+    stdin = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
     return subprocess.run([sys.executable, *python_flags, "-m", "lbchannel", *args], capture_output=True,
-                          text=True, timeout=timeout, env=cli_env(library_path), stdin=subprocess.DEVNULL)
+                          text=True, timeout=timeout, env=cli_env(library_path), **stdin)
+
+
+def json_stream(text):
+    """The JSON documents printed one after another in ``text`` (asserting nothing else is there)."""
+    decoder, docs, at = json.JSONDecoder(), [], 0
+    while text[at:].strip():
+        at += len(text[at:]) - len(text[at:].lstrip())
+        doc, at = decoder.raw_decode(text, at)
+        docs.append(doc)
+    return docs
+
+
+def wait_for_log(backend, pattern, timeout=10.0):
+    """Wait until the backend's stderr matches ``pattern``; return the match (None after ``timeout`` s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        match = re.search(pattern, backend.stderr())
+        if match or time.monotonic() > deadline:
+            return match
+        time.sleep(0.05)
 
 
 # -- call -------------------------------------------------------------------------------
@@ -165,7 +189,7 @@ def test_call_unknown_method_and_service(library_path, trio):
     target = "ipv4:" + trio[0].address
     r = cli(library_path, "call", target, "/lbcli.Echo/Shout")
     assert r.returncode == 12
-    assert "service lbcli.Echo has no method Shout (its methods: Chat, Say)" in r.stderr
+    assert "service lbcli.Echo has no method Shout (its methods: Chat, Join, Repeat, Say)" in r.stderr
     r = cli(library_path, "call", target, "/lbcli.Nobody/Say")
     assert r.returncode == 5
     assert "lbcli.Nobody" in r.stderr
@@ -188,12 +212,190 @@ def test_call_bad_input_exits_64(library_path, trio):
     assert r.returncode == 64 and "does not fit lbcli.SayRequest" in r.stderr
     r = cli(library_path, "call", target, SAY, "-o", "lb_policy=bogus")
     assert r.returncode == 64 and "lb_policy" in r.stderr
-    r = cli(library_path, "call", target, "/lbcli.Echo/Chat")
-    assert r.returncode == 64 and "streaming" in r.stderr
+    r = cli(library_path, "call", target, SAY, "-d", '{"text": "a"} {"text": "b"}')
+    assert r.returncode == 64 and "/lbcli.Echo/Say is a unary method: it takes one request, -d holds 2" in r.stderr
+    r = cli(library_path, "call", target, SAY, "-d", "[1]")
+    assert r.returncode == 64 and "message 1 is not a JSON object" in r.stderr
     r = cli(library_path, "call", target, SAY, "--proto", "/nonexistent/x.proto")
     assert r.returncode == 64 and "no such file" in r.stderr
     r = cli(library_path, "call", target)
     assert r.returncode == 64
+
+
+# -- call: streaming methods ------------------------------------------------------------
+
+
+def test_call_server_streaming_prints_each_response(library_path, trio):
+    b1 = trio[0]
+    r = cli(library_path, "call", "ipv4:" + b1.address, REPEAT, "-d", '{"text": "tick", "count": 4}',
+            "-H", "x-trace: s1", "-v")
+    assert r.returncode == 0, r.stderr
+    assert json_stream(r.stdout) == [{"text": "tick %d/4" % i, "backend": "b1"} for i in range(1, 5)]
+    assert r.stdout.count("\n{") == 3  # indented documents, one after another, as for a unary response
+    assert re.search(r"peer %s  OK  [0-9.]+ ms  4 responses" % re.escape(b1.address), r.stderr), r.stderr
+    assert "headers:" in r.stderr and "trailers:" in r.stderr
+
+
+def test_call_server_streaming_prints_responses_as_they_arrive(library_path, trio):
+    # 20 responses 100 ms apart: the first is on stdout long before the call ends.
+    args = [sys.executable, "-m", "lbchannel", "call", "ipv4:" + trio[0].address, REPEAT,
+            "-d", '{"text": "slow", "count": 20, "sleep": "0.1s"}']
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=cli_env(library_path), stdin=subprocess.DEVNULL)
+    try:
+        started = time.monotonic()
+        first = [proc.stdout.readline() for _ in range(4)]
+        first_at = time.monotonic() - started
+        assert json.loads("".join(first)) == {"text": "slow 1/20", "backend": "b1"}
+        rest, err = proc.communicate(timeout=30)
+        total = time.monotonic() - started
+        assert proc.returncode == 0, err
+        assert len(json_stream(rest)) == 19
+        assert total - first_at >= 1.5, (first_at, total)  # 19 more responses came 100 ms apart
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+
+
+def test_call_client_streaming_sends_every_object_of_d(library_path, trio):
+    b2 = trio[1]
+    r = cli(library_path, "call", "ipv4:" + b2.address, JOIN,
+            "-d", '{"text": "cs-one"}\n{"text": "cs-two"}{"text": "cs-three"}')
+    assert r.returncode == 0, r.stderr
+    assert json_stream(r.stdout) == [{"text": "cs-one cs-two cs-three", "backend": "b2"}]
+    assert re.search(r"peer %s  OK  [0-9.]+ ms\n" % re.escape(b2.address), r.stderr), r.stderr
+    # No -d: a client stream of no message.
+    r = cli(library_path, "call", "ipv4:" + b2.address, JOIN)
+    assert r.returncode == 0, r.stderr
+    assert json_stream(r.stdout) == [{"backend": "b2"}]
+
+
+def test_call_bidirectional_streaming_echoes(library_path, trio):
+    b3 = trio[2]
+    r = cli(library_path, "call", "ipv4:" + b3.address, CHAT, "-d", '{"text": "bd-a"} {"text": "bd-b"} {"text": "bd-c"}')
+    assert r.returncode == 0, r.stderr
+    assert json_stream(r.stdout) == [{"text": t, "backend": "b3"} for t in ("bd-a", "bd-b", "bd-c")]
+    assert re.search(r"peer %s  OK  [0-9.]+ ms  3 responses" % re.escape(b3.address), r.stderr), r.stderr
+
+
+def test_call_streaming_requests_from_stdin(library_path, trio):
+    target = "ipv4:" + trio[0].address
+    r = cli(library_path, "call", target, JOIN, "-d", "@-", input='{"text": "in-1"}\n{"text": "in-2"}\n')
+    assert r.returncode == 0, r.stderr
+    assert json_stream(r.stdout) == [{"text": "in-1 in-2", "backend": "b1"}]
+    r = cli(library_path, "call", target, CHAT, "-d", "@-", input='  {"text": "in-3"}  {"text": "in-4"}  ')
+    assert r.returncode == 0, r.stderr
+    assert [d["text"] for d in json_stream(r.stdout)] == ["in-3", "in-4"]
+    r = cli(library_path, "call", target, REPEAT, "-d", "@-", input='{"text": "in-5", "count": 2}')
+    assert r.returncode == 0, r.stderr
+    assert [d["text"] for d in json_stream(r.stdout)] == ["in-5 1/2", "in-5 2/2"]
+
+
+def test_call_streaming_status_is_exit_status(library_path, trio):
+    b1 = trio[0]
+    target = "ipv4:" + b1.address
+    r = cli(library_path, "call", target, REPEAT, "-d", '{"text": "boom", "count": 2, "failCode": 9}')
+    assert r.returncode == 9, (r.stdout, r.stderr)
+    assert [d["text"] for d in json_stream(r.stdout)] == ["boom 1/2", "boom 2/2"]  # printed before the status
+    assert "FAILED_PRECONDITION: boom (after 2 responses) (peer %s)" % b1.address in r.stderr
+    r = cli(library_path, "call", target, CHAT, "-d", '{"text": "ok"} {"text": "denied", "failCode": 7}')
+    assert r.returncode == 7, (r.stdout, r.stderr)
+    assert json_stream(r.stdout) == [{"text": "ok", "backend": "b1"}]
+    assert "PERMISSION_DENIED: denied (after 1 response)" in r.stderr
+    r = cli(library_path, "call", target, JOIN, "-d", '{"text": "x"} {"text": "gone", "failCode": 5}')
+    assert r.returncode == 5 and r.stdout == ""
+    assert "NOT_FOUND: gone (peer %s)" % b1.address in r.stderr
+    # The deadline applies to the whole stream.
+    started = time.monotonic()
+    r = cli(library_path, "call", target, REPEAT, "-d", '{"text": "late", "count": 100, "sleep": "0.1s"}',
+            "--deadline", "2s")
+    assert r.returncode == 4, (r.stdout, r.stderr)
+    assert "DEADLINE_EXCEEDED" in r.stderr
+    assert 1 <= len(json_stream(r.stdout)) < 100  # the stream would take 10 s
+    assert time.monotonic() - started < 9
+
+
+def test_call_streaming_checks_every_request_before_sending(library_path, trio):
+    b2 = trio[1]
+    target = "ipv4:" + b2.address
+    for data, error in (('{"text": "never-sent-1"} {"text": ', "message 2 is not valid JSON"),
+                        ('{"text": "never-sent-2"} {"text": "x"} 7', "message 3 is not a JSON object"),
+                        ('{"text": "never-sent-3"} {"nosuch": 1}', "request 2 of 2 does not fit lbcli.SayRequest")):
+        for method in (JOIN, CHAT):
+            r = cli(library_path, "call", target, method, "-d", data)
+            assert r.returncode == 64, (r.stdout, r.stderr)
+            assert error in r.stderr and r.stdout == "" and "peer" not in r.stderr
+    # A later call on the same backend is logged; none of the refused ones was.
+    r = cli(library_path, "call", target, JOIN, "-d", '{"text": "sent-after"}')
+    assert r.returncode == 0, r.stderr
+    assert wait_for_log(b2, r"Join got sent-after"), b2.stderr()[-2000:]
+    assert "never-sent" not in b2.stderr()
+
+
+def test_call_streaming_with_proto_files(library_path, no_reflection):
+    r = cli(library_path, "call", "ipv4:" + no_reflection.address, REPEAT, "-d", '{"text": "p", "count": 2}',
+            "--proto", str(HERE / "protos" / "lbcli.proto"))
+    assert r.returncode == 0, r.stderr
+    assert json_stream(r.stdout) == [{"text": "p 1/2", "backend": "b4"}, {"text": "p 2/2", "backend": "b4"}]
+
+
+@pytest.mark.parametrize("method", [REPEAT, CHAT])
+def test_call_streaming_ctrl_c_cancels_and_exits_130(library_path, trio, method):
+    b3 = trio[2]
+    name = method.rsplit("/", 1)[1]
+    marker = "ctrl-c-%s" % name
+    # Repeat: 1000 responses 50 ms apart; Chat: the server holds the stream 60 s after the request.
+    data = ('{"text": "%s", "count": 1000, "sleep": "0.05s"}' if method == REPEAT else
+            '{"text": "%s", "sleep": "60s"}') % marker
+    args = [sys.executable, "-m", "lbchannel", "call", "ipv4:" + b3.address, method, "-d", data]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=cli_env(library_path), stdin=subprocess.DEVNULL)
+    try:
+        if method == REPEAT:
+            assert proc.stdout.readline() == "{\n"  # the stream is running
+        else:
+            assert wait_for_log(b3, r"Chat got %s" % marker), b3.stderr()[-2000:]
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+        assert proc.returncode == 130, (out, err)
+        assert "Traceback" not in err
+        # The server saw the call cancelled (RST_STREAM), long before it would have ended.
+        assert wait_for_log(b3, r"%s %s cancelled" % (name, marker)), b3.stderr()[-2000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+
+
+def test_call_streaming_into_a_closed_pipe_cancels_and_exits_141(library_path, trio):
+    # lbchannel call ... | head -2: stdout closes while responses still come.
+    b1 = trio[0]
+    args = [sys.executable, "-m", "lbchannel", "call", "ipv4:" + b1.address, REPEAT,
+            "-d", '{"text": "closed-pipe", "count": 100000}']
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=cli_env(library_path), stdin=subprocess.DEVNULL)
+    try:
+        assert proc.stdout.readline() == "{\n"
+        proc.stdout.close()
+        err = proc.stderr.read()
+        assert proc.wait(15) == 141, err
+        assert "Traceback" not in err
+        assert wait_for_log(b1, r"Repeat closed-pipe cancelled"), b1.stderr()[-2000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+
+
+def test_bench_and_watch_refuse_streaming_methods(library_path, trio):
+    target = "ipv4:" + trio[0].address
+    r = cli(library_path, "bench", target, CHAT, "-n", "1")
+    assert r.returncode == 64
+    assert "/lbcli.Echo/Chat is a bidirectional-streaming method: bench calls unary methods only" in r.stderr
+    r = cli(library_path, "watch", target, "--once", "--method", REPEAT, "-d", "{}")
+    assert r.returncode == 64
+    assert "/lbcli.Echo/Repeat is a server-streaming method: watch calls unary methods only" in r.stderr
 
 
 def test_missing_dependency_names_the_extra(library_path):
@@ -365,6 +567,18 @@ def test_events_from_stats_diffs(lbchannel):
         "lookup answered no address (empty_answer policy applies)",
     ]
     assert diff(b, a) == ["10.0.0.1:1 TRANSIENT_FAILURE -> READY", "endpoint removed 10.0.0.2:1"]
+
+
+def test_json_documents(lbchannel):
+    from lbchannel.cli._errors import CliError
+    from lbchannel.cli._parse import json_documents
+
+    assert json_documents('{"a": 1}{"b": [1, {"c": "}"}]}\n\t {} ') == ['{"a": 1}', '{"b": [1, {"c": "}"}]}', "{}"]
+    assert json_documents("") == [] == json_documents(" \n")
+    for bad, message in (('{"a": 1} {', "message 2 is not valid JSON: Expecting property name"),
+                         ('{} "x"', "message 2 is not a JSON object"), ("{} }", "message 2 is not valid JSON")):
+        with pytest.raises(CliError, match=message):
+            json_documents(bad)
 
 
 def test_parse_values(lbchannel):

@@ -54,6 +54,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     channel = open_channel(args.target, channel_options(args.option))
     try:
         schema = method_schema(channel, path, args.proto, args.import_path, timeout, md)
+        schema.require_unary("bench")
         payload = schema.encode(request_text(args.data))
         load = LoadRun(channel, path, payload, md, timeout, args.concurrency, total=total, seconds=seconds)
         show = args.format == "text" and not args.no_progress and out.isatty()

@@ -6,11 +6,11 @@ the few methods it calls, so it type-checks on its own.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Protocol, Sequence, cast
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence, cast
 
 from ._errors import CliError
 
-__all__ = ["ChannelLike", "StreamLike", "open_channel", "status_int", "status_name", "rpc_error_types"]
+__all__ = ["ChannelLike", "StreamLike", "ResponsesLike", "open_channel", "status_int", "status_name", "rpc_error_types"]
 
 Metadata = Sequence["tuple[str, str | bytes]"]
 
@@ -41,6 +41,37 @@ class UnaryLike(Protocol):
     def future(self, request: bytes, timeout: "float | None" = None, metadata: Any = None) -> FutureLike: ...
 
 
+class ResponsesLike(Protocol):
+    """A streaming call of the grpc.Channel interface (the binding's ``_Rendezvous``): an
+    iterator of responses (server streaming) that is also a ``grpc.Call``."""
+
+    def __iter__(self) -> Iterator[Any]: ...
+    def cancel(self) -> bool: ...
+    def peer(self) -> str: ...
+    def initial_metadata(self) -> Any: ...
+    def trailing_metadata(self) -> Any: ...
+
+
+class UnaryStreamLike(Protocol):
+    """``channel.unary_stream(method, serializer, deserializer)``."""
+
+    def __call__(self, request: Any, timeout: "float | None" = None, metadata: Any = None) -> ResponsesLike: ...
+
+
+class StreamUnaryLike(Protocol):
+    """``channel.stream_unary(method, serializer, deserializer)``."""
+
+    def with_call(self, request_iterator: Iterator[Any], timeout: "float | None" = None,
+                  metadata: Any = None) -> "tuple[Any, ResponsesLike]": ...
+
+
+class StreamStreamLike(Protocol):
+    """``channel.stream_stream(method, serializer, deserializer)``."""
+
+    def __call__(self, request_iterator: Iterator[Any], timeout: "float | None" = None,
+                 metadata: Any = None) -> ResponsesLike: ...
+
+
 class ChannelLike(Protocol):
     """What the command uses of :class:`lbchannel.Channel`."""
 
@@ -48,6 +79,12 @@ class ChannelLike(Protocol):
                         metadata: Any = None) -> "tuple[bytes, Any]": ...
     def unary_unary(self, method: str) -> UnaryLike: ...
     def stream(self, method: str, metadata: Any = None, timeout: "float | None" = None) -> StreamLike: ...
+    def unary_stream(self, method: str, request_serializer: "Callable[[Any], bytes]",
+                     response_deserializer: "Callable[[bytes], Any]") -> UnaryStreamLike: ...
+    def stream_unary(self, method: str, request_serializer: "Callable[[Any], bytes]",
+                     response_deserializer: "Callable[[bytes], Any]") -> StreamUnaryLike: ...
+    def stream_stream(self, method: str, request_serializer: "Callable[[Any], bytes]",
+                      response_deserializer: "Callable[[bytes], Any]") -> StreamStreamLike: ...
     def stats(self) -> "dict[str, Any]": ...
     def close(self) -> None: ...
 

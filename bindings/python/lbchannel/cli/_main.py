@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable, NoReturn, Sequence
 
@@ -13,7 +14,8 @@ __all__ = ["main", "build_parser"]
 
 _EPILOG = """\
 exit status: the RPC's gRPC status code (0 OK, 4 DEADLINE_EXCEEDED, 14 UNAVAILABLE, ...);
-64 for errors found before any RPC (bad arguments, JSON or .proto; missing dependency).
+64 for errors found before any RPC (bad arguments, JSON or .proto; missing dependency);
+130 after Ctrl-C (the call is cancelled); 141 when stdout closed before the end.
 Message types come from server reflection (grpc.reflection.v1, then v1alpha) unless
 --proto is given. Needs: pip install 'lbchannel[cli]'."""
 
@@ -30,7 +32,9 @@ def _common() -> argparse.ArgumentParser:
     p = _Parser(add_help=False)
     p.add_argument("target", help="lbchannel target: dns:///host:port, dns://DNS_IP:PORT/host:port, "
                                   "ipv4:a:p,b:p, ipv6:[a]:p, unix:/path, host:port")
-    p.add_argument("-d", "--data", help="request as JSON (@FILE reads a file, @- stdin); default {}")
+    p.add_argument("-d", "--data", help="request as JSON; for client-streaming and bidirectional methods, "
+                                        "JSON objects one after another (@FILE reads a file, @- stdin); "
+                                        "default {} (no message for a client stream)")
     p.add_argument("-H", "--header", action="append", metavar="KEY:VALUE",
                    help="request metadata (repeatable; -bin values in base64)")
     p.add_argument("-o", "--option", action="append", metavar="KEY=VALUE",
@@ -88,3 +92,9 @@ def main(argv: "Sequence[str] | None" = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # stdout closed early (| head): the call was cancelled; exit as SIGPIPE would
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error again at exit's flush
+        except (OSError, ValueError):
+            pass
+        return 141

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import sys
 
 from ._errors import CliError
 
-__all__ = ["duration", "metadata", "channel_options", "method_path", "request_text"]
+__all__ = ["duration", "metadata", "channel_options", "method_path", "request_text", "json_documents"]
 
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
@@ -86,3 +88,29 @@ def request_text(data: "str | None") -> str:
         except OSError as exc:
             raise CliError("cannot read request data: %s" % exc) from None
     return data
+
+
+def json_documents(text: str) -> "list[str]":
+    """The JSON objects of ``text``, concatenated or separated by whitespace (as grpcurl's ``-d``),
+    each as its own text; the whole text is checked before anything is sent.
+
+    Raises :class:`CliError` naming the message (and line and column) that is
+    not valid JSON or not a JSON object.
+
+    >>> json_documents('{"a": 1} {"a": 2}{}')
+    ['{"a": 1}', '{"a": 2}', '{}']
+    """
+    decoder = json.JSONDecoder()
+    documents: "list[str]" = []
+    at = _JSON_SPACE.match(text, 0).end()  # type: ignore[union-attr]  # matches the empty string
+    while at < len(text):
+        try:
+            value, end = decoder.raw_decode(text, at)
+        except json.JSONDecodeError as exc:
+            raise CliError("request data: message %d is not valid JSON: %s" % (len(documents) + 1, exc)) from None
+        if not isinstance(value, dict):
+            raise CliError("request data: message %d is not a JSON object: %s"
+                           % (len(documents) + 1, text[at:end][:40]))
+        documents.append(text[at:end])
+        at = _JSON_SPACE.match(text, end).end()  # type: ignore[union-attr]
+    return documents

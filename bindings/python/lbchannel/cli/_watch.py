@@ -110,8 +110,9 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         if args.data is None and not args.proto:
             payload = b""  # the empty message: every field at its default
         else:
-            payload = method_schema(channel, path, args.proto, args.import_path, timeout, md).encode(
-                request_text(args.data))
+            schema = method_schema(channel, path, args.proto, args.import_path, timeout, md)
+            schema.require_unary("watch")
+            payload = schema.encode(request_text(args.data))
         sender = _Sender(channel, path, payload, md, timeout, args.rate)
         log: "deque[str]" = deque(maxlen=_LOG_LINES)
         live_view = out.isatty() and not args.once
