@@ -344,7 +344,8 @@ void lbc_options_free(lbc_options *opts);
  *                             interval for the rate to count        (default 50)
  * Ejections and returns are logged (warning / info) and shown in the stats.
  * Slow start (off by default; round_robin, least_request, peak_ewma): an endpoint
- * that has just become READY (new, or reconnected) takes part in picks with a
+ * that has just become READY (new, or reconnected), come back to SERVING after a
+ * failed health check or returned from an outlier ejection takes part in picks with a
  * probability rising linearly from the minimum weight to 1 over the window
  * (endpoints that joined an empty set, e.g. at open, do not ramp on their first READY):
  *   slow_start_window_ms      0 .. 86400000: the ramp; 0 = off      (default 0)

@@ -172,6 +172,39 @@ def test_failing_backend_is_ejected_and_returns_after_the_ejection_time(lbchanne
     assert stats["ejected_endpoints"] == 1, stats
 
 
+def test_slow_start_ramps_an_endpoint_back_from_ejection(lbchannel, make_backends):
+    # b1 fails every call. After its first ejection it returns; with slow start it
+    # takes a small share at first, so its next 3 failures (the re-ejection) need many
+    # more calls on the channel than round_robin's every-4th turn would.
+    backends = make_backends([{"LBTEST_FAIL_ALL": "14"}, {}, {}, {}])
+
+    def calls_until_reejected(window_ms):
+        log = _Log()
+        options = dict(lb_policy="round_robin", outlier_consecutive_failures=3, outlier_base_ejection_ms=300,
+                       slow_start_window_ms=window_ms, slow_start_min_weight_percent=5)
+        with lbchannel.Channel(_target(backends), log_callback=log, **options) as ch:
+            assert wait_all_ready(ch, 4, timeout=10), ch.endpoints()
+            time.sleep(window_ms / 1000)  # the first READY's ramp is over
+            times = []
+            t_end = time.monotonic() + 15
+            while len(log.matching("ejected 127.0.0.2")) < 2 and time.monotonic() < t_end:
+                try:
+                    ch.unary(WHOAMI, b"", timeout=5)
+                except lbchannel.RpcError:
+                    pass
+                times.append(time.monotonic())
+        returned = log.matching("returns from ejection")
+        ejected = log.matching("ejected 127.0.0.2")
+        assert len(ejected) >= 2 and returned, log.lines
+        return len([t for t in times if returned[0][0] <= t <= ejected[1][0]])
+
+    flat = calls_until_reejected(0)
+    ramp = calls_until_reejected(2000)
+    print("\ncalls on the channel from b1's return to its re-ejection: %d without slow start, %d with" % (flat, ramp))
+    assert flat <= 16, flat  # every 4th call: 3 failures within about 12 calls
+    assert ramp >= 3 * flat, (ramp, flat)
+
+
 def test_never_more_than_the_maximum_share_is_ejected(lbchannel, make_backends):
     # Three of four backends fail every call; at most 50 % (2 of 4) may be ejected.
     backends = make_backends([{"LBTEST_FAIL_ALL": "14"}] * 3 + [{}])

@@ -114,6 +114,37 @@ def test_not_serving_backend_stops_getting_calls_and_comes_back(lbchannel, healt
     assert any(r[2] == "b2" and r[0] > t_back for r in records)
 
 
+@pytest.mark.parametrize("window_ms", [3000, 0], ids=["slow_start", "no_slow_start"])
+def test_slow_start_ramps_an_endpoint_back_from_not_serving(lbchannel, health_backends, window_ms):
+    # An endpoint that recovers (NOT_SERVING -> SERVING) ramps its share over the slow
+    # start window, as after a reconnect, instead of taking a full share at once.
+    b1, b2, b3 = health_backends
+    with lbchannel.Channel(target(health_backends), lb_policy="round_robin", health_check_service=SERVICE,
+                           slow_start_window_ms=window_ms, slow_start_min_weight_percent=10) as ch:
+        for b in health_backends:
+            assert wait_health(ch, b.address, "SERVING"), health_of(ch)
+        time.sleep(window_ms / 1000)  # the first READY's ramp is over
+        set_health(b2, "NOT_SERVING")
+        assert wait_health(ch, b2.address, "NOT_SERVING"), health_of(ch)
+        set_health(b2, "SERVING")
+        assert wait_health(ch, b2.address, "SERVING"), health_of(ch)
+        t_back = time.monotonic()
+        loop = CallLoop(ch, threads=4).start()
+        try:
+            time.sleep(0.6)
+        finally:
+            records = loop.stop()
+    early = [r[2] for r in records if r[0] - t_back < 0.6]
+    share = early.count("b2") / len(early)
+    print("\nb2's share in the 0.6 s after it was SERVING again (slow start %d ms): %.3f of %d calls"
+          % (window_ms, share, len(early)))
+    assert len(early) >= 50, len(early)
+    if window_ms:
+        assert share <= 0.2, share  # weight 10 % to about 27 % over these 0.6 s: about 6 % of the calls
+    else:
+        assert share >= 0.25, share  # round_robin: a third at once
+
+
 @pytest.mark.parametrize("health_backends", [[("b1", "SERVING"), ("b2", "SERVING"), ("b3", None)]], indirect=True)
 def test_backend_without_health_service_is_used(lbchannel, health_backends):
     log = Log()

@@ -37,7 +37,8 @@ package protocol LoadBalancer: AnyObject {
     /// admin state, ejection or free stream slots changed).
     func connectivityChanged(_ slot: Int, pickable: Bool)
 
-    /// The endpoint in `slot` (re)connected at `nowNs`: slow start ramps its share from here.
+    /// The endpoint in `slot` (re)connected, came back to SERVING after a failed health
+    /// check or returned from an ejection at `nowNs`: slow start ramps its share from here.
     func endpointReady(_ slot: Int, nowNs: Int64)
 
     /// The endpoint in `slot` got a new weight (>= 1; 1 unless its address says otherwise).

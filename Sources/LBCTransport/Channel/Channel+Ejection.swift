@@ -48,7 +48,10 @@ extension Channel {
         endpoint.ejectionTimer = loop.schedule(at: until) { [self] in
             endpoint.ejectionTimer = nil
             guard !isShutDown, !endpoint.retired else { return }
-            endpoint.update { $0.unejected(nowNs: EventLoop.now()) }
+            let now = EventLoop.now()
+            endpoint.update { $0.unejected(nowNs: now) }
+            // Slow start ramps its share again (a full share at once could eject it again).
+            if endpoint.slot >= 0 { balancer.endpointReady(endpoint.slot, nowNs: now) }
             emit(.info, "\(targetText): \(endpoint.address) returns from ejection")
             retryWaiting()
         }

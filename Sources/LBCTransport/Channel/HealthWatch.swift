@@ -135,7 +135,11 @@ final class HealthWatch: InternalStreamDelegate {
         let health = machine.health
         guard health != endpoint.state.health else { return }
         let wasPickable = endpoint.isReady
+        let recovered = endpoint.state.health.isFailing && health.allowsCalls
         endpoint.update { $0.setHealth(health) }
+        // Back from a failed health check: slow start ramps its share again, as after a
+        // reconnect (Envoy's rule), instead of handing it a full share at once.
+        if recovered && endpoint.slot >= 0 { channel.balancer.endpointReady(endpoint.slot, nowNs: EventLoop.now()) }
         if endpoint.isReady && !wasPickable {
             channel.retryWaiting()
         } else if health.isFailing {
