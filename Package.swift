@@ -40,7 +40,7 @@ let package = Package(
                 exclude: ["lbchannel.map"],
                 swiftSettings: releaseSettings),
         .testTarget(name: "LBCCoreTests", dependencies: ["LBCCore"]),
-        .testTarget(name: "LBCTransportTests", dependencies: ["LBCTransport", "LBCCore", "CLBCShim"]),
+        .testTarget(name: "LBCTransportTests", dependencies: ["LBCTransport", "LBCCore", "CLBCShim", "CAres"]),
     ],
     swiftLanguageModes: [.v5]
 )

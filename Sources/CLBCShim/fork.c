@@ -1,7 +1,9 @@
 #define _GNU_SOURCE
 #include "lbcshim_fork.h"
+#include <ares.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -76,6 +78,43 @@ int lbcshim_fd_tracked(int fd) {
   pthread_mutex_unlock(&lbcshim_fds_mutex);
   return tracked;
 }
+
+/* c-ares' sockets through the same table (ares_set_socket_functions). With these
+ * functions c-ares configures nothing itself: the socket is made non-blocking and
+ * close-on-exec here, and writes never raise SIGPIPE. */
+static ares_socket_t lbcshim_ares_socket(int af, int type, int protocol, void *data) {
+  (void)data;
+  return lbcshim_fd_track(socket(af, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol));
+}
+
+static int lbcshim_ares_close(ares_socket_t s, void *data) {
+  (void)data;
+  return lbcshim_fd_close(s);
+}
+
+static int lbcshim_ares_connect(ares_socket_t s, const struct sockaddr *addr, ares_socklen_t len, void *data) {
+  (void)data;
+  return connect(s, addr, len);
+}
+
+static ares_ssize_t lbcshim_ares_recvfrom(ares_socket_t s, void *buf, size_t len, int flags, struct sockaddr *from,
+                                          ares_socklen_t *from_len, void *data) {
+  (void)data;
+  return recvfrom(s, buf, len, flags, from, from_len);
+}
+
+static ares_ssize_t lbcshim_ares_sendv(ares_socket_t s, const struct iovec *vec, int count, void *data) {
+  (void)data;
+  struct msghdr msg = {0};
+  msg.msg_iov = (struct iovec *)vec;
+  msg.msg_iovlen = (size_t)count;
+  return sendmsg(s, &msg, MSG_NOSIGNAL);
+}
+
+static const struct ares_socket_functions lbcshim_ares_functions = {
+    lbcshim_ares_socket, lbcshim_ares_close, lbcshim_ares_connect, lbcshim_ares_recvfrom, lbcshim_ares_sendv};
+
+const void *lbcshim_ares_socket_functions(void) { return &lbcshim_ares_functions; }
 
 /* In the child: every descriptor of the parent's channels becomes /dev/null (dup3 swaps
  * it atomically), so the child holds none of the parent's connections, epoll sets or

@@ -1,3 +1,4 @@
+import CAres
 import CLBCShim
 import Glibc
 import LBCCore
@@ -47,5 +48,45 @@ final class DescriptorTrackingTests: XCTestCase {
         XCTAssertEqual(tracked().subtracting(before), [fd])
         lbcshim_fd_close(fd)
         XCTAssertEqual(tracked(), before)
+    }
+}
+
+/// c-ares' sockets go through the same table (`lbcshim_ares_socket_functions`): made
+/// non-blocking and close-on-exec (c-ares configures nothing itself then), tracked while
+/// open, forgotten when c-ares closes them.
+final class AresSocketFunctionsTests: XCTestCase {
+    func testAresSocketsAreNonBlockingCloseOnExecAndTracked() throws {
+        let functions = lbcshim_ares_socket_functions().assumingMemoryBound(to: ares_socket_functions.self).pointee
+        let fd = functions.asocket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0, nil)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        XCTAssertEqual(lbcshim_fd_tracked(fd), 1)
+        XCTAssertNotEqual(fcntl(fd, F_GETFL) & O_NONBLOCK, 0)
+        XCTAssertNotEqual(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0)
+        // A datagram to ourselves through asendv / arecvfrom.
+        var sa = sockaddr_in()
+        sa.sin_family = sa_family_t(AF_INET)
+        sa.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let connected = withUnsafeMutablePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 && functions.aconnect(fd, $0, len, nil) == 0
+            }
+        }
+        XCTAssertTrue(connected)
+        var payload: [UInt8] = Array("ping".utf8)
+        let sent = payload.withUnsafeMutableBytes { raw -> Int in
+            var vec = iovec(iov_base: raw.baseAddress, iov_len: raw.count)
+            return functions.asendv(fd, &vec, 1, nil)
+        }
+        XCTAssertEqual(sent, 4)
+        var buffer = [UInt8](repeating: 0, count: 16)
+        var got = -1
+        for _ in 0..<100 where got < 0 {
+            got = buffer.withUnsafeMutableBytes { functions.arecvfrom(fd, $0.baseAddress, $0.count, 0, nil, nil, nil) }
+            if got < 0 { usleep(1000) }
+        }
+        XCTAssertEqual(Array(buffer.prefix(max(0, got))), Array("ping".utf8))
+        XCTAssertEqual(functions.aclose(fd, nil), 0)
+        XCTAssertEqual(lbcshim_fd_tracked(fd), 0)
     }
 }

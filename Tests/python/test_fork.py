@@ -106,3 +106,4 @@ def test_connections_the_parent_closes_close_while_a_child_lives(lbchannel, back
     connected, still_open = (int(x) for x in proc.stdout.split())
     assert connected >= 1
     assert still_open == 0, "%d of %d connections stayed open while the child lived" % (still_open, connected)
+

@@ -48,6 +48,10 @@ int lbcshim_fd_track(int fd);
 /** Forget and close a tracked `fd` (close(2)'s result). */
 int lbcshim_fd_close(int fd);
 
+/** A `const struct ares_socket_functions *` whose sockets are tracked (for
+ *  ares_set_socket_functions; opaque here so that this header needs no ares.h). */
+const void *lbcshim_ares_socket_functions(void);
+
 /** 1 if `fd` is tracked (tests). */
 int lbcshim_fd_tracked(int fd);
 #endif

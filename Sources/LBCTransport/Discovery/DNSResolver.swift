@@ -66,6 +66,9 @@ package final class DNSResolver: Resolver {
             throw .resolver("c-ares: \(String(cString: ares_strerror(rc)))")
         }
         channel = ch
+        // c-ares' sockets are tracked like the library's own (a forked child lets go of them).
+        ares_set_socket_functions(ch, lbcshim_ares_socket_functions().assumingMemoryBound(to: ares_socket_functions.self),
+                                  nil)
         if let server {
             let rc = ares_set_servers_ports_csv(ch, server)
             if rc != ARES_SUCCESS {
