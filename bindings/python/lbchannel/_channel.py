@@ -175,11 +175,15 @@ class Channel(ChannelBase):
                  timeout: Optional[float], *rest: Any) -> None:
         """``fn(channel, method, [payload, len,] metadata, timeout_ms, *rest)`` (the head the C
         functions that start a call share), checked; the metadata list is freed after."""
-        head = (self._live_handle(), _text(method, "method")) + (() if payload is None else (payload, len(payload)))
-        timeout_ms = _timeout_ms(timeout)
+        handle, method_b, timeout_ms = self._live_handle(), _text(method, "method"), _timeout_ms(timeout)
         md = _metadata.build(metadata)
         try:
-            _check(fn(*head, md, timeout_ms, *rest), fn.__name__)
+            if payload is None:
+                rc = fn(handle, method_b, md, timeout_ms, *rest)
+            else:
+                rc = fn(handle, method_b, payload, len(payload), md, timeout_ms, *rest)
+            if rc != 0:
+                _check(rc, fn.__name__)
         finally:
             if md is not None:
                 _native.lbc_metadata_free(md)

@@ -21,7 +21,7 @@ import glob
 import os
 import re
 from ctypes import POINTER, Structure, c_char_p, c_double, c_int, c_int64, c_size_t, c_ubyte, c_uint, c_void_p
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
 
 #: Environment variable naming the library file to load.
 ENV_VAR = "LBCHANNEL_LIBRARY"
@@ -209,10 +209,12 @@ def _bind(prototypes: str) -> None:
         globals()[name] = fn
 
 
-def __getattr__(name: str) -> Any:
-    """PEP 562's hook for names the module lacks: it finds none. It is here so that mypy, which
-    cannot see the functions :func:`_bind` adds at import, types them as ``Any``."""
-    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+if TYPE_CHECKING:
+    def __getattr__(name: str) -> Any:
+        """For mypy only, which cannot see the functions :func:`_bind` adds at import: it
+        types them as ``Any``. Not defined at run time: CPython does not specialize
+        attribute loads on a module with ``__getattr__``, and every call reads one."""
+        ...
 
 
 #: Every function declared in ``include/lbchannel.h``, its prototype copied from there one a
