@@ -121,9 +121,8 @@ def test_slow_start_ramps_an_endpoint_back_from_not_serving(lbchannel, health_ba
     b1, b2, b3 = health_backends
     with lbchannel.Channel(target(health_backends), lb_policy="round_robin", health_check_service=SERVICE,
                            slow_start_window_ms=window_ms, slow_start_min_weight_percent=10) as ch:
-        for b in health_backends:
+        for b in health_backends:  # the channel's first endpoints: no ramp at their first READY
             assert wait_health(ch, b.address, "SERVING"), health_of(ch)
-        time.sleep(window_ms / 1000)  # the first READY's ramp is over
         set_health(b2, "NOT_SERVING")
         assert wait_health(ch, b2.address, "NOT_SERVING"), health_of(ch)
         set_health(b2, "SERVING")
@@ -138,7 +137,7 @@ def test_slow_start_ramps_an_endpoint_back_from_not_serving(lbchannel, health_ba
     share = early.count("b2") / len(early)
     print("\nb2's share in the 0.6 s after it was SERVING again (slow start %d ms): %.3f of %d calls"
           % (window_ms, share, len(early)))
-    assert len(early) >= 50, len(early)
+    assert len(early) >= 30, len(early)
     if window_ms:
         assert share <= 0.2, share  # weight 10 % to about 27 % over these 0.6 s: about 6 % of the calls
     else:
