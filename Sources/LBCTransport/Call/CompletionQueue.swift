@@ -17,7 +17,7 @@ import LBCCore
 /// fd is still readable whenever items are pending once the leader has taken its
 /// batch). A queue that carried calls of two loops is shared: its pollers wait on
 /// the eventfd.
-package final class CompletionQueue: @unchecked Sendable {
+package final class CompletionQueue: QueueWaiting, @unchecked Sendable {
     private let lock = Lock()
     private var items = FIFO<AnyObject>()   // guarded by lock
     /// The batch handed to `take`'s body (its storage is reused; one taker at a time).
@@ -34,13 +34,9 @@ package final class CompletionQueue: @unchecked Sendable {
     private weak var boundLoop: EventLoop?
     /// Calls of two loops were posted here: pollers never lead (guarded by lock).
     private var shared = false
-    /// The pthread of the poller leading `boundLoop` for this queue, 0 when none
-    /// (guarded by lock): its own posts need no eventfd write.
-    private var leaderThread: UInt64 = 0
-    /// Pollers following `boundLoop` (waiting on the eventfd), and the registration
-    /// round a post ends (guarded by lock, changed under the loop's leadership lock).
-    private var followerCount = 0
-    private var followerRound: UInt64 = 0
+    /// The poller leading `boundLoop` for this queue (its own posts need no eventfd
+    /// write) and the pollers following it, waiting on the eventfd (guarded by lock).
+    private var waiters = QueueWaiters()
 
     package init() throws(SystemError) {
         let fd = lbcshim_eventfd()
@@ -63,16 +59,16 @@ package final class CompletionQueue: @unchecked Sendable {
         }
         items.append(item)
         // The leading poller posting from its own loop work takes the item next.
-        let byLeader = leaderThread != 0 && pthread_equal(pthread_t(leaderThread), pthread_self()) != 0
+        let byLeader = waiters.ledByCaller
         var mustSignal = false
         if !byLeader && !signaled {
             signaled = true
             mustSignal = true
         }
-        let wakeLeader = leaderThread != 0 && !byLeader
+        let wakeLeader = waiters.isLed && !byLeader
         // The eventfd wakes the followers; the leader's own item is not signalled (it
         // takes it itself), so its followers keep waiting and stay registered.
-        let releaseFollowers = followerCount > 0 && !byLeader
+        let releaseFollowers = waiters.hasFollowers && !byLeader
         let loop = wakeLeader || releaseFollowers ? boundLoop : nil
         lock.unlock()
         // Signalled after unlocking: on a shared CPU the woken poller would otherwise
@@ -80,7 +76,7 @@ package final class CompletionQueue: @unchecked Sendable {
         if mustSignal { signal() }
         if let loop {
             if wakeLeader { loop.wakePoller() }
-            if releaseFollowers { loop.endQueueFollowing(returned: true) { releaseAllFollowers() } }
+            if releaseFollowers { loop.endQueueFollowing(returned: true) { withWaiters { $0.releaseAll() } } }
         }
         return true
     }
@@ -147,38 +143,9 @@ package final class CompletionQueue: @unchecked Sendable {
             }
             if let loop {
                 // Poll the loop for the calls in flight, or follow it (see LoopLeadership).
-                var round: UInt64 = 0
-                let me = UInt64(pthread_self())
-                let wait = loop.leadForQueue(
-                    until: { lock.withLock { !items.isEmpty || closed } },
-                    deadlineNs: timeoutMs > 0 ? deadline : nil,
-                    isReady: { lock.withLock { !items.isEmpty || closed } },
-                    registerFollower: {
-                        lock.withLock {
-                            followerCount += 1
-                            round = followerRound
-                        }
-                    },
-                    began: { lock.withLock { leaderThread = me } },
-                    leaving: {
-                        lock.withLock {
-                            leaderThread = 0
-                            return !items.isEmpty
-                        }
-                    })
-                if wait == .wait {
-                    waitOnEventFD(waitMs)
-                    continue
-                }
-                guard wait == .follow else { continue }  // an item, a close, the timeout or a stop
-                waitOnEventFD(waitMs)
-                loop.endQueueFollowing(returned: false) {
-                    lock.withLock {
-                        guard round == followerRound, followerCount > 0 else { return 0 }
-                        followerCount -= 1
-                        return 1
-                    }
-                }
+                loop.waitForQueue(self, deadlineNs: timeoutMs > 0 ? deadline : nil,
+                                  ready: { !items.isEmpty || closed }, resultOnLeave: { !items.isEmpty },
+                                  wait: { waitOnEventFD(waitMs) })
                 continue
             }
             waitOnEventFD(waitMs)
@@ -198,14 +165,8 @@ package final class CompletionQueue: @unchecked Sendable {
         _ = poll(&pfd, 1, waitMs)
     }
 
-    /// A post ends every follower's registration (under the loop's leadership lock).
-    private func releaseAllFollowers() -> Int {
-        lock.withLock {
-            let n = followerCount
-            followerCount = 0
-            followerRound &+= 1
-            return n
-        }
+    package func withWaiters<R>(_ body: (inout QueueWaiters) -> R) -> R {
+        lock.withLock { body(&waiters) }
     }
 
     /// Remember `call` under its tag until it is posted, so `trackedCall(tag:)` finds it.
@@ -234,7 +195,7 @@ package final class CompletionQueue: @unchecked Sendable {
         items.removeAll()
         tracked.removeAll()
         signaled = true
-        let led = leaderThread != 0 ? boundLoop : nil
+        let led = waiters.isLed ? boundLoop : nil
         lock.unlock()
         // Readable from now on: a take waiting in poll() wakes and sees `closed`, and
         // a take leading the loop is woken to see it.

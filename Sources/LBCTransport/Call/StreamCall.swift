@@ -16,7 +16,7 @@ import LBCCore
 /// everything else on the loop thread. State shared between them is guarded by
 /// `state`. The caller learns of changes by waiting on `state`'s condition or
 /// through a `CompletionQueue`.
-package final class StreamCall: Call, @unchecked Sendable {
+package final class StreamCall: Call, QueueWaiting, @unchecked Sendable {
     /// Bits of `takeEventFlags()` (the C API's LBC_CALL_*).
     package enum Event {
         package static let readable: UInt32 = 0x1
@@ -77,12 +77,9 @@ package final class StreamCall: Call, @unchecked Sendable {
     private var publishedHeaders: Metadata?
     /// `detach()` was called: post nothing more.
     private var detached = false
-    /// The thread polling `ledLoop` while it waits on this call (0: none).
-    private var leaderThread: UInt64 = 0
-    /// Waiters following `ledLoop` (counted there as followers), and the round a
-    /// wake-up of the waiters ends (see `kick`).
-    private var followerCount = 0
-    private var followerRound: UInt64 = 0
+    /// The waiter polling `ledLoop` for this call and those following it (counted
+    /// there as followers; `kick` ends their registration).
+    private var loopWaiters = QueueWaiters()
     /// Every request byte sent so far is still in `outbound` (its `retaining`), so the
     /// call can be sent again (a retry, or a transparent retry after REFUSED_STREAM).
     /// Cleared for good when the response headers arrive or the request outgrows
@@ -264,75 +261,35 @@ package final class StreamCall: Call, @unchecked Sendable {
     /// (released while leading or registering).
     private func leadLocked(_ loop: EventLoop, until deadline: Int64?, _ condition: () -> Bool) -> Bool {
         state.unlock()
-        let me = UInt64(pthread_self())
-        var round: UInt64 = 0
-        let wait = loop.leadForQueue(
-            until: { state.withLock { condition() } },
-            deadlineNs: deadline,
-            isReady: { state.withLock { condition() } },
-            registerFollower: {
-                state.withLock {
-                    followerCount += 1
-                    round = followerRound
-                }
-            },
-            began: { state.withLock { leaderThread = me } },
-            leaving: {
-                state.withLock {
-                    leaderThread = 0
-                    return condition()
-                }
-            })
-        state.lock()
-        switch wait {
-        case .led, .ready:
-            break
-        case .wait:
-            if !condition() { _ = waitOnConditionLocked(until: deadline) }
-        case .follow:
-            if !condition() { _ = waitOnConditionLocked(until: deadline) }
-            state.unlock()
-            loop.endQueueFollowing(returned: false) {
-                state.withLock {
-                    guard round == followerRound, followerCount > 0 else { return 0 }
-                    followerCount -= 1
-                    return 1
-                }
-            }
-            state.lock()
+        loop.waitForQueue(self, deadlineNs: deadline, ready: condition, resultOnLeave: condition) {
+            state.withLock { if !condition() { _ = waitOnConditionLocked(until: deadline) } }
         }
+        state.lock()
         if condition() { return true }
         guard let deadline else { return true }
         return EventLoop.now() < deadline
+    }
+
+    package func withWaiters<R>(_ body: (inout QueueWaiters) -> R) -> R {
+        state.withLock { body(&loopWaiters) }
     }
 
     /// Lock held: a waiter must be told from outside the lock (``kick()``): followers
     /// are registered, or a thread other than this one leads the loop for the call.
     private func mustKickLocked() -> Bool {
         guard ledLoop != nil else { return false }
-        if followerCount > 0 { return true }
-        return leaderThread != 0 && pthread_equal(pthread_t(leaderThread), pthread_self()) == 0
+        return loopWaiters.hasFollowers || loopWaiters.ledByOther
     }
 
     /// Lock not held: end the followers' registration (they wake on the condition)
     /// and wake the thread leading the loop for this call if it is not this one (it
     /// sleeps in epoll_wait, and rechecks what it waits for when woken).
     private func kick() {
-        let (loop, wakeLeader, release) = state.withLock {
-            (ledLoop, leaderThread != 0 && pthread_equal(pthread_t(leaderThread), pthread_self()) == 0,
-             followerCount > 0)
-        }
+        let (loop, wakeLeader, release) = state.withLock { (ledLoop, loopWaiters.ledByOther, loopWaiters.hasFollowers) }
         guard let loop else { return }
         if wakeLeader { loop.wakePoller() }
         if release {
-            loop.endQueueFollowing(returned: true) {
-                state.withLock {
-                    let n = followerCount
-                    followerCount = 0
-                    followerRound &+= 1
-                    return n
-                }
-            }
+            loop.endQueueFollowing(returned: true) { withWaiters { $0.releaseAll() } }
         }
     }
 
