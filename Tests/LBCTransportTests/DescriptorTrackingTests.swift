@@ -34,17 +34,8 @@ final class DescriptorTrackingTests: XCTestCase {
 
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(listener) }
-        var sa = sockaddr_in()
-        sa.sin_family = sa_family_t(AF_INET)
-        sa.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &sa) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(listener, $0, len) == 0 && listen(listener, 1) == 0 && getsockname(listener, $0, &len) == 0
-            }
-        }
-        XCTAssertTrue(bound)
-        let (fd, _) = try Socket.connect(to: .ipv4(host: "127.0.0.1", port: UInt16(bigEndian: sa.sin_port)))
+        let port = try XCTUnwrap(bindLoopback(listener) { fd, _, _ in listen(fd, 1) == 0 })
+        let (fd, _) = try Socket.connect(to: .ipv4(host: "127.0.0.1", port: port))
         XCTAssertEqual(tracked().subtracting(before), [fd])
         lbcshim_fd_close(fd)
         XCTAssertEqual(tracked(), before)
@@ -63,16 +54,7 @@ final class AresSocketFunctionsTests: XCTestCase {
         XCTAssertNotEqual(fcntl(fd, F_GETFL) & O_NONBLOCK, 0)
         XCTAssertNotEqual(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0)
         // A datagram to ourselves through asendv / arecvfrom.
-        var sa = sockaddr_in()
-        sa.sin_family = sa_family_t(AF_INET)
-        sa.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let connected = withUnsafeMutablePointer(to: &sa) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 && functions.aconnect(fd, $0, len, nil) == 0
-            }
-        }
-        XCTAssertTrue(connected)
+        XCTAssertNotNil(bindLoopback(fd) { fd, address, len in functions.aconnect(fd, address, len, nil) == 0 })
         var payload: [UInt8] = Array("ping".utf8)
         let sent = payload.withUnsafeMutableBytes { raw -> Int in
             var vec = iovec(iov_base: raw.baseAddress, iov_len: raw.count)
@@ -89,4 +71,19 @@ final class AresSocketFunctionsTests: XCTestCase {
         XCTAssertEqual(functions.aclose(fd, nil), 0)
         XCTAssertEqual(lbcshim_fd_tracked(fd), 0)
     }
+}
+
+/// Bind `fd` to 127.0.0.1 on a free port, then `then(fd, its address, length)`; the port
+/// (host order), or nil when a step failed.
+private func bindLoopback(_ fd: Int32, then: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Bool) -> UInt16? {
+    var sa = sockaddr_in()
+    sa.sin_family = sa_family_t(AF_INET)
+    sa.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let ok = withUnsafeMutablePointer(to: &sa) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 && then(fd, $0, len)
+        }
+    }
+    return ok ? UInt16(bigEndian: sa.sin_port) : nil
 }

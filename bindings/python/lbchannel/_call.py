@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, Type, Ty
 
 from . import _metadata, _native
 from ._grpc import MetadataTuple
-from ._status import (LOCALLY_CANCELLED, REQUEST_SERIALIZATION_FAILED, RESPONSE_DESERIALIZATION_FAILED, Call, RpcError,
-                      StatusCode)
+from ._status import (LOCALLY_CANCELLED, NO_RESPONSE, REQUEST_SERIALIZATION_FAILED, RESPONSE_DESERIALIZATION_FAILED,
+                      Call, RpcError, StatusCode)
 from ._errors import (CallFinishedError, ErrorCode, MessageTooLargeError, SendClosedError, WouldBlockError, _check,
                       _decode, error_for)
 
@@ -284,6 +284,11 @@ class NativeCall:
         self.cancel(by_user=False)
         self.fire_callbacks()
         return True
+
+    def missing_response(self) -> None:
+        """A single-response call ended OK without its response: INTERNAL, as grpcio reports
+        it (the status is known, so :meth:`fail_locally` would not change it)."""
+        self.local_status = (StatusCode.INTERNAL, NO_RESPONSE)
 
     def _finish_raw(self, handle: Any, timeout_ms_value: int) -> bool:
         status = ctypes.c_int(0)

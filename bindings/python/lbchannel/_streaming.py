@@ -19,7 +19,7 @@ from ._call import Buffer, NativeCall, Status, remaining, request_bytes, run_cal
 from ._grpc import (CallCredentials, CallFutureBase, CallIteratorBase, Compression, FutureTimeoutError, MetadataArg,
                     MetadataTuple, PublicCode, Req, Resp, StreamStreamBase, StreamUnaryBase, UnaryStreamBase)
 from ._grpc_interface import MultiCallable, no_credentials
-from ._status import NO_RESPONSE, REQUEST_ITERATION_FAILED, RpcError, StatusCode, describe, lbc_code, public_code
+from ._status import REQUEST_ITERATION_FAILED, RpcError, StatusCode, describe, lbc_code, public_code
 
 
 def consume_requests(native: NativeCall, iterator: Iterator[Any], serializer: Optional[Callable[[Any], bytes]]) -> None:
@@ -271,8 +271,8 @@ class _Rendezvous(_CallControl, RpcError, CallIteratorBase[Resp], CallFutureBase
                     raise FutureTimeoutError()
                 code = self._final()[0]
                 if code == 0:
-                    if data is None:  # an OK status without the response: grpcio's INTERNAL
-                        self._native.local_status = (StatusCode.INTERNAL, NO_RESPONSE)
+                    if data is None:
+                        self._native.missing_response()
                     else:
                         self._response = self._deserialized(data)
                 self._response_taken = True

@@ -11,7 +11,7 @@ from .._call import END, MSG, NOT_YET, NativeCall, NotYet, run_callback
 from .._errors import CallFinishedError, MessageTooLargeError, SendClosedError
 from .._grpc import (EOF, AioStreamStreamCallBase, AioStreamUnaryCallBase, AioUnaryStreamCallBase, Metadata,
                      MetadataTuple, PublicCode, Req, Resp, aio_metadata)
-from .._status import NO_RESPONSE, REQUEST_ITERATION_FAILED, RpcError, StatusCode, public_code
+from .._status import REQUEST_ITERATION_FAILED, RpcError, StatusCode, public_code
 from ._unary import AioRpcError
 
 if TYPE_CHECKING:
@@ -246,8 +246,8 @@ class _StreamCallBase(Generic[Req, Resp]):
             self._raise_if_cancelled()
             data = await self._read_raw()
             await self._raise_for_status()
-            if data is EOF:  # an OK status without the response: grpcio's INTERNAL
-                self._core.native.local_status = (StatusCode.INTERNAL, NO_RESPONSE)
+            if data is EOF:
+                self._core.native.missing_response()
                 await self._raise_for_status()
             self._single = (self._deserialized(data),)  # type: ignore[arg-type]  # not EOF: bytes
             self._core.release()
